@@ -1,0 +1,177 @@
+use crate::ParseError;
+use chrono::{Datelike, Months, NaiveDate};
+use serde::Serialize;
+
+/// Youngest age, in whole years on the day of entry, a student may have.
+pub const MIN_AGE: u32 = 16;
+/// Oldest age, in whole years on the day of entry, a student may have.
+pub const MAX_AGE: u32 = 100;
+
+/// Whole years between `born` and `on`; `None` when `on` is before `born`.
+pub fn age_on(born: NaiveDate, on: NaiveDate) -> Option<u32> {
+    if on < born {
+        return None;
+    }
+    let mut years = on.year() - born.year();
+    if (on.month(), on.day()) < (born.month(), born.day()) {
+        years -= 1;
+    }
+    u32::try_from(years).ok()
+}
+
+/// Parses an ISO 8601 calendar date (`YYYY-MM-DD`), naming the field in the error.
+fn parse_iso(raw: &str, what: &str) -> Result<NaiveDate, ParseError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(ParseError::new(format!("{what} is required")));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        ParseError::new(format!(
+            "{what} must be a date written YYYY-MM-DD (got '{}')",
+            s.chars().take(40).collect::<String>().escape_default()
+        ))
+    })
+}
+
+/// A date of birth that made the student 16 to 100 years old on the day the
+/// record was entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct DateOfBirth(NaiveDate);
+
+impl DateOfBirth {
+    /// Checks a date of birth against the age rule on `today`, the day of entry.
+    pub fn new(date: NaiveDate, today: NaiveDate) -> Result<Self, ParseError> {
+        match age_on(date, today) {
+            None => Err(ParseError::new("date of birth is in the future")),
+            Some(age) if age < MIN_AGE => Err(ParseError::new(format!(
+                "student must be at least {MIN_AGE} years old (is {age})"
+            ))),
+            Some(age) if age > MAX_AGE => Err(ParseError::new(format!(
+                "student must be at most {MAX_AGE} years old (is {age})"
+            ))),
+            Some(_) => Ok(Self(date)),
+        }
+    }
+
+    /// Parses `YYYY-MM-DD` and checks the age rule on `today`.
+    pub fn parse(raw: &str, today: NaiveDate) -> Result<Self, ParseError> {
+        Self::new(parse_iso(raw, "date of birth")?, today)
+    }
+
+    /// A date of birth read back from storage: it was checked on its day of
+    /// entry, and the age rule is not re-applied as years pass.
+    pub fn from_stored(date: NaiveDate) -> Self {
+        Self(date)
+    }
+
+    /// The date itself.
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+/// The day a student enrolled: not before 1900, not more than a year ahead,
+/// and never before the student was born.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct EnrolledOn(NaiveDate);
+
+impl EnrolledOn {
+    /// Checks an enrolment date against `today`.
+    pub fn new(date: NaiveDate, today: NaiveDate) -> Result<Self, ParseError> {
+        let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+        let latest = today
+            .checked_add_months(Months::new(12))
+            .unwrap_or(NaiveDate::MAX);
+        if date < earliest {
+            return Err(ParseError::new("enrolment date must be in 1900 or later"));
+        }
+        if date > latest {
+            return Err(ParseError::new(
+                "enrolment date must be at most one year from today",
+            ));
+        }
+        Ok(Self(date))
+    }
+
+    /// Parses `YYYY-MM-DD`; an empty value means today.
+    pub fn parse(raw: &str, today: NaiveDate) -> Result<Self, ParseError> {
+        if raw.trim().is_empty() {
+            return Ok(Self(today));
+        }
+        Self::new(parse_iso(raw, "enrolment date")?, today)
+    }
+
+    /// An enrolment date read back from storage.
+    pub fn from_stored(date: NaiveDate) -> Self {
+        Self(date)
+    }
+
+    /// The date itself.
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("valid test date")
+    }
+
+    #[test]
+    fn age_counts_whole_years() {
+        assert_eq!(age_on(d(2000, 6, 15), d(2016, 6, 14)), Some(15));
+        assert_eq!(age_on(d(2000, 6, 15), d(2016, 6, 15)), Some(16));
+        assert_eq!(age_on(d(2000, 2, 29), d(2016, 2, 28)), Some(15));
+        assert_eq!(age_on(d(2000, 2, 29), d(2016, 2, 29)), Some(16));
+        assert_eq!(age_on(d(2000, 1, 2), d(2000, 1, 1)), None);
+    }
+
+    #[test]
+    fn date_of_birth_enforces_the_age_bounds_on_the_day_of_entry() {
+        let today = d(2026, 11, 25);
+        let cases = [
+            ("2010-11-25", true, "exactly 16 today"),
+            ("2010-11-26", false, "16 tomorrow"),
+            ("1926-11-25", true, "exactly 100 today"),
+            ("1925-11-25", false, "101"),
+            ("1926-11-24", true, "turned 100 yesterday, still 100"),
+            ("2030-01-01", false, "in the future"),
+            ("25/11/2000", false, "wrong format"),
+            ("2000-02-30", false, "not a date"),
+            ("", false, "empty"),
+        ];
+        for (input, ok, why) in cases {
+            assert_eq!(
+                DateOfBirth::parse(input, today).is_ok(),
+                ok,
+                "{input}: {why}"
+            );
+        }
+    }
+
+    #[test]
+    fn enrolment_defaults_to_today_and_is_bounded() {
+        let today = d(2026, 11, 25);
+        assert_eq!(EnrolledOn::parse("", today).expect("default").date(), today);
+        assert!(EnrolledOn::parse("2027-11-25", today).is_ok());
+        assert!(EnrolledOn::parse("2027-11-26", today).is_err());
+        assert!(EnrolledOn::parse("1899-12-31", today).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_age_in_bounds_is_accepted_and_outside_rejected(days in 0i64..(120 * 366)) {
+            let today = d(2026, 11, 25);
+            let born = today - chrono::Duration::days(days);
+            let age = age_on(born, today).expect("born before today");
+            let accepted = DateOfBirth::new(born, today).is_ok();
+            prop_assert_eq!(accepted, (MIN_AGE..=MAX_AGE).contains(&age));
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! srs domain: the student record's types and the rules that make them valid.
+//!
+//! Every value type here has a private field and is built only through a
+//! fallible `parse`, so a value that exists is valid. No I/O lives here.
+
+mod dates;
+mod department;
+mod email;
+mod error;
+mod ids;
+mod name;
+mod status;
+mod student;
+mod student_number;
+
+pub use dates::{age_on, DateOfBirth, EnrolledOn, MAX_AGE, MIN_AGE};
+pub use department::{Department, DepartmentName};
+pub use email::Email;
+pub use error::{FieldError, ParseError, ValidationErrors};
+pub use ids::{DepartmentId, StudentId};
+pub use name::FullName;
+pub use status::Status;
+pub use student::{NewStudent, RawStudent, RawStudentPatch, Student, StudentPatch};
+pub use student_number::StudentNumber;
