@@ -1,1 +1,232 @@
-//! placeholder
+//! srs persistence: student records on SQLite or MariaDB/MySQL behind one
+//! interface. SQL lives here and nowhere else; dialect differences live in
+//! [`dialect`].
+
+mod departments;
+mod dialect;
+mod error;
+mod filter;
+mod import;
+mod rows;
+mod students;
+
+pub use departments::DepartmentChange;
+pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
+pub use filter::{Page, PageRequest, Sort, StudentFilter};
+pub use import::{ImportOptions, ImportRow, RowError};
+pub use students::{CreateOptions, Created, IdempotencyKey};
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file: single site, no DR.
+    Sqlite,
+    /// MariaDB 10.6+ or MySQL 8.
+    MySql,
+}
+
+impl Backend {
+    /// The engine's name, for logs and health reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::MySql => "mysql",
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+}
+
+/// Runs the same body against whichever pool the store holds; the body is
+/// compiled once per engine, so it may only use SQL both engines accept.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::MySql($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Settings for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Connection-pool occupancy, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+}
+
+/// The student-record store: a pool on one engine.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens the database `url` names (`sqlite:PATH` or `mysql://…`), creating
+    /// it when missing. Migrations are not applied: call [`Store::migrate`].
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            Self::connect_sqlite(rest, options).await
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            let url = url.replacen("mariadb://", "mysql://", 1);
+            Self::connect_mysql(&url, options).await
+        } else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(StoreError::InvalidUrl(format!(
+                "unsupported database URL scheme '{scheme}': use sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE"
+            )))
+        }
+    }
+
+    async fn connect_sqlite(rest: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let path = rest.trim_start_matches("//");
+        if path.is_empty() {
+            return Err(StoreError::InvalidUrl(
+                "sqlite URL names no file: use sqlite:PATH, e.g. sqlite:./srs-data/srs.db".into(),
+            ));
+        }
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::InvalidUrl(format!(
+                        "cannot create folder {} for the SQLite database: {e}",
+                        parent.display()
+                    ))
+                })?;
+            }
+        }
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    async fn connect_mysql(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let connect = MySqlConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl(format!("invalid MySQL URL: {e}")))?;
+        if connect.get_database().is_none() {
+            return Err(StoreError::InvalidUrl(
+                "MySQL URL names no database: add /DATABASE at its end".into(),
+            ));
+        }
+        let exists =
+            tokio_timeout(options.acquire_timeout, sqlx::MySql::database_exists(url)).await?;
+        if !exists {
+            tracing::info!("creating the database named in the URL");
+            tokio_timeout(options.acquire_timeout, sqlx::MySql::create_database(url)).await?;
+        }
+        let pool = MySqlPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        Ok(Self {
+            pool: Pool::MySql(pool),
+        })
+    }
+
+    /// The engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// Applies the versioned migrations that have not run yet.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, p => {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Connection-pool occupancy.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) =
+            on_pool!(self, p => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)));
+        PoolStats { size, idle }
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await);
+    }
+}
+
+/// Bounds a connection attempt so an unreachable server fails start-up
+/// with a message instead of hanging.
+async fn tokio_timeout<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> StoreResult<T> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(result) => result.map_err(StoreError::from),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "no answer from the database within {} s",
+            limit.as_secs()
+        ))),
+    }
+}

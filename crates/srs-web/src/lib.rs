@@ -1,1 +1,19 @@
-//! placeholder
+//! srs web app: server-rendered pages, the JSON API, health and metrics.
+//!
+//! Pages and the API call the same store functions; neither holds SQL.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+mod csv_io;
+mod http_metrics;
+mod page;
+
+pub use config::{LogFormat, Settings, SiteRole};
+pub use startup::Application;

@@ -1,0 +1,97 @@
+//! Everything that differs between SQLite and MariaDB/MySQL lives here.
+
+use crate::StoreError;
+use sqlx::mysql::MySqlQueryResult;
+use sqlx::sqlite::SqliteQueryResult;
+
+/// MySQL/MariaDB: "The MariaDB server is running with the --read-only option".
+const MYSQL_OPTION_PREVENTS_STATEMENT: u16 = 1290;
+/// MySQL/MariaDB: "Running in read-only mode".
+const MYSQL_READ_ONLY_MODE: u16 = 1836;
+/// SQLite primary result code for an attempt to write a read-only database.
+const SQLITE_READONLY: i64 = 8;
+
+/// The id the database assigned to the row just inserted.
+pub(crate) trait InsertedId {
+    fn inserted_id(&self) -> i64;
+}
+
+impl InsertedId for SqliteQueryResult {
+    fn inserted_id(&self) -> i64 {
+        self.last_insert_rowid()
+    }
+}
+
+impl InsertedId for MySqlQueryResult {
+    fn inserted_id(&self) -> i64 {
+        i64::try_from(self.last_insert_id()).unwrap_or(i64::MAX)
+    }
+}
+
+/// Sorts a driver error into the store's error kinds.
+pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        sqlx::Error::Database(db) => {
+            if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                if matches!(
+                    my.number(),
+                    MYSQL_OPTION_PREVENTS_STATEMENT | MYSQL_READ_ONLY_MODE
+                ) && my.message().to_ascii_lowercase().contains("read")
+                {
+                    return StoreError::ReadOnly;
+                }
+            }
+            let sqlite_code = db
+                .code()
+                .and_then(|c| c.parse::<i64>().ok())
+                .map(|c| c & 0xff);
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                && sqlite_code == Some(SQLITE_READONLY)
+            {
+                return StoreError::ReadOnly;
+            }
+            StoreError::Database(e)
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+/// True when `e` is a unique-key violation on the key or column named `key`.
+/// SQLite names the column ("students.live_email_key"), MariaDB the key
+/// ("for key 'live_email_key'"); the schema gives both the same name.
+pub(crate) fn is_unique_violation_on(e: &sqlx::Error, key: &str) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.is_unique_violation() && db.message().contains(key),
+        _ => false,
+    }
+}
+
+/// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`.
+/// '!' rather than a backslash because the engines disagree on backslashes
+/// in string literals.
+pub(crate) fn like_contains(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_contains("a%b_c!d"), "%a!%b!_c!!d%");
+        assert_eq!(like_contains("O'Brien"), "%O'Brien%");
+    }
+}

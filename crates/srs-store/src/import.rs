@@ -1,0 +1,263 @@
+//! All-or-nothing CSV import: every row is checked against the database and
+//! the rest of the file before anything is written.
+
+use crate::rows::name_key;
+use crate::students::{insert_student, StudentValues};
+use crate::{on_pool, Store, StoreError, StoreResult};
+use chrono::{DateTime, NaiveDate, Utc};
+use srs_domain::{DepartmentId, NewStudent};
+use std::collections::{HashMap, HashSet};
+
+/// One parsed row of an import and the line it came from.
+#[derive(Debug, Clone)]
+pub struct ImportRow {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: u64,
+    /// The row's student.
+    pub student: NewStudent,
+}
+
+/// Why one row was refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// The column at fault.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// How an import treats its rows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Check only; write nothing.
+    pub dry_run: bool,
+    /// Accept rows whose name and date of birth match a live record.
+    pub allow_duplicates: bool,
+}
+
+/// How many keys go into one `IN (...)` look-up.
+const LOOKUP_CHUNK: usize = 500;
+
+impl Store {
+    /// Checks every row, then writes all of them in one transaction or none.
+    /// Returns the number of rows imported (or that would be, on a dry run).
+    #[tracing::instrument(skip_all, fields(rows = rows.len(), dry_run = options.dry_run))]
+    pub async fn import_students(
+        &self,
+        rows: &[ImportRow],
+        options: ImportOptions,
+    ) -> StoreResult<usize> {
+        let errors = self.check_import(rows, options).await?;
+        if !errors.is_empty() {
+            return Err(StoreError::ImportRejected(errors));
+        }
+        if options.dry_run {
+            return Ok(rows.len());
+        }
+        let departments = self.department_ids().await?;
+        let now = Utc::now();
+        let imported: StoreResult<usize> = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for row in rows {
+                let department = departments
+                    .get(&row.student.department.unique_key())
+                    .map(|(id, _)| *id)
+                    .ok_or_else(|| StoreError::Conflict("a department was removed during the import".into()))?;
+                let values = StudentValues::of_new(&row.student, department);
+                let inserted: StoreResult<i64> = async {
+                    Ok(insert_student!(tx, &values, row.student.student_number.as_ref(), now))
+                }
+                .await;
+                if let Err(e) = inserted {
+                    return Err(match e {
+                        StoreError::Invalid(v) => StoreError::ImportRejected(
+                            v.0.into_iter()
+                                .map(|f| RowError { line: row.line, field: f.field, message: f.message })
+                                .collect(),
+                        ),
+                        other => other,
+                    });
+                }
+            }
+            tx.commit().await?;
+            Ok(rows.len())
+        });
+        let imported = imported?;
+        tracing::info!(imported, "students imported");
+        Ok(imported)
+    }
+
+    async fn department_ids(&self) -> StoreResult<HashMap<String, (DepartmentId, bool)>> {
+        let rows: Vec<(i64, String, Option<DateTime<Utc>>)> = on_pool!(self, p => {
+            sqlx::query_as("SELECT id, name_key, retired_at FROM departments")
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, key, retired)| (key, (DepartmentId::new(id), retired.is_some())))
+            .collect())
+    }
+
+    /// Values of `column` among students that match any of `keys`.
+    async fn existing_values(
+        &self,
+        column: &'static str,
+        live_only: bool,
+        keys: &[String],
+    ) -> StoreResult<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in keys.chunks(LOOKUP_CHUNK) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let live = if live_only {
+                " AND deleted_at IS NULL"
+            } else {
+                ""
+            };
+            let sql =
+                format!("SELECT {column} FROM students WHERE {column} IN ({placeholders}){live}");
+            let values: Vec<String> = on_pool!(self, p => {
+                let mut q = sqlx::query_scalar(&sql);
+                for k in chunk {
+                    q = q.bind(k);
+                }
+                q.fetch_all(p).await?
+            });
+            found.extend(values);
+        }
+        Ok(found)
+    }
+
+    /// (name key, date of birth) pairs of live students among `names`.
+    async fn existing_name_births(
+        &self,
+        names: &[String],
+    ) -> StoreResult<HashSet<(String, NaiveDate)>> {
+        let mut found = HashSet::new();
+        for chunk in names.chunks(LOOKUP_CHUNK) {
+            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT name_key, date_of_birth FROM students WHERE deleted_at IS NULL AND name_key IN ({placeholders})"
+            );
+            let values: Vec<(String, NaiveDate)> = on_pool!(self, p => {
+                let mut q = sqlx::query_as(&sql);
+                for k in chunk {
+                    q = q.bind(k);
+                }
+                q.fetch_all(p).await?
+            });
+            found.extend(values);
+        }
+        Ok(found)
+    }
+
+    async fn check_import(
+        &self,
+        rows: &[ImportRow],
+        options: ImportOptions,
+    ) -> StoreResult<Vec<RowError>> {
+        let departments = self.department_ids().await?;
+        let emails: Vec<String> = rows
+            .iter()
+            .filter_map(|r| r.student.email.as_ref().map(|e| e.unique_key()))
+            .collect();
+        let numbers: Vec<String> = rows
+            .iter()
+            .filter_map(|r| {
+                r.student
+                    .student_number
+                    .as_ref()
+                    .map(|n| n.as_str().to_owned())
+            })
+            .collect();
+        let names: Vec<String> = rows
+            .iter()
+            .map(|r| name_key(&r.student.full_name))
+            .collect();
+        let taken_emails = self
+            .existing_values("live_email_key", false, &emails)
+            .await?;
+        let taken_numbers = self
+            .existing_values("student_number", false, &numbers)
+            .await?;
+        let taken_names = if options.allow_duplicates {
+            HashSet::new()
+        } else {
+            self.existing_name_births(&names).await?
+        };
+
+        let mut errors = Vec::new();
+        let mut seen_emails: HashMap<String, u64> = HashMap::new();
+        let mut seen_numbers: HashMap<String, u64> = HashMap::new();
+        let mut seen_names: HashMap<(String, NaiveDate), u64> = HashMap::new();
+        for row in rows {
+            let mut fail = |field: &str, message: String| {
+                errors.push(RowError {
+                    line: row.line,
+                    field: field.to_owned(),
+                    message,
+                })
+            };
+            let s = &row.student;
+            match departments.get(&s.department.unique_key()) {
+                None => fail(
+                    "department",
+                    format!("there is no department named '{}'", s.department),
+                ),
+                Some((_, true)) => fail(
+                    "department",
+                    format!(
+                        "department '{}' is retired and takes no new students",
+                        s.department
+                    ),
+                ),
+                Some(_) => {}
+            }
+            if let Some(email) = &s.email {
+                let key = email.unique_key();
+                if taken_emails.contains(&key) {
+                    fail(
+                        "email",
+                        format!("email {email} is already used by a live student"),
+                    );
+                } else if let Some(first) = seen_emails.insert(key, row.line) {
+                    fail(
+                        "email",
+                        format!("email {email} also appears on line {first}"),
+                    );
+                }
+            }
+            if let Some(number) = &s.student_number {
+                let key = number.as_str().to_owned();
+                if taken_numbers.contains(&key) {
+                    fail(
+                        "student_number",
+                        format!("student number {number} is already in use"),
+                    );
+                } else if let Some(first) = seen_numbers.insert(key, row.line) {
+                    fail(
+                        "student_number",
+                        format!("student number {number} also appears on line {first}"),
+                    );
+                }
+            }
+            if !options.allow_duplicates {
+                let key = (name_key(&s.full_name), s.date_of_birth.date());
+                if taken_names.contains(&key) {
+                    fail(
+                        "full_name",
+                        "a live student has the same name and date of birth (import with allow_duplicates=true to accept)".into(),
+                    );
+                } else if let Some(first) = seen_names.insert(key, row.line) {
+                    fail(
+                        "full_name",
+                        format!("same name and date of birth as line {first} (import with allow_duplicates=true to accept)"),
+                    );
+                }
+            }
+        }
+        Ok(errors)
+    }
+}

@@ -1,0 +1,109 @@
+//! Rows as the database returns them, and their conversion to domain types.
+
+use crate::{StoreError, StoreResult};
+use chrono::{DateTime, NaiveDate, Utc};
+use srs_domain::{
+    DateOfBirth, Department, DepartmentId, DepartmentName, Email, EnrolledOn, FullName, Status,
+    Student, StudentId, StudentNumber,
+};
+
+/// The columns every student query selects, joined with its department.
+pub(crate) const STUDENT_COLUMNS: &str = "s.id, s.student_number, s.full_name, s.email, \
+    s.date_of_birth, d.name AS department, s.status, s.enrolled_on, s.created_at, \
+    s.updated_at, s.deleted_at, s.version";
+
+/// One student row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct StudentRow {
+    id: i64,
+    student_number: String,
+    full_name: String,
+    email: Option<String>,
+    date_of_birth: NaiveDate,
+    department: String,
+    status: String,
+    enrolled_on: NaiveDate,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    deleted_at: Option<DateTime<Utc>>,
+    version: i64,
+}
+
+fn corrupt(id: i64, field: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("student {id}: {field}: {e}"))
+}
+
+impl TryFrom<StudentRow> for Student {
+    type Error = StoreError;
+
+    fn try_from(r: StudentRow) -> StoreResult<Self> {
+        let id = r.id;
+        Ok(Student {
+            id: StudentId::new(id),
+            student_number: StudentNumber::parse(&r.student_number)
+                .map_err(|e| corrupt(id, "student_number", e))?,
+            full_name: FullName::parse(&r.full_name).map_err(|e| corrupt(id, "full_name", e))?,
+            email: r
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|e| corrupt(id, "email", e))?,
+            date_of_birth: DateOfBirth::from_stored(r.date_of_birth),
+            department: DepartmentName::parse(&r.department)
+                .map_err(|e| corrupt(id, "department", e))?,
+            status: Status::parse(&r.status).map_err(|e| corrupt(id, "status", e))?,
+            enrolled_on: EnrolledOn::from_stored(r.enrolled_on),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+            version: r.version,
+        })
+    }
+}
+
+/// One department row with its number of students.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DepartmentRow {
+    id: i64,
+    name: String,
+    retired_at: Option<DateTime<Utc>>,
+    student_count: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<DepartmentRow> for Department {
+    type Error = StoreError;
+
+    fn try_from(r: DepartmentRow) -> StoreResult<Self> {
+        Ok(Department {
+            id: DepartmentId::new(r.id),
+            name: DepartmentName::parse(&r.name)
+                .map_err(|e| StoreError::Corrupt(format!("department {}: {e}", r.id)))?,
+            retired: r.retired_at.is_some(),
+            student_count: r.student_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The lower-cased text `q` searches: name, number and e-mail.
+pub(crate) fn search_text(
+    name: &FullName,
+    number: &StudentNumber,
+    email: Option<&Email>,
+) -> String {
+    let mut s = format!("{} {}", name.as_str(), number.as_str());
+    if let Some(e) = email {
+        s.push(' ');
+        s.push_str(e.as_str());
+    }
+    s.to_lowercase()
+}
+
+/// The key names sort and match by: case-insensitive.
+pub(crate) fn name_key(name: &FullName) -> String {
+    name.as_str().to_lowercase()
+}

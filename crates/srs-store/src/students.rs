@@ -1,0 +1,667 @@
+//! Student records: read, list, create, change, delete, restore, purge.
+
+use crate::dialect::{is_unique_violation_on, like_contains};
+use crate::error::{DuplicateKind, StudentRef};
+use crate::filter::{Page, PageRequest, StudentFilter};
+use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
+use crate::{on_pool, Store, StoreError, StoreResult};
+use chrono::{DateTime, NaiveDate, Utc};
+use srs_domain::{
+    DepartmentId, DepartmentName, Email, NewStudent, Student, StudentId, StudentNumber,
+    StudentPatch, ValidationErrors,
+};
+
+/// An `Idempotency-Key` and the hash of the request body it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    /// The client's key.
+    pub key: String,
+    /// SHA-256 of the canonical request body, hex.
+    pub request_hash: String,
+}
+
+/// How a create treats duplicates and retries.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// The client saw the duplicate warning and wants the record anyway.
+    pub confirm_duplicate: bool,
+    /// Makes retries of the same request create nothing new.
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+/// The outcome of a create.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A new record.
+    New(Student),
+    /// A retry of an earlier request: its first response, as it was sent.
+    Replayed {
+        /// The record the first request created.
+        student_id: StudentId,
+        /// The first response's JSON body.
+        body: String,
+    },
+}
+
+pub(crate) const STUDENT_FROM: &str =
+    "FROM students s JOIN departments d ON d.id = s.department_id";
+
+/// Prefix of the placeholder number a record holds between its insert and
+/// the assignment of its generated number, inside one transaction.
+pub(crate) const PENDING_NUMBER_PREFIX: &str = "PENDING-";
+
+/// A row about to be written, with the keys derived from its values.
+pub(crate) struct StudentValues<'a> {
+    pub full_name: &'a str,
+    pub name_key: String,
+    pub email: Option<&'a str>,
+    pub live_email_key: Option<String>,
+    pub date_of_birth: NaiveDate,
+    pub department_id: i64,
+    pub status: &'static str,
+    pub enrolled_on: NaiveDate,
+    pub search_text: String,
+}
+
+impl<'a> StudentValues<'a> {
+    /// The values of a new student; `search_text` lacks the number, which
+    /// the insert adds once it is known.
+    pub(crate) fn of_new(new: &'a NewStudent, department: DepartmentId) -> Self {
+        Self {
+            full_name: new.full_name.as_str(),
+            name_key: name_key(&new.full_name),
+            email: new.email.as_ref().map(Email::as_str),
+            live_email_key: new.email.as_ref().map(Email::unique_key),
+            date_of_birth: new.date_of_birth.date(),
+            department_id: department.get(),
+            status: new.status.as_str(),
+            enrolled_on: new.enrolled_on.date(),
+            search_text: search_text_without_number(new),
+        }
+    }
+}
+
+fn email_taken(existing: &StudentRef) -> ValidationErrors {
+    ValidationErrors::single(
+        "email",
+        format!(
+            "this email is already used by student {} ({})",
+            existing.student_number, existing.full_name
+        ),
+    )
+}
+
+pub(crate) fn number_taken(number: &StudentNumber) -> ValidationErrors {
+    ValidationErrors::single(
+        "student_number",
+        format!("student number {number} is already in use"),
+    )
+}
+
+fn to_ref(row: (i64, String, String)) -> StoreResult<StudentRef> {
+    Ok(StudentRef {
+        id: StudentId::new(row.0),
+        student_number: StudentNumber::parse(&row.1)
+            .map_err(|e| StoreError::Corrupt(format!("student {}: {e}", row.0)))?,
+        full_name: row.2,
+    })
+}
+
+/// Inserts one student and gives it its number; runs inside the caller's
+/// transaction. Generated numbers come from the row id, so concurrent
+/// creates never wait on a shared counter.
+macro_rules! insert_student {
+    ($tx:expr, $values:expr, $given:expr, $now:expr) => {{
+        let values: &$crate::students::StudentValues<'_> = $values;
+        let given: Option<&srs_domain::StudentNumber> = $given;
+        let now: chrono::DateTime<chrono::Utc> = $now;
+        let (number_column, first_search) = match given {
+            Some(n) => (
+                n.as_str().to_owned(),
+                format!("{} {}", values.search_text, n.as_str().to_lowercase()),
+            ),
+            None => (
+                format!(
+                    "{}{}",
+                    $crate::students::PENDING_NUMBER_PREFIX,
+                    &uuid::Uuid::new_v4().simple().to_string()[..20]
+                ),
+                values.search_text.clone(),
+            ),
+        };
+        let result = sqlx::query(
+            "INSERT INTO students (student_number, full_name, name_key, email, live_email_key, \
+             date_of_birth, department_id, status, enrolled_on, search_text, created_at, \
+             updated_at, deleted_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1)",
+        )
+        .bind(&number_column)
+        .bind(values.full_name)
+        .bind(&values.name_key)
+        .bind(values.email)
+        .bind(values.live_email_key.as_deref())
+        .bind(values.date_of_birth)
+        .bind(values.department_id)
+        .bind(values.status)
+        .bind(values.enrolled_on)
+        .bind(&first_search)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *$tx)
+        .await;
+        let id = match result {
+            Ok(r) => $crate::dialect::InsertedId::inserted_id(&r),
+            Err(e) if $crate::dialect::is_unique_violation_on(&e, "live_email_key") => {
+                return Err($crate::StoreError::Invalid(
+                    srs_domain::ValidationErrors::single(
+                        "email",
+                        "this email is already used by another student",
+                    ),
+                ))
+            }
+            Err(e) if $crate::dialect::is_unique_violation_on(&e, "student_number") => {
+                return Err(match given {
+                    Some(n) => $crate::StoreError::Invalid($crate::students::number_taken(n)),
+                    None => $crate::StoreError::from(e),
+                })
+            }
+            Err(e) => return Err($crate::StoreError::from(e)),
+        };
+        if given.is_none() {
+            let year = chrono::Datelike::year(&now);
+            let mut attempt = 0u32;
+            loop {
+                let candidate = if attempt == 0 {
+                    srs_domain::StudentNumber::generated(
+                        year,
+                        u64::try_from(id).unwrap_or_default(),
+                    )
+                } else {
+                    // Someone gave this number by hand earlier: add a suffix.
+                    srs_domain::StudentNumber::parse(&format!(
+                        "{}-{attempt}",
+                        srs_domain::StudentNumber::generated(
+                            year,
+                            u64::try_from(id).unwrap_or_default()
+                        )
+                    ))
+                    .map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?
+                };
+                let search = format!(
+                    "{} {}",
+                    values.search_text,
+                    candidate.as_str().to_lowercase()
+                );
+                let updated = sqlx::query(
+                    "UPDATE students SET student_number = ?, search_text = ? WHERE id = ?",
+                )
+                .bind(candidate.as_str())
+                .bind(search)
+                .bind(id)
+                .execute(&mut *$tx)
+                .await;
+                match updated {
+                    Ok(_) => break,
+                    Err(e)
+                        if $crate::dialect::is_unique_violation_on(&e, "student_number")
+                            && attempt < 9 =>
+                    {
+                        attempt += 1;
+                    }
+                    Err(e) => return Err($crate::StoreError::from(e)),
+                }
+            }
+        }
+        id
+    }};
+}
+pub(crate) use insert_student;
+
+impl Store {
+    /// A live student by id.
+    pub async fn get_student(&self, id: StudentId) -> StoreResult<Student> {
+        match self.get_student_any(id).await? {
+            s if s.deleted_at.is_none() => Ok(s),
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    /// A student by id, live or deleted.
+    pub async fn get_student_any(&self, id: StudentId) -> StoreResult<Student> {
+        let sql = format!("SELECT {STUDENT_COLUMNS} {STUDENT_FROM} WHERE s.id = ?");
+        let row: Option<StudentRow> = on_pool!(self, p => {
+            sqlx::query_as(&sql).bind(id.get()).fetch_optional(p).await?
+        });
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// One page of the students `filter` selects, with the total.
+    pub async fn list_students(
+        &self,
+        filter: &StudentFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Student>> {
+        let per_page = page.per_page.clamp(1, PageRequest::MAX_PER_PAGE);
+        let page = PageRequest {
+            page: page.page.max(1),
+            per_page,
+        };
+        let (where_sql, args) = where_clause(filter);
+        let count_sql = format!("SELECT COUNT(*) {STUDENT_FROM} {where_sql}");
+        let total: i64 = on_pool!(self, p => {
+            let mut q = sqlx::query_scalar(&count_sql);
+            for a in &args {
+                q = q.bind(a);
+            }
+            q.fetch_one(p).await?
+        });
+        let items = self
+            .students_batch(filter, page.offset(), i64::from(per_page))
+            .await?;
+        Ok(Page {
+            items,
+            total,
+            page: page.page,
+            per_page,
+        })
+    }
+
+    /// Up to `limit` students `filter` selects, skipping `offset`: the
+    /// building block of streamed exports.
+    pub async fn students_batch(
+        &self,
+        filter: &StudentFilter,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Student>> {
+        let (where_sql, args) = where_clause(filter);
+        let sql = format!(
+            "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+            filter.sort.order_by()
+        );
+        let rows: Vec<StudentRow> = on_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql);
+            for a in &args {
+                q = q.bind(a);
+            }
+            q.bind(limit).bind(offset).fetch_all(p).await?
+        });
+        rows.into_iter().map(Student::try_from).collect()
+    }
+
+    /// Live students, for the metrics gauge.
+    pub async fn count_live_students(&self) -> StoreResult<i64> {
+        Ok(on_pool!(self, p => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM students WHERE deleted_at IS NULL")
+                .fetch_one(p)
+                .await?
+        }))
+    }
+
+    /// The department's id if it exists and takes new students.
+    pub(crate) async fn department_for_new_student(
+        &self,
+        name: &DepartmentName,
+    ) -> StoreResult<DepartmentId> {
+        let row: Option<(i64, Option<DateTime<Utc>>)> = on_pool!(self, p => {
+            sqlx::query_as("SELECT id, retired_at FROM departments WHERE name_key = ?")
+                .bind(name.unique_key())
+                .fetch_optional(p)
+                .await?
+        });
+        match row {
+            None => Err(ValidationErrors::single(
+                "department",
+                format!("there is no department named '{name}'"),
+            )
+            .into()),
+            Some((_, Some(_))) => Err(ValidationErrors::single(
+                "department",
+                format!("department '{name}' is retired and takes no new students"),
+            )
+            .into()),
+            Some((id, None)) => Ok(DepartmentId::new(id)),
+        }
+    }
+
+    /// The live student using this e-mail, other than `except`.
+    async fn live_email_owner(
+        &self,
+        email: &Email,
+        except: Option<StudentId>,
+    ) -> StoreResult<Option<StudentRef>> {
+        let row: Option<(i64, String, String)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT id, student_number, full_name FROM students WHERE live_email_key = ? AND id <> ?",
+            )
+            .bind(email.unique_key())
+            .bind(except.map(StudentId::get).unwrap_or(0))
+            .fetch_optional(p)
+            .await?
+        });
+        row.map(to_ref).transpose()
+    }
+
+    /// A live student with the same name and date of birth.
+    async fn live_name_twin(&self, new: &NewStudent) -> StoreResult<Option<StudentRef>> {
+        let row: Option<(i64, String, String)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT id, student_number, full_name FROM students \
+                 WHERE name_key = ? AND date_of_birth = ? AND deleted_at IS NULL \
+                 ORDER BY id LIMIT 1",
+            )
+            .bind(name_key(&new.full_name))
+            .bind(new.date_of_birth.date())
+            .fetch_optional(p)
+            .await?
+        });
+        row.map(to_ref).transpose()
+    }
+
+    async fn find_idempotent(&self, key: &IdempotencyKey) -> StoreResult<Option<Created>> {
+        let row: Option<(String, String, i64)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT request_hash, response_body, student_id FROM idempotency_keys WHERE idem_key = ?",
+            )
+            .bind(&key.key)
+            .fetch_optional(p)
+            .await?
+        });
+        match row {
+            None => Ok(None),
+            Some((hash, _, _)) if hash != key.request_hash => Err(StoreError::IdempotencyMismatch),
+            Some((_, body, id)) => Ok(Some(Created::Replayed {
+                student_id: StudentId::new(id),
+                body,
+            })),
+        }
+    }
+
+    /// Creates a student, refusing duplicates unless confirmed and replaying
+    /// the first response for a repeated idempotency key.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_student(
+        &self,
+        new: &NewStudent,
+        options: &CreateOptions,
+    ) -> StoreResult<Created> {
+        if let Some(key) = &options.idempotency {
+            if let Some(replay) = self.find_idempotent(key).await? {
+                return Ok(replay);
+            }
+        }
+        let department = self.department_for_new_student(&new.department).await?;
+        if let Some(email) = &new.email {
+            if let Some(existing) = self.live_email_owner(email, None).await? {
+                return Err(StoreError::Duplicate {
+                    kind: DuplicateKind::Email,
+                    existing,
+                });
+            }
+        }
+        if !options.confirm_duplicate {
+            if let Some(existing) = self.live_name_twin(new).await? {
+                return Err(StoreError::Duplicate {
+                    kind: DuplicateKind::NameAndBirthDate,
+                    existing,
+                });
+            }
+        }
+        let values = StudentValues::of_new(new, department);
+        let now = Utc::now();
+        let outcome: StoreResult<Student> = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let id = insert_student!(tx, &values, new.student_number.as_ref(), now);
+            let row: StudentRow = sqlx::query_as(&format!(
+                "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} WHERE s.id = ?"
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let student = Student::try_from(row)?;
+            if let Some(key) = &options.idempotency {
+                let body = serde_json::to_string(&student)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let saved = sqlx::query(
+                    "INSERT INTO idempotency_keys (idem_key, request_hash, response_body, student_id, created_at) \
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(&key.key)
+                .bind(&key.request_hash)
+                .bind(body)
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await;
+                if let Err(e) = saved {
+                    if is_unique_violation_on(&e, "idem_key") || is_unique_violation_on(&e, "PRIMARY") {
+                        // A concurrent request with the same key won: answer as it did.
+                        drop(tx);
+                        return match self.find_idempotent(key).await? {
+                            Some(replay) => Ok(replay),
+                            None => Err(StoreError::from(e)),
+                        };
+                    }
+                    return Err(StoreError::from(e));
+                }
+            }
+            tx.commit().await?;
+            Ok(student)
+        });
+        let student = outcome?;
+        tracing::info!(student_id = %student.id, "student created");
+        Ok(Created::New(student))
+    }
+
+    /// Applies `patch` if the record is still at `patch.version`.
+    #[tracing::instrument(skip_all, fields(student_id = %id))]
+    pub async fn update_student(
+        &self,
+        id: StudentId,
+        patch: &StudentPatch,
+    ) -> StoreResult<Student> {
+        let current = self.get_student(id).await?;
+        if current.version != patch.version {
+            return Err(StoreError::VersionConflict {
+                current: Box::new(current),
+            });
+        }
+        if patch.is_empty() {
+            return Ok(current);
+        }
+        let department_id = match &patch.department {
+            Some(name) if name.unique_key() != current.department.unique_key() => {
+                self.department_for_new_student(name).await?
+            }
+            _ => self.department_id_of(&current.department).await?,
+        };
+        let full_name = patch.full_name.as_ref().unwrap_or(&current.full_name);
+        let email = match &patch.email {
+            Some(e) => e.as_ref(),
+            None => current.email.as_ref(),
+        };
+        if let Some(email) = email {
+            if let Some(existing) = self.live_email_owner(email, Some(id)).await? {
+                return Err(email_taken(&existing).into());
+            }
+        }
+        let date_of_birth = patch.date_of_birth.unwrap_or(current.date_of_birth).date();
+        let status = patch.status.unwrap_or(current.status).as_str();
+        let enrolled_on = patch.enrolled_on.unwrap_or(current.enrolled_on).date();
+        let search = search_text(full_name, &current.student_number, email);
+        let now = Utc::now();
+        let result = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE students SET full_name = ?, name_key = ?, email = ?, live_email_key = ?, \
+                 date_of_birth = ?, department_id = ?, status = ?, enrolled_on = ?, search_text = ?, \
+                 updated_at = ?, version = version + 1 \
+                 WHERE id = ? AND version = ? AND deleted_at IS NULL",
+            )
+            .bind(full_name.as_str())
+            .bind(name_key(full_name))
+            .bind(email.map(Email::as_str))
+            .bind(email.map(Email::unique_key))
+            .bind(date_of_birth)
+            .bind(department_id.get())
+            .bind(status)
+            .bind(enrolled_on)
+            .bind(search)
+            .bind(now)
+            .bind(id.get())
+            .bind(patch.version)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        match result {
+            Ok(1) => {
+                tracing::info!("student updated");
+                self.get_student(id).await
+            }
+            Ok(_) => match self.get_student(id).await {
+                Ok(now) => Err(StoreError::VersionConflict {
+                    current: Box::new(now),
+                }),
+                Err(e) => Err(e),
+            },
+            Err(e) if is_unique_violation_on(&e, "live_email_key") => Err(
+                ValidationErrors::single("email", "this email is already used by another student")
+                    .into(),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn department_id_of(&self, name: &DepartmentName) -> StoreResult<DepartmentId> {
+        let id: Option<i64> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT id FROM departments WHERE name_key = ?")
+                .bind(name.unique_key())
+                .fetch_optional(p)
+                .await?
+        });
+        id.map(DepartmentId::new).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "department '{name}' of a stored student is missing"
+            ))
+        })
+    }
+
+    /// Soft-deletes a live student: it leaves lists and lookups but can be restored.
+    #[tracing::instrument(skip_all, fields(student_id = %id))]
+    pub async fn delete_student(&self, id: StudentId) -> StoreResult<()> {
+        let now = Utc::now();
+        let affected = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE students SET deleted_at = ?, live_email_key = NULL, updated_at = ?, \
+                 version = version + 1 WHERE id = ? AND deleted_at IS NULL",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id.get())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tracing::info!("student deleted");
+        Ok(())
+    }
+
+    /// Brings a deleted student back, unless its e-mail now belongs to
+    /// another live student.
+    #[tracing::instrument(skip_all, fields(student_id = %id))]
+    pub async fn restore_student(&self, id: StudentId) -> StoreResult<Student> {
+        let student = self.get_student_any(id).await?;
+        if student.deleted_at.is_none() {
+            return Err(StoreError::Conflict(format!(
+                "student {} is not deleted",
+                student.student_number
+            )));
+        }
+        if let Some(email) = &student.email {
+            if let Some(owner) = self.live_email_owner(email, Some(id)).await? {
+                return Err(StoreError::Conflict(format!(
+                    "cannot restore: its email is now used by student {} ({}); change that record's email first",
+                    owner.student_number, owner.full_name
+                )));
+            }
+        }
+        let now = Utc::now();
+        let result = on_pool!(self, p => {
+            sqlx::query(
+                "UPDATE students SET deleted_at = NULL, live_email_key = ?, updated_at = ?, \
+                 version = version + 1 WHERE id = ? AND deleted_at IS NOT NULL",
+            )
+            .bind(student.email.as_ref().map(Email::unique_key))
+            .bind(now)
+            .bind(id.get())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected())
+        });
+        match result {
+            Ok(0) => Err(StoreError::NotFound),
+            Ok(_) => {
+                tracing::info!("student restored");
+                self.get_student(id).await
+            }
+            Err(e) if is_unique_violation_on(&e, "live_email_key") => Err(StoreError::Conflict(
+                "cannot restore: its email is now used by another student".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes for good the students deleted before `cutoff`; returns how many.
+    #[tracing::instrument(skip_all)]
+    pub async fn purge_deleted(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        let purged = on_pool!(self, p => {
+            sqlx::query("DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?")
+                .bind(cutoff)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        on_pool!(self, p => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE student_id NOT IN (SELECT id FROM students)")
+                .execute(p)
+                .await?;
+        });
+        tracing::info!(purged, "deleted students purged");
+        Ok(purged)
+    }
+}
+
+pub(crate) fn search_text_without_number(new: &NewStudent) -> String {
+    let mut s = new.full_name.as_str().to_owned();
+    if let Some(e) = &new.email {
+        s.push(' ');
+        s.push_str(e.as_str());
+    }
+    s.to_lowercase()
+}
+
+/// The WHERE clause and its arguments, all bound as parameters.
+fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
+    let mut conditions = vec![if filter.deleted {
+        "s.deleted_at IS NOT NULL"
+    } else {
+        "s.deleted_at IS NULL"
+    }
+    .to_owned()];
+    let mut args = Vec::new();
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        conditions.push("s.search_text LIKE ? ESCAPE '!'".into());
+        args.push(like_contains(&q.to_lowercase()));
+    }
+    if let Some(department) = &filter.department {
+        conditions.push("d.name_key = ?".into());
+        args.push(department.unique_key());
+    }
+    if let Some(status) = filter.status {
+        conditions.push("s.status = ?".into());
+        args.push(status.as_str().to_owned());
+    }
+    (format!("WHERE {}", conditions.join(" AND ")), args)
+}

@@ -1,0 +1,134 @@
+//! Validated settings the app starts with. Parsing flags, environment and
+//! files happens in the binary; this is what it must produce.
+
+use secrecy::SecretString;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+/// The role a site plays, shown on every page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteRole {
+    /// Serves reads and writes.
+    Primary,
+    /// Stand-by copy of the primary (disaster-recovery site).
+    Replica,
+    /// A single site with no replication.
+    Standalone,
+}
+
+impl SiteRole {
+    /// The spelling used in flags and config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SiteRole::Primary => "primary",
+            SiteRole::Replica => "replica",
+            SiteRole::Standalone => "standalone",
+        }
+    }
+
+    /// The form shown to people.
+    pub fn label(self) -> &'static str {
+        match self {
+            SiteRole::Primary => "Primary",
+            SiteRole::Replica => "Replica",
+            SiteRole::Standalone => "Standalone",
+        }
+    }
+}
+
+impl FromStr for SiteRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "primary" => Ok(SiteRole::Primary),
+            "replica" | "dr" | "standby" => Ok(SiteRole::Replica),
+            "standalone" => Ok(SiteRole::Standalone),
+            other => Err(format!(
+                "'{other}' is not a site role: use primary, replica or standalone"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SiteRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line, for machines.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("'{other}' is not a log format: use text or json")),
+        }
+    }
+}
+
+/// Everything `srs serve` needs, already validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `sqlite:PATH` or `mysql://…`; may hold a password, so kept secret.
+    pub database_url: SecretString,
+    /// Most database connections.
+    pub max_connections: u32,
+    /// Name of the site this instance belongs to, shown on every page.
+    pub site_name: String,
+    /// Role of that site.
+    pub site_role: SiteRole,
+    /// Largest JSON or form body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest CSV upload accepted, in bytes.
+    pub max_import_bytes: usize,
+    /// Most seconds to wait for requests in flight at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Settings {
+    /// Settings for tests and tools: an app on `database_url`, on a free port.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: SecretString::from(database_url.to_owned()),
+            max_connections: 8,
+            site_name: "test".into(),
+            site_role: SiteRole::Standalone,
+            max_body_bytes: 64 * 1024,
+            max_import_bytes: 16 * 1024 * 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// Checks a site name: 1-40 letters, digits, hyphens or underscores.
+pub fn validate_site_name(name: &str) -> Result<String, String> {
+    let n = name.trim();
+    if n.is_empty() || n.len() > 40 {
+        return Err("site name must be 1-40 characters".into());
+    }
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "site name '{}' may contain only letters, digits, '-' and '_'",
+            n.escape_default()
+        ));
+    }
+    Ok(n.to_owned())
+}

@@ -1,0 +1,312 @@
+//! CSV export rows and import parsing, shared by the API and the pages.
+
+use axum::body::Bytes;
+use srs_domain::{NewStudent, RawStudent, Student};
+use srs_store::{ImportRow, RowError};
+
+/// Columns written by the export, in order. The import reads the same file.
+pub(crate) const EXPORT_COLUMNS: [&str; 9] = [
+    "student_number",
+    "full_name",
+    "email",
+    "date_of_birth",
+    "department",
+    "status",
+    "enrolled_on",
+    "created_at",
+    "updated_at",
+];
+
+/// Columns the import understands; the export's timestamps are accepted
+/// and ignored so an export can be imported elsewhere as it is.
+const IMPORT_COLUMNS: [&str; 7] = [
+    "student_number",
+    "full_name",
+    "email",
+    "date_of_birth",
+    "department",
+    "status",
+    "enrolled_on",
+];
+const IGNORED_COLUMNS: [&str; 4] = ["id", "created_at", "updated_at", "version"];
+const REQUIRED_COLUMNS: [&str; 3] = ["full_name", "date_of_birth", "department"];
+
+/// Most rows one import may hold.
+pub(crate) const MAX_IMPORT_ROWS: usize = 100_000;
+
+/// The downloadable template: the header and one example row.
+pub(crate) const TEMPLATE: &str =
+    "student_number,full_name,email,date_of_birth,department,status,enrolled_on\n\
+,Ada Lovelace,ada@example.edu,2004-12-10,Computer Science,active,2026-09-01\n";
+
+/// Spreadsheets run cells that start with these as formulas; a leading
+/// apostrophe makes them text (OWASP's advice), and the import strips it.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+fn neutralise(cell: &str) -> String {
+    if cell.starts_with(FORMULA_STARTS) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+fn restore(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+fn write_record(fields: &[String]) -> Bytes {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to a Vec cannot fail for I/O reasons; an error would be a bug in csv.
+    if writer.write_record(fields).is_err() {
+        return Bytes::new();
+    }
+    Bytes::from(writer.into_inner().unwrap_or_default())
+}
+
+/// The export's header line.
+pub(crate) fn header_row() -> Bytes {
+    write_record(&EXPORT_COLUMNS.map(str::to_owned))
+}
+
+/// One student as an export line.
+pub(crate) fn student_row(s: &Student) -> Bytes {
+    let fields = [
+        s.student_number.to_string(),
+        s.full_name.to_string(),
+        s.email
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        s.date_of_birth.date().to_string(),
+        s.department.to_string(),
+        s.status.to_string(),
+        s.enrolled_on.date().to_string(),
+        s.created_at.to_rfc3339(),
+        s.updated_at.to_rfc3339(),
+    ]
+    .map(|c| neutralise(&c));
+    write_record(&fields)
+}
+
+fn row_error(line: u64, field: &str, message: impl Into<String>) -> RowError {
+    RowError {
+        line,
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Parses an uploaded CSV into valid rows, or every problem found, each with
+/// its line number. Nothing is half-accepted.
+pub(crate) fn parse_import(
+    data: &[u8],
+    today: chrono::NaiveDate,
+) -> Result<Vec<ImportRow>, Vec<RowError>> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Err(vec![row_error(
+            1,
+            "file",
+            "the file is empty; it needs a header row and at least one student",
+        )]);
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data);
+    let mut records = reader.byte_records();
+    let header = match records.next() {
+        Some(Ok(h)) => h,
+        Some(Err(e)) => {
+            return Err(vec![row_error(
+                1,
+                "file",
+                format!("the header row cannot be read: {e}"),
+            )])
+        }
+        None => return Err(vec![row_error(1, "file", "the file has no header row")]),
+    };
+    let mut errors = Vec::new();
+    let mut columns: Vec<Option<usize>> = Vec::new();
+    for (i, raw) in header.iter().enumerate() {
+        let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
+        if let Some(known) = IMPORT_COLUMNS.iter().position(|c| *c == name) {
+            if columns.contains(&Some(known)) {
+                errors.push(row_error(
+                    1,
+                    &name,
+                    "this column appears twice in the header",
+                ));
+            }
+            columns.push(Some(known));
+        } else if IGNORED_COLUMNS.contains(&name.as_str()) {
+            columns.push(None);
+        } else {
+            errors.push(row_error(
+                1,
+                "header",
+                format!(
+                    "unknown column '{}' (column {}); expected {}",
+                    name.chars().take(40).collect::<String>().escape_default(),
+                    i + 1,
+                    IMPORT_COLUMNS.join(", ")
+                ),
+            ));
+            columns.push(None);
+        }
+    }
+    for required in REQUIRED_COLUMNS {
+        let idx = IMPORT_COLUMNS.iter().position(|c| *c == required);
+        if !columns.contains(&idx) {
+            errors.push(row_error(
+                1,
+                required,
+                format!("the header has no '{required}' column"),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let mut rows = Vec::new();
+    for record in records {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(row_error(
+                    line,
+                    "row",
+                    format!("cannot be read as CSV: {e}"),
+                ));
+                break;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            continue;
+        }
+        if record.len() != columns.len() {
+            errors.push(row_error(
+                line,
+                "row",
+                format!(
+                    "has {} fields but the header has {}",
+                    record.len(),
+                    columns.len()
+                ),
+            ));
+            continue;
+        }
+        if rows.len() + errors.len() >= MAX_IMPORT_ROWS {
+            errors.push(row_error(
+                line,
+                "file",
+                format!("more than {MAX_IMPORT_ROWS} rows; split the file"),
+            ));
+            break;
+        }
+        let mut values: [Option<String>; 7] = Default::default();
+        let mut bad_utf8 = false;
+        for (field, column) in record.iter().zip(&columns) {
+            let Some(column) = column else { continue };
+            match std::str::from_utf8(field) {
+                Ok(s) => values[*column] = Some(restore(s).to_owned()),
+                Err(_) => {
+                    errors.push(row_error(
+                        line,
+                        IMPORT_COLUMNS[*column],
+                        "is not valid UTF-8 text; save the file as UTF-8",
+                    ));
+                    bad_utf8 = true;
+                }
+            }
+        }
+        if bad_utf8 {
+            continue;
+        }
+        let [student_number, full_name, email, date_of_birth, department, status, enrolled_on] =
+            values;
+        let raw = RawStudent {
+            student_number,
+            full_name,
+            email,
+            date_of_birth,
+            department,
+            status,
+            enrolled_on,
+        };
+        match NewStudent::parse(&raw, today) {
+            Ok(student) => rows.push(ImportRow { line, student }),
+            Err(v) => errors.extend(
+                v.0.into_iter()
+                    .map(|f| row_error(line, &f.field, f.message)),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if rows.is_empty() {
+        return Err(vec![row_error(
+            2,
+            "file",
+            "the file has a header but no students",
+        )]);
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("valid")
+    }
+
+    #[test]
+    fn the_template_parses() {
+        let rows = parse_import(TEMPLATE.as_bytes(), today()).expect("template is valid");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].line, 2);
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_line() {
+        let csv = "full_name,date_of_birth,department\nAda Lovelace,2004-01-01,Arts\n<b>,2004-01-01,Arts\nBob,2020-01-01,Arts\n";
+        let errors = parse_import(csv.as_bytes(), today()).expect_err("invalid");
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_row_error_not_a_panic() {
+        let mut csv = b"full_name,date_of_birth,department\n".to_vec();
+        csv.extend_from_slice(b"Ad\xffa,2004-01-01,Arts\n");
+        let errors = parse_import(&csv, today()).expect_err("invalid");
+        assert_eq!(errors[0].line, 2);
+        assert!(errors[0].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn unknown_and_missing_columns_are_reported() {
+        let errors = parse_import(b"full_name,shoe_size\nAda,42\n", today()).expect_err("invalid");
+        assert!(errors.iter().any(|e| e.message.contains("shoe_size")));
+        assert!(errors.iter().any(|e| e.field == "date_of_birth"));
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_restored() {
+        assert_eq!(neutralise("=1+1"), "'=1+1");
+        assert_eq!(restore("'=1+1"), "=1+1");
+        assert_eq!(restore("'Brien"), "'Brien");
+    }
+}

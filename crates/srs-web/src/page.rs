@@ -1,0 +1,295 @@
+//! What every HTML page shares: the site banner, flash messages, the CSRF
+//! token, rendering and the error page.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+const CSRF_COOKIE: &str = "srs_csrf";
+const FLASH_COOKIE: &str = "srs_flash";
+
+/// The kind of a flash message, as a Bootstrap alert colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKind {
+    /// Green.
+    Success,
+    /// Red.
+    Danger,
+}
+
+impl FlashKind {
+    /// The Bootstrap class suffix.
+    pub fn css(self) -> &'static str {
+        match self {
+            FlashKind::Success => "success",
+            FlashKind::Danger => "danger",
+        }
+    }
+}
+
+/// A one-time message shown on the next page, optionally with an undo
+/// (restore) button for a deleted student.
+#[derive(Debug, Clone)]
+pub struct Flash {
+    /// Colour.
+    pub kind: FlashKind,
+    /// Text, escaped when shown.
+    pub message: String,
+    /// A deleted student the message offers to restore.
+    pub restore_id: Option<i64>,
+}
+
+impl Flash {
+    /// A success message.
+    pub fn success(message: impl Into<String>) -> Self {
+        Self {
+            kind: FlashKind::Success,
+            message: message.into(),
+            restore_id: None,
+        }
+    }
+
+    /// An error message.
+    pub fn danger(message: impl Into<String>) -> Self {
+        Self {
+            kind: FlashKind::Danger,
+            message: message.into(),
+            restore_id: None,
+        }
+    }
+
+    fn encode(&self) -> String {
+        let kind = match self.kind {
+            FlashKind::Success => "s",
+            FlashKind::Danger => "d",
+        };
+        let restore = self.restore_id.map(|i| i.to_string()).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(format!("{kind}|{restore}|{}", self.message))
+    }
+
+    fn decode(raw: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let mut parts = text.splitn(3, '|');
+        let kind = match parts.next()? {
+            "s" => FlashKind::Success,
+            "d" => FlashKind::Danger,
+            _ => return None,
+        };
+        let restore_id = parts.next()?.parse().ok();
+        let message: String = parts.next()?.chars().take(500).collect();
+        Some(Self {
+            kind,
+            message,
+            restore_id,
+        })
+    }
+}
+
+/// Cookies the page middleware read, for the handlers.
+#[derive(Debug, Clone)]
+struct PageCookies {
+    csrf: String,
+    flash: Option<Flash>,
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Gives every page request a CSRF token (a cookie, double-submitted in
+/// forms) and its pending flash message, and clears the flash once shown.
+pub(crate) async fn page_session(mut req: Request, next: Next) -> Response {
+    let jar = CookieJar::from_headers(req.headers());
+    let existing = jar
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_hexdigit()));
+    let fresh = existing.is_none();
+    let csrf = existing.unwrap_or_else(new_token);
+    let flash = jar.get(FLASH_COOKIE).and_then(|c| Flash::decode(c.value()));
+    let had_flash = jar.get(FLASH_COOKIE).is_some();
+    req.extensions_mut().insert(PageCookies {
+        csrf: csrf.clone(),
+        flash,
+    });
+    let mut response = next.run(req).await;
+    if fresh {
+        let cookie = Cookie::build((CSRF_COOKIE, csrf))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .build();
+        append_cookie(&mut response, &cookie);
+    }
+    let sets_flash = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| {
+            v.to_str()
+                .map(|s| s.starts_with(FLASH_COOKIE))
+                .unwrap_or(false)
+        });
+    if had_flash && !sets_flash && response.status().is_success() {
+        let mut gone = Cookie::build((FLASH_COOKIE, "")).path("/").build();
+        gone.make_removal();
+        append_cookie(&mut response, &gone);
+    }
+    response
+}
+
+fn append_cookie(response: &mut Response, cookie: &Cookie<'_>) {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Redirects (303) to `to`, showing `flash` on the page there.
+pub fn redirect_with_flash(to: &str, flash: Flash) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    let cookie = Cookie::build((FLASH_COOKIE, flash.encode()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build();
+    append_cookie(&mut response, &cookie);
+    response
+}
+
+/// What every page template shows: the serving site, the flash, the token.
+#[derive(Debug, Clone)]
+pub struct PageCtx {
+    /// The site serving this page.
+    pub site_name: String,
+    /// Its role, as shown.
+    pub site_role: &'static str,
+    /// The CSRF token to put in every form.
+    pub csrf: String,
+    /// A one-time message.
+    pub flash: Option<Flash>,
+}
+
+impl PageCtx {
+    /// Refuses a form whose token does not match the cookie's.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        let a = self.csrf.as_bytes();
+        let b = submitted.as_bytes();
+        let same =
+            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+        if same {
+            Ok(())
+        } else {
+            tracing::warn!("form rejected: CSRF token missing or wrong");
+            Err(PageError::new(
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from this site. Go back, reload the page and try again.",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let cookies = parts.extensions.get::<PageCookies>().cloned();
+        let (csrf, flash) = match cookies {
+            Some(c) => (c.csrf, c.flash),
+            None => (String::new(), None),
+        };
+        Ok(Self {
+            site_name: state.settings.site_name.clone(),
+            site_role: state.settings.site_role.label(),
+            csrf,
+            flash,
+        })
+    }
+}
+
+/// A page that failed: rendered as an error page with the right status.
+#[derive(Debug)]
+pub struct PageError {
+    status: StatusCode,
+    message: String,
+}
+
+impl PageError {
+    /// An error page with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        e.log();
+        let problem = e.problem();
+        Self {
+            status: e.status(),
+            message: problem.detail,
+        }
+    }
+}
+
+impl From<srs_store::StoreError> for PageError {
+    fn from(e: srs_store::StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            status: self.status.as_u16(),
+            reason: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+        };
+        match page.render() {
+            Ok(html) => (self.status, Html(html)).into_response(),
+            Err(_) => (self.status, self.message).into_response(),
+        }
+    }
+}
+
+/// Renders a template, or a 500 page if the template fails.
+pub fn render<T: Template>(template: &T) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed to render");
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "This page could not be shown; the error has been logged.",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Shorthand for page handler results.
+pub type PageResult = Result<Response, PageError>;

@@ -1,0 +1,16 @@
+//! The JSON API under `/api/v1`.
+
+pub mod departments;
+pub mod students;
+pub mod transfer;
+
+use crate::state::AppState;
+use axum::Router;
+
+/// Every API route, to be nested under `/api/v1`.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(students::router())
+        .merge(departments::router())
+        .merge(transfer::router(state))
+}

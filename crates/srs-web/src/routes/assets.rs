@@ -1,0 +1,30 @@
+//! Static files embedded in the binary: nothing loads from outside the server.
+
+use crate::state::AppState;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+const BOOTSTRAP_CSS: &[u8] = include_bytes!("../../assets/bootstrap.min.css");
+const APP_CSS: &str = include_str!("../../assets/app.css");
+
+/// Routes for embedded assets.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/assets/bootstrap.min.css",
+            get(|| async { css(BOOTSTRAP_CSS) }),
+        )
+        .route("/assets/app.css", get(|| async { css(APP_CSS.as_bytes()) }))
+}
+
+fn css(body: &'static [u8]) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+}

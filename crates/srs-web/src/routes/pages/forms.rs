@@ -1,0 +1,53 @@
+//! Form plumbing shared by the pages: parsing bodies and keeping input.
+
+use crate::page::PageError;
+use axum::extract::rejection::FormRejection;
+use axum::http::StatusCode;
+use axum::Form;
+use srs_domain::ValidationErrors;
+use std::collections::BTreeMap;
+
+/// Unwraps a form body or answers with a clear 400 page.
+pub(crate) fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
+    form.map(|Form(v)| v).map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            PageError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The form is larger than this site accepts.",
+            )
+        } else {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                format!("The form could not be read: {e}"),
+            )
+        }
+    })
+}
+
+/// What the user typed, and what is wrong with it, for re-showing a form.
+#[derive(Debug, Default)]
+pub struct FormView {
+    values: BTreeMap<&'static str, String>,
+    /// Field errors, shown beside their fields.
+    pub errors: ValidationErrors,
+}
+
+impl FormView {
+    /// Keeps `value` for `field`.
+    pub fn set(&mut self, field: &'static str, value: impl Into<String>) {
+        self.values.insert(field, value.into());
+    }
+
+    /// The value to show in `field`.
+    pub fn value(&self, field: &str) -> &str {
+        self.values
+            .get(field)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// The error to show under `field`.
+    pub fn error(&self, field: &str) -> Option<&str> {
+        self.errors.message_for(field)
+    }
+}

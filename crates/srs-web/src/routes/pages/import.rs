@@ -1,0 +1,121 @@
+//! The import page: upload a CSV, check it or import it, see every bad row.
+
+use crate::error::ApiError;
+use crate::page::{render, PageCtx, PageResult};
+use crate::routes::api::transfer::{run_import, ImportSummary};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use srs_store::{ImportOptions, RowError};
+
+/// Import page routes.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new().route(
+        "/import",
+        get(form)
+            .post(upload)
+            .layer(DefaultBodyLimit::max(state.settings.max_import_bytes)),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    ctx: PageCtx,
+    summary: Option<ImportSummary>,
+    row_errors: Vec<RowError>,
+    error: Option<String>,
+}
+
+async fn form(ctx: PageCtx) -> PageResult {
+    Ok(render(&ImportPage {
+        ctx,
+        summary: None,
+        row_errors: Vec::new(),
+        error: None,
+    }))
+}
+
+async fn upload(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    mut multipart: Multipart,
+) -> PageResult {
+    let mut token = String::new();
+    let mut file: Option<Vec<u8>> = None;
+    let mut options = ImportOptions::default();
+    let page = |ctx: PageCtx, status: StatusCode, summary, row_errors, error: Option<String>| {
+        (
+            status,
+            render(&ImportPage {
+                ctx,
+                summary,
+                row_errors,
+                error,
+            }),
+        )
+            .into_response()
+    };
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                let status = e.status();
+                return Ok(page(
+                    ctx,
+                    status,
+                    None,
+                    Vec::new(),
+                    Some(format!("The upload could not be read: {}", e.body_text())),
+                ));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = match field.bytes().await {
+            Ok(d) => d,
+            Err(e) => {
+                let status = e.status();
+                return Ok(page(
+                    ctx,
+                    status,
+                    None,
+                    Vec::new(),
+                    Some(format!("The upload could not be read: {}", e.body_text())),
+                ));
+            }
+        };
+        match name.as_str() {
+            "csrf_token" => token = String::from_utf8_lossy(&data).into_owned(),
+            "file" => file = Some(data.to_vec()),
+            "dry_run" => options.dry_run = data.as_ref() == b"true",
+            "allow_duplicates" => options.allow_duplicates = data.as_ref() == b"true",
+            _ => {}
+        }
+    }
+    ctx.check_csrf(&token)?;
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return Ok(page(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Vec::new(),
+            Some("Choose a CSV file to upload.".into()),
+        ));
+    };
+    match run_import(&state, &file, options).await {
+        Ok(summary) => Ok(page(ctx, StatusCode::OK, Some(summary), Vec::new(), None)),
+        Err(ApiError::ImportRejected(rows)) => Ok(page(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            rows,
+            None,
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,580 @@
+//! Student pages: list, add, view, edit, delete, restore.
+
+use super::forms::{form_or_400, FormView};
+use crate::error::ApiError;
+use crate::extract::{parse_id, AppQuery};
+use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
+use crate::routes::api::students::ListQuery;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use srs_domain::{
+    NewStudent, RawStudent, RawStudentPatch, Status, Student, StudentId, StudentPatch,
+};
+use srs_store::{CreateOptions, Created, DuplicateKind, StoreError, StudentRef};
+
+/// Student page routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/students") }))
+        .route("/students", get(list).post(create))
+        .route("/students/new", get(new_form))
+        .route("/students/{id}", get(show))
+        .route("/students/{id}/edit", get(edit_form).post(update))
+        .route("/students/{id}/delete", get(confirm_delete).post(delete))
+        .route("/students/{id}/restore", post(restore))
+}
+
+#[derive(Template)]
+#[template(path = "students/list.html")]
+struct ListPage {
+    ctx: PageCtx,
+    students: Vec<Student>,
+    total: i64,
+    page: u32,
+    pages: i64,
+    q: String,
+    department: String,
+    status: String,
+    sort: String,
+    deleted: bool,
+    departments: Vec<String>,
+    statuses: [Status; 4],
+    prev_url: String,
+    next_url: String,
+    sort_name_url: String,
+    sort_number_url: String,
+    sort_created_url: String,
+    export_url: String,
+}
+
+/// Builds a URL from a path and the non-empty parameters.
+fn url(path: &str, params: &[(&str, String)]) -> String {
+    let kept: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    match serde_urlencoded::to_string(&kept) {
+        Ok(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_owned(),
+    }
+}
+
+async fn list(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> PageResult {
+    let (filter, page_req) = query.parse()?;
+    let result = state.store.list_students(&filter, page_req).await?;
+    let departments = state.store.list_departments().await?;
+    let q = filter.q.clone().unwrap_or_default();
+    let department = filter
+        .department
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let status = filter
+        .status
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
+    let sort = filter.sort.as_str().to_owned();
+    let deleted = if filter.deleted {
+        "true".to_owned()
+    } else {
+        String::new()
+    };
+    let per_page = if page_req.per_page == srs_store::PageRequest::DEFAULT_PER_PAGE {
+        String::new()
+    } else {
+        page_req.per_page.to_string()
+    };
+    let base = |page: u32, sort: &str| {
+        url(
+            "/students",
+            &[
+                ("q", q.clone()),
+                ("department", department.clone()),
+                ("status", status.clone()),
+                ("sort", sort.to_owned()),
+                ("deleted", deleted.clone()),
+                ("per_page", per_page.clone()),
+                (
+                    "page",
+                    if page > 1 {
+                        page.to_string()
+                    } else {
+                        String::new()
+                    },
+                ),
+            ],
+        )
+    };
+    let pages =
+        ((result.total + i64::from(result.per_page) - 1) / i64::from(result.per_page)).max(1);
+    let page = result.page;
+    let toggle = |asc: &str, desc: &str| {
+        if sort == asc {
+            desc.to_owned()
+        } else {
+            asc.to_owned()
+        }
+    };
+    let page_view = ListPage {
+        prev_url: if page > 1 {
+            base(page - 1, &sort)
+        } else {
+            String::new()
+        },
+        next_url: if i64::from(page) < pages {
+            base(page + 1, &sort)
+        } else {
+            String::new()
+        },
+        sort_name_url: base(1, &toggle("name", "-name")),
+        sort_number_url: base(1, "student_number"),
+        sort_created_url: base(1, &toggle("-created_at", "created_at")),
+        export_url: url(
+            "/api/v1/students/export.csv",
+            &[
+                ("q", q.clone()),
+                ("department", department.clone()),
+                ("status", status.clone()),
+                ("sort", sort.clone()),
+                ("deleted", deleted.clone()),
+            ],
+        ),
+        ctx,
+        students: result.items,
+        total: result.total,
+        page,
+        pages,
+        q,
+        department,
+        status,
+        sort,
+        deleted: filter.deleted,
+        departments: departments
+            .into_iter()
+            .map(|d| d.name.to_string())
+            .collect(),
+        statuses: Status::ALL,
+    };
+    Ok(render(&page_view))
+}
+
+/// A duplicate warning as the form shows it.
+struct DuplicateView {
+    id: StudentId,
+    student_number: String,
+    message: String,
+    confirmable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "students/form.html")]
+struct FormPage {
+    ctx: PageCtx,
+    action: String,
+    student: Option<Student>,
+    version: i64,
+    form: FormView,
+    departments: Vec<String>,
+    statuses: [Status; 4],
+    duplicate: Option<DuplicateView>,
+    conflict: Option<Student>,
+}
+
+/// The student form's fields, as posted.
+#[derive(Debug, Default, Deserialize)]
+struct StudentInput {
+    #[serde(default)]
+    csrf_token: String,
+    student_number: Option<String>,
+    full_name: Option<String>,
+    email: Option<String>,
+    date_of_birth: Option<String>,
+    department: Option<String>,
+    status: Option<String>,
+    enrolled_on: Option<String>,
+    version: Option<String>,
+    confirm_duplicate: Option<String>,
+}
+
+impl StudentInput {
+    fn view(&self) -> FormView {
+        let mut form = FormView::default();
+        let fields: [(&'static str, &Option<String>); 7] = [
+            ("student_number", &self.student_number),
+            ("full_name", &self.full_name),
+            ("email", &self.email),
+            ("date_of_birth", &self.date_of_birth),
+            ("department", &self.department),
+            ("status", &self.status),
+            ("enrolled_on", &self.enrolled_on),
+        ];
+        for (name, value) in fields {
+            form.set(name, value.clone().unwrap_or_default());
+        }
+        form
+    }
+
+    fn raw(&self) -> RawStudent {
+        RawStudent {
+            student_number: self.student_number.clone(),
+            full_name: self.full_name.clone(),
+            email: self.email.clone(),
+            date_of_birth: self.date_of_birth.clone(),
+            department: self.department.clone(),
+            status: self.status.clone(),
+            enrolled_on: self.enrolled_on.clone(),
+        }
+    }
+
+    fn patch(&self) -> RawStudentPatch {
+        RawStudentPatch {
+            student_number: None,
+            full_name: Some(self.full_name.clone().unwrap_or_default()),
+            email: Some(self.email.clone().filter(|e| !e.trim().is_empty())),
+            date_of_birth: Some(self.date_of_birth.clone().unwrap_or_default()),
+            department: Some(self.department.clone().unwrap_or_default()),
+            status: Some(self.status.clone().unwrap_or_default()),
+            enrolled_on: Some(self.enrolled_on.clone().unwrap_or_default()),
+        }
+    }
+}
+
+fn view_of(s: &Student) -> FormView {
+    let mut form = FormView::default();
+    form.set("student_number", s.student_number.to_string());
+    form.set("full_name", s.full_name.to_string());
+    form.set(
+        "email",
+        s.email
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    );
+    form.set("date_of_birth", s.date_of_birth.date().to_string());
+    form.set("department", s.department.to_string());
+    form.set("status", s.status.as_str());
+    form.set("enrolled_on", s.enrolled_on.date().to_string());
+    form
+}
+
+/// Names offered in the department list: active ones, plus `keep` (a
+/// student's current department, even if retired).
+async fn department_choices(
+    state: &AppState,
+    keep: Option<&str>,
+) -> Result<Vec<String>, PageError> {
+    Ok(state
+        .store
+        .list_departments()
+        .await?
+        .into_iter()
+        .filter(|d| !d.retired || keep.is_some_and(|k| k == d.name.as_str()))
+        .map(|d| d.name.to_string())
+        .collect())
+}
+
+async fn form_page(
+    state: &AppState,
+    ctx: PageCtx,
+    student: Option<Student>,
+    version: i64,
+    form: FormView,
+    status: StatusCode,
+) -> PageResult {
+    let keep = student.as_ref().map(|s| s.department.to_string());
+    let page = FormPage {
+        ctx,
+        action: match &student {
+            Some(s) => format!("/students/{}/edit", s.id),
+            None => "/students".into(),
+        },
+        student,
+        version,
+        form,
+        departments: department_choices(state, keep.as_deref()).await?,
+        statuses: Status::ALL,
+        duplicate: None,
+        conflict: None,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+async fn new_form(ctx: PageCtx, State(state): State<AppState>) -> PageResult {
+    let mut form = FormView::default();
+    form.set("status", "active");
+    form_page(&state, ctx, None, 0, form, StatusCode::OK).await
+}
+
+async fn create(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    form: Result<Form<StudentInput>, FormRejection>,
+) -> PageResult {
+    let input = form_or_400(form)?;
+    ctx.check_csrf(&input.csrf_token)?;
+    let mut view = input.view();
+    let new = match NewStudent::parse(&input.raw(), state.today()) {
+        Ok(n) => n,
+        Err(errors) => {
+            view.errors = errors;
+            return form_page(&state, ctx, None, 0, view, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let options = CreateOptions {
+        confirm_duplicate: input.confirm_duplicate.as_deref() == Some("true"),
+        idempotency: None,
+    };
+    match state.store.create_student(&new, &options).await {
+        Ok(Created::New(s)) => Ok(redirect_with_flash(
+            &format!("/students/{}", s.id),
+            Flash::success(format!(
+                "Student {} ({}) added.",
+                s.student_number, s.full_name
+            )),
+        )),
+        Ok(Created::Replayed { student_id, .. }) => {
+            Ok(Redirect::to(&format!("/students/{student_id}")).into_response())
+        }
+        Err(StoreError::Duplicate { kind, existing }) => {
+            duplicate_page(&state, ctx, view, kind, existing).await
+        }
+        Err(StoreError::Invalid(errors)) => {
+            view.errors = errors;
+            form_page(&state, ctx, None, 0, view, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn duplicate_page(
+    state: &AppState,
+    ctx: PageCtx,
+    mut view: FormView,
+    kind: DuplicateKind,
+    existing: StudentRef,
+) -> PageResult {
+    let (message, confirmable) = match kind {
+        DuplicateKind::NameAndBirthDate => (
+            format!(
+                "{} ({}) has the same name and date of birth.",
+                existing.full_name, existing.student_number
+            ),
+            true,
+        ),
+        DuplicateKind::Email => {
+            view.errors.push(
+                "email",
+                format!("already used by student {}", existing.student_number),
+            );
+            (
+                format!(
+                    "{} ({}) already uses this email; emails must be unique.",
+                    existing.full_name, existing.student_number
+                ),
+                false,
+            )
+        }
+    };
+    let page = FormPage {
+        ctx,
+        action: "/students".into(),
+        student: None,
+        version: 0,
+        form: view,
+        departments: department_choices(state, None).await?,
+        statuses: Status::ALL,
+        duplicate: Some(DuplicateView {
+            id: existing.id,
+            student_number: existing.student_number.to_string(),
+            message,
+            confirmable,
+        }),
+        conflict: None,
+    };
+    Ok((StatusCode::CONFLICT, render(&page)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "students/show.html")]
+struct ShowPage {
+    ctx: PageCtx,
+    s: Student,
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Student, PageError> {
+    let id = StudentId::new(parse_id(id).map_err(PageError::from)?);
+    Ok(state.store.get_student(id).await?)
+}
+
+async fn show(ctx: PageCtx, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+    let s = load(&state, &id).await?;
+    Ok(render(&ShowPage { ctx, s }))
+}
+
+async fn edit_form(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let s = load(&state, &id).await?;
+    let form = view_of(&s);
+    let version = s.version;
+    form_page(&state, ctx, Some(s), version, form, StatusCode::OK).await
+}
+
+async fn conflict_page(
+    state: &AppState,
+    ctx: PageCtx,
+    current: Student,
+    view: FormView,
+) -> PageResult {
+    let keep = current.department.to_string();
+    let page = FormPage {
+        ctx,
+        action: format!("/students/{}/edit", current.id),
+        version: current.version,
+        student: Some(current.clone()),
+        form: view,
+        departments: department_choices(state, Some(&keep)).await?,
+        statuses: Status::ALL,
+        duplicate: None,
+        conflict: Some(current),
+    };
+    Ok((StatusCode::CONFLICT, render(&page)).into_response())
+}
+
+async fn update(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Result<Form<StudentInput>, FormRejection>,
+) -> PageResult {
+    let input = form_or_400(form)?;
+    ctx.check_csrf(&input.csrf_token)?;
+    let current = load(&state, &id).await?;
+    let mut view = input.view();
+    let Some(version) = input.version.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "The form lacks the record's version; reload the page.",
+        ));
+    };
+    if version != current.version {
+        return conflict_page(&state, ctx, current, view).await;
+    }
+    let patch = match StudentPatch::parse(&input.patch(), version, &current, state.today()) {
+        Ok(p) => p,
+        Err(errors) => {
+            view.errors = errors;
+            return form_page(
+                &state,
+                ctx,
+                Some(current),
+                version,
+                view,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    match state.store.update_student(current.id, &patch).await {
+        Ok(s) => Ok(redirect_with_flash(
+            &format!("/students/{}", s.id),
+            Flash::success(format!("Changes to {} saved.", s.student_number)),
+        )),
+        Err(StoreError::VersionConflict { current }) => {
+            conflict_page(&state, ctx, *current, view).await
+        }
+        Err(StoreError::Invalid(errors)) => {
+            view.errors = errors;
+            form_page(
+                &state,
+                ctx,
+                Some(current),
+                version,
+                view,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "students/delete.html")]
+struct DeletePage {
+    ctx: PageCtx,
+    s: Student,
+}
+
+async fn confirm_delete(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let s = load(&state, &id).await?;
+    Ok(render(&DeletePage { ctx, s }))
+}
+
+/// A form that carries nothing but its CSRF token.
+#[derive(Debug, Default, Deserialize)]
+struct TokenOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+async fn delete(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Result<Form<TokenOnly>, FormRejection>,
+) -> PageResult {
+    let input = form_or_400(form)?;
+    ctx.check_csrf(&input.csrf_token)?;
+    let s = load(&state, &id).await?;
+    state.store.delete_student(s.id).await?;
+    let mut flash = Flash::success(format!(
+        "Student {} ({}) deleted.",
+        s.student_number, s.full_name
+    ));
+    flash.restore_id = Some(s.id.get());
+    Ok(redirect_with_flash("/students", flash))
+}
+
+async fn restore(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Result<Form<TokenOnly>, FormRejection>,
+) -> PageResult {
+    let input = form_or_400(form)?;
+    ctx.check_csrf(&input.csrf_token)?;
+    let id = StudentId::new(parse_id(&id).map_err(PageError::from)?);
+    match state.store.restore_student(id).await {
+        Ok(s) => Ok(redirect_with_flash(
+            &format!("/students/{}", s.id),
+            Flash::success(format!(
+                "Student {} ({}) restored.",
+                s.student_number, s.full_name
+            )),
+        )),
+        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(
+            "/students?deleted=true",
+            Flash::danger(message),
+        )),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
+}

@@ -1,0 +1,170 @@
+//! Builds the app from settings and runs it until told to stop.
+
+use crate::error::ApiError;
+use crate::page::{page_session, PageError};
+use crate::state::AppState;
+use crate::{http_metrics, openapi, routes, Settings};
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use secrecy::ExposeSecret;
+use srs_store::{Store, StoreOptions};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A built app, bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let options = StoreOptions {
+            max_connections: settings.max_connections,
+            ..StoreOptions::default()
+        };
+        let store = Store::connect(settings.database_url.expose_secret(), &options)
+            .await
+            .context("Failed to open the database")?;
+        store
+            .migrate()
+            .await
+            .context("Failed to apply database migrations")?;
+        let listener = TcpListener::bind(settings.listen).await.with_context(|| {
+            format!(
+                "Failed to listen on {} (is another process using it?)",
+                settings.listen
+            )
+        })?;
+        let state = AppState {
+            store,
+            settings: Arc::new(settings),
+            metrics: http_metrics::handle().context("Failed to set up metrics")?,
+        };
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    /// The port the app listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state, for tests and tools.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets requests in flight finish
+    /// (bounded by the grace period) and closes the database pool.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self
+            .listener
+            .local_addr()
+            .context("Failed to read the listening address")?;
+        tracing::info!(%addr, site = %self.state.settings.site_name, role = %self.state.settings.site_role,
+            database = self.state.store.backend().as_str(), "srs serve listening");
+        let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections; finishing requests in flight");
+            let _ = stop_tx.send(true);
+        };
+        let serve = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
+        let deadline = async move {
+            let mut rx = stop_rx;
+            while !*rx.borrow() {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = serve => result.context("The HTTP server failed")?,
+            () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "requests still in flight after the grace period; stopping anyway"),
+        }
+        self.state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The whole app: pages, API, docs, health, assets and the middleware.
+pub fn router(state: AppState) -> Router {
+    let pages = routes::pages::router(&state).layer(middleware::from_fn(page_session));
+    let api = routes::api::router(&state);
+    Router::new()
+        .merge(pages)
+        .nest("/api/v1", api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+        .merge(routes::health::router())
+        .merge(routes::assets::router())
+        .route_layer(middleware::from_fn(http_metrics::track))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("x-srs-site"),
+            HeaderValue::from_str(&state.settings.site_name).unwrap_or(HeaderValue::from_static("unknown")),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::NotFound.into_response()
+    } else {
+        PageError::new(StatusCode::NOT_FOUND, "There is no page at this address.").into_response()
+    }
+}

@@ -1,0 +1,22 @@
+use crate::Settings;
+use metrics_exporter_prometheus::PrometheusHandle;
+use srs_store::Store;
+use std::sync::Arc;
+
+/// What every handler can reach: the store, the settings and the metrics.
+#[derive(Clone)]
+pub struct AppState {
+    /// The record store.
+    pub store: Store,
+    /// The validated settings.
+    pub settings: Arc<Settings>,
+    /// Renders the Prometheus exposition.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Today's date, the day of entry the age rule is measured on.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now().date_naive()
+    }
+}

@@ -1,0 +1,263 @@
+//! Settings from flags, `SRS_*` environment variables and an optional TOML
+//! file, in that order of precedence, checked before anything starts.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use secrecy::SecretString;
+use serde::Deserialize;
+use srs_web::config::validate_site_name;
+use srs_web::{LogFormat, Settings, SiteRole};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The default SQLite database, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:./srs-data/srs.db";
+
+/// Where to find the database.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Database: sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE
+    /// [default: sqlite:./srs-data/srs.db]
+    #[arg(long, env = "SRS_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Optional TOML file with settings; flags and SRS_* variables win over it.
+    #[arg(long, env = "SRS_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// `srs serve` settings. Each may also come from the config file under the
+/// same name with underscores (e.g. `site_name = "primary"`).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "SRS_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Name of this site, shown on every page [default: local]
+    #[arg(long, env = "SRS_SITE_NAME")]
+    site_name: Option<String>,
+    /// Role of this site: primary, replica or standalone [default: standalone]
+    #[arg(long, env = "SRS_SITE_ROLE")]
+    site_role: Option<SiteRole>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "SRS_LOG_FORMAT")]
+    log_format: Option<LogFormat>,
+    /// Most database connections, 1-1000 [default: 16]
+    #[arg(long, env = "SRS_MAX_CONNECTIONS")]
+    max_connections: Option<u32>,
+    /// Largest JSON or form body in bytes, 1024 to 10485760 [default: 65536]
+    #[arg(long, env = "SRS_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Largest CSV upload in bytes, 1024 to 268435456 [default: 16777216]
+    #[arg(long, env = "SRS_MAX_IMPORT_BYTES")]
+    max_import_bytes: Option<usize>,
+    /// Seconds to let requests in flight finish at shutdown, 0-600 [default: 10]
+    #[arg(long, env = "SRS_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// The config file's keys; an unknown key is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    site_name: Option<String>,
+    site_role: Option<String>,
+    log_format: Option<String>,
+    max_connections: Option<u32>,
+    max_body_bytes: Option<usize>,
+    max_import_bytes: Option<usize>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("Failed to read the config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("Invalid config file {}", path.display()))
+}
+
+/// Parses a value from the config file, naming the key when it is wrong.
+fn from_file<T: std::str::FromStr>(
+    key: &str,
+    value: Option<String>,
+    path: Option<&Path>,
+) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .map(|v| {
+            v.parse::<T>().map_err(|e| {
+                anyhow::anyhow!(
+                    "config file {}: {key}: {e}",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                )
+            })
+        })
+        .transpose()
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> anyhow::Result<T> {
+    if value < min || value > max {
+        bail!("{name} must be between {min} and {max} (got {value})");
+    }
+    Ok(value)
+}
+
+/// Settings `srs serve` runs with, plus how to log.
+pub struct Resolved {
+    pub settings: Settings,
+    pub log_format: LogFormat,
+}
+
+/// Merges flags, environment, file and defaults, and checks every value.
+pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
+    let path = args.store.config.as_deref();
+    let file = read_file(path)?;
+    let listen = match args.listen {
+        Some(l) => l,
+        None => from_file::<SocketAddr>("listen", file.listen, path)?
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+    };
+    let database_url = args
+        .store
+        .database_url
+        .or(file.database_url)
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    check_database_url(&database_url)?;
+    let site_name = validate_site_name(
+        &args
+            .site_name
+            .or(file.site_name)
+            .unwrap_or_else(|| "local".into()),
+    )
+    .map_err(|e| anyhow::anyhow!("--site-name: {e}"))?;
+    let site_role = match args.site_role {
+        Some(r) => r,
+        None => from_file::<SiteRole>("site_role", file.site_role, path)?
+            .unwrap_or(SiteRole::Standalone),
+    };
+    let log_format = match args.log_format {
+        Some(f) => f,
+        None => from_file::<LogFormat>("log_format", file.log_format, path)?.unwrap_or_default(),
+    };
+    let max_connections = in_range(
+        "max_connections",
+        args.max_connections.or(file.max_connections).unwrap_or(16),
+        1,
+        1000,
+    )?;
+    let max_body_bytes = in_range(
+        "max_body_bytes",
+        args.max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(64 * 1024),
+        1024,
+        10 * 1024 * 1024,
+    )?;
+    let max_import_bytes = in_range(
+        "max_import_bytes",
+        args.max_import_bytes
+            .or(file.max_import_bytes)
+            .unwrap_or(16 * 1024 * 1024),
+        1024,
+        256 * 1024 * 1024,
+    )?;
+    let shutdown_grace_secs = in_range(
+        "shutdown_grace_secs",
+        args.shutdown_grace_secs
+            .or(file.shutdown_grace_secs)
+            .unwrap_or(10),
+        0,
+        600,
+    )?;
+    Ok(Resolved {
+        settings: Settings {
+            listen,
+            database_url: SecretString::from(database_url),
+            max_connections,
+            site_name,
+            site_role,
+            max_body_bytes,
+            max_import_bytes,
+            shutdown_grace_secs,
+        },
+        log_format,
+    })
+}
+
+/// The database URL for operator commands.
+pub fn resolve_store(args: StoreArgs) -> anyhow::Result<SecretString> {
+    let file = read_file(args.config.as_deref())?;
+    let url = args
+        .database_url
+        .or(file.database_url)
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    check_database_url(&url)?;
+    Ok(SecretString::from(url))
+}
+
+/// Refuses unknown schemes before anything is created; never echoes the
+/// URL itself, which may hold a password.
+fn check_database_url(url: &str) -> anyhow::Result<()> {
+    let ok =
+        url.starts_with("sqlite:") || url.starts_with("mysql://") || url.starts_with("mariadb://");
+    if !ok {
+        let scheme = url.split(':').next().unwrap_or_default();
+        bail!("--database-url: unsupported scheme '{scheme}'; use sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE");
+    }
+    Ok(())
+}
+
+/// Parses an age such as `30d`, `12h`, `90m` or `45s`.
+pub fn parse_age(raw: &str) -> Result<chrono::Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| {
+        format!("'{raw}' is not an age: write a number and a unit, e.g. 30d, 12h, 90m")
+    })?;
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("'{raw}' has an unknown unit: use d, h, m or s")),
+    };
+    if n > 100 * 365 {
+        return Err(format!("'{raw}' is too long an age"));
+    }
+    Ok(chrono::Duration::seconds(n * seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_parse_with_units() {
+        assert_eq!(parse_age("30d"), Ok(chrono::Duration::days(30)));
+        assert_eq!(parse_age("12h"), Ok(chrono::Duration::hours(12)));
+        assert_eq!(parse_age("0s"), Ok(chrono::Duration::zero()));
+        for bad in ["", "d", "30", "30y", "-1d", "1.5d"] {
+            assert!(parse_age(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_database_schemes_are_refused() {
+        assert!(check_database_url("postgres://x").is_err());
+        assert!(check_database_url("./file.db").is_err());
+        assert!(check_database_url("sqlite:./x.db").is_ok());
+    }
+}
