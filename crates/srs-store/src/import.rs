@@ -153,7 +153,8 @@ impl Store {
         Ok(found)
     }
 
-    async fn check_import(
+    /// Every problem the database or the rest of the file finds with `rows`.
+    pub async fn check_import(
         &self,
         rows: &[ImportRow],
         options: ImportOptions,

@@ -100,12 +100,22 @@ fn row_error(line: u64, field: &str, message: impl Into<String>) -> RowError {
     }
 }
 
-/// Parses an uploaded CSV into valid rows, or every problem found, each with
-/// its line number. Nothing is half-accepted.
+/// Parses an uploaded CSV into the rows that are valid on their own and
+/// every problem found, each with its line number. The caller imports
+/// nothing unless the problem list is empty.
 pub(crate) fn parse_import(
     data: &[u8],
     today: chrono::NaiveDate,
-) -> Result<Vec<ImportRow>, Vec<RowError>> {
+) -> (Vec<ImportRow>, Vec<RowError>) {
+    match parse_rows(data, today) {
+        Ok(parsed) => parsed,
+        Err(fatal) => (Vec::new(), fatal),
+    }
+}
+
+type Parsed = (Vec<ImportRow>, Vec<RowError>);
+
+fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowError>> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(vec![row_error(
@@ -249,17 +259,14 @@ pub(crate) fn parse_import(
             ),
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    if rows.is_empty() {
-        return Err(vec![row_error(
+    if rows.is_empty() && errors.is_empty() {
+        errors.push(row_error(
             2,
             "file",
             "the file has a header but no students",
-        )]);
+        ));
     }
-    Ok(rows)
+    Ok((rows, errors))
 }
 
 #[cfg(test)]
@@ -272,7 +279,8 @@ mod tests {
 
     #[test]
     fn the_template_parses() {
-        let rows = parse_import(TEMPLATE.as_bytes(), today()).expect("template is valid");
+        let (rows, errors) = parse_import(TEMPLATE.as_bytes(), today());
+        assert!(errors.is_empty(), "template is valid: {errors:?}");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line, 2);
     }
@@ -280,7 +288,8 @@ mod tests {
     #[test]
     fn every_bad_row_is_reported_with_its_line() {
         let csv = "full_name,date_of_birth,department\nAda Lovelace,2004-01-01,Arts\n<b>,2004-01-01,Arts\nBob,2020-01-01,Arts\n";
-        let errors = parse_import(csv.as_bytes(), today()).expect_err("invalid");
+        let (rows, errors) = parse_import(csv.as_bytes(), today());
+        assert_eq!(rows.len(), 1, "the valid row is kept for further checks");
         assert_eq!(
             errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![3, 4]
@@ -291,14 +300,14 @@ mod tests {
     fn invalid_utf8_is_a_row_error_not_a_panic() {
         let mut csv = b"full_name,date_of_birth,department\n".to_vec();
         csv.extend_from_slice(b"Ad\xffa,2004-01-01,Arts\n");
-        let errors = parse_import(&csv, today()).expect_err("invalid");
+        let (_, errors) = parse_import(&csv, today());
         assert_eq!(errors[0].line, 2);
         assert!(errors[0].message.contains("UTF-8"));
     }
 
     #[test]
     fn unknown_and_missing_columns_are_reported() {
-        let errors = parse_import(b"full_name,shoe_size\nAda,42\n", today()).expect_err("invalid");
+        let (_, errors) = parse_import(b"full_name,shoe_size\nAda,42\n", today());
         assert!(errors.iter().any(|e| e.message.contains("shoe_size")));
         assert!(errors.iter().any(|e| e.field == "date_of_birth"));
     }

@@ -1,5 +1,5 @@
--- Binary collation everywhere: comparisons and ordering match SQLite's,
--- and case-insensitivity comes from the *_key columns the app fills.
+-- utf8mb4_unicode_ci: sqlx reads *_bin text columns as binary, and a
+-- registrar expects accent-aware ordering; *_key columns are lower-cased by the app.
 CREATE TABLE departments (
     id          BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     name        VARCHAR(80) NOT NULL,
@@ -8,7 +8,7 @@ CREATE TABLE departments (
     created_at  DATETIME(6) NOT NULL,
     updated_at  DATETIME(6) NOT NULL,
     UNIQUE KEY name_key (name_key)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- live_email_key: lower-cased e-mail while live, NULL once deleted, so
 -- e-mails are unique among live records (no partial indexes here).
@@ -34,12 +34,12 @@ CREATE TABLE students (
     KEY ix_students_live_created (deleted_at, created_at, id),
     KEY ix_students_name_dob (name_key(100), date_of_birth),
     CONSTRAINT fk_students_department FOREIGN KEY (department_id) REFERENCES departments (id)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE counters (
     name   VARCHAR(64) NOT NULL PRIMARY KEY,
     value  BIGINT NOT NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 CREATE TABLE idempotency_keys (
     idem_key       VARCHAR(255) NOT NULL PRIMARY KEY,
@@ -47,7 +47,7 @@ CREATE TABLE idempotency_keys (
     response_body  MEDIUMTEXT NOT NULL,
     student_id     BIGINT NOT NULL,
     created_at     DATETIME(6) NOT NULL
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 INSERT INTO counters (name, value) VALUES ('student_number', 0);
 INSERT INTO departments (name, name_key, created_at, updated_at) VALUES

@@ -124,7 +124,14 @@ pub(crate) async fn run_import(
     data: &[u8],
     options: ImportOptions,
 ) -> ApiResult<ImportSummary> {
-    let rows = csv_io::parse_import(data, state.today()).map_err(ApiError::ImportRejected)?;
+    let (rows, mut problems) = csv_io::parse_import(data, state.today());
+    if !problems.is_empty() {
+        // Check the rows that parsed against the database and each other
+        // too, so one round trip shows every problem in the file.
+        problems.extend(state.store.check_import(&rows, options).await?);
+        problems.sort_by_key(|p| p.line);
+        return Err(ApiError::ImportRejected(problems));
+    }
     let imported = state.store.import_students(&rows, options).await?;
     Ok(ImportSummary {
         imported,

@@ -1,0 +1,11 @@
+//! Black-box API and page tests against a real server on a free port,
+//! run once on SQLite and once on MariaDB.
+
+mod helpers;
+
+mod departments;
+mod errors;
+mod health;
+mod pages;
+mod students;
+mod transfer;

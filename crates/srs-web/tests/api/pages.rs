@@ -1,0 +1,257 @@
+use crate::both_engines;
+use crate::helpers::TestApp;
+use serde_json::Value;
+
+async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .expect("sent")
+}
+
+both_engines!(
+    pages_add_a_student_through_the_form_and_show_the_site_banner,
+    |app| {
+        let token = app.csrf_token().await;
+        let response = post_form(
+            &app,
+            "/students",
+            &[
+                ("csrf_token", &token),
+                ("full_name", "Ada Lovelace"),
+                ("email", "ada@example.edu"),
+                ("date_of_birth", "2001-12-10"),
+                ("department", "Computer Science"),
+                ("status", "active"),
+                ("enrolled_on", ""),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), 303);
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let html = app.get(&location).await.text().await.expect("html");
+        assert!(html.contains("Ada Lovelace"));
+        assert!(html.contains("added."), "flash message shown");
+        assert!(
+            html.contains("Served by site <strong>test-site</strong> — Standalone"),
+            "site banner"
+        );
+        let again = app.get(&location).await.text().await.expect("html");
+        assert!(!again.contains("added."), "flash is shown once");
+    }
+);
+
+both_engines!(
+    form_errors_keep_the_input_and_show_next_to_the_field,
+    |app| {
+        let token = app.csrf_token().await;
+        let response = post_form(
+            &app,
+            "/students",
+            &[
+                ("csrf_token", &token),
+                ("full_name", "Kept Name"),
+                ("date_of_birth", "2020-01-01"),
+                ("department", "Arts"),
+                ("status", "active"),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), 422);
+        let html = response.text().await.expect("html");
+        assert!(
+            html.contains("id=\"date_of_birth-error\""),
+            "error beside its field"
+        );
+        assert!(html.contains("at least 16 years old"));
+        assert!(html.contains("value=\"Kept Name\""), "input kept");
+    }
+);
+
+both_engines!(
+    forms_without_a_valid_csrf_token_get_403_and_change_nothing,
+    |app| {
+        let _ = app.csrf_token().await;
+        for token in [
+            "",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+        ] {
+            let response = post_form(
+                &app,
+                "/students",
+                &[
+                    ("csrf_token", token),
+                    ("full_name", "Mallory Evil"),
+                    ("date_of_birth", "2000-01-01"),
+                    ("department", "Arts"),
+                ],
+            )
+            .await;
+            assert_eq!(response.status(), 403, "token {token:?}");
+        }
+        let s = app.create_student("Victim Student", None).await;
+        let response = post_form(
+            &app,
+            &format!("/students/{}/delete", s["id"]),
+            &[("csrf_token", "nope")],
+        )
+        .await;
+        assert_eq!(response.status(), 403);
+        let list: Value = app
+            .get("/api/v1/students")
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(list["total"], 1, "nothing changed");
+    }
+);
+
+both_engines!(
+    pages_escape_html_and_sql_in_every_place_they_show_it,
+    |app| {
+        let dept = app
+            .post_json(
+                "/api/v1/departments",
+                &serde_json::json!({"name": "R&D (O'Neil's)"}),
+            )
+            .await;
+        assert_eq!(dept.status(), 201);
+        let mut body = crate::helpers::valid_student("O'Hara");
+        body["department"] = serde_json::json!("R&D (O'Neil's)");
+        body["email"] = serde_json::json!("o'hara@example.edu");
+        let s: Value = app
+            .post_json("/api/v1/students", &body)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let html = app
+            .get(&format!("/students/{}", s["id"]))
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            html.contains("R&#38;D (O&#39;Neil&#39;s)") && !html.contains("R&D (O'Neil's)"),
+            "department escaped"
+        );
+        let search = app
+            .get("/students?q=%3Cscript%3Ealert(1)%3C%2Fscript%3E%27%3B--")
+            .await;
+        assert_eq!(search.status(), 200);
+        let html = search.text().await.expect("html");
+        assert!(
+            !html.contains("<script>alert(1)</script>"),
+            "query is escaped"
+        );
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;"),
+            "query shown escaped"
+        );
+    }
+);
+
+both_engines!(
+    edit_with_a_stale_version_shows_the_conflict_and_keeps_input,
+    |app| {
+        let s = app.create_student("Original Name", None).await;
+        let id = s["id"].as_i64().expect("id");
+        let token = app.csrf_token().await;
+        let api = app
+            .patch_json(
+                &format!("/api/v1/students/{id}"),
+                &serde_json::json!({"version": 1, "status": "graduated"}),
+            )
+            .await;
+        assert_eq!(api.status(), 200);
+        let response = post_form(
+            &app,
+            &format!("/students/{id}/edit"),
+            &[
+                ("csrf_token", &token),
+                ("version", "1"),
+                ("full_name", "My Edit"),
+                ("email", ""),
+                ("date_of_birth", "2000-03-15"),
+                ("department", "Computer Science"),
+                ("status", "active"),
+                ("enrolled_on", &chrono::Utc::now().date_naive().to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), 409);
+        let html = response.text().await.expect("html");
+        assert!(html.contains("changed by someone else"));
+        assert!(html.contains("value=\"My Edit\""), "user input kept");
+        let now: Value = app
+            .get(&format!("/api/v1/students/{id}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(now["full_name"], "Original Name");
+        assert_eq!(now["status"], "graduated");
+    }
+);
+
+both_engines!(delete_page_confirms_then_flash_offers_restore, |app| {
+    let s = app.create_student("Short Lived", None).await;
+    let id = s["id"].as_i64().expect("id");
+    let confirm = app
+        .get(&format!("/students/{id}/delete"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(confirm.contains("Delete Short Lived?"));
+    let token = app.csrf_token().await;
+    let response = post_form(
+        &app,
+        &format!("/students/{id}/delete"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let list = app.get("/students").await.text().await.expect("html");
+    assert!(
+        list.contains(&format!("action=\"/students/{id}/restore\"")),
+        "undo offered"
+    );
+    let response = post_form(
+        &app,
+        &format!("/students/{id}/restore"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        app.get(&format!("/api/v1/students/{id}")).await.status(),
+        200
+    );
+});
+
+both_engines!(page_for_unknown_student_is_a_404_page, |app| {
+    let response = app.get("/students/123456").await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.expect("html").contains("404"));
+    assert_eq!(app.get("/no/such/page").await.status(), 404);
+});
+
+both_engines!(assets_are_served_from_the_binary, |app| {
+    let css = app.get("/assets/bootstrap.min.css").await;
+    assert_eq!(css.status(), 200);
+    assert!(css.text().await.expect("css").contains("Bootstrap"));
+    let html = app.get("/students").await.text().await.expect("html");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no page loads anything from outside"
+    );
+    let docs = app.get("/api/docs/").await;
+    assert_eq!(docs.status(), 200);
+});

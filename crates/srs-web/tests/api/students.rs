@@ -1,0 +1,426 @@
+use crate::both_engines;
+use crate::helpers::{error_fields, expect_problem, valid_student};
+use serde_json::{json, Value};
+
+both_engines!(
+    create_student_returns_201_with_location_and_a_generated_number,
+    |app| {
+        let response = app
+            .post_json("/api/v1/students", &valid_student("José Núñez-O'Brien"))
+            .await;
+        assert_eq!(response.status(), 201);
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let student: Value = response.json().await.expect("json");
+        assert_eq!(location, format!("/api/v1/students/{}", student["id"]));
+        let number = student["student_number"].as_str().expect("number");
+        assert!(
+            number.starts_with('S') && number.len() >= 12,
+            "generated number {number}"
+        );
+        assert_eq!(student["full_name"], "José Núñez-O'Brien");
+        assert_eq!(student["status"], "active");
+        assert_eq!(student["version"], 1);
+        let fetched: Value = app.get(&location).await.json().await.expect("json");
+        assert_eq!(fetched, student);
+    }
+);
+
+both_engines!(create_student_rejects_age_under_16, |app| {
+    let mut body = valid_student("Young Person");
+    let too_young = chrono::Utc::now().date_naive() - chrono::Duration::days(15 * 365);
+    body["date_of_birth"] = json!(too_young.to_string());
+    let problem = expect_problem(
+        app.post_json("/api/v1/students", &body).await,
+        422,
+        "too young",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), vec!["date_of_birth"]);
+    let list: Value = app
+        .get("/api/v1/students")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["total"], 0, "nothing was stored");
+});
+
+both_engines!(invalid_fields_are_each_reported_by_name, |app| {
+    let cases = [
+        (
+            json!({"full_name": "<script>alert(1)</script>"}),
+            "full_name",
+            "markup in name",
+        ),
+        (json!({"full_name": "R2D2"}), "full_name", "digits in name"),
+        (json!({"email": "not-an-email"}), "email", "bad email"),
+        (
+            json!({"date_of_birth": "1900-01-01"}),
+            "date_of_birth",
+            "over 100",
+        ),
+        (
+            json!({"date_of_birth": "15/03/2000"}),
+            "date_of_birth",
+            "wrong date format",
+        ),
+        (
+            json!({"department": "Astrology"}),
+            "department",
+            "unknown department",
+        ),
+        (json!({"status": "expelled"}), "status", "unknown status"),
+        (
+            json!({"enrolled_on": "1990-01-01"}),
+            "enrolled_on",
+            "enrolled before birth",
+        ),
+        (
+            json!({"student_number": "12"}),
+            "student_number",
+            "bad number",
+        ),
+        (json!({"full_name": 42}), "full_name", "wrong type"),
+        (json!({"nickname": "Ace"}), "nickname", "unknown field"),
+    ];
+    for (patch, field, why) in cases {
+        let mut body = valid_student("Valid Name");
+        for (k, v) in patch.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let problem =
+            expect_problem(app.post_json("/api/v1/students", &body).await, 422, why).await;
+        assert!(
+            error_fields(&problem).contains(&field.to_owned()),
+            "{why}: {problem}"
+        );
+    }
+});
+
+both_engines!(malformed_requests_get_clear_4xx_not_500, |app| {
+    let raw = |body: &'static str, content_type: &'static str| {
+        app.client
+            .post(app.url("/api/v1/students"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    expect_problem(
+        raw("{\"full_name\": ", "application/json")
+            .await
+            .expect("sent"),
+        400,
+        "truncated JSON",
+    )
+    .await;
+    expect_problem(
+        raw("[]", "application/json").await.expect("sent"),
+        422,
+        "array body",
+    )
+    .await;
+    expect_problem(
+        raw("full_name=x", "application/x-www-form-urlencoded")
+            .await
+            .expect("sent"),
+        415,
+        "form body",
+    )
+    .await;
+    let huge = json!({"full_name": "a".repeat(100_000)});
+    expect_problem(
+        app.post_json("/api/v1/students", &huge).await,
+        413,
+        "oversized body",
+    )
+    .await;
+    expect_problem(app.get("/api/v1/students/999999").await, 404, "unknown id").await;
+    expect_problem(app.get("/api/v1/students/abc").await, 404, "non-numeric id").await;
+    expect_problem(app.get("/api/v1/students/-1").await, 404, "negative id").await;
+    expect_problem(app.get("/api/v1/nothing-here").await, 404, "unknown route").await;
+});
+
+both_engines!(
+    idempotency_key_replays_the_first_response_and_refuses_a_different_body,
+    |app| {
+        let body = valid_student("Ada Lovelace");
+        let send = |body: Value| {
+            app.client
+                .post(app.url("/api/v1/students"))
+                .header("idempotency-key", "retry-123")
+                .json(&body)
+                .send()
+        };
+        let first = send(body.clone()).await.expect("sent");
+        assert_eq!(first.status(), 201);
+        let first_body: Value = first.json().await.expect("json");
+        let second = send(body.clone()).await.expect("sent");
+        assert_eq!(second.status(), 201);
+        assert_eq!(second.headers()["idempotent-replayed"], "true");
+        let second_body: Value = second.json().await.expect("json");
+        assert_eq!(first_body, second_body);
+        let list: Value = app
+            .get("/api/v1/students")
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(list["total"], 1, "the retry created nothing");
+        let mut other = body.clone();
+        other["full_name"] = json!("Grace Hopper");
+        expect_problem(
+            send(other).await.expect("sent"),
+            422,
+            "same key, other body",
+        )
+        .await;
+    }
+);
+
+both_engines!(
+    update_with_a_stale_version_gets_409_and_overwrites_nothing,
+    |app| {
+        let s = app
+            .create_student("Alan Turing", Some("alan@example.edu"))
+            .await;
+        let path = format!("/api/v1/students/{}", s["id"]);
+        let ok = app
+            .patch_json(
+                &path,
+                &json!({"version": 1, "status": "on_leave", "email": null}),
+            )
+            .await;
+        assert_eq!(ok.status(), 200);
+        let updated: Value = ok.json().await.expect("json");
+        assert_eq!(updated["version"], 2);
+        assert_eq!(updated["status"], "on_leave");
+        assert!(
+            updated.get("email").is_none_or(Value::is_null),
+            "email cleared: {updated}"
+        );
+        let stale = app
+            .patch_json(&path, &json!({"version": 1, "full_name": "Someone Else"}))
+            .await;
+        let problem = expect_problem(stale, 409, "stale version").await;
+        assert_eq!(problem["current"]["version"], 2);
+        let now: Value = app.get(&path).await.json().await.expect("json");
+        assert_eq!(now["full_name"], "Alan Turing", "nothing was overwritten");
+        let bad = app
+            .patch_json(&path, &json!({"version": 2, "date_of_birth": "2030-01-01"}))
+            .await;
+        expect_problem(bad, 422, "bad patch").await;
+        let renumber = app
+            .patch_json(&path, &json!({"version": 2, "student_number": "X-1"}))
+            .await;
+        expect_problem(renumber, 422, "numbers never change").await;
+        let missing_version = app.patch_json(&path, &json!({"status": "active"})).await;
+        expect_problem(missing_version, 422, "version is required").await;
+    }
+);
+
+both_engines!(delete_is_soft_and_restore_brings_the_record_back, |app| {
+    let s = app
+        .create_student("Grace Hopper", Some("grace@example.edu"))
+        .await;
+    let path = format!("/api/v1/students/{}", s["id"]);
+    assert_eq!(app.delete(&path).await.status(), 204);
+    expect_problem(
+        app.get(&path).await,
+        404,
+        "deleted record is gone from lookups",
+    )
+    .await;
+    let live: Value = app
+        .get("/api/v1/students")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(live["total"], 0);
+    let deleted: Value = app
+        .get("/api/v1/students?deleted=true")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(deleted["total"], 1);
+    // Its email is free while it is deleted...
+    let twin = app
+        .create_student("Grace B Hopper", Some("grace@example.edu"))
+        .await;
+    let restore = app
+        .client
+        .post(app.url(&format!("{path}/restore")))
+        .send()
+        .await
+        .expect("sent");
+    expect_problem(restore, 409, "restore blocked while its email is taken").await;
+    assert_eq!(
+        app.delete(&format!("/api/v1/students/{}", twin["id"]))
+            .await
+            .status(),
+        204
+    );
+    let restore = app
+        .client
+        .post(app.url(&format!("{path}/restore")))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(restore.status(), 200);
+    let back: Value = app.get(&path).await.json().await.expect("json");
+    assert_eq!(back["student_number"], s["student_number"]);
+    assert_eq!(app.delete("/api/v1/students/424242").await.status(), 404);
+});
+
+both_engines!(duplicates_are_warned_and_can_be_confirmed, |app| {
+    let first = app
+        .create_student("Marie Curie", Some("marie@example.edu"))
+        .await;
+    let again = app
+        .post_json("/api/v1/students", &valid_student("marie  curie"))
+        .await;
+    let problem = expect_problem(again, 409, "same name and birth date").await;
+    assert_eq!(
+        problem["duplicate_of"]["student_number"],
+        first["student_number"]
+    );
+    assert_eq!(problem["confirmable"], true);
+    let mut confirmed = valid_student("Marie Curie");
+    confirmed["confirm_duplicate"] = json!(true);
+    assert_eq!(
+        app.post_json("/api/v1/students", &confirmed).await.status(),
+        201
+    );
+    let mut same_email = valid_student("Pierre Curie");
+    same_email["email"] = json!("MARIE@example.edu");
+    same_email["confirm_duplicate"] = json!(true);
+    let problem = expect_problem(
+        app.post_json("/api/v1/students", &same_email).await,
+        409,
+        "email taken",
+    )
+    .await;
+    assert_eq!(problem["confirmable"], false);
+    assert_eq!(problem["duplicate_of"]["id"], first["id"]);
+});
+
+both_engines!(list_searches_filters_sorts_and_pages, |app| {
+    app.create_student("Zed Alpha", Some("zed@example.edu"))
+        .await;
+    app.create_student("Amy Beta", Some("amy@uni.example.org"))
+        .await;
+    let mut medic = valid_student("Carl Gamma");
+    medic["department"] = json!("Medicine");
+    medic["status"] = json!("graduated");
+    assert_eq!(
+        app.post_json("/api/v1/students", &medic).await.status(),
+        201
+    );
+
+    let names = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|s| s["full_name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let app = &app;
+    let get = |q: &'static str| async move {
+        app.get(&format!("/api/v1/students?{q}"))
+            .await
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    assert_eq!(
+        names(&get("sort=name").await),
+        vec!["Amy Beta", "Carl Gamma", "Zed Alpha"]
+    );
+    assert_eq!(
+        names(&get("sort=-name").await),
+        vec!["Zed Alpha", "Carl Gamma", "Amy Beta"]
+    );
+    assert_eq!(
+        names(&get("q=UNI.EXAMPLE").await),
+        vec!["Amy Beta"],
+        "q matches email, any case"
+    );
+    assert_eq!(names(&get("q=zed").await), vec!["Zed Alpha"]);
+    assert_eq!(names(&get("department=medicine").await), vec!["Carl Gamma"]);
+    assert_eq!(names(&get("status=graduated").await), vec!["Carl Gamma"]);
+    assert_eq!(
+        names(&get("q=%25").await),
+        Vec::<String>::new(),
+        "% is literal, not a wildcard"
+    );
+    let number = get("q=carl").await["items"][0]["student_number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    assert_eq!(
+        names(
+            &app.get(&format!("/api/v1/students?q={number}"))
+                .await
+                .json::<Value>()
+                .await
+                .expect("json")
+        ),
+        vec!["Carl Gamma"]
+    );
+    let page2 = get("sort=name&per_page=2&page=2").await;
+    assert_eq!(names(&page2), vec!["Zed Alpha"]);
+    assert_eq!(page2["total"], 3);
+    assert_eq!(page2["per_page"], 2);
+    for (bad, why) in [
+        ("per_page=201", "per_page over 200"),
+        ("per_page=0", "zero per page"),
+        ("page=-1", "negative page"),
+        ("sort=age", "unknown sort"),
+        ("status=gone", "unknown status"),
+    ] {
+        expect_problem(app.get(&format!("/api/v1/students?{bad}")).await, 400, why).await;
+    }
+});
+
+both_engines!(hostile_text_is_stored_literally, |app| {
+    let sneaky = "Robert'); DROP TABLE students;--";
+    let r = app
+        .get(&format!("/api/v1/students?q={}", urlencode(sneaky)))
+        .await;
+    assert_eq!(r.status(), 200);
+    let s = app
+        .create_student("O'Brien-Smith Jr.", Some("o'brien+test@example.edu"))
+        .await;
+    let fetched: Value = app
+        .get(&format!("/api/v1/students/{}", s["id"]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(fetched["full_name"], "O'Brien-Smith Jr.");
+    assert_eq!(fetched["email"], "o'brien+test@example.edu");
+    let found: Value = app
+        .get("/api/v1/students?q=o'brien")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(found["total"], 1);
+});
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

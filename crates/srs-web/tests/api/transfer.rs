@@ -1,0 +1,134 @@
+use crate::both_engines;
+use crate::helpers::{expect_problem, TestApp};
+use serde_json::Value;
+
+async fn import(app: &TestApp, csv: &str, query: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/v1/students/import{query}")))
+        .header("content-type", "text/csv")
+        .body(csv.to_owned())
+        .send()
+        .await
+        .expect("sent")
+}
+
+async fn total(app: &TestApp) -> i64 {
+    let list: Value = app
+        .get("/api/v1/students")
+        .await
+        .json()
+        .await
+        .expect("json");
+    list["total"].as_i64().expect("total")
+}
+
+both_engines!(import_is_all_or_nothing_and_reports_every_bad_row, |app| {
+    let csv = "full_name,email,date_of_birth,department\n\
+               Ada Lovelace,ada@example.edu,2001-12-10,Computer Science\n\
+               <b>Bold</b>,x@example.edu,2001-01-01,Arts\n\
+               Bob Young,bob@example.edu,2020-01-01,Arts\n\
+               Cy Twin,ada@example.edu,1999-01-01,Nowhere\n";
+    let problem = expect_problem(import(&app, csv, "").await, 422, "bad rows").await;
+    let rows = problem["row_errors"].as_array().expect("row errors");
+    let lines: Vec<i64> = rows.iter().filter_map(|r| r["line"].as_i64()).collect();
+    assert!(
+        lines.contains(&3) && lines.contains(&4) && lines.contains(&5),
+        "lines {lines:?}"
+    );
+    assert!(!lines.contains(&2), "line 2 is fine");
+    assert_eq!(total(&app).await, 0, "nothing imported");
+});
+
+both_engines!(
+    import_dry_run_writes_nothing_then_import_writes_all,
+    |app| {
+        let csv = "student_number,full_name,email,date_of_birth,department,status,enrolled_on\n\
+               S1999-000001,Ada Lovelace,ada@example.edu,2001-12-10,Computer Science,active,2025-09-01\n\
+               ,Émile Zola,,1990-04-02,Arts,graduated,\n";
+        let dry = import(&app, csv, "?dry_run=true").await;
+        assert_eq!(dry.status(), 200);
+        let summary: Value = dry.json().await.expect("json");
+        assert_eq!(summary["imported"], 2);
+        assert_eq!(summary["dry_run"], true);
+        assert_eq!(total(&app).await, 0, "dry run wrote nothing");
+        let real = import(&app, csv, "").await;
+        assert_eq!(real.status(), 200);
+        assert_eq!(total(&app).await, 2);
+        let again = import(&app, csv, "").await;
+        expect_problem(again, 422, "re-import collides on number and duplicates").await;
+        assert_eq!(total(&app).await, 2);
+        let utf8 = app
+            .client
+            .post(app.url("/api/v1/students/import"))
+            .header("content-type", "text/csv")
+            .body(b"full_name,date_of_birth,department\nAd\xff\xfea,2001-01-01,Arts\n".to_vec())
+            .send()
+            .await
+            .expect("sent");
+        let problem = expect_problem(utf8, 422, "invalid UTF-8").await;
+        assert_eq!(problem["row_errors"][0]["line"], 2);
+        let json_body = app
+            .client
+            .post(app.url("/api/v1/students/import"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("sent");
+        expect_problem(json_body, 415, "wrong media type").await;
+    }
+);
+
+both_engines!(export_streams_what_the_list_shows_and_imports_back, |app| {
+    app.create_student("Ada Lovelace", Some("=cmd@example.edu"))
+        .await;
+    let mut arts = crate::helpers::valid_student("Frida Kahlo");
+    arts["department"] = serde_json::json!("Arts");
+    assert_eq!(app.post_json("/api/v1/students", &arts).await.status(), 201);
+    let response = app.get("/api/v1/students/export.csv?department=Arts").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/csv"));
+    let body = response.text().await.expect("text");
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 2, "header and the one Arts student: {body}");
+    assert!(lines[0].starts_with("student_number,full_name,email"));
+    assert!(lines[1].contains("Frida Kahlo"));
+    let all = app
+        .get("/api/v1/students/export.csv")
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        all.contains("'=cmd@example.edu"),
+        "formula-like cells are neutralised: {all}"
+    );
+    let template = app.get("/api/v1/students/import-template.csv").await;
+    assert_eq!(template.status(), 200);
+    assert!(template
+        .text()
+        .await
+        .expect("text")
+        .starts_with("student_number,full_name"));
+    // The export imports into another instance unchanged.
+    let other = crate::helpers::spawn_app(app.engine).await;
+    let imported = import(&other, &all, "").await;
+    assert_eq!(imported.status(), 200, "round trip");
+    let copy = other
+        .get("/api/v1/students/export.csv")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let numbers = |s: &str| {
+        s.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(&copy), numbers(&all));
+    assert!(copy.contains("'=cmd@example.edu"));
+});
