@@ -1,0 +1,207 @@
+//! A registrar's round trip in headless Chromium: add a student (seeing the
+//! form error for an invalid age first), edit, search, delete, restore.
+
+use crate::helpers::{spawn_app, Engine};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A chromedriver child process, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver runs (scripts/test installs Debian's chromium-driver)");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+        _profile: tempfile::tempdir().expect("profile dir"),
+    };
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(r) = client.get(format!("{}/status", driver.url)).send().await {
+            if r.status().is_success() {
+                return driver;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start on port {port}");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let profile = driver._profile.path().display().to_string();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", "--window-size=1280,1600", format!("--user-data-dir={profile}"),
+            ]
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session")
+}
+
+async fn fill(c: &Client, id: &str, value: &str) {
+    let field = c.find(Locator::Id(id)).await.expect("field");
+    field.clear().await.expect("clear");
+    field.send_keys(value).await.expect("type");
+}
+
+/// Date inputs take keystrokes in the browser's locale order; set the value
+/// as the date picker would.
+async fn set_date(c: &Client, id: &str, value: &str) {
+    c.execute(
+        "document.getElementById(arguments[0]).value = arguments[1];",
+        vec![json!(id), json!(value)],
+    )
+    .await
+    .expect("set date");
+}
+
+/// Clicks what `target` finds and waits until the next page has loaded:
+/// the old document goes stale and the new one has its footer.
+async fn click_and_load(c: &Client, target: Locator<'_>) {
+    let old = c.find(Locator::Css("html")).await.expect("current page");
+    c.find(target)
+        .await
+        .expect("click target")
+        .click()
+        .await
+        .expect("click");
+    for _ in 0..200 {
+        if old.prop("tagName").await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("footer"))
+        .await
+        .expect("the next page loads");
+}
+
+async fn text_of(c: &Client, id: &str) -> String {
+    match c.find(Locator::Id(id)).await {
+        Ok(element) => element.text().await.expect("text"),
+        Err(e) => {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let source = c.source().await.unwrap_or_default();
+            panic!("#{id} not found on {url}: {e}\n{source}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
+    let app = spawn_app(Engine::Sqlite).await;
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+
+    // Add, with an age the rules refuse first.
+    c.goto(&app.url("/students/new")).await.expect("goto");
+    assert!(text_of(&c, "site-banner").await.contains("test-site"));
+    fill(&c, "full_name", "Ada Lovelace").await;
+    fill(&c, "email", "ada@example.edu").await;
+    let too_young = chrono::Utc::now().date_naive() - chrono::Duration::days(10 * 365);
+    set_date(&c, "date_of_birth", &too_young.to_string()).await;
+    c.find(Locator::Css("#department option[value='Computer Science']"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("pick");
+    click_and_load(&c, Locator::Id("save")).await;
+    let error = text_of(&c, "date_of_birth-error").await;
+    assert!(error.contains("at least 16"), "form error shown: {error}");
+    let kept = c
+        .find(Locator::Id("full_name"))
+        .await
+        .expect("name")
+        .prop("value")
+        .await
+        .expect("value");
+    assert_eq!(kept.as_deref(), Some("Ada Lovelace"), "input kept");
+
+    set_date(&c, "date_of_birth", "2001-12-10").await;
+    click_and_load(&c, Locator::Id("save")).await;
+    assert!(text_of(&c, "flash").await.contains("added"));
+    assert!(text_of(&c, "student-name").await.contains("Ada Lovelace"));
+
+    // Edit.
+    click_and_load(&c, Locator::Id("edit-link")).await;
+    fill(&c, "full_name", "Ada King").await;
+    c.find(Locator::Css("#status option[value='on_leave']"))
+        .await
+        .expect("option")
+        .click()
+        .await
+        .expect("pick");
+    click_and_load(&c, Locator::Id("save")).await;
+    assert!(text_of(&c, "flash").await.contains("saved"));
+    assert!(text_of(&c, "student-name").await.contains("Ada King"));
+    assert_eq!(text_of(&c, "student-status").await, "On leave");
+
+    // Search.
+    app.create_student("Charles Babbage", None).await;
+    c.goto(&app.url("/students")).await.expect("goto");
+    fill(&c, "q", "king").await;
+    click_and_load(&c, Locator::Id("search-button")).await;
+    let table = text_of(&c, "students").await;
+    assert!(
+        table.contains("Ada King") && !table.contains("Babbage"),
+        "search result: {table}"
+    );
+
+    // Delete, with confirmation, then restore from the flash.
+    click_and_load(&c, Locator::LinkText("Ada King")).await;
+    click_and_load(&c, Locator::Id("delete-link")).await;
+    click_and_load(&c, Locator::Id("confirm-delete")).await;
+    assert!(text_of(&c, "flash").await.contains("deleted"));
+    assert!(
+        !text_of(&c, "students").await.contains("Ada King"),
+        "gone from the list"
+    );
+    click_and_load(&c, Locator::Id("undo-delete")).await;
+    assert!(text_of(&c, "flash").await.contains("restored"));
+    assert!(text_of(&c, "student-name").await.contains("Ada King"));
+
+    c.close().await.expect("close browser");
+}

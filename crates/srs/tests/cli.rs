@@ -1,0 +1,251 @@
+//! The real `srs` binary as an operator runs it: start-up checks, SIGTERM,
+//! and the purge command.
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn srs() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_srs"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SRS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Runs `srs` with `args` to completion and returns (success, stderr).
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = srs()
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir.path())
+        .output()
+        .expect("srs runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Arguments, environment, and the text the error must contain.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn bad_settings_stop_start_up_with_a_message_naming_them() {
+    let cases: [Case<'_>; 7] = [
+        (&["serve", "--listen", "nonsense"], &[], "--listen"),
+        (&["serve", "--site-role", "boss"], &[], "--site-role"),
+        (
+            &["serve", "--database-url", "postgres://x/y"],
+            &[],
+            "unsupported scheme 'postgres'",
+        ),
+        (
+            &["serve"],
+            &[("SRS_MAX_CONNECTIONS", "0")],
+            "max_connections",
+        ),
+        (&["serve"], &[("SRS_LOG_FORMAT", "xml")], "log-format"),
+        (&["serve", "--site-name", "bad name!"], &[], "site name"),
+        (
+            &["students", "purge", "--older-than", "30y"],
+            &[],
+            "unknown unit",
+        ),
+    ];
+    for (args, env, expected) in cases {
+        let (ok, stderr) = run(args, env);
+        assert!(!ok, "{args:?} {env:?} should fail");
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: expected {expected:?} in: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_config_file_is_read_and_checked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("srs.toml");
+    std::fs::write(
+        &file,
+        "site_name = \"from-file\"\nlisten = \"127.0.0.1:notaport\"\n",
+    )
+    .expect("write");
+    let (ok, stderr) = run(&["serve", "--config", file.to_str().expect("utf8")], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("listen"), "{stderr}");
+    std::fs::write(&file, "colour = \"blue\"\n").expect("write");
+    let (ok, stderr) = run(&["serve", "--config", file.to_str().expect("utf8")], &[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("colour"),
+        "unknown keys are named: {stderr}"
+    );
+}
+
+/// A running `srs serve` on a free port, killed if a test fails.
+struct Server {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+    let mut child = srs()
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(extra)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("srs serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("a log line before exit")
+            .expect("utf8 log");
+        let Ok(event) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
+        if event["message"] == "srs serve listening" {
+            break event["addr"].as_str().expect("addr").to_owned();
+        }
+    };
+    // Keep draining logs so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        address: format!("http://{address}"),
+        _dir: dir,
+    }
+}
+
+fn sigterm(server: &mut Server) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "srs did not stop within 15 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn serve_uses_sqlite_by_default_and_exits_0_on_sigterm() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("srs-data/srs.db");
+    let mut server = serve(dir, &["--site-name", "primary", "--site-role", "primary"]);
+    let client = reqwest::Client::new();
+    let ready: Value = client
+        .get(format!("{}/readyz", server.address))
+        .send()
+        .await
+        .expect("ready")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["database"], "sqlite");
+    assert!(data.exists(), "default database at ./srs-data/srs.db");
+    let page = client
+        .get(format!("{}/students", server.address))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("primary</strong> — Primary"));
+    let status = sigterm(&mut server);
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn purge_removes_only_students_deleted_long_enough_ago() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("records.db");
+    let url = format!("sqlite:{}", db.display());
+    let mut server = serve(dir, &["--database-url", &url]);
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for name in ["Gone Student", "Kept Student"] {
+        let s: Value = client
+            .post(format!("{}/api/v1/students", server.address))
+            .json(&json!({"full_name": name, "date_of_birth": "2000-01-01", "department": "Arts"}))
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("json");
+        ids.push(s["id"].clone());
+    }
+    let deleted = client
+        .delete(format!("{}/api/v1/students/{}", server.address, ids[0]))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 204);
+    assert!(sigterm(&mut server).success());
+
+    let out = srs()
+        .args([
+            "students",
+            "purge",
+            "--older-than",
+            "30d",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .expect("purge");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("purged 0"),
+        "too recent to purge"
+    );
+    let out = srs()
+        .args([
+            "students",
+            "purge",
+            "--older-than",
+            "0s",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .expect("purge");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("purged 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
