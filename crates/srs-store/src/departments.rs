@@ -37,6 +37,16 @@ impl Store {
         rows.into_iter().map(Department::try_from).collect()
     }
 
+    /// Department names by name, for pick lists; retired ones only if asked.
+    pub async fn department_names(&self, include_retired: bool) -> StoreResult<Vec<String>> {
+        let sql = if include_retired {
+            "SELECT name FROM departments ORDER BY name_key"
+        } else {
+            "SELECT name FROM departments WHERE retired_at IS NULL ORDER BY name_key"
+        };
+        Ok(on_pool!(self, p => sqlx::query_scalar(sql).fetch_all(p).await?))
+    }
+
     /// One department by id.
     pub async fn get_department(&self, id: DepartmentId) -> StoreResult<Department> {
         let sql = format!("{DEPARTMENT_SELECT} WHERE d.id = ?");

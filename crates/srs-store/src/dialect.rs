@@ -68,30 +68,3 @@ pub(crate) fn is_unique_violation_on(e: &sqlx::Error, key: &str) -> bool {
         _ => false,
     }
 }
-
-/// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`.
-/// '!' rather than a backslash because the engines disagree on backslashes
-/// in string literals.
-pub(crate) fn like_contains(needle: &str) -> String {
-    let mut out = String::with_capacity(needle.len() + 2);
-    out.push('%');
-    for c in needle.chars() {
-        if matches!(c, '%' | '_' | '!') {
-            out.push('!');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_contains("a%b_c!d"), "%a!%b!_c!!d%");
-        assert_eq!(like_contains("O'Brien"), "%O'Brien%");
-    }
-}

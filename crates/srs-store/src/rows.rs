@@ -7,10 +7,13 @@ use srs_domain::{
     Student, StudentId, StudentNumber,
 };
 
-/// The columns every student query selects, joined with its department.
+/// The columns every student query selects. The department's name comes
+/// from a correlated subquery rather than a join: with a join, MariaDB
+/// starts from the small departments table and sorts every student before
+/// LIMIT, instead of walking the name index for one page.
 pub(crate) const STUDENT_COLUMNS: &str = "s.id, s.student_number, s.full_name, s.email, \
-    s.date_of_birth, d.name AS department, s.status, s.enrolled_on, s.created_at, \
-    s.updated_at, s.deleted_at, s.version";
+    s.date_of_birth, (SELECT d.name FROM departments d WHERE d.id = s.department_id) AS department, \
+    s.status, s.enrolled_on, s.created_at, s.updated_at, s.deleted_at, s.version";
 
 /// One student row.
 #[derive(Debug, sqlx::FromRow)]

@@ -1,6 +1,6 @@
 //! Student records: read, list, create, change, delete, restore, purge.
 
-use crate::dialect::{is_unique_violation_on, like_contains};
+use crate::dialect::is_unique_violation_on;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Page, PageRequest, StudentFilter};
 use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
@@ -43,8 +43,7 @@ pub enum Created {
     },
 }
 
-pub(crate) const STUDENT_FROM: &str =
-    "FROM students s JOIN departments d ON d.id = s.department_id";
+pub(crate) const STUDENT_FROM: &str = "FROM students s";
 
 /// Prefix of the placeholder number a record holds between its insert and
 /// the assignment of its generated number, inside one transaction.
@@ -652,11 +651,13 @@ fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
     .to_owned()];
     let mut args = Vec::new();
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        conditions.push("s.search_text LIKE ? ESCAPE '!'".into());
-        args.push(like_contains(&q.to_lowercase()));
+        // INSTR, not LIKE: no wildcards to escape, and several times faster
+        // on SQLite; search_text is lower-cased, so is the needle.
+        conditions.push("INSTR(s.search_text, ?) > 0".into());
+        args.push(q.to_lowercase());
     }
     if let Some(department) = &filter.department {
-        conditions.push("d.name_key = ?".into());
+        conditions.push("s.department_id = (SELECT id FROM departments WHERE name_key = ?)".into());
         args.push(department.unique_key());
     }
     if let Some(status) = filter.status {

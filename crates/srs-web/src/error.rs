@@ -21,6 +21,9 @@ pub enum ApiError {
     /// 409: the client's version is stale.
     #[error("version conflict")]
     VersionConflict(Box<Student>),
+    /// 405: the route exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// 409: the new record duplicates a live one.
     #[error("duplicate")]
     Duplicate {
@@ -203,6 +206,12 @@ impl ApiError {
                 }
                 p
             }
+            ApiError::MethodNotAllowed(m) => Problem::new(
+                S::METHOD_NOT_ALLOWED,
+                "/problems/method-not-allowed",
+                "Method not allowed",
+                m,
+            ),
             ApiError::Conflict(m) => Problem::new(S::CONFLICT, "/problems/conflict", "Conflict", m),
             ApiError::IdempotencyMismatch => Problem::new(
                 S::UNPROCESSABLE_ENTITY,

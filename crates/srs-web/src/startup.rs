@@ -131,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::assets::router())
         .route_layer(middleware::from_fn(http_metrics::track))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -159,6 +160,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+async fn method_not_allowed(req: Request) -> Response {
+    let message = format!("{} is not allowed on {}", req.method(), req.uri().path());
+    if req.uri().path().starts_with("/api/") {
+        ApiError::MethodNotAllowed(message).into_response()
+    } else {
+        PageError::new(StatusCode::METHOD_NOT_ALLOWED, message).into_response()
+    }
 }
 
 async fn not_found(req: Request) -> Response {

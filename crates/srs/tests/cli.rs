@@ -36,7 +36,7 @@ type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
 
 #[test]
 fn bad_settings_stop_start_up_with_a_message_naming_them() {
-    let cases: [Case<'_>; 7] = [
+    let cases: [Case<'_>; 8] = [
         (&["serve", "--listen", "nonsense"], &[], "--listen"),
         (&["serve", "--site-role", "boss"], &[], "--site-role"),
         (
@@ -56,10 +56,23 @@ fn bad_settings_stop_start_up_with_a_message_naming_them() {
             &[],
             "unknown unit",
         ),
+        (
+            &[
+                "serve",
+                "--database-url",
+                "mysql://srs:secret@127.0.0.1:1/srs",
+            ],
+            &[],
+            "Failed to open the database",
+        ),
     ];
     for (args, env, expected) in cases {
         let (ok, stderr) = run(args, env);
         assert!(!ok, "{args:?} {env:?} should fail");
+        assert!(
+            !stderr.contains("secret"),
+            "the password never reaches the output: {stderr}"
+        );
         assert!(
             stderr.contains(expected),
             "{args:?}: expected {expected:?} in: {stderr}"

@@ -15,24 +15,27 @@ CREATE TABLE departments (
 CREATE TABLE students (
     id              BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
     student_number  VARCHAR(32) NOT NULL,
-    full_name       VARCHAR(400) NOT NULL,
-    name_key        VARCHAR(400) NOT NULL,
+    full_name       VARCHAR(200) NOT NULL,
+    name_key        VARCHAR(200) NOT NULL,
     email           VARCHAR(254) NULL,
     live_email_key  VARCHAR(254) NULL,
     date_of_birth   DATE NOT NULL,
     department_id   BIGINT NOT NULL,
     status          VARCHAR(16) NOT NULL,
     enrolled_on     DATE NOT NULL,
-    search_text     VARCHAR(800) NOT NULL,
+    -- Binary: substring search on it runs several times faster, and it is never read back.
+    search_text     VARCHAR(800) COLLATE utf8mb4_bin NOT NULL,
     created_at      DATETIME(6) NOT NULL,
     updated_at      DATETIME(6) NOT NULL,
     deleted_at      DATETIME(6) NULL,
     version         BIGINT NOT NULL,
     UNIQUE KEY student_number (student_number),
     UNIQUE KEY live_email_key (live_email_key),
-    KEY ix_students_live_name (deleted_at, name_key(100), id),
+    KEY ix_students_live_name (deleted_at, name_key, id),
     KEY ix_students_live_created (deleted_at, created_at, id),
-    KEY ix_students_name_dob (name_key(100), date_of_birth),
+    KEY ix_students_name_dob (name_key, date_of_birth),
+    KEY ix_students_live_number (deleted_at, student_number),
+    KEY ix_students_live_department (deleted_at, department_id, name_key),
     CONSTRAINT fk_students_department FOREIGN KEY (department_id) REFERENCES departments (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 

@@ -35,6 +35,8 @@ CREATE INDEX ix_students_live_name ON students (deleted_at, name_key, id);
 CREATE INDEX ix_students_live_created ON students (deleted_at, created_at, id);
 CREATE INDEX ix_students_department ON students (department_id);
 CREATE INDEX ix_students_name_dob ON students (name_key, date_of_birth);
+CREATE INDEX ix_students_live_number ON students (deleted_at, student_number);
+CREATE INDEX ix_students_live_department ON students (deleted_at, department_id, name_key);
 
 -- Sequences the server draws from, e.g. generated student numbers.
 CREATE TABLE counters (

@@ -141,6 +141,13 @@ both_engines!(malformed_requests_get_clear_4xx_not_500, |app| {
     expect_problem(app.get("/api/v1/students/abc").await, 404, "non-numeric id").await;
     expect_problem(app.get("/api/v1/students/-1").await, 404, "negative id").await;
     expect_problem(app.get("/api/v1/nothing-here").await, 404, "unknown route").await;
+    let put = app
+        .client
+        .put(app.url("/api/v1/students"))
+        .send()
+        .await
+        .expect("sent");
+    expect_problem(put, 405, "wrong method").await;
 });
 
 both_engines!(

@@ -74,7 +74,7 @@ async fn list(
 ) -> PageResult {
     let (filter, page_req) = query.parse()?;
     let result = state.store.list_students(&filter, page_req).await?;
-    let departments = state.store.list_departments().await?;
+    let departments = state.store.department_names(true).await?;
     let q = filter.q.clone().unwrap_or_default();
     let department = filter
         .department
@@ -161,10 +161,7 @@ async fn list(
         status,
         sort,
         deleted: filter.deleted,
-        departments: departments
-            .into_iter()
-            .map(|d| d.name.to_string())
-            .collect(),
+        departments,
         statuses: Status::ALL,
     };
     Ok(render(&page_view))

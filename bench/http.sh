@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# HTTP benchmark of `srs serve` (release build) on MariaDB and on SQLite.
+# Loads 10,000 students, then runs wrk for DURATION at 16 and 64
+# connections against: the list page (HTML, 50 rows), the list API, get by
+# id, search, and create. Prints a Markdown report and, with --write,
+# appends it to docs/BENCHMARKS.md.
+#
+#   bench/http.sh [--write] [--duration 20s] [--engines "mariadb sqlite"]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+write=false
+duration=20s
+engines="mariadb sqlite"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --write) write=true ;;
+    --duration) duration=$2; shift ;;
+    --engines) engines=$2; shift ;;
+    *) echo "bench/http.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+echo "building the release binary..." >&2
+cargo build --release -p srs >&2
+bin=target/release/srs
+
+# shellcheck source=scripts/lib/mariadb.sh
+. scripts/lib/mariadb.sh
+work=$(mktemp -d /tmp/srs-bench.XXXXXX)
+srs_pid=""
+cleanup() {
+  [ -n "$srs_pid" ] && kill -TERM "$srs_pid" 2>/dev/null && wait "$srs_pid" 2>/dev/null || true
+  private_mariadb_stop
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+python3 bench/gen_students.py 10000 > "$work/students.csv"
+
+run_wrk() { # connections script-or-empty path
+  local conns=$1 script=$2 path=$3 lua="$work/run.lua"
+  if [ -n "$script" ]; then cat "bench/wrk/$script" bench/wrk/report.lua > "$lua"; else cp bench/wrk/report.lua "$lua"; fi
+  wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s "$lua" "http://127.0.0.1:$port$path" \
+    | sed -n 's/^RESULT //p'
+}
+
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+report="$work/report.md"
+{
+  echo "## bench/http.sh — $(date -u +%Y-%m-%d)"
+  echo
+  echo "- Command: \`bench/http.sh --duration $duration\` (release build, wrk -t2, 10,000 students loaded by CSV import)"
+  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, srs and the database share the cores"
+  echo "- Server: \`srs serve\` with default settings (pool of 16 connections); MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) private instance, innodb_buffer_pool_size=256M, durable commits (innodb_flush_log_at_trx_commit=1); SQLite in WAL mode, synchronous=NORMAL"
+  echo
+} > "$report"
+
+for engine in $engines; do
+  case "$engine" in
+    mariadb)
+      private_mariadb_start "$work" --innodb-buffer-pool-size=256M >&2
+      url="$MARIADB_URL/srs_bench" ;;
+    sqlite)
+      url="sqlite:$work/sqlite/srs.db" ;;
+    *) echo "unknown engine $engine" >&2; exit 2 ;;
+  esac
+  port=$(free_port)
+  RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --database-url "$url" >"$work/srs-$engine.log" 2>&1 &
+  srs_pid=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  echo "loading 10,000 students into $engine..." >&2
+  load_start=$(date +%s%N)
+  curl -sf -X POST -H 'Content-Type: text/csv' --data-binary @"$work/students.csv" \
+    "http://127.0.0.1:$port/api/v1/students/import" >/dev/null
+  load_secs=$(python3 -c "print(($(date +%s%N) - $load_start) / 1e9)")
+
+  {
+    echo "### $engine"
+    echo
+    printf -- "- Import of 10,000 students (one all-or-nothing CSV request): %.1f s\n" "$load_secs"
+    echo
+    echo "| endpoint | connections | requests/s | p50 ms | p99 ms | errors |"
+    echo "|---|---:|---:|---:|---:|---:|"
+  } >> "$report"
+  # Creates run last so that every read sees the same 10,000 rows.
+  for case in "list page|GET /students||/students" \
+              "list API|GET /api/v1/students||/api/v1/students" \
+              "get by id|GET /api/v1/students/{random id}|get.lua|/" \
+              "search|GET /api/v1/students?q=smith||/api/v1/students?q=smith" \
+              "create|POST /api/v1/students|create.lua|/"; do
+    IFS='|' read -r name label script path <<<"$case"
+    for conns in 16 64; do
+      echo "  $engine $name at $conns connections..." >&2
+      r=$(run_wrk "$conns" "$script" "$path")
+      printf '| %s (`%s`) | %s | %s | %s | %s | %s |\n' "$name" "$label" "$conns" \
+        "$(field "$r" rps)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" errors)" >> "$report"
+    done
+  done
+  peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$srs_pid/status")
+  printf -- "\n- Server peak memory (VmHWM): %d MiB\n\n" $((peak_kb / 1024)) >> "$report"
+  kill -TERM "$srs_pid"; wait "$srs_pid" || true; srs_pid=""
+  [ "$engine" = mariadb ] && private_mariadb_stop
+done
+
+cat "$report"
+if $write; then
+  { echo; cat "$report"; } >> docs/BENCHMARKS.md
+  echo "appended to docs/BENCHMARKS.md" >&2
+fi
