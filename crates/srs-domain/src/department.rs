@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A department's name: 2-80 characters of letters, digits, spaces and
 /// `& ' - . , ( ) /`, unique regardless of case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct DepartmentName(String);
 

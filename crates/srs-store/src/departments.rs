@@ -1,6 +1,7 @@
 //! Departments: listed, added, renamed, retired; deleted only when unused.
 
 use crate::dialect::{is_unique_violation_on, InsertedId};
+use crate::generation::in_write_tx;
 use crate::rows::DepartmentRow;
 use crate::{on_pool, Store, StoreError, StoreResult};
 use chrono::Utc;
@@ -39,12 +40,27 @@ impl Store {
 
     /// Department names by name, for pick lists; retired ones only if asked.
     pub async fn department_names(&self, include_retired: bool) -> StoreResult<Vec<String>> {
+        let generation = self.generation().await?;
+        self.department_names_at(generation, include_retired).await
+    }
+
+    pub(crate) async fn department_names_at(
+        &self,
+        generation: i64,
+        include_retired: bool,
+    ) -> StoreResult<Vec<String>> {
+        if let Some(hit) = self.cache.department_names(include_retired, generation) {
+            return Ok(hit);
+        }
         let sql = if include_retired {
             "SELECT name FROM departments ORDER BY name_key"
         } else {
             "SELECT name FROM departments WHERE retired_at IS NULL ORDER BY name_key"
         };
-        Ok(on_pool!(self, p => sqlx::query_scalar(sql).fetch_all(p).await?))
+        let names: Vec<String> = on_pool!(self, p => sqlx::query_scalar(sql).fetch_all(p).await?);
+        self.cache
+            .remember_department_names(include_retired, generation, names.clone());
+        Ok(names)
     }
 
     /// One department by id.
@@ -60,7 +76,7 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn create_department(&self, name: &DepartmentName) -> StoreResult<Department> {
         let now = Utc::now();
-        let result = on_pool!(self, p => {
+        let result = on_pool!(self, p => in_write_tx!(p, tx => {
             sqlx::query(
                 "INSERT INTO departments (name, name_key, retired_at, created_at, updated_at) \
                  VALUES (?, ?, NULL, ?, ?)",
@@ -69,10 +85,10 @@ impl Store {
             .bind(name.unique_key())
             .bind(now)
             .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.inserted_id())
-        });
+            .execute(&mut *tx)
+            .await?
+            .inserted_id()
+        }));
         match result {
             Ok(id) => {
                 tracing::info!(department_id = id, "department created");
@@ -104,7 +120,7 @@ impl Store {
         } else {
             None
         };
-        let result = on_pool!(self, p => {
+        let result = on_pool!(self, p => in_write_tx!(p, tx => {
             sqlx::query(
                 "UPDATE departments SET name = ?, name_key = ?, retired_at = ?, updated_at = ? WHERE id = ?",
             )
@@ -113,10 +129,9 @@ impl Store {
             .bind(retired_at)
             .bind(now)
             .bind(id.get())
-            .execute(p)
-            .await
-            .map(|_| ())
-        });
+            .execute(&mut *tx)
+            .await?;
+        }));
         match result {
             Ok(_) => {
                 tracing::info!("department updated");
@@ -149,6 +164,7 @@ impl Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound);
             }
+            crate::generation::bump_generation!(tx).await?;
             tx.commit().await?;
             Ok(())
         });

@@ -1,7 +1,7 @@
 use srs_domain::{DepartmentName, Status};
 
 /// The orders a student list can be sorted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Sort {
     /// By name, A to Z (the default).
     #[default]
@@ -61,7 +61,7 @@ impl Sort {
 }
 
 /// Which students a list shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct StudentFilter {
     /// Text matched against name, student number and e-mail, ignoring case.
     pub q: Option<String>,
@@ -76,7 +76,7 @@ pub struct StudentFilter {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PageRequest {
     /// 1-based page number.
     pub page: u32,

@@ -81,6 +81,7 @@ impl Store {
                     });
                 }
             }
+            crate::generation::bump_generation!(tx).await?;
             tx.commit().await?;
             Ok(rows.len())
         });

@@ -6,6 +6,7 @@ mod departments;
 mod dialect;
 mod error;
 mod filter;
+mod generation;
 mod import;
 mod rows;
 mod students;
@@ -89,10 +90,12 @@ pub struct PoolStats {
     pub idle: u32,
 }
 
-/// The student-record store: a pool on one engine.
+/// The student-record store: a pool on one engine, and a read cache that
+/// the data generation keeps exact.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    cache: std::sync::Arc<generation::ReadCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -151,6 +154,7 @@ impl Store {
             .await?;
         Ok(Self {
             pool: Pool::Sqlite(pool),
+            cache: Default::default(),
         })
     }
 
@@ -175,6 +179,7 @@ impl Store {
             .await?;
         Ok(Self {
             pool: Pool::MySql(pool),
+            cache: Default::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 use crate::dialect::is_unique_violation_on;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Page, PageRequest, StudentFilter};
+use crate::generation::{bump_generation, in_write_tx};
 use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -239,11 +240,38 @@ impl Store {
         filter: &StudentFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Student>> {
+        let generation = self.generation().await?;
+        self.list_students_at(generation, filter, page).await
+    }
+
+    /// One page of students plus every department's name, for the list
+    /// page's filter, read at one generation.
+    pub async fn list_students_and_departments(
+        &self,
+        filter: &StudentFilter,
+        page: PageRequest,
+    ) -> StoreResult<(Page<Student>, Vec<String>)> {
+        let generation = self.generation().await?;
+        let students = self.list_students_at(generation, filter, page).await?;
+        let departments = self.department_names_at(generation, true).await?;
+        Ok((students, departments))
+    }
+
+    async fn list_students_at(
+        &self,
+        generation: i64,
+        filter: &StudentFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Student>> {
         let per_page = page.per_page.clamp(1, PageRequest::MAX_PER_PAGE);
         let page = PageRequest {
             page: page.page.max(1),
             per_page,
         };
+        let key = (filter.clone(), page);
+        if let Some(hit) = self.cache.list(&key, generation) {
+            return Ok(hit);
+        }
         let (where_sql, args) = where_clause(filter);
         let count_sql = format!("SELECT COUNT(*) {STUDENT_FROM} {where_sql}");
         let total: i64 = on_pool!(self, p => {
@@ -256,12 +284,14 @@ impl Store {
         let items = self
             .students_batch(filter, page.offset(), i64::from(per_page))
             .await?;
-        Ok(Page {
+        let result = Page {
             items,
             total,
             page: page.page,
             per_page,
-        })
+        };
+        self.cache.remember_list(key, generation, result.clone());
+        Ok(result)
     }
 
     /// Up to `limit` students `filter` selects, skipping `offset`: the
@@ -443,6 +473,7 @@ impl Store {
                     return Err(StoreError::from(e));
                 }
             }
+            bump_generation!(tx).await?;
             tx.commit().await?;
             Ok(student)
         });
@@ -488,7 +519,7 @@ impl Store {
         let enrolled_on = patch.enrolled_on.unwrap_or(current.enrolled_on).date();
         let search = search_text(full_name, &current.student_number, email);
         let now = Utc::now();
-        let result = on_pool!(self, p => {
+        let result = on_pool!(self, p => in_write_tx!(p, tx => {
             sqlx::query(
                 "UPDATE students SET full_name = ?, name_key = ?, email = ?, live_email_key = ?, \
                  date_of_birth = ?, department_id = ?, status = ?, enrolled_on = ?, search_text = ?, \
@@ -507,10 +538,10 @@ impl Store {
             .bind(now)
             .bind(id.get())
             .bind(patch.version)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
-        });
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        }));
         match result {
             Ok(1) => {
                 tracing::info!("student updated");
@@ -548,7 +579,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(student_id = %id))]
     pub async fn delete_student(&self, id: StudentId) -> StoreResult<()> {
         let now = Utc::now();
-        let affected = on_pool!(self, p => {
+        let affected = on_pool!(self, p => in_write_tx!(p, tx => {
             sqlx::query(
                 "UPDATE students SET deleted_at = ?, live_email_key = NULL, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NULL",
@@ -556,10 +587,10 @@ impl Store {
             .bind(now)
             .bind(now)
             .bind(id.get())
-            .execute(p)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-        });
+        }))?;
         if affected == 0 {
             return Err(StoreError::NotFound);
         }
@@ -587,7 +618,7 @@ impl Store {
             }
         }
         let now = Utc::now();
-        let result = on_pool!(self, p => {
+        let result = on_pool!(self, p => in_write_tx!(p, tx => {
             sqlx::query(
                 "UPDATE students SET deleted_at = NULL, live_email_key = ?, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NOT NULL",
@@ -595,10 +626,10 @@ impl Store {
             .bind(student.email.as_ref().map(Email::unique_key))
             .bind(now)
             .bind(id.get())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected())
-        });
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        }));
         match result {
             Ok(0) => Err(StoreError::NotFound),
             Ok(_) => {
@@ -615,18 +646,17 @@ impl Store {
     /// Removes for good the students deleted before `cutoff`; returns how many.
     #[tracing::instrument(skip_all)]
     pub async fn purge_deleted(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
-        let purged = on_pool!(self, p => {
-            sqlx::query("DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?")
+        let purged = on_pool!(self, p => in_write_tx!(p, tx => {
+            let purged = sqlx::query("DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?")
                 .bind(cutoff)
-                .execute(p)
+                .execute(&mut *tx)
                 .await?
-                .rows_affected()
-        });
-        on_pool!(self, p => {
+                .rows_affected();
             sqlx::query("DELETE FROM idempotency_keys WHERE student_id NOT IN (SELECT id FROM students)")
-                .execute(p)
+                .execute(&mut *tx)
                 .await?;
-        });
+            purged
+        }))?;
         tracing::info!(purged, "deleted students purged");
         Ok(purged)
     }

@@ -52,6 +52,17 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
             uuid::Uuid::new_v4().simple()
         ),
     };
+    start(engine, database_url, dir).await
+}
+
+/// Starts a second app on the database `other` uses, as a second instance
+/// of the same site would run.
+pub async fn spawn_sibling(other: &TestApp) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    start(other.engine, other.database_url.clone(), dir).await
+}
+
+async fn start(engine: Engine, database_url: String, dir: TempDir) -> TestApp {
     let mut settings = Settings::for_database(&database_url);
     settings.site_name = "test-site".into();
     settings.max_body_bytes = 16 * 1024;

@@ -431,3 +431,67 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+both_engines!(lists_follow_writes_made_through_another_instance, |app| {
+    let other = crate::helpers::spawn_sibling(&app).await;
+    let total = |app: &crate::helpers::TestApp| {
+        let url = app.url("/api/v1/students?q=ada");
+        let client = app.client.clone();
+        async move {
+            client
+                .get(url)
+                .send()
+                .await
+                .expect("sent")
+                .json::<Value>()
+                .await
+                .expect("json")["total"]
+                .clone()
+        }
+    };
+    assert_eq!(total(&app).await, 0);
+    let s = other.create_student("Ada Lovelace", None).await;
+    assert_eq!(total(&app).await, 1, "a create elsewhere shows at once");
+    let path = format!("/api/v1/students/{}", s["id"]);
+    assert_eq!(
+        other
+            .patch_json(&path, &json!({"version": 1, "full_name": "Grace Hopper"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(total(&app).await, 0, "an edit elsewhere shows at once");
+    assert_eq!(
+        other
+            .patch_json(&path, &json!({"version": 2, "full_name": "Ada King"}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(total(&app).await, 1);
+    assert_eq!(other.delete(&path).await.status(), 204);
+    assert_eq!(total(&app).await, 0, "a delete elsewhere shows at once");
+    let dept: Value = other
+        .post_json("/api/v1/departments", &json!({"name": "Law"}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let html = app.get("/students").await.text().await.expect("html");
+    assert!(
+        html.contains(">Law<"),
+        "new department offered in the filter"
+    );
+    assert_eq!(
+        other
+            .delete(&format!("/api/v1/departments/{}", dept["id"]))
+            .await
+            .status(),
+        204
+    );
+    let html = app.get("/students").await.text().await.expect("html");
+    assert!(
+        !html.contains(">Law<"),
+        "deleted department gone from the filter"
+    );
+});

@@ -73,8 +73,10 @@ async fn list(
     AppQuery(query): AppQuery<ListQuery>,
 ) -> PageResult {
     let (filter, page_req) = query.parse()?;
-    let result = state.store.list_students(&filter, page_req).await?;
-    let departments = state.store.department_names(true).await?;
+    let (result, departments) = state
+        .store
+        .list_students_and_departments(&filter, page_req)
+        .await?;
     let q = filter.q.clone().unwrap_or_default();
     let department = filter
         .department
