@@ -36,3 +36,11 @@ id_type!(
     /// A department's server-assigned id.
     DepartmentId
 );
+id_type!(
+    /// An account's server-assigned id.
+    UserId
+);
+id_type!(
+    /// An API token's server-assigned id.
+    TokenId
+);

@@ -3,6 +3,7 @@
 //! Every value type here has a private field and is built only through a
 //! fallible `parse`, so a value that exists is valid. No I/O lives here.
 
+mod account;
 mod dates;
 mod department;
 mod email;
@@ -13,11 +14,12 @@ mod status;
 mod student;
 mod student_number;
 
+pub use account::{NewPassword, Role, Username};
 pub use dates::{age_on, DateOfBirth, EnrolledOn, MAX_AGE, MIN_AGE};
 pub use department::{Department, DepartmentName};
 pub use email::Email;
 pub use error::{FieldError, ParseError, ValidationErrors};
-pub use ids::{DepartmentId, StudentId};
+pub use ids::{DepartmentId, StudentId, TokenId, UserId};
 pub use name::FullName;
 pub use status::Status;
 pub use student::{NewStudent, RawStudent, RawStudentPatch, Student, StudentPatch};

@@ -1,5 +1,6 @@
 //! Departments: listed, added, renamed, retired; deleted only when unused.
 
+use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::{is_unique_violation_on, InsertedId};
 use crate::generation::in_write_tx;
 use crate::rows::DepartmentRow;
@@ -74,10 +75,14 @@ impl Store {
 
     /// Adds a department; names are unique regardless of case.
     #[tracing::instrument(skip_all)]
-    pub async fn create_department(&self, name: &DepartmentName) -> StoreResult<Department> {
+    pub async fn create_department(
+        &self,
+        name: &DepartmentName,
+        actor: &Actor,
+    ) -> StoreResult<Department> {
         let now = Utc::now();
         let result = on_pool!(self, p => in_write_tx!(p, tx => {
-            sqlx::query(
+            let id = sqlx::query(
                 "INSERT INTO departments (name, name_key, retired_at, created_at, updated_at) \
                  VALUES (?, ?, NULL, ?, ?)",
             )
@@ -87,7 +92,10 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?
-            .inserted_id()
+            .inserted_id();
+            let after = serde_json::json!({"id": id, "name": name, "retired": false}).to_string();
+            write_audit!(tx, actor, "department.create", "department", Some(id), None::<String>, Some(after)).await?;
+            id
         }));
         match result {
             Ok(id) => {
@@ -105,8 +113,10 @@ impl Store {
         &self,
         id: DepartmentId,
         change: &DepartmentChange,
+        actor: &Actor,
     ) -> StoreResult<Department> {
         let current = self.get_department(id).await?;
+        let before_json = to_json(&current)?;
         let name = change.name.as_ref().unwrap_or(&current.name);
         let retired = change.retired.unwrap_or(current.retired);
         let now = Utc::now();
@@ -131,6 +141,8 @@ impl Store {
             .bind(id.get())
             .execute(&mut *tx)
             .await?;
+            let after = serde_json::json!({"id": id, "name": name, "retired": retired}).to_string();
+            write_audit!(tx, actor, "department.update", "department", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
         }));
         match result {
             Ok(_) => {
@@ -144,7 +156,8 @@ impl Store {
 
     /// Deletes a department no record names, live or deleted.
     #[tracing::instrument(skip_all, fields(department_id = %id))]
-    pub async fn delete_department(&self, id: DepartmentId) -> StoreResult<()> {
+    pub async fn delete_department(&self, id: DepartmentId, actor: &Actor) -> StoreResult<()> {
+        let before_json = to_json(&self.get_department(id).await?)?;
         let result: StoreResult<()> = on_pool!(self, p => {
             let mut tx = p.begin().await?;
             let in_use: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM students WHERE department_id = ?")
@@ -164,6 +177,7 @@ impl Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound);
             }
+            write_audit!(tx, actor, "department.delete", "department", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
             crate::generation::bump_generation!(tx).await?;
             tx.commit().await?;
             Ok(())

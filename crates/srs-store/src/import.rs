@@ -1,6 +1,7 @@
 //! All-or-nothing CSV import: every row is checked against the database and
 //! the rest of the file before anything is written.
 
+use crate::audit::{write_audit, Actor};
 use crate::rows::name_key;
 use crate::students::{insert_student, StudentValues};
 use crate::{on_pool, Store, StoreError, StoreResult};
@@ -48,6 +49,7 @@ impl Store {
         &self,
         rows: &[ImportRow],
         options: ImportOptions,
+        actor: &Actor,
     ) -> StoreResult<usize> {
         let errors = self.check_import(rows, options).await?;
         if !errors.is_empty() {
@@ -66,11 +68,28 @@ impl Store {
                     .map(|(id, _)| *id)
                     .ok_or_else(|| StoreError::Conflict("a department was removed during the import".into()))?;
                 let values = StudentValues::of_new(&row.student, department);
-                let inserted: StoreResult<i64> = async {
+                let inserted: StoreResult<(i64, String)> = async {
                     Ok(insert_student!(tx, &values, row.student.student_number.as_ref(), now))
                 }
                 .await;
-                if let Err(e) = inserted {
+                match inserted {
+                    Ok((id, number)) => {
+                        let s = &row.student;
+                        let after = serde_json::json!({
+                            "id": id,
+                            "student_number": number,
+                            "full_name": s.full_name,
+                            "email": s.email,
+                            "date_of_birth": s.date_of_birth,
+                            "department": s.department,
+                            "status": s.status,
+                            "enrolled_on": s.enrolled_on,
+                            "import_line": row.line,
+                        })
+                        .to_string();
+                        write_audit!(tx, actor, "student.import", "student", Some(id), None::<String>, Some(after)).await?;
+                    }
+                    Err(e) => {
                     return Err(match e {
                         StoreError::Invalid(v) => StoreError::ImportRejected(
                             v.0.into_iter()
@@ -79,6 +98,7 @@ impl Store {
                         ),
                         other => other,
                     });
+                    }
                 }
             }
             crate::generation::bump_generation!(tx).await?;

@@ -2,6 +2,8 @@
 //! interface. SQL lives here and nowhere else; dialect differences live in
 //! [`dialect`].
 
+mod accounts;
+mod audit;
 mod departments;
 mod dialect;
 mod error;
@@ -11,6 +13,8 @@ mod import;
 mod rows;
 mod students;
 
+pub use accounts::{ApiToken, User};
+pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
 pub use filter::{Page, PageRequest, Sort, StudentFilter};

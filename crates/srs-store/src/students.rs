@@ -1,5 +1,6 @@
 //! Student records: read, list, create, change, delete, restore, purge.
 
+use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::is_unique_violation_on;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Page, PageRequest, StudentFilter};
@@ -108,7 +109,7 @@ fn to_ref(row: (i64, String, String)) -> StoreResult<StudentRef> {
 }
 
 /// Inserts one student and gives it its number; runs inside the caller's
-/// transaction. Generated numbers come from the row id, so concurrent
+/// transaction and evaluates to `(id, student number)`. Generated numbers come from the row id, so concurrent
 /// creates never wait on a shared counter.
 macro_rules! insert_student {
     ($tx:expr, $values:expr, $given:expr, $now:expr) => {{
@@ -166,6 +167,7 @@ macro_rules! insert_student {
             }
             Err(e) => return Err($crate::StoreError::from(e)),
         };
+        let mut final_number = number_column.clone();
         if given.is_none() {
             let year = chrono::Datelike::year(&now);
             let mut attempt = 0u32;
@@ -200,7 +202,10 @@ macro_rules! insert_student {
                 .execute(&mut *$tx)
                 .await;
                 match updated {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        final_number = candidate.as_str().to_owned();
+                        break;
+                    }
                     Err(e)
                         if $crate::dialect::is_unique_violation_on(&e, "student_number")
                             && attempt < 9 =>
@@ -211,7 +216,7 @@ macro_rules! insert_student {
                 }
             }
         }
-        id
+        (id, final_number)
     }};
 }
 pub(crate) use insert_student;
@@ -330,9 +335,9 @@ impl Store {
     pub(crate) async fn department_for_new_student(
         &self,
         name: &DepartmentName,
-    ) -> StoreResult<DepartmentId> {
-        let row: Option<(i64, Option<DateTime<Utc>>)> = on_pool!(self, p => {
-            sqlx::query_as("SELECT id, retired_at FROM departments WHERE name_key = ?")
+    ) -> StoreResult<(DepartmentId, String)> {
+        let row: Option<(i64, Option<DateTime<Utc>>, String)> = on_pool!(self, p => {
+            sqlx::query_as("SELECT id, retired_at, name FROM departments WHERE name_key = ?")
                 .bind(name.unique_key())
                 .fetch_optional(p)
                 .await?
@@ -343,12 +348,12 @@ impl Store {
                 format!("there is no department named '{name}'"),
             )
             .into()),
-            Some((_, Some(_))) => Err(ValidationErrors::single(
+            Some((_, Some(_), _)) => Err(ValidationErrors::single(
                 "department",
                 format!("department '{name}' is retired and takes no new students"),
             )
             .into()),
-            Some((id, None)) => Ok(DepartmentId::new(id)),
+            Some((id, None, canonical)) => Ok((DepartmentId::new(id), canonical)),
         }
     }
 
@@ -412,13 +417,14 @@ impl Store {
         &self,
         new: &NewStudent,
         options: &CreateOptions,
+        actor: &Actor,
     ) -> StoreResult<Created> {
         if let Some(key) = &options.idempotency {
             if let Some(replay) = self.find_idempotent(key).await? {
                 return Ok(replay);
             }
         }
-        let department = self.department_for_new_student(&new.department).await?;
+        let (department, _) = self.department_for_new_student(&new.department).await?;
         if let Some(email) = &new.email {
             if let Some(existing) = self.live_email_owner(email, None).await? {
                 return Err(StoreError::Duplicate {
@@ -439,7 +445,7 @@ impl Store {
         let now = Utc::now();
         let outcome: StoreResult<Student> = on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            let id = insert_student!(tx, &values, new.student_number.as_ref(), now);
+            let (id, _) = insert_student!(tx, &values, new.student_number.as_ref(), now);
             let row: StudentRow = sqlx::query_as(&format!(
                 "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} WHERE s.id = ?"
             ))
@@ -447,6 +453,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let student = Student::try_from(row)?;
+            write_audit!(tx, actor, "student.create", "student", Some(id), None::<String>, Some(to_json(&student)?)).await?;
             if let Some(key) = &options.idempotency {
                 let body = serde_json::to_string(&student)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -488,6 +495,7 @@ impl Store {
         &self,
         id: StudentId,
         patch: &StudentPatch,
+        actor: &Actor,
     ) -> StoreResult<Student> {
         let current = self.get_student(id).await?;
         if current.version != patch.version {
@@ -498,11 +506,17 @@ impl Store {
         if patch.is_empty() {
             return Ok(current);
         }
-        let department_id = match &patch.department {
+        let (department_id, department_name) = match &patch.department {
             Some(name) if name.unique_key() != current.department.unique_key() => {
-                self.department_for_new_student(name).await?
+                let (id, canonical) = self.department_for_new_student(name).await?;
+                let canonical = DepartmentName::parse(&canonical)
+                    .map_err(|e| StoreError::Corrupt(format!("department {id}: {e}")))?;
+                (id, canonical)
             }
-            _ => self.department_id_of(&current.department).await?,
+            _ => (
+                self.department_id_of(&current.department).await?,
+                current.department.clone(),
+            ),
         };
         let full_name = patch.full_name.as_ref().unwrap_or(&current.full_name);
         let email = match &patch.email {
@@ -519,8 +533,20 @@ impl Store {
         let enrolled_on = patch.enrolled_on.unwrap_or(current.enrolled_on).date();
         let search = search_text(full_name, &current.student_number, email);
         let now = Utc::now();
+        let after = Student {
+            full_name: full_name.clone(),
+            email: email.cloned(),
+            date_of_birth: patch.date_of_birth.unwrap_or(current.date_of_birth),
+            department: department_name,
+            status: patch.status.unwrap_or(current.status),
+            enrolled_on: patch.enrolled_on.unwrap_or(current.enrolled_on),
+            updated_at: now,
+            version: current.version + 1,
+            ..current.clone()
+        };
+        let (before_json, after_json) = (to_json(&current)?, to_json(&after)?);
         let result = on_pool!(self, p => in_write_tx!(p, tx => {
-            sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE students SET full_name = ?, name_key = ?, email = ?, live_email_key = ?, \
                  date_of_birth = ?, department_id = ?, status = ?, enrolled_on = ?, search_text = ?, \
                  updated_at = ?, version = version + 1 \
@@ -540,7 +566,11 @@ impl Store {
             .bind(patch.version)
             .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if updated == 1 {
+                write_audit!(tx, actor, "student.update", "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
+            }
+            updated
         }));
         match result {
             Ok(1) => {
@@ -577,10 +607,11 @@ impl Store {
 
     /// Soft-deletes a live student: it leaves lists and lookups but can be restored.
     #[tracing::instrument(skip_all, fields(student_id = %id))]
-    pub async fn delete_student(&self, id: StudentId) -> StoreResult<()> {
+    pub async fn delete_student(&self, id: StudentId, actor: &Actor) -> StoreResult<()> {
+        let before_json = to_json(&self.get_student(id).await?)?;
         let now = Utc::now();
         let affected = on_pool!(self, p => in_write_tx!(p, tx => {
-            sqlx::query(
+            let deleted = sqlx::query(
                 "UPDATE students SET deleted_at = ?, live_email_key = NULL, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NULL",
             )
@@ -589,7 +620,11 @@ impl Store {
             .bind(id.get())
             .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if deleted == 1 {
+                write_audit!(tx, actor, "student.delete", "student", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
+            }
+            deleted
         }))?;
         if affected == 0 {
             return Err(StoreError::NotFound);
@@ -601,7 +636,7 @@ impl Store {
     /// Brings a deleted student back, unless its e-mail now belongs to
     /// another live student.
     #[tracing::instrument(skip_all, fields(student_id = %id))]
-    pub async fn restore_student(&self, id: StudentId) -> StoreResult<Student> {
+    pub async fn restore_student(&self, id: StudentId, actor: &Actor) -> StoreResult<Student> {
         let student = self.get_student_any(id).await?;
         if student.deleted_at.is_none() {
             return Err(StoreError::Conflict(format!(
@@ -618,8 +653,15 @@ impl Store {
             }
         }
         let now = Utc::now();
+        let before_json = to_json(&student)?;
+        let after_json = to_json(&Student {
+            deleted_at: None,
+            updated_at: now,
+            version: student.version + 1,
+            ..student.clone()
+        })?;
         let result = on_pool!(self, p => in_write_tx!(p, tx => {
-            sqlx::query(
+            let restored = sqlx::query(
                 "UPDATE students SET deleted_at = NULL, live_email_key = ?, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NOT NULL",
             )
@@ -628,7 +670,11 @@ impl Store {
             .bind(id.get())
             .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if restored == 1 {
+                write_audit!(tx, actor, "student.restore", "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
+            }
+            restored
         }));
         match result {
             Ok(0) => Err(StoreError::NotFound),
@@ -645,7 +691,7 @@ impl Store {
 
     /// Removes for good the students deleted before `cutoff`; returns how many.
     #[tracing::instrument(skip_all)]
-    pub async fn purge_deleted(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+    pub async fn purge_deleted(&self, cutoff: DateTime<Utc>, actor: &Actor) -> StoreResult<u64> {
         let purged = on_pool!(self, p => in_write_tx!(p, tx => {
             let purged = sqlx::query("DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?")
                 .bind(cutoff)
@@ -655,6 +701,8 @@ impl Store {
             sqlx::query("DELETE FROM idempotency_keys WHERE student_id NOT IN (SELECT id FROM students)")
                 .execute(&mut *tx)
                 .await?;
+            let summary = serde_json::json!({"purged": purged, "deleted_before": cutoff}).to_string();
+            write_audit!(tx, actor, "student.purge", "student", None::<i64>, None::<String>, Some(summary)).await?;
             purged
         }))?;
         tracing::info!(purged, "deleted students purged");

@@ -97,6 +97,12 @@ pub struct Settings {
     pub max_import_bytes: usize,
     /// Most seconds to wait for requests in flight at shutdown.
     pub shutdown_grace_secs: u64,
+    /// A session unused this long ends.
+    pub session_idle: chrono::Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_lifetime: chrono::Duration,
+    /// Mark cookies Secure (set when serving over TLS).
+    pub secure_cookies: bool,
 }
 
 impl Settings {
@@ -111,6 +117,9 @@ impl Settings {
             max_body_bytes: 64 * 1024,
             max_import_bytes: 16 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            session_idle: chrono::Duration::minutes(30),
+            session_lifetime: chrono::Duration::hours(12),
+            secure_cookies: false,
         }
     }
 }

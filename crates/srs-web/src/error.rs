@@ -15,6 +15,20 @@ pub enum ApiError {
     /// 422: well-formed but invalid; one entry per field.
     #[error(transparent)]
     Validation(ValidationErrors),
+    /// 401: not signed in, or a bad token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: signed in, but the role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 429: too many attempts; retry later.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What to tell the client.
+        message: String,
+        /// Seconds until a retry may succeed.
+        retry_after_secs: i64,
+    },
     /// 404: no such record.
     #[error("not found")]
     NotFound,
@@ -154,6 +168,21 @@ impl ApiError {
                 p.errors = Some(v.0.clone());
                 p
             }
+            ApiError::Unauthorized(m) => Problem::new(
+                S::UNAUTHORIZED,
+                "/problems/unauthorized",
+                "Sign-in required",
+                m,
+            ),
+            ApiError::Forbidden(m) => {
+                Problem::new(S::FORBIDDEN, "/problems/forbidden", "Forbidden", m)
+            }
+            ApiError::TooManyRequests { message, .. } => Problem::new(
+                S::TOO_MANY_REQUESTS,
+                "/problems/too-many-requests",
+                "Too many requests",
+                message,
+            ),
             ApiError::NotFound => Problem::new(
                 S::NOT_FOUND,
                 "/problems/not-found",
@@ -286,6 +315,14 @@ impl IntoResponse for ApiError {
             body,
         )
             .into_response();
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if matches!(self, ApiError::ReadOnly | ApiError::Unavailable(_)) {
             response
                 .headers_mut()

@@ -2,6 +2,7 @@
 //!
 //! Pages and the API call the same store functions; neither holds SQL.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -12,6 +13,7 @@ pub mod state;
 pub mod telemetry;
 
 mod csv_io;
+pub mod history;
 mod http_metrics;
 mod page;
 

@@ -1,12 +1,14 @@
 //! The OpenAPI description, generated from the handlers and types.
 
 use crate::error::Problem;
-use crate::routes::api::{departments, students, transfer};
+use crate::routes::api::{audit, departments, students, transfer};
 use utoipa::OpenApi;
 
 /// The API's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
     info(
         title = "srs — student records",
         description = "Student records with disaster recovery built in. Every error is application/problem+json (RFC 9457)."
@@ -26,6 +28,8 @@ use utoipa::OpenApi;
         departments::create_department,
         departments::update_department,
         departments::delete_department,
+        audit::student_history,
+        audit::audit,
     ),
     components(schemas(
         Problem,
@@ -39,10 +43,28 @@ use utoipa::OpenApi;
         departments::CreateDepartmentRequest,
         departments::UpdateDepartmentRequest,
         transfer::ImportSummary,
+        audit::AuditPage,
+        crate::history::HistoryEntry,
+        crate::history::FieldChange,
     )),
     tags(
         (name = "students", description = "Student records"),
         (name = "departments", description = "The managed list of departments"),
+        (name = "audit", description = "Who changed what, when, from where"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer-token scheme every API route uses.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

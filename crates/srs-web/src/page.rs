@@ -149,7 +149,7 @@ pub(crate) async fn page_session(mut req: Request, next: Next) -> Response {
     response
 }
 
-fn append_cookie(response: &mut Response, cookie: &Cookie<'_>) {
+pub(crate) fn append_cookie(response: &mut Response, cookie: &Cookie<'_>) {
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
@@ -157,7 +157,12 @@ fn append_cookie(response: &mut Response, cookie: &Cookie<'_>) {
 
 /// Redirects (303) to `to`, showing `flash` on the page there.
 pub fn redirect_with_flash(to: &str, flash: Flash) -> Response {
-    let mut response = Redirect::to(to).into_response();
+    let response = Redirect::to(to).into_response();
+    with_flash(response, flash)
+}
+
+/// Adds a flash message to any response.
+pub fn with_flash(mut response: Response, flash: Flash) -> Response {
     let cookie = Cookie::build((FLASH_COOKIE, flash.encode()))
         .path("/")
         .http_only(true)
@@ -178,9 +183,24 @@ pub struct PageCtx {
     pub csrf: String,
     /// A one-time message.
     pub flash: Option<Flash>,
+    /// The signed-in account's name, if any.
+    pub username: Option<String>,
+    /// Its role.
+    pub role: Option<srs_domain::Role>,
 }
 
 impl PageCtx {
+    /// Whether to offer changes to records (registrars and admins).
+    pub fn can_edit(&self) -> bool {
+        self.role
+            .is_some_and(|r| r.allows(srs_domain::Role::Registrar))
+    }
+
+    /// Whether to offer administration (admins).
+    pub fn is_admin(&self) -> bool {
+        self.role.is_some_and(|r| r.allows(srs_domain::Role::Admin))
+    }
+
     /// Refuses a form whose token does not match the cookie's.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
         let a = self.csrf.as_bytes();
@@ -211,11 +231,14 @@ impl FromRequestParts<AppState> for PageCtx {
             Some(c) => (c.csrf, c.flash),
             None => (String::new(), None),
         };
+        let user = crate::auth::extract::current(parts);
         Ok(Self {
             site_name: state.settings.site_name.clone(),
             site_role: state.settings.site_role.label(),
             csrf,
             flash,
+            username: user.as_ref().map(|u| u.user.username.to_string()),
+            role: user.map(|u| u.user.role),
         })
     }
 }

@@ -1,5 +1,7 @@
 //! Builds the app from settings and runs it until told to stop.
 
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::{Clock, SystemClock};
 use crate::error::ApiError;
 use crate::page::{page_session, PageError};
 use crate::state::AppState;
@@ -35,6 +37,14 @@ pub struct Application {
 impl Application {
     /// Opens the database, applies migrations and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with a time source tests can move.
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let options = StoreOptions {
             max_connections: settings.max_connections,
             ..StoreOptions::default()
@@ -56,6 +66,8 @@ impl Application {
             store,
             settings: Arc::new(settings),
             metrics: http_metrics::handle().context("Failed to set up metrics")?,
+            throttle: Arc::new(LoginThrottle::new(clock.clone())),
+            clock,
         };
         let router = router(state.clone());
         Ok(Self {
@@ -130,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::assets::router())
         .route_layer(middleware::from_fn(http_metrics::track))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))

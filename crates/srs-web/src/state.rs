@@ -1,3 +1,5 @@
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::Clock;
 use crate::Settings;
 use metrics_exporter_prometheus::PrometheusHandle;
 use srs_store::Store;
@@ -12,6 +14,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Renders the Prometheus exposition.
     pub metrics: PrometheusHandle,
+    /// Refuses sign-ins after too many failures.
+    pub throttle: Arc<LoginThrottle>,
+    /// The time source (injectable for tests).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {

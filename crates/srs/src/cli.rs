@@ -4,8 +4,11 @@ use crate::config::{self, ServeArgs, StoreArgs};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
-use srs_store::{Store, StoreOptions};
+use srs_domain::{Role, TokenId};
+use srs_store::{Actor, Store, StoreError, StoreOptions};
+use srs_web::auth::service;
 use srs_web::{telemetry, Application, LogFormat};
+use std::io::{Read, Write};
 
 /// srs: student records with disaster recovery built in.
 #[derive(Debug, Parser)]
@@ -23,6 +26,106 @@ enum Command {
     Students {
         #[command(subcommand)]
         command: StudentsCommand,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Read the audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is prompted for, or read from stdin.
+    Add {
+        /// Login name: 3-64 letters, digits, '.', '_' or '-'.
+        name: String,
+        /// viewer, registrar or admin.
+        #[arg(long)]
+        role: Role,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Disable an account and end its sessions.
+    Disable {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a new password and end the account's sessions.
+    ResetPassword {
+        /// Login name.
+        name: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token; it is printed once and stored only hashed.
+    Create {
+        /// The account the token acts as.
+        #[arg(long)]
+        user: String,
+        /// A label, e.g. "nightly export".
+        #[arg(long)]
+        name: String,
+        /// Lifetime, e.g. 90d; no expiry when absent.
+        #[arg(long, value_parser = config::parse_age)]
+        expires: Option<chrono::Duration>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List tokens with their last use.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        /// The token's id, from `srs token list`.
+        id: i64,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write the audit trail to stdout as JSON lines, oldest first.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -45,13 +148,255 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Students {
             command: StudentsCommand::Purge { older_than, store },
         } => purge(older_than, store).await,
+        Command::User { command } => user(command).await,
+        Command::Token { command } => token(command).await,
+        Command::Audit {
+            command: AuditCommand::Export { store },
+        } => audit_export(store).await,
     }
+}
+
+async fn open_store(args: StoreArgs) -> anyhow::Result<Store> {
+    telemetry::init(LogFormat::Text, "warn")?;
+    let url = config::resolve_store(args)?;
+    let store = Store::connect(url.expose_secret(), &StoreOptions::default())
+        .await
+        .context("Failed to open the database")?;
+    store
+        .migrate()
+        .await
+        .context("Failed to apply database migrations")?;
+    Ok(store)
+}
+
+/// Reads a password from stdin (one line) or prompts twice on the terminal.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .take(4096)
+            .read_to_string(&mut text)
+            .context("Failed to read the password from stdin")?;
+        return Ok(text.trim_end_matches(['\n', '\r']).to_owned());
+    }
+    let first = rpassword::prompt_password("Password: ")
+        .context("No terminal to ask for a password; pipe it in with --password-stdin")?;
+    let second = rpassword::prompt_password("Repeat: ").context("Failed to read the password")?;
+    if first != second {
+        anyhow::bail!("the passwords differ");
+    }
+    Ok(first)
+}
+
+/// Turns store refusals into messages naming the field.
+fn explain(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Invalid(v) => anyhow::anyhow!(
+            "{}",
+            v.0.iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::Error::new(other),
+    }
+}
+
+async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+            store,
+        } => {
+            let password = read_password(password_stdin)?;
+            let store = open_store(store).await?;
+            let user = service::create_user(
+                &store,
+                &name,
+                role,
+                &password,
+                &Actor::system("srs user add"),
+            )
+            .await
+            .map_err(explain)?;
+            println!("created account {} ({})", user.username, user.role);
+        }
+        UserCommand::List { store } => {
+            let store = open_store(store).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{:<24} {:<10} {:<9} CREATED", "NAME", "ROLE", "STATE")?;
+            for u in store.list_users().await? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                writeln!(
+                    out,
+                    "{:<24} {:<10} {:<9} {}",
+                    u.username,
+                    u.role,
+                    state,
+                    u.created_at.format("%Y-%m-%d")
+                )?;
+            }
+        }
+        UserCommand::Disable { name, store } => {
+            let store = open_store(store).await?;
+            let user = service::find_user(&store, &name).await.map_err(explain)?;
+            store
+                .update_user(
+                    user.id,
+                    None,
+                    Some(true),
+                    None,
+                    &Actor::system("srs user disable"),
+                )
+                .await
+                .map_err(explain)?;
+            println!("disabled {}; its sessions have ended", user.username);
+        }
+        UserCommand::Enable { name, store } => {
+            let store = open_store(store).await?;
+            let user = service::find_user(&store, &name).await.map_err(explain)?;
+            store
+                .update_user(
+                    user.id,
+                    None,
+                    Some(false),
+                    None,
+                    &Actor::system("srs user enable"),
+                )
+                .await
+                .map_err(explain)?;
+            println!("enabled {}", user.username);
+        }
+        UserCommand::ResetPassword {
+            name,
+            password_stdin,
+            store,
+        } => {
+            let password = read_password(password_stdin)?;
+            let store = open_store(store).await?;
+            let user = service::find_user(&store, &name).await.map_err(explain)?;
+            service::reset_password(
+                &store,
+                user.id,
+                &password,
+                &Actor::system("srs user reset-password"),
+            )
+            .await
+            .map_err(explain)?;
+            println!(
+                "password of {} reset; its sessions have ended",
+                user.username
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            user,
+            name,
+            expires,
+            store,
+        } => {
+            let store = open_store(store).await?;
+            let account = service::find_user(&store, &user).await.map_err(explain)?;
+            if account.disabled {
+                anyhow::bail!("account {} is disabled", account.username);
+            }
+            let expires_at = expires.map(|d| chrono::Utc::now() + d);
+            let (secret, token) = service::create_token(
+                &store,
+                account.id,
+                &name,
+                expires_at,
+                &Actor::system("srs token create"),
+            )
+            .await
+            .map_err(explain)?;
+            eprintln!(
+                "token {} for {} created; it is shown only now:",
+                token.id, token.username
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List { store } => {
+            let store = open_store(store).await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{:<6} {:<20} {:<24} {:<8} {:<11} LAST USED",
+                "ID", "ACCOUNT", "NAME", "STATE", "EXPIRES"
+            )?;
+            for t in store.list_tokens(None).await? {
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                let expires = t
+                    .expires_at
+                    .map(|e| e.format("%Y-%m-%d").to_string())
+                    .unwrap_or_else(|| "never".into());
+                let used = t
+                    .last_used_at
+                    .map(|e| e.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| "never".into());
+                writeln!(
+                    out,
+                    "{:<6} {:<20} {:<24} {:<8} {:<11} {}",
+                    t.id, t.username, t.name, state, expires, used
+                )?;
+            }
+        }
+        TokenCommand::Revoke { id, store } => {
+            let store = open_store(store).await?;
+            let token = match store
+                .revoke_token(TokenId::new(id), &Actor::system("srs token revoke"))
+                .await
+            {
+                Err(StoreError::NotFound) => anyhow::bail!("there is no token with id {id}"),
+                other => other?,
+            };
+            println!(
+                "revoked token {} (\"{}\" of {})",
+                token.id, token.name, token.username
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn audit_export(args: StoreArgs) -> anyhow::Result<()> {
+    let store = open_store(args).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut after = 0;
+    loop {
+        let batch = store.audit_batch(after, 1000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        for entry in &batch {
+            serde_json::to_writer(&mut out, entry)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = config::resolve_serve(args)?;
     telemetry::init(resolved.log_format, "info,sqlx=warn,tower_http=warn")?;
     let app = Application::build(resolved.settings).await?;
+    service::bootstrap_admin(
+        &app.state().store,
+        std::env::var("SRS_BOOTSTRAP_ADMIN").ok().as_deref(),
+        std::env::var("SRS_BOOTSTRAP_PASSWORD").ok().as_deref(),
+    )
+    .await?;
     app.run_until_stopped(shutdown_signal()).await
 }
 
@@ -67,7 +412,7 @@ async fn purge(older_than: chrono::Duration, args: StoreArgs) -> anyhow::Result<
         .context("Failed to apply database migrations")?;
     let cutoff = chrono::Utc::now() - older_than;
     let purged = store
-        .purge_deleted(cutoff)
+        .purge_deleted(cutoff, &Actor::system("srs students purge"))
         .await
         .context("Failed to purge")?;
     println!(

@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// Seconds to let requests in flight finish at shutdown, 0-600 [default: 10]
     #[arg(long, env = "SRS_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Minutes of inactivity that end a session, 1-1440 [default: 30]
+    #[arg(long, env = "SRS_SESSION_IDLE_MINUTES")]
+    session_idle_minutes: Option<i64>,
+    /// Hours after sign-in that end a session, 1-168 [default: 12]
+    #[arg(long, env = "SRS_SESSION_LIFETIME_HOURS")]
+    session_lifetime_hours: Option<i64>,
 }
 
 /// The config file's keys; an unknown key is an error.
@@ -70,6 +76,8 @@ struct FileConfig {
     max_body_bytes: Option<usize>,
     max_import_bytes: Option<usize>,
     shutdown_grace_secs: Option<u64>,
+    session_idle_minutes: Option<i64>,
+    session_lifetime_hours: Option<i64>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -181,6 +189,22 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         0,
         600,
     )?;
+    let session_idle_minutes = in_range(
+        "session_idle_minutes",
+        args.session_idle_minutes
+            .or(file.session_idle_minutes)
+            .unwrap_or(30),
+        1,
+        1440,
+    )?;
+    let session_lifetime_hours = in_range(
+        "session_lifetime_hours",
+        args.session_lifetime_hours
+            .or(file.session_lifetime_hours)
+            .unwrap_or(12),
+        1,
+        168,
+    )?;
     Ok(Resolved {
         settings: Settings {
             listen,
@@ -191,6 +215,9 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             max_body_bytes,
             max_import_bytes,
             shutdown_grace_secs,
+            session_idle: chrono::Duration::minutes(session_idle_minutes),
+            session_lifetime: chrono::Duration::hours(session_lifetime_hours),
+            secure_cookies: false,
         },
         log_format,
     })

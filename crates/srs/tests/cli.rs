@@ -196,13 +196,264 @@ async fn serve_uses_sqlite_by_default_and_exits_0_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// Runs `srs` with `stdin` piped in; returns (success, stdout, stderr).
+fn run_with_input(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = srs()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("srs runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("srs finishes");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Creates an admin and returns a bearer token for it, both by the CLI.
+fn admin_token(url: &str) -> String {
+    let (ok, _, err) = run_with_input(
+        &[
+            "user",
+            "add",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+            "--database-url",
+            url,
+        ],
+        "correct horse battery staple\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = run_with_input(
+        &[
+            "token",
+            "create",
+            "--user",
+            "admin",
+            "--name",
+            "tests",
+            "--database-url",
+            url,
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    out.trim().to_owned()
+}
+
+#[test]
+fn accounts_and_tokens_are_managed_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("srs.db").display());
+    let url = url.as_str();
+    let (ok, _, err) = run_with_input(
+        &[
+            "user",
+            "add",
+            "ada",
+            "--role",
+            "registrar",
+            "--password-stdin",
+            "--database-url",
+            url,
+        ],
+        "short\n",
+    );
+    assert!(
+        !ok && err.contains("password") && err.contains("12"),
+        "weak password refused: {err}"
+    );
+    assert!(
+        !err.contains("short"),
+        "the password is never echoed: {err}"
+    );
+    let (ok, out, err) = run_with_input(
+        &[
+            "user",
+            "add",
+            "Ada",
+            "--role",
+            "registrar",
+            "--password-stdin",
+            "--database-url",
+            url,
+        ],
+        "a long enough password\n",
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("created account ada (registrar)"));
+    let (ok, _, err) = run_with_input(
+        &[
+            "user",
+            "add",
+            "ada",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--database-url",
+            url,
+        ],
+        "another long password\n",
+    );
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run_with_input(
+        &[
+            "user",
+            "add",
+            "bob",
+            "--role",
+            "superuser",
+            "--password-stdin",
+            "--database-url",
+            url,
+        ],
+        "",
+    );
+    assert!(!ok && err.contains("--role"), "{err}");
+
+    let (ok, token, err) = run_with_input(
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada",
+            "--name",
+            "nightly export",
+            "--expires",
+            "90d",
+            "--database-url",
+            url,
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert!(
+        token.trim().starts_with("srs_"),
+        "token printed once: {token}"
+    );
+    let (_, list, _) = run_with_input(&["token", "list", "--database-url", url], "");
+    assert!(
+        list.contains("nightly export") && list.contains("active") && !list.contains(token.trim()),
+        "{list}"
+    );
+    let (ok, out, _) = run_with_input(&["token", "revoke", "1", "--database-url", url], "");
+    assert!(ok && out.contains("revoked"), "{out}");
+    let (ok, _, err) = run_with_input(&["token", "revoke", "99", "--database-url", url], "");
+    assert!(!ok && err.contains("no token with id 99"), "{err}");
+
+    let (ok, _, _) = run_with_input(
+        &[
+            "user",
+            "reset-password",
+            "ada",
+            "--password-stdin",
+            "--database-url",
+            url,
+        ],
+        "a brand new password\n",
+    );
+    assert!(ok);
+    let (ok, _, _) = run_with_input(&["user", "disable", "ada", "--database-url", url], "");
+    assert!(ok);
+    let (_, users, _) = run_with_input(&["user", "list", "--database-url", url], "");
+    assert!(
+        users.contains("ada") && users.contains("disabled"),
+        "{users}"
+    );
+    let (ok, _, err) = run_with_input(&["user", "disable", "nobody", "--database-url", url], "");
+    assert!(!ok && err.contains("no account named 'nobody'"), "{err}");
+
+    let (ok, audit, _) = run_with_input(&["audit", "export", "--database-url", url], "");
+    assert!(ok);
+    let actions: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON line")["action"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "user.create",
+            "token.create",
+            "token.revoke",
+            "user.reset_password",
+            "user.disable"
+        ]
+    );
+    assert!(!audit.contains("argon2"), "no password hash in the trail");
+}
+
+#[tokio::test]
+async fn the_first_admin_can_come_from_the_environment_on_first_start_only() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut child = srs()
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .env("SRS_BOOTSTRAP_ADMIN", "root-admin")
+        .env("SRS_BOOTSTRAP_PASSWORD", "bootstrap password 1")
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("srs serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut logs = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("log line");
+        logs.push_str(&line);
+        logs.push('\n');
+        if line.contains("srs serve listening") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(logs.contains("first admin created"), "{logs}");
+    assert!(
+        !logs.contains("bootstrap password 1"),
+        "the password is never logged"
+    );
+    let url = format!("sqlite:{}", dir.path().join("srs-data/srs.db").display());
+    let (_, users, _) = run_with_input(&["user", "list", "--database-url", &url], "");
+    assert!(
+        users.contains("root-admin") && users.contains("admin"),
+        "{users}"
+    );
+}
+
 #[tokio::test]
 async fn purge_removes_only_students_deleted_long_enough_ago() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("records.db");
     let url = format!("sqlite:{}", db.display());
+    let token = admin_token(&url);
     let mut server = serve(dir, &["--database-url", &url]);
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .expect("client");
     let mut ids = Vec::new();
     for name in ["Gone Student", "Kept Student"] {
         let s: Value = client

@@ -135,8 +135,28 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
     let driver = start_driver().await;
     let c = browser(&driver).await;
 
-    // Add, with an age the rules refuse first.
+    // Sign in as a registrar.
+    app.as_user("reggie", srs_domain::Role::Registrar).await;
     c.goto(&app.url("/students/new")).await.expect("goto");
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .starts_with("/login"),
+        "sign-in first"
+    );
+    fill(&c, "username", "reggie").await;
+    fill(&c, "password", crate::helpers::PASSWORD).await;
+    click_and_load(&c, Locator::Id("sign-in")).await;
+    assert!(text_of(&c, "signed-in-as").await.contains("reggie"));
+
+    // Add, with an age the rules refuse first.
+    assert_eq!(
+        c.current_url().await.expect("url").path(),
+        "/students/new",
+        "back where we were going"
+    );
     assert!(text_of(&c, "site-banner").await.contains("test-site"));
     fill(&c, "full_name", "Ada Lovelace").await;
     fill(&c, "email", "ada@example.edu").await;
@@ -202,6 +222,35 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
     click_and_load(&c, Locator::Id("undo-delete")).await;
     assert!(text_of(&c, "flash").await.contains("restored"));
     assert!(text_of(&c, "student-name").await.contains("Ada King"));
+
+    // A viewer sees no way to change anything.
+    app.as_user("vera", srs_domain::Role::Viewer).await;
+    c.find(Locator::Id("logout"))
+        .await
+        .expect("logout")
+        .click()
+        .await
+        .expect("click");
+    c.goto(&app.url("/login")).await.expect("goto");
+    fill(&c, "username", "vera").await;
+    fill(&c, "password", crate::helpers::PASSWORD).await;
+    click_and_load(&c, Locator::Id("sign-in")).await;
+    let table = text_of(&c, "students").await;
+    assert!(table.contains("Ada King"), "viewers can read");
+    assert!(
+        c.find(Locator::LinkText("Edit")).await.is_err(),
+        "no edit button for a viewer"
+    );
+    assert!(
+        c.find(Locator::LinkText("Delete")).await.is_err(),
+        "no delete button for a viewer"
+    );
+    click_and_load(&c, Locator::LinkText("Ada King")).await;
+    assert!(c.find(Locator::Id("edit-link")).await.is_err());
+    assert!(
+        text_of(&c, "history").await.contains("reggie"),
+        "history names the author"
+    );
 
     c.close().await.expect("close browser");
 }

@@ -1,5 +1,9 @@
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::{Client, Response};
 use serde_json::{json, Value};
+use srs_domain::Role;
+use srs_store::{Actor, Store};
+use srs_web::auth::service;
 use srs_web::{Application, Settings};
 use std::sync::Once;
 use tempfile::TempDir;
@@ -14,7 +18,9 @@ pub enum Engine {
 /// A running app with its own fresh database, and a client for it.
 pub struct TestApp {
     pub address: String,
+    /// Acts as the `admin` account: a bearer token plus a signed-in session.
     pub client: Client,
+    pub store: Store,
     pub database_url: String,
     pub engine: Engine,
     _dir: TempDir,
@@ -52,36 +58,136 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
             uuid::Uuid::new_v4().simple()
         ),
     };
-    start(engine, database_url, dir).await
+    start(engine, database_url, dir, None).await
+}
+
+/// Starts an app on SQLite whose clock the test moves.
+pub async fn spawn_app_with_clock(clock: std::sync::Arc<dyn srs_web::auth::Clock>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database_url = format!("sqlite:{}", dir.path().join("data/srs.db").display());
+    start(Engine::Sqlite, database_url, dir, Some(clock)).await
 }
 
 /// Starts a second app on the database `other` uses, as a second instance
 /// of the same site would run.
 pub async fn spawn_sibling(other: &TestApp) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    start(other.engine, other.database_url.clone(), dir).await
+    start(other.engine, other.database_url.clone(), dir, None).await
 }
 
-async fn start(engine: Engine, database_url: String, dir: TempDir) -> TestApp {
+async fn start(
+    engine: Engine,
+    database_url: String,
+    dir: TempDir,
+    clock: Option<std::sync::Arc<dyn srs_web::auth::Clock>>,
+) -> TestApp {
     let mut settings = Settings::for_database(&database_url);
     settings.site_name = "test-site".into();
     settings.max_body_bytes = 16 * 1024;
     settings.max_import_bytes = 512 * 1024;
-    let app = Application::build(settings).await.expect("app builds");
+    let app = match clock {
+        Some(clock) => Application::build_with_clock(settings, clock).await,
+        None => Application::build(settings).await,
+    }
+    .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let store = app.state().store.clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let client = client_for(&store, &address, "admin", Role::Admin).await;
     TestApp {
         address,
         client,
+        store,
         database_url,
         engine,
         _dir: dir,
     }
+}
+
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A client acting as `username` (created with `role` if new): a bearer
+/// token for the API and a signed-in session for the pages.
+pub async fn client_for(store: &Store, address: &str, username: &str, role: Role) -> Client {
+    let actor = Actor::system("tests");
+    let user = match service::find_user(store, username).await {
+        Ok(u) => u,
+        Err(_) => service::create_user(store, username, role, PASSWORD, &actor)
+            .await
+            .expect("account"),
+    };
+    let (token, _) = service::create_token(store, user.id, "tests", None, &actor)
+        .await
+        .expect("token");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
+    );
+    let client = Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    sign_in(&client, address, username, PASSWORD).await;
+    client
+}
+
+/// A client with no credentials at all.
+pub fn anonymous() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The CSRF token of the page at `url`, read from its first form.
+pub async fn csrf_of(client: &Client, url: &str) -> String {
+    let html = client
+        .get(url)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html
+        .find(marker)
+        .expect("the page has a form with a CSRF field")
+        + marker.len();
+    html[start..start + 64].to_owned()
+}
+
+/// Signs `client` in through the login form; panics if it fails.
+pub async fn sign_in(client: &Client, address: &str, username: &str, password: &str) {
+    let status = try_sign_in(client, address, username, password)
+        .await
+        .status();
+    assert_eq!(status, 303, "sign-in of {username}");
+}
+
+/// Posts the login form and returns the answer.
+pub async fn try_sign_in(
+    client: &Client,
+    address: &str,
+    username: &str,
+    password: &str,
+) -> Response {
+    let token = csrf_of(client, &format!("{address}/login")).await;
+    client
+        .post(format!("{address}/login"))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .expect("sign-in request")
 }
 
 impl TestApp {
@@ -134,12 +240,14 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// A client acting as a new or existing account with `role`.
+    pub async fn as_user(&self, username: &str, role: Role) -> Client {
+        client_for(&self.store, &self.address, username, role).await
+    }
+
     /// A fresh CSRF token: load a page, then read the hidden form field.
     pub async fn csrf_token(&self) -> String {
-        let html = self.get("/students/new").await.text().await.expect("page");
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = html.find(marker).expect("the form has a CSRF field") + marker.len();
-        html[start..start + 64].to_owned()
+        csrf_of(&self.client, &self.url("/students/new")).await
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/api/v1/departments`: list, add, rename, retire, delete when unused.
 
+use crate::auth::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, AppJson};
 use crate::state::AppState;
@@ -55,7 +56,10 @@ fn parse_name(raw: &str) -> Result<DepartmentName, ApiError> {
 /// Lists every department, retired ones included.
 #[utoipa::path(get, path = "/api/v1/departments", tag = "departments",
     responses((status = 200, body = Vec<Department>)))]
-pub async fn list_departments(State(state): State<AppState>) -> ApiResult<Json<Vec<Department>>> {
+pub async fn list_departments(
+    _: Viewer,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<Department>>> {
     Ok(Json(state.store.list_departments().await?))
 }
 
@@ -63,6 +67,7 @@ pub async fn list_departments(State(state): State<AppState>) -> ApiResult<Json<V
 #[utoipa::path(get, path = "/api/v1/departments/{id}", tag = "departments",
     params(("id" = i64, Path)), responses((status = 200, body = Department), (status = 404, body = Problem)))]
 pub async fn get_department(
+    _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Department>> {
@@ -74,11 +79,12 @@ pub async fn get_department(
 #[utoipa::path(post, path = "/api/v1/departments", request_body = CreateDepartmentRequest, tag = "departments",
     responses((status = 201, body = Department), (status = 422, body = Problem)))]
 pub async fn create_department(
+    Admin(auth): Admin,
     State(state): State<AppState>,
     body: AppJson<CreateDepartmentRequest>,
 ) -> ApiResult<Response> {
     let name = parse_name(&body.value.name)?;
-    let department = state.store.create_department(&name).await?;
+    let department = state.store.create_department(&name, &auth.actor).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/departments/{}", department.id))
         .unwrap_or(HeaderValue::from_static("/api/v1/departments"));
     Ok((
@@ -94,6 +100,7 @@ pub async fn create_department(
     params(("id" = i64, Path)),
     responses((status = 200, body = Department), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_department(
+    Admin(auth): Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: AppJson<UpdateDepartmentRequest>,
@@ -103,7 +110,12 @@ pub async fn update_department(
         name: body.value.name.as_deref().map(parse_name).transpose()?,
         retired: body.value.retired,
     };
-    Ok(Json(state.store.update_department(id, &change).await?))
+    Ok(Json(
+        state
+            .store
+            .update_department(id, &change, &auth.actor)
+            .await?,
+    ))
 }
 
 /// Deletes a department that no record names.
@@ -111,10 +123,11 @@ pub async fn update_department(
     params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem, description = "In use; retire it instead")))]
 pub async fn delete_department(
+    Admin(auth): Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = DepartmentId::new(parse_id(&id)?);
-    state.store.delete_department(id).await?;
+    state.store.delete_department(id, &auth.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod audit;
 pub mod departments;
 pub mod students;
 pub mod transfer;
@@ -11,6 +12,7 @@ use axum::Router;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(students::router())
+        .merge(audit::router())
         .merge(departments::router())
         .merge(transfer::router(state))
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/students`: list, create, read, change, delete, restore.
 
+use crate::auth::{Registrar, Viewer};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{parse_id, AppJson, AppQuery};
 use crate::state::AppState;
@@ -250,6 +251,7 @@ fn idempotency_key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Idempotenc
 #[utoipa::path(get, path = "/api/v1/students", params(ListQuery), tag = "students",
     responses((status = 200, body = StudentList), (status = 400, body = Problem)))]
 pub async fn list_students(
+    _: Viewer,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> ApiResult<Json<StudentList>> {
@@ -272,6 +274,7 @@ pub async fn list_students(
         (status = 422, body = Problem, description = "Invalid input or reused Idempotency-Key"),
         (status = 503, body = Problem, description = "Database read-only or unavailable")))]
 pub async fn create_student(
+    Registrar(auth): Registrar,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: AppJson<CreateStudentRequest>,
@@ -283,7 +286,11 @@ pub async fn create_student(
         confirm_duplicate: request.confirm_duplicate,
         idempotency,
     };
-    match state.store.create_student(&new, &options).await? {
+    match state
+        .store
+        .create_student(&new, &options, &auth.actor)
+        .await?
+    {
         Created::New(student) => Ok((
             StatusCode::CREATED,
             [(header::LOCATION, location(student.id))],
@@ -313,6 +320,7 @@ pub async fn create_student(
 #[utoipa::path(get, path = "/api/v1/students/{id}", tag = "students",
     params(("id" = i64, Path)), responses((status = 200, body = Student), (status = 404, body = Problem)))]
 pub async fn get_student(
+    _: Viewer,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Student>> {
@@ -327,6 +335,7 @@ pub async fn get_student(
         (status = 409, body = Problem, description = "Stale version; nothing was overwritten"),
         (status = 422, body = Problem)))]
 pub async fn update_student(
+    Registrar(auth): Registrar,
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: AppJson<UpdateStudentRequest>,
@@ -343,18 +352,21 @@ pub async fn update_student(
         &current,
         state.today(),
     )?;
-    Ok(Json(state.store.update_student(id, &patch).await?))
+    Ok(Json(
+        state.store.update_student(id, &patch, &auth.actor).await?,
+    ))
 }
 
 /// Deletes a student softly: it can be restored until purged.
 #[utoipa::path(delete, path = "/api/v1/students/{id}", tag = "students",
     params(("id" = i64, Path)), responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete_student(
+    Registrar(auth): Registrar,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = StudentId::new(parse_id(&id)?);
-    state.store.delete_student(id).await?;
+    state.store.delete_student(id, &auth.actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -364,9 +376,10 @@ pub async fn delete_student(
     responses((status = 200, body = Student), (status = 404, body = Problem),
         (status = 409, body = Problem, description = "Not deleted, or its email is taken")))]
 pub async fn restore_student(
+    Registrar(auth): Registrar,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Student>> {
     let id = StudentId::new(parse_id(&id)?);
-    Ok(Json(state.store.restore_student(id).await?))
+    Ok(Json(state.store.restore_student(id, &auth.actor).await?))
 }

@@ -1,6 +1,7 @@
 //! CSV in and out: `GET /students/export.csv`, `POST /students/import`.
 
 use super::students::ListQuery;
+use crate::auth::{Registrar, Viewer};
 use crate::csv_io;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{read_body, AppQuery};
@@ -82,6 +83,7 @@ pub(crate) fn export_response(store: Store, filter: StudentFilter) -> Response {
 #[utoipa::path(get, path = "/api/v1/students/export.csv", params(ListQuery), tag = "students",
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = Problem)))]
 pub async fn export_students(
+    _: Registrar,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> ApiResult<Response> {
@@ -123,6 +125,7 @@ pub(crate) async fn run_import(
     state: &AppState,
     data: &[u8],
     options: ImportOptions,
+    actor: &srs_store::Actor,
 ) -> ApiResult<ImportSummary> {
     let (rows, mut problems) = csv_io::parse_import(data, state.today());
     if !problems.is_empty() {
@@ -132,7 +135,7 @@ pub(crate) async fn run_import(
         problems.sort_by_key(|p| p.line);
         return Err(ApiError::ImportRejected(problems));
     }
-    let imported = state.store.import_students(&rows, options).await?;
+    let imported = state.store.import_students(&rows, options, actor).await?;
     Ok(ImportSummary {
         imported,
         dry_run: options.dry_run,
@@ -146,6 +149,7 @@ pub(crate) async fn run_import(
         (status = 422, body = Problem, description = "Every bad row with its line number; nothing imported"),
         (status = 413, body = Problem), (status = 415, body = Problem)))]
 pub async fn import_students(
+    Registrar(auth): Registrar,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ImportQuery>,
     request: Request,
@@ -169,13 +173,13 @@ pub async fn import_students(
         allow_duplicates: flag("allow_duplicates", query.allow_duplicates.as_deref())?,
     };
     let body = read_body(request, &state).await?;
-    Ok(Json(run_import(&state, &body, options).await?))
+    Ok(Json(run_import(&state, &body, options, &auth.actor).await?))
 }
 
 /// The CSV template: the header and one example row.
 #[utoipa::path(get, path = "/api/v1/students/import-template.csv", tag = "students",
     responses((status = 200, content_type = "text/csv", body = String)))]
-pub async fn import_template() -> Response {
+pub async fn import_template(_: Viewer) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -1,6 +1,7 @@
 //! The departments page: list, add, rename, retire, reinstate, delete.
 
 use super::forms::form_or_400;
+use crate::auth::{Admin, Viewer};
 use crate::extract::parse_id;
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
 use crate::state::AppState;
@@ -31,7 +32,7 @@ struct DepartmentsPage {
     error: Option<String>,
 }
 
-async fn list(ctx: PageCtx, State(state): State<AppState>) -> PageResult {
+async fn list(_: Viewer, ctx: PageCtx, State(state): State<AppState>) -> PageResult {
     let departments = state.store.list_departments().await?;
     Ok(render(&DepartmentsPage {
         ctx,
@@ -52,6 +53,7 @@ struct DepartmentInput {
 }
 
 async fn create(
+    Admin(auth): Admin,
     ctx: PageCtx,
     State(state): State<AppState>,
     form: Result<Form<DepartmentInput>, FormRejection>,
@@ -61,7 +63,7 @@ async fn create(
     let outcome = match DepartmentName::parse(&input.name) {
         Ok(name) => state
             .store
-            .create_department(&name)
+            .create_department(&name, &auth.actor)
             .await
             .map_err(|e| match e {
                 StoreError::Invalid(v) => Ok(v
@@ -94,6 +96,7 @@ async fn create(
 }
 
 async fn change(
+    Admin(auth): Admin,
     ctx: PageCtx,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -112,6 +115,7 @@ async fn change(
                         name: Some(name),
                         retired: None,
                     },
+                    &auth.actor,
                 )
                 .await
                 .map(|d| format!("Department renamed to {}.", d.name)),
@@ -130,6 +134,7 @@ async fn change(
                     name: None,
                     retired: Some(true),
                 },
+                &auth.actor,
             )
             .await
             .map(|d| format!("Department {} retired: it takes no new students.", d.name)),
@@ -141,12 +146,13 @@ async fn change(
                     name: None,
                     retired: Some(false),
                 },
+                &auth.actor,
             )
             .await
             .map(|d| format!("Department {} reinstated.", d.name)),
         "delete" => state
             .store
-            .delete_department(id)
+            .delete_department(id, &auth.actor)
             .await
             .map(|()| "Department deleted.".to_owned()),
         _ => {

@@ -1,5 +1,6 @@
 //! The import page: upload a CSV, check it or import it, see every bad row.
 
+use crate::auth::Registrar;
 use crate::error::ApiError;
 use crate::page::{render, PageCtx, PageResult};
 use crate::routes::api::transfer::{run_import, ImportSummary};
@@ -31,7 +32,7 @@ struct ImportPage {
     error: Option<String>,
 }
 
-async fn form(ctx: PageCtx) -> PageResult {
+async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
     Ok(render(&ImportPage {
         ctx,
         summary: None,
@@ -41,6 +42,7 @@ async fn form(ctx: PageCtx) -> PageResult {
 }
 
 async fn upload(
+    Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     mut multipart: Multipart,
@@ -107,7 +109,7 @@ async fn upload(
             Some("Choose a CSV file to upload.".into()),
         ));
     };
-    match run_import(&state, &file, options).await {
+    match run_import(&state, &file, options, &auth.actor).await {
         Ok(summary) => Ok(page(ctx, StatusCode::OK, Some(summary), Vec::new(), None)),
         Err(ApiError::ImportRejected(rows)) => Ok(page(
             ctx,

@@ -1,9 +1,11 @@
 //! Server-rendered pages. They work without JavaScript; every form carries
 //! a CSRF token.
 
+mod admin;
 mod departments;
 mod forms;
 mod import;
+mod session;
 mod students;
 
 use crate::state::AppState;
@@ -15,4 +17,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(students::router())
         .merge(departments::router())
         .merge(import::router(state))
+        .merge(session::router())
+        .merge(admin::router())
 }

@@ -1,6 +1,7 @@
 //! Student pages: list, add, view, edit, delete, restore.
 
 use super::forms::{form_or_400, FormView};
+use crate::auth::{Registrar, Viewer};
 use crate::error::ApiError;
 use crate::extract::{parse_id, AppQuery};
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
@@ -68,6 +69,7 @@ fn url(path: &str, params: &[(&str, String)]) -> String {
 }
 
 async fn list(
+    _: Viewer,
     ctx: PageCtx,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
@@ -310,13 +312,14 @@ async fn form_page(
     Ok((status, render(&page)).into_response())
 }
 
-async fn new_form(ctx: PageCtx, State(state): State<AppState>) -> PageResult {
+async fn new_form(_: Registrar, ctx: PageCtx, State(state): State<AppState>) -> PageResult {
     let mut form = FormView::default();
     form.set("status", "active");
     form_page(&state, ctx, None, 0, form, StatusCode::OK).await
 }
 
 async fn create(
+    Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     form: Result<Form<StudentInput>, FormRejection>,
@@ -335,7 +338,11 @@ async fn create(
         confirm_duplicate: input.confirm_duplicate.as_deref() == Some("true"),
         idempotency: None,
     };
-    match state.store.create_student(&new, &options).await {
+    match state
+        .store
+        .create_student(&new, &options, &auth.actor)
+        .await
+    {
         Ok(Created::New(s)) => Ok(redirect_with_flash(
             &format!("/students/{}", s.id),
             Flash::success(format!(
@@ -410,6 +417,7 @@ async fn duplicate_page(
 struct ShowPage {
     ctx: PageCtx,
     s: Student,
+    history: Vec<crate::history::HistoryEntry>,
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Student, PageError> {
@@ -417,12 +425,19 @@ async fn load(state: &AppState, id: &str) -> Result<Student, PageError> {
     Ok(state.store.get_student(id).await?)
 }
 
-async fn show(ctx: PageCtx, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+async fn show(
+    _: Viewer,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let s = load(&state, &id).await?;
-    Ok(render(&ShowPage { ctx, s }))
+    let history = crate::routes::api::audit::history_of(&state, s.id).await?;
+    Ok(render(&ShowPage { ctx, s, history }))
 }
 
 async fn edit_form(
+    _: Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -455,6 +470,7 @@ async fn conflict_page(
 }
 
 async fn update(
+    Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -488,7 +504,11 @@ async fn update(
             .await;
         }
     };
-    match state.store.update_student(current.id, &patch).await {
+    match state
+        .store
+        .update_student(current.id, &patch, &auth.actor)
+        .await
+    {
         Ok(s) => Ok(redirect_with_flash(
             &format!("/students/{}", s.id),
             Flash::success(format!("Changes to {} saved.", s.student_number)),
@@ -520,6 +540,7 @@ struct DeletePage {
 }
 
 async fn confirm_delete(
+    _: Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -536,6 +557,7 @@ struct TokenOnly {
 }
 
 async fn delete(
+    Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -544,7 +566,7 @@ async fn delete(
     let input = form_or_400(form)?;
     ctx.check_csrf(&input.csrf_token)?;
     let s = load(&state, &id).await?;
-    state.store.delete_student(s.id).await?;
+    state.store.delete_student(s.id, &auth.actor).await?;
     let mut flash = Flash::success(format!(
         "Student {} ({}) deleted.",
         s.student_number, s.full_name
@@ -554,6 +576,7 @@ async fn delete(
 }
 
 async fn restore(
+    Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -562,7 +585,7 @@ async fn restore(
     let input = form_or_400(form)?;
     ctx.check_csrf(&input.csrf_token)?;
     let id = StudentId::new(parse_id(&id).map_err(PageError::from)?);
-    match state.store.restore_student(id).await {
+    match state.store.restore_student(id, &auth.actor).await {
         Ok(s) => Ok(redirect_with_flash(
             &format!("/students/{}", s.id),
             Flash::success(format!(

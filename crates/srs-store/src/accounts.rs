@@ -1,0 +1,421 @@
+//! Accounts, sessions and API tokens. Secrets arrive here already hashed.
+
+use crate::audit::{to_json, write_audit, Actor};
+use crate::dialect::{is_unique_violation_on, InsertedId};
+use crate::{on_pool, Store, StoreError, StoreResult};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use srs_domain::{Role, TokenId, UserId, Username, ValidationErrors};
+
+/// How often a session's or token's last use is written: not on every
+/// request, which would turn every read into a write.
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+/// An account as shown to people: never its password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct User {
+    /// Server-assigned id.
+    #[schema(value_type = i64)]
+    pub id: UserId,
+    /// Login name.
+    #[schema(value_type = String)]
+    pub username: Username,
+    /// What it may do.
+    pub role: Role,
+    /// Disabled accounts cannot log in or use tokens.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An API token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ApiToken {
+    /// Server-assigned id.
+    #[schema(value_type = i64)]
+    pub id: TokenId,
+    /// Whose token it is.
+    #[schema(value_type = String)]
+    pub username: Username,
+    /// The label it was created with.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    username: String,
+    role: String,
+    disabled_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> StoreResult<Self> {
+        let bad = |e: srs_domain::ParseError| StoreError::Corrupt(format!("user {}: {e}", r.id));
+        Ok(User {
+            id: UserId::new(r.id),
+            username: Username::parse(&r.username).map_err(bad)?,
+            role: Role::parse(&r.role).map_err(bad)?,
+            disabled: r.disabled_at.is_some(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    last_seen_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    username: String,
+    name: String,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> StoreResult<Self> {
+        Ok(ApiToken {
+            id: TokenId::new(r.id),
+            username: Username::parse(&r.username)
+                .map_err(|e| StoreError::Corrupt(format!("token {}: {e}", r.id)))?,
+            name: r.name,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            last_used_at: r.last_used_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.role, u.disabled_at, u.created_at, u.updated_at";
+const TOKEN_SELECT: &str =
+    "SELECT t.id, u.username, t.name, t.created_at, t.expires_at, t.last_used_at, \
+    t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+
+impl Store {
+    /// How many accounts exist.
+    pub async fn count_users(&self) -> StoreResult<i64> {
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(p).await?),
+        )
+    }
+
+    /// Every account, by name.
+    pub async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
+        let rows: Vec<UserRow> = on_pool!(self, p => sqlx::query_as(&sql).fetch_all(p).await?);
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    /// One account by id.
+    pub async fn get_user(&self, id: UserId) -> StoreResult<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?");
+        let row: Option<UserRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.get()).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// An account and its password hash, by login name.
+    pub async fn user_credentials(
+        &self,
+        username: &Username,
+    ) -> StoreResult<Option<(User, String)>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?");
+        let hash_sql = "SELECT password_hash FROM users WHERE id = ?";
+        let row: Option<UserRow> = on_pool!(self, p => {
+            sqlx::query_as(&sql).bind(username.as_str()).fetch_optional(p).await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let user = User::try_from(row)?;
+        let hash: String = on_pool!(self, p => {
+            sqlx::query_scalar(hash_sql).bind(user.id.get()).fetch_one(p).await?
+        });
+        Ok(Some((user, hash)))
+    }
+
+    /// Creates an account with an already-hashed password.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_user(
+        &self,
+        username: &Username,
+        role: Role,
+        password_hash: &str,
+        actor: &Actor,
+    ) -> StoreResult<User> {
+        let now = Utc::now();
+        let result: Result<i64, sqlx::Error> = on_pool!(self, p => async {
+            let mut tx = p.begin().await?;
+            let id = sqlx::query(
+                "INSERT INTO users (username, password_hash, role, disabled_at, created_at, updated_at) \
+                 VALUES (?, ?, ?, NULL, ?, ?)",
+            )
+            .bind(username.as_str())
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .inserted_id();
+            let after = serde_json::json!({"id": id, "username": username, "role": role}).to_string();
+            write_audit!(tx, actor, "user.create", "user", Some(id), None::<String>, Some(after)).await?;
+            tx.commit().await?;
+            Ok(id)
+        }.await);
+        match result {
+            Ok(id) => {
+                tracing::info!(user_id = id, role = %role, "account created");
+                self.get_user(UserId::new(id)).await
+            }
+            Err(e) if is_unique_violation_on(&e, "username") => Err(ValidationErrors::single(
+                "username",
+                format!("an account named '{username}' already exists"),
+            )
+            .into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes an account's role, disabled flag or password hash; disabling
+    /// or a new password ends its sessions.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        role: Option<Role>,
+        disabled: Option<bool>,
+        password_hash: Option<&str>,
+        actor: &Actor,
+    ) -> StoreResult<User> {
+        let before = self.get_user(id).await?;
+        let role = role.unwrap_or(before.role);
+        let disabled = disabled.unwrap_or(before.disabled);
+        let now = Utc::now();
+        let disabled_at = if disabled { Some(now) } else { None };
+        let action = match (password_hash.is_some(), disabled != before.disabled) {
+            (true, _) => "user.reset_password",
+            (false, true) if disabled => "user.disable",
+            (false, true) => "user.enable",
+            _ => "user.update",
+        };
+        let before_json = to_json(&before)?;
+        let end_sessions = disabled || password_hash.is_some();
+        let result: Result<(), sqlx::Error> = on_pool!(self, p => async {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE users SET role = ?, disabled_at = CASE WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END, \
+                 password_hash = COALESCE(?, password_hash), updated_at = ? WHERE id = ?",
+            )
+            .bind(role.as_str())
+            .bind(disabled_at.is_some())
+            .bind(now)
+            .bind(password_hash)
+            .bind(now)
+            .bind(id.get())
+            .execute(&mut *tx)
+            .await?;
+            if end_sessions {
+                sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.get()).execute(&mut *tx).await?;
+            }
+            let after = serde_json::json!({"id": id, "username": before.username, "role": role, "disabled": disabled, "password_changed": password_hash.is_some()}).to_string();
+            write_audit!(tx, actor, action, "user", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
+            tx.commit().await?;
+            Ok(())
+        }.await);
+        result?;
+        tracing::info!(action, "account changed");
+        self.get_user(id).await
+    }
+
+    /// Starts a session for `user` under the hash of its secret.
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let now = Utc::now();
+        on_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(id_hash)
+            .bind(user.get())
+            .bind(now)
+            .bind(now)
+            .bind(expires_at)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// The live account behind a session, if the session is neither expired
+    /// nor idle longer than `idle`.
+    pub async fn session_user(&self, id_hash: &str, idle: Duration) -> StoreResult<Option<User>> {
+        let now = Utc::now();
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled_at IS NULL"
+        );
+        let row: Option<SessionRow> = on_pool!(self, p => {
+            sqlx::query_as(&sql).bind(id_hash).bind(now).bind(now - idle).fetch_optional(p).await?
+        });
+        let Some(SessionRow { user, last_seen_at }) = row else {
+            return Ok(None);
+        };
+        if now - last_seen_at > TOUCH_EVERY {
+            on_pool!(self, p => {
+                sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+                    .bind(now)
+                    .bind(id_hash)
+                    .execute(p)
+                    .await?;
+            });
+        }
+        Ok(Some(User::try_from(user)?))
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
+        on_pool!(self, p => {
+            sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Stores a new token's hash for `user`.
+    #[tracing::instrument(skip_all, fields(user_id = %user))]
+    pub async fn create_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        expires_at: Option<DateTime<Utc>>,
+        actor: &Actor,
+    ) -> StoreResult<ApiToken> {
+        let now = Utc::now();
+        let id: i64 = on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let id = sqlx::query(
+                "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at, last_used_at, revoked_at) \
+                 VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+            )
+            .bind(user.get())
+            .bind(name)
+            .bind(token_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?
+            .inserted_id();
+            let after = serde_json::json!({"id": id, "user_id": user, "name": name, "expires_at": expires_at}).to_string();
+            write_audit!(tx, actor, "token.create", "token", Some(id), None::<String>, Some(after)).await?;
+            tx.commit().await?;
+            id
+        });
+        tracing::info!(token_id = id, "API token created");
+        self.get_token(TokenId::new(id)).await
+    }
+
+    /// One token by id.
+    pub async fn get_token(&self, id: TokenId) -> StoreResult<ApiToken> {
+        let sql = format!("{TOKEN_SELECT} WHERE t.id = ?");
+        let row: Option<TokenRow> =
+            on_pool!(self, p => sqlx::query_as(&sql).bind(id.get()).fetch_optional(p).await?);
+        row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// Tokens, all or one account's, newest first.
+    pub async fn list_tokens(&self, user: Option<UserId>) -> StoreResult<Vec<ApiToken>> {
+        let rows: Vec<TokenRow> = match user {
+            Some(u) => {
+                let sql = format!("{TOKEN_SELECT} WHERE t.user_id = ? ORDER BY t.id DESC");
+                on_pool!(self, p => sqlx::query_as(&sql).bind(u.get()).fetch_all(p).await?)
+            }
+            None => {
+                let sql = format!("{TOKEN_SELECT} ORDER BY t.id DESC");
+                on_pool!(self, p => sqlx::query_as(&sql).fetch_all(p).await?)
+            }
+        };
+        rows.into_iter().map(ApiToken::try_from).collect()
+    }
+
+    /// The live account behind a token that is neither revoked nor expired.
+    pub async fn token_user(&self, token_hash: &str) -> StoreResult<Option<(User, ApiToken)>> {
+        let now = Utc::now();
+        let row: Option<(i64, i64, Option<DateTime<Utc>>)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT t.id, t.user_id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) \
+                 AND u.disabled_at IS NULL",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await?
+        });
+        let Some((token_id, user_id, last_used)) = row else {
+            return Ok(None);
+        };
+        if last_used.is_none_or(|t| now - t > TOUCH_EVERY) {
+            on_pool!(self, p => {
+                sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+                    .bind(now)
+                    .bind(token_id)
+                    .execute(p)
+                    .await?;
+            });
+        }
+        let user = self.get_user(UserId::new(user_id)).await?;
+        let token = self.get_token(TokenId::new(token_id)).await?;
+        Ok(Some((user, token)))
+    }
+
+    /// Revokes a token at once.
+    #[tracing::instrument(skip_all, fields(token_id = %id))]
+    pub async fn revoke_token(&self, id: TokenId, actor: &Actor) -> StoreResult<ApiToken> {
+        let before = self.get_token(id).await?;
+        if before.revoked_at.is_some() {
+            return Ok(before);
+        }
+        let before_json = to_json(&before)?;
+        let now = Utc::now();
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .bind(now)
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
+            let after = serde_json::json!({"id": id, "revoked_at": now}).to_string();
+            write_audit!(tx, actor, "token.revoke", "token", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
+            tx.commit().await?;
+        });
+        tracing::info!("API token revoked");
+        self.get_token(id).await
+    }
+}

@@ -1,0 +1,128 @@
+//! Resolves who is asking, once per request, from a bearer token or the
+//! session cookie.
+
+use super::secrets::secret_hash;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use srs_store::{Actor, ApiToken, User};
+use std::net::SocketAddr;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "srs_session";
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone)]
+pub enum Via {
+    /// A page session; the hash of its secret.
+    Session(String),
+    /// An API token.
+    Token(ApiToken),
+}
+
+/// A caller whose identity is known.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The account.
+    pub user: User,
+    /// How it signed in.
+    pub via: Via,
+    /// Who to name in the audit trail, with address and request id.
+    pub actor: Actor,
+}
+
+/// What the middleware found out about the caller.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    /// No credentials.
+    Anonymous,
+    /// A bearer token that is unknown, revoked or expired.
+    BadToken,
+    /// A session cookie used for an unsafe API method.
+    SessionNotForApiWrites,
+    /// A known account.
+    Known(Box<Authenticated>),
+}
+
+/// The client's address as the audit trail records it.
+pub(crate) fn client_addr(req: &Request) -> Option<String> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Looks up the caller and leaves a [`Caller`] in the request's extensions.
+pub(crate) async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    if path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        // Public and hot: no credential look-up.
+        return next.run(req).await;
+    }
+    let addr = client_addr(&req);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let actor = |label: String, user: &User| Actor {
+        user_id: Some(user.id),
+        label,
+        client_addr: addr.clone(),
+        request_id: request_id.clone(),
+    };
+    let caller = if let Some(token) = bearer(&req) {
+        match state.store.token_user(&secret_hash(token)).await {
+            Ok(Some((user, token))) => {
+                let label = format!("{} (token \"{}\")", user.username, token.name);
+                Caller::Known(Box::new(Authenticated {
+                    actor: actor(label, &user),
+                    via: Via::Token(token),
+                    user,
+                }))
+            }
+            Ok(None) => Caller::BadToken,
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    } else if let Some(cookie) = CookieJar::from_headers(req.headers()).get(SESSION_COOKIE) {
+        let hash = secret_hash(cookie.value());
+        match state
+            .store
+            .session_user(&hash, state.settings.session_idle)
+            .await
+        {
+            Ok(Some(user)) => {
+                let is_api = req.uri().path().starts_with("/api/");
+                let safe = matches!(*req.method(), Method::GET | Method::HEAD);
+                if is_api && !safe {
+                    Caller::SessionNotForApiWrites
+                } else {
+                    Caller::Known(Box::new(Authenticated {
+                        actor: actor(user.username.to_string(), &user),
+                        via: Via::Session(hash),
+                        user,
+                    }))
+                }
+            }
+            Ok(None) => Caller::Anonymous,
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    } else {
+        Caller::Anonymous
+    };
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}

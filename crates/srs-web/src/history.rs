@@ -1,0 +1,136 @@
+//! Audit entries as people read them: which fields changed, from what to what.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use srs_store::AuditEntry;
+
+/// Fields every change touches; listing them would hide the real change.
+const NOISE: [&str; 3] = ["updated_at", "version", "created_at"];
+
+/// One field's change.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldChange {
+    /// The field.
+    pub field: String,
+    /// Its value before (null when new).
+    #[schema(value_type = Object)]
+    pub before: Value,
+    /// Its value after (null when removed).
+    #[schema(value_type = Object)]
+    pub after: Value,
+}
+
+/// One entry of a record's history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    /// Position in the audit trail.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// What, e.g. `student.update`.
+    pub action: String,
+    /// From where.
+    pub client_addr: Option<String>,
+    /// The request id, to find the log lines.
+    pub request_id: Option<String>,
+    /// The fields that changed.
+    pub changes: Vec<FieldChange>,
+    /// The record before, if it existed.
+    #[schema(value_type = Option<Object>)]
+    pub before: Option<Value>,
+    /// The record after, if it still exists.
+    #[schema(value_type = Option<Object>)]
+    pub after: Option<Value>,
+}
+
+fn parse(json: Option<&str>) -> Option<Value> {
+    json.and_then(|s| serde_json::from_str(s).ok())
+}
+
+/// The fields whose values differ between `before` and `after`.
+pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldChange> {
+    let empty = serde_json::Map::new();
+    let b = before.and_then(Value::as_object).unwrap_or(&empty);
+    let a = after.and_then(Value::as_object).unwrap_or(&empty);
+    let mut fields: Vec<&String> = b.keys().chain(a.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    fields
+        .into_iter()
+        .filter(|f| !NOISE.contains(&f.as_str()))
+        .filter_map(|f| {
+            let (old, new) = (
+                b.get(f).cloned().unwrap_or(Value::Null),
+                a.get(f).cloned().unwrap_or(Value::Null),
+            );
+            (old != new).then(|| FieldChange {
+                field: f.clone(),
+                before: old,
+                after: new,
+            })
+        })
+        .collect()
+}
+
+impl From<AuditEntry> for HistoryEntry {
+    fn from(e: AuditEntry) -> Self {
+        let before = parse(e.before_json.as_deref());
+        let after = parse(e.after_json.as_deref());
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            client_addr: e.client_addr,
+            request_id: e.request_id,
+            changes: changes(before.as_ref(), after.as_ref()),
+            before,
+            after,
+        }
+    }
+}
+
+impl FieldChange {
+    /// The old value as shown on pages.
+    pub fn before_text(&self) -> String {
+        display(&self.before)
+    }
+
+    /// The new value as shown on pages.
+    pub fn after_text(&self) -> String {
+        display(&self.after)
+    }
+}
+
+/// A value as a short text for pages: strings bare, null as a dash.
+pub fn display(v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_only_the_fields_that_changed() {
+        let before = json!({"full_name": "Ada", "status": "active", "version": 1, "email": null});
+        let after =
+            json!({"full_name": "Ada King", "status": "active", "version": 2, "email": "a@x.org"});
+        let c = changes(Some(&before), Some(&after));
+        let fields: Vec<&str> = c.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, vec!["email", "full_name"]);
+        assert_eq!(
+            changes(None, Some(&after)).len(),
+            3,
+            "a creation lists every field"
+        );
+    }
+}

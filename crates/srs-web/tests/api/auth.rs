@@ -1,0 +1,626 @@
+use crate::both_engines;
+use crate::helpers::{anonymous, csrf_of, sign_in, try_sign_in, valid_student, Engine, PASSWORD};
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use srs_domain::Role;
+
+/// Who may call what: (method, path, body, least role).
+fn api_routes(student: i64, department: i64) -> Vec<(Method, String, Option<Value>, Role)> {
+    let s = format!("/api/v1/students/{student}");
+    let d = format!("/api/v1/departments/{department}");
+    vec![
+        (Method::GET, "/api/v1/students".into(), None, Role::Viewer),
+        (Method::GET, s.clone(), None, Role::Viewer),
+        (Method::GET, format!("{s}/history"), None, Role::Viewer),
+        (
+            Method::GET,
+            "/api/v1/departments".into(),
+            None,
+            Role::Viewer,
+        ),
+        (Method::GET, d.clone(), None, Role::Viewer),
+        (
+            Method::GET,
+            "/api/v1/students/import-template.csv".into(),
+            None,
+            Role::Viewer,
+        ),
+        (
+            Method::GET,
+            "/api/v1/students/export.csv".into(),
+            None,
+            Role::Registrar,
+        ),
+        (
+            Method::POST,
+            "/api/v1/students".into(),
+            Some(valid_student("Role Probe")),
+            Role::Registrar,
+        ),
+        (
+            Method::PATCH,
+            s.clone(),
+            Some(json!({"version": 999, "status": "active"})),
+            Role::Registrar,
+        ),
+        (Method::POST, format!("{s}/restore"), None, Role::Registrar),
+        (
+            Method::DELETE,
+            "/api/v1/students/999999".into(),
+            None,
+            Role::Registrar,
+        ),
+        (
+            Method::POST,
+            "/api/v1/departments".into(),
+            Some(json!({"name": "Probe Department"})),
+            Role::Admin,
+        ),
+        (
+            Method::PATCH,
+            d.clone(),
+            Some(json!({"retired": false})),
+            Role::Admin,
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/departments/999999".into(),
+            None,
+            Role::Admin,
+        ),
+        (Method::GET, "/api/v1/audit".into(), None, Role::Admin),
+    ]
+}
+
+async fn call(
+    client: &Client,
+    base: &str,
+    method: &Method,
+    path: &str,
+    body: &Option<Value>,
+) -> u16 {
+    let mut request = client.request(method.clone(), format!("{base}{path}"));
+    if let Some(b) = body {
+        request = request.json(b);
+    }
+    request.send().await.expect("sent").status().as_u16()
+}
+
+async fn snapshot(app: &crate::helpers::TestApp) -> (Value, Value) {
+    let students: Value = app
+        .get("/api/v1/students?per_page=200")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let departments: Value = app
+        .get("/api/v1/departments")
+        .await
+        .json()
+        .await
+        .expect("json");
+    (students["items"].clone(), departments)
+}
+
+both_engines!(each_role_gets_exactly_the_api_routes_it_is_allowed, |app| {
+    let s = app.create_student("Existing Student", None).await;
+    let departments: Value = app
+        .get("/api/v1/departments")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let routes = api_routes(
+        s["id"].as_i64().expect("id"),
+        departments[0]["id"].as_i64().expect("id"),
+    );
+    let viewer = app.as_user("vera", Role::Viewer).await;
+    let registrar = app.as_user("reggie", Role::Registrar).await;
+    let before = snapshot(&app).await;
+    for (method, path, body, _) in &routes {
+        let status = call(&anonymous(), &app.address, method, path, body).await;
+        assert_eq!(status, 401, "anonymous {method} {path}");
+    }
+    for (client, role) in [(&viewer, Role::Viewer), (&registrar, Role::Registrar)] {
+        for (method, path, body, needed) in &routes {
+            if !role.allows(*needed) {
+                let status = call(client, &app.address, method, path, body).await;
+                assert_eq!(status, 403, "{role} {method} {path}");
+            }
+        }
+    }
+    assert_eq!(
+        snapshot(&app).await,
+        before,
+        "refused calls changed nothing"
+    );
+    for (client, role) in [
+        (&viewer, Role::Viewer),
+        (&registrar, Role::Registrar),
+        (&app.client, Role::Admin),
+    ] {
+        for (method, path, body, needed) in &routes {
+            if role.allows(*needed) {
+                let status = call(client, &app.address, method, path, body).await;
+                assert!(
+                    ![401, 403].contains(&status) && status < 500,
+                    "{role} {method} {path}: {status}"
+                );
+            }
+        }
+    }
+});
+
+both_engines!(each_role_gets_exactly_the_pages_it_is_allowed, |app| {
+    let s = app.create_student("Page Probe", None).await;
+    let id = s["id"].as_i64().expect("id");
+    let pages = [
+        ("/students".to_owned(), Role::Viewer),
+        (format!("/students/{id}"), Role::Viewer),
+        ("/departments".to_owned(), Role::Viewer),
+        ("/students/new".to_owned(), Role::Registrar),
+        (format!("/students/{id}/edit"), Role::Registrar),
+        (format!("/students/{id}/delete"), Role::Registrar),
+        ("/import".to_owned(), Role::Registrar),
+        ("/admin/users".to_owned(), Role::Admin),
+        ("/admin/tokens".to_owned(), Role::Admin),
+    ];
+    let viewer = app.as_user("vera", Role::Viewer).await;
+    let registrar = app.as_user("reggie", Role::Registrar).await;
+    let nobody = anonymous();
+    for (path, needed) in &pages {
+        let r = nobody.get(app.url(path)).send().await.expect("sent");
+        assert_eq!(r.status(), 303, "anonymous {path} goes to sign-in");
+        assert!(r.headers()["location"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("/login?next="));
+        for (client, role) in [
+            (&viewer, Role::Viewer),
+            (&registrar, Role::Registrar),
+            (&app.client, Role::Admin),
+        ] {
+            let status = client
+                .get(app.url(path))
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16();
+            let expected = if role.allows(*needed) { 200 } else { 403 };
+            assert_eq!(status, expected, "{role} {path}");
+        }
+    }
+    let html = viewer
+        .get(app.url(&format!("/students/{id}")))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        !html.contains("id=\"edit-link\"") && !html.contains("id=\"delete-link\""),
+        "viewers see no edit or delete"
+    );
+    let list = viewer
+        .get(app.url("/students"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(!list.contains("/edit\"") && !list.contains("Add student</a>"));
+    let token = csrf_of(&viewer, &app.url("/students")).await;
+    let r = viewer
+        .post(app.url(&format!("/students/{id}/delete")))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 403, "a viewer's forged form is refused");
+    assert_eq!(
+        app.get(&format!("/api/v1/students/{id}")).await.status(),
+        200,
+        "and nothing changed"
+    );
+});
+
+both_engines!(sign_in_rotates_the_session_and_sign_out_ends_it, |app| {
+    app.as_user("vera", Role::Viewer).await;
+    let client = anonymous();
+    // A session id planted before sign-in must not become the session.
+    let planted = format!("{}/login", app.address);
+    let _ = client
+        .get(&planted)
+        .header("cookie", "srs_session=planted-by-attacker")
+        .send()
+        .await;
+    sign_in(&client, &app.address, "vera", PASSWORD).await;
+    let fixed = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = fixed
+        .get(app.url("/students"))
+        .header("cookie", "srs_session=planted-by-attacker")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 303, "the planted id is not signed in");
+    assert_eq!(
+        client
+            .get(app.url("/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+
+    let token = csrf_of(&client, &app.url("/students")).await;
+    let r = client
+        .post(app.url("/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        client
+            .get(app.url("/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        303,
+        "signed out"
+    );
+});
+
+both_engines!(
+    a_stolen_session_cookie_stops_working_after_sign_out,
+    |app| {
+        app.as_user("vera", Role::Viewer).await;
+        let client = anonymous();
+        let response = try_sign_in(&client, &app.address, "vera", PASSWORD).await;
+        let cookie = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("srs_session="))
+            .expect("session cookie")
+            .to_owned();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+            "cookie flags: {cookie}"
+        );
+        let value = cookie.split(';').next().expect("value").to_owned();
+        let thief = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        assert_eq!(
+            thief
+                .get(app.url("/students"))
+                .header("cookie", &value)
+                .send()
+                .await
+                .expect("sent")
+                .status(),
+            200
+        );
+        let token = csrf_of(&client, &app.url("/students")).await;
+        client
+            .post(app.url("/logout"))
+            .form(&[("csrf_token", token.as_str())])
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            thief
+                .get(app.url("/students"))
+                .header("cookie", &value)
+                .send()
+                .await
+                .expect("sent")
+                .status(),
+            303
+        );
+    }
+);
+
+both_engines!(idle_sessions_expire, |app| {
+    let client = app.as_user("vera", Role::Viewer).await;
+    let no_token = anonymous();
+    sign_in(&no_token, &app.address, "vera", PASSWORD).await;
+    assert_eq!(
+        no_token
+            .get(app.url("/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+    let stale = "UPDATE sessions SET last_seen_at = '2001-01-01 00:00:00'";
+    match app.engine {
+        Engine::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(&app.database_url)
+                .await
+                .expect("db");
+            sqlx::query(stale)
+                .execute(&mut c)
+                .await
+                .expect("age sessions");
+        }
+        Engine::MariaDb => {
+            let mut c = sqlx::MySqlConnection::connect(&app.database_url)
+                .await
+                .expect("db");
+            sqlx::query(stale)
+                .execute(&mut c)
+                .await
+                .expect("age sessions");
+        }
+    }
+    assert_eq!(
+        no_token
+            .get(app.url("/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        303,
+        "idle session ended"
+    );
+    drop(client);
+});
+
+both_engines!(revoked_tokens_and_disabled_accounts_stop_at_once, |app| {
+    let registrar = app.as_user("reggie", Role::Registrar).await;
+    assert_eq!(
+        registrar
+            .get(app.url("/api/v1/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+    let tokens = app.store.list_tokens(None).await.expect("tokens");
+    let reggie_token = tokens
+        .iter()
+        .find(|t| t.username.as_str() == "reggie")
+        .expect("token");
+    app.store
+        .revoke_token(reggie_token.id, &srs_store::Actor::system("tests"))
+        .await
+        .expect("revoke");
+    let r = registrar
+        .post(app.url("/api/v1/students"))
+        .json(&valid_student("After Revoke"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 401, "revoked token refused at once");
+    assert!(r.headers().get("www-authenticate").is_some());
+
+    let viewer = app.as_user("vera", Role::Viewer).await;
+    let vera = srs_web::auth::service::find_user(&app.store, "vera")
+        .await
+        .expect("vera");
+    app.store
+        .update_user(
+            vera.id,
+            None,
+            Some(true),
+            None,
+            &srs_store::Actor::system("tests"),
+        )
+        .await
+        .expect("disable");
+    assert_eq!(
+        viewer
+            .get(app.url("/api/v1/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        401,
+        "disabled account's token refused"
+    );
+    let anon = anonymous();
+    let r = try_sign_in(&anon, &app.address, "vera", PASSWORD).await;
+    assert_eq!(r.status(), 401, "disabled account cannot sign in");
+    let bogus = anonymous()
+        .get(app.url("/api/v1/students"))
+        .bearer_auth("srs_not-a-real-token")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bogus.status(), 401);
+});
+
+both_engines!(session_cookies_do_not_authorise_api_writes, |app| {
+    app.as_user("reggie", Role::Registrar).await;
+    let browser = anonymous();
+    sign_in(&browser, &app.address, "reggie", PASSWORD).await;
+    assert_eq!(
+        browser
+            .get(app.url("/api/v1/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200,
+        "reads work"
+    );
+    let r = browser
+        .post(app.url("/api/v1/students"))
+        .json(&valid_student("Cross Site"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 401, "writes need a bearer token");
+});
+
+both_engines!(every_change_is_in_the_history_with_its_author, |app| {
+    let registrar = app.as_user("reggie", Role::Registrar).await;
+    let created: Value = registrar
+        .post(app.url("/api/v1/students"))
+        .json(&valid_student("Ada Lovelace"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let path = format!("/api/v1/students/{}", created["id"]);
+    let r = registrar
+        .patch(app.url(&path))
+        .json(&json!({"version": 1, "status": "on_leave", "full_name": "Ada King"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.delete(&path).await.status(), 204);
+    assert_eq!(
+        app.client
+            .post(app.url(&format!("{path}/restore")))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+
+    let history: Vec<Value> = app
+        .get(&format!("{path}/history"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let actions: Vec<&str> = history
+        .iter()
+        .filter_map(|h| h["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "student.restore",
+            "student.delete",
+            "student.update",
+            "student.create"
+        ]
+    );
+    assert!(history[3]["actor"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("reggie"));
+    assert!(history[0]["actor"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("admin"));
+    let update = &history[2];
+    let fields: Vec<&str> = update["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["full_name", "status"]);
+    assert_eq!(update["changes"][0]["before"], "Ada Lovelace");
+    assert_eq!(update["changes"][0]["after"], "Ada King");
+    assert!(
+        update["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "request id recorded"
+    );
+    assert!(
+        update["client_addr"].as_str().is_some(),
+        "client address recorded"
+    );
+
+    let html = app
+        .get(&format!("/students/{}", created["id"]))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("id=\"history\"")
+            && html.contains("reggie")
+            && html.contains("Ada Lovelace → Ada King")
+    );
+
+    let audit: Value = app
+        .get("/api/v1/audit?actor=reggie&action=student.update")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["total"], 1);
+    let all: Value = app
+        .get("/api/v1/audit?entity=user")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        all["total"].as_i64().unwrap_or_default() >= 2,
+        "account creations are audited too"
+    );
+    assert_eq!(app.get("/api/v1/audit?since=yesterday").await.status(), 400);
+    for method in [Method::DELETE, Method::PUT, Method::PATCH] {
+        let status = app
+            .client
+            .request(method.clone(), app.url("/api/v1/audit"))
+            .send()
+            .await
+            .expect("sent")
+            .status();
+        assert_eq!(status, 405, "{method} on the audit trail");
+    }
+});
+
+/// A clock the test moves by hand.
+struct FakeClock(std::sync::atomic::AtomicI64);
+
+impl srs_web::auth::Clock for FakeClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst), 0)
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn sign_in_is_throttled_after_ten_failures_until_the_window_passes() {
+    let clock = std::sync::Arc::new(FakeClock(std::sync::atomic::AtomicI64::new(1_800_000_000)));
+    let app = crate::helpers::spawn_app_with_clock(clock.clone()).await;
+    app.as_user("vera", Role::Viewer).await;
+    let client = anonymous();
+    for attempt in 0..10 {
+        let r = try_sign_in(&client, &app.address, "vera", "wrong password!").await;
+        assert_eq!(r.status(), 401, "attempt {attempt}");
+    }
+    let r = try_sign_in(&client, &app.address, "vera", PASSWORD).await;
+    assert_eq!(r.status(), 429, "even the right password waits");
+    assert!(r
+        .text()
+        .await
+        .expect("html")
+        .contains("too many failed sign-ins"));
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains("srs_login_failures_total"),
+        "counted in /metrics"
+    );
+    clock
+        .0
+        .fetch_add(15 * 60, std::sync::atomic::Ordering::SeqCst);
+    let r = try_sign_in(&client, &app.address, "vera", PASSWORD).await;
+    assert_eq!(r.status(), 303, "the window passed");
+}
