@@ -103,6 +103,17 @@ pub struct Settings {
     pub session_lifetime: chrono::Duration,
     /// Mark cookies Secure (set when serving over TLS).
     pub secure_cookies: bool,
+    /// Serve HTTPS with this certificate chain and key (PEM files).
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files for HTTPS.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// Certificate chain.
+    pub cert: std::path::PathBuf,
+    /// Private key.
+    pub key: std::path::PathBuf,
 }
 
 impl Settings {
@@ -120,6 +131,7 @@ impl Settings {
             session_idle: chrono::Duration::minutes(30),
             session_lifetime: chrono::Duration::hours(12),
             secure_cookies: false,
+            tls: None,
         }
     }
 }

@@ -16,6 +16,7 @@ mod csv_io;
 pub mod history;
 mod http_metrics;
 mod page;
+mod security;
 
-pub use config::{LogFormat, Settings, SiteRole};
+pub use config::{LogFormat, Settings, SiteRole, TlsFiles};
 pub use startup::Application;

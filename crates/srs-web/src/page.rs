@@ -109,7 +109,11 @@ fn new_token() -> String {
 
 /// Gives every page request a CSRF token (a cookie, double-submitted in
 /// forms) and its pending flash message, and clears the flash once shown.
-pub(crate) async fn page_session(mut req: Request, next: Next) -> Response {
+pub(crate) async fn page_session(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let jar = CookieJar::from_headers(req.headers());
     let existing = jar
         .get(CSRF_COOKIE)
@@ -128,6 +132,7 @@ pub(crate) async fn page_session(mut req: Request, next: Next) -> Response {
         let cookie = Cookie::build((CSRF_COOKIE, csrf))
             .path("/")
             .http_only(true)
+            .secure(state.settings.secure_cookies)
             .same_site(SameSite::Strict)
             .build();
         append_cookie(&mut response, &cookie);

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use crate::{http_metrics, openapi, routes, Settings};
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -32,6 +32,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 impl Application {
@@ -69,11 +70,30 @@ impl Application {
             throttle: Arc::new(LoginThrottle::new(clock.clone())),
             clock,
         };
+        let tls = match &state.settings.tls {
+            None => None,
+            Some(files) => {
+                // One process-wide provider; a second install is harmless.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                Some(
+                    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "Failed to load the TLS certificate {} and key {}",
+                                files.cert.display(),
+                                files.key.display()
+                            )
+                        })?,
+                )
+            }
+        };
         let router = router(state.clone());
         Ok(Self {
             listener,
             router,
             state,
+            tls,
         })
     }
 
@@ -100,6 +120,30 @@ impl Application {
         tracing::info!(%addr, site = %self.state.settings.site_name, role = %self.state.settings.site_role,
             database = self.state.store.backend().as_str(), "srs serve listening");
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
+        if let Some(tls) = self.tls {
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections; finishing requests in flight");
+                stopper.graceful_shutdown(Some(grace));
+            });
+            let listener = self
+                .listener
+                .into_std()
+                .context("Failed to hand the listener to TLS")?;
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(
+                    self.router
+                        .into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+                .context("The HTTPS server failed")?;
+            self.state.store.close().await;
+            tracing::info!("stopped");
+            return Ok(());
+        }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let signal = async move {
             shutdown.await;
@@ -133,7 +177,8 @@ impl Application {
 
 /// The whole app: pages, API, docs, health, assets and the middleware.
 pub fn router(state: AppState) -> Router {
-    let pages = routes::pages::router(&state).layer(middleware::from_fn(page_session));
+    let pages = routes::pages::router(&state)
+        .layer(middleware::from_fn_with_state(state.clone(), page_session));
     let api = routes::api::router(&state);
     Router::new()
         .merge(pages)
@@ -146,18 +191,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(middleware::from_fn(crate::security::harden))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("x-srs-site"),
             HeaderValue::from_str(&state.settings.site_name).unwrap_or(HeaderValue::from_static("unknown")),

@@ -6,7 +6,7 @@ use clap::Args;
 use secrecy::SecretString;
 use serde::Deserialize;
 use srs_web::config::validate_site_name;
-use srs_web::{LogFormat, Settings, SiteRole};
+use srs_web::{LogFormat, Settings, SiteRole, TlsFiles};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// Seconds to let requests in flight finish at shutdown, 0-600 [default: 10]
     #[arg(long, env = "SRS_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// PEM certificate chain; with --tls-key, serve HTTPS and mark cookies Secure
+    #[arg(long, env = "SRS_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert
+    #[arg(long, env = "SRS_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Minutes of inactivity that end a session, 1-1440 [default: 30]
     #[arg(long, env = "SRS_SESSION_IDLE_MINUTES")]
     session_idle_minutes: Option<i64>,
@@ -78,6 +84,8 @@ struct FileConfig {
     shutdown_grace_secs: Option<u64>,
     session_idle_minutes: Option<i64>,
     session_lifetime_hours: Option<i64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -205,6 +213,21 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         1,
         168,
     )?;
+    let tls = match (
+        args.tls_cert.or(file.tls_cert),
+        args.tls_key.or(file.tls_key),
+    ) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            for (name, path) in [("tls_cert", &cert), ("tls_key", &key)] {
+                if !path.is_file() {
+                    bail!("{name}: {} is not a readable file", path.display());
+                }
+            }
+            Some(TlsFiles { cert, key })
+        }
+        _ => bail!("tls_cert and tls_key must be given together"),
+    };
     Ok(Resolved {
         settings: Settings {
             listen,
@@ -217,7 +240,8 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             shutdown_grace_secs,
             session_idle: chrono::Duration::minutes(session_idle_minutes),
             session_lifetime: chrono::Duration::hours(session_lifetime_hours),
-            secure_cookies: false,
+            secure_cookies: tls.is_some(),
+            tls,
         },
         log_format,
     })

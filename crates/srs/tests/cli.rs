@@ -513,3 +513,94 @@ async fn purge_removes_only_students_deleted_long_enough_ago() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn serves_https_with_secure_cookies_and_strict_headers_when_given_a_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (scripts/test installs it)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let mut server = serve(dir, &["--tls-cert", &cert, "--tls-key", &key]);
+    let https = server.address.replacen("http://", "https://", 1);
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            &format!("{https}/login"),
+        ])
+        .output()
+        .expect("curl runs");
+    let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(headers.starts_with("http/"), "HTTPS answers: {headers}");
+    assert!(
+        headers.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{headers}"
+    );
+    assert!(headers.contains("frame-ancestors 'none'"));
+    assert!(headers.contains("x-content-type-options: nosniff"));
+    assert!(headers.contains("referrer-policy: same-origin"));
+    let csrf_cookie = headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie: srs_csrf="))
+        .expect("csrf cookie");
+    assert!(
+        csrf_cookie.contains("secure") && csrf_cookie.contains("httponly"),
+        "{csrf_cookie}"
+    );
+    let plain = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{}/login", server.address),
+        ])
+        .output()
+        .expect("curl runs");
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "no plain HTTP on the TLS port"
+    );
+    assert!(sigterm(&mut server).success());
+
+    let (ok, stderr) = run(
+        &[
+            "serve",
+            "--tls-cert",
+            "/nonexistent.pem",
+            "--tls-key",
+            "/nonexistent.pem",
+        ],
+        &[],
+    );
+    assert!(!ok && stderr.contains("tls_cert"), "{stderr}");
+    let (ok, stderr) = run(&["serve", "--tls-cert", "/nonexistent.pem"], &[]);
+    assert!(!ok && stderr.contains("--tls-key"), "{stderr}");
+}

@@ -9,5 +9,6 @@ mod departments;
 mod errors;
 mod health;
 mod pages;
+mod security;
 mod students;
 mod transfer;
