@@ -624,3 +624,149 @@ async fn sign_in_is_throttled_after_ten_failures_until_the_window_passes() {
     let r = try_sign_in(&client, &app.address, "vera", PASSWORD).await;
     assert_eq!(r.status(), 303, "the window passed");
 }
+
+both_engines!(admins_manage_accounts_and_tokens_from_pages, |app| {
+    let token = csrf_of(&app.client, &app.url("/admin/users")).await;
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let client = app.client.clone();
+        let url = app.url(path);
+        async move { client.post(url).form(&form).send().await.expect("sent") }
+    };
+    let r = post(
+        "/admin/users",
+        vec![
+            ("csrf_token", token.clone()),
+            ("username", "newbie".into()),
+            ("role", "viewer".into()),
+            ("password", "short".into()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 422, "weak password refused on the page");
+    assert!(r.text().await.expect("html").contains("at least 12"));
+    let r = post(
+        "/admin/users",
+        vec![
+            ("csrf_token", token.clone()),
+            ("username", "newbie".into()),
+            ("role", "registrar".into()),
+            ("password", PASSWORD.into()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let newbie = srs_web::auth::service::find_user(&app.store, "newbie")
+        .await
+        .expect("created");
+    assert_eq!(newbie.role, Role::Registrar);
+    let client = anonymous();
+    sign_in(&client, &app.address, "newbie", PASSWORD).await;
+
+    let path = format!("/admin/users/{}", newbie.id);
+    let r = app
+        .client
+        .post(app.url(&path))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("action", "reset_password"),
+            ("password", "another fine password"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        client
+            .get(app.url("/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        303,
+        "a reset ends the sessions"
+    );
+    sign_in(&client, &app.address, "newbie", "another fine password").await;
+    let r = app
+        .client
+        .post(app.url(&path))
+        .form(&[("csrf_token", token.as_str()), ("action", "disable")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        client
+            .get(app.url("/students"))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        303,
+        "disabling ends the sessions"
+    );
+    let admin = srs_web::auth::service::find_user(&app.store, "admin")
+        .await
+        .expect("admin");
+    let own = format!("/admin/users/{}", admin.id);
+    app.client
+        .post(app.url(&own))
+        .form(&[("csrf_token", token.as_str()), ("action", "disable")])
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        !srs_web::auth::service::find_user(&app.store, "admin")
+            .await
+            .expect("admin")
+            .disabled,
+        "admins cannot lock themselves out"
+    );
+
+    let r = post(
+        "/admin/tokens",
+        vec![
+            ("csrf_token", token.clone()),
+            ("user_id", admin.id.to_string()),
+            ("name", "page token".into()),
+            ("expires_days", "30".into()),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("html");
+    let start = html.find("srs_").expect("the new token is shown once");
+    let secret: String = html[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let fresh = anonymous()
+        .get(app.url("/api/v1/students"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(fresh.status(), 200, "the page's token works");
+    let listing = app.get("/admin/tokens").await.text().await.expect("html");
+    assert!(!listing.contains(&secret), "never shown again");
+    let tokens = app.store.list_tokens(None).await.expect("tokens");
+    let page_token = tokens
+        .iter()
+        .find(|t| t.name == "page token")
+        .expect("listed");
+    assert!(page_token.last_used_at.is_some(), "last use recorded");
+    let r = app
+        .client
+        .post(app.url(&format!("/admin/tokens/{}/revoke", page_token.id)))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 303);
+    let revoked = anonymous()
+        .get(app.url("/api/v1/students"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(revoked.status(), 401);
+});
