@@ -1,0 +1,317 @@
+//! Administration of one server over its socket as root: accounts,
+//! replication, promotion, fencing and status.
+
+use crate::server::ServerConfig;
+use crate::{MariaDbError, Result};
+use serde::{Deserialize, Serialize};
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
+use sqlx::{ConnectOptions, Row};
+use std::fmt;
+
+/// How commits on the primary wait for the replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Semi-synchronous, never falling back: no acknowledged write can
+    /// exist only on the primary; a primary without replica cannot commit.
+    Strict,
+    /// Semi-synchronous, falling back to asynchronous after `timeout_ms`.
+    Bounded {
+        /// How long a commit waits for the replica before giving up on it.
+        timeout_ms: u64,
+    },
+    /// Asynchronous: fastest, may lose the last writes in a failover.
+    Async,
+}
+
+impl fmt::Display for SyncMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncMode::Strict => f.write_str("strict"),
+            SyncMode::Bounded { timeout_ms } => write!(f, "bounded ({timeout_ms} ms)"),
+            SyncMode::Async => f.write_str("async"),
+        }
+    }
+}
+
+/// A database account's name and password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// Account name.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password", &"***")
+            .finish()
+    }
+}
+
+/// What `SHOW SLAVE STATUS` says, the parts srs acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplicaStatus {
+    /// The receiving (I/O) thread runs.
+    pub io_running: bool,
+    /// The applying (SQL) thread runs.
+    pub sql_running: bool,
+    /// Apply lag in seconds as the server estimates it.
+    pub seconds_behind: Option<u64>,
+    /// GTIDs received.
+    pub gtid_io_pos: String,
+    /// The last receive error, if any.
+    pub last_io_error: String,
+    /// The last apply error, if any.
+    pub last_sql_error: String,
+}
+
+/// A root connection to one server.
+pub struct Admin {
+    conn: MySqlConnection,
+    port: u16,
+}
+
+fn text(row: &MySqlRow, column: &str) -> String {
+    if let Ok(v) = row.try_get::<Option<String>, _>(column) {
+        return v.unwrap_or_default();
+    }
+    if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(column) {
+        return v
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+    }
+    if let Ok(v) = row.try_get::<Option<u64>, _>(column) {
+        return v.map(|n| n.to_string()).unwrap_or_default();
+    }
+    row.try_get::<Option<i64>, _>(column)
+        .ok()
+        .flatten()
+        .map(|n| n.to_string())
+        .unwrap_or_default()
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl Admin {
+    /// Connects as root over the server's unix socket.
+    pub async fn connect_socket(config: &ServerConfig) -> Result<Self> {
+        let conn = MySqlConnectOptions::new()
+            .socket(config.socket())
+            .username("root")
+            .password(&config.root_password)
+            .connect()
+            .await
+            .map_err(|source| MariaDbError::Sql {
+                port: config.port,
+                what: "connecting as root over the socket".into(),
+                source,
+            })?;
+        Ok(Self {
+            conn,
+            port: config.port,
+        })
+    }
+
+    /// Runs statements over the text protocol.
+    pub async fn exec(&mut self, what: &str, sql: &str) -> Result<()> {
+        sqlx::raw_sql(sql)
+            .execute(&mut self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|source| MariaDbError::Sql {
+                port: self.port,
+                what: what.to_owned(),
+                source,
+            })
+    }
+
+    async fn row(&mut self, what: &str, sql: &str) -> Result<Option<MySqlRow>> {
+        // RawSql::fetch_optional returns a bare row in sqlx 0.8; take the first of all.
+        sqlx::raw_sql(sql)
+            .fetch_all(&mut self.conn)
+            .await
+            .map(|rows| rows.into_iter().next())
+            .map_err(|source| MariaDbError::Sql {
+                port: self.port,
+                what: what.to_owned(),
+                source,
+            })
+    }
+
+    /// Creates the replication account on this server only (not binlogged):
+    /// every server gets it before replication starts, since in strict mode
+    /// nothing the primary binlogs can commit until a replica is attached.
+    pub async fn create_replication_account(&mut self, repl: &Credentials) -> Result<()> {
+        let sql = format!(
+            "SET SESSION sql_log_bin = 0;\n\
+             CREATE USER IF NOT EXISTS {user}@'%' IDENTIFIED BY {pw};\n\
+             ALTER USER {user}@'%' IDENTIFIED BY {pw};\n\
+             GRANT REPLICATION SLAVE ON *.* TO {user}@'%';\n\
+             SET SESSION sql_log_bin = 1;",
+            user = quote(&repl.user),
+            pw = quote(&repl.password),
+        );
+        self.exec("creating the replication account", &sql).await
+    }
+
+    /// Creates the database and the application's account (no SUPER, no
+    /// READ ONLY ADMIN: read_only stops it). Run on the primary once the
+    /// replica is attached; the replica receives both through replication.
+    pub async fn create_app_account(&mut self, database: &str, app: &Credentials) -> Result<()> {
+        if database.is_empty()
+            || !database
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(MariaDbError::DataDir {
+                path: database.into(),
+                reason: "database names may hold only letters, digits and '_'".into(),
+            });
+        }
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n\
+             CREATE USER IF NOT EXISTS {user}@'%' IDENTIFIED BY {pw};\n\
+             ALTER USER {user}@'%' IDENTIFIED BY {pw};\n\
+             GRANT ALL PRIVILEGES ON `{database}`.* TO {user}@'%';",
+            user = quote(&app.user),
+            pw = quote(&app.password),
+        );
+        self.exec("creating the database and the application account", &sql)
+            .await
+    }
+
+    /// Makes this server the primary: no replication, semi-sync primary
+    /// side on unless `mode` is async, writable.
+    pub async fn make_primary(&mut self, mode: SyncMode) -> Result<()> {
+        let semi_sync = if mode == SyncMode::Async { "OFF" } else { "ON" };
+        self.exec(
+            "promoting to primary",
+            &format!(
+                "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL rpl_semi_sync_master_enabled = {semi_sync}; \
+                 SET GLOBAL read_only = OFF;"
+            ),
+        )
+        .await
+    }
+
+    /// Fences this server: no client without SUPER or READ ONLY ADMIN can
+    /// write any more.
+    pub async fn fence(&mut self) -> Result<()> {
+        self.exec("fencing (read_only)", "SET GLOBAL read_only = ON;")
+            .await
+    }
+
+    /// Makes this server a read-only replica of `host:port`, continuing from
+    /// the GTIDs it already has.
+    pub async fn replicate_from(
+        &mut self,
+        host: &str,
+        port: u16,
+        repl: &Credentials,
+    ) -> Result<()> {
+        let sql = format!(
+            "STOP SLAVE;\n\
+             SET GLOBAL read_only = ON;\n\
+             SET GLOBAL rpl_semi_sync_master_enabled = OFF;\n\
+             CHANGE MASTER TO MASTER_HOST = {host}, MASTER_PORT = {port}, MASTER_USER = {user}, \
+             MASTER_PASSWORD = {pw}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;\n\
+             START SLAVE;",
+            host = quote(host),
+            user = quote(&repl.user),
+            pw = quote(&repl.password),
+        );
+        self.exec("starting replication", &sql).await
+    }
+
+    /// Replication status, or `None` when this server replicates from nobody.
+    pub async fn replica_status(&mut self) -> Result<Option<ReplicaStatus>> {
+        let Some(row) = self
+            .row("reading replica status", "SHOW SLAVE STATUS")
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ReplicaStatus {
+            io_running: text(&row, "Slave_IO_Running") == "Yes",
+            sql_running: text(&row, "Slave_SQL_Running") == "Yes",
+            seconds_behind: text(&row, "Seconds_Behind_Master").parse().ok(),
+            gtid_io_pos: text(&row, "Gtid_IO_Pos"),
+            last_io_error: text(&row, "Last_IO_Error"),
+            last_sql_error: text(&row, "Last_SQL_Error"),
+        }))
+    }
+
+    /// `(gtid_binlog_pos, gtid_slave_pos, read_only)`.
+    pub async fn gtid_and_read_only(&mut self) -> Result<(String, String, bool)> {
+        let row = self
+            .row(
+                "reading GTID positions",
+                "SELECT @@GLOBAL.gtid_binlog_pos AS binlog_pos, @@GLOBAL.gtid_slave_pos AS slave_pos, @@GLOBAL.read_only AS ro",
+            )
+            .await?;
+        Ok(match row {
+            Some(r) => (
+                text(&r, "binlog_pos"),
+                text(&r, "slave_pos"),
+                text(&r, "ro") == "1",
+            ),
+            None => (String::new(), String::new(), true),
+        })
+    }
+
+    /// Waits until this replica has applied every transaction up to `gtid`
+    /// (a `gtid_binlog_pos` read from the primary); false on timeout.
+    pub async fn wait_for_gtid(
+        &mut self,
+        gtid: &str,
+        timeout: std::time::Duration,
+    ) -> Result<bool> {
+        if !gtid
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == ',')
+        {
+            return Ok(false);
+        }
+        let sql = format!(
+            "SELECT MASTER_GTID_WAIT('{gtid}', {secs}) AS reached",
+            secs = timeout.as_secs_f64()
+        );
+        let row = self
+            .row("waiting for the replica to catch up", &sql)
+            .await?;
+        Ok(row.map(|r| text(&r, "reached") == "0").unwrap_or(false))
+    }
+
+    /// Whether the primary side of semi-sync is on and how many replicas
+    /// acknowledge.
+    pub async fn semi_sync(&mut self) -> Result<(bool, u64)> {
+        let mut on = false;
+        let mut clients = 0;
+        let rows = sqlx::raw_sql(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients')",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|source| MariaDbError::Sql {
+            port: self.port,
+            what: "reading semi-sync status".into(),
+            source,
+        })?;
+        for row in rows {
+            match text(&row, "Variable_name").as_str() {
+                "Rpl_semi_sync_master_status" => on = text(&row, "Value") == "ON",
+                "Rpl_semi_sync_master_clients" => {
+                    clients = text(&row, "Value").parse().unwrap_or(0)
+                }
+                _ => {}
+            }
+        }
+        Ok((on, clients))
+    }
+}

@@ -1,0 +1,15 @@
+//! MariaDB as an engine for srs: servers srs initialises and runs itself,
+//! and the replication, status, promotion and fencing statements that
+//! turn two of them into a primary and a replica.
+//!
+//! Admin statements go over the text protocol (`raw_sql`): several of
+//! them (`CHANGE MASTER TO`, `START SLAVE`, `SHOW SLAVE STATUS`) fail as
+//! prepared statements.
+
+mod admin;
+mod error;
+mod server;
+
+pub use admin::{Admin, Credentials, ReplicaStatus, SyncMode};
+pub use error::{MariaDbError, Result};
+pub use server::{find_binaries, LocalServer, ServerConfig};
