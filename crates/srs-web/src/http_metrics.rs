@@ -4,7 +4,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Instant;
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -13,8 +13,13 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// The process-wide recorder; the `metrics` facade allows only one.
 pub(crate) fn handle() -> anyhow::Result<PrometheusHandle> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(h) = HANDLE.get() {
+    // A lock, not a OnceLock: two apps starting at once (tests) must not
+    // both try to install the process-wide recorder.
+    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut slot = HANDLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(h) = slot.as_ref() {
         return Ok(h.clone());
     }
     let handle = PrometheusBuilder::new()
@@ -23,7 +28,8 @@ pub(crate) fn handle() -> anyhow::Result<PrometheusHandle> {
             LATENCY_BUCKETS,
         )?
         .install_recorder()?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    *slot = Some(handle.clone());
+    Ok(handle)
 }
 
 /// Counts each request and records its latency under its route template.

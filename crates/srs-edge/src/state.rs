@@ -1,0 +1,223 @@
+//! What the edge knows: the active site, each instance's health, and the
+//! client it forwards with.
+
+use crate::EdgeConfig;
+use axum::body::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One app instance and whether it is in rotation.
+#[derive(Debug)]
+pub struct Instance {
+    /// Its address.
+    pub addr: SocketAddr,
+    healthy: AtomicBool,
+}
+
+impl Instance {
+    /// Whether it is in rotation.
+    pub fn healthy(&self) -> bool {
+        self.healthy.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Remembered {
+    active: Option<String>,
+}
+
+/// The edge's shared state.
+pub struct EdgeState {
+    pub(crate) config: EdgeConfig,
+    active: RwLock<Option<String>>,
+    switching: AtomicBool,
+    pub(crate) changed: Notify,
+    sites: Vec<(String, Vec<Instance>)>,
+    next: AtomicUsize,
+    pub(crate) client: Client<HttpConnector, Full<Bytes>>,
+    pub(crate) metrics: PrometheusHandle,
+}
+
+fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+    // A lock, not a OnceLock: two edges starting at once must not both
+    // try to install the process-wide recorder.
+    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut slot = HANDLE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(h) = slot.as_ref() {
+        return Ok(h.clone());
+    }
+    let handle = PrometheusBuilder::new().install_recorder()?;
+    *slot = Some(handle.clone());
+    Ok(handle)
+}
+
+impl EdgeState {
+    /// State from the config; the remembered active site wins over the
+    /// configured initial one.
+    pub fn new(config: EdgeConfig) -> anyhow::Result<Self> {
+        let remembered = std::fs::read_to_string(&config.state_file)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Remembered>(&t).ok())
+            .and_then(|r| r.active);
+        let active = remembered.or_else(|| config.initial_site.clone());
+        let sites = config
+            .sites
+            .iter()
+            .map(|s| {
+                let instances = s
+                    .instances
+                    .iter()
+                    .map(|addr| Instance {
+                        addr: *addr,
+                        // Optimistic until the first check: a fresh edge serves at once.
+                        healthy: AtomicBool::new(true),
+                    })
+                    .collect();
+                (s.name.clone(), instances)
+            })
+            .collect();
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(1)));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(Self {
+            config,
+            active: RwLock::new(active),
+            switching: AtomicBool::new(false),
+            changed: Notify::new(),
+            sites,
+            next: AtomicUsize::new(0),
+            client,
+            metrics: metrics_handle()?,
+        })
+    }
+
+    /// The site requests go to, if one is set.
+    pub fn active(&self) -> Option<String> {
+        self.active.read().map(|a| a.clone()).unwrap_or(None)
+    }
+
+    /// Whether a switch is in progress (new requests wait).
+    pub fn switching(&self) -> bool {
+        self.switching.load(Ordering::SeqCst)
+    }
+
+    /// Each site's instances.
+    pub fn sites(&self) -> &[(String, Vec<Instance>)] {
+        &self.sites
+    }
+
+    /// Whether `site` is one the edge knows.
+    pub fn knows(&self, site: &str) -> bool {
+        self.sites.iter().any(|(name, _)| name == site)
+    }
+
+    /// Holds new requests until [`EdgeState::finish_switch`].
+    pub fn begin_switch(&self) {
+        self.switching.store(true, Ordering::SeqCst);
+    }
+
+    /// Routes to `site` from now on, remembers it, and releases held requests.
+    pub fn finish_switch(&self, site: &str) -> anyhow::Result<()> {
+        if let Ok(mut a) = self.active.write() {
+            *a = Some(site.to_owned());
+        }
+        let remembered = serde_json::to_string(&Remembered {
+            active: Some(site.to_owned()),
+        })?;
+        let tmp = self.config.state_file.with_extension("tmp");
+        let written = std::fs::write(&tmp, remembered)
+            .and_then(|()| std::fs::rename(&tmp, &self.config.state_file));
+        self.switching.store(false, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        metrics::counter!("srs_edge_switches_total").increment(1);
+        tracing::info!(site, "edge now routes to site");
+        written.map_err(|e| {
+            anyhow::anyhow!(
+                "failed to remember the active site in {}: {e}",
+                self.config.state_file.display()
+            )
+        })
+    }
+
+    /// A healthy instance of the active site, round robin.
+    pub(crate) fn pick(&self) -> Option<(String, SocketAddr)> {
+        if self.switching() {
+            return None;
+        }
+        let active = self.active()?;
+        let (_, instances) = self.sites.iter().find(|(name, _)| *name == active)?;
+        let healthy: Vec<&Instance> = instances.iter().filter(|i| i.healthy()).collect();
+        if healthy.is_empty() {
+            return None;
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        Some((active, healthy[n % healthy.len()].addr))
+    }
+
+    /// Takes an instance out of rotation or puts it back.
+    pub(crate) fn mark(&self, addr: SocketAddr, healthy: bool) {
+        for (site, instances) in &self.sites {
+            for i in instances.iter().filter(|i| i.addr == addr) {
+                let was = i.healthy.swap(healthy, Ordering::SeqCst);
+                if was != healthy {
+                    if healthy {
+                        tracing::info!(%addr, site, "instance back in rotation");
+                        self.changed.notify_waiters();
+                    } else {
+                        tracing::warn!(%addr, site, "instance out of rotation");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks every instance's `/readyz` on a fixed interval.
+pub(crate) async fn health_loop(state: std::sync::Arc<EdgeState>) {
+    let mut tick = tokio::time::interval(state.config.health_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let addrs: Vec<SocketAddr> = state
+            .sites
+            .iter()
+            .flat_map(|(_, i)| i.iter().map(|i| i.addr))
+            .collect();
+        let mut checks = tokio::task::JoinSet::new();
+        for addr in addrs {
+            let state = state.clone();
+            checks.spawn(async move {
+                let ok = probe(&state, addr).await;
+                state.mark(addr, ok);
+            });
+        }
+        while checks.join_next().await.is_some() {}
+    }
+}
+
+async fn probe(state: &EdgeState, addr: SocketAddr) -> bool {
+    let Ok(uri) = format!("http://{addr}/readyz").parse::<axum::http::Uri>() else {
+        return false;
+    };
+    let Ok(request) = axum::http::Request::get(uri).body(Full::new(Bytes::new())) else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), state.client.request(request)).await,
+        Ok(Ok(r)) if r.status().is_success()
+    )
+}
