@@ -37,6 +37,31 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Start a whole two-site topology on this machine (databases, app
+    /// instances, edge); Ctrl-C stops it.
+    Up {
+        /// Where the topology, secrets, servers and logs live.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: std::path::PathBuf,
+    },
+    /// Run the front door from a config file (srs up writes one).
+    Edge {
+        /// The edge's JSON config.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
+    /// Show each site's database, replication, app instances and routing.
+    Status {
+        /// The cluster's data directory.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: std::path::PathBuf,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Refresh every two seconds until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Read the audit trail.
     Audit {
         #[command(subcommand)]
@@ -149,6 +174,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: StudentsCommand::Purge { older_than, store },
         } => purge(older_than, store).await,
         Command::User { command } => user(command).await,
+        Command::Up { data_dir } => {
+            telemetry::init(LogFormat::Text, "info,sqlx=warn")?;
+            let exe = std::env::current_exe().context("Failed to find the srs executable")?;
+            srs_dr::supervisor::up(
+                srs_dr::supervisor::UpOptions { data_dir, exe },
+                shutdown_signal(),
+            )
+            .await
+        }
+        Command::Edge { config } => {
+            telemetry::init(LogFormat::Json, "info")?;
+            let text = std::fs::read_to_string(&config)
+                .with_context(|| format!("Failed to read {}", config.display()))?;
+            let config: srs_edge::EdgeConfig = serde_json::from_str(&text)
+                .with_context(|| format!("Invalid edge config {}", config.display()))?;
+            let edge = srs_edge::Edge::bind(config).await?;
+            edge.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Status {
+            data_dir,
+            json,
+            watch,
+        } => status(&data_dir, json, watch).await,
         Command::Token { command } => token(command).await,
         Command::Audit {
             command: AuditCommand::Export { store },
@@ -368,6 +416,29 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn status(data_dir: &std::path::Path, json: bool, watch: bool) -> anyhow::Result<()> {
+    loop {
+        let status = srs_dr::status::collect(data_dir).await?;
+        let text = if json {
+            serde_json::to_string_pretty(&status)?
+        } else {
+            srs_dr::status::render(&status)
+        };
+        if watch {
+            // Clear the screen and go home, then redraw.
+            print!("\x1b[2J\x1b[H{text}");
+            std::io::stdout().flush()?;
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                () = shutdown_signal() => return Ok(()),
+            }
+        } else {
+            println!("{text}");
+            return Ok(());
+        }
+    }
 }
 
 async fn audit_export(args: StoreArgs) -> anyhow::Result<()> {

@@ -23,6 +23,18 @@ pub struct StoreArgs {
     /// Optional TOML file with settings; flags and SRS_* variables win over it.
     #[arg(long, env = "SRS_CONFIG")]
     config: Option<PathBuf>,
+    /// A cluster started by `srs up`: act on its active site's database
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// The database URL of the active site of the cluster in `dir`.
+fn cluster_url(dir: &Path) -> anyhow::Result<String> {
+    let topology = srs_dr::Topology::load(&dir.join(srs_dr::topology::FILE_NAME))
+        .with_context(|| format!("--data-dir {}: no cluster topology there", dir.display()))?;
+    let secrets = srs_dr::Secrets::load(dir)?;
+    let site = srs_dr::supervisor::active_site(&topology, dir);
+    Ok(secrets.app_url(&site.db_host, site.db_port))
 }
 
 /// `srs serve` settings. Each may also come from the config file under the
@@ -145,11 +157,13 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         None => from_file::<SocketAddr>("listen", file.listen, path)?
             .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
     };
-    let database_url = args
-        .store
-        .database_url
-        .or(file.database_url)
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let database_url = match (args.store.database_url, &args.store.data_dir) {
+        (Some(url), _) => url,
+        (None, Some(dir)) => cluster_url(dir)?,
+        (None, None) => file
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+    };
     check_database_url(&database_url)?;
     let site_name = validate_site_name(
         &args
@@ -250,10 +264,13 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
 /// The database URL for operator commands.
 pub fn resolve_store(args: StoreArgs) -> anyhow::Result<SecretString> {
     let file = read_file(args.config.as_deref())?;
-    let url = args
-        .database_url
-        .or(file.database_url)
-        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    let url = match (args.database_url, &args.data_dir) {
+        (Some(url), _) => url,
+        (None, Some(dir)) => cluster_url(dir)?,
+        (None, None) => file
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+    };
     check_database_url(&url)?;
     Ok(SecretString::from(url))
 }

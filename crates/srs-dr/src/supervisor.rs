@@ -1,0 +1,397 @@
+//! `srs up`: runs a whole two-site topology on this machine as separate
+//! child processes (MariaDB servers, app instances, the edge), so a drill
+//! can kill any of them. Children that die are reported, not restarted.
+
+use crate::secrets::{write_private, Secrets};
+use crate::topology::{Site, Topology};
+use anyhow::Context;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::Serialize;
+use srs_edge::{EdgeConfig, SiteBackends};
+use srs_mariadb::{Admin, LocalServer, ServerConfig};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// What `srs up` needs to know.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// Where everything lives: topology, secrets, servers, logs.
+    pub data_dir: PathBuf,
+    /// The `srs` executable to start children with.
+    pub exe: PathBuf,
+}
+
+/// A child process srs started, for `srs status` and drills.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChildInfo {
+    /// app, edge or database.
+    pub kind: String,
+    /// Its site (empty for the edge).
+    pub site: String,
+    /// Its port.
+    pub port: u16,
+    /// Its process id.
+    pub pid: u32,
+}
+
+/// The file `srs up` keeps its children in.
+pub const RUN_FILE: &str = "up.json";
+
+struct Running {
+    info: ChildInfo,
+    child: Child,
+    reported: bool,
+}
+
+fn server_config(
+    topology: &Topology,
+    secrets: &Secrets,
+    data_dir: &Path,
+    site: &Site,
+    id: u32,
+) -> ServerConfig {
+    ServerConfig {
+        name: site.name.clone(),
+        dir: data_dir.join(&site.name).join("db"),
+        port: site.db_port,
+        server_id: id,
+        buffer_pool_mb: topology.buffer_pool_mb,
+        parallel_threads: topology.parallel_apply_threads,
+        sync_mode: topology.sync_mode(),
+        root_password: secrets.root_password.clone(),
+    }
+}
+
+/// The site the edge routes to now: what it remembers, else the topology's primary.
+pub fn active_site(topology: &Topology, data_dir: &Path) -> Site {
+    let remembered = std::fs::read_to_string(data_dir.join("edge-state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["active"].as_str().map(str::to_owned));
+    remembered
+        .and_then(|name| topology.sites.iter().find(|s| s.name == name).cloned())
+        .unwrap_or_else(|| topology.primary().clone())
+}
+
+fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))
+        .with_context(|| format!("Failed to open the log of {name}"))
+}
+
+/// Runs the topology until `shutdown`, then stops everything in order:
+/// the edge first, then the app instances, the databases last.
+pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let data_dir = &options.data_dir;
+    let (topology, path, created) = Topology::load_or_create(data_dir)?;
+    if created {
+        tracing::info!(file = %path.display(), "wrote the default topology; edit it to change ports, instance counts or sync mode");
+    }
+    if topology.sites.iter().any(|s| !s.is_local()) {
+        anyhow::bail!("srs up runs local sites only (db_host = \"127.0.0.1\"); remote sites are run by their own hosts");
+    }
+    let secrets = Secrets::load_or_create(data_dir)?;
+    let primary_site = active_site(&topology, data_dir);
+    let dr_site = topology
+        .sites
+        .iter()
+        .find(|s| s.name != primary_site.name)
+        .cloned()
+        .context("a second site")?;
+    tracing::info!(primary = %primary_site.name, dr = %dr_site.name, sync_mode = %topology.sync_mode(), "starting the topology");
+
+    let mut primary = LocalServer::new(server_config(
+        &topology,
+        &secrets,
+        data_dir,
+        &primary_site,
+        1 + site_index(&topology, &primary_site),
+    ))?;
+    let mut dr = LocalServer::new(server_config(
+        &topology,
+        &secrets,
+        data_dir,
+        &dr_site,
+        1 + site_index(&topology, &dr_site),
+    ))?;
+    for server in [&mut primary, &mut dr] {
+        server.prepare().await?;
+        server.start().await?;
+    }
+    let wired = wire_replication(&topology, &secrets, &primary, &dr).await;
+    if let Err(e) = wired {
+        let _ = dr.stop().await;
+        let _ = primary.stop().await;
+        return Err(e);
+    }
+
+    let mut children: Vec<Running> = Vec::new();
+    let started = start_children(
+        &options,
+        &topology,
+        &secrets,
+        &primary_site,
+        &dr_site,
+        &mut children,
+    )
+    .await;
+    let mut db_infos = vec![
+        ChildInfo {
+            kind: "database".into(),
+            site: primary_site.name.clone(),
+            port: primary_site.db_port,
+            pid: primary.pid().unwrap_or(0),
+        },
+        ChildInfo {
+            kind: "database".into(),
+            site: dr_site.name.clone(),
+            port: dr_site.db_port,
+            pid: dr.pid().unwrap_or(0),
+        },
+    ];
+    db_infos.extend(children.iter().map(|c| c.info.clone()));
+    write_private(
+        &data_dir.join(RUN_FILE),
+        &serde_json::to_string_pretty(&db_infos)?,
+    )?;
+    if let Err(e) = started {
+        stop_all(&mut children, &mut primary, &mut dr).await;
+        return Err(e);
+    }
+    tracing::info!(edge = %topology.edge.listen, "topology running; Ctrl-C stops it");
+
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = tick.tick() => {
+                for c in children.iter_mut().filter(|c| !c.reported) {
+                    if let Ok(Some(status)) = c.child.try_wait() {
+                        c.reported = true;
+                        tracing::error!(kind = %c.info.kind, site = %c.info.site, port = c.info.port, pid = c.info.pid, %status,
+                            "a child process exited unexpectedly; it is not restarted");
+                    }
+                }
+                for (server, name) in [(&mut primary, &primary_site.name), (&mut dr, &dr_site.name)] {
+                    if let Some(status) = server.exited() {
+                        tracing::error!(site = %name, %status, log = %server.log_tail(5), "a MariaDB server exited unexpectedly; it is not restarted");
+                    }
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: edge first, then app instances, databases last");
+    stop_all(&mut children, &mut primary, &mut dr).await;
+    let _ = std::fs::remove_file(data_dir.join(RUN_FILE));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn site_index(topology: &Topology, site: &Site) -> u32 {
+    topology
+        .sites
+        .iter()
+        .position(|s| s.name == site.name)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(0)
+}
+
+/// Replication account everywhere, the primary writable with semi-sync,
+/// the DR server its read-only replica, then the app account.
+async fn wire_replication(
+    topology: &Topology,
+    secrets: &Secrets,
+    primary: &LocalServer,
+    dr: &LocalServer,
+) -> anyhow::Result<()> {
+    let mut a = Admin::connect_socket(primary.config()).await?;
+    let mut b = Admin::connect_socket(dr.config()).await?;
+    a.create_replication_account(&secrets.repl).await?;
+    b.create_replication_account(&secrets.repl).await?;
+    a.make_primary(topology.sync_mode()).await?;
+    b.replicate_from("127.0.0.1", primary.config().port, &secrets.repl)
+        .await?;
+    a.create_app_account("srs", &secrets.app).await?;
+    let (gtid, _, _) = a.gtid_and_read_only().await?;
+    if !b.wait_for_gtid(&gtid, Duration::from_secs(30)).await? {
+        let status = b.replica_status().await?;
+        anyhow::bail!("the DR replica did not catch up with the primary within 30 s: {status:?}");
+    }
+    tracing::info!(
+        gtid,
+        "replication running; the DR site has every transaction"
+    );
+    Ok(())
+}
+
+fn spawn(
+    exe: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+    log: std::fs::File,
+) -> anyhow::Result<Child> {
+    let err = log.try_clone().context("Failed to share a log file")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn()
+        .with_context(|| format!("Failed to start {}", exe.display()))
+}
+
+async fn wait_ready(addr: SocketAddr, child: &mut Child, what: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    for _ in 0..300 {
+        if let Ok(Some(status)) = child.try_wait() {
+            anyhow::bail!("{what} exited at start ({status}); see its log under logs/");
+        }
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await {
+            if r.status().is_success() {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("{what} did not become ready within 30 s")
+}
+
+async fn start_children(
+    options: &UpOptions,
+    topology: &Topology,
+    secrets: &Secrets,
+    primary: &Site,
+    dr: &Site,
+    children: &mut Vec<Running>,
+) -> anyhow::Result<()> {
+    let data_dir = &options.data_dir;
+    for (site, role) in [(primary, "primary"), (dr, "replica")] {
+        for port in &site.app_ports {
+            let name = format!("app-{}-{port}", site.name);
+            let args = vec![
+                "serve".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--site-name".into(),
+                site.name.clone(),
+                "--site-role".into(),
+                role.into(),
+                "--log-format".into(),
+                "json".into(),
+            ];
+            // The URL holds a password: environment, not the command line.
+            let env = [(
+                "SRS_DATABASE_URL",
+                secrets.app_url("127.0.0.1", site.db_port),
+            )];
+            let mut child = spawn(&options.exe, &args, &env, log_file(data_dir, &name)?)?;
+            let pid = child.id().unwrap_or(0);
+            let addr = SocketAddr::from(([127, 0, 0, 1], *port));
+            let ready = if role == "primary" {
+                wait_ready(addr, &mut child, &name).await
+            } else {
+                Ok(())
+            };
+            children.push(Running {
+                info: ChildInfo {
+                    kind: "app".into(),
+                    site: site.name.clone(),
+                    port: *port,
+                    pid,
+                },
+                child,
+                reported: false,
+            });
+            ready?;
+            tracing::info!(site = %site.name, port, pid, "app instance running");
+        }
+    }
+    let edge = EdgeConfig {
+        listen: topology.edge.listen,
+        admin_listen: topology.edge.admin_listen,
+        admin_secret: secrets.edge_secret.clone(),
+        sites: topology
+            .sites
+            .iter()
+            .map(|s| SiteBackends {
+                name: s.name.clone(),
+                instances: s
+                    .app_ports
+                    .iter()
+                    .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)))
+                    .collect(),
+            })
+            .collect(),
+        initial_site: Some(primary.name.clone()),
+        state_file: data_dir.join("edge-state.json"),
+        hold_timeout: Duration::from_millis(topology.edge.hold_timeout_ms),
+        health_interval: Duration::from_millis(500),
+        max_body_bytes: 17 * 1024 * 1024,
+    };
+    let edge_file = data_dir.join("edge.json");
+    write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
+    let args = vec![
+        "edge".into(),
+        "--config".into(),
+        edge_file.display().to_string(),
+    ];
+    let mut child = spawn(&options.exe, &args, &[], log_file(data_dir, "edge")?)?;
+    let pid = child.id().unwrap_or(0);
+    let ready = wait_ready(topology.edge.listen, &mut child, "the edge").await;
+    children.push(Running {
+        info: ChildInfo {
+            kind: "edge".into(),
+            site: String::new(),
+            port: topology.edge.listen.port(),
+            pid,
+        },
+        child,
+        reported: false,
+    });
+    ready?;
+    tracing::info!(listen = %topology.edge.listen, pid, "edge running");
+    Ok(())
+}
+
+async fn stop_child(c: &mut Running) {
+    if let Some(pid) = c.child.id() {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+    if tokio::time::timeout(Duration::from_secs(15), c.child.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(kind = %c.info.kind, pid = c.info.pid, "did not stop within 15 s; killing");
+        let _ = c.child.kill().await;
+    }
+}
+
+async fn stop_all(children: &mut [Running], primary: &mut LocalServer, dr: &mut LocalServer) {
+    for c in children.iter_mut().filter(|c| c.info.kind == "edge") {
+        stop_child(c).await;
+    }
+    for c in children.iter_mut().filter(|c| c.info.kind == "app") {
+        stop_child(c).await;
+    }
+    if let Err(e) = primary.stop().await {
+        tracing::error!(error = %e, "stopping the primary database");
+    }
+    if let Err(e) = dr.stop().await {
+        tracing::error!(error = %e, "stopping the DR database");
+    }
+}

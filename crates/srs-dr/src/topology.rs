@@ -1,0 +1,309 @@
+//! The topology file: sites, ports, instance counts and the sync mode.
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use srs_mariadb::SyncMode;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The file name `srs up` looks for in its data directory.
+pub const FILE_NAME: &str = "srs-topology.toml";
+
+/// What a site is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SiteRole {
+    /// Serves traffic.
+    Primary,
+    /// The disaster-recovery site: a replica, apps scaled down.
+    Dr,
+}
+
+/// One site: its database and its app instances.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    /// Name, shown on every page and in `X-Srs-Site`.
+    pub name: String,
+    /// Its role at start.
+    pub role: SiteRole,
+    /// Database host; `127.0.0.1` means srs starts the server itself.
+    #[serde(default = "localhost")]
+    pub db_host: String,
+    /// Database port.
+    pub db_port: u16,
+    /// App instance ports; their count is the site's instance count.
+    #[serde(default)]
+    pub app_ports: Vec<u16>,
+}
+
+fn localhost() -> String {
+    "127.0.0.1".into()
+}
+
+impl Site {
+    /// Whether srs runs this site's processes itself.
+    pub fn is_local(&self) -> bool {
+        self.db_host == "127.0.0.1" || self.db_host == "localhost"
+    }
+}
+
+/// The front door's addresses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSection {
+    /// Public address.
+    pub listen: SocketAddr,
+    /// Admin address (loopback only).
+    pub admin_listen: SocketAddr,
+    /// How long requests wait during a switch, in ms.
+    #[serde(default = "hold_default")]
+    pub hold_timeout_ms: u64,
+}
+
+fn hold_default() -> u64 {
+    10_000
+}
+
+/// How commits wait for the replica, as written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncModeName {
+    /// No async fallback.
+    Strict,
+    /// Fall back to async after `bounded_timeout_ms`.
+    Bounded,
+    /// Asynchronous.
+    Async,
+}
+
+/// The whole topology.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// strict, bounded or async.
+    pub sync_mode: SyncModeName,
+    /// The fallback timeout in bounded mode, ms.
+    #[serde(default = "bounded_default")]
+    pub bounded_timeout_ms: u64,
+    /// Replica apply threads.
+    #[serde(default = "threads_default")]
+    pub parallel_apply_threads: u32,
+    /// InnoDB buffer pool per local server, MiB.
+    #[serde(default = "pool_default")]
+    pub buffer_pool_mb: u32,
+    /// The front door.
+    pub edge: EdgeSection,
+    /// Exactly two sites: one primary, one dr.
+    pub sites: Vec<Site>,
+}
+
+fn bounded_default() -> u64 {
+    1_000
+}
+fn threads_default() -> u32 {
+    4
+}
+fn pool_default() -> u32 {
+    128
+}
+
+/// The default file `srs up` writes on first run, with every key explained.
+pub const DEFAULT: &str = r#"# srs topology: two sites. `srs up` starts every process of a site whose
+# db_host is 127.0.0.1 on this machine; for remote sites it starts nothing
+# and only connects to the addresses given.
+
+# How commits on the primary wait for the DR replica:
+#   strict  - semi-synchronous, never falls back: no acknowledged write can
+#             exist only on the primary (a primary alone cannot commit)
+#   bounded - semi-synchronous, falls back to asynchronous after
+#             bounded_timeout_ms (reported loudly)
+#   async   - fastest; a failover may lose the last writes
+sync_mode = "strict"
+bounded_timeout_ms = 1000
+# Replica apply threads (keeps apply lag, and so failover time, low).
+parallel_apply_threads = 4
+# InnoDB buffer pool of each local MariaDB server, MiB.
+buffer_pool_mb = 128
+
+[edge]
+# Where clients connect.
+listen = "127.0.0.1:8080"
+# The controller's endpoint on the edge: keep it on loopback.
+admin_listen = "127.0.0.1:8079"
+# How long requests wait during a switch before getting 503, ms.
+hold_timeout_ms = 10000
+
+[[sites]]
+name = "primary"
+role = "primary"
+db_host = "127.0.0.1"
+db_port = 3407
+# One app instance per port.
+app_ports = [8101, 8102]
+
+[[sites]]
+name = "dr"
+role = "dr"
+db_host = "127.0.0.1"
+db_port = 3408
+# Pilot light: no app instances until a failover (add ports to run some).
+app_ports = []
+"#;
+
+impl Topology {
+    /// Reads and checks a topology file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("Failed to read {}", path.display()))?;
+        let topology: Topology = toml::from_str(&text)
+            .with_context(|| format!("Invalid topology file {}", path.display()))?;
+        topology
+            .check()
+            .with_context(|| format!("Invalid topology file {}", path.display()))?;
+        Ok(topology)
+    }
+
+    /// The topology file in `data_dir`, written with the defaults if absent.
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(Self, PathBuf, bool)> {
+        let path = data_dir.join(FILE_NAME);
+        let created = !path.exists();
+        if created {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("Failed to create {}", data_dir.display()))?;
+            std::fs::write(&path, DEFAULT)
+                .with_context(|| format!("Failed to write {}", path.display()))?;
+        }
+        Ok((Self::load(&path)?, path, created))
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.sites.len() != 2 {
+            bail!(
+                "sites: exactly two are needed, one primary and one dr (found {})",
+                self.sites.len()
+            );
+        }
+        let primaries = self
+            .sites
+            .iter()
+            .filter(|s| s.role == SiteRole::Primary)
+            .count();
+        if primaries != 1 {
+            bail!("sites: exactly one must have role = \"primary\" (found {primaries})");
+        }
+        if self.sites[0].name == self.sites[1].name {
+            bail!("sites: the two sites need different names");
+        }
+        for s in &self.sites {
+            if s.name.is_empty()
+                || s.name.len() > 40
+                || !s
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!(
+                    "sites.name '{}': use 1-40 letters, digits, '-' or '_'",
+                    s.name
+                );
+            }
+            if s.role == SiteRole::Primary && s.app_ports.is_empty() {
+                bail!(
+                    "sites '{}': the primary needs at least one app port",
+                    s.name
+                );
+            }
+        }
+        let mut ports: Vec<u16> = self
+            .sites
+            .iter()
+            .flat_map(|s| std::iter::once(s.db_port).chain(s.app_ports.iter().copied()))
+            .collect();
+        ports.extend([self.edge.listen.port(), self.edge.admin_listen.port()]);
+        let mut sorted = ports.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != ports.len() {
+            bail!("ports: every database, app and edge port must be different");
+        }
+        if !self.edge.admin_listen.ip().is_loopback() {
+            bail!("edge.admin_listen must be a loopback address");
+        }
+        if !(1..=64).contains(&self.parallel_apply_threads) && self.parallel_apply_threads != 0 {
+            bail!("parallel_apply_threads must be 0-64");
+        }
+        Ok(())
+    }
+
+    /// The sync mode with its timeout.
+    pub fn sync_mode(&self) -> SyncMode {
+        match self.sync_mode {
+            SyncModeName::Strict => SyncMode::Strict,
+            SyncModeName::Bounded => SyncMode::Bounded {
+                timeout_ms: self.bounded_timeout_ms,
+            },
+            SyncModeName::Async => SyncMode::Async,
+        }
+    }
+
+    /// The site that starts as primary.
+    pub fn primary(&self) -> &Site {
+        self.sites
+            .iter()
+            .find(|s| s.role == SiteRole::Primary)
+            .unwrap_or(&self.sites[0])
+    }
+
+    /// The DR site.
+    pub fn dr(&self) -> &Site {
+        self.sites
+            .iter()
+            .find(|s| s.role == SiteRole::Dr)
+            .unwrap_or(&self.sites[1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_file_is_valid() {
+        let t: Topology = toml::from_str(DEFAULT).expect("parses");
+        t.check().expect("valid");
+        assert_eq!(t.primary().name, "primary");
+        assert!(t.dr().app_ports.is_empty(), "pilot light by default");
+        assert_eq!(t.sync_mode(), SyncMode::Strict);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (
+                DEFAULT.replace("role = \"dr\"", "role = \"primary\""),
+                "exactly one",
+            ),
+            (DEFAULT.replace("db_port = 3408", "db_port = 3407"), "ports"),
+            (
+                DEFAULT.replace("sync_mode = \"strict\"", "sync_mode = \"eventual\""),
+                "sync_mode",
+            ),
+            (
+                DEFAULT.replace("127.0.0.1:8079", "0.0.0.0:8079"),
+                "loopback",
+            ),
+            (
+                DEFAULT.replace("buffer_pool_mb = 128", "buffer_pool_mb = 128\ncolour = 1"),
+                "colour",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = toml::from_str::<Topology>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|t| t.check().map_err(|e| e.to_string()))
+                .expect_err(expected);
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
+    }
+}

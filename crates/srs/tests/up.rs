@@ -1,0 +1,317 @@
+//! `srs up` end to end: two real MariaDB servers, app instances and the
+//! edge as child processes, driven the way an operator would.
+
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn srs() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_srs"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SRS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    edge: String,
+    dr_db_port: u16,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Children of a killed `srs up` die with it (kill_on_drop cannot run);
+        // make sure no server outlives the test.
+        if let Ok(text) = std::fs::read_to_string(self.dir.path().join("up.json")) {
+            if let Ok(children) = serde_json::from_str::<Vec<Value>>(&text) {
+                for c in children {
+                    if let Some(pid) = c["pid"].as_u64() {
+                        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn write_topology(dir: &Path) -> (u16, u16) {
+    let (edge, admin, db1, db2, app1, app2) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let text = format!(
+        "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\n\
+         [edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nhold_timeout_ms = 5000\n\
+         [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {db1}\napp_ports = [{app1}, {app2}]\n\
+         [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {db2}\napp_ports = []\n"
+    );
+    std::fs::write(dir.join("srs-topology.toml"), text).expect("topology");
+    (edge, db2)
+}
+
+fn start(dir: &Path) -> Child {
+    let log =
+        std::fs::File::create(dir.join(format!("up-{}.log", Instant::now().elapsed().as_nanos())))
+            .expect("log");
+    srs()
+        .args(["up", "--data-dir"])
+        .arg(dir)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("srs up starts")
+}
+
+async fn wait_ready(edge: &str, child: &mut Child) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "srs up exited early"
+        );
+        if let Ok(r) = client.get(format!("{edge}/readyz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the edge did not answer within 120 s");
+}
+
+fn cli(args: &[&str], dir: &Path, stdin: &str) -> String {
+    let mut child = srs()
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("srs runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "srs up did not stop in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn app_password(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("secrets.toml")).expect("secrets");
+    let secrets: toml::Value = toml::from_str(&text).expect("toml");
+    secrets["app"]["password"]
+        .as_str()
+        .expect("password")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (edge_port, dr_db_port) = write_topology(dir.path());
+    let mut cluster = Cluster {
+        child: Some(start(dir.path())),
+        edge: format!("http://127.0.0.1:{edge_port}"),
+        dr_db_port,
+        dir,
+    };
+    let path = cluster.dir.path().to_owned();
+    wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
+    assert!(path.join("secrets.toml").exists());
+
+    cli(
+        &[
+            "user",
+            "add",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        &path,
+        "correct horse battery staple\n",
+    );
+    let token = cli(
+        &["token", "create", "--user", "admin", "--name", "tests"],
+        &path,
+        "",
+    )
+    .trim()
+    .to_owned();
+    let client = reqwest::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().expect("header"),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .expect("client");
+
+    // A student created through the edge is readable on the DR server within a second.
+    let created = client
+        .post(format!("{}/api/v1/students", cluster.edge))
+        .json(&json!({"full_name": "Ada Lovelace", "date_of_birth": "2000-01-01", "department": "Arts"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), 201);
+    assert_eq!(created.headers()["x-srs-site"], "primary");
+    let student: Value = created.json().await.expect("json");
+    let id = student["id"].as_i64().expect("id");
+    let url = format!(
+        "mysql://srs_app:{}@127.0.0.1:{}/srs",
+        app_password(&path),
+        cluster.dr_db_port
+    );
+    let mut dr = sqlx::MySqlConnection::connect(&url)
+        .await
+        .expect("app account reaches the DR server");
+    let began = Instant::now();
+    let mut found = None;
+    while began.elapsed() < Duration::from_secs(1) && found.is_none() {
+        found = sqlx::query_scalar::<_, String>("SELECT full_name FROM students WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut dr)
+            .await
+            .expect("query");
+    }
+    assert_eq!(
+        found.as_deref(),
+        Some("Ada Lovelace"),
+        "replicated within a second"
+    );
+
+    // The DR server refuses the application's writes.
+    let refused = sqlx::query("UPDATE students SET full_name = 'Tampered' WHERE id = ?")
+        .bind(id)
+        .execute(&mut dr)
+        .await;
+    let message = refused.expect_err("read-only").to_string();
+    assert!(
+        message.contains("read-only") || message.contains("1290"),
+        "{message}"
+    );
+
+    // srs status shows the topology.
+    let status: Value =
+        serde_json::from_str(&cli(&["status", "--json"], &path, "")).expect("status JSON");
+    assert_eq!(status["edge_active"], "primary");
+    let dr_site = status["sites"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .find(|s| s["name"] == "dr")
+        .expect("dr")
+        .clone();
+    assert_eq!(dr_site["database"]["replica"]["io_running"], true);
+    assert_eq!(dr_site["database"]["replica"]["sql_running"], true);
+    assert_eq!(dr_site["database"]["read_only"], true);
+    let table = cli(&["status"], &path, "");
+    assert!(
+        table.contains("primary") && table.contains("on (1)"),
+        "{table}"
+    );
+
+    // Killing one primary app instance: the edge keeps serving every GET.
+    let children: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path.join("up.json")).expect("up.json"))
+            .expect("json");
+    let app = children
+        .iter()
+        .find(|c| c["kind"] == "app")
+        .expect("an app instance");
+    Command::new("kill")
+        .args(["-9", &app["pid"].to_string()])
+        .status()
+        .expect("kill");
+    let mut failures = 0;
+    for _ in 0..60 {
+        let r = client
+            .get(format!("{}/api/v1/students/{id}", cluster.edge))
+            .send()
+            .await
+            .expect("sent");
+        if r.status() != 200 {
+            failures += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(failures, 0, "no failed GET after an instance died");
+
+    // Stop (in order, exit 0) and start again: the records are still there.
+    let status = sigterm_and_wait(
+        cluster.child.as_mut().expect("child"),
+        Duration::from_secs(90),
+    );
+    assert!(status.success(), "srs up exits 0 on SIGTERM: {status:?}");
+    cluster.child = Some(start(&path));
+    wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
+    let again: Value = client
+        .get(format!("{}/api/v1/students/{id}", cluster.edge))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        again["full_name"], "Ada Lovelace",
+        "records survive a restart"
+    );
+    let status = sigterm_and_wait(
+        cluster.child.as_mut().expect("child"),
+        Duration::from_secs(90),
+    );
+    assert!(status.success());
+    cluster.child = None;
+}
