@@ -293,6 +293,8 @@ async fn start_children(
                 role.into(),
                 "--log-format".into(),
                 "json".into(),
+                "--write-timeout-secs".into(),
+                topology.write_timeout_secs.to_string(),
             ];
             // The URL holds a password: environment, not the command line.
             let env = [(

@@ -92,6 +92,9 @@ pub struct Topology {
     /// InnoDB buffer pool per local server, MiB.
     #[serde(default = "pool_default")]
     pub buffer_pool_mb: u32,
+    /// Longest an app instance lets a write wait for the replica, seconds.
+    #[serde(default = "write_timeout_default")]
+    pub write_timeout_secs: u64,
     /// The front door.
     pub edge: EdgeSection,
     /// Exactly two sites: one primary, one dr.
@@ -106,6 +109,9 @@ fn threads_default() -> u32 {
 }
 fn pool_default() -> u32 {
     128
+}
+fn write_timeout_default() -> u64 {
+    10
 }
 
 /// The default file `srs up` writes on first run, with every key explained.
@@ -125,6 +131,9 @@ bounded_timeout_ms = 1000
 parallel_apply_threads = 4
 # InnoDB buffer pool of each local MariaDB server, MiB.
 buffer_pool_mb = 128
+# In strict mode a primary whose replica is gone cannot commit: writes wait
+# this many seconds, then get 503 "not confirmed" instead of hanging.
+write_timeout_secs = 10
 
 [edge]
 # Where clients connect.

@@ -105,6 +105,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Serve HTTPS with this certificate chain and key (PEM files).
     pub tls: Option<TlsFiles>,
+    /// Longest a write may wait (e.g. for the replica) before a 503.
+    pub write_timeout: std::time::Duration,
 }
 
 /// PEM files for HTTPS.
@@ -132,6 +134,7 @@ impl Settings {
             session_lifetime: chrono::Duration::hours(12),
             secure_cookies: false,
             tls: None,
+            write_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

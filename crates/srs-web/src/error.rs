@@ -64,6 +64,9 @@ pub enum ApiError {
     /// 503: the database is read-only (fenced or a replica).
     #[error("the database is read-only")]
     ReadOnly,
+    /// 503: a write was not confirmed in time; it may still be applied.
+    #[error("{0}")]
+    WriteNotConfirmed(String),
     /// 503: the database cannot be reached.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -276,6 +279,12 @@ impl ApiError {
                 "Read-only",
                 "this site's database accepts no writes right now; retry shortly",
             ),
+            ApiError::WriteNotConfirmed(m) => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "/problems/write-not-confirmed",
+                "Write not confirmed",
+                m,
+            ),
             ApiError::Unavailable(_) => Problem::new(
                 S::SERVICE_UNAVAILABLE,
                 "/problems/unavailable",
@@ -323,7 +332,10 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        if matches!(self, ApiError::ReadOnly | ApiError::Unavailable(_)) {
+        if matches!(
+            self,
+            ApiError::ReadOnly | ApiError::Unavailable(_) | ApiError::WriteNotConfirmed(_)
+        ) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));

@@ -58,3 +58,43 @@ pub(crate) async fn harden(req: Request, next: Next) -> Response {
     }
     response
 }
+
+/// Bounds how long a write may take. In strict sync mode a primary whose
+/// replica is gone cannot commit; rather than hang, the client gets a 503
+/// saying the write was not confirmed (it may still land later: an
+/// Idempotency-Key makes the retry safe). Imports are exempt: they are
+/// long by nature and all-or-nothing.
+pub(crate) async fn write_deadline(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::http::Method;
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let import = req.uri().path().ends_with("/import");
+    if safe || import {
+        return next.run(req).await;
+    }
+    let api = req.uri().path().starts_with("/api/");
+    let limit = state.settings.write_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!("srs_write_timeouts_total").increment(1);
+            tracing::warn!(
+                timeout_secs = limit.as_secs_f64(),
+                "write not confirmed in time"
+            );
+            let message = format!(
+                "the change was not confirmed within {} s (the DR replica may be unreachable); it may still be applied: retry with the same Idempotency-Key, or check before repeating it",
+                limit.as_secs()
+            );
+            if api {
+                crate::error::ApiError::WriteNotConfirmed(message).into_response()
+            } else {
+                crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+                    .into_response()
+            }
+        }
+    }
+}

@@ -186,6 +186,7 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
         .merge(routes::health::router())
         .merge(routes::assets::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::security::write_deadline))
         .route_layer(middleware::from_fn(http_metrics::track))
         .layer(middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         .fallback(not_found)

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert
     #[arg(long, env = "SRS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Seconds a write may wait (e.g. for the DR replica) before 503, 1-600 [default: 10]
+    #[arg(long, env = "SRS_WRITE_TIMEOUT_SECS")]
+    write_timeout_secs: Option<u64>,
     /// Minutes of inactivity that end a session, 1-1440 [default: 30]
     #[arg(long, env = "SRS_SESSION_IDLE_MINUTES")]
     session_idle_minutes: Option<i64>,
@@ -98,6 +101,7 @@ struct FileConfig {
     session_lifetime_hours: Option<i64>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    write_timeout_secs: Option<u64>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -242,6 +246,14 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         }
         _ => bail!("tls_cert and tls_key must be given together"),
     };
+    let write_timeout_secs = in_range(
+        "write_timeout_secs",
+        args.write_timeout_secs
+            .or(file.write_timeout_secs)
+            .unwrap_or(10),
+        1,
+        600,
+    )?;
     Ok(Resolved {
         settings: Settings {
             listen,
@@ -256,6 +268,7 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             session_lifetime: chrono::Duration::hours(session_lifetime_hours),
             secure_cookies: tls.is_some(),
             tls,
+            write_timeout: std::time::Duration::from_secs(write_timeout_secs),
         },
         log_format,
     })

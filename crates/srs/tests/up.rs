@@ -62,7 +62,7 @@ fn write_topology(dir: &Path) -> (u16, u16) {
         free_port(),
     );
     let text = format!(
-        "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\n\
+        "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 2\n\
          [edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nhold_timeout_ms = 5000\n\
          [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {db1}\napp_ports = [{app1}, {app2}]\n\
          [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {db2}\napp_ports = []\n"
@@ -287,6 +287,82 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(failures, 0, "no failed GET after an instance died");
+
+    // Strict mode: with the DR server gone, a write waits and gets a clear
+    // 503 instead of succeeding unreplicated; once it is back, writes pass.
+    let dr_db = children
+        .iter()
+        .find(|c| c["kind"] == "database" && c["site"] == "dr")
+        .expect("dr database");
+    Command::new("kill")
+        .args(["-9", &dr_db["pid"].to_string()])
+        .status()
+        .expect("kill");
+    let write = || {
+        client
+            .post(format!("{}/api/v1/students", cluster.edge))
+            .header("idempotency-key", "during-outage-1")
+            .json(&json!({"full_name": "Grace Hopper", "date_of_birth": "2000-01-01", "department": "Arts"}))
+            .send()
+    };
+    let began = Instant::now();
+    let blocked = write().await.expect("sent");
+    assert_eq!(blocked.status(), 503, "not confirmed without the replica");
+    let problem: Value = blocked.json().await.expect("problem");
+    assert_eq!(problem["type"], "/problems/write-not-confirmed");
+    assert!(began.elapsed() >= Duration::from_secs(2) && began.elapsed() < Duration::from_secs(15));
+    let mut dr_server = Command::new("mariadbd")
+        .arg(format!(
+            "--defaults-file={}",
+            path.join("dr/db/my.cnf").display()
+        ))
+        .arg("--user=root")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("DR server restarts");
+    let root = {
+        let text = std::fs::read_to_string(path.join("secrets.toml")).expect("secrets");
+        let v: toml::Value = toml::from_str(&text).expect("toml");
+        v["root_password"].as_str().expect("root").to_owned()
+    };
+    let socket = path.join("dr/db/mysqld.sock");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = Command::new("mariadb")
+            .args(["--no-defaults", "-uroot", &format!("-p{root}")])
+            .arg(format!("--socket={}", socket.display()))
+            .args(["-e", "START SLAVE"])
+            .output()
+            .expect("mariadb client");
+        if out.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "DR server did not come back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let retried = write().await.expect("sent");
+    assert_eq!(
+        retried.status(),
+        201,
+        "the same write, retried with its key, goes through"
+    );
+    let listed: Value = client
+        .get(format!("{}/api/v1/students?q=grace", cluster.edge))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        listed["total"], 1,
+        "exactly once, whether the first attempt landed or not"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &dr_server.id().to_string()])
+        .status();
+    let _ = dr_server.wait();
 
     // Stop (in order, exit 0) and start again: the records are still there.
     let status = sigterm_and_wait(
