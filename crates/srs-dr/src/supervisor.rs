@@ -295,6 +295,9 @@ async fn start_children(
                 "json".into(),
                 "--write-timeout-secs".into(),
                 topology.write_timeout_secs.to_string(),
+                // The edge is on this machine: believe its X-Forwarded-For.
+                "--trusted-proxy".into(),
+                "127.0.0.1".into(),
             ];
             // The URL holds a password: environment, not the command line.
             let env = [(

@@ -107,6 +107,8 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// Longest a write may wait (e.g. for the replica) before a 503.
     pub write_timeout: std::time::Duration,
+    /// Proxies (the edge) whose X-Forwarded-For names the real client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// PEM files for HTTPS.
@@ -135,6 +137,7 @@ impl Settings {
             secure_cookies: false,
             tls: None,
             write_timeout: std::time::Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }

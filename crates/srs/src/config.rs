@@ -73,6 +73,13 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert
     #[arg(long, env = "SRS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Proxy addresses (e.g. the edge's) whose X-Forwarded-For is believed; comma-separated [default: none]
+    #[arg(
+        long = "trusted-proxy",
+        env = "SRS_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Seconds a write may wait (e.g. for the DR replica) before 503, 1-600 [default: 10]
     #[arg(long, env = "SRS_WRITE_TIMEOUT_SECS")]
     write_timeout_secs: Option<u64>,
@@ -269,6 +276,7 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             secure_cookies: tls.is_some(),
             tls,
             write_timeout: std::time::Duration::from_secs(write_timeout_secs),
+            trusted_proxies: args.trusted_proxies,
         },
         log_format,
     })

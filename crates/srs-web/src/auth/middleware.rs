@@ -49,10 +49,38 @@ pub(crate) enum Caller {
 }
 
 /// The client's address as the audit trail records it.
-pub(crate) fn client_addr(req: &Request) -> Option<String> {
-    req.extensions()
+/// The client's address: the peer's, or, when the peer is a trusted proxy
+/// (the edge), the last address that proxy put in `X-Forwarded-For`.
+/// Untrusted peers cannot choose their address: throttling and the audit
+/// trail depend on it.
+pub(crate) fn client_addr_of(
+    peer: Option<std::net::IpAddr>,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> Option<String> {
+    let peer = peer?;
+    if trusted.contains(&peer) {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+            .last();
+        if let Some(client) = forwarded {
+            return Some(client.to_string());
+        }
+    }
+    Some(peer.to_string())
+}
+
+pub(crate) fn client_addr(req: &Request, trusted: &[std::net::IpAddr]) -> Option<String> {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .map(|ConnectInfo(addr)| addr.ip());
+    client_addr_of(peer, req.headers(), trusted)
 }
 
 fn bearer(req: &Request) -> Option<&str> {
@@ -72,7 +100,7 @@ pub(crate) async fn authenticate(
         // Public and hot: no credential look-up.
         return next.run(req).await;
     }
-    let addr = client_addr(&req);
+    let addr = client_addr(&req, &state.settings.trusted_proxies);
     let request_id = req
         .headers()
         .get("x-request-id")

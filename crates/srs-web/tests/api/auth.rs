@@ -770,3 +770,55 @@ both_engines!(admins_manage_accounts_and_tokens_from_pages, |app| {
         .expect("sent");
     assert_eq!(revoked.status(), 401);
 });
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    use srs_web::auth::service;
+    let h = [("x-forwarded-for", "203.0.113.9")];
+    for (trusted, expected) in [
+        (vec![], "127.0.0.1"),
+        (vec!["127.0.0.1".parse().expect("ip")], "203.0.113.9"),
+    ] {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut settings =
+            srs_web::Settings::for_database(&format!("sqlite:{}", dir.path().join("db").display()));
+        settings.trusted_proxies = trusted;
+        let app = srs_web::Application::build(settings).await.expect("app");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let store = app.state().store.clone();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        let user = service::create_user(
+            &store,
+            "admin",
+            Role::Admin,
+            PASSWORD,
+            &srs_store::Actor::system("t"),
+        )
+        .await
+        .expect("user");
+        let (token, _) =
+            service::create_token(&store, user.id, "t", None, &srs_store::Actor::system("t"))
+                .await
+                .expect("token");
+        let r = Client::new()
+            .post(format!("{address}/api/v1/students"))
+            .bearer_auth(&token)
+            .header(h[0].0, h[0].1)
+            .json(&valid_student("Forwarded Student"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 201);
+        let s: Value = r.json().await.expect("json");
+        let history: Vec<Value> = Client::new()
+            .get(format!("{address}/api/v1/students/{}/history", s["id"]))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(history[0]["client_addr"], expected);
+    }
+}

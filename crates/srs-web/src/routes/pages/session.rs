@@ -81,10 +81,16 @@ async fn sign_in(
     ctx: PageCtx,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     jar: CookieJar,
     form: Result<Form<LoginInput>, FormRejection>,
 ) -> PageResult {
-    let addr = peer.ip().to_string();
+    let addr = crate::auth::middleware::client_addr_of(
+        Some(peer.ip()),
+        &headers,
+        &state.settings.trusted_proxies,
+    )
+    .unwrap_or_else(|| peer.ip().to_string());
     let old_session = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned());
     let input = form_or_400(form)?;
     ctx.check_csrf(&input.csrf_token)?;
