@@ -67,7 +67,7 @@ pub(crate) fn client_addr_of(
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
-            .last();
+            .next_back();
         if let Some(client) = forwarded {
             return Some(client.to_string());
         }
