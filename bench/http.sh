@@ -46,11 +46,22 @@ trap cleanup EXIT INT TERM
 
 python3 bench/gen_students.py 10000 > "$work/students.csv"
 
-run_wrk() { # connections script-or-empty path
-  local conns=$1 script=$2 path=$3 lua="$work/run.lua"
+run_wrk() { # connections script-or-empty path [header]
+  local conns=$1 script=$2 path=$3 header=${4:-"X-Bench: 1"} lua="$work/run.lua"
   if [ -n "$script" ]; then cat "bench/wrk/$script" bench/wrk/report.lua > "$lua"; else cp bench/wrk/report.lua "$lua"; fi
-  wrk -t2 -c"$conns" -d"$duration" --timeout 10s -s "$lua" "http://127.0.0.1:$port$path" \
+  SRS_BENCH_TOKEN="$token" wrk -t2 -c"$conns" -d"$duration" --timeout 10s -H "$header" -s "$lua" "http://127.0.0.1:$port$path" \
     | sed -n 's/^RESULT //p'
+}
+
+# An admin, a bearer token for the API and a signed-in session for the page.
+sign_in() { # database-url port
+  printf 'bench password 1234\n' | "$bin" user add bench --role admin --password-stdin --database-url "$1" >/dev/null
+  token=$("$bin" token create --user bench --name bench --database-url "$1" 2>/dev/null)
+  local jar="$work/cookies" csrf
+  rm -f "$jar"
+  csrf=$(curl -s -c "$jar" "http://127.0.0.1:$2/login" | sed -n 's/.*name="csrf_token" value="\([0-9a-f]*\)".*/\1/p' | head -1)
+  curl -s -b "$jar" -c "$jar" -o /dev/null -d "csrf_token=$csrf&username=bench&password=bench+password+1234" "http://127.0.0.1:$2/login"
+  session="srs_session=$(awk '$6 == "srs_session" {print $7}' "$jar")"
 }
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
@@ -78,9 +89,10 @@ for engine in $engines; do
   RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --database-url "$url" >"$work/srs-$engine.log" 2>&1 &
   srs_pid=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  sign_in "$url" "$port"
   echo "loading 10,000 students into $engine..." >&2
   load_start=$(date +%s%N)
-  curl -sf -X POST -H 'Content-Type: text/csv' --data-binary @"$work/students.csv" \
+  curl -sf -X POST -H 'Content-Type: text/csv' -H "Authorization: Bearer $token" --data-binary @"$work/students.csv" \
     "http://127.0.0.1:$port/api/v1/students/import" >/dev/null
   load_secs=$(python3 -c "print(($(date +%s%N) - $load_start) / 1e9)")
 
@@ -101,7 +113,8 @@ for engine in $engines; do
     IFS='|' read -r name label script path <<<"$case"
     for conns in 16 64; do
       echo "  $engine $name at $conns connections..." >&2
-      r=$(run_wrk "$conns" "$script" "$path")
+      if [ "$name" = "list page" ]; then header="Cookie: $session"; else header="Authorization: Bearer $token"; fi
+      r=$(run_wrk "$conns" "$script" "$path" "$header")
       printf '| %s (`%s`) | %s | %s | %s | %s | %s |\n' "$name" "$label" "$conns" \
         "$(field "$r" rps)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" errors)" >> "$report"
     done

@@ -22,5 +22,8 @@ request = function()
   local name = "Bench " .. word(tid + 26 * (os.time() % 100000)) .. " " .. word(counter + 26 * 26)
   local body = string.format(
     '{"full_name":"%s","date_of_birth":"2001-02-03","department":"Engineering","confirm_duplicate":true}', name)
-  return wrk.format("POST", "/api/v1/students", { ["Content-Type"] = "application/json" }, body)
+  local headers = { ["Content-Type"] = "application/json" }
+  local token = os.getenv("SRS_BENCH_TOKEN")
+  if token then headers["Authorization"] = "Bearer " .. token end
+  return wrk.format("POST", "/api/v1/students", headers, body)
 end

@@ -77,6 +77,17 @@ impl TryFrom<UserRow> for User {
 }
 
 #[derive(sqlx::FromRow)]
+struct TokenAuthRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    token_id: i64,
+    token_name: String,
+    token_created_at: DateTime<Utc>,
+    token_expires_at: Option<DateTime<Utc>>,
+    token_last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
 struct SessionRow {
     #[sqlx(flatten)]
     user: UserRow,
@@ -365,33 +376,39 @@ impl Store {
     }
 
     /// The live account behind a token that is neither revoked nor expired.
+    /// One query: it runs on every API request.
     pub async fn token_user(&self, token_hash: &str) -> StoreResult<Option<(User, ApiToken)>> {
         let now = Utc::now();
-        let row: Option<(i64, i64, Option<DateTime<Utc>>)> = on_pool!(self, p => {
-            sqlx::query_as(
-                "SELECT t.id, t.user_id, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
-                 WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) \
-                 AND u.disabled_at IS NULL",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(p)
-            .await?
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, t.id AS token_id, t.name AS token_name, t.created_at AS token_created_at, \
+             t.expires_at AS token_expires_at, t.last_used_at AS token_last_used_at \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) \
+             AND u.disabled_at IS NULL"
+        );
+        let row: Option<TokenAuthRow> = on_pool!(self, p => {
+            sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(p).await?
         });
-        let Some((token_id, user_id, last_used)) = row else {
-            return Ok(None);
-        };
-        if last_used.is_none_or(|t| now - t > TOUCH_EVERY) {
+        let Some(row) = row else { return Ok(None) };
+        if row.token_last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
             on_pool!(self, p => {
                 sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
                     .bind(now)
-                    .bind(token_id)
+                    .bind(row.token_id)
                     .execute(p)
                     .await?;
             });
         }
-        let user = self.get_user(UserId::new(user_id)).await?;
-        let token = self.get_token(TokenId::new(token_id)).await?;
+        let user = User::try_from(row.user)?;
+        let token = ApiToken {
+            id: TokenId::new(row.token_id),
+            username: user.username.clone(),
+            name: row.token_name,
+            created_at: row.token_created_at,
+            expires_at: row.token_expires_at,
+            last_used_at: row.token_last_used_at,
+            revoked_at: None,
+        };
         Ok(Some((user, token)))
     }
 
