@@ -1,6 +1,6 @@
 //! Administration pages: accounts and API tokens.
 
-use super::forms::form_or_400;
+use super::forms::{form_or_400, TokenOnly};
 use crate::auth::service::{create_token, create_user, reset_password};
 use crate::auth::Admin;
 use crate::extract::parse_id;
@@ -275,12 +275,6 @@ async fn add_token(
             tokens_page(&state, ctx, None, Some(message)).await
         }
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct TokenOnly {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn revoke_token(

@@ -24,6 +24,14 @@ pub(crate) fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, 
     })
 }
 
+/// A form that carries nothing but its CSRF token (delete, restore,
+/// revoke, sign out).
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct TokenOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
 /// What the user typed, and what is wrong with it, for re-showing a form.
 #[derive(Debug, Default)]
 pub struct FormView {

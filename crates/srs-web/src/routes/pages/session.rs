@@ -1,6 +1,6 @@
 //! Sign in and sign out.
 
-use super::forms::form_or_400;
+use super::forms::{form_or_400, TokenOnly};
 use crate::auth::middleware::SESSION_COOKIE;
 use crate::auth::secrets::secret_hash;
 use crate::auth::service::{login, LoginError};
@@ -144,12 +144,6 @@ async fn sign_in(
         Err(LoginError::Store(e)) => Err(e.into()),
         Err(LoginError::Other(e)) => Err(crate::error::ApiError::Internal(e).into()),
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct TokenOnly {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn sign_out(

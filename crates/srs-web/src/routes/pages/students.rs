@@ -1,6 +1,6 @@
 //! Student pages: list, add, view, edit, delete, restore.
 
-use super::forms::{form_or_400, FormView};
+use super::forms::{form_or_400, FormView, TokenOnly};
 use crate::auth::{Registrar, Viewer};
 use crate::error::ApiError;
 use crate::extract::{parse_id, AppQuery};
@@ -547,13 +547,6 @@ async fn confirm_delete(
 ) -> PageResult {
     let s = load(&state, &id).await?;
     Ok(render(&DeletePage { ctx, s }))
-}
-
-/// A form that carries nothing but its CSRF token.
-#[derive(Debug, Default, Deserialize)]
-struct TokenOnly {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 async fn delete(
