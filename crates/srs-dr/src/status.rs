@@ -184,16 +184,108 @@ fn yes(b: bool) -> &'static str {
     }
 }
 
+/// One site as a row of text, for tables and pages.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Site name.
+    pub name: String,
+    /// primary or dr.
+    pub role: String,
+    /// up or DOWN.
+    pub database: String,
+    /// Refuses application writes.
+    pub read_only: bool,
+    /// GTID position (binlog on the primary, applied on the replica).
+    pub gtid: String,
+    /// I/O and SQL threads.
+    pub threads: String,
+    /// Lag in seconds / transactions.
+    pub lag: String,
+    /// Semi-sync on the primary, with acknowledging replicas.
+    pub semi_sync: String,
+    /// Healthy / configured app instances.
+    pub apps: String,
+    /// Errors.
+    pub note: String,
+}
+
+/// Where the edge routes, in words.
+pub fn edge_text(status: &Status) -> String {
+    match (&status.edge_up, &status.edge_active) {
+        (true, Some(site)) => format!("routing to {site}"),
+        (true, None) => "up, no active site".into(),
+        (false, _) => "DOWN".into(),
+    }
+}
+
+/// Every site as a row.
+pub fn rows(status: &Status) -> Vec<Row> {
+    status
+        .sites
+        .iter()
+        .map(|s| {
+            let d = &s.database;
+            let gtid = if s.role == "primary" {
+                &d.gtid_binlog_pos
+            } else {
+                &d.gtid_slave_pos
+            };
+            Row {
+                name: s.name.clone(),
+                role: s.role.clone(),
+                database: if d.up { "up".into() } else { "DOWN".into() },
+                read_only: d.read_only,
+                gtid: if gtid.is_empty() {
+                    "-".into()
+                } else {
+                    gtid.clone()
+                },
+                threads: d
+                    .replica
+                    .as_ref()
+                    .map(|r| format!("{}/{}", yes(r.io_running), yes(r.sql_running)))
+                    .unwrap_or_else(|| "-".into()),
+                lag: match (&d.replica, d.lag_transactions) {
+                    (Some(r), txn) => format!(
+                        "{}/{}",
+                        r.seconds_behind
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "?".into()),
+                        txn.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
+                    ),
+                    (None, _) => "-".into(),
+                },
+                semi_sync: if s.role == "primary" {
+                    format!(
+                        "{} ({})",
+                        if d.semi_sync_primary { "on" } else { "off" },
+                        d.semi_sync_clients
+                    )
+                } else {
+                    "-".into()
+                },
+                apps: format!("{}/{}", s.apps_healthy, s.apps_total),
+                note: d
+                    .error
+                    .clone()
+                    .or_else(|| {
+                        d.replica
+                            .as_ref()
+                            .map(|r| format!("{}{}", r.last_io_error, r.last_sql_error))
+                            .filter(|e| !e.is_empty())
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
 /// The status as a table for people.
 pub fn render(status: &Status) -> String {
     let mut out = format!(
         "sync mode: {}   edge: {}\n\n",
         status.sync_mode,
-        match (&status.edge_up, &status.edge_active) {
-            (true, Some(site)) => format!("routing to {site}"),
-            (true, None) => "up, no active site".into(),
-            (false, _) => "DOWN".into(),
-        }
+        edge_text(status)
     );
     out.push_str(&format!(
         "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<9} {:<10} {}\n",
@@ -208,59 +300,19 @@ pub fn render(status: &Status) -> String {
         "APPS",
         "NOTE"
     ));
-    for s in &status.sites {
-        let d = &s.database;
-        let gtid = if s.role == "primary" {
-            &d.gtid_binlog_pos
-        } else {
-            &d.gtid_slave_pos
-        };
-        let threads = d
-            .replica
-            .as_ref()
-            .map(|r| format!("{}/{}", yes(r.io_running), yes(r.sql_running)))
-            .unwrap_or_else(|| "-".into());
-        let lag = match (&d.replica, d.lag_transactions) {
-            (Some(r), txn) => format!(
-                "{}/{}",
-                r.seconds_behind
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "?".into()),
-                txn.map(|t| t.to_string()).unwrap_or_else(|| "?".into())
-            ),
-            (None, _) => "-".into(),
-        };
-        let semi = if s.role == "primary" {
-            format!(
-                "{} ({})",
-                if d.semi_sync_primary { "on" } else { "off" },
-                d.semi_sync_clients
-            )
-        } else {
-            "-".into()
-        };
-        let note = d
-            .error
-            .clone()
-            .or_else(|| {
-                d.replica
-                    .as_ref()
-                    .map(|r| format!("{}{}", r.last_io_error, r.last_sql_error))
-                    .filter(|e| !e.is_empty())
-            })
-            .unwrap_or_default();
+    for r in rows(status) {
         out.push_str(&format!(
             "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<9} {:<10} {}\n",
-            s.name,
-            s.role,
-            if d.up { "up" } else { "DOWN" },
-            yes(d.read_only),
-            if gtid.is_empty() { "-" } else { gtid },
-            threads,
-            lag,
-            semi,
-            format!("{}/{}", s.apps_healthy, s.apps_total),
-            note
+            r.name,
+            r.role,
+            r.database,
+            yes(r.read_only),
+            r.gtid,
+            r.threads,
+            r.lag,
+            r.semi_sync,
+            r.apps,
+            r.note
         ));
     }
     out

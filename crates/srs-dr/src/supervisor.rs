@@ -298,6 +298,8 @@ async fn start_children(
                 // The edge is on this machine: believe its X-Forwarded-For.
                 "--trusted-proxy".into(),
                 "127.0.0.1".into(),
+                "--cluster-dir".into(),
+                data_dir.display().to_string(),
             ];
             // The URL holds a password: environment, not the command line.
             let env = [(

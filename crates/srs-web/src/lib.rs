@@ -3,6 +3,7 @@
 //! Pages and the API call the same store functions; neither holds SQL.
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod extract;

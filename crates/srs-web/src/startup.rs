@@ -69,6 +69,7 @@ impl Application {
             metrics: http_metrics::handle().context("Failed to set up metrics")?,
             throttle: Arc::new(LoginThrottle::new(clock.clone())),
             clock,
+            cluster: Arc::default(),
         };
         let tls = match &state.settings.tls {
             None => None,
@@ -100,6 +101,11 @@ impl Application {
     /// The port the app listens on (useful with port 0).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Shows `view` at /admin/dr (set once, before or while serving).
+    pub fn set_cluster_view(&self, view: Arc<dyn crate::cluster::ClusterView>) {
+        let _ = self.state.cluster.set(view);
     }
 
     /// The shared state, for tests and tools.

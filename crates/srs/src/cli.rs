@@ -462,6 +462,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let resolved = config::resolve_serve(args)?;
     telemetry::init(resolved.log_format, "info,sqlx=warn,tower_http=warn")?;
     let app = Application::build(resolved.settings).await?;
+    if let Some(dir) = resolved.cluster_dir {
+        app.set_cluster_view(std::sync::Arc::new(crate::cluster_view::DataDirView(dir)));
+    }
     service::bootstrap_admin(
         &app.state().store,
         std::env::var("SRS_BOOTSTRAP_ADMIN").ok().as_deref(),

@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert
     #[arg(long, env = "SRS_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The data directory of the `srs up` cluster this instance belongs to, for /admin/dr
+    #[arg(long, value_name = "DIR")]
+    pub cluster_dir: Option<PathBuf>,
     /// Proxy addresses (e.g. the edge's) whose X-Forwarded-For is believed; comma-separated [default: none]
     #[arg(
         long = "trusted-proxy",
@@ -157,6 +160,7 @@ fn in_range<T: PartialOrd + std::fmt::Display + Copy>(
 pub struct Resolved {
     pub settings: Settings,
     pub log_format: LogFormat,
+    pub cluster_dir: Option<PathBuf>,
 }
 
 /// Merges flags, environment, file and defaults, and checks every value.
@@ -279,6 +283,7 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             trusted_proxies: args.trusted_proxies,
         },
         log_format,
+        cluster_dir: args.cluster_dir,
     })
 }
 

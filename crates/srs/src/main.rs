@@ -2,6 +2,7 @@
 //! crates. No logic lives here.
 
 mod cli;
+mod cluster_view;
 mod config;
 
 use clap::Parser;

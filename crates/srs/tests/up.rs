@@ -262,6 +262,52 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         "{table}"
     );
 
+    // Admins see the same view at /admin/dr.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let login = browser
+        .get(format!("{}/login", cluster.edge))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    let marker = "name=\"csrf_token\" value=\"";
+    let at = login.find(marker).expect("csrf field") + marker.len();
+    let csrf = login[at..at + 64].to_owned();
+    let signed_in = browser
+        .post(format!("{}/login", cluster.edge))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "admin"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        signed_in.status().is_success(),
+        "signed in: {}",
+        signed_in.status()
+    );
+    let page = browser
+        .get(format!("{}/admin/dr", cluster.edge))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("id=\"dr-sites\"")
+            && page.contains("routing to primary")
+            && page.contains("yes/yes"),
+        "{page}"
+    );
+
     // Killing one primary app instance: the edge keeps serving every GET.
     let children: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(path.join("up.json")).expect("up.json"))

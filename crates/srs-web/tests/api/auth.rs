@@ -165,6 +165,7 @@ both_engines!(each_role_gets_exactly_the_pages_it_is_allowed, |app| {
         ("/import".to_owned(), Role::Registrar),
         ("/admin/users".to_owned(), Role::Admin),
         ("/admin/tokens".to_owned(), Role::Admin),
+        ("/admin/dr".to_owned(), Role::Admin),
     ];
     let viewer = app.as_user("vera", Role::Viewer).await;
     let registrar = app.as_user("reggie", Role::Registrar).await;

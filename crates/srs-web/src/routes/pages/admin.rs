@@ -24,6 +24,32 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}", post(change_user))
         .route("/admin/tokens", get(tokens).post(add_token))
         .route("/admin/tokens/{id}/revoke", post(revoke_token))
+        .route("/admin/dr", get(dr))
+}
+
+#[derive(Template)]
+#[template(path = "admin/dr.html")]
+struct DrPage {
+    ctx: PageCtx,
+    view: Option<crate::cluster::DrView>,
+    error: Option<String>,
+}
+
+async fn dr(_: Admin, ctx: PageCtx, State(state): State<AppState>) -> PageResult {
+    let (view, error) = match state.cluster.get() {
+        None => (None, None),
+        Some(source) => match source.view().await {
+            Ok(v) => (Some(v), None),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), "cluster status unavailable");
+                (
+                    None,
+                    Some(format!("The cluster's state could not be read: {e}")),
+                )
+            }
+        },
+    };
+    Ok(render(&DrPage { ctx, view, error }))
 }
 
 #[derive(Template)]

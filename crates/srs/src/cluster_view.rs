@@ -1,0 +1,42 @@
+//! Plugs `srs status` into the app's /admin/dr page when an instance runs
+//! inside a cluster started by `srs up`.
+
+use srs_web::cluster::{ClusterView, DrSiteView, DrView, ViewFuture};
+use std::path::PathBuf;
+
+/// Reads the cluster in a data directory.
+pub struct DataDirView(pub PathBuf);
+
+impl ClusterView for DataDirView {
+    fn view(&self) -> ViewFuture<'_> {
+        let dir = self.0.clone();
+        Box::pin(async move {
+            // collect()'s future is not Send (lifetimes the compiler cannot
+            // prove for every caller); run it on a blocking thread instead.
+            let handle = tokio::runtime::Handle::current();
+            let status =
+                tokio::task::spawn_blocking(move || handle.block_on(srs_dr::status::collect(&dir)))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("status task failed: {e}"))??;
+            Ok(DrView {
+                sync_mode: status.sync_mode.clone(),
+                edge: srs_dr::status::edge_text(&status),
+                sites: srs_dr::status::rows(&status)
+                    .into_iter()
+                    .map(|r| DrSiteView {
+                        name: r.name,
+                        role: r.role,
+                        database: r.database,
+                        read_only: r.read_only,
+                        gtid: r.gtid,
+                        threads: r.threads,
+                        lag: r.lag,
+                        semi_sync: r.semi_sync,
+                        apps: r.apps,
+                        note: r.note,
+                    })
+                    .collect(),
+            })
+        })
+    }
+}
