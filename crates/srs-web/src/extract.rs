@@ -111,3 +111,35 @@ pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
         .filter(|id| *id > 0)
         .ok_or(ApiError::NotFound)
 }
+
+/// Parses a true/false query parameter; absent or empty is false.
+pub(crate) fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") | Some("on") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "{name} must be true or false (got '{}')",
+            other.chars().take(20).collect::<String>()
+        ))),
+    }
+}
+
+/// Parses a whole-number query parameter from 1 to `max`; absent or
+/// empty gives `default`.
+pub(crate) fn parse_number(
+    name: &str,
+    raw: Option<&str>,
+    default: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("{name} must be a whole number from 1 to {max}"))
+            }),
+    }
+}

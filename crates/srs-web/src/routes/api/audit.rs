@@ -2,7 +2,7 @@
 
 use crate::auth::{Admin, Viewer};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, AppQuery};
+use crate::extract::{parse_id, parse_number, AppQuery};
 use crate::history::HistoryEntry;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -103,19 +103,6 @@ fn time(name: &str, raw: Option<&str>) -> ApiResult<Option<DateTime<Utc>>> {
         .transpose()
 }
 
-fn number(name: &str, raw: Option<&str>, default: u32, max: u32) -> ApiResult<u32> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(default),
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!("{name} must be a whole number from 1 to {max}"))
-            }),
-    }
-}
-
 /// The audit trail, newest first, for admins.
 #[utoipa::path(get, path = "/api/v1/audit", params(AuditQuery), tag = "audit",
     responses((status = 200, body = AuditPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
@@ -154,8 +141,8 @@ pub async fn audit(
         until: time("until", q.until.as_deref())?,
     };
     let page = PageRequest {
-        page: number("page", q.page.as_deref(), 1, 1_000_000)?,
-        per_page: number(
+        page: parse_number("page", q.page.as_deref(), 1, 1_000_000)?,
+        per_page: parse_number(
             "per_page",
             q.per_page.as_deref(),
             PageRequest::DEFAULT_PER_PAGE,

@@ -2,7 +2,7 @@
 
 use crate::auth::{Registrar, Viewer};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{parse_id, AppJson, AppQuery};
+use crate::extract::{parse_flag, parse_id, parse_number, AppJson, AppQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -51,17 +51,6 @@ pub struct ListQuery {
     pub deleted: Option<String>,
 }
 
-fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
-    match raw.map(str::trim) {
-        None | Some("") | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") | Some("on") => Ok(true),
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "{name} must be true or false (got '{}')",
-            other.chars().take(20).collect::<String>()
-        ))),
-    }
-}
-
 impl ListQuery {
     /// Validates the parameters into a filter and a page.
     pub fn parse(&self) -> Result<(StudentFilter, PageRequest), ApiError> {
@@ -87,27 +76,13 @@ impl ListQuery {
             Some(s) => Sort::parse(&s)
                 .ok_or_else(|| bad(format!("sort must be one of {}", Sort::ALL.join(", "))))?,
         };
-        let page = match non_empty(&self.page) {
-            None => 1,
-            Some(p) => p
-                .parse::<u32>()
-                .ok()
-                .filter(|p| *p >= 1 && *p <= 1_000_000)
-                .ok_or_else(|| bad("page must be a whole number from 1".into()))?,
-        };
-        let per_page = match non_empty(&self.per_page) {
-            None => PageRequest::DEFAULT_PER_PAGE,
-            Some(p) => p
-                .parse::<u32>()
-                .ok()
-                .filter(|p| (1..=PageRequest::MAX_PER_PAGE).contains(p))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "per_page must be a whole number from 1 to {}",
-                        PageRequest::MAX_PER_PAGE
-                    ))
-                })?,
-        };
+        let page = parse_number("page", self.page.as_deref(), 1, 1_000_000)?;
+        let per_page = parse_number(
+            "per_page",
+            self.per_page.as_deref(),
+            PageRequest::DEFAULT_PER_PAGE,
+            PageRequest::MAX_PER_PAGE,
+        )?;
         let deleted = parse_flag("deleted", self.deleted.as_deref())?;
         Ok((
             StudentFilter {

@@ -4,7 +4,7 @@ use super::students::ListQuery;
 use crate::auth::{Registrar, Viewer};
 use crate::csv_io;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{read_body, AppQuery};
+use crate::extract::{parse_flag, read_body, AppQuery};
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -110,16 +110,6 @@ pub struct ImportSummary {
     pub dry_run: bool,
 }
 
-fn flag(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
-    match raw.map(str::trim) {
-        None | Some("") | Some("false") | Some("0") => Ok(false),
-        Some("true") | Some("1") | Some("on") => Ok(true),
-        Some(_) => Err(ApiError::BadRequest(format!(
-            "{name} must be true or false"
-        ))),
-    }
-}
-
 /// Checks a CSV and imports every row or none.
 pub(crate) async fn run_import(
     state: &AppState,
@@ -169,8 +159,8 @@ pub async fn import_students(
         ));
     }
     let options = ImportOptions {
-        dry_run: flag("dry_run", query.dry_run.as_deref())?,
-        allow_duplicates: flag("allow_duplicates", query.allow_duplicates.as_deref())?,
+        dry_run: parse_flag("dry_run", query.dry_run.as_deref())?,
+        allow_duplicates: parse_flag("allow_duplicates", query.allow_duplicates.as_deref())?,
     };
     let body = read_body(request, &state).await?;
     Ok(Json(run_import(&state, &body, options, &auth.actor).await?))
