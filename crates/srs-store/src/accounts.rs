@@ -77,6 +77,13 @@ impl TryFrom<UserRow> for User {
 }
 
 #[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
 struct TokenAuthRow {
     #[sqlx(flatten)]
     user: UserRow,
@@ -154,17 +161,13 @@ impl Store {
         &self,
         username: &Username,
     ) -> StoreResult<Option<(User, String)>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = ?");
-        let hash_sql = "SELECT password_hash FROM users WHERE id = ?";
-        let row: Option<UserRow> = on_pool!(self, p => {
+        let sql =
+            format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = ?");
+        let row: Option<CredentialsRow> = on_pool!(self, p => {
             sqlx::query_as(&sql).bind(username.as_str()).fetch_optional(p).await?
         });
         let Some(row) = row else { return Ok(None) };
-        let user = User::try_from(row)?;
-        let hash: String = on_pool!(self, p => {
-            sqlx::query_scalar(hash_sql).bind(user.id.get()).fetch_one(p).await?
-        });
-        Ok(Some((user, hash)))
+        Ok(Some((User::try_from(row.user)?, row.password_hash)))
     }
 
     /// Creates an account with an already-hashed password.
