@@ -489,22 +489,25 @@ impl Store {
         Ok(Created::New(student))
     }
 
-    /// Applies `patch` if the record is still at `patch.version`.
-    #[tracing::instrument(skip_all, fields(student_id = %id))]
+    /// Applies `patch` to `current` (the record as the caller read it, which
+    /// it needed to check the patch) if the record is still at
+    /// `patch.version`; the update itself re-checks the version, so a
+    /// change in between gives a conflict, never a lost update.
+    #[tracing::instrument(skip_all, fields(student_id = %current.id))]
     pub async fn update_student(
         &self,
-        id: StudentId,
+        current: &Student,
         patch: &StudentPatch,
         actor: &Actor,
     ) -> StoreResult<Student> {
-        let current = self.get_student(id).await?;
+        let id = current.id;
         if current.version != patch.version {
             return Err(StoreError::VersionConflict {
-                current: Box::new(current),
+                current: Box::new(current.clone()),
             });
         }
         if patch.is_empty() {
-            return Ok(current);
+            return Ok(current.clone());
         }
         let (department_id, department_name) = match &patch.department {
             Some(name) if name.unique_key() != current.department.unique_key() => {

@@ -328,7 +328,10 @@ pub async fn update_student(
         state.today(),
     )?;
     Ok(Json(
-        state.store.update_student(id, &patch, &auth.actor).await?,
+        state
+            .store
+            .update_student(&current, &patch, &auth.actor)
+            .await?,
     ))
 }
 

@@ -506,7 +506,7 @@ async fn update(
     };
     match state
         .store
-        .update_student(current.id, &patch, &auth.actor)
+        .update_student(&current, &patch, &auth.actor)
         .await
     {
         Ok(s) => Ok(redirect_with_flash(
