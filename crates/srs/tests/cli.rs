@@ -1,20 +1,13 @@
 //! The real `srs` binary as an operator runs it: start-up checks, SIGTERM,
 //! and the purge command.
 
+mod common;
+use common::srs;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn srs() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_srs"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SRS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
 
 /// Runs `srs` with `args` to completion and returns (success, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
@@ -198,26 +191,8 @@ async fn serve_uses_sqlite_by_default_and_exits_0_on_sigterm() {
 
 /// Runs `srs` with `stdin` piped in; returns (success, stdout, stderr).
 fn run_with_input(args: &[&str], stdin: &str) -> (bool, String, String) {
-    use std::io::Write;
-    let mut child = srs()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("srs runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("srs finishes");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    common::run_with_input(&args, stdin)
 }
 
 /// Creates an admin and returns a bearer token for it, both by the CLI.

@@ -1,29 +1,14 @@
 //! `srs up` end to end: two real MariaDB servers, app instances and the
 //! edge as child processes, driven the way an operator would.
 
+mod common;
+use common::{free_port, srs};
+
 use serde_json::{json, Value};
 use sqlx::Connection;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn srs() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_srs"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SRS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
 
 struct Cluster {
     dir: tempfile::TempDir,
@@ -103,28 +88,11 @@ async fn wait_ready(edge: &str, child: &mut Child) {
 }
 
 fn cli(args: &[&str], dir: &Path, stdin: &str) -> String {
-    let mut child = srs()
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("srs runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin");
-    let out = child.wait_with_output().expect("finishes");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut all: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    all.extend(["--data-dir".into(), dir.as_os_str().to_owned()]);
+    let (ok, out, err) = common::run_with_input(&all, stdin);
+    assert!(ok, "{args:?}: {err}");
+    out
 }
 
 fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitStatus {
