@@ -1,7 +1,14 @@
-//! Disaster recovery: the topology file, the secrets it needs, the local
-//! supervisor that runs a whole two-site topology (`srs up`), and the view
-//! `srs status` prints.
+//! Disaster recovery: the topology file, the secrets it needs, what the
+//! controller observes, decides and publishes, the local supervisor that
+//! runs a whole two-site topology (`srs up`), and the view `srs status`
+//! prints.
 
+pub mod controller;
+pub mod decide;
+pub mod gtid;
+pub mod observe;
+pub mod published;
+pub mod reach;
 pub mod secrets;
 pub mod status;
 pub mod supervisor;

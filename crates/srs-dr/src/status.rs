@@ -1,50 +1,54 @@
 //! `srs status`: each site's database, replication and app instances, and
 //! where the edge routes, as a table or JSON.
 
+use crate::decide::Alert;
+use crate::gtid;
+use crate::observe::{DatabaseStatus, Observer};
+use crate::published::{primary_site, Event, EventLog, Published};
 use crate::secrets::Secrets;
-use crate::supervisor::active_site;
 use crate::topology::Topology;
 use serde::Serialize;
-use srs_mariadb::{Admin, ReplicaStatus, ServerConfig};
 use std::path::Path;
-use std::time::Duration;
 
-/// One site's database as seen now.
-#[derive(Debug, Clone, Serialize)]
-pub struct DatabaseStatus {
-    /// It answered.
-    pub up: bool,
-    /// It refuses writes from the application.
-    pub read_only: bool,
-    /// GTIDs it has written to its binlog.
-    pub gtid_binlog_pos: String,
-    /// GTIDs it has applied as a replica.
-    pub gtid_slave_pos: String,
-    /// Replication threads and lag, when it replicates.
-    pub replica: Option<ReplicaStatus>,
-    /// Transactions the primary has that this replica has not applied.
-    pub lag_transactions: Option<u64>,
-    /// Semi-sync primary side on.
-    pub semi_sync_primary: bool,
-    /// Replicas acknowledging semi-sync commits.
-    pub semi_sync_clients: u64,
-    /// Why it could not be read.
-    pub error: Option<String>,
-}
+/// A controller that has not published for this long is reported as not running.
+const CONTROLLER_STALE_SECS: i64 = 10;
 
 /// One site.
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteStatus {
     /// Name.
     pub name: String,
-    /// primary or dr, from what the edge routes to.
+    /// primary or dr, as the controller decided.
     pub role: String,
     /// Its database.
     pub database: DatabaseStatus,
+    /// Transactions the primary has that this replica has not applied.
+    pub lag_transactions: Option<u64>,
     /// App instances answering `/readyz`.
     pub apps_healthy: usize,
     /// App instances configured.
     pub apps_total: usize,
+}
+
+/// The controller as it last published itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct ControllerStatus {
+    /// The primary's epoch.
+    pub epoch: u64,
+    /// The site it made primary.
+    pub primary: String,
+    /// The primary takes writes.
+    pub ready: bool,
+    /// Its last step.
+    pub last_decision: String,
+    /// When it last observed (RFC 3339).
+    pub observed_at: String,
+    /// Seconds since then.
+    pub age_secs: i64,
+    /// It published recently.
+    pub running: bool,
+    /// Standing alerts.
+    pub alerts: Vec<Alert>,
 }
 
 /// The whole topology.
@@ -58,122 +62,92 @@ pub struct Status {
     pub edge_active: Option<String>,
     /// The edge answered.
     pub edge_up: bool,
+    /// The controller, if it ever ran here.
+    pub controller: Option<ControllerStatus>,
+    /// The latest DR events, oldest first.
+    pub events: Vec<Event>,
 }
 
-fn seq(gtid: &str) -> Option<u64> {
-    gtid.split(',').next()?.rsplit('-').next()?.parse().ok()
-}
-
-async fn database(config: &ServerConfig) -> DatabaseStatus {
-    let mut s = DatabaseStatus {
-        up: false,
-        read_only: true,
-        gtid_binlog_pos: String::new(),
-        gtid_slave_pos: String::new(),
-        replica: None,
-        lag_transactions: None,
-        semi_sync_primary: false,
-        semi_sync_clients: 0,
-        error: None,
-    };
-    let result = async {
-        let mut admin = Admin::connect_socket(config).await?;
-        let (binlog, slave, ro) = admin.gtid_and_read_only().await?;
-        let replica = admin.replica_status().await?;
-        let (semi, clients) = admin.semi_sync().await?;
-        Ok::<_, srs_mariadb::MariaDbError>((binlog, slave, ro, replica, semi, clients))
-    };
-    match tokio::time::timeout(Duration::from_secs(3), result).await {
-        Ok(Ok((binlog, slave, ro, replica, semi, clients))) => {
-            s.up = true;
-            s.read_only = ro;
-            s.gtid_binlog_pos = binlog;
-            s.gtid_slave_pos = slave;
-            s.replica = replica;
-            s.semi_sync_primary = semi;
-            s.semi_sync_clients = clients;
-        }
-        Ok(Err(e)) => s.error = Some(e.to_string()),
-        Err(_) => s.error = Some("no answer within 3 s".into()),
-    }
-    s
+fn controller_status(data_dir: &Path) -> Option<ControllerStatus> {
+    let p = Published::read(data_dir)?;
+    let age_secs = chrono::DateTime::parse_from_rfc3339(&p.observed_at)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
+        .unwrap_or(i64::MAX);
+    Some(ControllerStatus {
+        epoch: p.memory.epoch,
+        primary: p.memory.primary,
+        ready: p.ready,
+        last_decision: p.last_decision,
+        observed_at: p.observed_at,
+        age_secs,
+        running: age_secs <= CONTROLLER_STALE_SECS,
+        alerts: p.memory.alerts.into_values().collect(),
+    })
 }
 
 /// Reads the state of the topology in `data_dir`.
 pub async fn collect(data_dir: &Path) -> anyhow::Result<Status> {
     let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
     let secrets = Secrets::load(data_dir)?;
-    let active = active_site(&topology, data_dir);
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    let mut sites = Vec::new();
-    for (i, site) in topology.sites.iter().enumerate() {
-        let config = ServerConfig {
-            name: site.name.clone(),
-            dir: data_dir.join(&site.name).join("db"),
-            port: site.db_port,
-            server_id: u32::try_from(i).unwrap_or(0) + 1,
-            buffer_pool_mb: topology.buffer_pool_mb,
-            parallel_threads: topology.parallel_apply_threads,
-            sync_mode: topology.sync_mode(),
-            root_password: secrets.root_password.clone(),
-        };
-        let db = database(&config).await;
-        let mut healthy = 0;
-        for port in &site.app_ports {
-            if let Ok(r) = client
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await
-            {
-                if r.status().is_success() {
-                    healthy += 1;
-                }
+    let primary = primary_site(&topology, data_dir);
+    let sync_mode = topology.sync_mode().to_string();
+    let observation = Observer::new(topology, secrets, data_dir)?.observe().await;
+    let primary_gtid = observation
+        .site(&primary.name)
+        .map(|s| s.database.gtid_binlog_pos.clone())
+        .unwrap_or_default();
+    let sites = observation
+        .sites
+        .into_iter()
+        .map(|s| {
+            let is_primary = s.name == primary.name;
+            let lag_transactions = (!is_primary && s.database.up && !primary_gtid.is_empty())
+                .then(|| gtid::distance(&primary_gtid, &s.database.gtid_slave_pos));
+            SiteStatus {
+                role: if is_primary { "primary" } else { "dr" }.into(),
+                name: s.name,
+                database: s.database,
+                lag_transactions,
+                apps_healthy: s.apps_healthy,
+                apps_total: s.apps_total,
             }
-        }
-        sites.push(SiteStatus {
-            name: site.name.clone(),
-            role: if site.name == active.name {
-                "primary".into()
-            } else {
-                "dr".into()
-            },
-            database: db,
-            apps_healthy: healthy,
-            apps_total: site.app_ports.len(),
-        });
-    }
-    // Lag in transactions: the primary's last sequence number minus the replica's.
-    let primary_seq = sites
-        .iter()
-        .find(|s| s.role == "primary")
-        .and_then(|s| seq(&s.database.gtid_binlog_pos));
-    for s in sites.iter_mut().filter(|s| s.role == "dr") {
-        if let (Some(p), Some(r)) = (primary_seq, seq(&s.database.gtid_slave_pos)) {
-            s.database.lag_transactions = Some(p.saturating_sub(r));
-        }
-    }
-    let edge = client
-        .get(format!("http://{}/admin/state", topology.edge.admin_listen))
-        .bearer_auth(&secrets.edge_secret)
-        .send()
-        .await
-        .ok()
-        .and_then(|r| r.status().is_success().then_some(r));
-    let (edge_up, edge_active) = match edge {
-        Some(r) => {
-            let v: serde_json::Value = r.json().await.unwrap_or_default();
-            (true, v["active"].as_str().map(str::to_owned))
-        }
-        None => (false, None),
-    };
+        })
+        .collect();
     Ok(Status {
-        sync_mode: topology.sync_mode().to_string(),
+        sync_mode,
         sites,
-        edge_active,
-        edge_up,
+        edge_active: observation.edge.active,
+        edge_up: observation.edge.up,
+        controller: controller_status(data_dir),
+        events: EventLog::tail(data_dir, 8),
     })
+}
+
+/// The controller in words.
+pub fn controller_text(status: &Status) -> String {
+    match &status.controller {
+        None => "never ran here".into(),
+        Some(c) if !c.running => format!(
+            "NOT RUNNING (last seen {} s ago; epoch {}, primary '{}')",
+            c.age_secs, c.epoch, c.primary
+        ),
+        Some(c) => format!(
+            "epoch {}, primary '{}', {}; last step: {}",
+            c.epoch,
+            c.primary,
+            if c.ready { "ready" } else { "NOT READY" },
+            c.last_decision
+        ),
+    }
+}
+
+/// Standing alerts in words.
+pub fn alert_texts(status: &Status) -> Vec<String> {
+    status
+        .controller
+        .iter()
+        .flat_map(|c| c.alerts.iter().map(ToString::to_string))
+        .collect()
 }
 
 fn yes(b: bool) -> &'static str {
@@ -245,7 +219,7 @@ pub fn rows(status: &Status) -> Vec<Row> {
                     .as_ref()
                     .map(|r| format!("{}/{}", yes(r.io_running), yes(r.sql_running)))
                     .unwrap_or_else(|| "-".into()),
-                lag: match (&d.replica, d.lag_transactions) {
+                lag: match (&d.replica, s.lag_transactions) {
                     (Some(r), txn) => format!(
                         "{}/{}",
                         r.seconds_behind
@@ -256,11 +230,12 @@ pub fn rows(status: &Status) -> Vec<Row> {
                     (None, _) => "-".into(),
                 },
                 semi_sync: if s.role == "primary" {
-                    format!(
-                        "{} ({})",
-                        if d.semi_sync_primary { "on" } else { "off" },
-                        d.semi_sync_clients
-                    )
+                    let state = match (d.semi_sync.enabled, d.semi_sync.active) {
+                        (true, true) => "on",
+                        (true, false) => "FELL BACK",
+                        (false, _) => "off",
+                    };
+                    format!("{state} ({})", d.semi_sync.clients)
                 } else {
                     "-".into()
                 },
@@ -283,12 +258,17 @@ pub fn rows(status: &Status) -> Vec<Row> {
 /// The status as a table for people.
 pub fn render(status: &Status) -> String {
     let mut out = format!(
-        "sync mode: {}   edge: {}\n\n",
+        "sync mode: {}   edge: {}\ncontroller: {}\n",
         status.sync_mode,
-        edge_text(status)
+        edge_text(status),
+        controller_text(status)
     );
+    for alert in alert_texts(status) {
+        out.push_str(&format!("ALERT: {alert}\n"));
+    }
+    out.push('\n');
     out.push_str(&format!(
-        "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<9} {:<10} {}\n",
+        "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<6} {}\n",
         "SITE",
         "ROLE",
         "DB",
@@ -302,7 +282,7 @@ pub fn render(status: &Status) -> String {
     ));
     for r in rows(status) {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<9} {:<10} {}\n",
+            "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<6} {}\n",
             r.name,
             r.role,
             r.database,
@@ -314,6 +294,20 @@ pub fn render(status: &Status) -> String {
             r.apps,
             r.note
         ));
+    }
+    if !status.events.is_empty() {
+        out.push_str("\nRECENT EVENTS\n");
+        for e in &status.events {
+            let outcome = e
+                .error
+                .as_deref()
+                .map(|err| format!(" FAILED: {err}"))
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "{}  [epoch {}] {}{}\n",
+                e.at, e.epoch, e.what, outcome
+            ));
+        }
     }
     out
 }

@@ -1,7 +1,10 @@
 //! `srs up`: runs a whole two-site topology on this machine as separate
-//! child processes (MariaDB servers, app instances, the edge), so a drill
-//! can kill any of them. Children that die are reported, not restarted.
+//! child processes (MariaDB servers, the controller, app instances, the
+//! edge), so a drill can kill any of them. Children that die are reported,
+//! not restarted. Replication and routing are the controller's job.
 
+use crate::published::{primary_site, Published};
+use crate::reach::server_config;
 use crate::secrets::{write_private, Secrets};
 use crate::topology::{Site, Topology};
 use anyhow::Context;
@@ -9,7 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
 use srs_edge::{EdgeConfig, SiteBackends};
-use srs_mariadb::{Admin, LocalServer, ServerConfig};
+use srs_mariadb::LocalServer;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,11 +31,11 @@ pub struct UpOptions {
 /// A child process srs started, for `srs status` and drills.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChildInfo {
-    /// app, edge or database.
+    /// database, controller, app or edge.
     pub kind: String,
     /// Its site (empty for the edge).
     pub site: String,
-    /// Its port.
+    /// Its port (0: it listens on none).
     pub port: u16,
     /// Its process id.
     pub pid: u32,
@@ -47,36 +50,6 @@ struct Running {
     reported: bool,
 }
 
-fn server_config(
-    topology: &Topology,
-    secrets: &Secrets,
-    data_dir: &Path,
-    site: &Site,
-    id: u32,
-) -> ServerConfig {
-    ServerConfig {
-        name: site.name.clone(),
-        dir: data_dir.join(&site.name).join("db"),
-        port: site.db_port,
-        server_id: id,
-        buffer_pool_mb: topology.buffer_pool_mb,
-        parallel_threads: topology.parallel_apply_threads,
-        sync_mode: topology.sync_mode(),
-        root_password: secrets.root_password.clone(),
-    }
-}
-
-/// The site the edge routes to now: what it remembers, else the topology's primary.
-pub fn active_site(topology: &Topology, data_dir: &Path) -> Site {
-    let remembered = std::fs::read_to_string(data_dir.join("edge-state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["active"].as_str().map(str::to_owned));
-    remembered
-        .and_then(|name| topology.sites.iter().find(|s| s.name == name).cloned())
-        .unwrap_or_else(|| topology.primary().clone())
-}
-
 fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
@@ -88,7 +61,8 @@ fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
 }
 
 /// Runs the topology until `shutdown`, then stops everything in order:
-/// the edge first, then the app instances, the databases last.
+/// the edge first, then the controller and the app instances, the
+/// databases last.
 pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let data_dir = &options.data_dir;
     let (topology, path, created) = Topology::load_or_create(data_dir)?;
@@ -99,7 +73,7 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyho
         anyhow::bail!("srs up runs local sites only (db_host = \"127.0.0.1\"); remote sites are run by their own hosts");
     }
     let secrets = Secrets::load_or_create(data_dir)?;
-    let primary_site = active_site(&topology, data_dir);
+    let primary_site = primary_site(&topology, data_dir);
     let dr_site = topology
         .sites
         .iter()
@@ -108,29 +82,12 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyho
         .context("a second site")?;
     tracing::info!(primary = %primary_site.name, dr = %dr_site.name, sync_mode = %topology.sync_mode(), "starting the topology");
 
-    let mut primary = LocalServer::new(server_config(
-        &topology,
-        &secrets,
-        data_dir,
-        &primary_site,
-        1 + site_index(&topology, &primary_site),
-    ))?;
-    let mut dr = LocalServer::new(server_config(
-        &topology,
-        &secrets,
-        data_dir,
-        &dr_site,
-        1 + site_index(&topology, &dr_site),
-    ))?;
+    let mut primary =
+        LocalServer::new(server_config(&topology, &secrets, data_dir, &primary_site))?;
+    let mut dr = LocalServer::new(server_config(&topology, &secrets, data_dir, &dr_site))?;
     for server in [&mut primary, &mut dr] {
         server.prepare().await?;
         server.start().await?;
-    }
-    let wired = wire_replication(&topology, &secrets, &primary, &dr).await;
-    if let Err(e) = wired {
-        let _ = dr.stop().await;
-        let _ = primary.stop().await;
-        return Err(e);
     }
 
     let mut children: Vec<Running> = Vec::new();
@@ -189,47 +146,10 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyho
             }
         }
     }
-    tracing::info!("stopping: edge first, then app instances, databases last");
+    tracing::info!("stopping: edge first, then the controller, app instances, databases last");
     stop_all(&mut children, &mut primary, &mut dr).await;
     let _ = std::fs::remove_file(data_dir.join(RUN_FILE));
     tracing::info!("stopped");
-    Ok(())
-}
-
-fn site_index(topology: &Topology, site: &Site) -> u32 {
-    topology
-        .sites
-        .iter()
-        .position(|s| s.name == site.name)
-        .and_then(|i| u32::try_from(i).ok())
-        .unwrap_or(0)
-}
-
-/// Replication account everywhere, the primary writable with semi-sync,
-/// the DR server its read-only replica, then the app account.
-async fn wire_replication(
-    topology: &Topology,
-    secrets: &Secrets,
-    primary: &LocalServer,
-    dr: &LocalServer,
-) -> anyhow::Result<()> {
-    let mut a = Admin::connect_socket(primary.config()).await?;
-    let mut b = Admin::connect_socket(dr.config()).await?;
-    a.create_replication_account(&secrets.repl).await?;
-    b.create_replication_account(&secrets.repl).await?;
-    a.make_primary(topology.sync_mode()).await?;
-    b.replicate_from("127.0.0.1", primary.config().port, &secrets.repl)
-        .await?;
-    a.create_app_account("srs", &secrets.app).await?;
-    let (gtid, _, _) = a.gtid_and_read_only().await?;
-    if !b.wait_for_gtid(&gtid, Duration::from_secs(30)).await? {
-        let status = b.replica_status().await?;
-        anyhow::bail!("the DR replica did not catch up with the primary within 30 s: {status:?}");
-    }
-    tracing::info!(
-        gtid,
-        "replication running; the DR site has every transaction"
-    );
     Ok(())
 }
 
@@ -271,6 +191,48 @@ async fn wait_ready(addr: SocketAddr, child: &mut Child, what: &str) -> anyhow::
     anyhow::bail!("{what} did not become ready within 30 s")
 }
 
+/// Starts the controller and waits until it has made the primary ready
+/// for the application (replication wired, account created).
+async fn start_controller(options: &UpOptions, children: &mut Vec<Running>) -> anyhow::Result<()> {
+    let data_dir = &options.data_dir;
+    let args = vec![
+        "controller".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+    ];
+    let mut child = spawn(&options.exe, &args, &[], log_file(data_dir, "controller")?)?;
+    let pid = child.id().unwrap_or(0);
+    let mut ready = Err(anyhow::anyhow!(
+        "the controller did not make the primary ready within 60 s; see logs/controller.log and `srs status`"
+    ));
+    for _ in 0..600 {
+        if let Ok(Some(status)) = child.try_wait() {
+            ready = Err(anyhow::anyhow!(
+                "the controller exited at start ({status}); see logs/controller.log"
+            ));
+            break;
+        }
+        if Published::read(data_dir).is_some_and(|p| p.pid == pid && p.ready) {
+            ready = Ok(());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    children.push(Running {
+        info: ChildInfo {
+            kind: "controller".into(),
+            site: String::new(),
+            port: 0,
+            pid,
+        },
+        child,
+        reported: false,
+    });
+    ready?;
+    tracing::info!(pid, "controller running; the primary is ready");
+    Ok(())
+}
+
 async fn start_children(
     options: &UpOptions,
     topology: &Topology,
@@ -280,6 +242,7 @@ async fn start_children(
     children: &mut Vec<Running>,
 ) -> anyhow::Result<()> {
     let data_dir = &options.data_dir;
+    start_controller(options, children).await?;
     for (site, role) in [(primary, "primary"), (dr, "replica")] {
         for port in &site.app_ports {
             let name = format!("app-{}-{port}", site.name);
@@ -389,8 +352,10 @@ async fn stop_child(c: &mut Running) {
 }
 
 async fn stop_all(children: &mut [Running], primary: &mut LocalServer, dr: &mut LocalServer) {
-    for c in children.iter_mut().filter(|c| c.info.kind == "edge") {
-        stop_child(c).await;
+    for kind in ["edge", "controller"] {
+        for c in children.iter_mut().filter(|c| c.info.kind == kind) {
+            stop_child(c).await;
+        }
     }
     for c in children.iter_mut().filter(|c| c.info.kind == "app") {
         stop_child(c).await;

@@ -35,10 +35,21 @@ pub struct Site {
     /// App instance ports; their count is the site's instance count.
     #[serde(default)]
     pub app_ports: Vec<u16>,
+    /// Host of the app instances (remote sites).
+    #[serde(default = "localhost")]
+    pub app_host: String,
+    /// The account srs administers a remote database with (its password is
+    /// `root_password` in the secrets file); local servers use root.
+    #[serde(default = "root")]
+    pub admin_user: String,
 }
 
 fn localhost() -> String {
     "127.0.0.1".into()
+}
+
+fn root() -> String {
+    "root".into()
 }
 
 impl Site {
@@ -46,6 +57,42 @@ impl Site {
     pub fn is_local(&self) -> bool {
         self.db_host == "127.0.0.1" || self.db_host == "localhost"
     }
+
+    /// Where its app instances listen.
+    pub fn app_addrs(&self) -> Vec<String> {
+        self.app_ports
+            .iter()
+            .map(|p| format!("{}:{p}", self.app_host))
+            .collect()
+    }
+}
+
+/// How the controller watches the sites.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSection {
+    /// Time between two observations, ms.
+    #[serde(default = "probe_interval_default")]
+    pub probe_interval_ms: u64,
+    /// Consecutive failed probes before a component counts as down.
+    #[serde(default = "failure_threshold_default")]
+    pub failure_threshold: u32,
+}
+
+impl Default for ControllerSection {
+    fn default() -> Self {
+        Self {
+            probe_interval_ms: probe_interval_default(),
+            failure_threshold: failure_threshold_default(),
+        }
+    }
+}
+
+fn probe_interval_default() -> u64 {
+    500
+}
+fn failure_threshold_default() -> u32 {
+    3
 }
 
 /// The front door's addresses.
@@ -97,6 +144,9 @@ pub struct Topology {
     pub write_timeout_secs: u64,
     /// The front door.
     pub edge: EdgeSection,
+    /// The controller.
+    #[serde(default)]
+    pub controller: ControllerSection,
     /// Exactly two sites: one primary, one dr.
     pub sites: Vec<Site>,
 }
@@ -142,6 +192,17 @@ listen = "127.0.0.1:8080"
 admin_listen = "127.0.0.1:8079"
 # How long requests wait during a switch before getting 503, ms.
 hold_timeout_ms = 10000
+
+[controller]
+# How often the controller probes every database, app instance and the edge, ms.
+probe_interval_ms = 500
+# Consecutive failed probes before a component counts as down (one slow
+# probe never does).
+failure_threshold = 3
+
+# A site on other hosts: set db_host (and app_host) to their addresses and
+# admin_user to an account with SUPER/REPLICATION privileges there; its
+# password goes in secrets.toml as root_password.
 
 [[sites]]
 name = "primary"
@@ -242,6 +303,12 @@ impl Topology {
         if !(1..=64).contains(&self.parallel_apply_threads) && self.parallel_apply_threads != 0 {
             bail!("parallel_apply_threads must be 0-64");
         }
+        if !(50..=60_000).contains(&self.controller.probe_interval_ms) {
+            bail!("controller.probe_interval_ms must be 50-60000");
+        }
+        if !(1..=100).contains(&self.controller.failure_threshold) {
+            bail!("controller.failure_threshold must be 1-100");
+        }
         Ok(())
     }
 
@@ -262,6 +329,11 @@ impl Topology {
             .iter()
             .find(|s| s.role == SiteRole::Primary)
             .unwrap_or(&self.sites[0])
+    }
+
+    /// The site called `name`.
+    pub fn site(&self, name: &str) -> Option<&Site> {
+        self.sites.iter().find(|s| s.name == name)
     }
 
     /// The DR site.
@@ -301,6 +373,10 @@ mod tests {
             (
                 DEFAULT.replace("127.0.0.1:8079", "0.0.0.0:8079"),
                 "loopback",
+            ),
+            (
+                DEFAULT.replace("failure_threshold = 3", "failure_threshold = 0"),
+                "failure_threshold",
             ),
             (
                 DEFAULT.replace("buffer_pool_mb = 128", "buffer_pool_mb = 128\ncolour = 1"),

@@ -55,8 +55,12 @@ impl fmt::Debug for Credentials {
 /// What `SHOW SLAVE STATUS` says, the parts srs acts on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReplicaStatus {
-    /// The receiving (I/O) thread runs.
+    /// The receiving (I/O) thread runs and is connected.
     pub io_running: bool,
+    /// The receiving thread is (re)connecting to its source: not an error yet.
+    pub io_connecting: bool,
+    /// The source it replicates from, as `host:port`.
+    pub source: String,
     /// The applying (SQL) thread runs.
     pub sql_running: bool,
     /// Apply lag in seconds as the server estimates it.
@@ -67,6 +71,18 @@ pub struct ReplicaStatus {
     pub last_io_error: String,
     /// The last apply error, if any.
     pub last_sql_error: String,
+}
+
+/// The primary side of semi-synchronous replication.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SemiSync {
+    /// Configured on (`rpl_semi_sync_master_enabled`).
+    pub enabled: bool,
+    /// Commits wait for an acknowledgement now; enabled but not active
+    /// means it fell back to asynchronous.
+    pub active: bool,
+    /// Replicas connected that acknowledge.
+    pub clients: u64,
 }
 
 /// A root connection to one server.
@@ -116,6 +132,24 @@ impl Admin {
             conn,
             port: config.port,
         })
+    }
+
+    /// Connects over TCP with an administrative account: how srs reaches a
+    /// server on another host, which it does not run itself.
+    pub async fn connect_tcp(host: &str, port: u16, admin: &Credentials) -> Result<Self> {
+        let conn = MySqlConnectOptions::new()
+            .host(host)
+            .port(port)
+            .username(&admin.user)
+            .password(&admin.password)
+            .connect()
+            .await
+            .map_err(|source| MariaDbError::Sql {
+                port,
+                what: format!("connecting to {host}:{port} as {}", admin.user),
+                source,
+            })?;
+        Ok(Self { conn, port })
     }
 
     /// Runs statements over the text protocol.
@@ -239,6 +273,12 @@ impl Admin {
         };
         Ok(Some(ReplicaStatus {
             io_running: text(&row, "Slave_IO_Running") == "Yes",
+            io_connecting: text(&row, "Slave_IO_Running") == "Connecting",
+            source: format!(
+                "{}:{}",
+                text(&row, "Master_Host"),
+                text(&row, "Master_Port")
+            ),
             sql_running: text(&row, "Slave_SQL_Running") == "Yes",
             seconds_behind: text(&row, "Seconds_Behind_Master").parse().ok(),
             gtid_io_pos: text(&row, "Gtid_IO_Pos"),
@@ -288,13 +328,12 @@ impl Admin {
         Ok(row.map(|r| text(&r, "reached") == "0").unwrap_or(false))
     }
 
-    /// Whether the primary side of semi-sync is on and how many replicas
-    /// acknowledge.
-    pub async fn semi_sync(&mut self) -> Result<(bool, u64)> {
-        let mut on = false;
-        let mut clients = 0;
+    /// The primary side of semi-sync: configured, active, acknowledging replicas.
+    pub async fn semi_sync(&mut self) -> Result<SemiSync> {
+        let mut semi = SemiSync::default();
         let rows = sqlx::raw_sql(
-            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients')",
+            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
+             SHOW GLOBAL VARIABLES WHERE Variable_name = 'rpl_semi_sync_master_enabled'",
         )
         .fetch_all(&mut self.conn)
         .await
@@ -304,14 +343,24 @@ impl Admin {
             source,
         })?;
         for row in rows {
+            let value = text(&row, "Value");
             match text(&row, "Variable_name").as_str() {
-                "Rpl_semi_sync_master_status" => on = text(&row, "Value") == "ON",
-                "Rpl_semi_sync_master_clients" => {
-                    clients = text(&row, "Value").parse().unwrap_or(0)
-                }
+                "Rpl_semi_sync_master_status" => semi.active = value == "ON",
+                "Rpl_semi_sync_master_clients" => semi.clients = value.parse().unwrap_or(0),
+                "rpl_semi_sync_master_enabled" => semi.enabled = value == "ON",
                 _ => {}
             }
         }
-        Ok((on, clients))
+        Ok(semi)
+    }
+
+    /// Whether an account of this name exists (any host).
+    pub async fn has_account(&mut self, user: &str) -> Result<bool> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM mysql.user WHERE User = {}",
+            quote(user)
+        );
+        let row = self.row("looking up an account", &sql).await?;
+        Ok(row.map(|r| text(&r, "n") != "0").unwrap_or(false))
     }
 }

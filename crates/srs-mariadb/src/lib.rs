@@ -10,6 +10,6 @@ mod admin;
 mod error;
 mod server;
 
-pub use admin::{Admin, Credentials, ReplicaStatus, SyncMode};
+pub use admin::{Admin, Credentials, ReplicaStatus, SemiSync, SyncMode};
 pub use error::{MariaDbError, Result};
 pub use server::{find_binaries, LocalServer, ServerConfig};

@@ -181,11 +181,13 @@ async fn writes_reach_the_replica_which_refuses_the_application_s_own_writes() {
     let mut b = Admin::connect_socket(p.replica.config())
         .await
         .expect("admin");
-    let (on, clients) = a.semi_sync().await.expect("semi-sync");
+    let semi = a.semi_sync().await.expect("semi-sync");
     assert!(
-        on && clients == 1,
-        "semi-sync on with one replica ({on}, {clients})"
+        semi.enabled && semi.active && semi.clients == 1,
+        "semi-sync on with one replica ({semi:?})"
     );
+    assert!(a.has_account("srs_repl").await.expect("accounts"));
+    assert!(!a.has_account("nobody").await.expect("accounts"));
     let status = b
         .replica_status()
         .await

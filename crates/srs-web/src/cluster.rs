@@ -37,8 +37,14 @@ pub struct DrView {
     pub sync_mode: String,
     /// Where the edge routes.
     pub edge: String,
+    /// The controller: epoch, primary, last step.
+    pub controller: String,
+    /// Standing alerts.
+    pub alerts: Vec<String>,
     /// Both sites.
     pub sites: Vec<DrSiteView>,
+    /// Latest DR events, newest first: (when, what).
+    pub events: Vec<(String, String)>,
 }
 
 /// A future of a view, boxed so implementations can live in other crates.

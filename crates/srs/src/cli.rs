@@ -44,6 +44,13 @@ enum Command {
         #[arg(long, default_value = "./srs-data/cluster")]
         data_dir: std::path::PathBuf,
     },
+    /// Run the DR controller of a topology: wires replication, routes the
+    /// edge to the primary, raises alerts, records events (srs up starts it).
+    Controller {
+        /// Where the topology, secrets and controller state live.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: std::path::PathBuf,
+    },
     /// Run the front door from a config file (srs up writes one).
     Edge {
         /// The edge's JSON config.
@@ -182,6 +189,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 shutdown_signal(),
             )
             .await
+        }
+        Command::Controller { data_dir } => {
+            telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
+            srs_dr::controller::run(&data_dir, shutdown_signal()).await
         }
         Command::Edge { config } => {
             telemetry::init(LogFormat::Json, "info")?;

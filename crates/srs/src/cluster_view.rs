@@ -21,6 +21,21 @@ impl ClusterView for DataDirView {
             Ok(DrView {
                 sync_mode: status.sync_mode.clone(),
                 edge: srs_dr::status::edge_text(&status),
+                controller: srs_dr::status::controller_text(&status),
+                alerts: srs_dr::status::alert_texts(&status),
+                events: status
+                    .events
+                    .iter()
+                    .rev()
+                    .map(|e| {
+                        let failed = e
+                            .error
+                            .as_deref()
+                            .map(|err| format!(" (failed: {err})"))
+                            .unwrap_or_default();
+                        (e.at.clone(), format!("{}{failed}", e.what))
+                    })
+                    .collect(),
                 sites: srs_dr::status::rows(&status)
                     .into_iter()
                     .map(|r| DrSiteView {

@@ -33,7 +33,7 @@ fn cluster_url(dir: &Path) -> anyhow::Result<String> {
     let topology = srs_dr::Topology::load(&dir.join(srs_dr::topology::FILE_NAME))
         .with_context(|| format!("--data-dir {}: no cluster topology there", dir.display()))?;
     let secrets = srs_dr::Secrets::load(dir)?;
-    let site = srs_dr::supervisor::active_site(&topology, dir);
+    let site = srs_dr::published::primary_site(&topology, dir);
     Ok(secrets.app_url(&site.db_host, site.db_port))
 }
 

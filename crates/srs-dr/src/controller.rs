@@ -1,0 +1,436 @@
+//! `srs controller`: the DR brain. It observes every site, decides the one
+//! next step (`decide`), acts on it through adapters, records every action
+//! as an event and publishes its state; then observes again.
+
+use crate::decide::{decide, ready, Decision, Memory, Policy};
+use crate::observe::{Observation, Observer};
+use crate::published::{now_text, primary_site, EventLog, Published};
+use crate::reach::connect_admin;
+use crate::secrets::Secrets;
+use crate::topology::{Site, Topology};
+use anyhow::Context;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Steps taken back to back before the controller pauses anyway, so a
+/// decision that never settles cannot spin.
+const MAX_STEPS_WITHOUT_PAUSE: u32 = 20;
+
+/// What the controller observes and acts on.
+pub trait Plant {
+    /// Reads every site and the edge.
+    fn observe(&mut self) -> impl Future<Output = Observation>;
+    /// Carries out an action (`Decision::is_action`).
+    fn act(&mut self, decision: &Decision) -> impl Future<Output = anyhow::Result<()>>;
+}
+
+/// The real topology: MariaDB servers and the edge's admin endpoint.
+pub struct LiveTopology {
+    observer: Observer,
+    topology: Topology,
+    secrets: Secrets,
+    data_dir: PathBuf,
+    client: reqwest::Client,
+}
+
+impl LiveTopology {
+    /// The topology kept in `data_dir`.
+    pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?,
+            topology,
+            secrets,
+            data_dir: data_dir.to_owned(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()?,
+        })
+    }
+
+    fn site(&self, name: &str) -> anyhow::Result<&Site> {
+        self.topology
+            .site(name)
+            .with_context(|| format!("no site named '{name}' in the topology"))
+    }
+
+    async fn admin(&self, name: &str) -> anyhow::Result<srs_mariadb::Admin> {
+        let site = self.site(name)?;
+        Ok(connect_admin(&self.topology, &self.secrets, &self.data_dir, site).await?)
+    }
+
+    async fn switch_edge(&self, site: &str) -> anyhow::Result<()> {
+        let answer = self
+            .client
+            .put(format!(
+                "http://{}/admin/active-site",
+                self.topology.edge.admin_listen
+            ))
+            .bearer_auth(&self.secrets.edge_secret)
+            .json(&serde_json::json!({ "site": site }))
+            .send()
+            .await
+            .context("the edge's admin endpoint did not answer")?;
+        if !answer.status().is_success() {
+            let status = answer.status();
+            let body = answer.text().await.unwrap_or_default();
+            anyhow::bail!("the edge refused the switch ({status}): {body}");
+        }
+        Ok(())
+    }
+}
+
+impl Plant for LiveTopology {
+    fn observe(&mut self) -> impl Future<Output = Observation> {
+        self.observer.observe()
+    }
+
+    async fn act(&mut self, decision: &Decision) -> anyhow::Result<()> {
+        match decision {
+            Decision::Promote { site, .. } => {
+                let mut admin = self.admin(site).await?;
+                // Replicas connect with this account once this site is primary.
+                admin.create_replication_account(&self.secrets.repl).await?;
+                admin.make_primary(self.topology.sync_mode()).await?;
+            }
+            Decision::Fence { site } => self.admin(site).await?.fence().await?,
+            Decision::Replicate { replica, primary } => {
+                let source = self.site(primary)?.clone();
+                let mut admin = self.admin(replica).await?;
+                // The same account here lets this site be a primary later.
+                admin.create_replication_account(&self.secrets.repl).await?;
+                admin
+                    .replicate_from(&source.db_host, source.db_port, &self.secrets.repl)
+                    .await?;
+            }
+            Decision::CreateAppAccount { site } => {
+                self.admin(site)
+                    .await?
+                    .create_app_account("srs", &self.secrets.app)
+                    .await?;
+            }
+            Decision::SwitchEdge { site } => self.switch_edge(site).await?,
+            Decision::Steady | Decision::Raise(_) | Decision::Clear(_) => {}
+        }
+        Ok(())
+    }
+}
+
+/// The observe -> decide -> act loop over a plant.
+pub struct Controller<P> {
+    plant: P,
+    topology: Topology,
+    memory: Memory,
+    data_dir: PathBuf,
+    events: EventLog,
+    last_failure: Option<String>,
+}
+
+impl<P: Plant> Controller<P> {
+    /// A controller of the topology in `data_dir`, remembering what it
+    /// published last (or starting with the site that is primary now).
+    pub fn new(plant: P, topology: Topology, data_dir: &Path) -> Self {
+        let memory = Published::read(data_dir)
+            .map(|p| p.memory)
+            .filter(|m| topology.site(&m.primary).is_some())
+            .unwrap_or_else(|| Memory::new(&primary_site(&topology, data_dir).name));
+        Self {
+            plant,
+            topology,
+            memory,
+            data_dir: data_dir.to_owned(),
+            events: EventLog::new(data_dir),
+            last_failure: None,
+        }
+    }
+
+    /// What it remembers now.
+    pub fn memory(&self) -> &Memory {
+        &self.memory
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            sync_mode: self.topology.sync_mode(),
+            failure_threshold: self.topology.controller.failure_threshold,
+        }
+    }
+
+    fn primary_addr(&self) -> String {
+        self.topology
+            .site(&self.memory.primary)
+            .map(|s| format!("{}:{}", s.db_host, s.db_port))
+            .unwrap_or_default()
+    }
+
+    /// One observe -> decide -> act round; the decision and whether it was
+    /// carried out.
+    pub async fn step(&mut self) -> (Decision, bool) {
+        let observation = self.plant.observe().await;
+        self.memory.note(&observation);
+        let decision = decide(
+            &observation,
+            &self.memory,
+            self.policy(),
+            &self.primary_addr(),
+        );
+        let outcome = if decision.is_action() {
+            self.plant.act(&decision).await
+        } else {
+            Ok(())
+        };
+        let done = match outcome {
+            Ok(()) => {
+                self.memory.apply(&decision);
+                if decision != Decision::Steady {
+                    self.events
+                        .record(self.memory.epoch, &decision.to_string(), None);
+                }
+                self.last_failure = None;
+                true
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                // A step that keeps failing is one event, not one per probe.
+                if self.last_failure.as_deref() != Some(error.as_str()) {
+                    self.events
+                        .record(self.memory.epoch, &decision.to_string(), Some(&error));
+                    self.last_failure = Some(error);
+                }
+                false
+            }
+        };
+        let published = Published {
+            memory: self.memory.clone(),
+            ready: ready(&observation, &self.memory),
+            last_decision: decision.to_string(),
+            observed_at: now_text(),
+            pid: std::process::id(),
+        };
+        if let Err(e) = published.write(&self.data_dir) {
+            tracing::error!(error = %e, "could not publish the controller's state");
+        }
+        (decision, done)
+    }
+
+    /// Runs until `shutdown`: acts step after step while there is something
+    /// to do, otherwise observes every probe interval.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        let interval = Duration::from_millis(self.topology.controller.probe_interval_ms);
+        self.events.record(
+            self.memory.epoch,
+            &format!(
+                "controller started; site '{}' is to be primary",
+                self.memory.primary
+            ),
+            None,
+        );
+        tokio::pin!(shutdown);
+        let mut back_to_back = 0;
+        loop {
+            let (decision, done) = self.step().await;
+            let again = done && decision != Decision::Steady;
+            back_to_back = if again { back_to_back + 1 } else { 0 };
+            let pause = if again && back_to_back < MAX_STEPS_WITHOUT_PAUSE {
+                Duration::ZERO
+            } else {
+                back_to_back = 0;
+                interval
+            };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        self.events
+            .record(self.memory.epoch, "controller stopped", None);
+    }
+}
+
+/// Runs the controller of the topology in `data_dir` until `shutdown`.
+pub async fn run(data_dir: &Path, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+    let secrets = Secrets::load(data_dir)?;
+    let plant = LiveTopology::new(topology.clone(), secrets, data_dir)?;
+    Controller::new(plant, topology, data_dir)
+        .run(shutdown)
+        .await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::Alert;
+    use crate::observe::{DatabaseStatus, EdgeObservation, SiteObservation};
+    use crate::published::EventLog;
+    use srs_mariadb::{ReplicaStatus, SemiSync};
+
+    /// Two databases and an edge in memory, as the real ones behave after
+    /// `srs up` starts them: both read-only, nothing wired.
+    struct Simulated {
+        writable: [bool; 2],
+        replicating: [bool; 2],
+        app_account: bool,
+        edge: Option<String>,
+        dr_up: bool,
+        acts: Vec<Decision>,
+    }
+
+    const NAMES: [&str; 2] = ["primary", "dr"];
+
+    impl Simulated {
+        fn fresh() -> Self {
+            Self {
+                writable: [false, false],
+                replicating: [false, false],
+                app_account: false,
+                edge: None,
+                dr_up: true,
+                acts: Vec::new(),
+            }
+        }
+    }
+
+    fn index(site: &str) -> usize {
+        NAMES.iter().position(|n| *n == site).unwrap_or(0)
+    }
+
+    impl Plant for Simulated {
+        async fn observe(&mut self) -> Observation {
+            let clients = u64::from(self.dr_up && self.replicating[1]);
+            let sites = (0..2)
+                .map(|i| {
+                    let up = i == 0 || self.dr_up;
+                    SiteObservation {
+                        name: NAMES[i].into(),
+                        database: DatabaseStatus {
+                            up,
+                            read_only: !self.writable[i],
+                            replica: self.replicating[i].then(|| ReplicaStatus {
+                                io_running: true,
+                                sql_running: true,
+                                source: "127.0.0.1:3407".into(),
+                                ..ReplicaStatus::default()
+                            }),
+                            semi_sync: SemiSync {
+                                enabled: self.writable[i],
+                                active: self.writable[i],
+                                clients: if self.writable[i] { clients } else { 0 },
+                            },
+                            app_account: self.app_account,
+                            ..DatabaseStatus::default()
+                        },
+                        apps_healthy: 0,
+                        apps_total: 0,
+                    }
+                })
+                .collect();
+            Observation {
+                sites,
+                edge: EdgeObservation {
+                    up: true,
+                    active: self.edge.clone(),
+                },
+            }
+        }
+
+        async fn act(&mut self, decision: &Decision) -> anyhow::Result<()> {
+            self.acts.push(decision.clone());
+            match decision {
+                Decision::Promote { site, .. } => self.writable[index(site)] = true,
+                Decision::Fence { site } => self.writable[index(site)] = false,
+                Decision::Replicate { replica, .. } => self.replicating[index(replica)] = true,
+                Decision::CreateAppAccount { .. } => self.app_account = true,
+                Decision::SwitchEdge { site } => self.edge = Some(site.clone()),
+                _ => {}
+            }
+            Ok(())
+        }
+    }
+
+    fn topology() -> Topology {
+        toml::from_str(crate::topology::DEFAULT).expect("default topology")
+    }
+
+    #[tokio::test]
+    async fn a_fresh_topology_is_wired_in_order_then_steady() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = Controller::new(Simulated::fresh(), topology(), dir.path());
+        let mut decisions = Vec::new();
+        for _ in 0..10 {
+            let (d, done) = c.step().await;
+            assert!(done, "{d}");
+            if d == Decision::Steady {
+                break;
+            }
+            decisions.push(d);
+        }
+        assert_eq!(
+            decisions,
+            vec![
+                Decision::Promote {
+                    site: "primary".into(),
+                    epoch: 1
+                },
+                Decision::Replicate {
+                    replica: "dr".into(),
+                    primary: "primary".into()
+                },
+                Decision::CreateAppAccount {
+                    site: "primary".into()
+                },
+                Decision::SwitchEdge {
+                    site: "primary".into()
+                },
+            ]
+        );
+        let published = Published::read(dir.path()).expect("published");
+        assert!(published.ready);
+        assert_eq!(published.memory.epoch, 1);
+        let events = EventLog::tail(dir.path(), 10);
+        assert_eq!(events.len(), 4, "one event per action: {events:?}");
+        assert!(events.iter().all(|e| e.ok && !e.at.is_empty()));
+
+        // A restarted controller remembers its epoch and primary.
+        let again = Controller::new(Simulated::fresh(), topology(), dir.path());
+        assert_eq!(again.memory().epoch, 1);
+        assert_eq!(again.memory().primary, "primary");
+    }
+
+    #[tokio::test]
+    async fn a_replica_outage_is_raised_once_and_cleared_when_it_returns() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = Controller::new(Simulated::fresh(), topology(), dir.path());
+        while c.step().await.0 != Decision::Steady {}
+        c.plant.dr_up = false;
+        c.plant.replicating[1] = false;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(c.step().await.0);
+        }
+        let raised = Decision::Raise(Alert::ReplicaUnreachable {
+            site: "dr".into(),
+            strict: true,
+        });
+        assert_eq!(seen.iter().filter(|d| **d == raised).count(), 1, "{seen:?}");
+        c.plant.dr_up = true;
+        let mut back = Vec::new();
+        for _ in 0..4 {
+            back.push(c.step().await.0);
+        }
+        assert_eq!(
+            back[0],
+            Decision::Replicate {
+                replica: "dr".into(),
+                primary: "primary".into()
+            },
+            "replication restarted after the replica came back"
+        );
+        assert!(back.contains(&Decision::Clear(Alert::ReplicaUnreachable {
+            site: "dr".into(),
+            strict: true
+        })));
+        assert!(c.memory().alerts.is_empty());
+    }
+}

@@ -1,0 +1,137 @@
+//! What the controller publishes for `srs status`, `srs up` and operator
+//! commands: its memory (epoch, primary, alerts), readiness and last step;
+//! and its event log, one JSON line per DR action.
+
+use crate::decide::Memory;
+use crate::secrets::write_private;
+use crate::topology::{Site, Topology};
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The controller's state file in the data directory.
+pub const STATE_FILE: &str = "controller.json";
+/// The event log in the data directory.
+pub const EVENTS_FILE: &str = "events.jsonl";
+
+/// The controller's state as last written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Published {
+    /// Epoch, primary, standing alerts.
+    pub memory: Memory,
+    /// The primary is writable and has the application's account.
+    pub ready: bool,
+    /// The last step, in words.
+    pub last_decision: String,
+    /// When it last observed the topology (RFC 3339).
+    pub observed_at: String,
+    /// The controller's process id.
+    pub pid: u32,
+}
+
+impl Published {
+    /// Reads the state file of `data_dir`, if the controller wrote one.
+    pub fn read(data_dir: &Path) -> Option<Self> {
+        let text = std::fs::read_to_string(data_dir.join(STATE_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Writes it whole or not at all (a reader never sees half a file).
+    pub fn write(&self, data_dir: &Path) -> anyhow::Result<()> {
+        let tmp = data_dir.join(format!("{STATE_FILE}.tmp"));
+        write_private(&tmp, &serde_json::to_string_pretty(self)?)?;
+        std::fs::rename(&tmp, data_dir.join(STATE_FILE))
+            .with_context(|| format!("Failed to replace {STATE_FILE}"))
+    }
+}
+
+/// The site that is primary: the controller's word, else the site the
+/// edge remembers routing to, else the topology's primary.
+pub fn primary_site(topology: &Topology, data_dir: &Path) -> Site {
+    let from_controller = Published::read(data_dir).map(|p| p.memory.primary);
+    let from_edge = || {
+        std::fs::read_to_string(data_dir.join("edge-state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["active"].as_str().map(str::to_owned))
+    };
+    from_controller
+        .or_else(from_edge)
+        .and_then(|name| topology.site(&name).cloned())
+        .unwrap_or_else(|| topology.primary().clone())
+}
+
+/// One DR event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Event {
+    /// When (RFC 3339, milliseconds).
+    pub at: String,
+    /// The epoch at the time.
+    pub epoch: u64,
+    /// What happened, in words.
+    pub what: String,
+    /// It succeeded (false: it was tried and failed).
+    pub ok: bool,
+    /// The error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The append-only event log.
+pub struct EventLog {
+    path: PathBuf,
+}
+
+/// Now, as RFC 3339 with milliseconds.
+pub fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl EventLog {
+    /// The log in `data_dir`.
+    pub fn new(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join(EVENTS_FILE),
+        }
+    }
+
+    /// Appends an event and logs it.
+    pub fn record(&self, epoch: u64, what: &str, error: Option<&str>) {
+        let event = Event {
+            at: now_text(),
+            epoch,
+            what: what.to_owned(),
+            ok: error.is_none(),
+            error: error.map(str::to_owned),
+        };
+        match error {
+            None => tracing::info!(epoch, event = %what, "dr event"),
+            Some(e) => tracing::error!(epoch, event = %what, error = %e, "dr event failed"),
+        }
+        let appended = serde_json::to_string(&event)
+            .map_err(anyhow::Error::from)
+            .and_then(|line| {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?;
+                writeln!(f, "{line}")?;
+                Ok(())
+            });
+        if let Err(e) = appended {
+            tracing::error!(error = %e, file = %self.path.display(), "could not append to the event log");
+        }
+    }
+
+    /// The last `n` events, oldest first.
+    pub fn tail(data_dir: &Path, n: usize) -> Vec<Event> {
+        let text = std::fs::read_to_string(data_dir.join(EVENTS_FILE)).unwrap_or_default();
+        let events: Vec<Event> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let skip = events.len().saturating_sub(n);
+        events.into_iter().skip(skip).collect()
+    }
+}

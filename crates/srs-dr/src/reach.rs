@@ -1,0 +1,50 @@
+//! How srs reaches each site's database: over the socket of a server it
+//! runs itself, over TCP with an administrative account otherwise.
+
+use crate::secrets::Secrets;
+use crate::topology::{Site, Topology};
+use srs_mariadb::{Admin, Credentials, ServerConfig};
+use std::path::Path;
+
+/// The settings of the server srs runs for a local `site` under `data_dir`.
+pub fn server_config(
+    topology: &Topology,
+    secrets: &Secrets,
+    data_dir: &Path,
+    site: &Site,
+) -> ServerConfig {
+    let index = topology
+        .sites
+        .iter()
+        .position(|s| s.name == site.name)
+        .and_then(|i| u32::try_from(i).ok())
+        .unwrap_or(0);
+    ServerConfig {
+        name: site.name.clone(),
+        dir: data_dir.join(&site.name).join("db"),
+        port: site.db_port,
+        server_id: index + 1,
+        buffer_pool_mb: topology.buffer_pool_mb,
+        parallel_threads: topology.parallel_apply_threads,
+        sync_mode: topology.sync_mode(),
+        root_password: secrets.root_password.clone(),
+    }
+}
+
+/// An administrative connection to `site`'s database.
+pub async fn connect_admin(
+    topology: &Topology,
+    secrets: &Secrets,
+    data_dir: &Path,
+    site: &Site,
+) -> srs_mariadb::Result<Admin> {
+    if site.is_local() {
+        Admin::connect_socket(&server_config(topology, secrets, data_dir, site)).await
+    } else {
+        let admin = Credentials {
+            user: site.admin_user.clone(),
+            password: secrets.root_password.clone(),
+        };
+        Admin::connect_tcp(&site.db_host, site.db_port, &admin).await
+    }
+}
