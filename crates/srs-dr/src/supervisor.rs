@@ -70,7 +70,7 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyho
         tracing::info!(file = %path.display(), "wrote the default topology; edit it to change ports, instance counts or sync mode");
     }
     if topology.sites.iter().any(|s| !s.is_local()) {
-        anyhow::bail!("srs up runs local sites only (db_host = \"127.0.0.1\"); remote sites are run by their own hosts");
+        anyhow::bail!("srs up runs local sites only (db_host = \"127.0.0.1\", not managed = false); for sites run elsewhere use `srs controller` and `srs edge`");
     }
     let secrets = Secrets::load_or_create(data_dir)?;
     let primary_site = primary_site(&topology, data_dir);

@@ -38,6 +38,11 @@ pub struct Site {
     /// Host of the app instances (remote sites).
     #[serde(default = "localhost")]
     pub app_host: String,
+    /// Whether `srs up` runs this site's processes itself; by default when
+    /// `db_host` is this machine. `false` for servers run by someone else,
+    /// even on this host.
+    #[serde(default)]
+    pub managed: Option<bool>,
     /// The account srs administers a remote database with (its password is
     /// `root_password` in the secrets file); local servers use root.
     #[serde(default = "root")]
@@ -55,7 +60,8 @@ fn root() -> String {
 impl Site {
     /// Whether srs runs this site's processes itself.
     pub fn is_local(&self) -> bool {
-        self.db_host == "127.0.0.1" || self.db_host == "localhost"
+        self.managed
+            .unwrap_or(self.db_host == "127.0.0.1" || self.db_host == "localhost")
     }
 
     /// Where its app instances listen.
@@ -202,7 +208,8 @@ failure_threshold = 3
 
 # A site on other hosts: set db_host (and app_host) to their addresses and
 # admin_user to an account with SUPER/REPLICATION privileges there; its
-# password goes in secrets.toml as root_password.
+# password goes in secrets.toml as root_password. `managed = false` marks
+# servers someone else runs, even on this host: srs only connects to them.
 
 [[sites]]
 name = "primary"

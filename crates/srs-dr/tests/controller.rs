@@ -1,0 +1,178 @@
+//! The controller against two real MariaDB servers it does not run itself
+//! (`managed = false`), reached over TCP with an admin account the way it
+//! reaches sites on other hosts.
+
+use srs_dr::decide::Alert;
+use srs_dr::published::{EventLog, Published};
+use srs_mariadb::{Admin, LocalServer, ServerConfig, SyncMode};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const ADMIN_PASSWORD: &str = "admin password for tests";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn server(dir: &Path, name: &str, id: u32) -> LocalServer {
+    LocalServer::new(ServerConfig {
+        name: name.into(),
+        dir: dir.join("servers").join(name),
+        port: free_port(),
+        server_id: id,
+        buffer_pool_mb: 64,
+        parallel_threads: 2,
+        sync_mode: SyncMode::Strict,
+        root_password: "root password for tests".into(),
+    })
+    .expect("mariadbd installed")
+}
+
+/// An account like an operator's on a remote host: all privileges over TCP.
+async fn create_admin(server: &LocalServer) {
+    let mut root = Admin::connect_socket(server.config()).await.expect("root");
+    root.exec(
+        "creating the admin account",
+        &format!(
+            "SET SESSION sql_log_bin = 0;\n\
+             CREATE USER 'srs_admin'@'127.0.0.1' IDENTIFIED BY '{ADMIN_PASSWORD}';\n\
+             GRANT ALL PRIVILEGES ON *.* TO 'srs_admin'@'127.0.0.1' WITH GRANT OPTION;"
+        ),
+    )
+    .await
+    .expect("admin account");
+}
+
+fn write_topology(dir: &Path, primary_port: u16, dr_port: u16) {
+    let topology = format!(
+        "sync_mode = \"strict\"\n\
+         [edge]\nlisten = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
+         [controller]\nprobe_interval_ms = 100\nfailure_threshold = 3\n\
+         [[sites]]\nname = \"east\"\nrole = \"primary\"\ndb_host = \"127.0.0.1\"\ndb_port = {primary_port}\n\
+         managed = false\nadmin_user = \"srs_admin\"\napp_ports = [{}]\n\
+         [[sites]]\nname = \"west\"\nrole = \"dr\"\ndb_host = \"127.0.0.1\"\ndb_port = {dr_port}\n\
+         managed = false\nadmin_user = \"srs_admin\"\n",
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    std::fs::write(dir.join("srs-topology.toml"), topology).expect("topology");
+    let secrets = format!(
+        "root_password = \"{ADMIN_PASSWORD}\"\nedge_secret = \"edge secret\"\n\
+         [app]\nuser = \"srs_app\"\npassword = \"app password\"\n\
+         [repl]\nuser = \"srs_repl\"\npassword = \"repl password\"\n"
+    );
+    std::fs::write(dir.join("secrets.toml"), secrets).expect("secrets");
+}
+
+async fn wait_for(what: &str, dir: &Path, check: impl Fn(&Published) -> bool) -> Published {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(p) = Published::read(dir).filter(|p| check(p)) {
+            return p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: controller state {:?}; events {:?}",
+            Published::read(dir),
+            EventLog::tail(dir, 10)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_owned();
+    let mut east = server(&path, "east", 1);
+    let mut west = server(&path, "west", 2);
+    for s in [&mut east, &mut west] {
+        s.prepare().await.expect("prepare");
+        s.start().await.expect("start");
+        create_admin(s).await;
+    }
+    write_topology(&path, east.config().port, west.config().port);
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    // The controller runs beside the checks in this task (its future is
+    // not Send, so not spawned).
+    let controller = srs_dr::controller::run(&path, shutdown);
+    let checks = async {
+        let ready = wait_for("primary ready", &path, |p| p.ready).await;
+        assert_eq!(
+            (ready.memory.primary.as_str(), ready.memory.epoch),
+            ("east", 1)
+        );
+        let mut w = Admin::connect_socket(west.config()).await.expect("root");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = w.replica_status().await.expect("status");
+            if status
+                .as_ref()
+                .is_some_and(|s| s.io_running && s.sql_running)
+            {
+                let s = status.expect("status");
+                assert_eq!(s.source, format!("127.0.0.1:{}", east.config().port));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "west does not replicate: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, _, west_read_only) = w.gtid_and_read_only().await.expect("gtid");
+        assert!(west_read_only, "the DR site stays read-only");
+        drop(w);
+
+        let status = srs_dr::status::collect(&path).await.expect("status");
+        let roles: Vec<(&str, &str)> = status
+            .sites
+            .iter()
+            .map(|s| (s.name.as_str(), s.role.as_str()))
+            .collect();
+        assert_eq!(roles, [("east", "primary"), ("west", "dr")]);
+        assert!(srs_dr::status::render(&status).contains("epoch 1, primary 'east', ready"));
+
+        // The replica goes away: an alert after three failed probes, cleared
+        // once it is back and replicating again.
+        west.stop().await.expect("stop west");
+        wait_for("replica alert", &path, |p| {
+            p.memory.alerts.values().any(
+                |a| matches!(a, Alert::ReplicaUnreachable { site, strict: true } if site == "west"),
+            )
+        })
+        .await;
+        west.start().await.expect("start west");
+        wait_for("alert cleared", &path, |p| p.memory.alerts.is_empty()).await;
+        let events: Vec<String> = EventLog::tail(&path, 20)
+            .into_iter()
+            .map(|e| e.what)
+            .collect();
+        let restarts = events
+            .iter()
+            .filter(|e| e.contains("make site 'west' replicate"))
+            .count();
+        assert_eq!(restarts, 2, "wired once, restarted once: {events:?}");
+        assert!(events
+            .iter()
+            .any(|e| e.starts_with("alert: the replica database")));
+        assert!(events
+            .iter()
+            .any(|e| e.starts_with("cleared: the replica database")));
+
+        let _ = stop.send(());
+    };
+    let (ran, ()) = tokio::join!(controller, checks);
+    ran.expect("controller ran");
+    assert!(EventLog::tail(&path, 1)[0].what.contains("stopped"));
+    west.stop().await.expect("stop");
+    east.stop().await.expect("stop");
+}
