@@ -3,6 +3,7 @@
 //! as an event and publishes its state; then observes again.
 
 use crate::decide::{decide, ready, Decision, Memory, Policy};
+use crate::exposition::{self, Shared};
 use crate::observe::{Observation, Observer};
 use crate::published::{now_text, primary_site, EventLog, Published};
 use crate::reach::connect_admin;
@@ -102,6 +103,19 @@ impl Plant for LiveTopology {
                 admin
                     .replicate_from(&source.db_host, source.db_port, &self.secrets.repl)
                     .await?;
+                // START SLAVE returns before its threads run: done means running.
+                let mut last = None;
+                for _ in 0..50 {
+                    last = admin.replica_status().await?;
+                    if last
+                        .as_ref()
+                        .is_some_and(|r| (r.io_running || r.io_connecting) && r.sql_running)
+                    {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                anyhow::bail!("replication did not start within 5 s: {last:?}");
             }
             Decision::CreateAppAccount { site } => {
                 self.admin(site)
@@ -124,6 +138,7 @@ pub struct Controller<P> {
     data_dir: PathBuf,
     events: EventLog,
     last_failure: Option<String>,
+    shared: Shared,
 }
 
 impl<P: Plant> Controller<P> {
@@ -141,7 +156,13 @@ impl<P: Plant> Controller<P> {
             data_dir: data_dir.to_owned(),
             events: EventLog::new(data_dir),
             last_failure: None,
+            shared: Shared::default(),
         }
+    }
+
+    /// What its HTTP endpoint shows.
+    pub fn shared(&self) -> Shared {
+        self.shared.clone()
     }
 
     /// What it remembers now.
@@ -200,9 +221,22 @@ impl<P: Plant> Controller<P> {
                 false
             }
         };
+        let is_ready = ready(&observation, &self.memory);
+        {
+            let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            let tally = if done {
+                &mut s.steps
+            } else {
+                &mut s.failed_steps
+            };
+            *tally.entry(decision.kind()).or_insert(0) += 1;
+            s.memory = Some(self.memory.clone());
+            s.ready = is_ready;
+            s.observation = observation;
+        }
         let published = Published {
             memory: self.memory.clone(),
-            ready: ready(&observation, &self.memory),
+            ready: is_ready,
             last_decision: decision.to_string(),
             observed_at: now_text(),
             pid: std::process::id(),
@@ -252,10 +286,24 @@ pub async fn run(data_dir: &Path, shutdown: impl Future<Output = ()>) -> anyhow:
     let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
     let secrets = Secrets::load(data_dir)?;
     let plant = LiveTopology::new(topology.clone(), secrets, data_dir)?;
-    Controller::new(plant, topology, data_dir)
-        .run(shutdown)
-        .await;
-    Ok(())
+    let controller = Controller::new(plant, topology.clone(), data_dir);
+    let Some(addr) = topology.controller.listen else {
+        controller.run(shutdown).await;
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("controller.listen {addr}: cannot listen (is it in use?)"))?;
+    tracing::info!(%addr, "controller endpoint: /healthz, /readyz, /metrics");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(exposition::serve(listener, controller.shared(), async {
+        let _ = stopped.await;
+    }));
+    controller.run(shutdown).await;
+    let _ = stop.send(());
+    server
+        .await
+        .context("the controller endpoint task failed")?
 }
 
 #[cfg(test)]

@@ -137,6 +137,20 @@ pub enum Decision {
 }
 
 impl Decision {
+    /// A short name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decision::Steady => "steady",
+            Decision::Promote { .. } => "promote",
+            Decision::Fence { .. } => "fence",
+            Decision::Replicate { .. } => "replicate",
+            Decision::CreateAppAccount { .. } => "create_app_account",
+            Decision::SwitchEdge { .. } => "switch_edge",
+            Decision::Raise(_) => "raise",
+            Decision::Clear(_) => "clear",
+        }
+    }
+
     /// Whether it changes the topology (rather than reports on it).
     pub fn is_action(&self) -> bool {
         !matches!(

@@ -5,6 +5,7 @@
 
 pub mod controller;
 pub mod decide;
+pub mod exposition;
 pub mod gtid;
 pub mod observe;
 pub mod published;

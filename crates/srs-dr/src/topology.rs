@@ -83,6 +83,9 @@ pub struct ControllerSection {
     /// Consecutive failed probes before a component counts as down.
     #[serde(default = "failure_threshold_default")]
     pub failure_threshold: u32,
+    /// Where it serves /healthz, /readyz and /metrics (none when absent).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
 }
 
 impl Default for ControllerSection {
@@ -90,6 +93,7 @@ impl Default for ControllerSection {
         Self {
             probe_interval_ms: probe_interval_default(),
             failure_threshold: failure_threshold_default(),
+            listen: None,
         }
     }
 }
@@ -205,6 +209,8 @@ probe_interval_ms = 500
 # Consecutive failed probes before a component counts as down (one slow
 # probe never does).
 failure_threshold = 3
+# Its /healthz, /readyz and Prometheus /metrics (epoch, alerts, lag).
+listen = "127.0.0.1:8077"
 
 # A site on other hosts: set db_host (and app_host) to their addresses and
 # admin_user to an account with SUPER/REPLICATION privileges there; its
@@ -298,6 +304,7 @@ impl Topology {
             .flat_map(|s| std::iter::once(s.db_port).chain(s.app_ports.iter().copied()))
             .collect();
         ports.extend([self.edge.listen.port(), self.edge.admin_listen.port()]);
+        ports.extend(self.controller.listen.map(|a| a.port()));
         let mut sorted = ports.clone();
         sorted.sort_unstable();
         sorted.dedup();

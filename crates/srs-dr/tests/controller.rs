@@ -46,11 +46,11 @@ async fn create_admin(server: &LocalServer) {
     .expect("admin account");
 }
 
-fn write_topology(dir: &Path, primary_port: u16, dr_port: u16) {
+fn write_topology(dir: &Path, primary_port: u16, dr_port: u16, controller_port: u16) {
     let topology = format!(
         "sync_mode = \"strict\"\n\
          [edge]\nlisten = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
-         [controller]\nprobe_interval_ms = 100\nfailure_threshold = 3\n\
+         [controller]\nprobe_interval_ms = 100\nfailure_threshold = 3\nlisten = \"127.0.0.1:{controller_port}\"\n\
          [[sites]]\nname = \"east\"\nrole = \"primary\"\ndb_host = \"127.0.0.1\"\ndb_port = {primary_port}\n\
          managed = false\nadmin_user = \"srs_admin\"\napp_ports = [{}]\n\
          [[sites]]\nname = \"west\"\nrole = \"dr\"\ndb_host = \"127.0.0.1\"\ndb_port = {dr_port}\n\
@@ -95,7 +95,14 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
         s.start().await.expect("start");
         create_admin(s).await;
     }
-    write_topology(&path, east.config().port, west.config().port);
+    let controller_port = free_port();
+    write_topology(
+        &path,
+        east.config().port,
+        west.config().port,
+        controller_port,
+    );
+    let endpoint = format!("http://127.0.0.1:{controller_port}");
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async {
@@ -141,6 +148,26 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
         assert_eq!(roles, [("east", "primary"), ("west", "dr")]);
         assert!(srs_dr::status::render(&status).contains("epoch 1, primary 'east', ready"));
 
+        let ready_probe = reqwest::get(format!("{endpoint}/readyz"))
+            .await
+            .expect("controller endpoint");
+        assert_eq!(ready_probe.status(), 200);
+        let metrics = reqwest::get(format!("{endpoint}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        for line in [
+            "srs_controller_epoch 1",
+            "srs_controller_ready 1",
+            "srs_site_database_up{site=\"west\"} 1",
+            "srs_controller_steps_total{decision=\"promote\"} 1",
+            "srs_replica_lag_transactions{site=\"west\"}",
+        ] {
+            assert!(metrics.contains(line), "{line} in {metrics}");
+        }
+
         // The replica goes away: an alert after three failed probes, cleared
         // once it is back and replicating again.
         west.stop().await.expect("stop west");
@@ -150,6 +177,16 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
             )
         })
         .await;
+        let metrics = reqwest::get(format!("{endpoint}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            metrics.contains("srs_controller_alert{kind=\"replica-unreachable\",site=\"west\"} 1"),
+            "{metrics}"
+        );
         west.start().await.expect("start west");
         wait_for("alert cleared", &path, |p| p.memory.alerts.is_empty()).await;
         let events: Vec<String> = EventLog::tail(&path, 20)

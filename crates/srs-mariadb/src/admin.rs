@@ -273,7 +273,11 @@ impl Admin {
         };
         Ok(Some(ReplicaStatus {
             io_running: text(&row, "Slave_IO_Running") == "Yes",
-            io_connecting: text(&row, "Slave_IO_Running") == "Connecting",
+            // "Connecting" or "Preparing": on its way, not stopped.
+            io_connecting: !matches!(
+                text(&row, "Slave_IO_Running").as_str(),
+                "Yes" | "No" | ""
+            ),
             source: format!(
                 "{}:{}",
                 text(&row, "Master_Host"),

@@ -1,0 +1,167 @@
+//! The controller's own HTTP endpoint: `/healthz` (alive), `/readyz` (the
+//! primary takes writes) and Prometheus `/metrics` (epoch, alerts, steps,
+//! probe failures, replication lag).
+
+use crate::decide::Memory;
+use crate::gtid;
+use crate::observe::Observation;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// What the endpoint shows, as of the controller's last step.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The controller's memory.
+    pub memory: Option<Memory>,
+    /// The primary takes writes.
+    pub ready: bool,
+    /// The last observation.
+    pub observation: Observation,
+    /// Steps carried out, by decision kind.
+    pub steps: BTreeMap<&'static str, u64>,
+    /// Steps that failed, by decision kind.
+    pub failed_steps: BTreeMap<&'static str, u64>,
+}
+
+/// The snapshot shared between the loop and the endpoint.
+pub type Shared = Arc<Mutex<Snapshot>>;
+
+fn read<T>(shared: &Shared, f: impl FnOnce(&Snapshot) -> T) -> T {
+    // A poisoned lock only means a panic elsewhere; the numbers are still good.
+    let guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+    f(&guard)
+}
+
+/// Prometheus text for a snapshot.
+pub fn render(s: &Snapshot) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let epoch = s.memory.as_ref().map_or(0, |m| m.epoch);
+    gauge(
+        "srs_controller_epoch",
+        "The primary's epoch.",
+        &[(String::new(), epoch as f64)],
+    );
+    gauge(
+        "srs_controller_ready",
+        "1 when the primary takes writes.",
+        &[(String::new(), f64::from(u8::from(s.ready)))],
+    );
+    let alerts: Vec<(String, f64)> = s
+        .memory
+        .iter()
+        .flat_map(|m| m.alerts.keys())
+        .map(|key| {
+            let (kind, site) = key.split_once(':').unwrap_or((key.as_str(), ""));
+            (format!("{{kind=\"{kind}\",site=\"{site}\"}}"), 1.0)
+        })
+        .collect();
+    gauge(
+        "srs_controller_alert",
+        "Standing alerts (1 while raised).",
+        &alerts,
+    );
+    let primary = s.memory.as_ref().map(|m| m.primary.as_str()).unwrap_or("");
+    let primary_gtid = s
+        .observation
+        .site(primary)
+        .map(|p| p.database.gtid_binlog_pos.as_str())
+        .unwrap_or("");
+    let mut up = Vec::new();
+    let mut lag_txn = Vec::new();
+    let mut lag_secs = Vec::new();
+    for site in &s.observation.sites {
+        let label = format!("{{site=\"{}\"}}", site.name);
+        up.push((label.clone(), f64::from(u8::from(site.database.up))));
+        if site.name != primary && site.database.up {
+            lag_txn.push((
+                label.clone(),
+                gtid::distance(primary_gtid, &site.database.gtid_slave_pos) as f64,
+            ));
+            if let Some(secs) = site
+                .database
+                .replica
+                .as_ref()
+                .and_then(|r| r.seconds_behind)
+            {
+                lag_secs.push((label, secs as f64));
+            }
+        }
+    }
+    gauge(
+        "srs_site_database_up",
+        "1 when the site's database answers.",
+        &up,
+    );
+    gauge(
+        "srs_replica_lag_transactions",
+        "Transactions the primary has that the replica has not applied.",
+        &lag_txn,
+    );
+    gauge(
+        "srs_replica_lag_seconds",
+        "Apply lag as the replica estimates it.",
+        &lag_secs,
+    );
+    let mut counter = |name: &str, help: &str, samples: &BTreeMap<&'static str, u64>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (kind, n) in samples {
+            let _ = writeln!(out, "{name}{{decision=\"{kind}\"}} {n}");
+        }
+    };
+    counter(
+        "srs_controller_steps_total",
+        "Steps carried out, by decision.",
+        &s.steps,
+    );
+    counter(
+        "srs_controller_failed_steps_total",
+        "Steps that failed, by decision.",
+        &s.failed_steps,
+    );
+    out
+}
+
+async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        read(&shared, render),
+    )
+}
+
+async fn ready(State(shared): State<Shared>) -> impl IntoResponse {
+    if read(&shared, |s| s.ready) {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "the primary is not ready")
+    }
+}
+
+/// Serves the endpoint on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    shared: Shared,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(shared);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
