@@ -2,8 +2,10 @@
 //! next step (`decide`), acts on it through adapters, records every action
 //! as an event and publishes its state; then observes again.
 
+use crate::admission::Regulator;
 use crate::decide::{decide, ready, Decision, Memory, Policy};
 use crate::exposition::{self, Shared};
+use crate::gtid;
 use crate::observe::{Observation, Observer};
 use crate::published::{now_text, primary_site, EventLog, Published};
 use crate::reach::connect_admin;
@@ -139,6 +141,8 @@ pub struct Controller<P> {
     events: EventLog,
     last_failure: Option<String>,
     shared: Shared,
+    regulator: Regulator,
+    started: std::time::Instant,
 }
 
 impl<P: Plant> Controller<P> {
@@ -151,12 +155,14 @@ impl<P: Plant> Controller<P> {
             .unwrap_or_else(|| Memory::new(&primary_site(&topology, data_dir).name));
         Self {
             plant,
-            topology,
             memory,
             data_dir: data_dir.to_owned(),
             events: EventLog::new(data_dir),
             last_failure: None,
             shared: Shared::default(),
+            regulator: Regulator::new(topology.apply_lag_budget_ms),
+            started: std::time::Instant::now(),
+            topology,
         }
     }
 
@@ -182,6 +188,38 @@ impl<P: Plant> Controller<P> {
             .site(&self.memory.primary)
             .map(|s| format!("{}:{}", s.db_host, s.db_port))
             .unwrap_or_default()
+    }
+
+    /// Feeds the regulator the replica's applied count and lag.
+    fn admission(&mut self, observation: &Observation) -> crate::admission::Advice {
+        let primary = observation.site(&self.memory.primary);
+        let replica = observation.sites.iter().find(|s| {
+            s.name != self.memory.primary
+                && s.database.up
+                && s.database.replica.as_ref().is_some_and(|r| r.sql_running)
+        });
+        let (applied, lag) = match (primary, replica) {
+            (Some(p), Some(r)) if p.database.up => (
+                Some(gtid::distance(&r.database.gtid_slave_pos, "")),
+                Some(gtid::distance(
+                    &p.database.gtid_binlog_pos,
+                    &r.database.gtid_slave_pos,
+                )),
+            ),
+            _ => (None, None),
+        };
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let before = self.regulator.advice().write_concurrency;
+        let advice = self.regulator.update(now_ms, applied, lag);
+        if advice.write_concurrency != before {
+            tracing::info!(
+                write_concurrency = advice.write_concurrency,
+                lag_transactions = advice.lag_transactions,
+                lag_seconds = advice.lag_seconds,
+                "write admission changed"
+            );
+        }
+        advice
     }
 
     /// One observe -> decide -> act round; the decision and whether it was
@@ -222,6 +260,7 @@ impl<P: Plant> Controller<P> {
             }
         };
         let is_ready = ready(&observation, &self.memory);
+        let advice = self.admission(&observation);
         {
             let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
             let tally = if done {
@@ -231,6 +270,7 @@ impl<P: Plant> Controller<P> {
             };
             *tally.entry(decision.kind()).or_insert(0) += 1;
             s.memory = Some(self.memory.clone());
+            s.advice = Some(advice);
             s.ready = is_ready;
             s.observation = observation;
         }

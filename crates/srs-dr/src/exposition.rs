@@ -1,7 +1,9 @@
 //! The controller's own HTTP endpoint: `/healthz` (alive), `/readyz` (the
-//! primary takes writes) and Prometheus `/metrics` (epoch, alerts, steps,
-//! probe failures, replication lag).
+//! primary takes writes), `/admission` (how many writes app instances may
+//! run at once) and Prometheus `/metrics` (epoch, alerts, steps, probe
+//! failures, replication lag).
 
+use crate::admission::Advice;
 use crate::decide::Memory;
 use crate::gtid;
 use crate::observe::Observation;
@@ -28,6 +30,8 @@ pub struct Snapshot {
     pub steps: BTreeMap<&'static str, u64>,
     /// Steps that failed, by decision kind.
     pub failed_steps: BTreeMap<&'static str, u64>,
+    /// What app instances are told about admitting writes.
+    pub advice: Option<Advice>,
 }
 
 /// The snapshot shared between the loop and the endpoint.
@@ -115,6 +119,25 @@ pub fn render(s: &Snapshot) -> String {
         "Apply lag as the replica estimates it.",
         &lag_secs,
     );
+    let advice = s.advice.as_ref();
+    gauge(
+        "srs_admission_write_concurrency",
+        "Writes each primary app instance may run at once (64: unthrottled).",
+        &[(
+            String::new(),
+            advice.map_or(f64::from(crate::admission::UNLIMITED), |a| {
+                f64::from(a.write_concurrency)
+            }),
+        )],
+    );
+    gauge(
+        "srs_replica_lag_estimate_seconds",
+        "The replica's apply backlog at its recent apply rate.",
+        &advice
+            .and_then(|a| a.lag_seconds)
+            .map(|s| vec![(String::new(), s)])
+            .unwrap_or_default(),
+    );
     let mut counter = |name: &str, help: &str, samples: &BTreeMap<&'static str, u64>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for (kind, n) in samples {
@@ -141,6 +164,14 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     )
 }
 
+async fn admission(State(shared): State<Shared>) -> impl IntoResponse {
+    let advice = read(&shared, |s| s.advice);
+    match advice {
+        Some(a) => axum::Json(a).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "no observation yet").into_response(),
+    }
+}
+
 async fn ready(State(shared): State<Shared>) -> impl IntoResponse {
     if read(&shared, |s| s.ready) {
         (StatusCode::OK, "ready")
@@ -159,6 +190,7 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/admission", get(admission))
         .with_state(shared);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -3,6 +3,7 @@
 //! runs a whole two-site topology (`srs up`), and the view `srs status`
 //! prints.
 
+pub mod admission;
 pub mod controller;
 pub mod decide;
 pub mod exposition;

@@ -246,7 +246,7 @@ async fn start_children(
     for (site, role) in [(primary, "primary"), (dr, "replica")] {
         for port in &site.app_ports {
             let name = format!("app-{}-{port}", site.name);
-            let args = vec![
+            let mut args = vec![
                 "serve".into(),
                 "--listen".into(),
                 format!("127.0.0.1:{port}"),
@@ -264,6 +264,12 @@ async fn start_children(
                 "--cluster-dir".into(),
                 data_dir.display().to_string(),
             ];
+            if let Some(controller) = topology.controller.listen {
+                args.extend([
+                    "--admission-url".into(),
+                    format!("http://{controller}/admission"),
+                ]);
+            }
             // The URL holds a password: environment, not the command line.
             let env = [(
                 "SRS_DATABASE_URL",

@@ -152,6 +152,10 @@ pub struct Topology {
     /// Longest an app instance lets a write wait for the replica, seconds.
     #[serde(default = "write_timeout_default")]
     pub write_timeout_secs: u64,
+    /// Apply lag the replica may build up before writes are admitted more
+    /// slowly, ms (failover waits for the backlog to be applied).
+    #[serde(default = "lag_budget_default")]
+    pub apply_lag_budget_ms: u64,
     /// The front door.
     pub edge: EdgeSection,
     /// The controller.
@@ -172,6 +176,9 @@ fn pool_default() -> u32 {
 }
 fn write_timeout_default() -> u64 {
     10
+}
+fn lag_budget_default() -> u64 {
+    1_000
 }
 
 /// The default file `srs up` writes on first run, with every key explained.
@@ -194,6 +201,10 @@ buffer_pool_mb = 128
 # In strict mode a primary whose replica is gone cannot commit: writes wait
 # this many seconds, then get 503 "not confirmed" instead of hanging.
 write_timeout_secs = 10
+# A failover first waits for the replica to apply what it received. When the
+# replica's apply backlog would take more than half this budget (ms), the
+# primary's app instances admit fewer writes at once until it catches up.
+apply_lag_budget_ms = 1000
 
 [edge]
 # Where clients connect.
@@ -316,6 +327,9 @@ impl Topology {
         }
         if !(1..=64).contains(&self.parallel_apply_threads) && self.parallel_apply_threads != 0 {
             bail!("parallel_apply_threads must be 0-64");
+        }
+        if !(100..=3_600_000).contains(&self.apply_lag_budget_ms) {
+            bail!("apply_lag_budget_ms must be 100-3600000");
         }
         if !(50..=60_000).contains(&self.controller.probe_interval_ms) {
             bail!("controller.probe_interval_ms must be 50-60000");

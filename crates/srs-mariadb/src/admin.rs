@@ -274,10 +274,7 @@ impl Admin {
         Ok(Some(ReplicaStatus {
             io_running: text(&row, "Slave_IO_Running") == "Yes",
             // "Connecting" or "Preparing": on its way, not stopped.
-            io_connecting: !matches!(
-                text(&row, "Slave_IO_Running").as_str(),
-                "Yes" | "No" | ""
-            ),
+            io_connecting: !matches!(text(&row, "Slave_IO_Running").as_str(), "Yes" | "No" | ""),
             source: format!(
                 "{}:{}",
                 text(&row, "Master_Host"),

@@ -67,6 +67,9 @@ pub enum ApiError {
     /// 503: a write was not confirmed in time; it may still be applied.
     #[error("{0}")]
     WriteNotConfirmed(String),
+    /// 503: the write was not started (admission control); nothing changed.
+    #[error("write not admitted: {0}")]
+    WriteThrottled(String),
     /// 503: the database cannot be reached.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -285,6 +288,12 @@ impl ApiError {
                 "Write not confirmed",
                 m,
             ),
+            ApiError::WriteThrottled(m) => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "/problems/write-throttled",
+                "Write not admitted",
+                m,
+            ),
             ApiError::Unavailable(_) => Problem::new(
                 S::SERVICE_UNAVAILABLE,
                 "/problems/unavailable",
@@ -334,7 +343,10 @@ impl IntoResponse for ApiError {
         }
         if matches!(
             self,
-            ApiError::ReadOnly | ApiError::Unavailable(_) | ApiError::WriteNotConfirmed(_)
+            ApiError::ReadOnly
+                | ApiError::Unavailable(_)
+                | ApiError::WriteNotConfirmed(_)
+                | ApiError::WriteThrottled(_)
         ) {
             response
                 .headers_mut()

@@ -2,6 +2,7 @@
 //!
 //! Pages and the API call the same store functions; neither holds SQL.
 
+pub mod admission;
 pub mod auth;
 pub mod cluster;
 pub mod config;

@@ -59,11 +59,13 @@ pub(crate) async fn harden(req: Request, next: Next) -> Response {
     response
 }
 
-/// Bounds how long a write may take. In strict sync mode a primary whose
+/// Admits writes through the instance's write gate (the DR controller
+/// narrows it while the replica's apply backlog is over budget), then
+/// bounds how long a write may take. In strict sync mode a primary whose
 /// replica is gone cannot commit; rather than hang, the client gets a 503
 /// saying the write was not confirmed (it may still land later: an
-/// Idempotency-Key makes the retry safe). Imports are exempt: they are
-/// long by nature and all-or-nothing.
+/// Idempotency-Key makes the retry safe). Imports are admitted like any
+/// write but not bounded: they are long by nature and all-or-nothing.
 pub(crate) async fn write_deadline(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     req: Request,
@@ -71,12 +73,27 @@ pub(crate) async fn write_deadline(
 ) -> Response {
     use axum::http::Method;
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let import = req.uri().path().ends_with("/import");
-    if safe || import {
+    if safe {
         return next.run(req).await;
     }
+    let import = req.uri().path().ends_with("/import");
     let api = req.uri().path().starts_with("/api/");
     let limit = state.settings.write_timeout;
+    let Ok(_permit) = tokio::time::timeout(limit, state.write_gate.enter()).await else {
+        metrics::counter!("srs_write_admission_refused_total").increment(1);
+        let message = format!(
+            "the change was not started: writes are admitted slowly while the DR replica catches up, and none was free within {} s; nothing was changed, retry shortly",
+            limit.as_secs()
+        );
+        return if api {
+            crate::error::ApiError::WriteThrottled(message).into_response()
+        } else {
+            crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+        };
+    };
+    if import {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

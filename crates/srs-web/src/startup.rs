@@ -69,6 +69,7 @@ impl Application {
             metrics: http_metrics::handle().context("Failed to set up metrics")?,
             throttle: Arc::new(LoginThrottle::new(clock.clone())),
             clock,
+            write_gate: Arc::default(),
             cluster: Arc::default(),
         };
         let tls = match &state.settings.tls {

@@ -18,6 +18,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The time source (injectable for tests).
     pub clock: Arc<dyn Clock>,
+    /// Bounds how many writes run at once (set by the DR controller).
+    pub write_gate: Arc<crate::admission::WriteGate>,
     /// Where /admin/dr reads the cluster's state, when this instance is in one.
     pub cluster: Arc<std::sync::OnceLock<Arc<dyn crate::cluster::ClusterView>>>,
 }

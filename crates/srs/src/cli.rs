@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the records web app: pages, JSON API, health and metrics.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Maintain student records.
     Students {
         #[command(subcommand)]
@@ -176,7 +176,7 @@ enum StudentsCommand {
 /// Runs the chosen command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Students {
             command: StudentsCommand::Purge { older_than, store },
         } => purge(older_than, store).await,
@@ -475,6 +475,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(resolved.settings).await?;
     if let Some(dir) = resolved.cluster_dir {
         app.set_cluster_view(std::sync::Arc::new(crate::cluster_view::DataDirView(dir)));
+    }
+    if let Some(url) = resolved.admission_url {
+        tokio::spawn(crate::admission_feed::follow(
+            url,
+            app.state().write_gate.clone(),
+        ));
     }
     service::bootstrap_admin(
         &app.state().store,

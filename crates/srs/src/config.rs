@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// Seconds a write may wait (e.g. for the DR replica) before 503, 1-600 [default: 10]
     #[arg(long, env = "SRS_WRITE_TIMEOUT_SECS")]
     write_timeout_secs: Option<u64>,
+    /// The DR controller's /admission URL: how many writes to run at once while its replica catches up [default: none]
+    #[arg(long, env = "SRS_ADMISSION_URL", value_name = "URL")]
+    admission_url: Option<String>,
     /// Minutes of inactivity that end a session, 1-1440 [default: 30]
     #[arg(long, env = "SRS_SESSION_IDLE_MINUTES")]
     session_idle_minutes: Option<i64>,
@@ -112,6 +115,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     write_timeout_secs: Option<u64>,
+    admission_url: Option<String>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -161,6 +165,8 @@ pub struct Resolved {
     pub settings: Settings,
     pub log_format: LogFormat,
     pub cluster_dir: Option<PathBuf>,
+    /// Where the write admission limit comes from.
+    pub admission_url: Option<reqwest::Url>,
 }
 
 /// Merges flags, environment, file and defaults, and checks every value.
@@ -265,6 +271,16 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         1,
         600,
     )?;
+    let admission_url = args
+        .admission_url
+        .or(file.admission_url)
+        .map(|u| {
+            reqwest::Url::parse(&u)
+                .ok()
+                .filter(|url| url.scheme() == "http" || url.scheme() == "https")
+                .with_context(|| format!("admission_url '{u}' must be an http:// or https:// URL"))
+        })
+        .transpose()?;
     Ok(Resolved {
         settings: Settings {
             listen,
@@ -284,6 +300,7 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         },
         log_format,
         cluster_dir: args.cluster_dir,
+        admission_url,
     })
 }
 

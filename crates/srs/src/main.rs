@@ -1,6 +1,7 @@
 //! The `srs` binary: parses the command line and hands over to the library
 //! crates. No logic lives here.
 
+mod admission_feed;
 mod cli;
 mod cluster_view;
 mod config;

@@ -38,6 +38,7 @@ impl Drop for Cluster {
 }
 
 fn write_topology(dir: &Path) -> (u16, u16) {
+    let controller = free_port();
     let (edge, admin, db1, db2, app1, app2) = (
         free_port(),
         free_port(),
@@ -48,6 +49,7 @@ fn write_topology(dir: &Path) -> (u16, u16) {
     );
     let text = format!(
         "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 2\n\
+         [controller]\nlisten = \"127.0.0.1:{controller}\"\n\
          [edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nhold_timeout_ms = 5000\n\
          [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {db1}\napp_ports = [{app1}, {app2}]\n\
          [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {db2}\napp_ports = []\n"
@@ -238,6 +240,18 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     assert_eq!(dr_site["database"]["replica"]["io_running"], true);
     assert_eq!(dr_site["database"]["replica"]["sql_running"], true);
     assert_eq!(dr_site["database"]["read_only"], true);
+    // The app instances follow the controller's write admission advice
+    // (unthrottled while the replica keeps up).
+    let metrics = reqwest::get(format!("{}/metrics", cluster.edge))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("srs_write_admission_limit 64"),
+        "{metrics}"
+    );
     let table = cli(&["status"], &path, "");
     assert!(
         table.contains("primary") && table.contains("on (1)") && table.contains("epoch 1"),

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub store: Store,
     pub database_url: String,
     pub engine: Engine,
+    /// The instance's write gate, as the DR controller would narrow it.
+    pub write_gate: std::sync::Arc<srs_web::admission::WriteGate>,
     _dir: TempDir,
 }
 
@@ -48,6 +50,11 @@ fn mariadb_base_url() -> String {
 
 /// Starts an app on `engine` with an empty database of its own.
 pub async fn spawn_app(engine: Engine) -> TestApp {
+    spawn_app_configured(engine, |_| {}).await
+}
+
+/// Like `spawn_app`, with settings changed by `adjust`.
+pub async fn spawn_app_configured(engine: Engine, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = match engine {
@@ -58,21 +65,21 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
             uuid::Uuid::new_v4().simple()
         ),
     };
-    start(engine, database_url, dir, None).await
+    start(engine, database_url, dir, None, adjust).await
 }
 
 /// Starts an app on SQLite whose clock the test moves.
 pub async fn spawn_app_with_clock(clock: std::sync::Arc<dyn srs_web::auth::Clock>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = format!("sqlite:{}", dir.path().join("data/srs.db").display());
-    start(Engine::Sqlite, database_url, dir, Some(clock)).await
+    start(Engine::Sqlite, database_url, dir, Some(clock), |_| {}).await
 }
 
 /// Starts a second app on the database `other` uses, as a second instance
 /// of the same site would run.
 pub async fn spawn_sibling(other: &TestApp) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    start(other.engine, other.database_url.clone(), dir, None).await
+    start(other.engine, other.database_url.clone(), dir, None, |_| {}).await
 }
 
 async fn start(
@@ -80,11 +87,13 @@ async fn start(
     database_url: String,
     dir: TempDir,
     clock: Option<std::sync::Arc<dyn srs_web::auth::Clock>>,
+    adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let mut settings = Settings::for_database(&database_url);
     settings.site_name = "test-site".into();
     settings.max_body_bytes = 16 * 1024;
     settings.max_import_bytes = 512 * 1024;
+    adjust(&mut settings);
     let app = match clock {
         Some(clock) => Application::build_with_clock(settings, clock).await,
         None => Application::build(settings).await,
@@ -92,6 +101,7 @@ async fn start(
     .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.state().store.clone();
+    let write_gate = app.state().write_gate.clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let client = client_for(&store, &address, "admin", Role::Admin).await;
     TestApp {
@@ -100,6 +110,7 @@ async fn start(
         store,
         database_url,
         engine,
+        write_gate,
         _dir: dir,
     }
 }

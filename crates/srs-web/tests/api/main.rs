@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admission;
 mod auth;
 mod browser;
 mod departments;

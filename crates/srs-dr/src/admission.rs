@@ -1,0 +1,148 @@
+//! Write admission control: failover time is bounded by the replica's
+//! apply backlog, so when the estimated apply lag exceeds half its budget
+//! the controller halves how many writes each primary app instance may run
+//! at once, and raises it again by a quarter once the lag is below a
+//! quarter of the budget. Pure: the controller feeds it observations.
+
+use serde::Serialize;
+
+/// Concurrent writes per instance when nothing holds them back.
+pub const UNLIMITED: u32 = 64;
+
+/// What the app instances are told.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Advice {
+    /// Writes an instance may run at once.
+    pub write_concurrency: u32,
+    /// Transactions the replica has not applied yet.
+    pub lag_transactions: Option<u64>,
+    /// Those transactions at the replica's recent apply rate, seconds.
+    pub lag_seconds: Option<f64>,
+    /// The apply lag budget, seconds.
+    pub budget_seconds: f64,
+}
+
+/// The regulator's state between observations.
+#[derive(Debug, Clone)]
+pub struct Regulator {
+    budget_ms: u64,
+    limit: u32,
+    /// Transactions applied per second, smoothed.
+    rate: Option<f64>,
+    last: Option<(u64, u64)>,
+    advice: Advice,
+}
+
+impl Regulator {
+    /// A regulator keeping apply lag under `budget_ms`.
+    pub fn new(budget_ms: u64) -> Self {
+        Self {
+            budget_ms,
+            limit: UNLIMITED,
+            rate: None,
+            last: None,
+            advice: Advice {
+                write_concurrency: UNLIMITED,
+                lag_transactions: None,
+                lag_seconds: None,
+                budget_seconds: budget_ms as f64 / 1000.0,
+            },
+        }
+    }
+
+    /// The current advice.
+    pub fn advice(&self) -> Advice {
+        self.advice
+    }
+
+    /// Takes one observation at `now_ms`: the replica's applied transaction
+    /// count and its lag behind the primary (None: no replica to wait for).
+    pub fn update(&mut self, now_ms: u64, applied: Option<u64>, lag: Option<u64>) -> Advice {
+        if let (Some(applied), Some((then, before))) = (applied, self.last) {
+            let elapsed = now_ms.saturating_sub(then);
+            if elapsed >= 100 {
+                let instant = applied.saturating_sub(before) as f64 * 1000.0 / elapsed as f64;
+                self.rate = Some(match self.rate {
+                    Some(r) => 0.5 * r + 0.5 * instant,
+                    None => instant,
+                });
+                self.last = Some((now_ms, applied));
+            }
+        } else {
+            self.last = applied.map(|a| (now_ms, a));
+        }
+        let lag_seconds = lag.map(|txn| match (txn, self.rate) {
+            (0, _) => 0.0,
+            (txn, Some(rate)) if rate >= 1.0 => txn as f64 / rate,
+            // A backlog that is not being applied at all.
+            _ => f64::INFINITY,
+        });
+        let budget = self.budget_ms as f64 / 1000.0;
+        self.limit = match lag_seconds {
+            None => UNLIMITED,
+            Some(s) if s > budget / 2.0 => (self.limit / 2).max(1),
+            Some(s) if s < budget / 4.0 => (self.limit + (self.limit / 4).max(1)).min(UNLIMITED),
+            Some(_) => self.limit,
+        };
+        self.advice = Advice {
+            write_concurrency: self.limit,
+            lag_transactions: lag,
+            lag_seconds: lag_seconds.filter(|s| s.is_finite()),
+            budget_seconds: budget,
+        };
+        self.advice
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_replica_or_no_lag_means_no_limit() {
+        let mut r = Regulator::new(1000);
+        assert_eq!(r.update(0, None, None).write_concurrency, UNLIMITED);
+        assert_eq!(
+            r.update(500, Some(10), Some(0)).write_concurrency,
+            UNLIMITED
+        );
+    }
+
+    #[test]
+    fn a_growing_backlog_halves_the_limit_down_to_one_then_it_recovers() {
+        let mut r = Regulator::new(1000);
+        // The replica applies 1,000/s; a backlog of 2,000 is 2 s: over budget.
+        let mut t = 0;
+        let mut applied = 0;
+        r.update(t, Some(applied), Some(0));
+        let mut limits = Vec::new();
+        for _ in 0..8 {
+            t += 500;
+            applied += 500;
+            limits.push(r.update(t, Some(applied), Some(2_000)).write_concurrency);
+        }
+        assert_eq!(limits, [32, 16, 8, 4, 2, 1, 1, 1]);
+        assert!((r.advice().lag_seconds.unwrap_or(0.0) - 2.0).abs() < 0.01);
+        // Between a quarter and a half of the budget: hold.
+        t += 500;
+        applied += 500;
+        assert_eq!(r.update(t, Some(applied), Some(300)).write_concurrency, 1);
+        // Caught up: back up by a quarter (at least one) per observation.
+        let mut up = Vec::new();
+        for _ in 0..4 {
+            t += 500;
+            applied += 500;
+            up.push(r.update(t, Some(applied), Some(10)).write_concurrency);
+        }
+        assert_eq!(up, [2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn a_backlog_nobody_applies_is_over_any_budget() {
+        let mut r = Regulator::new(60_000);
+        r.update(0, Some(100), Some(0));
+        let a = r.update(500, Some(100), Some(5));
+        assert_eq!(a.write_concurrency, UNLIMITED / 2);
+        assert_eq!(a.lag_seconds, None, "infinite is reported as unknown");
+    }
+}
