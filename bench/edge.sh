@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Two-site benchmark: `srs up` (release build) in each sync mode, with and
-# without parallel apply. Loads 10,000 students through the edge, then runs
-# wrk at 64 connections on the list API and on create, once through the
-# edge and once straight at one app instance, sampling replication lag on
-# the DR server every 250 ms during the create load. Prints Markdown; with
-# --write appends it to docs/BENCHMARKS.md.
+# without parallel apply, with and without write admission control. Loads
+# 10,000 students through the edge, then runs wrk at 64 connections on the
+# list API and on create, once through the edge and once straight at one
+# app instance, sampling receive and apply lag every 250 ms during the
+# create load; plus the list API at 4 connections for the latency the edge
+# adds on an unsaturated machine. Prints Markdown; with --write appends it
+# to docs/BENCHMARKS.md.
 #
 #   bench/edge.sh [--write] [--duration 15s]
 set -euo pipefail
@@ -35,36 +37,44 @@ trap cleanup EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 python3 bench/gen_students.py 10000 > "$work/students.csv"
 
-run_wrk() { # url script-or-empty
-  local lua="$work/run.lua"
-  if [ -n "$2" ]; then cat "bench/wrk/$2" bench/wrk/report.lua > "$lua"; else cp bench/wrk/report.lua "$lua"; fi
-  SRS_BENCH_TOKEN="$token" wrk -t2 -c64 -d"$duration" --timeout 10s -H "Authorization: Bearer $token" -s "$lua" "$1" | sed -n 's/^RESULT //p'
+run_wrk_c() { # connections url script-or-empty
+  local lua="$work/run.lua" threads=2
+  [ "$1" -le 4 ] && threads=1
+  if [ -n "$3" ]; then cat "bench/wrk/$3" bench/wrk/report.lua > "$lua"; else cp bench/wrk/report.lua "$lua"; fi
+  SRS_BENCH_TOKEN="$token" wrk -t"$threads" -c"$1" -d"$duration" --timeout 10s -H "Authorization: Bearer $token" -s "$lua" "$2" | sed -n 's/^RESULT //p'
 }
+run_wrk() { run_wrk_c 64 "$@"; } # url script-or-empty
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 report="$work/report.md"
+latency="$work/latency.md"
 {
   echo "## bench/edge.sh — $(date -u +%Y-%m-%d)"
   echo
-  echo "- Command: \`bench/edge.sh --duration $duration\` (release build; \`srs up\` with two local MariaDB servers, 2 primary app instances, the edge; wrk -t2 -c64; 10,000 students loaded through the edge)"
-  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, the edge, both apps and both databases share the cores"
-  echo "- Direct = straight at one app instance on the same database; lag = transactions the DR server had received or committed on the primary but not yet applied, sampled every 250 ms during the create run through the edge"
+  echo "- Command: \`bench/edge.sh --duration $duration\` (release build; \`srs up\` with two local MariaDB servers, 2 primary app instances, the controller, the edge; wrk -t2 -c64; 10,000 students loaded through the edge)"
+  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, the edge, both apps, the controller and both databases share the cores"
+  echo "- Direct = straight at one app instance on the same database. Lag sampled every 250 ms (bench/lag_sampler.py) during the create run through the edge: receive = transactions binlogged on the primary not yet received by the DR server, apply = not yet applied; apply lag in seconds is the controller's estimate (backlog / recent apply rate). Admission = write admission control (apply_lag_budget_ms = 1000)."
   echo
-  echo "| sync mode | parallel apply | endpoint | edge req/s | direct req/s | edge/direct | edge p50 ms | direct p50 ms | edge p99 ms | apply lag p50/p99/max (txn) | est. apply lag p99 (s) |"
-  echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| sync mode | parallel apply | admission | endpoint | edge req/s | direct req/s | edge/direct | edge p50 ms | direct p50 ms | edge p99 ms | receive lag p50/p99/max (txn) | apply lag p50/p99/max (txn) | apply lag p50/p99/max (s) | write concurrency min/median |"
+  echo "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$report"
 
-for config in "strict 4" "bounded 4" "async 4" "strict 0"; do
-  read -r mode threads <<<"$config"
-  dir="$work/cluster-$mode-$threads"
+for config in "strict 4 on" "strict 4 off" "bounded 4 on" "async 4 on" "strict 0 on"; do
+  read -r mode threads admission <<<"$config"
+  dir="$work/cluster-$mode-$threads-$admission"
   mkdir -p "$dir"
-  edge=$(free_port); admin=$(free_port); db1=$(free_port); db2=$(free_port); app1=$(free_port); app2=$(free_port)
+  edge=$(free_port); admin=$(free_port); db1=$(free_port); db2=$(free_port); app1=$(free_port); app2=$(free_port); ctl=$(free_port)
+  if [ "$admission" = on ]; then admit=true; else admit=false; fi
   cat > "$dir/srs-topology.toml" <<TOML
 sync_mode = "$mode"
 bounded_timeout_ms = 1000
 parallel_apply_threads = $threads
 buffer_pool_mb = 256
 write_timeout_secs = 30
+apply_lag_budget_ms = 1000
+[controller]
+listen = "127.0.0.1:$ctl"
+admission = $admit
 [edge]
 listen = "127.0.0.1:$edge"
 admin_listen = "127.0.0.1:$admin"
@@ -79,7 +89,7 @@ role = "dr"
 db_port = $db2
 app_ports = []
 TOML
-  echo "== $mode, parallel apply threads $threads" >&2
+  echo "== $mode, parallel apply threads $threads, admission $admission" >&2
   RUST_LOG=warn "$bin" up --data-dir "$dir" >"$dir/up.log" 2>&1 &
   up_pid=$!
   for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$edge/readyz" >/dev/null && break; sleep 0.2; done
@@ -88,35 +98,55 @@ TOML
   curl -sf -X POST -H 'Content-Type: text/csv' -H "Authorization: Bearer $token" --data-binary @"$work/students.csv" \
     "http://127.0.0.1:$edge/api/v1/students/import" >/dev/null
 
+  if [ "$config" = "strict 4 on" ]; then
+    # Latency the edge adds when the machine is not saturated: 4 connections.
+    light_edge=$(run_wrk_c 4 "http://127.0.0.1:$edge/api/v1/students" "")
+    light_direct=$(run_wrk_c 4 "http://127.0.0.1:$app1/api/v1/students" "")
+    {
+      echo
+      echo "Light load (wrk -t1 -c4, list API, strict, parallel apply 4): what one hop through the edge adds when the cores are not saturated."
+      echo
+      echo "| endpoint | edge req/s | direct req/s | edge p50 ms | direct p50 ms | p50 added ms | edge p99 ms | direct p99 ms |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+      added=$(python3 -c "print(f'{float(\"$(field "$light_edge" p50_ms)\") - float(\"$(field "$light_direct" p50_ms)\"):.2f}')")
+      echo "| list API | $(field "$light_edge" rps) | $(field "$light_direct" rps) | $(field "$light_edge" p50_ms) | $(field "$light_direct" p50_ms) | $added | $(field "$light_edge" p99_ms) | $(field "$light_direct" p99_ms) |"
+    } > "$latency"
+  fi
+
   list_edge=$(run_wrk "http://127.0.0.1:$edge/api/v1/students" "")
   list_direct=$(run_wrk "http://127.0.0.1:$app1/api/v1/students" "")
-  # Sample lag while creates run through the edge.
-  ( while :; do "$bin" status --data-dir "$dir" --json 2>/dev/null \
-      | python3 -c 'import json,sys; s=json.load(sys.stdin); d=[x for x in s["sites"] if x["role"]=="dr"][0]["database"]; print(d["lag_transactions"] if d["lag_transactions"] is not None else "")' \
-      >> "$dir/lag.txt" || true; sleep 0.25; done ) &
+  python3 bench/lag_sampler.py "$bin" "$dir" "127.0.0.1:$ctl" > "$dir/lag.jsonl" 2>/dev/null &
   sampler=$!
   create_edge=$(run_wrk "http://127.0.0.1:$edge/" create.lua)
   kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
   create_direct=$(run_wrk "http://127.0.0.1:$app1/" create.lua)
-  lag=$(python3 - "$dir/lag.txt" "$(field "$create_edge" rps)" <<'PY'
-import sys
-vals = sorted(int(x) for x in open(sys.argv[1]).read().split() if x.strip().isdigit())
-rate = float(sys.argv[2] or 0)
-if not vals:
-    print("n/a|n/a"); sys.exit()
-p = lambda q: vals[min(len(vals) - 1, int(q * (len(vals) - 1) + 0.5))]
-est = p(0.99) / rate if rate else float("nan")
-print(f"{p(0.5)}/{p(0.99)}/{vals[-1]} ({len(vals)} samples)|{est:.2f}")
+  lag=$(python3 - "$dir/lag.jsonl" "$admission" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def pct(vals, fmt):
+    vals = sorted(v for v in vals if v is not None)
+    if not vals:
+        return "n/a"
+    p = lambda q: vals[min(len(vals) - 1, int(q * (len(vals) - 1) + 0.5))]
+    return f"{fmt(p(0.5))}/{fmt(p(0.99))}/{fmt(vals[-1])}"
+n = len([r for r in rows if "apply_txn" in r])
+recv = pct([r.get("receive_txn") for r in rows], str)
+apply_ = pct([r.get("apply_txn") for r in rows], str) + f" ({n} samples)"
+secs = pct([r.get("lag_seconds") for r in rows], lambda v: f"{v:.2f}")
+conc = sorted(r["write_concurrency"] for r in rows if r.get("write_concurrency") is not None)
+conc_text = f"{conc[0]}/{conc[len(conc) // 2]}" if conc and sys.argv[2] == "on" else "- (not followed)"
+print(f"{recv}|{apply_}|{secs}|{conc_text}")
 PY
 )
   for pair in "list API|$list_edge|$list_direct|-" "create|$create_edge|$create_direct|$lag"; do
-    IFS='|' read -r name e d l1 l2 <<<"$pair"
+    IFS='|' read -r name e d l1 l2 l3 l4 <<<"$pair"
     ratio=$(python3 -c "e=float('$(field "$e" rps)' or 0); d=float('$(field "$d" rps)' or 1); print(f'{e/d:.2f}')")
-    if [ "$name" = "create" ]; then lagcols="$l1 | $l2"; else lagcols="- | -"; fi
-    echo "| $mode | $threads | $name | $(field "$e" rps) | $(field "$d" rps) | $ratio | $(field "$e" p50_ms) | $(field "$d" p50_ms) | $(field "$e" p99_ms) | $lagcols |" >> "$report"
+    if [ "$name" = "create" ]; then lagcols="$l1 | $l2 | $l3 | $l4"; else lagcols="- | - | - | -"; fi
+    echo "| $mode | $threads | $admission | $name | $(field "$e" rps) | $(field "$d" rps) | $ratio | $(field "$e" p50_ms) | $(field "$d" p50_ms) | $(field "$e" p99_ms) | $lagcols |" >> "$report"
   done
   stop_up
 done
+[ -f "$latency" ] && cat "$latency" >> "$report"
 
 cat "$report"
 if $write; then

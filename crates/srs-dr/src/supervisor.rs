@@ -264,7 +264,11 @@ async fn start_children(
                 "--cluster-dir".into(),
                 data_dir.display().to_string(),
             ];
-            if let Some(controller) = topology.controller.listen {
+            if let Some(controller) = topology
+                .controller
+                .listen
+                .filter(|_| topology.controller.admission)
+            {
                 args.extend([
                     "--admission-url".into(),
                     format!("http://{controller}/admission"),

@@ -83,9 +83,18 @@ pub struct ControllerSection {
     /// Consecutive failed probes before a component counts as down.
     #[serde(default = "failure_threshold_default")]
     pub failure_threshold: u32,
-    /// Where it serves /healthz, /readyz and /metrics (none when absent).
+    /// Where it serves /healthz, /readyz, /admission and /metrics (none
+    /// when absent).
     #[serde(default)]
     pub listen: Option<SocketAddr>,
+    /// Whether `srs up` tells the primary's app instances to follow the
+    /// controller's write admission advice (needs `listen`).
+    #[serde(default = "yes")]
+    pub admission: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for ControllerSection {
@@ -94,6 +103,7 @@ impl Default for ControllerSection {
             probe_interval_ms: probe_interval_default(),
             failure_threshold: failure_threshold_default(),
             listen: None,
+            admission: true,
         }
     }
 }
@@ -220,8 +230,11 @@ probe_interval_ms = 500
 # Consecutive failed probes before a component counts as down (one slow
 # probe never does).
 failure_threshold = 3
-# Its /healthz, /readyz and Prometheus /metrics (epoch, alerts, lag).
+# Its /healthz, /readyz, /admission and Prometheus /metrics (epoch, alerts, lag).
 listen = "127.0.0.1:8077"
+# App instances admit fewer writes at once while the replica's apply backlog
+# exceeds half of apply_lag_budget_ms (see above).
+admission = true
 
 # A site on other hosts: set db_host (and app_host) to their addresses and
 # admin_user to an account with SUPER/REPLICATION privileges there; its

@@ -22,6 +22,7 @@ pub use config::{EdgeConfig, SiteBackends};
 pub use state::EdgeState;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -82,8 +83,14 @@ impl Edge {
                 let _ = admin_stop.wait_for(|s| *s).await;
             });
         let mut public_stop = stop_rx;
+        // Proxied bodies stream in several writes; without TCP_NODELAY,
+        // Nagle's algorithm holds the last one back for the client's ACK.
         let public = axum::serve(
-            self.public,
+            self.public.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            }),
             proxy::router(self.state.clone())
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )

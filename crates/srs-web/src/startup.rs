@@ -11,6 +11,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use axum::Router;
 use secrecy::ExposeSecret;
 use srs_store::{Store, StoreOptions};
@@ -157,8 +158,13 @@ impl Application {
             tracing::info!("shutting down: no new connections; finishing requests in flight");
             let _ = stop_tx.send(true);
         };
+        // Small answers go out at once rather than waiting for an ACK (Nagle).
         let serve = axum::serve(
-            self.listener,
+            self.listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            }),
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
