@@ -1,8 +1,9 @@
 //! Write admission control: failover time is bounded by the replica's
-//! apply backlog, so when the estimated apply lag exceeds half its budget
-//! the controller halves how many writes each primary app instance may run
-//! at once, and raises it again by a quarter once the lag is below a
-//! quarter of the budget. Pure: the controller feeds it observations.
+//! apply backlog, so when the estimated apply lag exceeds a quarter of its
+//! budget the controller halves how many writes each primary app instance
+//! may run at once (quarters it beyond half the budget), and raises it
+//! again by a quarter once the lag is below an eighth of the budget. Pure:
+//! the controller feeds it observations.
 
 use serde::Serialize;
 
@@ -78,10 +79,14 @@ impl Regulator {
             _ => f64::INFINITY,
         });
         let budget = self.budget_ms as f64 / 1000.0;
+        // The controller sees the lag only every probe interval and the
+        // backlog keeps growing meanwhile: act well below the budget, and
+        // harder the further over it is.
         self.limit = match lag_seconds {
             None => UNLIMITED,
-            Some(s) if s > budget / 2.0 => (self.limit / 2).max(1),
-            Some(s) if s < budget / 4.0 => (self.limit + (self.limit / 4).max(1)).min(UNLIMITED),
+            Some(s) if s > budget / 2.0 => (self.limit / 4).max(1),
+            Some(s) if s > budget / 4.0 => (self.limit / 2).max(1),
+            Some(s) if s < budget / 8.0 => (self.limit + (self.limit / 4).max(1)).min(UNLIMITED),
             Some(_) => self.limit,
         };
         self.advice = Advice {
@@ -109,31 +114,26 @@ mod tests {
     }
 
     #[test]
-    fn a_growing_backlog_halves_the_limit_down_to_one_then_it_recovers() {
+    fn a_growing_backlog_cuts_the_limit_down_to_one_then_it_recovers() {
         let mut r = Regulator::new(1000);
-        // The replica applies 1,000/s; a backlog of 2,000 is 2 s: over budget.
+        // The replica applies 1,000/s; a backlog of 2,000 is 2 s: far over budget.
         let mut t = 0;
         let mut applied = 0;
         r.update(t, Some(applied), Some(0));
-        let mut limits = Vec::new();
-        for _ in 0..8 {
+        let mut step = |backlog: u64| {
             t += 500;
             applied += 500;
-            limits.push(r.update(t, Some(applied), Some(2_000)).write_concurrency);
-        }
-        assert_eq!(limits, [32, 16, 8, 4, 2, 1, 1, 1]);
-        assert!((r.advice().lag_seconds.unwrap_or(0.0) - 2.0).abs() < 0.01);
-        // Between a quarter and a half of the budget: hold.
-        t += 500;
-        applied += 500;
-        assert_eq!(r.update(t, Some(applied), Some(300)).write_concurrency, 1);
+            r.update(t, Some(applied), Some(backlog)).write_concurrency
+        };
+        let far_over: Vec<u32> = (0..4).map(|_| step(2_000)).collect();
+        assert_eq!(far_over, [16, 4, 1, 1]);
+        // 0.3 s: over a quarter of the budget, halve (from 2 after a raise).
+        assert_eq!(step(50), 2, "0.05 s: raised by one");
+        assert_eq!(step(300), 1, "0.3 s: halved");
+        // Between an eighth and a quarter of the budget: hold.
+        assert_eq!(step(200), 1);
         // Caught up: back up by a quarter (at least one) per observation.
-        let mut up = Vec::new();
-        for _ in 0..4 {
-            t += 500;
-            applied += 500;
-            up.push(r.update(t, Some(applied), Some(10)).write_concurrency);
-        }
+        let up: Vec<u32> = (0..4).map(|_| step(10)).collect();
         assert_eq!(up, [2, 3, 4, 5]);
     }
 
@@ -142,7 +142,7 @@ mod tests {
         let mut r = Regulator::new(60_000);
         r.update(0, Some(100), Some(0));
         let a = r.update(500, Some(100), Some(5));
-        assert_eq!(a.write_concurrency, UNLIMITED / 2);
+        assert_eq!(a.write_concurrency, UNLIMITED / 4);
         assert_eq!(a.lag_seconds, None, "infinite is reported as unknown");
     }
 }

@@ -241,6 +241,10 @@ impl<P: Plant> Controller<P> {
         let done = match outcome {
             Ok(()) => {
                 self.memory.apply(&decision);
+                if let Decision::Raise(alert) = &decision {
+                    // Loud: operators must see this in any log view.
+                    tracing::error!(epoch = self.memory.epoch, alert = %alert.key(), "ALERT: {alert}");
+                }
                 if decision != Decision::Steady {
                     self.events
                         .record(self.memory.epoch, &decision.to_string(), None);
