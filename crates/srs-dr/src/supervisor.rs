@@ -50,6 +50,42 @@ struct Running {
     reported: bool,
 }
 
+/// Everything started so far, recorded in the run file after each start so
+/// drills and operators see every process as soon as it exists.
+struct Started {
+    file: PathBuf,
+    databases: Vec<ChildInfo>,
+    children: Vec<Running>,
+}
+
+impl Started {
+    /// Records a child just started; returns it to wait on.
+    fn push(&mut self, info: ChildInfo, child: Child) -> &mut Child {
+        let at = self.children.len();
+        self.children.push(Running {
+            info,
+            child,
+            reported: false,
+        });
+        self.record();
+        &mut self.children[at].child
+    }
+
+    fn record(&self) {
+        let all: Vec<&ChildInfo> = self
+            .databases
+            .iter()
+            .chain(self.children.iter().map(|c| &c.info))
+            .collect();
+        let written = serde_json::to_string_pretty(&all)
+            .map_err(anyhow::Error::from)
+            .and_then(|text| write_private(&self.file, &text));
+        if let Err(e) = written {
+            tracing::error!(error = %e, file = %self.file.display(), "could not record the running processes");
+        }
+    }
+}
+
 fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
     let dir = data_dir.join("logs");
     std::fs::create_dir_all(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
@@ -90,37 +126,37 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyho
         server.start().await?;
     }
 
-    let mut children: Vec<Running> = Vec::new();
-    let started = start_children(
+    let mut started = Started {
+        file: data_dir.join(RUN_FILE),
+        databases: vec![
+            ChildInfo {
+                kind: "database".into(),
+                site: primary_site.name.clone(),
+                port: primary_site.db_port,
+                pid: primary.pid().unwrap_or(0),
+            },
+            ChildInfo {
+                kind: "database".into(),
+                site: dr_site.name.clone(),
+                port: dr_site.db_port,
+                pid: dr.pid().unwrap_or(0),
+            },
+        ],
+        children: Vec::new(),
+    };
+    started.record();
+    let result = start_children(
         &options,
         &topology,
         &secrets,
         &primary_site,
         &dr_site,
-        &mut children,
+        &mut started,
     )
     .await;
-    let mut db_infos = vec![
-        ChildInfo {
-            kind: "database".into(),
-            site: primary_site.name.clone(),
-            port: primary_site.db_port,
-            pid: primary.pid().unwrap_or(0),
-        },
-        ChildInfo {
-            kind: "database".into(),
-            site: dr_site.name.clone(),
-            port: dr_site.db_port,
-            pid: dr.pid().unwrap_or(0),
-        },
-    ];
-    db_infos.extend(children.iter().map(|c| c.info.clone()));
-    write_private(
-        &data_dir.join(RUN_FILE),
-        &serde_json::to_string_pretty(&db_infos)?,
-    )?;
-    if let Err(e) = started {
-        stop_all(&mut children, &mut primary, &mut dr).await;
+    let children = &mut started.children;
+    if let Err(e) = result {
+        stop_all(children, &mut primary, &mut dr).await;
         return Err(e);
     }
     tracing::info!(edge = %topology.edge.listen, "topology running; Ctrl-C stops it");
@@ -147,7 +183,7 @@ pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyho
         }
     }
     tracing::info!("stopping: edge first, then the controller, app instances, databases last");
-    stop_all(&mut children, &mut primary, &mut dr).await;
+    stop_all(children, &mut primary, &mut dr).await;
     let _ = std::fs::remove_file(data_dir.join(RUN_FILE));
     tracing::info!("stopped");
     Ok(())
@@ -162,6 +198,8 @@ fn spawn(
     let err = log.try_clone().context("Failed to share a log file")?;
     let mut cmd = Command::new(exe);
     cmd.args(args)
+        // Children stop themselves if this process dies without stopping them.
+        .env("SRS_EXIT_WITH_PARENT", "1")
         .stdin(std::process::Stdio::null())
         .stdout(log)
         .stderr(err)
@@ -193,15 +231,22 @@ async fn wait_ready(addr: SocketAddr, child: &mut Child, what: &str) -> anyhow::
 
 /// Starts the controller and waits until it has made the primary ready
 /// for the application (replication wired, account created).
-async fn start_controller(options: &UpOptions, children: &mut Vec<Running>) -> anyhow::Result<()> {
+async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow::Result<()> {
     let data_dir = &options.data_dir;
     let args = vec![
         "controller".into(),
         "--data-dir".into(),
         data_dir.display().to_string(),
     ];
-    let mut child = spawn(&options.exe, &args, &[], log_file(data_dir, "controller")?)?;
+    let child = spawn(&options.exe, &args, &[], log_file(data_dir, "controller")?)?;
     let pid = child.id().unwrap_or(0);
+    let info = ChildInfo {
+        kind: "controller".into(),
+        site: String::new(),
+        port: 0,
+        pid,
+    };
+    let child = children.push(info, child);
     let mut ready = Err(anyhow::anyhow!(
         "the controller did not make the primary ready within 60 s; see logs/controller.log and `srs status`"
     ));
@@ -218,16 +263,6 @@ async fn start_controller(options: &UpOptions, children: &mut Vec<Running>) -> a
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    children.push(Running {
-        info: ChildInfo {
-            kind: "controller".into(),
-            site: String::new(),
-            port: 0,
-            pid,
-        },
-        child,
-        reported: false,
-    });
     ready?;
     tracing::info!(pid, "controller running; the primary is ready");
     Ok(())
@@ -239,7 +274,7 @@ async fn start_children(
     secrets: &Secrets,
     primary: &Site,
     dr: &Site,
-    children: &mut Vec<Running>,
+    children: &mut Started,
 ) -> anyhow::Result<()> {
     let data_dir = &options.data_dir;
     start_controller(options, children).await?;
@@ -279,25 +314,19 @@ async fn start_children(
                 "SRS_DATABASE_URL",
                 secrets.app_url("127.0.0.1", site.db_port),
             )];
-            let mut child = spawn(&options.exe, &args, &env, log_file(data_dir, &name)?)?;
+            let child = spawn(&options.exe, &args, &env, log_file(data_dir, &name)?)?;
             let pid = child.id().unwrap_or(0);
-            let addr = SocketAddr::from(([127, 0, 0, 1], *port));
-            let ready = if role == "primary" {
-                wait_ready(addr, &mut child, &name).await
-            } else {
-                Ok(())
+            let info = ChildInfo {
+                kind: "app".into(),
+                site: site.name.clone(),
+                port: *port,
+                pid,
             };
-            children.push(Running {
-                info: ChildInfo {
-                    kind: "app".into(),
-                    site: site.name.clone(),
-                    port: *port,
-                    pid,
-                },
-                child,
-                reported: false,
-            });
-            ready?;
+            let child = children.push(info, child);
+            if role == "primary" {
+                let addr = SocketAddr::from(([127, 0, 0, 1], *port));
+                wait_ready(addr, child, &name).await?;
+            }
             tracing::info!(site = %site.name, port, pid, "app instance running");
         }
     }
@@ -330,20 +359,16 @@ async fn start_children(
         "--config".into(),
         edge_file.display().to_string(),
     ];
-    let mut child = spawn(&options.exe, &args, &[], log_file(data_dir, "edge")?)?;
+    let child = spawn(&options.exe, &args, &[], log_file(data_dir, "edge")?)?;
     let pid = child.id().unwrap_or(0);
-    let ready = wait_ready(topology.edge.listen, &mut child, "the edge").await;
-    children.push(Running {
-        info: ChildInfo {
-            kind: "edge".into(),
-            site: String::new(),
-            port: topology.edge.listen.port(),
-            pid,
-        },
-        child,
-        reported: false,
-    });
-    ready?;
+    let info = ChildInfo {
+        kind: "edge".into(),
+        site: String::new(),
+        port: topology.edge.listen.port(),
+        pid,
+    };
+    let child = children.push(info, child);
+    wait_ready(topology.edge.listen, child, "the edge").await?;
     tracing::info!(listen = %topology.edge.listen, pid, "edge running");
     Ok(())
 }

@@ -296,9 +296,48 @@ impl LocalServer {
         Ok(true)
     }
 
+    /// A server of this data directory still running without us: left by
+    /// an earlier srs that was killed before it could stop it.
+    fn leftover(&self) -> Option<Pid> {
+        let text = std::fs::read_to_string(self.config.dir.join("mariadbd.pid")).ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let ours = format!("--defaults-file={}", self.config.config_file().display());
+        String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .any(|arg| arg == ours)
+            .then(|| Pid::from_raw(pid))
+    }
+
+    /// Stops a leftover server of this data directory cleanly, so this
+    /// start finds its port and files free.
+    async fn stop_leftover(&self) -> Result<()> {
+        let Some(pid) = self.leftover() else {
+            return Ok(());
+        };
+        tracing::warn!(site = %self.config.name, pid = pid.as_raw(), "a server of this data directory is still running from an earlier run; stopping it first");
+        let _ = kill(pid, Signal::SIGTERM);
+        let began = Instant::now();
+        while running(pid) {
+            if began.elapsed() > STOP_TIMEOUT {
+                let _ = kill(pid, Signal::SIGKILL);
+                return Err(MariaDbError::Server {
+                    port: self.config.port,
+                    reason: format!(
+                        "a leftover server (pid {pid}) did not stop within {} s and was killed",
+                        STOP_TIMEOUT.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
     /// Starts the server and waits until it answers.
     pub async fn start(&mut self) -> Result<()> {
         let c = self.config.clone();
+        self.stop_leftover().await?;
         if std::net::TcpListener::bind(("127.0.0.1", c.port)).is_err() {
             return Err(MariaDbError::PortInUse(c.port));
         }
@@ -404,6 +443,19 @@ impl LocalServer {
     pub fn log_tail(&self, lines: usize) -> String {
         tail(&self.config.error_log(), lines)
     }
+}
+
+/// Whether a process exists and has not exited (a zombie has).
+fn running(pid: Pid) -> bool {
+    kill(pid, None).is_ok()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                // The state follows the command name in parentheses.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s != "Z"))
+            })
+            .unwrap_or(false)
 }
 
 /// The operating-system user srs runs as; mariadbd needs it when root.

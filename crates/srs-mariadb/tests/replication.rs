@@ -258,3 +258,36 @@ async fn data_from_another_version_and_busy_ports_are_clear_errors() {
         other => panic!("expected port in use, got {:?}", other.map(|_| ())),
     }
 }
+
+#[tokio::test]
+async fn a_server_left_running_by_a_killed_srs_is_stopped_before_a_new_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = config(dir.path(), "left", 11, SyncMode::Async);
+    let mut first = LocalServer::new(cfg.clone()).expect("mariadbd installed");
+    first.prepare().await.expect("prepare");
+    first.start().await.expect("start");
+    let mut admin = Admin::connect_socket(first.config()).await.expect("admin");
+    admin
+        .exec("marking the data", "CREATE DATABASE kept_across_restarts")
+        .await
+        .expect("create");
+    drop(admin);
+    let old_pid = first.pid().expect("pid");
+    // As if srs died without stopping it: nobody holds the server any more.
+    std::mem::forget(first);
+
+    let mut second = LocalServer::new(cfg).expect("mariadbd installed");
+    second.prepare().await.expect("prepare");
+    second
+        .start()
+        .await
+        .expect("starts after stopping the leftover");
+    assert_ne!(second.pid(), Some(old_pid));
+    let mut admin = Admin::connect_socket(second.config()).await.expect("admin");
+    admin
+        .exec("reading the data", "USE kept_across_restarts")
+        .await
+        .expect("the data survived the clean stop");
+    drop(admin);
+    second.stop().await.expect("stop");
+}

@@ -514,7 +514,28 @@ async fn purge(older_than: chrono::Duration, args: StoreArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Set by `srs up` on its children: stop when it is gone.
+const EXIT_WITH_PARENT: &str = "SRS_EXIT_WITH_PARENT";
+
+/// Resolves when the process that started this one has gone (this one was
+/// handed to another parent), for children of `srs up`: a supervisor
+/// killed with SIGKILL cannot stop them, so they stop themselves.
+async fn parent_gone() {
+    if std::env::var_os(EXIT_WITH_PARENT).is_none() {
+        return std::future::pending().await;
+    }
+    let parent = nix::unistd::getppid();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        if nix::unistd::getppid() != parent {
+            tracing::warn!(parent = %parent, "the process that started this one is gone; stopping");
+            return;
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM (or, for children of `srs up`, when it
+/// is gone).
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     // Registered now, not when first polled: a signal that arrives while
@@ -527,6 +548,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
                 tokio::select! {
                     _ = t.recv() => {},
                     _ = i.recv() => {},
+                    () = parent_gone() => {},
                 }
             }
             (Err(e), _) | (_, Err(e)) => {

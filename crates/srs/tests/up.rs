@@ -113,6 +113,17 @@ fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitSt
     }
 }
 
+/// Whether a process has exited (gone, or a zombie nobody reaped yet).
+fn gone(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(|s| s == "Z"))
+        })
+        .unwrap_or(true)
+}
+
 fn app_password(dir: &Path) -> String {
     let text = std::fs::read_to_string(dir.join("secrets.toml")).expect("secrets");
     let secrets: toml::Value = toml::from_str(&text).expect("toml");
@@ -426,6 +437,34 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         again["full_name"], "Ada Lovelace",
         "records survive a restart"
     );
+
+    // srs up killed outright: its own children stop themselves, the next
+    // srs up stops the databases it left behind and starts cleanly.
+    let children: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(path.join("up.json")).expect("up.json"))
+            .expect("json");
+    let mut up = cluster.child.take().expect("child");
+    up.kill().expect("SIGKILL");
+    up.wait().expect("reaped");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for c in children.iter().filter(|c| c["kind"] != "database") {
+        let pid = c["pid"].as_u64().expect("pid");
+        while !gone(pid) {
+            assert!(Instant::now() < deadline, "{c} outlived srs up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    cluster.child = Some(start(&path));
+    wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
+    let after_crash: Value = client
+        .get(format!("{}/api/v1/students/{id}", cluster.edge))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after_crash["full_name"], "Ada Lovelace");
     let status = sigterm_and_wait(
         cluster.child.as_mut().expect("child"),
         Duration::from_secs(90),
