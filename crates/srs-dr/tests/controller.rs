@@ -68,6 +68,15 @@ fn write_topology(dir: &Path, primary_port: u16, dr_port: u16, controller_port: 
     std::fs::write(dir.join("secrets.toml"), secrets).expect("secrets");
 }
 
+async fn text(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text")
+}
+
 async fn wait_for(what: &str, dir: &Path, check: impl Fn(&Published) -> bool) -> Published {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -152,12 +161,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
             .await
             .expect("controller endpoint");
         assert_eq!(ready_probe.status(), 200);
-        let metrics = reqwest::get(format!("{endpoint}/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = text(&format!("{endpoint}/metrics")).await;
         for line in [
             "srs_controller_epoch 1",
             "srs_controller_ready 1",
@@ -177,12 +181,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
             )
         })
         .await;
-        let metrics = reqwest::get(format!("{endpoint}/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let metrics = text(&format!("{endpoint}/metrics")).await;
         assert!(
             metrics.contains("srs_controller_alert{kind=\"replica-unreachable\",site=\"west\"} 1"),
             "{metrics}"

@@ -113,6 +113,25 @@ fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitSt
     }
 }
 
+/// The processes `srs up` recorded in its run file.
+fn running(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("up.json")).expect("up.json");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// A student's name as the edge serves it.
+async fn full_name(client: &reqwest::Client, edge: &str, id: i64) -> String {
+    let student: Value = client
+        .get(format!("{edge}/api/v1/students/{id}"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    student["full_name"].as_str().unwrap_or_default().to_owned()
+}
+
 /// Whether a process has exited (gone, or a zombie nobody reaped yet).
 fn gone(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -316,9 +335,7 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     );
 
     // Killing one primary app instance: the edge keeps serving every GET.
-    let children: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(path.join("up.json")).expect("up.json"))
-            .expect("json");
+    let children = running(&path);
     let app = children
         .iter()
         .find(|c| c["kind"] == "app")
@@ -425,24 +442,15 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     assert!(status.success(), "srs up exits 0 on SIGTERM: {status:?}");
     cluster.child = Some(start(&path));
     wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
-    let again: Value = client
-        .get(format!("{}/api/v1/students/{id}", cluster.edge))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
     assert_eq!(
-        again["full_name"], "Ada Lovelace",
+        full_name(&client, &cluster.edge, id).await,
+        "Ada Lovelace",
         "records survive a restart"
     );
 
     // srs up killed outright: its own children stop themselves, the next
     // srs up stops the databases it left behind and starts cleanly.
-    let children: Vec<Value> =
-        serde_json::from_str(&std::fs::read_to_string(path.join("up.json")).expect("up.json"))
-            .expect("json");
+    let children = running(&path);
     let mut up = cluster.child.take().expect("child");
     up.kill().expect("SIGKILL");
     up.wait().expect("reaped");
@@ -456,15 +464,11 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     }
     cluster.child = Some(start(&path));
     wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
-    let after_crash: Value = client
-        .get(format!("{}/api/v1/students/{id}", cluster.edge))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(after_crash["full_name"], "Ada Lovelace");
+    assert_eq!(
+        full_name(&client, &cluster.edge, id).await,
+        "Ada Lovelace",
+        "records survive srs up being killed"
+    );
     let status = sigterm_and_wait(
         cluster.child.as_mut().expect("child"),
         Duration::from_secs(90),
