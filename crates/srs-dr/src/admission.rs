@@ -5,13 +5,13 @@
 //! again by a quarter once the lag is below an eighth of the budget. Pure:
 //! the controller feeds it observations.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Concurrent writes per instance when nothing holds them back.
 pub const UNLIMITED: u32 = 64;
 
 /// What the app instances are told.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Advice {
     /// Writes an instance may run at once.
     pub write_concurrency: u32,

@@ -284,6 +284,7 @@ impl<P: Plant> Controller<P> {
             last_decision: decision.to_string(),
             observed_at: now_text(),
             pid: std::process::id(),
+            admission: Some(advice),
         };
         if let Err(e) = published.write(&self.data_dir) {
             tracing::error!(error = %e, "could not publish the controller's state");

@@ -7,6 +7,7 @@ pub mod admission;
 pub mod controller;
 pub mod decide;
 pub mod exposition;
+pub mod front_door;
 pub mod gtid;
 pub mod observe;
 pub mod published;

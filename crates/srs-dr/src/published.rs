@@ -28,6 +28,9 @@ pub struct Published {
     pub observed_at: String,
     /// The controller's process id.
     pub pid: u32,
+    /// Write admission advice to the primary's app instances.
+    #[serde(default)]
+    pub admission: Option<crate::admission::Advice>,
 }
 
 impl Published {

@@ -49,6 +49,8 @@ pub struct ControllerStatus {
     pub running: bool,
     /// Standing alerts.
     pub alerts: Vec<Alert>,
+    /// Write admission advice.
+    pub admission: Option<crate::admission::Advice>,
 }
 
 /// The whole topology.
@@ -82,6 +84,7 @@ fn controller_status(data_dir: &Path) -> Option<ControllerStatus> {
         age_secs,
         running: age_secs <= CONTROLLER_STALE_SECS,
         alerts: p.memory.alerts.into_values().collect(),
+        admission: p.admission,
     })
 }
 
@@ -132,12 +135,31 @@ pub fn controller_text(status: &Status) -> String {
             c.age_secs, c.epoch, c.primary
         ),
         Some(c) => format!(
-            "epoch {}, primary '{}', {}; last step: {}",
+            "epoch {}, primary '{}', {}; last step: {}{}",
             c.epoch,
             c.primary,
             if c.ready { "ready" } else { "NOT READY" },
-            c.last_decision
+            c.last_decision,
+            c.admission.map(admission_text).unwrap_or_default()
         ),
+    }
+}
+
+fn admission_text(a: crate::admission::Advice) -> String {
+    let lag = a
+        .lag_seconds
+        .map(|s| format!("{s:.2} s"))
+        .unwrap_or_else(|| "unknown".into());
+    if a.write_concurrency >= crate::admission::UNLIMITED {
+        format!(
+            "; writes unthrottled (apply lag {lag}, budget {:.1} s)",
+            a.budget_seconds
+        )
+    } else {
+        format!(
+            "; WRITES THROTTLED to {} at once per app instance (apply lag {lag}, budget {:.1} s)",
+            a.write_concurrency, a.budget_seconds
+        )
     }
 }
 

@@ -11,7 +11,6 @@ use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
-use srs_edge::{EdgeConfig, SiteBackends};
 use srs_mariadb::LocalServer;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -330,28 +329,7 @@ async fn start_children(
             tracing::info!(site = %site.name, port, pid, "app instance running");
         }
     }
-    let edge = EdgeConfig {
-        listen: topology.edge.listen,
-        admin_listen: topology.edge.admin_listen,
-        admin_secret: secrets.edge_secret.clone(),
-        sites: topology
-            .sites
-            .iter()
-            .map(|s| SiteBackends {
-                name: s.name.clone(),
-                instances: s
-                    .app_ports
-                    .iter()
-                    .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)))
-                    .collect(),
-            })
-            .collect(),
-        initial_site: Some(primary.name.clone()),
-        state_file: data_dir.join("edge-state.json"),
-        hold_timeout: Duration::from_millis(topology.edge.hold_timeout_ms),
-        health_interval: Duration::from_millis(500),
-        max_body_bytes: 17 * 1024 * 1024,
-    };
+    let edge = crate::front_door::edge_config(topology, secrets, data_dir)?;
     let edge_file = data_dir.join("edge.json");
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
     let args = vec![

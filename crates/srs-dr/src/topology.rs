@@ -315,6 +315,13 @@ impl Topology {
                     s.name
                 );
             }
+            if s.app_host.parse::<std::net::IpAddr>().is_err() {
+                bail!(
+                    "sites '{}': app_host '{}' must be an IP address",
+                    s.name,
+                    s.app_host
+                );
+            }
             if s.role == SiteRole::Primary && s.app_ports.is_empty() {
                 bail!(
                     "sites '{}': the primary needs at least one app port",

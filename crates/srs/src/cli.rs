@@ -51,11 +51,17 @@ enum Command {
         #[arg(long, default_value = "./srs-data/cluster")]
         data_dir: std::path::PathBuf,
     },
-    /// Run the front door from a config file (srs up writes one).
+    /// Run the front door, from a config file (srs up writes one) or from
+    /// a topology directory.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["config", "data_dir"])))]
     Edge {
-        /// The edge's JSON config.
+        /// The edge's JSON config (srs up writes one as edge.json).
         #[arg(long)]
-        config: std::path::PathBuf,
+        config: Option<std::path::PathBuf>,
+        /// Or: the topology and secrets in this directory, for an edge run
+        /// on its own host in front of sites srs does not start.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
     },
     /// Show each site's database, replication, app instances and routing.
     Status {
@@ -194,12 +200,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
             srs_dr::controller::run(&data_dir, shutdown_signal()).await
         }
-        Command::Edge { config } => {
+        Command::Edge { config, data_dir } => {
             telemetry::init(LogFormat::Json, "info")?;
-            let text = std::fs::read_to_string(&config)
-                .with_context(|| format!("Failed to read {}", config.display()))?;
-            let config: srs_edge::EdgeConfig = serde_json::from_str(&text)
-                .with_context(|| format!("Invalid edge config {}", config.display()))?;
+            let config = match (config, data_dir) {
+                (Some(file), _) => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("Failed to read {}", file.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("Invalid edge config {}", file.display()))?
+                }
+                (None, Some(dir)) => {
+                    let topology = srs_dr::Topology::load(&dir.join(srs_dr::topology::FILE_NAME))?;
+                    let secrets = srs_dr::Secrets::load(&dir)?;
+                    srs_dr::front_door::edge_config(&topology, &secrets, &dir)?
+                }
+                (None, None) => anyhow::bail!("srs edge needs --config FILE or --data-dir DIR"),
+            };
             let edge = srs_edge::Edge::bind(config).await?;
             edge.run_until_stopped(shutdown_signal()).await
         }

@@ -2,7 +2,7 @@
 //! and the purge command.
 
 mod common;
-use common::srs;
+use common::{free_port, srs};
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -140,8 +140,8 @@ fn serve(dir: tempfile::TempDir, extra: &[&str]) -> Server {
     }
 }
 
-fn sigterm(server: &mut Server) -> std::process::ExitStatus {
-    let pid = server.child.id().to_string();
+fn sigterm(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
     let status = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -149,7 +149,7 @@ fn sigterm(server: &mut Server) -> std::process::ExitStatus {
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Some(status) = server.child.try_wait().expect("wait") {
+        if let Some(status) = child.try_wait().expect("wait") {
             return status;
         }
         assert!(
@@ -185,7 +185,7 @@ async fn serve_uses_sqlite_by_default_and_exits_0_on_sigterm() {
         .await
         .expect("html");
     assert!(page.contains("primary</strong> — Primary"));
-    let status = sigterm(&mut server);
+    let status = sigterm(&mut server.child);
     assert!(status.success(), "exit status {status:?}");
 }
 
@@ -448,7 +448,7 @@ async fn purge_removes_only_students_deleted_long_enough_ago() {
         .await
         .expect("delete");
     assert_eq!(deleted.status(), 204);
-    assert!(sigterm(&mut server).success());
+    assert!(sigterm(&mut server.child).success());
 
     let out = srs()
         .args([
@@ -563,7 +563,7 @@ async fn serves_https_with_secure_cookies_and_strict_headers_when_given_a_certif
         "200",
         "no plain HTTP on the TLS port"
     );
-    assert!(sigterm(&mut server).success());
+    assert!(sigterm(&mut server.child).success());
 
     let (ok, stderr) = run(
         &[
@@ -578,4 +578,63 @@ async fn serves_https_with_secure_cookies_and_strict_headers_when_given_a_certif
     assert!(!ok && stderr.contains("tls_cert"), "{stderr}");
     let (ok, stderr) = run(&["serve", "--tls-cert", "/nonexistent.pem"], &[]);
     assert!(!ok && stderr.contains("--tls-key"), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_edge_runs_from_a_topology_directory_for_sites_run_elsewhere() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (edge, admin, app) = (free_port(), free_port(), free_port());
+    let topology = format!(
+        "sync_mode = \"strict\"\n[edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
+         [[sites]]\nname = \"east\"\nrole = \"primary\"\ndb_host = \"10.0.0.1\"\ndb_port = 3306\napp_host = \"127.0.0.1\"\napp_ports = [{app}]\n\
+         [[sites]]\nname = \"west\"\nrole = \"dr\"\ndb_host = \"10.0.0.2\"\ndb_port = 3307\n"
+    );
+    std::fs::write(dir.path().join("srs-topology.toml"), &topology).expect("topology");
+    std::fs::write(
+        dir.path().join("secrets.toml"),
+        "root_password = \"x\"\nedge_secret = \"edge secret\"\n[app]\nuser = \"a\"\npassword = \"b\"\n[repl]\nuser = \"c\"\npassword = \"d\"\n",
+    )
+    .expect("secrets");
+
+    let (ok, _, err) = run_with_input(&["edge"], "");
+    assert!(!ok && err.contains("--data-dir"), "{err}");
+    std::fs::write(
+        dir.path().join("srs-topology.toml"),
+        topology.replace("app_host = \"127.0.0.1\"", "app_host = \"apps.example\""),
+    )
+    .expect("topology");
+    let dir_arg = dir.path().display().to_string();
+    let (ok, _, err) = run_with_input(&["edge", "--data-dir", &dir_arg], "");
+    assert!(!ok && err.contains("app_host 'apps.example'"), "{err}");
+    std::fs::write(dir.path().join("srs-topology.toml"), &topology).expect("topology");
+
+    let mut child = srs()
+        .args(["edge", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("srs edge starts");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let state: Value = loop {
+        let answer = client
+            .get(format!("http://127.0.0.1:{admin}/admin/state"))
+            .bearer_auth("edge secret")
+            .send()
+            .await;
+        if let Ok(r) = answer {
+            if r.status().is_success() {
+                break r.json().await.expect("json");
+            }
+        }
+        assert!(Instant::now() < deadline, "the edge did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(state["active"], "east");
+    assert_eq!(
+        state["sites"][0]["instances"][0]["addr"],
+        format!("127.0.0.1:{app}")
+    );
+    assert!(sigterm(&mut child).success(), "exits 0 on SIGTERM");
 }

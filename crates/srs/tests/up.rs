@@ -284,7 +284,10 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     );
     let table = cli(&["status"], &path, "");
     assert!(
-        table.contains("primary") && table.contains("on (1)") && table.contains("epoch 1"),
+        table.contains("primary")
+            && table.contains("on (1)")
+            && table.contains("epoch 1")
+            && table.contains("writes unthrottled"),
         "{table}"
     );
 
