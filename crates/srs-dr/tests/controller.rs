@@ -17,7 +17,7 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn server(dir: &Path, name: &str, id: u32) -> LocalServer {
+fn server(dir: &Path, name: &str, id: u32, sync_mode: SyncMode) -> LocalServer {
     LocalServer::new(ServerConfig {
         name: name.into(),
         dir: dir.join("servers").join(name),
@@ -25,7 +25,7 @@ fn server(dir: &Path, name: &str, id: u32) -> LocalServer {
         server_id: id,
         buffer_pool_mb: 64,
         parallel_threads: 2,
-        sync_mode: SyncMode::Strict,
+        sync_mode,
         root_password: "root password for tests".into(),
     })
     .expect("mariadbd installed")
@@ -46,9 +46,15 @@ async fn create_admin(server: &LocalServer) {
     .expect("admin account");
 }
 
-fn write_topology(dir: &Path, primary_port: u16, dr_port: u16, controller_port: u16) {
+fn write_topology(
+    dir: &Path,
+    sync_mode: &str,
+    primary_port: u16,
+    dr_port: u16,
+    controller_port: u16,
+) {
     let topology = format!(
-        "sync_mode = \"strict\"\n\
+        "sync_mode = \"{sync_mode}\"\nbounded_timeout_ms = 300\n\
          [edge]\nlisten = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
          [controller]\nprobe_interval_ms = 100\nfailure_threshold = 3\nlisten = \"127.0.0.1:{controller_port}\"\n\
          [[sites]]\nname = \"east\"\nrole = \"primary\"\ndb_host = \"127.0.0.1\"\ndb_port = {primary_port}\n\
@@ -77,6 +83,18 @@ async fn text(url: &str) -> String {
         .expect("text")
 }
 
+/// Two running servers with the operator's admin account.
+async fn two_servers(path: &Path, mode: SyncMode) -> (LocalServer, LocalServer) {
+    let mut east = server(path, "east", 1, mode);
+    let mut west = server(path, "west", 2, mode);
+    for s in [&mut east, &mut west] {
+        s.prepare().await.expect("prepare");
+        s.start().await.expect("start");
+        create_admin(s).await;
+    }
+    (east, west)
+}
+
 async fn wait_for(what: &str, dir: &Path, check: impl Fn(&Published) -> bool) -> Published {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -97,16 +115,11 @@ async fn wait_for(what: &str, dir: &Path, check: impl Fn(&Published) -> bool) ->
 async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_owned();
-    let mut east = server(&path, "east", 1);
-    let mut west = server(&path, "west", 2);
-    for s in [&mut east, &mut west] {
-        s.prepare().await.expect("prepare");
-        s.start().await.expect("start");
-        create_admin(s).await;
-    }
+    let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
     let controller_port = free_port();
     write_topology(
         &path,
+        "strict",
         east.config().port,
         west.config().port,
         controller_port,
@@ -209,6 +222,75 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
     let (ran, ()) = tokio::join!(controller, checks);
     ran.expect("controller ran");
     assert!(EventLog::tail(&path, 1)[0].what.contains("stopped"));
+    west.stop().await.expect("stop");
+    east.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_owned();
+    let mode = SyncMode::Bounded { timeout_ms: 300 };
+    let (mut east, mut west) = two_servers(&path, mode).await;
+    write_topology(
+        &path,
+        "bounded",
+        east.config().port,
+        west.config().port,
+        free_port(),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = srs_dr::controller::run(&path, async {
+        let _ = stopped.await;
+    });
+    let checks = async {
+        wait_for("primary ready", &path, |p| p.ready).await;
+        west.stop().await.expect("stop west");
+        // A commit now waits 300 ms for an acknowledgement nobody sends,
+        // then the primary falls back to asynchronous.
+        let mut root = Admin::connect_socket(east.config()).await.expect("root");
+        root.exec("a write without a replica", "CREATE DATABASE written_alone")
+            .await
+            .expect("commits after the timeout");
+        let semi = root.semi_sync().await.expect("semi-sync");
+        assert!(semi.enabled && !semi.active, "fell back: {semi:?}");
+        drop(root);
+        wait_for("fallback alert", &path, |p| {
+            p.memory
+                .alerts
+                .values()
+                .any(|a| matches!(a, Alert::SemiSyncFallback { site } if site == "east"))
+        })
+        .await;
+        let table = srs_dr::status::render(&srs_dr::status::collect(&path).await.expect("status"));
+        assert!(
+            table.contains("ALERT: SEMI-SYNC FELL BACK TO ASYNCHRONOUS")
+                && table.contains("FELL BACK"),
+            "{table}"
+        );
+        // The replica returns, catches up, semi-sync resumes: cleared.
+        west.start().await.expect("start west");
+        wait_for("fallback cleared", &path, |p| {
+            !p.memory
+                .alerts
+                .values()
+                .any(|a| matches!(a, Alert::SemiSyncFallback { .. }))
+        })
+        .await;
+        let _ = stop.send(());
+    };
+    let (ran, ()) = tokio::join!(controller, checks);
+    ran.expect("controller ran");
+    let events: Vec<String> = EventLog::tail(&path, 30)
+        .into_iter()
+        .map(|e| e.what)
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("cleared: SEMI-SYNC FELL BACK")),
+        "{events:?}"
+    );
     west.stop().await.expect("stop");
     east.stop().await.expect("stop");
 }

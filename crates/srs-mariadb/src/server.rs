@@ -109,6 +109,7 @@ impl ServerConfig {
              bind-address = 127.0.0.1\n\
              socket = {socket}\n\
              pid-file = {dir}/mariadbd.pid\n\
+             tmpdir = {dir}/tmp\n\
              log-error = {log}\n\
              skip-name-resolve\n\
              innodb-buffer-pool-size = {pool}M\n\
@@ -240,7 +241,9 @@ impl LocalServer {
     /// refuses a data directory made by another MariaDB major version.
     pub async fn prepare(&self) -> Result<bool> {
         let c = &self.config;
-        for dir in [c.dir.clone(), c.dir.join("binlog")] {
+        // A temporary directory of its own: servers sharing /tmp were seen
+        // to lose each other's temporary tables while initialising.
+        for dir in [c.dir.clone(), c.dir.join("binlog"), c.dir.join("tmp")] {
             std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         }
         write_private(&c.config_file(), &c.render())?;
@@ -287,9 +290,10 @@ impl LocalServer {
             return Err(MariaDbError::DataDir {
                 path: data.display().to_string(),
                 reason: format!(
-                    "mariadb-install-db failed: {}{}",
+                    "mariadb-install-db failed: {}{}\nits server log ends:\n{}",
                     String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
+                    String::from_utf8_lossy(&out.stderr),
+                    tail(&c.error_log(), 15)
                 ),
             });
         }
