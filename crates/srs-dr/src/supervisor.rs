@@ -98,7 +98,14 @@ fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
 /// Runs the topology until `shutdown`, then stops everything in order:
 /// the edge first, then the controller and the app instances, the
 /// databases last.
-pub async fn up(options: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    // Children and config files get absolute paths: the default is relative.
+    options.data_dir = std::path::absolute(&options.data_dir).with_context(|| {
+        format!(
+            "Failed to resolve the data directory {}",
+            options.data_dir.display()
+        )
+    })?;
     let data_dir = &options.data_dir;
     let (topology, path, created) = Topology::load_or_create(data_dir)?;
     if created {

@@ -219,7 +219,11 @@ fn major_minor(v: &str) -> String {
 
 impl LocalServer {
     /// A server with these settings, not yet started.
-    pub fn new(config: ServerConfig) -> Result<Self> {
+    pub fn new(mut config: ServerConfig) -> Result<Self> {
+        // mariadbd runs in its data directory: every path in its config
+        // file must be absolute.
+        config.dir = std::path::absolute(&config.dir)
+            .map_err(io(format!("resolving {}", config.dir.display())))?;
         Ok(Self {
             config,
             binaries: find_binaries()?,

@@ -62,9 +62,16 @@ fn start(dir: &Path) -> Child {
     let log =
         std::fs::File::create(dir.join(format!("up-{}.log", Instant::now().elapsed().as_nanos())))
             .expect("log");
+    // A relative --data-dir, as the README's default is: every path srs
+    // writes for its children must still work from their own directories.
+    let (parent, name) = (
+        dir.parent().expect("a parent"),
+        dir.file_name().expect("a name"),
+    );
     srs()
+        .current_dir(parent)
         .args(["up", "--data-dir"])
-        .arg(dir)
+        .arg(name)
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
