@@ -2,7 +2,7 @@
 //! next step (`decide`), acts on it through adapters, records every action
 //! as an event and publishes its state; then observes again.
 
-use crate::admission::Regulator;
+use crate::admission::{Regulator, UNLIMITED};
 use crate::decide::{decide, ready, Decision, Memory, Policy};
 use crate::exposition::{self, Shared};
 use crate::gtid;
@@ -219,6 +219,28 @@ impl<P: Plant> Controller<P> {
                 "write admission changed"
             );
         }
+        // Entering and leaving the throttled state are events; the steps
+        // in between are in the log and the metrics.
+        let lag_text = advice
+            .lag_seconds
+            .map(|s| format!("{s:.2} s"))
+            .unwrap_or_else(|| "growing, not being applied".into());
+        if before == UNLIMITED && advice.write_concurrency < UNLIMITED {
+            self.events.record(
+                self.memory.epoch,
+                &format!(
+                    "writes throttled: the replica's apply backlog ({lag_text}) is over a quarter of the {:.1} s budget",
+                    advice.budget_seconds
+                ),
+                None,
+            );
+        } else if before < UNLIMITED && advice.write_concurrency == UNLIMITED {
+            self.events.record(
+                self.memory.epoch,
+                &format!("writes unthrottled: the replica has caught up (apply lag {lag_text})"),
+                None,
+            );
+        }
         advice
     }
 
@@ -368,6 +390,9 @@ mod tests {
         edge: Option<String>,
         dr_up: bool,
         acts: Vec<Decision>,
+        /// Transactions written on the primary and applied on the replica.
+        written: u64,
+        applied: u64,
     }
 
     const NAMES: [&str; 2] = ["primary", "dr"];
@@ -381,6 +406,8 @@ mod tests {
                 edge: None,
                 dr_up: true,
                 acts: Vec::new(),
+                written: 0,
+                applied: 0,
             }
         }
     }
@@ -412,6 +439,11 @@ mod tests {
                                 clients: if self.writable[i] { clients } else { 0 },
                             },
                             app_account: self.app_account,
+                            gtid_binlog_pos: format!("0-1-{}", self.written),
+                            gtid_slave_pos: format!(
+                                "0-1-{}",
+                                if i == 0 { 0 } else { self.applied }
+                            ),
                             ..DatabaseStatus::default()
                         },
                         apps_healthy: 0,
@@ -525,5 +557,36 @@ mod tests {
             strict: true
         })));
         assert!(c.memory().alerts.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_backlog_nobody_applies_throttles_writes_until_the_replica_catches_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut c = Controller::new(Simulated::fresh(), topology(), dir.path());
+        while c.step().await.0 != Decision::Steady {}
+        c.plant.written = 1_000;
+        c.step().await;
+        let advice = c.shared().lock().expect("lock").advice.expect("advice");
+        assert!(advice.write_concurrency < UNLIMITED, "{advice:?}");
+        c.plant.applied = 1_000;
+        for _ in 0..40 {
+            c.step().await;
+        }
+        let advice = c.shared().lock().expect("lock").advice.expect("advice");
+        assert_eq!(advice.write_concurrency, UNLIMITED);
+        let events: Vec<String> = EventLog::tail(dir.path(), 20)
+            .into_iter()
+            .map(|e| e.what)
+            .collect();
+        let throttled = events
+            .iter()
+            .position(|e| e.starts_with("writes throttled"));
+        let unthrottled = events
+            .iter()
+            .position(|e| e.starts_with("writes unthrottled"));
+        assert!(
+            matches!((throttled, unthrottled), (Some(a), Some(b)) if a < b),
+            "{events:?}"
+        );
     }
 }
