@@ -343,6 +343,8 @@ async fn start_children(
         "edge".into(),
         "--config".into(),
         edge_file.display().to_string(),
+        "--worker-threads".into(),
+        topology.edge.worker_threads.to_string(),
     ];
     let child = spawn(&options.exe, &args, &[], log_file(data_dir, "edge")?)?;
     let pid = child.id().unwrap_or(0);

@@ -126,6 +126,13 @@ pub struct EdgeSection {
     /// How long requests wait during a switch, in ms.
     #[serde(default = "hold_default")]
     pub hold_timeout_ms: u64,
+    /// Threads the edge serves connections with.
+    #[serde(default = "one")]
+    pub worker_threads: u16,
+}
+
+fn one() -> u16 {
+    1
 }
 
 fn hold_default() -> u64 {
@@ -223,6 +230,9 @@ listen = "127.0.0.1:8080"
 admin_listen = "127.0.0.1:8079"
 # How long requests wait during a switch before getting 503, ms.
 hold_timeout_ms = 10000
+# Threads serving connections. A proxy mostly waits on sockets: on a small
+# machine one thread costs less CPU per request than several.
+worker_threads = 1
 
 [controller]
 # How often the controller probes every database, app instance and the edge, ms.
@@ -347,6 +357,9 @@ impl Topology {
         }
         if !(1..=64).contains(&self.parallel_apply_threads) && self.parallel_apply_threads != 0 {
             bail!("parallel_apply_threads must be 0-64");
+        }
+        if !(1..=64).contains(&self.edge.worker_threads) {
+            bail!("edge.worker_threads must be 1-64");
         }
         if !(100..=3_600_000).contains(&self.apply_lag_budget_ms) {
             bail!("apply_lag_budget_ms must be 100-3600000");
