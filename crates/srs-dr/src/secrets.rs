@@ -84,15 +84,6 @@ impl Secrets {
 
 /// Writes a file only its owner can read.
 pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("Failed to write {}", path.display()))?;
-    f.write_all(text.as_bytes())
+    srs_mariadb::private_file::write(path, text)
         .with_context(|| format!("Failed to write {}", path.display()))
 }

@@ -8,6 +8,7 @@
 
 mod admin;
 mod error;
+pub mod private_file;
 mod server;
 
 pub use admin::{Admin, Credentials, ReplicaStatus, SemiSync, SyncMode};

@@ -182,17 +182,7 @@ fn tail(path: &Path, lines: usize) -> String {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io(format!("writing {}", path.display())))?;
-    f.write_all(text.as_bytes())
-        .map_err(io(format!("writing {}", path.display())))
+    crate::private_file::write(path, text).map_err(io(format!("writing {}", path.display())))
 }
 
 /// The version of the `mariadbd` binary, e.g. "10.11.19".
