@@ -28,11 +28,16 @@ pub struct Advice {
 pub struct Regulator {
     budget_ms: u64,
     limit: u32,
-    /// Transactions applied per second, smoothed.
+    /// Transactions applied per second over the recent window.
     rate: Option<f64>,
-    last: Option<(u64, u64)>,
+    /// (ms, applied) observations within the window, oldest first.
+    history: std::collections::VecDeque<(u64, u64)>,
     advice: Advice,
 }
+
+/// How far back the apply rate looks: long enough that one slow probe
+/// interval does not make the backlog look endless, short enough to react.
+const RATE_WINDOW_MS: u64 = 2_000;
 
 impl Regulator {
     /// A regulator keeping apply lag under `budget_ms`.
@@ -41,7 +46,7 @@ impl Regulator {
             budget_ms,
             limit: UNLIMITED,
             rate: None,
-            last: None,
+            history: std::collections::VecDeque::new(),
             advice: Advice {
                 write_concurrency: UNLIMITED,
                 lag_transactions: None,
@@ -59,18 +64,30 @@ impl Regulator {
     /// Takes one observation at `now_ms`: the replica's applied transaction
     /// count and its lag behind the primary (None: no replica to wait for).
     pub fn update(&mut self, now_ms: u64, applied: Option<u64>, lag: Option<u64>) -> Advice {
-        if let (Some(applied), Some((then, before))) = (applied, self.last) {
-            let elapsed = now_ms.saturating_sub(then);
-            if elapsed >= 100 {
-                let instant = applied.saturating_sub(before) as f64 * 1000.0 / elapsed as f64;
-                self.rate = Some(match self.rate {
-                    Some(r) => 0.5 * r + 0.5 * instant,
-                    None => instant,
-                });
-                self.last = Some((now_ms, applied));
+        match applied {
+            Some(applied) => {
+                self.history.push_back((now_ms, applied));
+                // Keep one observation at or beyond the window's start.
+                while self.history.len() > 2
+                    && self
+                        .history
+                        .get(1)
+                        .is_some_and(|(t, _)| now_ms.saturating_sub(*t) >= RATE_WINDOW_MS)
+                {
+                    self.history.pop_front();
+                }
+                if let Some(&(then, before)) = self.history.front() {
+                    let elapsed = now_ms.saturating_sub(then);
+                    if elapsed >= 100 {
+                        self.rate =
+                            Some(applied.saturating_sub(before) as f64 * 1000.0 / elapsed as f64);
+                    }
+                }
             }
-        } else {
-            self.last = applied.map(|a| (now_ms, a));
+            None => {
+                self.history.clear();
+                self.rate = None;
+            }
         }
         let lag_seconds = lag.map(|txn| match (txn, self.rate) {
             (0, _) => 0.0,
@@ -135,6 +152,24 @@ mod tests {
         // Caught up: back up by a quarter (at least one) per observation.
         let up: Vec<u32> = (0..4).map(|_| step(10)).collect();
         assert_eq!(up, [2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn one_slow_interval_does_not_make_the_backlog_look_endless() {
+        let mut r = Regulator::new(1000);
+        let mut applied = 0;
+        for t in (0..=2_000).step_by(500) {
+            r.update(t, Some(applied), Some(100));
+            applied += 500;
+        }
+        // The replica applied nothing for 500 ms: over the 2 s window it
+        // still applies 750/s, so 100 behind is 0.13 s, not endless.
+        let a = r.update(2_500, Some(applied - 500), Some(100));
+        assert!(
+            a.lag_seconds.is_some_and(|s| s < 0.2),
+            "{:?}",
+            a.lag_seconds
+        );
     }
 
     #[test]
