@@ -53,7 +53,7 @@ latency="$work/latency.md"
   echo
   echo "- Command: \`bench/edge.sh --duration $duration\` (release build; \`srs up\` with two local MariaDB servers, 2 primary app instances, the controller, the edge; wrk -t2 -c64; 10,000 students loaded through the edge)"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, the edge, both apps, the controller and both databases share the cores"
-  echo "- Direct = straight at one app instance on the same database. Lag sampled every 250 ms (bench/lag_sampler.py) during the create run through the edge: receive = transactions binlogged on the primary not yet received by the DR server, apply = not yet applied; apply lag in seconds is the controller's estimate (backlog / recent apply rate). Admission = write admission control (apply_lag_budget_ms = 1000)."
+  echo "- Direct = straight at one app instance on the same database. Lag sampled every 250 ms (bench/lag_sampler.py) during the create run through the edge: receive = transactions binlogged on the primary not yet received by the DR server, apply = not yet applied; apply lag in seconds is the controller's estimate (backlog / the replica's best apply rate over 2 s windows in the last 30 s: what a failover would wait). Admission = write admission control (apply_lag_budget_ms = 1000)."
   echo
   echo "| sync mode | parallel apply | admission | endpoint | edge req/s | direct req/s | edge/direct | edge p50 ms | direct p50 ms | edge p99 ms | receive lag p50/p99/max (txn) | apply lag p50/p99/max (txn) | apply lag p50/p99/max (s) | write concurrency min/median |"
   echo "|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

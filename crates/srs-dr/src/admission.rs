@@ -1,5 +1,6 @@
 //! Write admission control: failover time is bounded by the replica's
-//! apply backlog, so when the estimated apply lag exceeds a quarter of its
+//! apply backlog (the backlog over the replica's apply capacity, its best
+//! rate of the last 30 s), so when that apply lag exceeds a quarter of its
 //! budget the controller halves how many writes each primary app instance
 //! may run at once (quarters it beyond half the budget), and raises it
 //! again by a quarter once the lag is below an eighth of the budget. Pure:
@@ -17,7 +18,8 @@ pub struct Advice {
     pub write_concurrency: u32,
     /// Transactions the replica has not applied yet.
     pub lag_transactions: Option<u64>,
-    /// Those transactions at the replica's recent apply rate, seconds.
+    /// Those transactions at the replica's apply capacity (its best
+    /// recent rate), seconds: the wait a failover would have now.
     pub lag_seconds: Option<f64>,
     /// The apply lag budget, seconds.
     pub budget_seconds: f64,
@@ -32,8 +34,14 @@ pub struct Regulator {
     rate: Option<f64>,
     /// (ms, applied) observations within the window, oldest first.
     history: std::collections::VecDeque<(u64, u64)>,
+    /// (ms, rate) over the capacity window: the fastest the replica has
+    /// applied recently is what it can do when it has a backlog.
+    rates: std::collections::VecDeque<(u64, f64)>,
     advice: Advice,
 }
+
+/// How far back the replica's apply capacity is remembered.
+const CAPACITY_WINDOW_MS: u64 = 30_000;
 
 /// How far back the apply rate looks: long enough that one slow probe
 /// interval does not make the backlog look endless, short enough to react.
@@ -47,6 +55,7 @@ impl Regulator {
             limit: UNLIMITED,
             rate: None,
             history: std::collections::VecDeque::new(),
+            rates: std::collections::VecDeque::new(),
             advice: Advice {
                 write_concurrency: UNLIMITED,
                 lag_transactions: None,
@@ -79,19 +88,32 @@ impl Regulator {
                 if let Some(&(then, before)) = self.history.front() {
                     let elapsed = now_ms.saturating_sub(then);
                     if elapsed >= 100 {
-                        self.rate =
-                            Some(applied.saturating_sub(before) as f64 * 1000.0 / elapsed as f64);
+                        let rate = applied.saturating_sub(before) as f64 * 1000.0 / elapsed as f64;
+                        self.rate = Some(rate);
+                        self.rates.push_back((now_ms, rate));
+                        while self
+                            .rates
+                            .front()
+                            .is_some_and(|(t, _)| now_ms.saturating_sub(*t) > CAPACITY_WINDOW_MS)
+                        {
+                            self.rates.pop_front();
+                        }
                     }
                 }
             }
             None => {
                 self.history.clear();
+                self.rates.clear();
                 self.rate = None;
             }
         }
+        // Failover time is the backlog at the rate the replica can apply
+        // once nothing new arrives: its recent best, not its current rate,
+        // which only follows the (perhaps throttled) writes when caught up.
+        let capacity = self.rates.iter().map(|(_, r)| *r).fold(0.0, f64::max);
         let lag_seconds = lag.map(|txn| match (txn, self.rate) {
             (0, _) => 0.0,
-            (txn, Some(rate)) if rate >= 1.0 => txn as f64 / rate,
+            (txn, Some(rate)) if rate >= 1.0 => txn as f64 / rate.max(capacity),
             // A backlog that is not being applied at all.
             _ => f64::INFINITY,
         });
@@ -170,6 +192,26 @@ mod tests {
             "{:?}",
             a.lag_seconds
         );
+    }
+
+    #[test]
+    fn a_caught_up_replica_is_judged_by_what_it_can_apply() {
+        let mut r = Regulator::new(1000);
+        let (mut t, mut applied) = (0, 0);
+        // 2,000/s while writes were unthrottled...
+        for _ in 0..6 {
+            r.update(t, Some(applied), Some(100));
+            t += 500;
+            applied += 1_000;
+        }
+        // ...then writes held back to 200/s: 300 behind drains in 0.15 s.
+        let mut last = None;
+        for _ in 0..6 {
+            last = r.update(t, Some(applied), Some(300)).lag_seconds;
+            t += 500;
+            applied += 100;
+        }
+        assert!(last.is_some_and(|s| (s - 0.15).abs() < 0.01), "{last:?}");
     }
 
     #[test]
