@@ -1,10 +1,11 @@
 //! Forwarding: pick an instance of the active site, wait briefly when none
 //! is available, retry only what is safe to retry.
 
-use crate::state::EdgeState;
+use crate::state::{EdgeState, Pick};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::uri::{self, PathAndQuery};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http_body_util::{BodyExt, Full};
@@ -53,7 +54,7 @@ fn idempotent(method: &Method, headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Waits for a usable instance, up to the hold timeout.
-async fn wait_for_instance(state: &EdgeState, deadline: Instant) -> Option<(String, SocketAddr)> {
+async fn wait_for_instance(state: &EdgeState, deadline: Instant) -> Option<Pick> {
     let mut held = false;
     loop {
         if let Some(pick) = state.pick() {
@@ -71,6 +72,23 @@ async fn wait_for_instance(state: &EdgeState, deadline: Instant) -> Option<(Stri
         let wait = (deadline - now).min(std::time::Duration::from_millis(50));
         let _ = tokio::time::timeout(wait, state.changed.notified()).await;
     }
+}
+
+/// The request's headers as they go on: without hop-by-hop headers and
+/// Host, with who asked. Made once per request, cloned per attempt.
+fn forwarded_headers(mut headers: HeaderMap, peer: SocketAddr) -> HeaderMap {
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::HOST);
+    if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+    }
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static("http"),
+    );
+    headers
 }
 
 async fn forward(
@@ -94,66 +112,61 @@ async fn forward(
         }
     };
     let retry_any = idempotent(&parts.method, &parts.headers);
-    let path = parts
+    let path_and_query = parts
         .uri
         .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "/".into());
+        .cloned()
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let headers = forwarded_headers(parts.headers, peer);
     loop {
-        let Some((site, addr)) = wait_for_instance(&state, deadline).await else {
+        let Some(pick) = wait_for_instance(&state, deadline).await else {
             metrics::counter!("srs_edge_requests_total", "site" => state.active().unwrap_or_default(), "outcome" => "no_instance").increment(1);
             return problem(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "no healthy instance of the active site answered in time; retry shortly",
             );
         };
-        let Ok(uri) = format!("http://{addr}{path}").parse::<Uri>() else {
+        let (Some(instance), Some(route)) = (state.instance(pick), state.route(pick)) else {
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "no instance to forward to");
+        };
+        let mut uri = uri::Parts::default();
+        uri.scheme = Some(uri::Scheme::HTTP);
+        uri.authority = Some(instance.authority.clone());
+        uri.path_and_query = Some(path_and_query.clone());
+        let Ok(uri) = Uri::from_parts(uri) else {
             return problem(
                 StatusCode::BAD_REQUEST,
                 "the request path cannot be forwarded",
             );
         };
-        let mut outgoing = axum::http::Request::builder()
-            .method(parts.method.clone())
-            .uri(uri);
-        for (name, value) in &parts.headers {
-            if !HOP_BY_HOP.contains(&name.as_str()) && name != header::HOST {
-                outgoing = outgoing.header(name, value);
-            }
-        }
-        outgoing = outgoing
-            .header("x-forwarded-for", peer.ip().to_string())
-            .header("x-forwarded-proto", "http");
-        let Ok(outgoing) = outgoing.body(Full::new(body.clone())) else {
-            return problem(StatusCode::BAD_REQUEST, "the request cannot be forwarded");
-        };
+        let mut outgoing = axum::http::Request::new(Full::new(body.clone()));
+        *outgoing.method_mut() = parts.method.clone();
+        *outgoing.uri_mut() = uri;
+        *outgoing.headers_mut() = headers.clone();
         match state.client.request(outgoing).await {
             Ok(response) => {
                 let (mut parts, incoming) = response.into_parts();
                 for name in HOP_BY_HOP {
                     parts.headers.remove(name);
                 }
-                if let Ok(v) = HeaderValue::from_str(&site) {
-                    parts
-                        .headers
-                        .insert(HeaderName::from_static("x-srs-site"), v);
-                }
-                let outcome = if parts.status.is_server_error() {
-                    "server_error"
+                parts
+                    .headers
+                    .insert(HeaderName::from_static("x-srs-site"), route.header.clone());
+                if parts.status.is_server_error() {
+                    route.server_error.increment(1);
                 } else {
-                    "ok"
-                };
-                metrics::counter!("srs_edge_requests_total", "site" => site, "outcome" => outcome)
-                    .increment(1);
+                    route.ok.increment(1);
+                }
                 return Response::from_parts(parts, Body::new(incoming));
             }
             Err(e) => {
+                let addr = instance.addr;
                 state.mark(addr, false);
                 // A refused connection never reached the instance: any
                 // request may go elsewhere. Otherwise only idempotent ones.
                 let never_sent = e.is_connect();
-                metrics::counter!("srs_edge_requests_total", "site" => site.clone(), "outcome" => "instance_error").increment(1);
-                tracing::warn!(%addr, site, never_sent, error = %e, "instance failed a request");
+                route.instance_error.increment(1);
+                tracing::warn!(%addr, never_sent, error = %e, "instance failed a request");
                 if !(never_sent || retry_any) {
                     return problem(
                         StatusCode::BAD_GATEWAY,

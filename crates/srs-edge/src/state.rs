@@ -3,10 +3,13 @@
 
 use crate::EdgeConfig;
 use axum::body::Bytes;
+use axum::http::uri::Authority;
+use axum::http::HeaderValue;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use metrics::Counter;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -20,7 +23,25 @@ use tokio::sync::Notify;
 pub struct Instance {
     /// Its address.
     pub addr: SocketAddr,
+    /// The address as a URI authority, made once rather than per request.
+    pub(crate) authority: Authority,
     healthy: AtomicBool,
+}
+
+/// What every response from a site carries and counts, made once.
+pub(crate) struct SiteRoute {
+    /// `X-Srs-Site`.
+    pub(crate) header: HeaderValue,
+    pub(crate) ok: Counter,
+    pub(crate) server_error: Counter,
+    pub(crate) instance_error: Counter,
+}
+
+/// Where one request goes: a site and one of its instances, by position.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pick {
+    site: usize,
+    instance: usize,
 }
 
 impl Instance {
@@ -42,6 +63,7 @@ pub struct EdgeState {
     switching: AtomicBool,
     pub(crate) changed: Notify,
     sites: Vec<(String, Vec<Instance>)>,
+    routes: Vec<SiteRoute>,
     next: AtomicUsize,
     pub(crate) client: Client<HttpConnector, Full<Bytes>>,
     pub(crate) metrics: PrometheusHandle,
@@ -71,22 +93,29 @@ impl EdgeState {
             .and_then(|t| serde_json::from_str::<Remembered>(&t).ok())
             .and_then(|r| r.active);
         let active = remembered.or_else(|| config.initial_site.clone());
-        let sites = config
-            .sites
-            .iter()
-            .map(|s| {
-                let instances = s
-                    .instances
-                    .iter()
-                    .map(|addr| Instance {
-                        addr: *addr,
-                        // Optimistic until the first check: a fresh edge serves at once.
-                        healthy: AtomicBool::new(true),
-                    })
-                    .collect();
-                (s.name.clone(), instances)
-            })
-            .collect();
+        // The recorder first: counters made before it would count nowhere.
+        let metrics = metrics_handle()?;
+        let mut sites = Vec::new();
+        let mut routes = Vec::new();
+        for s in &config.sites {
+            let mut instances = Vec::new();
+            for addr in &s.instances {
+                instances.push(Instance {
+                    addr: *addr,
+                    authority: addr.to_string().parse()?,
+                    // Optimistic until the first check: a fresh edge serves at once.
+                    healthy: AtomicBool::new(true),
+                });
+            }
+            let counter = |outcome: &'static str| metrics::counter!("srs_edge_requests_total", "site" => s.name.clone(), "outcome" => outcome);
+            routes.push(SiteRoute {
+                header: HeaderValue::from_str(&s.name)?,
+                ok: counter("ok"),
+                server_error: counter("server_error"),
+                instance_error: counter("instance_error"),
+            });
+            sites.push((s.name.clone(), instances));
+        }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(1)));
         connector.set_nodelay(true);
@@ -99,9 +128,10 @@ impl EdgeState {
             switching: AtomicBool::new(false),
             changed: Notify::new(),
             sites,
+            routes,
             next: AtomicUsize::new(0),
             client,
-            metrics: metrics_handle()?,
+            metrics,
         })
     }
 
@@ -153,19 +183,39 @@ impl EdgeState {
         })
     }
 
-    /// A healthy instance of the active site, round robin.
-    pub(crate) fn pick(&self) -> Option<(String, SocketAddr)> {
+    /// A healthy instance of the active site, round robin; allocates
+    /// nothing (it runs for every request).
+    pub(crate) fn pick(&self) -> Option<Pick> {
         if self.switching() {
             return None;
         }
-        let active = self.active()?;
-        let (_, instances) = self.sites.iter().find(|(name, _)| *name == active)?;
-        let healthy: Vec<&Instance> = instances.iter().filter(|i| i.healthy()).collect();
-        if healthy.is_empty() {
+        let site = {
+            let active = self.active.read().ok()?;
+            let name = active.as_deref()?;
+            self.sites.iter().position(|(n, _)| n == name)?
+        };
+        let instances = &self.sites.get(site)?.1;
+        let healthy = instances.iter().filter(|i| i.healthy()).count();
+        if healthy == 0 {
             return None;
         }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        Some((active, healthy[n % healthy.len()].addr))
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % healthy;
+        let (instance, _) = instances
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.healthy())
+            .nth(n)?;
+        Some(Pick { site, instance })
+    }
+
+    /// The instance a pick names.
+    pub(crate) fn instance(&self, pick: Pick) -> Option<&Instance> {
+        self.sites.get(pick.site)?.1.get(pick.instance)
+    }
+
+    /// The header and counters of a pick's site.
+    pub(crate) fn route(&self, pick: Pick) -> Option<&SiteRoute> {
+        self.routes.get(pick.site)
     }
 
     /// Takes an instance out of rotation or puts it back.

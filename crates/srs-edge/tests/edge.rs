@@ -66,7 +66,7 @@ async fn routes_round_robin_to_the_active_site_and_survives_a_dead_instance() {
     let (b, _task_b) = backend("b").await;
     let (dr, _task_dr) = backend("dr-1").await;
     let dir = tempfile_dir();
-    let (public, _admin) = edge(
+    let (public, admin) = edge(
         vec![
             SiteBackends {
                 name: "primary".into(),
@@ -108,6 +108,18 @@ async fn routes_round_robin_to_the_active_site_and_survives_a_dead_instance() {
         }
     }
     assert_eq!(failures, 0, "no failed GET after an instance died");
+    let metrics = client
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("srs_edge_requests_total{site=\"primary\",outcome=\"ok\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
