@@ -126,16 +126,21 @@ fn running(dir: &Path) -> Vec<Value> {
     serde_json::from_str(&text).expect("json")
 }
 
-/// A student's name as the edge serves it.
-async fn full_name(client: &reqwest::Client, edge: &str, id: i64) -> String {
-    let student: Value = client
-        .get(format!("{edge}/api/v1/students/{id}"))
+/// A JSON answer to a GET.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client
+        .get(url)
         .send()
         .await
         .expect("sent")
         .json()
         .await
-        .expect("json");
+        .expect("json")
+}
+
+/// A student's name as the edge serves it.
+async fn full_name(client: &reqwest::Client, edge: &str, id: i64) -> String {
+    let student = get_json(client, &format!("{edge}/api/v1/students/{id}")).await;
     student["full_name"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -427,14 +432,11 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         201,
         "the same write, retried with its key, goes through"
     );
-    let listed: Value = client
-        .get(format!("{}/api/v1/students?q=grace", cluster.edge))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let listed = get_json(
+        &client,
+        &format!("{}/api/v1/students?q=grace", cluster.edge),
+    )
+    .await;
     assert_eq!(
         listed["total"], 1,
         "exactly once, whether the first attempt landed or not"
