@@ -255,6 +255,8 @@ impl<P: Plant> Controller<P> {
             self.policy(),
             &self.primary_addr(),
         );
+        // The one line each cycle writes (debug: steady cycles are many).
+        tracing::debug!(epoch = self.memory.epoch, decision = %decision, "cycle");
         let outcome = if decision.is_action() {
             self.plant.act(&decision).await
         } else {
