@@ -1,5 +1,7 @@
 use crate::both_engines;
-use crate::helpers::{anonymous, csrf_of, sign_in, try_sign_in, valid_student, Engine, PASSWORD};
+use crate::helpers::{
+    anonymous, csrf_of, sign_in, status_of, try_sign_in, valid_student, Engine, PASSWORD,
+};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -182,13 +184,7 @@ both_engines!(each_role_gets_exactly_the_pages_it_is_allowed, |app| {
             (&registrar, Role::Registrar),
             (&app.client, Role::Admin),
         ] {
-            let status = client
-                .get(app.url(path))
-                .send()
-                .await
-                .expect("sent")
-                .status()
-                .as_u16();
+            let status = status_of(client, app.url(path)).await.as_u16();
             let expected = if role.allows(*needed) { 200 } else { 403 };
             assert_eq!(status, expected, "{role} {path}");
         }
@@ -251,15 +247,7 @@ both_engines!(sign_in_rotates_the_session_and_sign_out_ends_it, |app| {
         .await
         .expect("sent");
     assert_eq!(r.status(), 303, "the planted id is not signed in");
-    assert_eq!(
-        client
-            .get(app.url("/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&client, app.url("/students")).await, 200);
 
     let token = csrf_of(&client, &app.url("/students")).await;
     let r = client
@@ -270,12 +258,7 @@ both_engines!(sign_in_rotates_the_session_and_sign_out_ends_it, |app| {
         .expect("sent");
     assert_eq!(r.status(), 303);
     assert_eq!(
-        client
-            .get(app.url("/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&client, app.url("/students")).await,
         303,
         "signed out"
     );
@@ -338,15 +321,7 @@ both_engines!(idle_sessions_expire, |app| {
     let client = app.as_user("vera", Role::Viewer).await;
     let no_token = anonymous();
     sign_in(&no_token, &app.address, "vera", PASSWORD).await;
-    assert_eq!(
-        no_token
-            .get(app.url("/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
-        200
-    );
+    assert_eq!(status_of(&no_token, app.url("/students")).await, 200);
     let stale = "UPDATE sessions SET last_seen_at = '2001-01-01 00:00:00'";
     match app.engine {
         Engine::Sqlite => {
@@ -369,12 +344,7 @@ both_engines!(idle_sessions_expire, |app| {
         }
     }
     assert_eq!(
-        no_token
-            .get(app.url("/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&no_token, app.url("/students")).await,
         303,
         "idle session ended"
     );
@@ -384,12 +354,7 @@ both_engines!(idle_sessions_expire, |app| {
 both_engines!(revoked_tokens_and_disabled_accounts_stop_at_once, |app| {
     let registrar = app.as_user("reggie", Role::Registrar).await;
     assert_eq!(
-        registrar
-            .get(app.url("/api/v1/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&registrar, app.url("/api/v1/students")).await,
         200
     );
     let tokens = app.store.list_tokens(None).await.expect("tokens");
@@ -425,12 +390,7 @@ both_engines!(revoked_tokens_and_disabled_accounts_stop_at_once, |app| {
         .await
         .expect("disable");
     assert_eq!(
-        viewer
-            .get(app.url("/api/v1/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&viewer, app.url("/api/v1/students")).await,
         401,
         "disabled account's token refused"
     );
@@ -451,12 +411,7 @@ both_engines!(session_cookies_do_not_authorise_api_writes, |app| {
     let browser = anonymous();
     sign_in(&browser, &app.address, "reggie", PASSWORD).await;
     assert_eq!(
-        browser
-            .get(app.url("/api/v1/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&browser, app.url("/api/v1/students")).await,
         200,
         "reads work"
     );
@@ -677,12 +632,7 @@ both_engines!(admins_manage_accounts_and_tokens_from_pages, |app| {
         .expect("sent");
     assert_eq!(r.status(), 303);
     assert_eq!(
-        client
-            .get(app.url("/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&client, app.url("/students")).await,
         303,
         "a reset ends the sessions"
     );
@@ -696,12 +646,7 @@ both_engines!(admins_manage_accounts_and_tokens_from_pages, |app| {
         .expect("sent");
     assert_eq!(r.status(), 303);
     assert_eq!(
-        client
-            .get(app.url("/students"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
+        status_of(&client, app.url("/students")).await,
         303,
         "disabling ends the sessions"
     );

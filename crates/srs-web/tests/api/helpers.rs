@@ -48,6 +48,11 @@ fn mariadb_base_url() -> String {
     }
 }
 
+/// The status of a GET by `client`.
+pub async fn status_of(client: &Client, url: String) -> reqwest::StatusCode {
+    client.get(url).send().await.expect("sent").status()
+}
+
 /// Starts an app on `engine` with an empty database of its own.
 pub async fn spawn_app(engine: Engine) -> TestApp {
     spawn_app_configured(engine, |_| {}).await
