@@ -294,6 +294,22 @@ fn explain(e: StoreError) -> anyhow::Error {
     }
 }
 
+/// Disables or enables an account; returns its name.
+async fn set_disabled(store: StoreArgs, name: &str, disabled: bool) -> anyhow::Result<String> {
+    let store = open_store(store).await?;
+    let user = service::find_user(&store, name).await.map_err(explain)?;
+    let actor = if disabled {
+        "srs user disable"
+    } else {
+        "srs user enable"
+    };
+    store
+        .update_user(user.id, None, Some(disabled), None, &Actor::system(actor))
+        .await
+        .map_err(explain)?;
+    Ok(user.username.to_string())
+}
+
 async fn user(command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
@@ -332,34 +348,12 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Disable { name, store } => {
-            let store = open_store(store).await?;
-            let user = service::find_user(&store, &name).await.map_err(explain)?;
-            store
-                .update_user(
-                    user.id,
-                    None,
-                    Some(true),
-                    None,
-                    &Actor::system("srs user disable"),
-                )
-                .await
-                .map_err(explain)?;
-            println!("disabled {}; its sessions have ended", user.username);
+            let user = set_disabled(store, &name, true).await?;
+            println!("disabled {user}; its sessions have ended");
         }
         UserCommand::Enable { name, store } => {
-            let store = open_store(store).await?;
-            let user = service::find_user(&store, &name).await.map_err(explain)?;
-            store
-                .update_user(
-                    user.id,
-                    None,
-                    Some(false),
-                    None,
-                    &Actor::system("srs user enable"),
-                )
-                .await
-                .map_err(explain)?;
-            println!("enabled {}", user.username);
+            let user = set_disabled(store, &name, false).await?;
+            println!("enabled {user}");
         }
         UserCommand::ResetPassword {
             name,
