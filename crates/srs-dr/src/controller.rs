@@ -192,22 +192,16 @@ impl<P: Plant> Controller<P> {
 
     /// Feeds the regulator the replica's applied count and lag.
     fn admission(&mut self, observation: &Observation) -> crate::admission::Advice {
-        let primary = observation.site(&self.memory.primary);
-        let replica = observation.sites.iter().find(|s| {
-            s.name != self.memory.primary
-                && s.database.up
-                && s.database.replica.as_ref().is_some_and(|r| r.sql_running)
+        // Only a replica that is applying can be waited for.
+        let replica = observation.sites.iter().find_map(|s| {
+            let lag = observation.lag_transactions(&self.memory.primary, s)?;
+            s.database
+                .replica
+                .as_ref()
+                .is_some_and(|r| r.sql_running)
+                .then(|| (gtid::distance(&s.database.gtid_slave_pos, ""), lag))
         });
-        let (applied, lag) = match (primary, replica) {
-            (Some(p), Some(r)) if p.database.up => (
-                Some(gtid::distance(&r.database.gtid_slave_pos, "")),
-                Some(gtid::distance(
-                    &p.database.gtid_binlog_pos,
-                    &r.database.gtid_slave_pos,
-                )),
-            ),
-            _ => (None, None),
-        };
+        let (applied, lag) = replica.unzip();
         let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let before = self.regulator.advice().write_concurrency;
         let advice = self.regulator.update(now_ms, applied, lag);

@@ -5,7 +5,6 @@
 
 use crate::admission::Advice;
 use crate::decide::Memory;
-use crate::gtid;
 use crate::observe::Observation;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -78,22 +77,14 @@ pub fn render(s: &Snapshot) -> String {
         &alerts,
     );
     let primary = s.memory.as_ref().map(|m| m.primary.as_str()).unwrap_or("");
-    let primary_gtid = s
-        .observation
-        .site(primary)
-        .map(|p| p.database.gtid_binlog_pos.as_str())
-        .unwrap_or("");
     let mut up = Vec::new();
     let mut lag_txn = Vec::new();
     let mut lag_secs = Vec::new();
     for site in &s.observation.sites {
         let label = format!("{{site=\"{}\"}}", site.name);
         up.push((label.clone(), f64::from(u8::from(site.database.up))));
-        if site.name != primary && site.database.up {
-            lag_txn.push((
-                label.clone(),
-                gtid::distance(primary_gtid, &site.database.gtid_slave_pos) as f64,
-            ));
+        if let Some(txn) = s.observation.lag_transactions(primary, site) {
+            lag_txn.push((label.clone(), txn as f64));
             if let Some(secs) = site
                 .database
                 .replica

@@ -69,6 +69,15 @@ impl Observation {
     pub fn site(&self, name: &str) -> Option<&SiteObservation> {
         self.sites.iter().find(|s| s.name == name)
     }
+
+    /// Transactions the `primary` has that `site` has not applied; None
+    /// for the primary itself or when either database did not answer.
+    pub fn lag_transactions(&self, primary: &str, site: &SiteObservation) -> Option<u64> {
+        let p = self.site(primary)?;
+        (site.name != primary && site.database.up && p.database.up).then(|| {
+            crate::gtid::distance(&p.database.gtid_binlog_pos, &site.database.gtid_slave_pos)
+        })
+    }
 }
 
 /// Probes a topology.

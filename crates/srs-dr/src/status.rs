@@ -2,7 +2,6 @@
 //! where the edge routes, as a table or JSON.
 
 use crate::decide::Alert;
-use crate::gtid;
 use crate::observe::{DatabaseStatus, Observer};
 use crate::published::{primary_site, Event, EventLog, Published};
 use crate::secrets::Secrets;
@@ -95,17 +94,17 @@ pub async fn collect(data_dir: &Path) -> anyhow::Result<Status> {
     let primary = primary_site(&topology, data_dir);
     let sync_mode = topology.sync_mode().to_string();
     let observation = Observer::new(topology, secrets, data_dir)?.observe().await;
-    let primary_gtid = observation
-        .site(&primary.name)
-        .map(|s| s.database.gtid_binlog_pos.clone())
-        .unwrap_or_default();
+    let lags: Vec<Option<u64>> = observation
+        .sites
+        .iter()
+        .map(|s| observation.lag_transactions(&primary.name, s))
+        .collect();
     let sites = observation
         .sites
         .into_iter()
-        .map(|s| {
+        .zip(lags)
+        .map(|(s, lag_transactions)| {
             let is_primary = s.name == primary.name;
-            let lag_transactions = (!is_primary && s.database.up && !primary_gtid.is_empty())
-                .then(|| gtid::distance(&primary_gtid, &s.database.gtid_slave_pos));
             SiteStatus {
                 role: if is_primary { "primary" } else { "dr" }.into(),
                 name: s.name,
