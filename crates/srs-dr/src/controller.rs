@@ -2,16 +2,18 @@
 //! next step (`decide`), acts on it through adapters, records every action
 //! as an event and publishes its state; then observes again.
 
+use crate::actuators::{Databases, EdgeSwitch, Processes, Scale};
 use crate::admission::{Regulator, UNLIMITED};
 use crate::decide::{decide, ready, Decision, Memory, Policy};
 use crate::exposition::{self, Shared};
 use crate::gtid;
 use crate::observe::{Observation, Observer};
 use crate::published::{now_text, primary_site, EventLog, Published};
-use crate::reach::connect_admin;
+use crate::request::OperatorRequest;
 use crate::secrets::Secrets;
-use crate::topology::{Site, Topology};
+use crate::topology::Topology;
 use anyhow::Context;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,113 +24,89 @@ const MAX_STEPS_WITHOUT_PAUSE: u32 = 20;
 
 /// What the controller observes and acts on.
 pub trait Plant {
-    /// Reads every site and the edge.
-    fn observe(&mut self) -> impl Future<Output = Observation>;
-    /// Carries out an action (`Decision::is_action`).
-    fn act(&mut self, decision: &Decision) -> impl Future<Output = anyhow::Result<()>>;
+    /// Reads every site and the edge; `down` names sites whose database
+    /// is already counted down (a quick look is enough there).
+    fn observe(&mut self, down: &BTreeSet<String>) -> impl Future<Output = Observation>;
+    /// Carries out an action (`Decision::is_action`); what it found worth
+    /// saying beyond the decision itself, for the event.
+    fn act(&mut self, decision: &Decision) -> impl Future<Output = anyhow::Result<Option<String>>>;
 }
 
-/// The real topology: MariaDB servers and the edge's admin endpoint.
+/// The real topology: MariaDB servers, the edge's admin endpoint and the
+/// processes of each site, each behind its own adapter.
 pub struct LiveTopology {
-    observer: Observer,
-    topology: Topology,
-    secrets: Secrets,
     data_dir: PathBuf,
-    client: reqwest::Client,
+    observer: Observer,
+    databases: Databases,
+    edge: EdgeSwitch,
+    processes: Processes,
 }
 
 impl LiveTopology {
     /// The topology kept in `data_dir`.
     pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> anyhow::Result<Self> {
         Ok(Self {
-            observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?,
-            topology,
-            secrets,
             data_dir: data_dir.to_owned(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()?,
+            observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?,
+            databases: Databases::new(topology.clone(), secrets.clone(), data_dir),
+            edge: EdgeSwitch::new(&topology, &secrets)?,
+            processes: Processes::new(topology, data_dir),
         })
-    }
-
-    fn site(&self, name: &str) -> anyhow::Result<&Site> {
-        self.topology
-            .site(name)
-            .with_context(|| format!("no site named '{name}' in the topology"))
-    }
-
-    async fn admin(&self, name: &str) -> anyhow::Result<srs_mariadb::Admin> {
-        let site = self.site(name)?;
-        Ok(connect_admin(&self.topology, &self.secrets, &self.data_dir, site).await?)
-    }
-
-    async fn switch_edge(&self, site: &str) -> anyhow::Result<()> {
-        let answer = self
-            .client
-            .put(format!(
-                "http://{}/admin/active-site",
-                self.topology.edge.admin_listen
-            ))
-            .bearer_auth(&self.secrets.edge_secret)
-            .json(&serde_json::json!({ "site": site }))
-            .send()
-            .await
-            .context("the edge's admin endpoint did not answer")?;
-        if !answer.status().is_success() {
-            let status = answer.status();
-            let body = answer.text().await.unwrap_or_default();
-            anyhow::bail!("the edge refused the switch ({status}): {body}");
-        }
-        Ok(())
     }
 }
 
 impl Plant for LiveTopology {
-    fn observe(&mut self) -> impl Future<Output = Observation> {
-        self.observer.observe()
+    async fn observe(&mut self, down: &BTreeSet<String>) -> Observation {
+        self.observer.observe_with(down).await
     }
 
-    async fn act(&mut self, decision: &Decision) -> anyhow::Result<()> {
+    async fn act(&mut self, decision: &Decision) -> anyhow::Result<Option<String>> {
         match decision {
-            Decision::Promote { site, .. } => {
-                let mut admin = self.admin(site).await?;
-                // Replicas connect with this account once this site is primary.
-                admin.create_replication_account(&self.secrets.repl).await?;
-                admin.make_primary(self.topology.sync_mode()).await?;
+            Decision::Failover { from, .. } => {
+                let note = self.databases.fence_if_reachable(from).await;
+                OperatorRequest::clear(&self.data_dir);
+                Ok(Some(note))
             }
-            Decision::Fence { site } => self.admin(site).await?.fence().await?,
-            Decision::Replicate { replica, primary } => {
-                let source = self.site(primary)?.clone();
-                let mut admin = self.admin(replica).await?;
-                // The same account here lets this site be a primary later.
-                admin.create_replication_account(&self.secrets.repl).await?;
-                admin
-                    .replicate_from(&source.db_host, source.db_port, &self.secrets.repl)
-                    .await?;
-                // START SLAVE returns before its threads run: done means running.
-                let mut last = None;
-                for _ in 0..50 {
-                    last = admin.replica_status().await?;
-                    if last
-                        .as_ref()
-                        .is_some_and(|r| (r.io_running || r.io_connecting) && r.sql_running)
-                    {
-                        return Ok(());
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+            Decision::Switchover { from, to, .. } => {
+                // Requests wait at the edge, not fail, while roles change.
+                self.edge.hold().await?;
+                let outcome = self.databases.hand_over(from, to).await;
+                if outcome.is_err() {
+                    // Back as it was: the old primary takes writes again.
+                    let _ = self.databases.unfence(from).await;
+                    let _ = self.edge.switch(from).await;
                 }
-                anyhow::bail!("replication did not start within 5 s: {last:?}");
+                OperatorRequest::clear(&self.data_dir);
+                outcome.map(Some)
+            }
+            Decision::Refuse { .. } => {
+                OperatorRequest::clear(&self.data_dir);
+                Ok(None)
+            }
+            Decision::Promote { site, alone, .. } => {
+                self.databases.promote(site, *alone).await.map(Some)
+            }
+            Decision::Fence { site } => self.databases.fence(site).await.map(Some),
+            Decision::Replicate { replica, primary } => {
+                self.databases.replicate(replica, primary).await?;
+                Ok(None)
+            }
+            Decision::RestoreSync { site } => {
+                self.databases.restore_sync(site).await?;
+                Ok(None)
             }
             Decision::CreateAppAccount { site } => {
-                self.admin(site)
-                    .await?
-                    .create_app_account("srs", &self.secrets.app)
-                    .await?;
+                self.databases.create_app_account(site).await?;
+                Ok(None)
             }
-            Decision::SwitchEdge { site } => self.switch_edge(site).await?,
-            Decision::Steady | Decision::Raise(_) | Decision::Clear(_) => {}
+            Decision::SwitchEdge { site } => {
+                self.edge.switch(site).await?;
+                Ok(None)
+            }
+            Decision::ScaleUp { site } => self.processes.scale(site, Scale::Up).await,
+            Decision::ScaleDown { site } => self.processes.scale(site, Scale::Down).await,
+            Decision::Steady | Decision::Raise(_) | Decision::Clear(_) => Ok(None),
         }
-        Ok(())
     }
 }
 
@@ -180,6 +158,8 @@ impl<P: Plant> Controller<P> {
         Policy {
             sync_mode: self.topology.sync_mode(),
             failure_threshold: self.topology.controller.failure_threshold,
+            automatic: self.topology.controller.automatic,
+            cooldown_ms: self.topology.controller.failover_cooldown_secs * 1000,
         }
     }
 
@@ -241,31 +221,36 @@ impl<P: Plant> Controller<P> {
     /// One observe -> decide -> act round; the decision and whether it was
     /// carried out.
     pub async fn step(&mut self) -> (Decision, bool) {
-        let observation = self.plant.observe().await;
+        let down = self.memory.down(self.topology.controller.failure_threshold);
+        let observation = self.plant.observe(&down).await;
         self.memory.note(&observation);
         let decision = decide(
             &observation,
             &self.memory,
             self.policy(),
             &self.primary_addr(),
+            unix_ms(),
         );
         // The one line each cycle writes (debug: steady cycles are many).
         tracing::debug!(epoch = self.memory.epoch, decision = %decision, "cycle");
         let outcome = if decision.is_action() {
             self.plant.act(&decision).await
         } else {
-            Ok(())
+            Ok(None)
         };
         let done = match outcome {
-            Ok(()) => {
+            Ok(note) => {
                 self.memory.apply(&decision);
                 if let Decision::Raise(alert) = &decision {
                     // Loud: operators must see this in any log view.
                     tracing::error!(epoch = self.memory.epoch, alert = %alert.key(), "ALERT: {alert}");
                 }
                 if decision != Decision::Steady {
-                    self.events
-                        .record(self.memory.epoch, &decision.to_string(), None);
+                    let what = match note {
+                        Some(note) => format!("{decision}; {note}"),
+                        None => decision.to_string(),
+                    };
+                    self.events.record(self.memory.epoch, &what, None);
                 }
                 self.last_failure = None;
                 true
@@ -311,9 +296,11 @@ impl<P: Plant> Controller<P> {
     }
 
     /// Runs until `shutdown`: acts step after step while there is something
-    /// to do, otherwise observes every probe interval.
+    /// to do, probes again soon while something is suspect or a step
+    /// failed, otherwise observes every probe interval.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let interval = Duration::from_millis(self.topology.controller.probe_interval_ms);
+        let recheck = Duration::from_millis(self.topology.controller.recheck_interval_ms);
         self.events.record(
             self.memory.epoch,
             &format!(
@@ -330,6 +317,9 @@ impl<P: Plant> Controller<P> {
             back_to_back = if again { back_to_back + 1 } else { 0 };
             let pause = if again && back_to_back < MAX_STEPS_WITHOUT_PAUSE {
                 Duration::ZERO
+            } else if !done || self.memory.suspects() {
+                back_to_back = 0;
+                recheck.min(interval)
             } else {
                 back_to_back = 0;
                 interval
@@ -344,9 +334,18 @@ impl<P: Plant> Controller<P> {
     }
 }
 
+/// Now, in Unix milliseconds.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Runs the controller of the topology in `data_dir` until `shutdown`.
 pub async fn run(data_dir: &Path, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+    // Two controllers deciding for one topology would fight: the second refuses.
+    let _lock = crate::lock::ControllerLock::acquire(data_dir)?;
     let secrets = Secrets::load(data_dir)?;
     let plant = LiveTopology::new(topology.clone(), secrets, data_dir)?;
     let controller = Controller::new(plant, topology.clone(), data_dir);
@@ -413,7 +412,7 @@ mod tests {
     }
 
     impl Plant for Simulated {
-        async fn observe(&mut self) -> Observation {
+        async fn observe(&mut self, _down: &BTreeSet<String>) -> Observation {
             let clients = u64::from(self.dr_up && self.replicating[1]);
             let sites = (0..2)
                 .map(|i| {
@@ -444,6 +443,7 @@ mod tests {
                         },
                         apps_healthy: 0,
                         apps_total: 0,
+                        standby_total: 0,
                     }
                 })
                 .collect();
@@ -452,11 +452,13 @@ mod tests {
                 edge: EdgeObservation {
                     up: true,
                     active: self.edge.clone(),
+                    ..EdgeObservation::default()
                 },
+                requested: None,
             }
         }
 
-        async fn act(&mut self, decision: &Decision) -> anyhow::Result<()> {
+        async fn act(&mut self, decision: &Decision) -> anyhow::Result<Option<String>> {
             self.acts.push(decision.clone());
             match decision {
                 Decision::Promote { site, .. } => self.writable[index(site)] = true,
@@ -466,7 +468,7 @@ mod tests {
                 Decision::SwitchEdge { site } => self.edge = Some(site.clone()),
                 _ => {}
             }
-            Ok(())
+            Ok(None)
         }
     }
 
@@ -492,7 +494,8 @@ mod tests {
             vec![
                 Decision::Promote {
                     site: "primary".into(),
-                    epoch: 1
+                    epoch: 1,
+                    alone: false,
                 },
                 Decision::Replicate {
                     replica: "dr".into(),

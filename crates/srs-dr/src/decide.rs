@@ -4,9 +4,10 @@
 
 use crate::gtid;
 use crate::observe::{Observation, SiteObservation};
+use crate::request::OperatorRequest;
 use serde::{Deserialize, Serialize};
 use srs_mariadb::SyncMode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Something an operator must know about that the controller does not
@@ -48,6 +49,28 @@ pub enum Alert {
         /// The site holding more.
         ahead: String,
     },
+    /// A primary without a replica: commits no longer wait for one (the
+    /// degraded mode after a failover) until a replica is back.
+    RunningWithoutReplica {
+        /// The primary's site.
+        site: String,
+    },
+    /// The primary is down but the controller will not fail over on its
+    /// own (automation off, cool-down, no healthy replica).
+    FailoverHeld {
+        /// The primary's site.
+        site: String,
+        /// Why not.
+        reason: String,
+    },
+    /// A former primary holds transactions the primary lacks: it stays
+    /// fenced until `srs failback` deals with them.
+    ErrantTransactions {
+        /// The site holding them.
+        site: String,
+        /// How many.
+        count: u64,
+    },
 }
 
 impl Alert {
@@ -61,6 +84,9 @@ impl Alert {
             Alert::SemiSyncFallback { site } => format!("semi-sync-fallback:{site}"),
             Alert::EdgeUnreachable => "edge-unreachable".into(),
             Alert::PromotionRefused { site, .. } => format!("promotion-refused:{site}"),
+            Alert::RunningWithoutReplica { site } => format!("running-without-replica:{site}"),
+            Alert::FailoverHeld { site, .. } => format!("failover-held:{site}"),
+            Alert::ErrantTransactions { site, .. } => format!("errant-transactions:{site}"),
         }
     }
 }
@@ -92,6 +118,18 @@ impl fmt::Display for Alert {
                 f,
                 "not promoting site '{site}': site '{ahead}' holds transactions it lacks"
             ),
+            Alert::RunningWithoutReplica { site } => write!(
+                f,
+                "RUNNING WITHOUT A REPLICA at site '{site}': commits do not wait for a second copy until a replica is back"
+            ),
+            Alert::FailoverHeld { site, reason } => write!(
+                f,
+                "the primary at site '{site}' is down and no automatic failover happens: {reason}; `srs failover --yes` promotes the other site"
+            ),
+            Alert::ErrantTransactions { site, count } => write!(
+                f,
+                "site '{site}' holds {count} transaction(s) the primary lacks: it stays fenced; `srs failback` saves them and re-seeds it"
+            ),
         }
     }
 }
@@ -101,12 +139,61 @@ impl fmt::Display for Alert {
 pub enum Decision {
     /// Everything is as it should be (alerts may still stand).
     Steady,
-    /// Make `site` the writable primary, with semi-sync as configured.
+    /// The primary is gone: make `to` the primary from now on, fencing
+    /// `from` where it can still be reached. Promotion follows.
+    Failover {
+        /// The failed primary.
+        from: String,
+        /// The replica taking over.
+        to: String,
+        /// The new epoch.
+        epoch: u64,
+        /// When it was decided (Unix ms), for the cool-down.
+        at_ms: u64,
+        /// What showed the primary failed.
+        reason: String,
+    },
+    /// Planned change of primary: hold the edge, fence `from`, wait until
+    /// `to` has everything `from` wrote; promotion follows.
+    Switchover {
+        /// The primary now.
+        from: String,
+        /// The site to become primary.
+        to: String,
+        /// The new epoch.
+        epoch: u64,
+    },
+    /// An operator's request that cannot be carried out now.
+    Refuse {
+        /// What was asked.
+        request: OperatorRequest,
+        /// Why not.
+        reason: String,
+    },
+    /// Make `site` the writable primary, with semi-sync as configured;
+    /// it first applies everything it received as a replica.
     Promote {
         /// The site.
         site: String,
         /// The epoch it is primary in.
         epoch: u64,
+        /// No other site is up: commits must not wait for a replica.
+        alone: bool,
+    },
+    /// A replica is back and caught up: commits wait for it again.
+    RestoreSync {
+        /// The primary's site.
+        site: String,
+    },
+    /// Start the standby app instances of the new primary's site.
+    ScaleUp {
+        /// The site.
+        site: String,
+    },
+    /// Stop the standby app instances of a site that is no longer primary.
+    ScaleDown {
+        /// The site.
+        site: String,
     },
     /// Make `site` read-only: it is not the primary.
     Fence {
@@ -141,7 +228,13 @@ impl Decision {
     pub fn kind(&self) -> &'static str {
         match self {
             Decision::Steady => "steady",
+            Decision::Failover { .. } => "failover",
             Decision::Promote { .. } => "promote",
+            Decision::Switchover { .. } => "switchover",
+            Decision::Refuse { .. } => "refuse",
+            Decision::RestoreSync { .. } => "restore_sync",
+            Decision::ScaleUp { .. } => "scale_up",
+            Decision::ScaleDown { .. } => "scale_down",
             Decision::Fence { .. } => "fence",
             Decision::Replicate { .. } => "replicate",
             Decision::CreateAppAccount { .. } => "create_app_account",
@@ -164,8 +257,45 @@ impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Decision::Steady => f.write_str("steady"),
-            Decision::Promote { site, epoch } => {
-                write!(f, "promote site '{site}' to primary (epoch {epoch})")
+            Decision::Failover {
+                from,
+                to,
+                epoch,
+                reason,
+                ..
+            } => write!(
+                f,
+                "fail over from site '{from}' to site '{to}' (epoch {epoch}): {reason}"
+            ),
+            Decision::Promote {
+                site,
+                epoch,
+                alone: false,
+            } => write!(f, "promote site '{site}' to primary (epoch {epoch})"),
+            Decision::Promote {
+                site,
+                epoch,
+                alone: true,
+            } => write!(
+                f,
+                "promote site '{site}' to primary (epoch {epoch}) without a replica: commits do not wait for one"
+            ),
+            Decision::Switchover { from, to, epoch } => write!(
+                f,
+                "switch over from site '{from}' to site '{to}' (epoch {epoch}), as an operator asked"
+            ),
+            Decision::Refuse { request, reason } => {
+                write!(f, "refused the operator's {request}: {reason}")
+            }
+            Decision::RestoreSync { site } => write!(
+                f,
+                "a replica of site '{site}' is back and caught up: commits wait for it again"
+            ),
+            Decision::ScaleUp { site } => {
+                write!(f, "start the standby app instances of site '{site}'")
+            }
+            Decision::ScaleDown { site } => {
+                write!(f, "stop the standby app instances of site '{site}'")
             }
             Decision::Fence { site } => write!(f, "fence site '{site}' (read_only)"),
             Decision::Replicate { replica, primary } => {
@@ -181,6 +311,15 @@ impl fmt::Display for Decision {
     }
 }
 
+/// A part of the topology the controller probes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Component {
+    /// A site's database.
+    Database(String),
+    /// The edge's admin endpoint.
+    Edge,
+}
+
 /// What the controller keeps between observations (and across restarts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Memory {
@@ -191,10 +330,17 @@ pub struct Memory {
     /// Standing alerts by key.
     #[serde(default)]
     pub alerts: BTreeMap<String, Alert>,
-    /// Consecutive failed probes by component (`db:SITE`, `edge`); this
-    /// process's own observations, not kept across restarts.
+    /// When the last automatic failover was decided (Unix ms): none back
+    /// within the cool-down unless an operator acts.
+    #[serde(default)]
+    pub last_failover_ms: Option<u64>,
+    /// Sites whose standby app instances run (started on promotion).
+    #[serde(default)]
+    pub standby_running: BTreeSet<String>,
+    /// Consecutive failed probes by component; this process's own
+    /// observations, not kept across restarts.
     #[serde(skip)]
-    pub failures: BTreeMap<String, u32>,
+    pub failures: BTreeMap<Component, u32>,
     /// The edge has answered this process at least once (an edge not yet
     /// started is not down).
     #[serde(skip)]
@@ -208,6 +354,8 @@ impl Memory {
             epoch: 0,
             primary: primary.to_owned(),
             alerts: BTreeMap::new(),
+            last_failover_ms: None,
+            standby_running: BTreeSet::new(),
             failures: BTreeMap::new(),
             edge_seen: false,
         }
@@ -216,30 +364,71 @@ impl Memory {
     /// Counts failed probes from one observation.
     pub fn note(&mut self, observation: &Observation) {
         for site in &observation.sites {
-            self.count(format!("db:{}", site.name), site.database.up);
+            self.count(Component::Database(site.name.clone()), site.database.up);
         }
-        self.count("edge".into(), observation.edge.up);
+        self.count(Component::Edge, observation.edge.up);
         self.edge_seen |= observation.edge.up;
     }
 
-    fn count(&mut self, key: String, up: bool) {
+    fn count(&mut self, component: Component, up: bool) {
         if up {
-            self.failures.remove(&key);
+            self.failures.remove(&component);
         } else {
-            *self.failures.entry(key).or_insert(0) += 1;
+            *self.failures.entry(component).or_insert(0) += 1;
         }
     }
 
-    fn failed(&self, key: &str, threshold: u32) -> bool {
-        self.failures.get(key).copied().unwrap_or(0) >= threshold
+    fn failures_of(&self, component: &Component) -> u32 {
+        self.failures.get(component).copied().unwrap_or(0)
+    }
+
+    fn failed(&self, component: &Component, threshold: u32) -> bool {
+        self.failures_of(component) >= threshold
+    }
+
+    /// Sites whose database is counted down.
+    pub fn down(&self, threshold: u32) -> BTreeSet<String> {
+        self.failures
+            .iter()
+            .filter(|(_, n)| **n >= threshold)
+            .filter_map(|(c, _)| match c {
+                Component::Database(site) => Some(site.clone()),
+                Component::Edge => None,
+            })
+            .collect()
+    }
+
+    /// Some component failed its last probe but is not yet counted down:
+    /// probe again soon rather than after a whole interval.
+    pub fn suspects(&self) -> bool {
+        !self.failures.is_empty()
     }
 
     /// Takes in a step that succeeded.
     pub fn apply(&mut self, decision: &Decision) {
         match decision {
-            Decision::Promote { site, epoch } => {
+            Decision::Failover {
+                to, epoch, at_ms, ..
+            } => {
+                self.primary.clone_from(to);
+                self.epoch = *epoch;
+                self.last_failover_ms = Some(*at_ms);
+            }
+            Decision::Promote { site, epoch, .. } => {
                 self.primary.clone_from(site);
                 self.epoch = *epoch;
+            }
+            Decision::Switchover { to, epoch, .. } => {
+                self.primary.clone_from(to);
+                self.epoch = *epoch;
+                // An operator restored a known state: automation guards it again.
+                self.last_failover_ms = None;
+            }
+            Decision::ScaleUp { site } => {
+                self.standby_running.insert(site.clone());
+            }
+            Decision::ScaleDown { site } => {
+                self.standby_running.remove(site);
             }
             Decision::Raise(alert) => {
                 self.alerts.insert(alert.key(), alert.clone());
@@ -259,7 +448,15 @@ pub struct Policy {
     pub sync_mode: SyncMode,
     /// Consecutive failed probes before a component counts as down.
     pub failure_threshold: u32,
+    /// Whether the controller fails over on its own.
+    pub automatic: bool,
+    /// No automatic failover within this long of the last one, ms.
+    pub cooldown_ms: u64,
 }
+
+/// Transactions a replica may still have to receive for commits to wait
+/// for it again without a long stall.
+const CAUGHT_UP_TRANSACTIONS: u64 = 50;
 
 /// Whether `site`'s database is the replica it should be of `primary`.
 fn replicates_from(site: &SiteObservation, primary_addr: &str) -> bool {
@@ -280,22 +477,95 @@ fn broken(site: &SiteObservation) -> Option<String> {
     }
 }
 
+/// Transactions `site` originated that `primary` lacks: written on a
+/// former primary after the other site stopped receiving from it.
+pub fn errant(site: &SiteObservation, primary: &SiteObservation) -> u64 {
+    gtid::originated_beyond(
+        &site.database.gtid_binlog_state,
+        &primary.database.gtid_binlog_state,
+        site.database.server_id,
+    )
+}
+
+/// Why the primary counts as failed, or None while it does not: enough
+/// failed probes in a row AND a second opinion (a replica lost it, or the
+/// edge sees none of its app instances).
+fn primary_failure(
+    observation: &Observation,
+    memory: &Memory,
+    policy: Policy,
+    primary: &SiteObservation,
+) -> Option<String> {
+    let probes = memory.failures_of(&Component::Database(primary.name.clone()));
+    if probes < policy.failure_threshold {
+        return None;
+    }
+    let replica_lost = observation
+        .sites
+        .iter()
+        .filter(|s| s.name != primary.name && s.database.up)
+        .any(|s| s.database.replica.as_ref().is_none_or(|r| !r.io_running));
+    let edge_sees_none = observation.edge.up
+        && observation
+            .edge
+            .healthy
+            .get(&primary.name)
+            .is_some_and(|n| *n == 0);
+    let apps_down = primary.apps_total > 0 && primary.apps_healthy == 0;
+    let opinion = match (replica_lost, edge_sees_none || apps_down) {
+        (true, true) => "the replica lost it and none of its app instances answers",
+        (true, false) => "the replica lost it",
+        (false, true) => "none of its app instances answers",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "its database failed {probes} probes in a row and {opinion}"
+    ))
+}
+
+/// The site that would take over from `primary`, or why there is none.
+fn candidate<'a>(
+    observation: &'a Observation,
+    primary: &SiteObservation,
+) -> Result<&'a SiteObservation, String> {
+    let others = observation.sites.iter().filter(|s| s.name != primary.name);
+    let mut reason = "no other site".to_owned();
+    for s in others {
+        if !s.database.up {
+            reason = format!("site '{}' is down too", s.name);
+        } else if let Some(error) = broken(s) {
+            reason = format!("replication to site '{}' is broken ({error})", s.name);
+        } else {
+            return Ok(s);
+        }
+    }
+    Err(reason)
+}
+
 /// The conditions that hold now, as alerts.
 fn conditions(
     observation: &Observation,
     memory: &Memory,
     policy: Policy,
     primary: &SiteObservation,
+    now_ms: u64,
 ) -> Vec<Alert> {
     let mut now = Vec::new();
     let p = &primary.database;
-    if memory.failed(&format!("db:{}", primary.name), policy.failure_threshold) {
+    let threshold = policy.failure_threshold;
+    if memory.failed(&Component::Database(primary.name.clone()), threshold) {
         now.push(Alert::PrimaryUnreachable {
             site: primary.name.clone(),
         });
+        if let Some(reason) = held(observation, memory, policy, primary, now_ms) {
+            now.push(Alert::FailoverHeld {
+                site: primary.name.clone(),
+                reason,
+            });
+        }
     }
     for replica in observation.sites.iter().filter(|s| s.name != primary.name) {
-        if memory.failed(&format!("db:{}", replica.name), policy.failure_threshold) {
+        if memory.failed(&Component::Database(replica.name.clone()), threshold) {
             now.push(Alert::ReplicaUnreachable {
                 site: replica.name.clone(),
                 strict: policy.sync_mode == SyncMode::Strict,
@@ -314,6 +584,13 @@ fn conditions(
                     ahead: replica.name.clone(),
                 });
             }
+            let count = errant(replica, primary);
+            if count > 0 {
+                now.push(Alert::ErrantTransactions {
+                    site: replica.name.clone(),
+                    count,
+                });
+            }
         }
     }
     if matches!(policy.sync_mode, SyncMode::Bounded { .. })
@@ -326,24 +603,54 @@ fn conditions(
             site: primary.name.clone(),
         });
     }
-    if memory.edge_seen && memory.failed("edge", policy.failure_threshold) {
+    if policy.sync_mode != SyncMode::Async && p.up && !p.read_only && !p.semi_sync.enabled {
+        now.push(Alert::RunningWithoutReplica {
+            site: primary.name.clone(),
+        });
+    }
+    if memory.edge_seen && memory.failed(&Component::Edge, threshold) {
         now.push(Alert::EdgeUnreachable);
     }
     now
 }
 
+/// Why a failed primary is not failed over automatically, if it is not.
+fn held(
+    observation: &Observation,
+    memory: &Memory,
+    policy: Policy,
+    primary: &SiteObservation,
+    now_ms: u64,
+) -> Option<String> {
+    if !policy.automatic {
+        return Some("automatic failover is off ([controller] automatic = false)".into());
+    }
+    if let Some(at) = memory.last_failover_ms {
+        let since = now_ms.saturating_sub(at);
+        if since < policy.cooldown_ms {
+            return Some(format!(
+                "the last failover was {} s ago, within the {} s cool-down",
+                since / 1000,
+                policy.cooldown_ms / 1000
+            ));
+        }
+    }
+    candidate(observation, primary).err()
+}
+
 /// The one next step. `primary_addr` is the primary's database address as
-/// replicas reach it (`host:port`).
+/// replicas reach it (`host:port`); `now_ms` is the wall clock (Unix ms).
 pub fn decide(
     observation: &Observation,
     memory: &Memory,
     policy: Policy,
     primary_addr: &str,
+    now_ms: u64,
 ) -> Decision {
     let Some(primary) = observation.site(&memory.primary) else {
         return Decision::Steady;
     };
-    let now = conditions(observation, memory, policy, primary);
+    let now = conditions(observation, memory, policy, primary, now_ms);
     let refused = now
         .iter()
         .any(|a| matches!(a, Alert::PromotionRefused { .. }));
@@ -354,6 +661,22 @@ pub fn decide(
         .filter(|s| s.name != primary.name)
         .collect();
 
+    if let Some(request) = &observation.requested {
+        return operator(request, observation, memory, primary, primary_addr, now_ms);
+    }
+    if let Some(reason) = primary_failure(observation, memory, policy, primary) {
+        if held(observation, memory, policy, primary, now_ms).is_none() {
+            if let Ok(to) = candidate(observation, primary) {
+                return Decision::Failover {
+                    from: primary.name.clone(),
+                    to: to.name.clone(),
+                    epoch: memory.epoch + 1,
+                    at_ms: now_ms,
+                    reason,
+                };
+            }
+        }
+    }
     // Never two writable sites: fence any other site that accepts writes.
     if let Some(r) = replicas
         .iter()
@@ -367,34 +690,68 @@ pub fn decide(
         return Decision::Promote {
             site: primary.name.clone(),
             epoch: memory.epoch.max(1),
+            alone: !replicas.iter().any(|r| r.database.up),
         };
     }
     if p.up && !p.read_only {
         // Restart replication that stopped cleanly (every server starts
         // with skip-slave-start), or point a replica at the right source;
-        // one that stopped on an error waits for an operator.
-        if let Some(r) = replicas
-            .iter()
-            .find(|r| r.database.up && !replicates_from(r, primary_addr) && broken(r).is_none())
-        {
+        // one that stopped on an error, or that holds transactions the
+        // primary lacks, waits for an operator.
+        if let Some(r) = replicas.iter().find(|r| {
+            r.database.up
+                && !replicates_from(r, primary_addr)
+                && broken(r).is_none()
+                && errant(r, primary) == 0
+        }) {
             return Decision::Replicate {
                 replica: r.name.clone(),
                 primary: primary.name.clone(),
             };
         }
+        let caught_up = replicas.iter().any(|r| {
+            replicates_from(r, primary_addr)
+                && r.database.replica.as_ref().is_some_and(|s| {
+                    s.io_running
+                        && gtid::distance(&p.gtid_binlog_pos, &s.gtid_io_pos)
+                            <= CAUGHT_UP_TRANSACTIONS
+                })
+        });
+        if policy.sync_mode != SyncMode::Async && !p.semi_sync.enabled && caught_up {
+            return Decision::RestoreSync {
+                site: primary.name.clone(),
+            };
+        }
         // Strict mode: a binlogged statement cannot commit until a replica
         // acknowledges, so the account waits for one.
-        let can_commit = policy.sync_mode != SyncMode::Strict || p.semi_sync.clients > 0;
+        let can_commit =
+            policy.sync_mode != SyncMode::Strict || p.semi_sync.clients > 0 || !p.semi_sync.enabled;
         if !p.app_account && can_commit {
             return Decision::CreateAppAccount {
                 site: primary.name.clone(),
             };
         }
+        if primary.standby_total > 0 && !memory.standby_running.contains(&primary.name) {
+            return Decision::ScaleUp {
+                site: primary.name.clone(),
+            };
+        }
     }
-    if observation.edge.up && observation.edge.active.as_deref() != Some(primary.name.as_str()) {
+    if observation.edge.up
+        && (observation.edge.holding
+            || observation.edge.active.as_deref() != Some(primary.name.as_str()))
+    {
         return Decision::SwitchEdge {
             site: primary.name.clone(),
         };
+    }
+    // Standby instances of a former primary stop once nothing routes there.
+    if let Some(site) = memory
+        .standby_running
+        .iter()
+        .find(|s| **s != primary.name && observation.edge.active.as_deref() != Some(s.as_str()))
+    {
+        return Decision::ScaleDown { site: site.clone() };
     }
     if let Some(alert) = now.iter().find(|a| !memory.alerts.contains_key(&a.key())) {
         return Decision::Raise(alert.clone());
@@ -407,6 +764,63 @@ pub fn decide(
         return Decision::Clear(alert.clone());
     }
     Decision::Steady
+}
+
+/// The step an operator's request calls for, or why it cannot be taken.
+fn operator(
+    request: &OperatorRequest,
+    observation: &Observation,
+    memory: &Memory,
+    primary: &SiteObservation,
+    primary_addr: &str,
+    now_ms: u64,
+) -> Decision {
+    let refuse = |reason: String| Decision::Refuse {
+        request: request.clone(),
+        reason,
+    };
+    let (OperatorRequest::Switchover { to } | OperatorRequest::Failover { to }) = request;
+    let Some(target) = observation.site(to) else {
+        return refuse(format!("there is no site '{to}'"));
+    };
+    if target.name == primary.name {
+        return refuse(format!("site '{to}' is the primary already"));
+    }
+    if !target.database.up {
+        return refuse(format!("site '{to}': its database does not answer"));
+    }
+    if let Some(error) = broken(target) {
+        return refuse(format!(
+            "site '{to}': replication stopped on an error ({error})"
+        ));
+    }
+    match request {
+        OperatorRequest::Failover { .. } => Decision::Failover {
+            from: primary.name.clone(),
+            to: to.clone(),
+            epoch: memory.epoch + 1,
+            at_ms: now_ms,
+            reason: "an operator forced it".into(),
+        },
+        OperatorRequest::Switchover { .. } => {
+            if !primary.database.up || primary.database.read_only {
+                return refuse(format!(
+                    "the primary at site '{}' is not up and writable; use `srs failover --yes`",
+                    primary.name
+                ));
+            }
+            if !replicates_from(target, primary_addr) {
+                return refuse(format!(
+                    "site '{to}' does not replicate from the primary yet"
+                ));
+            }
+            Decision::Switchover {
+                from: primary.name.clone(),
+                to: to.clone(),
+                epoch: memory.epoch + 1,
+            }
+        }
+    }
 }
 
 /// Whether the primary is ready for the application: writable, with its account.
@@ -462,18 +876,23 @@ mod tests {
                     database: a,
                     apps_healthy: 2,
                     apps_total: 2,
+                    standby_total: 0,
                 },
                 SiteObservation {
                     name: "b".into(),
                     database: b,
                     apps_healthy: 0,
                     apps_total: 0,
+                    standby_total: 2,
                 },
             ],
             edge: EdgeObservation {
                 up: true,
                 active: Some("a".into()),
+                healthy: [("a".to_owned(), 2), ("b".to_owned(), 0)].into(),
+                holding: false,
             },
+            requested: None,
         }
     }
 
@@ -487,11 +906,19 @@ mod tests {
     const STRICT: Policy = Policy {
         sync_mode: SyncMode::Strict,
         failure_threshold: 3,
+        automatic: true,
+        cooldown_ms: 300_000,
     };
     const BOUNDED: Policy = Policy {
         sync_mode: SyncMode::Bounded { timeout_ms: 1000 },
-        failure_threshold: 3,
+        ..STRICT
     };
+    const MANUAL: Policy = Policy {
+        automatic: false,
+        ..STRICT
+    };
+    /// The test clock: a day after the epoch, in ms.
+    const NOW: u64 = 86_400_000;
 
     fn down() -> DatabaseStatus {
         DatabaseStatus {
@@ -502,6 +929,46 @@ mod tests {
     }
 
     type Change = fn(&mut Observation, &mut Memory);
+
+    /// The primary's server killed: probes refused, the replica's receiver
+    /// reconnecting, its app instances not ready.
+    fn primary_gone(o: &mut Observation) {
+        o.sites[0].database = down();
+        o.sites[0].apps_healthy = 0;
+        o.edge.healthy.insert("a".into(), 0);
+        if let Some(r) = o.sites[1].database.replica.as_mut() {
+            r.io_running = false;
+            r.io_connecting = true;
+        }
+    }
+
+    fn failover(reason: &str) -> Decision {
+        Decision::Failover {
+            from: "a".into(),
+            to: "b".into(),
+            epoch: 2,
+            at_ms: NOW,
+            reason: format!("its database failed 3 probes in a row and {reason}"),
+        }
+    }
+
+    /// The failover decided and taken in: b is to be primary, a is down.
+    fn after_failover(o: &mut Observation, m: &mut Memory) {
+        primary_gone(o);
+        m.failures.insert(Component::Database("a".into()), 4);
+        m.apply(&failover("x"));
+    }
+
+    /// b promoted alone (semi-sync off), a down, the edge still on a.
+    fn promoted(o: &mut Observation, m: &mut Memory) {
+        after_failover(o, m);
+        let mut b = db(false, "0-1-10");
+        b.app_account = true;
+        b.server_id = 2;
+        b.gtid_binlog_state = "0-1-10".into();
+        o.sites[1].database = b;
+        o.sites[0].database.server_id = 1;
+    }
 
     #[test]
     fn each_situation_has_one_next_step() {
@@ -519,6 +986,7 @@ mod tests {
                 Decision::Promote {
                     site: "a".into(),
                     epoch: 1,
+                    alone: false,
                 },
             ),
             (
@@ -531,6 +999,7 @@ mod tests {
                 Decision::Promote {
                     site: "a".into(),
                     epoch: 4,
+                    alone: false,
                 },
             ),
             (
@@ -606,7 +1075,7 @@ mod tests {
                 "async: app account without a replica",
                 Policy {
                     sync_mode: SyncMode::Async,
-                    failure_threshold: 3,
+                    ..STRICT
                 },
                 |o, _| {
                     o.sites[0].database.app_account = false;
@@ -631,25 +1100,370 @@ mod tests {
                 STRICT,
                 |o, m| {
                     o.sites[0].database = down();
-                    m.failures.insert("db:a".into(), 1);
+                    m.failures.insert(Component::Database("a".into()), 1);
                 },
                 Decision::Steady,
             ),
             (
-                "primary down for three probes",
+                "primary down for three probes, but replica and edge still see it: no failover",
                 STRICT,
                 |o, m| {
                     o.sites[0].database = down();
-                    m.failures.insert("db:a".into(), 3);
+                    m.failures.insert(Component::Database("a".into()), 3);
                 },
                 Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }),
+            ),
+            (
+                "primary down for two probes and the replica lost it: not yet",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 2);
+                },
+                Decision::Steady,
+            ),
+            (
+                "primary down for three probes and the replica lost it: fail over",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                },
+                failover("the replica lost it and none of its app instances answers"),
+            ),
+            (
+                "a silent primary: the replica still thinks it is connected, the edge sees no app",
+                STRICT,
+                |o, m| {
+                    o.sites[0].database = down();
+                    o.sites[0].apps_healthy = 0;
+                    o.edge.healthy.insert("a".into(), 0);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                },
+                failover("none of its app instances answers"),
+            ),
+            (
+                "flapping: a success in between resets the count",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    let mut flapping = Memory::new("a");
+                    flapping.note(o);
+                    flapping.note(o);
+                    flapping.note(&healthy());
+                    flapping.note(o);
+                    m.failures = flapping.failures;
+                },
+                Decision::Steady,
+            ),
+            (
+                "automatic failover off: an alert says so",
+                MANUAL,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                },
+                Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }),
+            ),
+            (
+                "automatic failover off: held, and why",
+                MANUAL,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                },
+                Decision::Raise(Alert::FailoverHeld {
+                    site: "a".into(),
+                    reason: "automatic failover is off ([controller] automatic = false)".into(),
+                }),
+            ),
+            (
+                "cool-down: no second automatic failover within it",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.last_failover_ms = Some(NOW - 60_000);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                },
+                Decision::Raise(Alert::FailoverHeld {
+                    site: "a".into(),
+                    reason: "the last failover was 60 s ago, within the 300 s cool-down".into(),
+                }),
+            ),
+            (
+                "cool-down over: fail over again",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.last_failover_ms = Some(NOW - 301_000);
+                },
+                failover("the replica lost it and none of its app instances answers"),
+            ),
+            (
+                "no failover to a replica whose replication broke",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    if let Some(r) = o.sites[1].database.replica.as_mut() {
+                        r.sql_running = false;
+                        r.last_sql_error = "Duplicate entry".into();
+                    }
+                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                },
+                Decision::Raise(Alert::FailoverHeld {
+                    site: "a".into(),
+                    reason: "replication to site 'b' is broken (Duplicate entry)".into(),
+                }),
+            ),
+            (
+                "after the failover: promote the replica alone (the old primary is down)",
+                STRICT,
+                |o, m| {
+                    after_failover(o, m);
+                },
+                Decision::Promote {
+                    site: "b".into(),
+                    epoch: 2,
+                    alone: true,
+                },
+            ),
+            (
+                "a controller restarted mid-failover finishes it: promotes once",
+                STRICT,
+                |o, m| {
+                    after_failover(o, m);
+                    // What it published survives; its probe counts do not.
+                    m.failures.clear();
+                    m.edge_seen = false;
+                },
+                Decision::Promote {
+                    site: "b".into(),
+                    epoch: 2,
+                    alone: true,
+                },
+            ),
+            (
+                "promoted: start the standby app instances",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                },
+                Decision::ScaleUp { site: "b".into() },
+            ),
+            (
+                "standby running: route the edge to the new primary",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    m.standby_running.insert("b".into());
+                },
+                Decision::SwitchEdge { site: "b".into() },
+            ),
+            (
+                "routed: the survivor without a replica is an alert",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    m.standby_running.insert("b".into());
+                    o.edge.active = Some("b".into());
+                    m.apply(&Decision::Raise(Alert::ReplicaUnreachable {
+                        site: "a".into(),
+                        strict: true,
+                    }));
+                },
+                Decision::Raise(Alert::RunningWithoutReplica { site: "b".into() }),
+            ),
+            (
+                "a zombie primary wakes up writable: fence it",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    o.sites[0].database = db(false, "0-1-10");
+                },
+                Decision::Fence { site: "a".into() },
+            ),
+            (
+                "the old primary is back read-only with nothing errant: rejoin it",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    o.sites[0].database = db(true, "0-1-10");
+                    o.sites[0].database.gtid_binlog_state = "0-1-10".into();
+                    o.sites[0].database.server_id = 1;
+                },
+                Decision::Replicate {
+                    replica: "a".into(),
+                    primary: "b".into(),
+                },
+            ),
+            (
+                "the old primary holds errant transactions: it stays fenced, alert",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    m.standby_running.insert("b".into());
+                    o.edge.active = Some("b".into());
+                    o.sites[0].database = db(true, "0-1-12");
+                    o.sites[0].database.gtid_binlog_state = "0-1-12".into();
+                    o.sites[0].database.server_id = 1;
+                    m.failures.clear();
+                    m.apply(&Decision::Raise(Alert::RunningWithoutReplica { site: "b".into() }));
+                },
+                Decision::Raise(Alert::ErrantTransactions {
+                    site: "a".into(),
+                    count: 2,
+                }),
+            ),
+            (
+                "the replica is back and caught up: commits wait for it again",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    let mut back = db(true, "0-1-10");
+                    back.replica = Some(ReplicaStatus {
+                        io_running: true,
+                        sql_running: true,
+                        source: PRIMARY_ADDR.into(),
+                        gtid_io_pos: "0-1-10".into(),
+                        ..ReplicaStatus::default()
+                    });
+                    o.sites[0].database = back;
+                },
+                Decision::RestoreSync { site: "b".into() },
+            ),
+            (
+                "failover during failback: the switched-to site dies, no failover inside the cool-down",
+                STRICT,
+                |o, m| {
+                    // b took over a minute ago; a rejoined and was switched back to.
+                    m.last_failover_ms = Some(NOW - 60_000);
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                },
+                Decision::Raise(Alert::FailoverHeld {
+                    site: "a".into(),
+                    reason: "the last failover was 60 s ago, within the 300 s cool-down".into(),
+                }),
+            ),
+            (
+                "an operator's switchover to the healthy replica",
+                STRICT,
+                |o, _| {
+                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                },
+                Decision::Switchover {
+                    from: "a".into(),
+                    to: "b".into(),
+                    epoch: 2,
+                },
+            ),
+            (
+                "a switchover to a replica that does not replicate is refused",
+                STRICT,
+                |o, _| {
+                    o.sites[1].database.replica = None;
+                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                },
+                Decision::Refuse {
+                    request: OperatorRequest::Switchover { to: "b".into() },
+                    reason: "site 'b' does not replicate from the primary yet".into(),
+                },
+            ),
+            (
+                "a switchover needs a healthy primary",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 1);
+                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                },
+                Decision::Refuse {
+                    request: OperatorRequest::Switchover { to: "b".into() },
+                    reason: "the primary at site 'a' is not up and writable; use `srs failover --yes`".into(),
+                },
+            ),
+            (
+                "a switchover within the cool-down is the operator's call",
+                STRICT,
+                |o, m| {
+                    m.last_failover_ms = Some(NOW - 1_000);
+                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                },
+                Decision::Switchover {
+                    from: "a".into(),
+                    to: "b".into(),
+                    epoch: 2,
+                },
+            ),
+            (
+                "a forced failover while automation is off",
+                MANUAL,
+                |o, m| {
+                    primary_gone(o);
+                    m.failures.insert(Component::Database("a".into()), 9);
+                    o.requested = Some(OperatorRequest::Failover { to: "b".into() });
+                },
+                Decision::Failover {
+                    from: "a".into(),
+                    to: "b".into(),
+                    epoch: 2,
+                    at_ms: NOW,
+                    reason: "an operator forced it".into(),
+                },
+            ),
+            (
+                "a request for the site that is primary already is refused",
+                STRICT,
+                |o, _| {
+                    o.requested = Some(OperatorRequest::Failover { to: "a".into() });
+                },
+                Decision::Refuse {
+                    request: OperatorRequest::Failover { to: "a".into() },
+                    reason: "site 'a' is the primary already".into(),
+                },
+            ),
+            (
+                "the edge still holds requests after a switch that did not finish: release them",
+                STRICT,
+                |o, _| o.edge.holding = true,
+                Decision::SwitchEdge { site: "a".into() },
+            ),
+            (
+                "switched over: the new primary is promoted with semi-sync (the old one is up)",
+                STRICT,
+                |o, m| {
+                    m.apply(&Decision::Switchover {
+                        from: "a".into(),
+                        to: "b".into(),
+                        epoch: 2,
+                    });
+                    o.sites[0].database.read_only = true;
+                },
+                Decision::Promote {
+                    site: "b".into(),
+                    epoch: 2,
+                    alone: false,
+                },
+            ),
+            (
+                "standby instances of a former primary stop once the edge routes away",
+                STRICT,
+                |_, m| {
+                    m.standby_running.insert("b".into());
+                },
+                Decision::ScaleDown { site: "b".into() },
             ),
             (
                 "replica down for three probes, strict",
                 STRICT,
                 |o, m| {
                     o.sites[1].database = down();
-                    m.failures.insert("db:b".into(), 3);
+                    m.failures.insert(Component::Database("b".into()), 3);
                 },
                 Decision::Raise(Alert::ReplicaUnreachable {
                     site: "b".into(),
@@ -707,7 +1521,7 @@ mod tests {
                 |o, m| {
                     o.edge = EdgeObservation::default();
                     m.edge_seen = false;
-                    m.failures.insert("edge".into(), 9);
+                    m.failures.insert(Component::Edge, 9);
                 },
                 Decision::Steady,
             ),
@@ -716,7 +1530,7 @@ mod tests {
                 STRICT,
                 |o, m| {
                     o.edge = EdgeObservation::default();
-                    m.failures.insert("edge".into(), 3);
+                    m.failures.insert(Component::Edge, 3);
                 },
                 Decision::Raise(Alert::EdgeUnreachable),
             ),
@@ -724,7 +1538,11 @@ mod tests {
         for (name, policy, change, expected) in cases {
             let (mut o, mut m) = (healthy(), memory());
             change(&mut o, &mut m);
-            assert_eq!(decide(&o, &m, policy, PRIMARY_ADDR), expected, "{name}");
+            assert_eq!(
+                decide(&o, &m, policy, PRIMARY_ADDR, NOW),
+                expected,
+                "{name}"
+            );
         }
     }
 
@@ -735,7 +1553,7 @@ mod tests {
         o.sites[1].database = down();
         m.note(&o);
         m.note(&o);
-        assert_eq!(m.failures.get("db:b"), Some(&2));
+        assert_eq!(m.failures.get(&Component::Database("b".into())), Some(&2));
         m.note(&healthy());
         assert!(m.failures.is_empty());
     }
@@ -746,6 +1564,7 @@ mod tests {
         m.apply(&Decision::Promote {
             site: "b".into(),
             epoch: 2,
+            alone: false,
         });
         assert_eq!((m.primary.as_str(), m.epoch), ("b", 2));
     }
@@ -755,7 +1574,8 @@ mod tests {
         assert_eq!(
             Decision::Promote {
                 site: "a".into(),
-                epoch: 1
+                epoch: 1,
+                alone: false,
             }
             .to_string(),
             "promote site 'a' to primary (epoch 1)"

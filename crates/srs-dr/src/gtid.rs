@@ -38,6 +38,40 @@ pub fn distance(ahead: &str, behind: &str) -> u64 {
         .sum()
 }
 
+/// The highest sequence number per (domain, server id) in a GTID state.
+fn by_origin(state: &str) -> BTreeMap<(u32, u32), u64> {
+    let mut highest = BTreeMap::new();
+    for gtid in state.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        let mut parts = gtid.split('-');
+        let (Some(domain), Some(server), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if let (Ok(domain), Ok(server), Ok(seq)) = (
+            domain.parse::<u32>(),
+            server.parse::<u32>(),
+            seq.parse::<u64>(),
+        ) {
+            let entry = highest.entry((domain, server)).or_insert(seq);
+            *entry = (*entry).max(seq);
+        }
+    }
+    highest
+}
+
+/// Transactions server `server_id` wrote (in its GTID state `mine`) that
+/// a server with GTID state `other` never received: the errant, or
+/// split-brain, transactions of a former primary.
+pub fn originated_beyond(mine: &str, other: &str, server_id: u32) -> u64 {
+    let other = by_origin(other);
+    by_origin(mine)
+        .iter()
+        .filter(|((_, server), _)| *server == server_id)
+        .map(|(key, seq)| seq.saturating_sub(other.get(key).copied().unwrap_or(0)))
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +92,27 @@ mod tests {
         for (have, other, lacks_expected, distance_expected) in cases {
             assert_eq!(lacks(have, other), lacks_expected, "{have} vs {other}");
             assert_eq!(distance(other, have), distance_expected, "{other} - {have}");
+        }
+    }
+
+    #[test]
+    fn counts_what_a_server_wrote_that_the_other_lacks() {
+        let cases = [
+            ("", "", 1, 0, "nothing written"),
+            ("0-1-100", "0-1-100", 1, 0, "replica has it all"),
+            ("0-1-105", "0-1-100,0-2-150", 1, 5, "five never received"),
+            ("0-1-100,0-2-150", "0-1-100,0-2-150", 1, 0, "rejoined"),
+            (
+                "0-1-100,0-2-150",
+                "0-1-100,0-2-150",
+                2,
+                0,
+                "the other server",
+            ),
+            ("0-1-3,1-1-4", "0-1-3", 1, 4, "second domain"),
+        ];
+        for (mine, other, server, expected, name) in cases {
+            assert_eq!(originated_beyond(mine, other, server), expected, "{name}");
         }
     }
 }

@@ -3,15 +3,20 @@
 //! runs a whole two-site topology (`srs up`), and the view `srs status`
 //! prints.
 
+pub mod actuators;
 pub mod admission;
 pub mod controller;
 pub mod decide;
+pub mod drill;
 pub mod exposition;
 pub mod front_door;
 pub mod gtid;
+pub mod lock;
 pub mod observe;
+pub mod operator;
 pub mod published;
 pub mod reach;
+pub mod request;
 pub mod secrets;
 pub mod status;
 pub mod supervisor;

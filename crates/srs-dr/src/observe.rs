@@ -5,12 +5,13 @@ use crate::reach::connect_admin;
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use serde::Serialize;
-use srs_mariadb::{ReplicaStatus, SemiSync};
+use srs_mariadb::{Admin, ReplicaStatus, SemiSync};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long one probe may take before it counts as failed.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest an app instance's readiness probe may take.
+const APP_PROBE_TIMEOUT: Duration = Duration::from_millis(150);
 
 /// One site's database as seen now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -23,6 +24,10 @@ pub struct DatabaseStatus {
     pub gtid_binlog_pos: String,
     /// GTIDs it has applied as a replica.
     pub gtid_slave_pos: String,
+    /// The last GTID per domain and originating server.
+    pub gtid_binlog_state: String,
+    /// Its server id.
+    pub server_id: u32,
     /// Replication threads and lag, when it replicates.
     pub replica: Option<ReplicaStatus>,
     /// Semi-sync, primary side.
@@ -42,8 +47,10 @@ pub struct SiteObservation {
     pub database: DatabaseStatus,
     /// App instances answering `/readyz`.
     pub apps_healthy: usize,
-    /// App instances configured.
+    /// App instances configured (standby ones included while they run).
     pub apps_total: usize,
+    /// Standby app instances configured (started on promotion).
+    pub standby_total: usize,
 }
 
 /// The edge as seen now.
@@ -53,6 +60,10 @@ pub struct EdgeObservation {
     pub up: bool,
     /// The site it routes to, as it says itself.
     pub active: Option<String>,
+    /// Healthy app instances per site, as the edge sees them.
+    pub healthy: std::collections::BTreeMap<String, usize>,
+    /// It holds new requests (a switch began and has not finished).
+    pub holding: bool,
 }
 
 /// Everything, read in one pass.
@@ -62,6 +73,8 @@ pub struct Observation {
     pub sites: Vec<SiteObservation>,
     /// The edge.
     pub edge: EdgeObservation,
+    /// What an operator asked for and the controller has not yet done.
+    pub requested: Option<crate::request::OperatorRequest>,
 }
 
 impl Observation {
@@ -80,35 +93,87 @@ impl Observation {
     }
 }
 
-/// Probes a topology.
+/// Probes a topology, keeping one administrative connection per site
+/// open between probes (a probe is then a few queries, and servers do not
+/// log an aborted connection twice a second).
 pub struct Observer {
     topology: Topology,
     secrets: Secrets,
     data_dir: PathBuf,
     client: reqwest::Client,
+    apps: reqwest::Client,
+    timeout: Duration,
+    connections: Vec<tokio::sync::Mutex<Option<Admin>>>,
 }
 
 impl Observer {
     /// An observer of the topology kept in `data_dir`.
     pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> anyhow::Result<Self> {
+        let timeout = Duration::from_millis(topology.controller.probe_timeout_ms);
         Ok(Self {
+            connections: topology
+                .sites
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
             topology,
             secrets,
             data_dir: data_dir.to_owned(),
-            client: reqwest::Client::builder().timeout(PROBE_TIMEOUT).build()?,
+            client: reqwest::Client::builder().timeout(timeout).build()?,
+            // A live instance answers readiness in milliseconds; one whose
+            // database is gone may hang, and must not slow the probe down.
+            apps: reqwest::Client::builder()
+                .timeout(timeout.min(APP_PROBE_TIMEOUT))
+                .build()?,
+            timeout,
         })
     }
 
     /// Reads every database, app instance and the edge, all at once.
     pub async fn observe(&self) -> Observation {
-        let sites = futures::future::join_all(self.topology.sites.iter().map(|s| self.site(s)));
-        let (sites, edge) = tokio::join!(sites, self.edge());
-        Observation { sites, edge }
+        self.observe_with(&BTreeSet::new()).await
     }
 
-    async fn site(&self, site: &Site) -> SiteObservation {
+    /// As `observe`; databases of the sites in `down` (already counted
+    /// down) get a third of the probe timeout, so that steps taken while a
+    /// silent server stays silent do not each wait for it in full.
+    pub async fn observe_with(&self, down: &BTreeSet<String>) -> Observation {
+        let sites =
+            futures::future::join_all(self.topology.sites.iter().zip(&self.connections).map(
+                |(s, c)| {
+                    let timeout = if down.contains(&s.name) {
+                        (self.timeout / 3).max(Duration::from_millis(50))
+                    } else {
+                        self.timeout
+                    };
+                    self.site(s, c, timeout)
+                },
+            ));
+        let (sites, edge) = tokio::join!(sites, self.edge());
+        Observation {
+            sites,
+            edge,
+            requested: crate::request::OperatorRequest::pending(&self.data_dir),
+        }
+    }
+
+    /// Closes the connections it keeps.
+    pub async fn close(self) {
+        for c in self.connections {
+            if let Some(admin) = c.into_inner() {
+                admin.close().await;
+            }
+        }
+    }
+
+    async fn site(
+        &self,
+        site: &Site,
+        connection: &tokio::sync::Mutex<Option<Admin>>,
+        timeout: Duration,
+    ) -> SiteObservation {
         let apps = futures::future::join_all(site.app_addrs().into_iter().map(|addr| {
-            let client = &self.client;
+            let client = &self.apps;
             async move {
                 client
                     .get(format!("http://{addr}/readyz"))
@@ -117,36 +182,40 @@ impl Observer {
                     .is_ok_and(|r| r.status().is_success())
             }
         }));
-        let (database, apps) = tokio::join!(self.database(site), apps);
+        let (database, apps) = tokio::join!(self.database(site, connection, timeout), apps);
         SiteObservation {
             name: site.name.clone(),
             database,
             apps_healthy: apps.iter().filter(|ok| **ok).count(),
             apps_total: apps.len(),
+            standby_total: site.standby_app_ports.len(),
         }
     }
 
-    async fn database(&self, site: &Site) -> DatabaseStatus {
+    async fn database(
+        &self,
+        site: &Site,
+        connection: &tokio::sync::Mutex<Option<Admin>>,
+        timeout: Duration,
+    ) -> DatabaseStatus {
+        let mut slot = connection.lock().await;
         let read = async {
-            let mut admin =
-                connect_admin(&self.topology, &self.secrets, &self.data_dir, site).await?;
-            let (binlog, slave, read_only) = admin.gtid_and_read_only().await?;
-            Ok::<_, srs_mariadb::MariaDbError>(DatabaseStatus {
-                up: true,
-                read_only,
-                gtid_binlog_pos: binlog,
-                gtid_slave_pos: slave,
-                replica: admin.replica_status().await?,
-                semi_sync: admin.semi_sync().await?,
-                app_account: admin.has_account(&self.secrets.app.user).await?,
-                error: None,
-            })
+            if slot.is_none() {
+                *slot =
+                    Some(connect_admin(&self.topology, &self.secrets, &self.data_dir, site).await?);
+            }
+            let Some(admin) = slot.as_mut() else {
+                unreachable!("connected just above")
+            };
+            read_status(admin, &self.secrets.app.user).await
         };
-        let error = match tokio::time::timeout(PROBE_TIMEOUT, read).await {
+        let error = match tokio::time::timeout(timeout, read).await {
             Ok(Ok(status)) => return status,
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} s", PROBE_TIMEOUT.as_secs()),
+            Err(_) => format!("no answer within {} ms", timeout.as_millis()),
         };
+        // A connection that failed or hung is not trusted again.
+        *slot = None;
         DatabaseStatus {
             read_only: true,
             error: Some(error),
@@ -166,15 +235,45 @@ impl Observer {
             .await
             .ok()
             .filter(|r| r.status().is_success());
-        match answer {
-            Some(r) => {
-                let v: serde_json::Value = r.json().await.unwrap_or_default();
-                EdgeObservation {
-                    up: true,
-                    active: v["active"].as_str().map(str::to_owned),
-                }
-            }
-            None => EdgeObservation::default(),
+        let Some(r) = answer else {
+            return EdgeObservation::default();
+        };
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        let healthy = v["sites"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let name = s["name"].as_str()?.to_owned();
+                let n = s["instances"]
+                    .as_array()
+                    .map_or(0, |i| i.iter().filter(|i| i["healthy"] == true).count());
+                Some((name, n))
+            })
+            .collect();
+        EdgeObservation {
+            up: true,
+            active: v["active"].as_str().map(str::to_owned),
+            healthy,
+            holding: v["switching"] == true,
         }
     }
+}
+
+/// One database's status over an open connection.
+async fn read_status(admin: &mut Admin, app_user: &str) -> srs_mariadb::Result<DatabaseStatus> {
+    let (binlog, slave, read_only) = admin.gtid_and_read_only().await?;
+    let (server_id, state) = admin.identity().await?;
+    Ok(DatabaseStatus {
+        up: true,
+        read_only,
+        gtid_binlog_pos: binlog,
+        gtid_slave_pos: slave,
+        gtid_binlog_state: state,
+        server_id,
+        replica: admin.replica_status().await?,
+        semi_sync: admin.semi_sync().await?,
+        app_account: admin.has_account(app_user).await?,
+        error: None,
+    })
 }

@@ -93,7 +93,9 @@ pub async fn collect(data_dir: &Path) -> anyhow::Result<Status> {
     let secrets = Secrets::load(data_dir)?;
     let primary = primary_site(&topology, data_dir);
     let sync_mode = topology.sync_mode().to_string();
-    let observation = Observer::new(topology, secrets, data_dir)?.observe().await;
+    let observer = Observer::new(topology, secrets, data_dir)?;
+    let observation = observer.observe().await;
+    observer.close().await;
     let lags: Vec<Option<u64>> = observation
         .sites
         .iter()

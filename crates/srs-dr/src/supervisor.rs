@@ -1,7 +1,10 @@
 //! `srs up`: runs a whole two-site topology on this machine as separate
 //! child processes (MariaDB servers, the controller, app instances, the
-//! edge), so a drill can kill any of them. Children that die are reported,
-//! not restarted. Replication and routing are the controller's job.
+//! edge), so a drill can kill any of them. A child that dies is reported
+//! once and restarted after a back-off; a database only once the
+//! controller no longer needs it to stay down (it failed over, or says it
+//! will not). Standby app instances run while the controller says their
+//! site is primary. Replication and routing are the controller's job.
 
 use crate::published::{primary_site, Published};
 use crate::reach::server_config;
@@ -28,7 +31,7 @@ pub struct UpOptions {
 }
 
 /// A child process srs started, for `srs status` and drills.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ChildInfo {
     /// database, controller, app or edge.
     pub kind: String,
@@ -43,10 +46,63 @@ pub struct ChildInfo {
 /// The file `srs up` keeps its children in.
 pub const RUN_FILE: &str = "up.json";
 
+/// How a child is started again.
+#[derive(Debug, Clone)]
+struct Spec {
+    args: Vec<String>,
+    env: Vec<(&'static str, String)>,
+    log: String,
+}
+
 struct Running {
     info: ChildInfo,
-    child: Child,
-    reported: bool,
+    spec: Spec,
+    child: Option<Child>,
+    /// Runs only while its site is primary.
+    standby: bool,
+    restart: Restart,
+}
+
+/// Back-off between restarts of one child: doubles from 1 s to 30 s, and
+/// starts over once the child has run for a minute.
+#[derive(Debug)]
+struct Restart {
+    delay: Duration,
+    at: Option<std::time::Instant>,
+    started: std::time::Instant,
+    count: u32,
+}
+
+impl Restart {
+    fn new() -> Self {
+        Self {
+            delay: Duration::from_secs(1),
+            at: None,
+            started: std::time::Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// Notes an exit; when to start again.
+    fn exited(&mut self) -> Duration {
+        if self.started.elapsed() > Duration::from_secs(60) {
+            self.delay = Duration::from_secs(1);
+        }
+        let delay = self.delay;
+        self.at = Some(std::time::Instant::now() + delay);
+        self.delay = (self.delay * 2).min(Duration::from_secs(30));
+        delay
+    }
+
+    fn due(&self) -> bool {
+        self.at.is_some_and(|at| std::time::Instant::now() >= at)
+    }
+
+    fn started(&mut self) {
+        self.at = None;
+        self.started = std::time::Instant::now();
+        self.count += 1;
+    }
 }
 
 /// Everything started so far, recorded in the run file after each start so
@@ -59,22 +115,32 @@ struct Started {
 
 impl Started {
     /// Records a child just started; returns it to wait on.
-    fn push(&mut self, info: ChildInfo, child: Child) -> &mut Child {
+    fn push(&mut self, info: ChildInfo, spec: Spec, child: Child) -> &mut Child {
         let at = self.children.len();
         self.children.push(Running {
             info,
-            child,
-            reported: false,
+            spec,
+            child: Some(child),
+            standby: false,
+            restart: Restart::new(),
         });
         self.record();
-        &mut self.children[at].child
+        match self.children[at].child.as_mut() {
+            Some(child) => child,
+            None => unreachable!("pushed with a child just above"),
+        }
     }
 
     fn record(&self) {
         let all: Vec<&ChildInfo> = self
             .databases
             .iter()
-            .chain(self.children.iter().map(|c| &c.info))
+            .chain(
+                self.children
+                    .iter()
+                    .filter(|c| c.child.is_some())
+                    .map(|c| &c.info),
+            )
             .collect();
         let written = serde_json::to_string_pretty(&all)
             .map_err(anyhow::Error::from)
@@ -116,83 +182,226 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
     }
     let secrets = Secrets::load_or_create(data_dir)?;
     let primary_site = primary_site(&topology, data_dir);
-    let dr_site = topology
-        .sites
-        .iter()
-        .find(|s| s.name != primary_site.name)
-        .cloned()
-        .context("a second site")?;
-    tracing::info!(primary = %primary_site.name, dr = %dr_site.name, sync_mode = %topology.sync_mode(), "starting the topology");
+    tracing::info!(primary = %primary_site.name, sync_mode = %topology.sync_mode(), "starting the topology");
 
-    let mut primary =
-        LocalServer::new(server_config(&topology, &secrets, data_dir, &primary_site))?;
-    let mut dr = LocalServer::new(server_config(&topology, &secrets, data_dir, &dr_site))?;
-    for server in [&mut primary, &mut dr] {
+    let mut servers = Vec::new();
+    for site in &topology.sites {
+        let mut server = LocalServer::new(server_config(&topology, &secrets, data_dir, site))?;
         server.prepare().await?;
         server.start().await?;
+        servers.push(Server {
+            site: site.name.clone(),
+            server,
+            restart: Restart::new(),
+        });
     }
-
     let mut started = Started {
         file: data_dir.join(RUN_FILE),
-        databases: vec![
-            ChildInfo {
-                kind: "database".into(),
-                site: primary_site.name.clone(),
-                port: primary_site.db_port,
-                pid: primary.pid().unwrap_or(0),
-            },
-            ChildInfo {
-                kind: "database".into(),
-                site: dr_site.name.clone(),
-                port: dr_site.db_port,
-                pid: dr.pid().unwrap_or(0),
-            },
-        ],
+        databases: Vec::new(),
         children: Vec::new(),
     };
-    started.record();
-    let result = start_children(
-        &options,
-        &topology,
-        &secrets,
-        &primary_site,
-        &dr_site,
-        &mut started,
-    )
-    .await;
-    let children = &mut started.children;
+    record_databases(&mut started, &topology, &servers);
+    let result = start_children(&options, &topology, &secrets, &primary_site, &mut started).await;
     if let Err(e) = result {
-        stop_all(children, &mut primary, &mut dr).await;
+        stop_all(&mut started.children, &mut servers).await;
         return Err(e);
     }
     tracing::info!(edge = %topology.edge.listen, "topology running; Ctrl-C stops it");
 
     tokio::pin!(shutdown);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = &mut shutdown => break,
             _ = tick.tick() => {
-                for c in children.iter_mut().filter(|c| !c.reported) {
-                    if let Ok(Some(status)) = c.child.try_wait() {
-                        c.reported = true;
-                        tracing::error!(kind = %c.info.kind, site = %c.info.site, port = c.info.port, pid = c.info.pid, %status,
-                            "a child process exited unexpectedly; it is not restarted");
-                    }
-                }
-                for (server, name) in [(&mut primary, &primary_site.name), (&mut dr, &dr_site.name)] {
-                    if let Some(status) = server.exited() {
-                        tracing::error!(site = %name, %status, log = %server.log_tail(5), "a MariaDB server exited unexpectedly; it is not restarted");
-                    }
+                let published = Published::read(data_dir);
+                follow_standby(&options, &topology, &secrets, published.as_ref(), &mut started);
+                watch_children(&options, &mut started);
+                if watch_databases(&topology, published.as_ref(), &mut servers).await {
+                    record_databases(&mut started, &topology, &servers);
                 }
             }
         }
     }
     tracing::info!("stopping: edge first, then the controller, app instances, databases last");
-    stop_all(children, &mut primary, &mut dr).await;
+    stop_all(&mut started.children, &mut servers).await;
     let _ = std::fs::remove_file(data_dir.join(RUN_FILE));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// A database server `srs up` runs.
+struct Server {
+    site: String,
+    server: LocalServer,
+    restart: Restart,
+}
+
+fn record_databases(started: &mut Started, topology: &Topology, servers: &[Server]) {
+    started.databases = servers
+        .iter()
+        .map(|s| ChildInfo {
+            kind: "database".into(),
+            site: s.site.clone(),
+            port: topology.site(&s.site).map_or(0, |t| t.db_port),
+            pid: s.server.pid().unwrap_or(0),
+        })
+        .collect();
+    started.record();
+}
+
+/// Starts the standby app instances of the site the controller made
+/// primary and stops those of a site it no longer is.
+fn follow_standby(
+    options: &UpOptions,
+    topology: &Topology,
+    secrets: &Secrets,
+    published: Option<&Published>,
+    started: &mut Started,
+) {
+    let Some(published) = published else {
+        return;
+    };
+    let wanted = &published.memory.standby_running;
+    for site in &topology.sites {
+        for port in &site.standby_app_ports {
+            let at = started
+                .children
+                .iter()
+                .position(|c| c.standby && c.info.port == *port);
+            let want = wanted.contains(&site.name);
+            match (want, at) {
+                (true, None) => {
+                    let spec = app_spec(options, topology, secrets, site, *port, "primary");
+                    match spawn_spec(&options.exe, &spec, &options.data_dir) {
+                        Ok(child) => {
+                            let info = ChildInfo {
+                                kind: "app".into(),
+                                site: site.name.clone(),
+                                port: *port,
+                                pid: child.id().unwrap_or(0),
+                            };
+                            tracing::info!(site = %site.name, port, pid = info.pid, "standby app instance started");
+                            started.push(info, spec, child);
+                            if let Some(last) = started.children.last_mut() {
+                                last.standby = true;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(site = %site.name, port, error = %e, "could not start a standby app instance")
+                        }
+                    }
+                }
+                (false, Some(i)) => {
+                    let mut c = started.children.remove(i);
+                    tracing::info!(site = %site.name, port, "stopping a standby app instance: its site is no longer primary");
+                    if let Some(pid) = c.child.as_ref().and_then(Child::id) {
+                        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+                    }
+                    // It finishes its requests on its own; reap it in the background.
+                    if let Some(mut child) = c.child.take() {
+                        tokio::spawn(async move {
+                            if tokio::time::timeout(Duration::from_secs(15), child.wait())
+                                .await
+                                .is_err()
+                            {
+                                let _ = child.kill().await;
+                            }
+                        });
+                    }
+                    started.record();
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Reports a child that exited (once) and restarts it after its back-off.
+fn watch_children(options: &UpOptions, started: &mut Started) {
+    let mut changed = false;
+    for c in &mut started.children {
+        if let Some(child) = c.child.as_mut() {
+            if let Ok(Some(status)) = child.try_wait() {
+                c.child = None;
+                let delay = c.restart.exited();
+                changed = true;
+                tracing::error!(kind = %c.info.kind, site = %c.info.site, port = c.info.port, pid = c.info.pid, %status,
+                    restart_in_ms = delay.as_millis() as u64, "a child process exited unexpectedly; restarting it");
+            }
+        } else if c.restart.due() {
+            match spawn_spec(&options.exe, &c.spec, &options.data_dir) {
+                Ok(child) => {
+                    c.info.pid = child.id().unwrap_or(0);
+                    c.child = Some(child);
+                    c.restart.started();
+                    changed = true;
+                    tracing::info!(kind = %c.info.kind, site = %c.info.site, port = c.info.port, pid = c.info.pid,
+                        restarts = c.restart.count, "child process restarted");
+                }
+                Err(e) => {
+                    let delay = c.restart.exited();
+                    tracing::error!(kind = %c.info.kind, error = %e, retry_in_ms = delay.as_millis() as u64, "could not restart a child process");
+                }
+            }
+        }
+    }
+    if changed {
+        started.record();
+    }
+}
+
+/// Whether a database that stopped may be started again now: not while
+/// the controller still counts on failing its site over.
+fn may_restart(topology: &Topology, published: Option<&Published>, site: &str) -> bool {
+    let Some(p) = published else {
+        return true;
+    };
+    let held = p
+        .memory
+        .alerts
+        .values()
+        .any(|a| matches!(a, crate::decide::Alert::FailoverHeld { site: s, .. } if s == site));
+    p.memory.primary != site || !topology.controller.automatic || held
+}
+
+/// Reports a database server that exited (once) and restarts it when
+/// allowed; whether a pid changed.
+async fn watch_databases(
+    topology: &Topology,
+    published: Option<&Published>,
+    servers: &mut [Server],
+) -> bool {
+    let mut changed = false;
+    for s in servers {
+        if s.restart.at.is_none() {
+            if let Some(status) = s.server.exited() {
+                let delay = s.restart.exited();
+                tracing::error!(site = %s.site, %status, log = %s.server.log_tail(5), restart_in_ms = delay.as_millis() as u64,
+                    "a MariaDB server exited unexpectedly; it restarts read-only once the controller no longer needs it down");
+            }
+        } else if s.restart.due() && may_restart(topology, published, &s.site) {
+            match s.server.launch().await {
+                Ok(()) => {
+                    s.restart.started();
+                    changed = true;
+                    tracing::info!(site = %s.site, pid = s.server.pid().unwrap_or(0), restarts = s.restart.count,
+                        "MariaDB server restarted (read-only; the controller decides its role)");
+                }
+                Err(e) => {
+                    let delay = s.restart.exited();
+                    tracing::error!(site = %s.site, error = %e, retry_in_ms = delay.as_millis() as u64, "could not restart a MariaDB server");
+                }
+            }
+        }
+    }
+    changed
+}
+
+fn spawn_spec(exe: &Path, spec: &Spec, data_dir: &Path) -> anyhow::Result<Child> {
+    let env: Vec<(&str, String)> = spec.env.iter().map(|(k, v)| (*k, v.clone())).collect();
+    spawn(exe, &spec.args, &env, log_file(data_dir, &spec.log)?)
 }
 
 fn spawn(
@@ -239,12 +448,16 @@ async fn wait_ready(addr: SocketAddr, child: &mut Child, what: &str) -> anyhow::
 /// for the application (replication wired, account created).
 async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow::Result<()> {
     let data_dir = &options.data_dir;
-    let args = vec![
-        "controller".into(),
-        "--data-dir".into(),
-        data_dir.display().to_string(),
-    ];
-    let child = spawn(&options.exe, &args, &[], log_file(data_dir, "controller")?)?;
+    let spec = Spec {
+        args: vec![
+            "controller".into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+        ],
+        env: Vec::new(),
+        log: "controller".into(),
+    };
+    let child = spawn_spec(&options.exe, &spec, data_dir)?;
     let pid = child.id().unwrap_or(0);
     let info = ChildInfo {
         kind: "controller".into(),
@@ -252,7 +465,7 @@ async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow
         port: 0,
         pid,
     };
-    let child = children.push(info, child);
+    let child = children.push(info, spec, child);
     let mut ready = Err(anyhow::anyhow!(
         "the controller did not make the primary ready within 60 s; see logs/controller.log and `srs status`"
     ));
@@ -274,53 +487,74 @@ async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow
     Ok(())
 }
 
+/// How an app instance of `site` on `port` is started.
+fn app_spec(
+    options: &UpOptions,
+    topology: &Topology,
+    secrets: &Secrets,
+    site: &Site,
+    port: u16,
+    role: &str,
+) -> Spec {
+    let data_dir = &options.data_dir;
+    let mut args = vec![
+        "serve".into(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+        "--site-name".into(),
+        site.name.clone(),
+        "--site-role".into(),
+        role.into(),
+        "--log-format".into(),
+        "json".into(),
+        "--write-timeout-secs".into(),
+        topology.write_timeout_secs.to_string(),
+        // The edge is on this machine: believe its X-Forwarded-For.
+        "--trusted-proxy".into(),
+        "127.0.0.1".into(),
+        "--cluster-dir".into(),
+        data_dir.display().to_string(),
+    ];
+    if let Some(controller) = topology
+        .controller
+        .listen
+        .filter(|_| topology.controller.admission)
+    {
+        args.extend([
+            "--admission-url".into(),
+            format!("http://{controller}/admission"),
+        ]);
+    }
+    Spec {
+        args,
+        // The URL holds a password: environment, not the command line.
+        env: vec![(
+            "SRS_DATABASE_URL",
+            secrets.app_url("127.0.0.1", site.db_port),
+        )],
+        log: format!("app-{}-{port}", site.name),
+    }
+}
+
 async fn start_children(
     options: &UpOptions,
     topology: &Topology,
     secrets: &Secrets,
     primary: &Site,
-    dr: &Site,
     children: &mut Started,
 ) -> anyhow::Result<()> {
     let data_dir = &options.data_dir;
     start_controller(options, children).await?;
-    for (site, role) in [(primary, "primary"), (dr, "replica")] {
+    for site in &topology.sites {
+        let role = if site.name == primary.name {
+            "primary"
+        } else {
+            "replica"
+        };
         for port in &site.app_ports {
-            let name = format!("app-{}-{port}", site.name);
-            let mut args = vec![
-                "serve".into(),
-                "--listen".into(),
-                format!("127.0.0.1:{port}"),
-                "--site-name".into(),
-                site.name.clone(),
-                "--site-role".into(),
-                role.into(),
-                "--log-format".into(),
-                "json".into(),
-                "--write-timeout-secs".into(),
-                topology.write_timeout_secs.to_string(),
-                // The edge is on this machine: believe its X-Forwarded-For.
-                "--trusted-proxy".into(),
-                "127.0.0.1".into(),
-                "--cluster-dir".into(),
-                data_dir.display().to_string(),
-            ];
-            if let Some(controller) = topology
-                .controller
-                .listen
-                .filter(|_| topology.controller.admission)
-            {
-                args.extend([
-                    "--admission-url".into(),
-                    format!("http://{controller}/admission"),
-                ]);
-            }
-            // The URL holds a password: environment, not the command line.
-            let env = [(
-                "SRS_DATABASE_URL",
-                secrets.app_url("127.0.0.1", site.db_port),
-            )];
-            let child = spawn(&options.exe, &args, &env, log_file(data_dir, &name)?)?;
+            let spec = app_spec(options, topology, secrets, site, *port, role);
+            let name = spec.log.clone();
+            let child = spawn_spec(&options.exe, &spec, data_dir)?;
             let pid = child.id().unwrap_or(0);
             let info = ChildInfo {
                 kind: "app".into(),
@@ -328,8 +562,8 @@ async fn start_children(
                 port: *port,
                 pid,
             };
-            let child = children.push(info, child);
-            if role == "primary" {
+            let child = children.push(info, spec, child);
+            if site.name == primary.name {
                 let addr = SocketAddr::from(([127, 0, 0, 1], *port));
                 wait_ready(addr, child, &name).await?;
             }
@@ -339,14 +573,18 @@ async fn start_children(
     let edge = crate::front_door::edge_config(topology, secrets, data_dir)?;
     let edge_file = data_dir.join("edge.json");
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
-    let args = vec![
-        "edge".into(),
-        "--config".into(),
-        edge_file.display().to_string(),
-        "--worker-threads".into(),
-        topology.edge.worker_threads.to_string(),
-    ];
-    let child = spawn(&options.exe, &args, &[], log_file(data_dir, "edge")?)?;
+    let spec = Spec {
+        args: vec![
+            "edge".into(),
+            "--config".into(),
+            edge_file.display().to_string(),
+            "--worker-threads".into(),
+            topology.edge.worker_threads.to_string(),
+        ],
+        env: Vec::new(),
+        log: "edge".into(),
+    };
+    let child = spawn_spec(&options.exe, &spec, data_dir)?;
     let pid = child.id().unwrap_or(0);
     let info = ChildInfo {
         kind: "edge".into(),
@@ -354,26 +592,29 @@ async fn start_children(
         port: topology.edge.listen.port(),
         pid,
     };
-    let child = children.push(info, child);
+    let child = children.push(info, spec, child);
     wait_ready(topology.edge.listen, child, "the edge").await?;
     tracing::info!(listen = %topology.edge.listen, pid, "edge running");
     Ok(())
 }
 
 async fn stop_child(c: &mut Running) {
-    if let Some(pid) = c.child.id() {
+    let Some(child) = c.child.as_mut() else {
+        return;
+    };
+    if let Some(pid) = child.id() {
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
     }
-    if tokio::time::timeout(Duration::from_secs(15), c.child.wait())
+    if tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .is_err()
     {
         tracing::warn!(kind = %c.info.kind, pid = c.info.pid, "did not stop within 15 s; killing");
-        let _ = c.child.kill().await;
+        let _ = child.kill().await;
     }
 }
 
-async fn stop_all(children: &mut [Running], primary: &mut LocalServer, dr: &mut LocalServer) {
+async fn stop_all(children: &mut [Running], servers: &mut [Server]) {
     for kind in ["edge", "controller"] {
         for c in children.iter_mut().filter(|c| c.info.kind == kind) {
             stop_child(c).await;
@@ -382,10 +623,9 @@ async fn stop_all(children: &mut [Running], primary: &mut LocalServer, dr: &mut 
     for c in children.iter_mut().filter(|c| c.info.kind == "app") {
         stop_child(c).await;
     }
-    if let Err(e) = primary.stop().await {
-        tracing::error!(error = %e, "stopping the primary database");
-    }
-    if let Err(e) = dr.stop().await {
-        tracing::error!(error = %e, "stopping the DR database");
+    for s in servers {
+        if let Err(e) = s.server.stop().await {
+            tracing::error!(site = %s.site, error = %e, "stopping a database");
+        }
     }
 }

@@ -35,6 +35,17 @@ pub struct Site {
     /// App instance ports; their count is the site's instance count.
     #[serde(default)]
     pub app_ports: Vec<u16>,
+    /// App instance ports started only while this site is primary (the
+    /// pilot light: none run before a failover).
+    #[serde(default)]
+    pub standby_app_ports: Vec<u16>,
+    /// For sites srs does not run: the command that starts the standby
+    /// app instances (run with `sh -c`, with a timeout; output logged).
+    #[serde(default)]
+    pub scale_up: Option<String>,
+    /// For sites srs does not run: the command that stops them again.
+    #[serde(default)]
+    pub scale_down: Option<String>,
     /// Host of the app instances (remote sites).
     #[serde(default = "localhost")]
     pub app_host: String,
@@ -64,10 +75,11 @@ impl Site {
             .unwrap_or(self.db_host == "127.0.0.1" || self.db_host == "localhost")
     }
 
-    /// Where its app instances listen.
+    /// Where its app instances listen, standby ones included.
     pub fn app_addrs(&self) -> Vec<String> {
         self.app_ports
             .iter()
+            .chain(&self.standby_app_ports)
             .map(|p| format!("{}:{p}", self.app_host))
             .collect()
     }
@@ -91,6 +103,31 @@ pub struct ControllerSection {
     /// controller's write admission advice (needs `listen`).
     #[serde(default = "yes")]
     pub admission: bool,
+    /// How long one probe may take before it counts as failed, ms.
+    #[serde(default = "probe_timeout_default")]
+    pub probe_timeout_ms: u64,
+    /// Time between probes while something failed its last probe, ms: a
+    /// refused connection is confirmed in a few of these.
+    #[serde(default = "recheck_interval_default")]
+    pub recheck_interval_ms: u64,
+    /// Whether the controller fails over on its own when the primary is
+    /// down (false: it raises an alert and `srs failover --yes` acts).
+    #[serde(default = "yes")]
+    pub automatic: bool,
+    /// After a failover, no automatic failover for this long, seconds
+    /// (an operator's switchover or failover is always allowed).
+    #[serde(default = "cooldown_default")]
+    pub failover_cooldown_secs: u64,
+}
+
+fn probe_timeout_default() -> u64 {
+    300
+}
+fn recheck_interval_default() -> u64 {
+    100
+}
+fn cooldown_default() -> u64 {
+    300
 }
 
 fn yes() -> bool {
@@ -104,6 +141,10 @@ impl Default for ControllerSection {
             failure_threshold: failure_threshold_default(),
             listen: None,
             admission: true,
+            probe_timeout_ms: probe_timeout_default(),
+            recheck_interval_ms: recheck_interval_default(),
+            automatic: true,
+            failover_cooldown_secs: cooldown_default(),
         }
     }
 }
@@ -240,6 +281,19 @@ probe_interval_ms = 500
 # Consecutive failed probes before a component counts as down (one slow
 # probe never does).
 failure_threshold = 3
+# How long one probe may take before it counts as failed, ms (a probe is a
+# few queries on an open connection: milliseconds when the server is well).
+probe_timeout_ms = 300
+# After a failed probe the next comes this soon, ms: a killed server is
+# confirmed down in a few hundred ms, a silent one within the probe timeouts.
+recheck_interval_ms = 100
+# Fail over on its own when the primary is down for failure_threshold probes
+# and a second opinion agrees (the replica lost it, or the edge sees none of
+# its app instances). false: raise an alert; `srs failover --yes` acts.
+automatic = true
+# After a failover, no automatic failover for this long (s); an operator's
+# switchover or failover is always allowed.
+failover_cooldown_secs = 300
 # Its /healthz, /readyz, /admission and Prometheus /metrics (epoch, alerts, lag).
 listen = "127.0.0.1:8077"
 # App instances admit fewer writes at once while the replica's apply backlog
@@ -264,8 +318,10 @@ name = "dr"
 role = "dr"
 db_host = "127.0.0.1"
 db_port = 3408
-# Pilot light: no app instances until a failover (add ports to run some).
+# Pilot light: no app instances until a failover. The standby instances
+# start when this site becomes primary and stop when it steps down.
 app_ports = []
+standby_app_ports = [8103, 8104]
 "#;
 
 impl Topology {
@@ -342,7 +398,11 @@ impl Topology {
         let mut ports: Vec<u16> = self
             .sites
             .iter()
-            .flat_map(|s| std::iter::once(s.db_port).chain(s.app_ports.iter().copied()))
+            .flat_map(|s| {
+                std::iter::once(s.db_port)
+                    .chain(s.app_ports.iter().copied())
+                    .chain(s.standby_app_ports.iter().copied())
+            })
             .collect();
         ports.extend([self.edge.listen.port(), self.edge.admin_listen.port()]);
         ports.extend(self.controller.listen.map(|a| a.port()));
@@ -369,6 +429,24 @@ impl Topology {
         }
         if !(1..=100).contains(&self.controller.failure_threshold) {
             bail!("controller.failure_threshold must be 1-100");
+        }
+        if !(50..=60_000).contains(&self.controller.probe_timeout_ms) {
+            bail!("controller.probe_timeout_ms must be 50-60000");
+        }
+        if !(10..=60_000).contains(&self.controller.recheck_interval_ms) {
+            bail!("controller.recheck_interval_ms must be 10-60000");
+        }
+        if self.controller.failover_cooldown_secs > 86_400 {
+            bail!("controller.failover_cooldown_secs must be 0-86400");
+        }
+        for s in &self.sites {
+            let runs_standby = s.is_local() || s.scale_up.is_some();
+            if !s.standby_app_ports.is_empty() && !runs_standby {
+                bail!(
+                    "sites '{}': standby_app_ports on a site srs does not run need a scale_up command",
+                    s.name
+                );
+            }
         }
         Ok(())
     }
@@ -416,6 +494,8 @@ mod tests {
         t.check().expect("valid");
         assert_eq!(t.primary().name, "primary");
         assert!(t.dr().app_ports.is_empty(), "pilot light by default");
+        assert_eq!(t.dr().standby_app_ports.len(), 2);
+        assert!(t.controller.automatic);
         assert_eq!(t.sync_mode(), SyncMode::Strict);
     }
 
@@ -442,6 +522,15 @@ mod tests {
             (
                 DEFAULT.replace("buffer_pool_mb = 128", "buffer_pool_mb = 128\ncolour = 1"),
                 "colour",
+            ),
+            (DEFAULT.replace("[8103, 8104]", "[8103, 8101]"), "ports"),
+            (
+                DEFAULT.replace("probe_timeout_ms = 300", "probe_timeout_ms = 5"),
+                "probe_timeout_ms",
+            ),
+            (
+                DEFAULT.replace("automatic = true", "automatic = \"yes\""),
+                "automatic",
             ),
         ];
         for (text, expected) in cases {

@@ -25,6 +25,10 @@ const HOP_BY_HOP: [&str; 8] = [
     "upgrade",
 ];
 
+/// The app's mark on a 503 that did nothing because its site's database
+/// is read-only or unreachable.
+const SITE_UNAVAILABLE: &str = "x-srs-site-unavailable";
+
 /// Every path goes to the active site.
 pub(crate) fn router(state: Arc<EdgeState>) -> Router {
     Router::new().fallback(forward).with_state(state)
@@ -143,7 +147,47 @@ async fn forward(
         *outgoing.method_mut() = parts.method.clone();
         *outgoing.uri_mut() = uri;
         *outgoing.headers_mut() = headers.clone();
-        match state.client.request(outgoing).await {
+        let sent = state.client.request(outgoing);
+        tokio::pin!(sent);
+        let answer = loop {
+            let lost = state.lost.notified();
+            if !state.still_wanted(pick) {
+                break None;
+            }
+            tokio::select! {
+                answer = &mut sent => break Some(answer),
+                () = lost => {}
+            }
+        };
+        let Some(answer) = answer else {
+            // Its instance stopped answering health checks or its site is no
+            // longer active (a failover): do not wait for it.
+            route.instance_error.increment(1);
+            metrics::counter!("srs_edge_requests_abandoned_total").increment(1);
+            if retry_any && Instant::now() < deadline {
+                continue;
+            }
+            return problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the site failed while handling this request, which may or may not have taken effect; it was not repeated (send an Idempotency-Key to make writes safe to repeat)",
+            );
+        };
+        match answer {
+            Ok(response)
+                if retry_any
+                    && response.status() == StatusCode::SERVICE_UNAVAILABLE
+                    && response.headers().contains_key(SITE_UNAVAILABLE)
+                    && Instant::now() < deadline =>
+            {
+                // The site's database is fenced or gone and the request did
+                // nothing: wait for a switch (or a short while) and go again.
+                route.server_error.increment(1);
+                metrics::counter!("srs_edge_requests_retried_total").increment(1);
+                let wait = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(std::time::Duration::from_millis(200));
+                let _ = tokio::time::timeout(wait, state.changed.notified()).await;
+            }
             Ok(response) => {
                 let (mut parts, incoming) = response.into_parts();
                 for name in HOP_BY_HOP {

@@ -26,6 +26,9 @@ pub struct Instance {
     /// The address as a URI authority, made once rather than per request.
     pub(crate) authority: Authority,
     healthy: AtomicBool,
+    /// A health check of it is under way (a hung one must not hold up
+    /// the checks of the others).
+    checking: AtomicBool,
 }
 
 /// What every response from a site carries and counts, made once.
@@ -62,6 +65,9 @@ pub struct EdgeState {
     active: RwLock<Option<String>>,
     switching: AtomicBool,
     pub(crate) changed: Notify,
+    /// Woken when an instance leaves rotation or the active site changes:
+    /// requests waiting on such an instance give up on it.
+    pub(crate) lost: Notify,
     sites: Vec<(String, Vec<Instance>)>,
     routes: Vec<SiteRoute>,
     next: AtomicUsize,
@@ -105,6 +111,7 @@ impl EdgeState {
                     authority: addr.to_string().parse()?,
                     // Optimistic until the first check: a fresh edge serves at once.
                     healthy: AtomicBool::new(true),
+                    checking: AtomicBool::new(false),
                 });
             }
             let counter = |outcome: &'static str| metrics::counter!("srs_edge_requests_total", "site" => s.name.clone(), "outcome" => outcome);
@@ -127,6 +134,7 @@ impl EdgeState {
             active: RwLock::new(active),
             switching: AtomicBool::new(false),
             changed: Notify::new(),
+            lost: Notify::new(),
             sites,
             routes,
             next: AtomicUsize::new(0),
@@ -173,6 +181,7 @@ impl EdgeState {
             .and_then(|()| std::fs::rename(&tmp, &self.config.state_file));
         self.switching.store(false, Ordering::SeqCst);
         self.changed.notify_waiters();
+        self.lost.notify_waiters();
         metrics::counter!("srs_edge_switches_total").increment(1);
         tracing::info!(site, "edge now routes to site");
         written.map_err(|e| {
@@ -208,6 +217,17 @@ impl EdgeState {
         Some(Pick { site, instance })
     }
 
+    /// Whether a request sent by `pick` should still be waited for: its
+    /// instance is in rotation and its site is the active one.
+    pub(crate) fn still_wanted(&self, pick: Pick) -> bool {
+        let healthy = self.instance(pick).is_some_and(Instance::healthy);
+        let active = self.active.read().ok().is_some_and(|a| {
+            a.as_deref()
+                .is_some_and(|name| self.sites.get(pick.site).is_some_and(|(n, _)| n == name))
+        });
+        healthy && active
+    }
+
     /// The instance a pick names.
     pub(crate) fn instance(&self, pick: Pick) -> Option<&Instance> {
         self.sites.get(pick.site)?.1.get(pick.instance)
@@ -229,6 +249,7 @@ impl EdgeState {
                         self.changed.notify_waiters();
                     } else {
                         tracing::warn!(%addr, site, "instance out of rotation");
+                        self.lost.notify_waiters();
                     }
                 }
             }
@@ -236,26 +257,45 @@ impl EdgeState {
     }
 }
 
-/// Checks every instance's `/readyz` on a fixed interval.
+/// How often an instance out of rotation is checked again: a standby
+/// instance starting during a failover is in rotation as soon as it is ready.
+const RECHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Checks every instance's `/readyz`: those in rotation every health
+/// interval, those out of it far more often.
 pub(crate) async fn health_loop(state: std::sync::Arc<EdgeState>) {
-    let mut tick = tokio::time::interval(state.config.health_interval);
+    let mut tick = tokio::time::interval(RECHECK_INTERVAL.min(state.config.health_interval));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_full = tokio::time::Instant::now();
     loop {
         tick.tick().await;
-        let addrs: Vec<SocketAddr> = state
-            .sites
-            .iter()
-            .flat_map(|(_, i)| i.iter().map(|i| i.addr))
-            .collect();
-        let mut checks = tokio::task::JoinSet::new();
-        for addr in addrs {
-            let state = state.clone();
-            checks.spawn(async move {
-                let ok = probe(&state, addr).await;
-                state.mark(addr, ok);
-            });
+        let full = last_full.elapsed() >= state.config.health_interval;
+        if full {
+            last_full = tokio::time::Instant::now();
         }
-        while checks.join_next().await.is_some() {}
+        for (site, instances) in &state.sites {
+            for (i, instance) in instances.iter().enumerate() {
+                let due = full || !instance.healthy();
+                if !due || instance.checking.swap(true, Ordering::SeqCst) {
+                    continue;
+                }
+                let state = state.clone();
+                let site = site.clone();
+                tokio::spawn(async move {
+                    let Some(instance) = state
+                        .sites
+                        .iter()
+                        .find(|(name, _)| *name == site)
+                        .and_then(|(_, all)| all.get(i))
+                    else {
+                        return;
+                    };
+                    let ok = probe(&state, instance.addr).await;
+                    state.mark(instance.addr, ok);
+                    instance.checking.store(false, Ordering::SeqCst);
+                });
+            }
+        }
     }
 }
 

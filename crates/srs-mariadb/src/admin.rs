@@ -220,10 +220,15 @@ impl Admin {
             .await
     }
 
-    /// Makes this server the primary: no replication, semi-sync primary
-    /// side on unless `mode` is async, writable.
-    pub async fn make_primary(&mut self, mode: SyncMode) -> Result<()> {
-        let semi_sync = if mode == SyncMode::Async { "OFF" } else { "ON" };
+    /// Makes this server the primary: no replication, writable. Semi-sync
+    /// waits for a replica unless `mode` is async or `alone` (a survivor
+    /// whose replica is gone: commits must not wait for nobody).
+    pub async fn make_primary(&mut self, mode: SyncMode, alone: bool) -> Result<()> {
+        let semi_sync = if mode == SyncMode::Async || alone {
+            "OFF"
+        } else {
+            "ON"
+        };
         self.exec(
             "promoting to primary",
             &format!(
@@ -234,6 +239,63 @@ impl Admin {
         .await
     }
 
+    /// Turns waiting for the replica's acknowledgement on or off.
+    pub async fn set_semi_sync(&mut self, on: bool) -> Result<()> {
+        let value = if on { "ON" } else { "OFF" };
+        self.exec(
+            "switching semi-sync",
+            &format!("SET GLOBAL rpl_semi_sync_master_enabled = {value};"),
+        )
+        .await
+    }
+
+    /// Stops receiving from the source (applying goes on), so that what
+    /// was received can be applied completely before a promotion.
+    pub async fn stop_receiving(&mut self) -> Result<()> {
+        self.exec("stopping the replica's receiver", "STOP SLAVE IO_THREAD;")
+            .await
+    }
+
+    /// Sessions waiting for a semi-sync acknowledgement now. Such a server
+    /// must be stopped, never have those sessions killed: a killed waiting
+    /// session reports success for a row the replica never received.
+    pub async fn semi_sync_waiting(&mut self) -> Result<u64> {
+        let row = self
+            .row(
+                "reading semi-sync waiters",
+                "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_wait_sessions'",
+            )
+            .await?;
+        Ok(row
+            .map(|r| text(&r, "Value").parse().unwrap_or(0))
+            .unwrap_or(0))
+    }
+
+    /// Asks the server to shut down (for servers srs does not run itself).
+    pub async fn shutdown(&mut self) -> Result<()> {
+        self.exec("shutting the server down", "SHUTDOWN;").await
+    }
+
+    /// The server's id and its GTID state (the last GTID per domain and
+    /// server id), which tells transactions it originated apart.
+    pub async fn identity(&mut self) -> Result<(u32, String)> {
+        let row = self
+            .row(
+                "reading the server id",
+                "SELECT @@GLOBAL.server_id AS id, @@GLOBAL.gtid_binlog_state AS state",
+            )
+            .await?;
+        Ok(row
+            .map(|r| (text(&r, "id").parse().unwrap_or(0), text(&r, "state")))
+            .unwrap_or_default())
+    }
+
+    /// Closes the connection politely (an abandoned one leaves "Aborted
+    /// connection" in the server's log).
+    pub async fn close(self) {
+        let _ = sqlx::Connection::close(self.conn).await;
+    }
+
     /// Fences this server: no client without SUPER or READ ONLY ADMIN can
     /// write any more.
     pub async fn fence(&mut self) -> Result<()> {
@@ -242,7 +304,8 @@ impl Admin {
     }
 
     /// Makes this server a read-only replica of `host:port`, continuing from
-    /// the GTIDs it already has.
+    /// the GTIDs it already has, whether it received them as a replica or
+    /// wrote them as a primary (`current_pos`: a former primary rejoins).
     pub async fn replicate_from(
         &mut self,
         host: &str,
@@ -254,7 +317,8 @@ impl Admin {
              SET GLOBAL read_only = ON;\n\
              SET GLOBAL rpl_semi_sync_master_enabled = OFF;\n\
              CHANGE MASTER TO MASTER_HOST = {host}, MASTER_PORT = {port}, MASTER_USER = {user}, \
-             MASTER_PASSWORD = {pw}, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;\n\
+             MASTER_PASSWORD = {pw}, MASTER_USE_GTID = current_pos, MASTER_CONNECT_RETRY = 1, \
+             MASTER_HEARTBEAT_PERIOD = 1;\n\
              START SLAVE;",
             host = quote(host),
             user = quote(&repl.user),

@@ -84,6 +84,27 @@ impl ServerConfig {
         self.dir.join("error.log")
     }
 
+    /// The process id of a server running with this config file (found
+    /// through its pid file and confirmed by its command line).
+    fn running_pid(&self) -> Option<Pid> {
+        let text = std::fs::read_to_string(self.dir.join("mariadbd.pid")).ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let ours = format!("--defaults-file={}", self.config_file().display());
+        String::from_utf8_lossy(&cmdline)
+            .split('\0')
+            .any(|arg| arg == ours)
+            .then(|| Pid::from_raw(pid))
+    }
+
+    /// Stops the server running with this config at once (SIGKILL), as a
+    /// crash would: the way to fence a server whose sessions wait for a
+    /// semi-sync acknowledgement. Whether there was one to stop.
+    pub fn kill_running(&self) -> bool {
+        self.running_pid()
+            .is_some_and(|pid| kill(pid, Signal::SIGKILL).is_ok())
+    }
+
     fn init_file(&self) -> PathBuf {
         self.dir.join("init.sql")
     }
@@ -124,6 +145,7 @@ impl ServerConfig {
              init-rpl-role = SLAVE\n\
              read-only = ON\n\
              skip-slave-start\n\
+             slave-net-timeout = 4\n\
              rpl-semi-sync-slave-enabled = ON\n\
              rpl-semi-sync-master-enabled = OFF\n\
              rpl-semi-sync-master-wait-point = AFTER_SYNC\n\
@@ -297,14 +319,7 @@ impl LocalServer {
     /// A server of this data directory still running without us: left by
     /// an earlier srs that was killed before it could stop it.
     fn leftover(&self) -> Option<Pid> {
-        let text = std::fs::read_to_string(self.config.dir.join("mariadbd.pid")).ok()?;
-        let pid: i32 = text.trim().parse().ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let ours = format!("--defaults-file={}", self.config.config_file().display());
-        String::from_utf8_lossy(&cmdline)
-            .split('\0')
-            .any(|arg| arg == ours)
-            .then(|| Pid::from_raw(pid))
+        self.config.running_pid()
     }
 
     /// Stops a leftover server of this data directory cleanly, so this
@@ -334,14 +349,21 @@ impl LocalServer {
 
     /// Starts the server and waits until it answers.
     pub async fn start(&mut self) -> Result<()> {
+        let log_len = std::fs::metadata(self.config.error_log())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.launch().await?;
+        self.wait_answering(log_len).await
+    }
+
+    /// Starts the server without waiting for it to answer (a supervisor
+    /// restarting it goes on watching its other children meanwhile).
+    pub async fn launch(&mut self) -> Result<()> {
         let c = self.config.clone();
         self.stop_leftover().await?;
         if std::net::TcpListener::bind(("127.0.0.1", c.port)).is_err() {
             return Err(MariaDbError::PortInUse(c.port));
         }
-        let log_len = std::fs::metadata(c.error_log())
-            .map(|m| m.len())
-            .unwrap_or(0);
         let mut command = Command::new(&self.binaries.mariadbd);
         command
             .arg(format!("--defaults-file={}", c.config_file().display()))
@@ -354,6 +376,11 @@ impl LocalServer {
             .spawn()
             .map_err(io(format!("starting {}", self.binaries.mariadbd.display())))?;
         self.child = Some(child);
+        Ok(())
+    }
+
+    async fn wait_answering(&mut self, log_len: u64) -> Result<()> {
+        let c = self.config.clone();
         let started = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut() {

@@ -66,7 +66,7 @@ async fn pair(mode: SyncMode) -> Pair {
     b.create_replication_account(&repl)
         .await
         .expect("repl account");
-    a.make_primary(mode).await.expect("primary");
+    a.make_primary(mode, false).await.expect("primary");
     b.replicate_from("127.0.0.1", primary.config().port, &repl)
         .await
         .expect("replicate");

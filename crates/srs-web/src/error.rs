@@ -78,6 +78,10 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+/// Set on a 503 whose request did nothing because this site's database is
+/// read-only or unreachable (not on throttled or unconfirmed writes).
+pub const SITE_UNAVAILABLE_HEADER: &str = "x-srs-site-unavailable";
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -340,6 +344,14 @@ impl IntoResponse for ApiError {
             if let Ok(v) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
+        }
+        if matches!(self, ApiError::ReadOnly | ApiError::Unavailable(_)) {
+            // Nothing was done and this site cannot do it now: a front door
+            // may send a request that is safe to repeat to another site.
+            response.headers_mut().insert(
+                header::HeaderName::from_static(SITE_UNAVAILABLE_HEADER),
+                header::HeaderValue::from_static("1"),
+            );
         }
         if matches!(
             self,

@@ -80,6 +80,63 @@ enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Planned change of primary: hold requests at the edge, fence the
+    /// primary, let the other site catch up, promote it, route to it.
+    /// Nothing is lost; clients see a pause, not errors.
+    Switchover {
+        /// The site to become primary (default: the one that is not).
+        #[arg(long)]
+        to: Option<String>,
+        /// The cluster's data directory.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: std::path::PathBuf,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forced promotion of the other site, for when automatic failover is
+    /// off or has refused. The current primary is fenced if it answers.
+    Failover {
+        /// Confirm: writes the old primary acknowledged without the replica
+        /// (async or bounded mode) may be lost.
+        #[arg(long)]
+        yes: bool,
+        /// The site to promote (default: the one that is not primary).
+        #[arg(long)]
+        to: Option<String>,
+        /// The cluster's data directory.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: std::path::PathBuf,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prove failover: run a client load, inject a fault, recover, verify
+    /// every acknowledged write, fail back, and write a report.
+    Drill {
+        /// kill-primary-db, kill-primary-site, pause-primary-site,
+        /// kill-controller or switchover.
+        #[arg(long, default_value = "kill-primary-site")]
+        fault: srs_dr::drill::fault::Fault,
+        /// How many runs (each with its own failback).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeat: u32,
+        /// Concurrent clients writing and reading through the edge.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        clients: u16,
+        /// Sync mode of the fresh topology: strict, bounded or async.
+        #[arg(long, default_value = "strict", value_parser = ["strict", "bounded", "async"])]
+        sync_mode: String,
+        /// Act on this running topology (`srs up`) instead of a fresh one; needs --yes.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// Confirm a drill on an existing topology: it kills its processes.
+        #[arg(long)]
+        yes: bool,
+        /// Where report.json, report.md and the timelines go.
+        #[arg(long, default_value = "./drill-report")]
+        report_dir: std::path::PathBuf,
+    },
     /// Read the audit trail.
     Audit {
         #[command(subcommand)]
@@ -241,11 +298,110 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             watch,
         } => status(&data_dir, json, watch).await,
+        Command::Switchover { to, data_dir, json } => {
+            let to = srs_dr::operator::target(&data_dir, to)?;
+            operator(
+                &data_dir,
+                srs_dr::request::OperatorRequest::Switchover { to },
+                json,
+            )
+            .await
+        }
+        Command::Failover {
+            yes,
+            to,
+            data_dir,
+            json,
+        } => {
+            let to = srs_dr::operator::target(&data_dir, to)?;
+            anyhow::ensure!(
+                yes,
+                "this promotes site '{to}' now and fences the current primary if it answers; \
+                 in async or bounded mode writes it acknowledged without the replica may be lost. \
+                 Run again with --yes to go ahead"
+            );
+            operator(
+                &data_dir,
+                srs_dr::request::OperatorRequest::Failover { to },
+                json,
+            )
+            .await
+        }
+        Command::Drill {
+            fault,
+            repeat,
+            clients,
+            sync_mode,
+            data_dir,
+            yes,
+            report_dir,
+        } => {
+            anyhow::ensure!(
+                data_dir.is_none() || yes,
+                "a drill on an existing topology kills and pauses its processes; run again with --yes to go ahead"
+            );
+            telemetry::init(LogFormat::Text, "warn")?;
+            let exe = std::env::current_exe().context("Failed to find the srs executable")?;
+            let report = srs_dr::drill::run(srs_dr::drill::DrillOptions {
+                fault,
+                repeat,
+                clients: usize::from(clients),
+                sync_mode,
+                data_dir,
+                report_dir: report_dir.clone(),
+                exe,
+            })
+            .await?;
+            println!(
+                "{}",
+                report
+                    .markdown()
+                    .lines()
+                    .take(5 + report.runs.len())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            println!("\nreport: {}", report_dir.join("report.md").display());
+            anyhow::ensure!(
+                report.passed,
+                "the drill failed; see {}",
+                report_dir.join("report.md").display()
+            );
+            Ok(())
+        }
         Command::Token { command } => token(command).await,
         Command::Audit {
             command: AuditCommand::Export { store },
         } => audit_export(store).await,
     }
+}
+
+/// Hands an operator request to the controller and prints its progress.
+async fn operator(
+    data_dir: &std::path::Path,
+    request: srs_dr::request::OperatorRequest,
+    json: bool,
+) -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Text, "warn")?;
+    if !json {
+        println!("asking the controller for a {request}");
+    }
+    let outcome = srs_dr::operator::request_and_wait(data_dir, request, |e| {
+        if !json {
+            let state = if e.ok { "" } else { " (FAILED, retrying)" };
+            println!("{}  {}{state}", e.at, e.what);
+        }
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "done in {:.2} s: site '{}' is primary (epoch {}) and the edge routes to it",
+            outcome.seconds, outcome.primary, outcome.epoch
+        );
+    }
+    Ok(())
 }
 
 async fn open_store(args: StoreArgs) -> anyhow::Result<Store> {

@@ -7,7 +7,7 @@ use common::{free_port, srs};
 use serde_json::{json, Value};
 use sqlx::Connection;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 struct Cluster {
@@ -373,14 +373,15 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     }
     assert_eq!(failures, 0, "no failed GET after an instance died");
 
-    // Strict mode: with the DR server gone, a write waits and gets a clear
+    // Strict mode: with the DR server silent, a write waits and gets a clear
     // 503 instead of succeeding unreplicated; once it is back, writes pass.
     let dr_db = children
         .iter()
         .find(|c| c["kind"] == "database" && c["site"] == "dr")
         .expect("dr database");
+    let dr_pid = dr_db["pid"].to_string();
     Command::new("kill")
-        .args(["-9", &dr_db["pid"].to_string()])
+        .args(["-STOP", &dr_pid])
         .status()
         .expect("kill");
     let write = || {
@@ -396,36 +397,10 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
     let problem: Value = blocked.json().await.expect("problem");
     assert_eq!(problem["type"], "/problems/write-not-confirmed");
     assert!(began.elapsed() >= Duration::from_secs(2) && began.elapsed() < Duration::from_secs(15));
-    let mut dr_server = Command::new("mariadbd")
-        .arg(format!(
-            "--defaults-file={}",
-            path.join("dr/db/my.cnf").display()
-        ))
-        .arg("--user=root")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("DR server restarts");
-    // Nobody restarts replication by hand: the controller sees the replica
-    // back with replication stopped (skip-slave-start) and restarts it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let status: Value =
-            serde_json::from_str(&cli(&["status", "--json"], &path, "")).expect("status JSON");
-        let io = status["sites"]
-            .as_array()
-            .and_then(|s| s.iter().find(|s| s["name"] == "dr"))
-            .map(|s| s["database"]["replica"]["io_running"] == true)
-            .unwrap_or(false);
-        if io {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the controller did not restart replication: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    Command::new("kill")
+        .args(["-CONT", &dr_pid])
+        .status()
+        .expect("kill");
     let retried = write().await.expect("sent");
     assert_eq!(
         retried.status(),
@@ -441,10 +416,40 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         listed["total"], 1,
         "exactly once, whether the first attempt landed or not"
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &dr_server.id().to_string()])
-        .status();
-    let _ = dr_server.wait();
+
+    // The DR server killed: srs up starts it again, and nobody restarts
+    // replication by hand: the controller sees the replica back with
+    // replication stopped (skip-slave-start) and restarts it.
+    Command::new("kill")
+        .args(["-9", &dr_pid])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let restarted = running(&path)
+            .iter()
+            .any(|c| c["kind"] == "database" && c["site"] == "dr" && c["pid"] != dr_db["pid"]);
+        let status: Value =
+            serde_json::from_str(&cli(&["status", "--json"], &path, "")).expect("status JSON");
+        let io = status["sites"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == "dr"))
+            .map(|s| s["database"]["replica"]["io_running"] == true)
+            .unwrap_or(false);
+        if restarted && io {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the DR server was not restarted and rejoined: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        full_name(&client, &cluster.edge, id).await,
+        "Ada Lovelace",
+        "served by the primary throughout"
+    );
 
     // Stop (in order, exit 0) and start again: the records are still there.
     let status = sigterm_and_wait(

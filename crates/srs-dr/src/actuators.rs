@@ -1,0 +1,379 @@
+//! The controller's hands: one adapter each for the databases, the edge
+//! and the sites' processes. Each carries out one kind of step and says
+//! what it found; none decides anything.
+
+use crate::reach::{connect_admin, server_config};
+use crate::secrets::Secrets;
+use crate::topology::{Site, Topology};
+use anyhow::Context;
+use srs_mariadb::Admin;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long a fence may wait for `read_only` before the server is stopped
+/// instead (setting it waits for commits in flight).
+const FENCE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a planned hand-over waits for the replica to catch up.
+const HAND_OVER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a scale command may run.
+const SCALE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The sites' databases.
+pub struct Databases {
+    topology: Topology,
+    secrets: Secrets,
+    data_dir: PathBuf,
+}
+
+impl Databases {
+    /// The databases of the topology kept in `data_dir`.
+    pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> Self {
+        Self {
+            topology,
+            secrets,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    fn site(&self, name: &str) -> anyhow::Result<&Site> {
+        self.topology
+            .site(name)
+            .with_context(|| format!("no site named '{name}' in the topology"))
+    }
+
+    fn probe_timeout(&self) -> Duration {
+        Duration::from_millis(self.topology.controller.probe_timeout_ms)
+    }
+
+    async fn admin(&self, name: &str) -> anyhow::Result<Admin> {
+        self.admin_within(name, self.probe_timeout() * 2).await
+    }
+
+    async fn admin_within(&self, name: &str, within: Duration) -> anyhow::Result<Admin> {
+        let site = self.site(name)?;
+        let connect = connect_admin(&self.topology, &self.secrets, &self.data_dir, site);
+        tokio::time::timeout(within, connect)
+            .await
+            .with_context(|| {
+                format!(
+                    "site '{name}': its database did not answer within {} ms",
+                    within.as_millis()
+                )
+            })?
+            .map_err(Into::into)
+    }
+
+    /// Fences a failed primary: read-only where it can still be reached; a
+    /// server srs runs that does not answer (paused, hung) is stopped, so
+    /// it can never wake up as a second primary and its replica's receiver
+    /// lets go at once. Says what happened.
+    pub async fn fence_if_reachable(&self, name: &str) -> String {
+        // It just failed its probes: one short try, not a long wait.
+        let reached = self.admin_within(name, self.probe_timeout()).await;
+        let fenced = match reached {
+            Ok(admin) => self.fence_with(name, admin).await,
+            Err(e) => Err(e),
+        };
+        let error = match fenced {
+            Ok(done) => return done,
+            Err(e) => e,
+        };
+        let local = self.site(name).is_ok_and(Site::is_local);
+        if local {
+            let config = self
+                .site(name)
+                .map(|site| server_config(&self.topology, &self.secrets, &self.data_dir, site));
+            if config.is_ok_and(|c| c.kill_running()) {
+                return format!(
+                    "old primary did not answer ({error:#}); its server was stopped (SIGKILL): it restarts read-only"
+                );
+            }
+        }
+        if self.topology.sync_mode() == srs_mariadb::SyncMode::Strict {
+            format!(
+                "old primary not reached ({error:#}); in strict mode it cannot commit anything the replica lacks"
+            )
+        } else {
+            format!(
+                "old primary not reached ({error:#}); writes it acknowledged without the replica may be lost"
+            )
+        }
+    }
+
+    /// Makes a site refuse writes. A server with sessions waiting for a
+    /// semi-sync acknowledgement is stopped instead: killing those
+    /// sessions would report success for rows the replica never received.
+    pub async fn fence(&self, name: &str) -> anyhow::Result<String> {
+        let admin = self.admin(name).await?;
+        self.fence_with(name, admin).await
+    }
+
+    async fn fence_with(&self, name: &str, mut admin: Admin) -> anyhow::Result<String> {
+        let waiting = admin.semi_sync_waiting().await?;
+        if waiting > 0 {
+            return self.stop_server(name, admin).await.map(|how| {
+                format!("{waiting} session(s) waited for a semi-sync acknowledgement: {how}")
+            });
+        }
+        match tokio::time::timeout(FENCE_TIMEOUT, admin.fence()).await {
+            Ok(result) => {
+                result?;
+                admin.close().await;
+                Ok("read_only set".into())
+            }
+            Err(_) => {
+                let admin = self.admin(name).await?;
+                self.stop_server(name, admin).await.map(|how| {
+                    format!(
+                        "read_only did not take within {} s: {how}",
+                        FENCE_TIMEOUT.as_secs()
+                    )
+                })
+            }
+        }
+    }
+
+    /// A planned hand-over: fences `from`, then waits until `to` has
+    /// applied everything `from` wrote.
+    pub async fn hand_over(&self, from: &str, to: &str) -> anyhow::Result<String> {
+        let mut old = self.admin(from).await?;
+        tokio::time::timeout(FENCE_TIMEOUT * 5, old.fence())
+            .await
+            .with_context(|| format!("site '{from}': read_only did not take within 10 s"))??;
+        let (written, _, _) = old.gtid_and_read_only().await?;
+        old.close().await;
+        let mut new = self.admin(to).await?;
+        if !new.wait_for_gtid(&written, HAND_OVER_TIMEOUT).await? {
+            anyhow::bail!(
+                "site '{to}' did not apply everything site '{from}' wrote (up to {written}) within {} s",
+                HAND_OVER_TIMEOUT.as_secs()
+            );
+        }
+        new.close().await;
+        Ok(format!(
+            "site '{from}' fenced; site '{to}' has everything it wrote (up to {written})"
+        ))
+    }
+
+    /// Undoes a fence (a hand-over that could not finish).
+    pub async fn unfence(&self, name: &str) -> anyhow::Result<()> {
+        let mut admin = self.admin(name).await?;
+        admin
+            .exec("lifting the fence", "SET GLOBAL read_only = OFF;")
+            .await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// Stops a server that must not go on: SIGKILL for one srs runs (it
+    /// restarts read-only and truncates unacknowledged transactions),
+    /// SHUTDOWN for one it does not.
+    async fn stop_server(&self, name: &str, mut admin: Admin) -> anyhow::Result<String> {
+        let site = self.site(name)?;
+        if site.is_local() {
+            drop(admin);
+            let config = server_config(&self.topology, &self.secrets, &self.data_dir, site);
+            anyhow::ensure!(
+                config.kill_running(),
+                "site '{name}': its server's process was not found to stop"
+            );
+            Ok("server stopped (SIGKILL)".into())
+        } else {
+            admin.shutdown().await?;
+            Ok("server shut down".into())
+        }
+    }
+
+    /// Makes a site the writable primary. A replica first applies all it
+    /// received (bounded by the apply lag budget per attempt; a step that
+    /// times out is tried again, nothing received is thrown away).
+    pub async fn promote(&self, name: &str, alone: bool) -> anyhow::Result<String> {
+        let mut admin = self.admin(name).await?;
+        let mut applied = String::new();
+        if admin.replica_status().await?.is_some() {
+            admin.stop_receiving().await?;
+            let received = admin
+                .replica_status()
+                .await?
+                .map(|r| r.gtid_io_pos)
+                .unwrap_or_default();
+            let budget = Duration::from_millis(self.topology.apply_lag_budget_ms);
+            if !admin.wait_for_gtid(&received, budget).await? {
+                anyhow::bail!(
+                    "site '{name}' is still applying what it received (up to {received}); trying again"
+                );
+            }
+            applied = format!("applied everything received (up to {received}); ");
+        }
+        // Replicas connect with this account once this site is primary.
+        admin.create_replication_account(&self.secrets.repl).await?;
+        admin.make_primary(self.topology.sync_mode(), alone).await?;
+        admin.close().await;
+        Ok(format!("{applied}writable"))
+    }
+
+    /// Points `replica` at `primary` and waits until replication runs.
+    pub async fn replicate(&self, replica: &str, primary: &str) -> anyhow::Result<()> {
+        let source = self.site(primary)?.clone();
+        let mut admin = self.admin(replica).await?;
+        // The same account here lets this site be a primary later.
+        admin.create_replication_account(&self.secrets.repl).await?;
+        admin
+            .replicate_from(&source.db_host, source.db_port, &self.secrets.repl)
+            .await?;
+        // START SLAVE returns before its threads run: done means running.
+        let mut last = None;
+        for _ in 0..50 {
+            last = admin.replica_status().await?;
+            if last
+                .as_ref()
+                .is_some_and(|r| (r.io_running || r.io_connecting) && r.sql_running)
+            {
+                admin.close().await;
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("replication did not start within 5 s: {last:?}");
+    }
+
+    /// Commits wait for the replica again.
+    pub async fn restore_sync(&self, name: &str) -> anyhow::Result<()> {
+        let mut admin = self.admin(name).await?;
+        admin.set_semi_sync(true).await?;
+        admin.close().await;
+        Ok(())
+    }
+
+    /// Creates the database and the application's account.
+    pub async fn create_app_account(&self, name: &str) -> anyhow::Result<()> {
+        let mut admin = self.admin(name).await?;
+        admin.create_app_account("srs", &self.secrets.app).await?;
+        admin.close().await;
+        Ok(())
+    }
+}
+
+/// The edge's admin endpoint.
+pub struct EdgeSwitch {
+    url: String,
+    secret: String,
+    client: reqwest::Client,
+}
+
+impl EdgeSwitch {
+    /// The edge of `topology`.
+    pub fn new(topology: &Topology, secrets: &Secrets) -> anyhow::Result<Self> {
+        Ok(Self {
+            url: format!("http://{}/admin", topology.edge.admin_listen),
+            secret: secrets.edge_secret.clone(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()?,
+        })
+    }
+
+    /// Routes to `site` from now on (held requests go there).
+    pub async fn switch(&self, site: &str) -> anyhow::Result<()> {
+        let body = serde_json::json!({ "site": site });
+        self.put("active-site", Some(body)).await
+    }
+
+    /// Holds new requests until the next switch.
+    pub async fn hold(&self) -> anyhow::Result<()> {
+        self.put("hold", None).await
+    }
+
+    async fn put(&self, what: &str, body: Option<serde_json::Value>) -> anyhow::Result<()> {
+        let mut request = self
+            .client
+            .put(format!("{}/{what}", self.url))
+            .bearer_auth(&self.secret);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = request
+            .send()
+            .await
+            .context("the edge's admin endpoint did not answer")?;
+        if !answer.status().is_success() {
+            let status = answer.status();
+            let body = answer.text().await.unwrap_or_default();
+            anyhow::bail!("the edge refused ({status}): {body}");
+        }
+        Ok(())
+    }
+}
+
+/// Which way to scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// Start the standby app instances.
+    Up,
+    /// Stop them.
+    Down,
+}
+
+/// The sites' app processes.
+pub struct Processes {
+    topology: Topology,
+    log_dir: PathBuf,
+}
+
+impl Processes {
+    /// The processes of the topology kept in `data_dir`.
+    pub fn new(topology: Topology, data_dir: &Path) -> Self {
+        Self {
+            topology,
+            log_dir: data_dir.join("logs"),
+        }
+    }
+
+    /// Starts or stops a site's standby app instances: through its
+    /// configured command, or (sites `srs up` runs) by publishing the
+    /// wish, which `srs up` follows.
+    pub async fn scale(&self, name: &str, way: Scale) -> anyhow::Result<Option<String>> {
+        let site = self
+            .topology
+            .site(name)
+            .with_context(|| format!("no site named '{name}' in the topology"))?;
+        let command = match way {
+            Scale::Up => site.scale_up.as_deref(),
+            Scale::Down => site.scale_down.as_deref(),
+        };
+        let Some(command) = command else {
+            return Ok(site
+                .is_local()
+                .then(|| "srs up follows (ports in standby_app_ports)".to_owned()));
+        };
+        let _ = std::fs::create_dir_all(&self.log_dir);
+        let run = tokio::process::Command::new("sh")
+            .args(["-c", command])
+            .env("SRS_SITE", name)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(SCALE_TIMEOUT, run)
+            .await
+            .with_context(|| {
+                format!(
+                    "site '{name}': the scale command did not finish within {} s",
+                    SCALE_TIMEOUT.as_secs()
+                )
+            })?
+            .with_context(|| format!("site '{name}': could not run the scale command"))?;
+        let output = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tracing::info!(site = name, status = %out.status, output = %output.trim(), "scale command ran");
+        anyhow::ensure!(
+            out.status.success(),
+            "site '{name}': the scale command failed ({}): {}",
+            out.status,
+            output.trim()
+        );
+        Ok(Some(format!("scale command succeeded: {}", output.trim())))
+    }
+}

@@ -1,0 +1,908 @@
+//! `srs drill`: proves failover on a real topology. It runs a client load
+//! through the edge, injects a fault, waits for recovery, verifies every
+//! acknowledged create on the new primary, fails back, verifies again and
+//! writes a report with the figures and a timeline.
+
+pub mod fault;
+pub mod load;
+pub mod progress;
+pub mod report;
+
+use crate::decide::{errant, Alert};
+use crate::published::{EventLog, Published};
+use crate::request::OperatorRequest;
+use crate::status::{collect, Status};
+use crate::topology::Topology;
+use anyhow::Context;
+use fault::Fault;
+use load::{Acknowledged, Load, Sample};
+use nix::sys::signal::Signal;
+use progress::Progress;
+use report::{Mark, Report, Run};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::process::Child;
+
+/// How long recovery may take before the run counts as failed.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long the topology may take to be whole again before and after a run.
+const HEALTHY_TIMEOUT: Duration = Duration::from_secs(180);
+/// Load before the fault.
+const WARM_UP: Duration = Duration::from_secs(3);
+/// Load after recovery, before failing back.
+const AFTER_RECOVERY: Duration = Duration::from_secs(2);
+
+/// What a drill does.
+#[derive(Debug, Clone)]
+pub struct DrillOptions {
+    /// The fault to inject.
+    pub fault: Fault,
+    /// How many runs.
+    pub repeat: u32,
+    /// Clients in the load.
+    pub clients: usize,
+    /// Sync mode of a fresh topology (strict, bounded or async).
+    pub sync_mode: String,
+    /// Act on this running topology instead of a fresh one.
+    pub data_dir: Option<PathBuf>,
+    /// Where the report goes.
+    pub report_dir: PathBuf,
+    /// The `srs` executable (to start `srs up` and create the drill's account).
+    pub exe: PathBuf,
+}
+
+/// The topology a drill acts on.
+struct Target {
+    dir: PathBuf,
+    edge: String,
+    up: Option<Child>,
+    token: String,
+    department: String,
+}
+
+/// A department the drill's students can belong to.
+async fn some_department(edge: &str, token: &str) -> anyhow::Result<String> {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(format!("{edge}/api/v1/departments"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let list = answer.as_array().or_else(|| answer["items"].as_array());
+    list.and_then(|l| l.iter().find_map(|d| d["name"].as_str()))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the drill needs a department to file its students under; create one first"
+            )
+        })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A two-site topology on free ports, so a drill never collides with a
+/// running `srs up`.
+fn fresh_topology(sync_mode: &str) -> anyhow::Result<String> {
+    let mut p = Vec::new();
+    for _ in 0..9 {
+        p.push(free_port()?);
+    }
+    Ok(format!(
+        "sync_mode = \"{sync_mode}\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 5\n\
+         [controller]\nlisten = \"127.0.0.1:{}\"\n\
+         [edge]\nlisten = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
+         [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {}\napp_ports = [{}, {}]\n\
+         [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {}\napp_ports = []\nstandby_app_ports = [{}, {}]\n",
+        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+    ))
+}
+
+async fn run_cli(exe: &Path, args: &[&str], dir: &Path, stdin: &str) -> anyhow::Result<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(exe)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("Failed to run {}", exe.display()))?;
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).await?;
+    }
+    let out = child.wait_with_output().await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "srs {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A registrar account and token for the drill's clients; every create is
+/// audited under this name.
+async fn drill_token(exe: &Path, dir: &Path) -> anyhow::Result<String> {
+    use rand::Rng;
+    let suffix: u32 = rand::thread_rng().gen_range(100_000..1_000_000);
+    let user = format!("drill-{suffix}");
+    let password: String = rand::thread_rng()
+        .sample_iter(&rand::distributions::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    run_cli(
+        exe,
+        &[
+            "user",
+            "add",
+            &user,
+            "--role",
+            "registrar",
+            "--password-stdin",
+        ],
+        dir,
+        &format!("{password}\n"),
+    )
+    .await?;
+    run_cli(
+        exe,
+        &[
+            "token",
+            "create",
+            "--user",
+            &user,
+            "--name",
+            "srs drill",
+            "--expires",
+            "1d",
+        ],
+        dir,
+        "",
+    )
+    .await
+}
+
+async fn edge_ready(edge: &str, up: &mut Option<Child>, within: Duration) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let began = Instant::now();
+    while began.elapsed() < within {
+        if let Some(child) = up.as_mut() {
+            if let Some(status) = child.try_wait()? {
+                anyhow::bail!("srs up exited ({status}); see up.log in the drill's directory");
+            }
+        }
+        if client
+            .get(format!("{edge}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!("the edge did not answer within {} s", within.as_secs())
+}
+
+impl Target {
+    async fn fresh(options: &DrillOptions, progress: &Progress) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "srs-drill-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(
+            dir.join(crate::topology::FILE_NAME),
+            fresh_topology(&options.sync_mode)?,
+        )?;
+        let topology = Topology::load(&dir.join(crate::topology::FILE_NAME))?;
+        progress.say(&format!(
+            "starting a fresh two-site topology in {}",
+            dir.display()
+        ));
+        let log = std::fs::File::create(dir.join("up.log"))?;
+        let up = tokio::process::Command::new(&options.exe)
+            .args(["up", "--data-dir"])
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("Failed to start srs up")?;
+        let mut up = Some(up);
+        let edge = format!("http://{}", topology.edge.listen);
+        edge_ready(&edge, &mut up, Duration::from_secs(180)).await?;
+        let token = drill_token(&options.exe, &dir).await?;
+        let department = some_department(&edge, &token).await?;
+        Ok(Self {
+            dir,
+            edge,
+            up,
+            token,
+            department,
+        })
+    }
+
+    async fn existing(options: &DrillOptions, dir: &Path) -> anyhow::Result<Self> {
+        let topology = Topology::load(&dir.join(crate::topology::FILE_NAME))?;
+        let edge = format!("http://{}", topology.edge.listen);
+        edge_ready(&edge, &mut None, Duration::from_secs(10)).await?;
+        let token = drill_token(&options.exe, dir).await?;
+        let department = some_department(&edge, &token).await?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            edge,
+            up: None,
+            token,
+            department,
+        })
+    }
+
+    /// Stops what the drill started; the fresh topology's files go too
+    /// unless something failed (then they stay for a look).
+    async fn finish(mut self, keep: bool, progress: &Progress) {
+        if let Some(mut up) = self.up.take() {
+            if let Some(pid) = up.id() {
+                let _ = fault::send(pid, Signal::SIGTERM);
+            }
+            if tokio::time::timeout(Duration::from_secs(120), up.wait())
+                .await
+                .is_err()
+            {
+                let _ = up.kill().await;
+            }
+            if keep {
+                progress.say(&format!(
+                    "kept the drill's topology for a look: {}",
+                    self.dir.display()
+                ));
+            } else {
+                let _ = std::fs::remove_dir_all(&self.dir);
+            }
+        }
+    }
+}
+
+/// Ms since `clock` started of a wall-clock time.
+fn offset_ms(wall0: SystemTime, at: &str) -> Option<u64> {
+    let t = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    let t: SystemTime = t.with_timezone(&chrono::Utc).into();
+    t.duration_since(wall0)
+        .ok()
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn ms_since(clock: Instant) -> u64 {
+    u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+fn secs(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+/// The topology is whole: both databases up, the replica replicating and
+/// caught up, commits waiting for it, the edge routing to the primary.
+fn whole(status: &Status) -> Option<String> {
+    let controller = status.controller.as_ref()?;
+    let primary = status.sites.iter().find(|s| s.name == controller.primary)?;
+    let replica = status.sites.iter().find(|s| s.name != controller.primary)?;
+    let replicating = replica
+        .database
+        .replica
+        .as_ref()
+        .is_some_and(|r| r.io_running && r.sql_running);
+    let degraded = controller.alerts.iter().any(|a| {
+        matches!(
+            a,
+            Alert::RunningWithoutReplica { .. } | Alert::ErrantTransactions { .. }
+        )
+    });
+    (controller.ready
+        && primary.database.up
+        && replica.database.up
+        && replicating
+        && replica.lag_transactions.unwrap_or(u64::MAX) < 100
+        && !degraded
+        && status.edge_active.as_deref() == Some(controller.primary.as_str()))
+    .then(|| controller.primary.clone())
+}
+
+async fn wait_whole(dir: &Path, within: Duration) -> anyhow::Result<String> {
+    let began = Instant::now();
+    let mut last = String::new();
+    while began.elapsed() < within {
+        match collect(dir).await {
+            Ok(status) => {
+                if let Some(primary) = whole(&status) {
+                    return Ok(primary);
+                }
+                last = format!(
+                    "controller {:?}, edge {:?}",
+                    status
+                        .controller
+                        .map(|c| (c.primary, c.ready, c.alerts.len())),
+                    status.edge_active
+                );
+            }
+            Err(e) => last = format!("{e:#}"),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    anyhow::bail!(
+        "the topology was not whole again within {} s ({last})",
+        within.as_secs()
+    )
+}
+
+/// Acknowledged creates missing or changed on the primary now.
+async fn verify(
+    edge: &str,
+    token: &str,
+    acknowledged: &[Acknowledged],
+) -> anyhow::Result<Vec<Acknowledged>> {
+    use futures::StreamExt;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()?;
+    let checks = futures::stream::iter(acknowledged.iter().cloned().map(|a| {
+        let client = client.clone();
+        async move {
+            let found = client
+                .get(format!("{edge}/api/v1/students/{}", a.id))
+                .bearer_auth(token)
+                .send()
+                .await;
+            let present = match found {
+                Ok(r) if r.status().is_success() => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .is_ok_and(|v| v["full_name"] == a.name.as_str()),
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => false,
+                Ok(r) => {
+                    return Err(anyhow::anyhow!(
+                        "verifying student {}: the edge answered {}",
+                        a.id,
+                        r.status()
+                    ))
+                }
+                Err(e) => return Err(anyhow::anyhow!("verifying student {}: {e}", a.id)),
+            };
+            Ok((!present).then_some(a))
+        }
+    }))
+    .buffer_unordered(8)
+    .collect::<Vec<_>>()
+    .await;
+    let mut lost = Vec::new();
+    for c in checks {
+        lost.extend(c?);
+    }
+    Ok(lost)
+}
+
+/// The longest stretch without an acknowledged create within a window.
+fn longest_pause(samples: &[Sample], from_ms: u64, to_ms: u64) -> u64 {
+    let mut last = from_ms;
+    let mut longest = 0;
+    for s in samples
+        .iter()
+        .filter(|s| s.ok && s.kind == load::Kind::Create)
+    {
+        if s.at_ms < from_ms || s.at_ms > to_ms {
+            continue;
+        }
+        longest = longest.max(s.at_ms - last);
+        last = s.at_ms;
+    }
+    longest.max(to_ms.saturating_sub(last))
+}
+
+/// One fault, recovery and failback.
+async fn run_once(
+    target: &Target,
+    options: &DrillOptions,
+    index: u32,
+    progress: &Progress,
+) -> (Run, Vec<Sample>) {
+    let mut problems = Vec::new();
+    let clock = Instant::now();
+    let wall0 = SystemTime::now();
+    let mut marks = Vec::new();
+    let original = match wait_whole(&target.dir, HEALTHY_TIMEOUT).await {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(format!("before the run: {e:#}"));
+            return (failed_run(options, problems), Vec::new());
+        }
+    };
+    let topology = match Topology::load(&target.dir.join(crate::topology::FILE_NAME)) {
+        Ok(t) => t,
+        Err(e) => return (failed_run(options, vec![format!("{e:#}")]), Vec::new()),
+    };
+    let sync_mode = topology.sync_mode().to_string();
+    let Some(other) = topology
+        .sites
+        .iter()
+        .find(|s| s.name != original)
+        .map(|s| s.name.clone())
+    else {
+        return (
+            failed_run(options, vec!["the topology has one site".into()]),
+            Vec::new(),
+        );
+    };
+    let tag = load::letters(u64::from(index) + 26 * u64::from(rand::random::<u16>()));
+    let load = match Load::start(
+        &target.edge,
+        &target.token,
+        &target.department,
+        options.clients,
+        &tag,
+        clock,
+    ) {
+        Ok(l) => l,
+        Err(e) => return (failed_run(options, vec![format!("{e:#}")]), Vec::new()),
+    };
+    tokio::time::sleep(WARM_UP).await;
+    if load.acknowledged() == 0 {
+        let why = load.first_refusal().unwrap_or_else(|| "no answer".into());
+        let recorded = load.stop().await;
+        return (
+            failed_run(
+                options,
+                vec![format!(
+                    "no create was acknowledged before the fault ({why})"
+                )],
+            ),
+            recorded.samples,
+        );
+    }
+    progress.say(&format!(
+        "run {}: {} clients acknowledged {} creates; injecting {} on site '{original}'",
+        index + 1,
+        options.clients,
+        load.acknowledged(),
+        options.fault
+    ));
+    let fault_ms = ms_since(clock);
+    marks.push(Mark {
+        what: format!("fault: {}", options.fault),
+        at_ms: fault_ms,
+    });
+    let mut paused = Vec::new();
+    let injected = inject(options.fault, &target.dir, &original, &other, &mut paused).await;
+    if let Err(e) = injected {
+        problems.push(format!("injecting the fault: {e:#}"));
+    }
+
+    // Recovery: the first create acknowledged by the other site.
+    let mut recovered_ms = None;
+    while problems.is_empty()
+        && clock.elapsed() < Duration::from_millis(fault_ms) + RECOVERY_TIMEOUT
+    {
+        if let Some(at) = load.first_create_by(&other, fault_ms) {
+            recovered_ms = Some(at);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    match recovered_ms {
+        Some(at) => {
+            marks.push(Mark {
+                what: format!("first create on site '{other}'"),
+                at_ms: at,
+            });
+            progress.say(&format!(
+                "run {}: writes succeed on site '{other}' {:.2} s after the fault",
+                index + 1,
+                secs(at - fault_ms)
+            ));
+        }
+        None => problems.push(format!(
+            "no create succeeded on site '{other}' within {} s",
+            RECOVERY_TIMEOUT.as_secs()
+        )),
+    }
+    let mut split_brain = 0;
+    if !paused.is_empty() {
+        // The zombie wakes up believing it is primary: it must not get a
+        // write acknowledged, through the edge or directly.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for pid in &paused {
+            let _ = fault::send(*pid, Signal::SIGCONT);
+        }
+        marks.push(Mark {
+            what: "zombie resumed (SIGCONT)".into(),
+            at_ms: ms_since(clock),
+        });
+        split_brain += zombie_writes(&topology, &original, &target.token).await;
+    }
+    tokio::time::sleep(AFTER_RECOVERY).await;
+    let fault_phase_end = ms_since(clock);
+
+    // Failback: the original site back as a replica, then a switchover.
+    let failback_began = Instant::now();
+    let failback_start_ms = ms_since(clock);
+    let mut failback_seconds = None;
+    if problems.is_empty() {
+        progress.say(&format!(
+            "run {}: waiting for site '{original}' to rejoin, then switching back",
+            index + 1
+        ));
+        match failback(&target.dir, &original, &other).await {
+            Ok(errant_count) => {
+                split_brain += errant_count;
+                failback_seconds = Some(failback_began.elapsed().as_secs_f64());
+                marks.push(Mark {
+                    what: format!("failed back to site '{original}'"),
+                    at_ms: ms_since(clock),
+                });
+            }
+            Err(e) => problems.push(format!("failback: {e:#}")),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let recorded = load.stop().await;
+    let lost = match verify(&target.edge, &target.token, &recorded.acknowledged).await {
+        Ok(lost) => lost,
+        Err(e) => {
+            problems.push(format!("verifying acknowledged creates: {e:#}"));
+            Vec::new()
+        }
+    };
+    for e in EventLog::tail(&target.dir, 200) {
+        let Some(at_ms) = offset_ms(wall0, &e.at) else {
+            continue;
+        };
+        if at_ms < fault_ms || !e.ok {
+            continue;
+        }
+        let what = if e.what.starts_with("fail over") {
+            "failover decided (fence)"
+        } else if e.what.starts_with("switch over") {
+            if at_ms >= failback_start_ms {
+                "failback switchover"
+            } else {
+                "switchover (fence)"
+            }
+        } else if e.what.starts_with("promote") {
+            "promoted"
+        } else if e.what.starts_with("route the edge") {
+            "edge switched"
+        } else if e.what.starts_with("fence") {
+            "zombie fenced"
+        } else {
+            continue;
+        };
+        marks.push(Mark {
+            what: what.into(),
+            at_ms,
+        });
+    }
+    marks.sort_by_key(|m| m.at_ms);
+    let detection_ms = marks
+        .iter()
+        .find(|m| {
+            m.what.starts_with("failover decided") || m.what.starts_with("switchover (fence)")
+        })
+        .map(|m| m.at_ms.saturating_sub(fault_ms));
+    let failed_requests = recorded
+        .samples
+        .iter()
+        .filter(|s| !s.ok && s.at_ms >= fault_ms)
+        .count() as u64;
+    let pause_end = recovered_ms.map_or(fault_phase_end, |r| r + 1000);
+    let write_pause = longest_pause(&recorded.samples, fault_ms.saturating_sub(1000), pause_end);
+    let lost_oldest = lost
+        .iter()
+        .map(|a| a.at_ms)
+        .min()
+        .map(|at| secs(fault_ms.saturating_sub(at)));
+    let passed = problems.is_empty()
+        && lost.is_empty()
+        && split_brain == 0
+        && recovered_ms.is_some()
+        && failback_seconds.is_some();
+    for a in &lost {
+        problems.push(format!(
+            "acknowledged create of student {} ('{}') is missing",
+            a.id, a.name
+        ));
+    }
+    let run = Run {
+        fault: options.fault.to_string(),
+        sync_mode,
+        detection_seconds: detection_ms.map(secs),
+        rto_seconds: recovered_ms.map(|r| secs(r - fault_ms)),
+        write_pause_seconds: secs(write_pause),
+        failed_requests,
+        requests: recorded.samples.len() as u64,
+        acknowledged_writes: recorded.acknowledged.len() as u64,
+        acknowledged_lost: lost.len() as u64,
+        lost_oldest_age_seconds: lost_oldest,
+        split_brain_writes: split_brain,
+        failback_seconds,
+        passed,
+        problems,
+        marks,
+    };
+    (run, recorded.samples)
+}
+
+fn failed_run(options: &DrillOptions, problems: Vec<String>) -> Run {
+    Run {
+        fault: options.fault.to_string(),
+        sync_mode: options.sync_mode.clone(),
+        detection_seconds: None,
+        rto_seconds: None,
+        write_pause_seconds: 0.0,
+        failed_requests: 0,
+        requests: 0,
+        acknowledged_writes: 0,
+        acknowledged_lost: 0,
+        lost_oldest_age_seconds: None,
+        split_brain_writes: 0,
+        failback_seconds: None,
+        passed: false,
+        problems,
+        marks: Vec::new(),
+    }
+}
+
+/// Injects `fault` on the primary `site`; pids it paused go to `paused`.
+async fn inject(
+    fault: Fault,
+    dir: &Path,
+    site: &str,
+    other: &str,
+    paused: &mut Vec<u32>,
+) -> anyhow::Result<()> {
+    match fault {
+        Fault::KillPrimaryDb => {
+            fault::signal_site(dir, site, &["database"], Signal::SIGKILL)?;
+        }
+        Fault::KillPrimarySite => {
+            fault::signal_site(dir, site, &["database", "app"], Signal::SIGKILL)?;
+        }
+        Fault::PausePrimarySite => {
+            let stopped = fault::signal_site(dir, site, &["database", "app"], Signal::SIGSTOP)?;
+            paused.extend(stopped.iter().map(|c| c.pid));
+        }
+        Fault::KillController => {
+            fault::signal_site(dir, site, &["database"], Signal::SIGKILL)?;
+            // Kill it the moment it has decided, mid-way through its steps.
+            let began = Instant::now();
+            let seen = EventLog::tail(dir, 1_000).len();
+            while began.elapsed() < RECOVERY_TIMEOUT {
+                let events = EventLog::tail(dir, 1_000);
+                if events
+                    .iter()
+                    .skip(seen)
+                    .any(|e| e.what.starts_with("fail over"))
+                {
+                    fault::signal_site(dir, "", &["controller"], Signal::SIGKILL)?;
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            anyhow::bail!("the controller never decided to fail over");
+        }
+        Fault::Switchover => {
+            OperatorRequest::Switchover {
+                to: other.to_owned(),
+            }
+            .submit(dir)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates sent straight to the fenced site's app instances that were
+/// acknowledged (each one a split-brain write).
+async fn zombie_writes(topology: &Topology, site: &str, token: &str) -> u64 {
+    let Some(site) = topology.site(site) else {
+        return 0;
+    };
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+    else {
+        return 0;
+    };
+    let mut acknowledged = 0;
+    for addr in site.app_addrs() {
+        let answer = client
+            .post(format!("http://{addr}/api/v1/students"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"full_name": "Zombie Write", "date_of_birth": "2000-01-01", "department": "Drills"}))
+            .send()
+            .await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            acknowledged += 1;
+        }
+    }
+    acknowledged
+}
+
+/// Waits until `original` has rejoined as a caught-up replica of `now`,
+/// counts what it holds that `now` lacks, then switches back to it.
+async fn failback(dir: &Path, original: &str, now: &str) -> anyhow::Result<u64> {
+    let primary = wait_whole(dir, HEALTHY_TIMEOUT).await?;
+    anyhow::ensure!(primary == now, "site '{primary}' is primary, not '{now}'");
+    let status = collect(dir).await?;
+    let (Some(old), Some(new)) = (
+        status.sites.iter().find(|s| s.name == original),
+        status.sites.iter().find(|s| s.name == now),
+    ) else {
+        anyhow::bail!("a site is missing from the status");
+    };
+    let errant_count = errant(&observation_of(old), &observation_of(new));
+    OperatorRequest::Switchover {
+        to: original.to_owned(),
+    }
+    .submit(dir)?;
+    let began = Instant::now();
+    while began.elapsed() < RECOVERY_TIMEOUT {
+        if OperatorRequest::pending(dir).is_none() {
+            if let Ok(primary) = wait_whole(dir, Duration::from_millis(1)).await {
+                if primary == original {
+                    return Ok(errant_count);
+                }
+            }
+            if let Some(p) = Published::read(dir) {
+                if p.last_decision.starts_with("refused") {
+                    anyhow::bail!("{}", p.last_decision);
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!(
+        "the switchover back to site '{original}' did not finish within {} s",
+        RECOVERY_TIMEOUT.as_secs()
+    )
+}
+
+fn observation_of(s: &crate::status::SiteStatus) -> crate::observe::SiteObservation {
+    crate::observe::SiteObservation {
+        name: s.name.clone(),
+        database: s.database.clone(),
+        apps_healthy: s.apps_healthy,
+        apps_total: s.apps_total,
+        standby_total: 0,
+    }
+}
+
+/// Runs a drill; the report, also written to `options.report_dir`.
+pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        (1..=100).contains(&options.repeat),
+        "--repeat must be 1-100"
+    );
+    anyhow::ensure!(
+        (1..=64).contains(&options.clients),
+        "--clients must be 1-64"
+    );
+    anyhow::ensure!(
+        ["strict", "bounded", "async"].contains(&options.sync_mode.as_str()),
+        "--sync-mode must be strict, bounded or async"
+    );
+    let progress = Progress::new();
+    let started_at = crate::published::now_text();
+    let target = match &options.data_dir {
+        Some(dir) => Target::existing(&options, dir).await?,
+        None => Target::fresh(&options, &progress).await?,
+    };
+    let mut runs = Vec::new();
+    let mut samples = Vec::new();
+    for i in 0..options.repeat {
+        let (run, s) = run_once(&target, &options, i, &progress).await;
+        progress.say(&format!(
+            "run {}: {} - RTO {}, {} acknowledged, {} lost, {} split-brain, failback {}",
+            i + 1,
+            if run.passed { "passed" } else { "FAILED" },
+            run.rto_seconds.map_or("-".into(), |v| format!("{v:.2} s")),
+            run.acknowledged_writes,
+            run.acknowledged_lost,
+            run.split_brain_writes,
+            run.failback_seconds
+                .map_or("-".into(), |v| format!("{v:.1} s")),
+        ));
+        for p in &run.problems {
+            progress.say(&format!("run {}: problem: {p}", i + 1));
+        }
+        let stop = !run.passed && run.failback_seconds.is_none();
+        runs.push(run);
+        samples.push(s);
+        if stop {
+            // The topology is not whole; later runs would measure nothing.
+            break;
+        }
+    }
+    let sync_mode = runs
+        .first()
+        .map_or(options.sync_mode.clone(), |r| r.sync_mode.clone());
+    let report = Report::new(
+        started_at,
+        options.fault.name(),
+        &sync_mode,
+        options.clients,
+        runs,
+    );
+    report.write(&options.report_dir, &samples)?;
+    let summary = LastDrill::of(&report, &options.report_dir);
+    summary.save(&target.dir);
+    if options.data_dir.is_none() {
+        // A user's own cluster in the default place shows it in srs status too.
+        let default = Path::new("srs-data/cluster");
+        if default.join(crate::topology::FILE_NAME).exists() {
+            summary.save(default);
+        }
+    }
+    progress.finish();
+    target.finish(!report.passed, &progress).await;
+    Ok(report)
+}
+
+/// The last drill's verdict, kept in the cluster directory for `srs status`
+/// and /admin/dr.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LastDrill {
+    /// When it started.
+    pub at: String,
+    /// Which fault.
+    pub fault: String,
+    /// Runs made.
+    pub runs: usize,
+    /// Every run passed.
+    pub passed: bool,
+    /// RTO p95 over the runs, s.
+    pub rto_p95_seconds: Option<f64>,
+    /// Acknowledged creates lost in all runs.
+    pub acknowledged_lost: u64,
+    /// Where the report is.
+    pub report: String,
+}
+
+/// The file it is kept in.
+pub const LAST_DRILL_FILE: &str = "last-drill.json";
+
+impl LastDrill {
+    fn of(report: &Report, dir: &Path) -> Self {
+        Self {
+            at: report.started_at.clone(),
+            fault: report.fault.clone(),
+            runs: report.runs.len(),
+            passed: report.passed,
+            rto_p95_seconds: report.summary.get("rto_seconds").map(|s| s.p95),
+            acknowledged_lost: report.runs.iter().map(|r| r.acknowledged_lost).sum(),
+            report: std::path::absolute(dir)
+                .unwrap_or_else(|_| dir.to_owned())
+                .display()
+                .to_string(),
+        }
+    }
+
+    fn save(&self, dir: &Path) {
+        if let Ok(text) = serde_json::to_string_pretty(self) {
+            let _ = std::fs::write(dir.join(LAST_DRILL_FILE), text);
+        }
+    }
+
+    /// The last drill recorded in `dir`, if any.
+    pub fn read(dir: &Path) -> Option<Self> {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(LAST_DRILL_FILE)).ok()?).ok()
+    }
+}

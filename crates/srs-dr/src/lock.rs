@@ -1,0 +1,73 @@
+//! One controller per topology: a lock file in the cluster directory,
+//! held for the life of the process, naming who holds it.
+
+use anyhow::Context;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::Path;
+
+/// The lock file's name in the cluster directory.
+pub const LOCK_FILE: &str = "controller.lock";
+
+/// A held lock; released when dropped (or when the process dies).
+pub struct ControllerLock {
+    _file: File,
+}
+
+impl ControllerLock {
+    /// Takes the lock of the topology in `data_dir`, or says which process
+    /// holds it.
+    pub fn acquire(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("Failed to open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                anyhow::bail!(
+                    "another controller already runs on this topology ({}); stop it first",
+                    match holder.trim() {
+                        "" => "its process id is not recorded".to_owned(),
+                        pid => format!("pid {pid}, lock {}", path.display()),
+                    }
+                );
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("Failed to lock {}", path.display()))
+            }
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "{}", std::process::id())?;
+        file.flush()?;
+        Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_refused_and_told_who_holds_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = ControllerLock::acquire(dir.path()).expect("first");
+        let err = ControllerLock::acquire(dir.path())
+            .err()
+            .expect("second refused")
+            .to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        ControllerLock::acquire(dir.path()).expect("free again");
+    }
+}

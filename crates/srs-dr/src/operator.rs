@@ -1,0 +1,111 @@
+//! `srs switchover` and `srs failover`: hand the controller a request and
+//! follow it through its events until the new primary takes writes behind
+//! the edge, or the controller refuses.
+
+use crate::published::{Event, EventLog, Published};
+use crate::request::OperatorRequest;
+use crate::topology::Topology;
+use serde::Serialize;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How long an operator command waits for the controller.
+const WAIT: Duration = Duration::from_secs(60);
+/// A controller that has not published for this long is not running.
+const STALE: Duration = Duration::from_secs(10);
+
+/// How a request ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// What was asked.
+    pub request: OperatorRequest,
+    /// The primary now.
+    pub primary: String,
+    /// Its epoch.
+    pub epoch: u64,
+    /// How long it took, s.
+    pub seconds: f64,
+    /// The controller's events on the way, oldest first.
+    pub events: Vec<Event>,
+}
+
+/// The site to move to: `to`, else the one that is not primary now.
+pub fn target(data_dir: &Path, to: Option<String>) -> anyhow::Result<String> {
+    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+    let primary = crate::published::primary_site(&topology, data_dir).name;
+    match to {
+        Some(to) => {
+            anyhow::ensure!(
+                topology.site(&to).is_some(),
+                "--to {to}: no such site (sites: {})",
+                topology
+                    .sites
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(to)
+        }
+        None => topology
+            .sites
+            .iter()
+            .find(|s| s.name != primary)
+            .map(|s| s.name.clone())
+            .ok_or_else(|| anyhow::anyhow!("the topology has no second site")),
+    }
+}
+
+/// Hands `request` to the running controller and waits for the outcome;
+/// `on_event` sees each of the controller's events as it happens.
+pub async fn request_and_wait(
+    data_dir: &Path,
+    request: OperatorRequest,
+    mut on_event: impl FnMut(&Event),
+) -> anyhow::Result<Outcome> {
+    let running = Published::read(data_dir).and_then(|p| {
+        let at = chrono::DateTime::parse_from_rfc3339(&p.observed_at).ok()?;
+        let age = chrono::Utc::now() - at.with_timezone(&chrono::Utc);
+        (age.to_std().unwrap_or(Duration::ZERO) < STALE).then_some(p)
+    });
+    anyhow::ensure!(
+        running.is_some(),
+        "no controller is running on {} (start `srs up`, or `srs controller --data-dir`)",
+        data_dir.display()
+    );
+    let (OperatorRequest::Switchover { to } | OperatorRequest::Failover { to }) = &request;
+    let to = to.clone();
+    let seen = EventLog::tail(data_dir, usize::MAX).len();
+    let began = Instant::now();
+    request.submit(data_dir)?;
+    let mut events = Vec::new();
+    while began.elapsed() < WAIT {
+        let all = EventLog::tail(data_dir, usize::MAX);
+        for e in all.into_iter().skip(seen + events.len()) {
+            on_event(&e);
+            if e.what.starts_with("refused the operator's") {
+                anyhow::bail!("{}", e.what);
+            }
+            events.push(e);
+        }
+        let switched = events
+            .iter()
+            .any(|e| e.ok && e.what == format!("route the edge to site '{to}'"));
+        if let Some(p) = Published::read(data_dir) {
+            if switched && p.memory.primary == to && p.ready {
+                return Ok(Outcome {
+                    request,
+                    primary: to,
+                    epoch: p.memory.epoch,
+                    seconds: began.elapsed().as_secs_f64(),
+                    events,
+                });
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!(
+        "the controller did not finish the {request} within {} s; see `srs status` and its events",
+        WAIT.as_secs()
+    )
+}
