@@ -179,7 +179,7 @@ impl<P: Plant> Controller<P> {
                 .replica
                 .as_ref()
                 .is_some_and(|r| r.sql_running)
-                .then(|| (gtid::distance(&s.database.gtid_slave_pos, ""), lag))
+                .then(|| (gtid::distance(&s.database.current_pos(), ""), lag))
         });
         let (applied, lag) = replica.unzip();
         let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);

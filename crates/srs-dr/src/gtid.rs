@@ -29,6 +29,29 @@ pub fn lacks(have: &str, other: &str) -> bool {
         .any(|(domain, seq)| have.get(domain).is_none_or(|mine| mine < seq))
 }
 
+/// The highest GTID sequence per domain, written as a position (which
+/// server wrote it is not kept: shown to people, not compared).
+pub fn highest(position: &str) -> String {
+    let mut best: BTreeMap<u32, (u64, String)> = BTreeMap::new();
+    for gtid in position.split(',').map(str::trim).filter(|g| !g.is_empty()) {
+        let mut parts = gtid.split('-');
+        if let (Some(Ok(domain)), Some(_), Some(Ok(seq))) = (
+            parts.next().map(str::parse::<u32>),
+            parts.next(),
+            parts.next().map(str::parse::<u64>),
+        ) {
+            let entry = best.entry(domain).or_insert((seq, gtid.to_owned()));
+            if seq > entry.0 {
+                *entry = (seq, gtid.to_owned());
+            }
+        }
+    }
+    best.into_values()
+        .map(|(_, g)| g)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Transactions `behind` lacks compared with `ahead`, summed over domains.
 pub fn distance(ahead: &str, behind: &str) -> u64 {
     let behind = by_domain(behind);
@@ -93,6 +116,12 @@ mod tests {
             assert_eq!(lacks(have, other), lacks_expected, "{have} vs {other}");
             assert_eq!(distance(other, have), distance_expected, "{other} - {have}");
         }
+    }
+
+    #[test]
+    fn the_highest_per_domain_is_kept_for_display() {
+        assert_eq!(highest("0-1-10,0-2-12,1-1-3"), "0-2-12,1-1-3");
+        assert_eq!(highest(""), "");
     }
 
     #[test]

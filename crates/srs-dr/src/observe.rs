@@ -38,6 +38,22 @@ pub struct DatabaseStatus {
     pub error: Option<String>,
 }
 
+impl DatabaseStatus {
+    /// Everything it holds, as one GTID position: what it applied as a
+    /// replica and what it wrote as a primary (a former primary rejoined
+    /// with `current_pos` has an empty replica position for a while).
+    pub fn current_pos(&self) -> String {
+        match (
+            self.gtid_slave_pos.is_empty(),
+            self.gtid_binlog_pos.is_empty(),
+        ) {
+            (true, _) => self.gtid_binlog_pos.clone(),
+            (_, true) => self.gtid_slave_pos.clone(),
+            _ => format!("{},{}", self.gtid_slave_pos, self.gtid_binlog_pos),
+        }
+    }
+}
+
 /// One site as seen now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SiteObservation {
@@ -88,7 +104,7 @@ impl Observation {
     pub fn lag_transactions(&self, primary: &str, site: &SiteObservation) -> Option<u64> {
         let p = self.site(primary)?;
         (site.name != primary && site.database.up && p.database.up).then(|| {
-            crate::gtid::distance(&p.database.gtid_binlog_pos, &site.database.gtid_slave_pos)
+            crate::gtid::distance(&p.database.gtid_binlog_pos, &site.database.current_pos())
         })
     }
 }

@@ -25,8 +25,10 @@ pub struct SiteStatus {
     pub lag_transactions: Option<u64>,
     /// App instances answering `/readyz`.
     pub apps_healthy: usize,
-    /// App instances configured.
+    /// App instances configured (standby ones included).
     pub apps_total: usize,
+    /// Of those, standby instances (run only while the site is primary).
+    pub standby_total: usize,
 }
 
 /// The controller as it last published itself.
@@ -67,6 +69,8 @@ pub struct Status {
     pub controller: Option<ControllerStatus>,
     /// The latest DR events, oldest first.
     pub events: Vec<Event>,
+    /// The last `srs drill` on this cluster.
+    pub last_drill: Option<crate::drill::LastDrill>,
 }
 
 fn controller_status(data_dir: &Path) -> Option<ControllerStatus> {
@@ -114,6 +118,7 @@ pub async fn collect(data_dir: &Path) -> anyhow::Result<Status> {
                 lag_transactions,
                 apps_healthy: s.apps_healthy,
                 apps_total: s.apps_total,
+                standby_total: s.standby_total,
             }
         })
         .collect();
@@ -124,6 +129,7 @@ pub async fn collect(data_dir: &Path) -> anyhow::Result<Status> {
         edge_up: observation.edge.up,
         controller: controller_status(data_dir),
         events: EventLog::tail(data_dir, 8),
+        last_drill: crate::drill::LastDrill::read(data_dir),
     })
 }
 
@@ -161,6 +167,24 @@ fn admission_text(a: crate::admission::Advice) -> String {
             "; WRITES THROTTLED to {} at once per app instance (apply lag {lag}, budget {:.1} s)",
             a.write_concurrency, a.budget_seconds
         )
+    }
+}
+
+/// The last drill in words.
+pub fn drill_text(status: &Status) -> String {
+    match &status.last_drill {
+        None => "none recorded (run `srs drill`)".into(),
+        Some(d) => format!(
+            "{} at {}: {} of {} run(s), RTO p95 {}, {} acknowledged write(s) lost; report {}",
+            d.fault,
+            d.at,
+            if d.passed { "PASSED" } else { "FAILED" },
+            d.runs,
+            d.rto_p95_seconds
+                .map_or("-".into(), |s| format!("{s:.2} s")),
+            d.acknowledged_lost,
+            d.report
+        ),
     }
 }
 
@@ -223,9 +247,9 @@ pub fn rows(status: &Status) -> Vec<Row> {
         .map(|s| {
             let d = &s.database;
             let gtid = if s.role == "primary" {
-                &d.gtid_binlog_pos
+                d.gtid_binlog_pos.clone()
             } else {
-                &d.gtid_slave_pos
+                crate::gtid::highest(&d.current_pos())
             };
             Row {
                 name: s.name.clone(),
@@ -262,7 +286,14 @@ pub fn rows(status: &Status) -> Vec<Row> {
                 } else {
                     "-".into()
                 },
-                apps: format!("{}/{}", s.apps_healthy, s.apps_total),
+                apps: if s.standby_total > 0 {
+                    format!(
+                        "{}/{} ({} standby)",
+                        s.apps_healthy, s.apps_total, s.standby_total
+                    )
+                } else {
+                    format!("{}/{}", s.apps_healthy, s.apps_total)
+                },
                 note: d
                     .error
                     .clone()
@@ -286,12 +317,13 @@ pub fn render(status: &Status) -> String {
         edge_text(status),
         controller_text(status)
     );
+    out.push_str(&format!("last drill: {}\n", drill_text(status)));
     for alert in alert_texts(status) {
         out.push_str(&format!("ALERT: {alert}\n"));
     }
     out.push('\n');
     out.push_str(&format!(
-        "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<6} {}\n",
+        "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<16} {}\n",
         "SITE",
         "ROLE",
         "DB",
@@ -305,7 +337,7 @@ pub fn render(status: &Status) -> String {
     ));
     for r in rows(status) {
         out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<6} {}\n",
+            "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<16} {}\n",
             r.name,
             r.role,
             r.database,

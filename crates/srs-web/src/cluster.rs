@@ -41,6 +41,8 @@ pub struct DrView {
     pub controller: String,
     /// Standing alerts.
     pub alerts: Vec<String>,
+    /// The last `srs drill` on this cluster: when, which fault, verdict.
+    pub last_drill: String,
     /// Both sites.
     pub sites: Vec<DrSiteView>,
     /// Latest DR events, newest first: (when, what).

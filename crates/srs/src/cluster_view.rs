@@ -23,6 +23,7 @@ impl ClusterView for DataDirView {
                 edge: srs_dr::status::edge_text(&status),
                 controller: srs_dr::status::controller_text(&status),
                 alerts: srs_dr::status::alert_texts(&status),
+                last_drill: srs_dr::status::drill_text(&status),
                 events: status
                     .events
                     .iter()

@@ -781,7 +781,7 @@ fn observation_of(s: &crate::status::SiteStatus) -> crate::observe::SiteObservat
         database: s.database.clone(),
         apps_healthy: s.apps_healthy,
         apps_total: s.apps_total,
-        standby_total: 0,
+        standby_total: s.standby_total,
     }
 }
 
