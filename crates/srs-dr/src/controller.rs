@@ -434,7 +434,11 @@ mod tests {
                                 clients: if self.writable[i] { clients } else { 0 },
                             },
                             app_account: self.app_account,
-                            gtid_binlog_pos: format!("0-1-{}", self.written),
+                            // With log-slave-updates a replica's binlog holds what it applied.
+                            gtid_binlog_pos: format!(
+                                "0-1-{}",
+                                if i == 0 { self.written } else { self.applied }
+                            ),
                             gtid_slave_pos: format!(
                                 "0-1-{}",
                                 if i == 0 { 0 } else { self.applied }
