@@ -184,14 +184,36 @@ impl Databases {
         }
     }
 
+    /// Whether every other site's server is one srs runs and none of them
+    /// runs now: then nothing more can reach `name` or be acknowledged.
+    fn others_stopped(&self, name: &str) -> bool {
+        self.topology
+            .sites
+            .iter()
+            .filter(|s| s.name != name)
+            .all(|s| {
+                s.is_local()
+                    && !server_config(&self.topology, &self.secrets, &self.data_dir, s).is_running()
+            })
+    }
+
     /// Makes a site the writable primary. A replica first applies all it
     /// received (bounded by the apply lag budget per attempt; a step that
     /// times out is tried again, nothing received is thrown away).
     pub async fn promote(&self, name: &str, alone: bool) -> anyhow::Result<String> {
         let mut admin = self.admin(name).await?;
         let mut applied = String::new();
+        let mut detach_later = false;
         if admin.replica_status().await?.is_some() {
-            admin.stop_receiving().await?;
+            // Receiving must stop first, or the old primary could still get
+            // an acknowledgement for something applied too late. Not when
+            // its server is known gone: then its receiver may be stuck on a
+            // cut connection (stopping it takes seconds), and is cleared
+            // after writes flow again.
+            detach_later = self.others_stopped(name);
+            if !detach_later {
+                admin.stop_receiving().await?;
+            }
             let received = admin
                 .replica_status()
                 .await?
@@ -207,9 +229,24 @@ impl Databases {
         }
         // Replicas connect with this account once this site is primary.
         admin.create_replication_account(&self.secrets.repl).await?;
-        admin.make_primary(self.topology.sync_mode(), alone).await?;
+        if detach_later {
+            admin.stop_applying().await?;
+            admin
+                .open_for_writes(self.topology.sync_mode(), alone)
+                .await?;
+        } else {
+            admin.make_primary(self.topology.sync_mode(), alone).await?;
+        }
         admin.close().await;
         Ok(format!("{applied}writable"))
+    }
+
+    /// Removes a promoted site's leftover replication settings.
+    pub async fn detach(&self, name: &str) -> anyhow::Result<()> {
+        let mut admin = self.admin(name).await?;
+        admin.detach().await?;
+        admin.close().await;
+        Ok(())
     }
 
     /// Points `replica` at `primary` and waits until replication runs.

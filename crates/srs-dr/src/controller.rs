@@ -95,6 +95,10 @@ impl Plant for LiveTopology {
                 self.databases.restore_sync(site).await?;
                 Ok(None)
             }
+            Decision::Detach { site } => {
+                self.databases.detach(site).await?;
+                Ok(None)
+            }
             Decision::CreateAppAccount { site } => {
                 self.databases.create_app_account(site).await?;
                 Ok(None)

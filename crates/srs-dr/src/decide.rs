@@ -180,6 +180,12 @@ pub enum Decision {
         /// No other site is up: commits must not wait for a replica.
         alone: bool,
     },
+    /// The primary still has replication settings from before its
+    /// promotion (its receiver was stuck on a vanished source): clear them.
+    Detach {
+        /// The primary's site.
+        site: String,
+    },
     /// A replica is back and caught up: commits wait for it again.
     RestoreSync {
         /// The primary's site.
@@ -233,6 +239,7 @@ impl Decision {
             Decision::Switchover { .. } => "switchover",
             Decision::Refuse { .. } => "refuse",
             Decision::RestoreSync { .. } => "restore_sync",
+            Decision::Detach { .. } => "detach",
             Decision::ScaleUp { .. } => "scale_up",
             Decision::ScaleDown { .. } => "scale_down",
             Decision::Fence { .. } => "fence",
@@ -287,6 +294,10 @@ impl fmt::Display for Decision {
             Decision::Refuse { request, reason } => {
                 write!(f, "refused the operator's {request}: {reason}")
             }
+            Decision::Detach { site } => write!(
+                f,
+                "clear the replication settings site '{site}' kept from before its promotion"
+            ),
             Decision::RestoreSync { site } => write!(
                 f,
                 "a replica of site '{site}' is back and caught up: commits wait for it again"
@@ -742,6 +753,11 @@ pub fn decide(
             || observation.edge.active.as_deref() != Some(primary.name.as_str()))
     {
         return Decision::SwitchEdge {
+            site: primary.name.clone(),
+        };
+    }
+    if p.up && !p.read_only && p.replica.is_some() {
+        return Decision::Detach {
             site: primary.name.clone(),
         };
     }
@@ -1449,6 +1465,12 @@ mod tests {
                     epoch: 2,
                     alone: false,
                 },
+            ),
+            (
+                "promoted while its receiver was stuck: clear replication once routed",
+                STRICT,
+                |o, _| o.sites[0].database.replica = Some(replicating()),
+                Decision::Detach { site: "a".into() },
             ),
             (
                 "standby instances of a former primary stop once the edge routes away",

@@ -39,7 +39,19 @@ pub async fn connect_admin(
     site: &Site,
 ) -> srs_mariadb::Result<Admin> {
     if site.is_local() {
-        Admin::connect_socket(&server_config(topology, secrets, data_dir, site)).await
+        // Over TCP, as a controller on another host would, so that a cut
+        // network is seen as one; a server started before root could log
+        // in over TCP (srs of an earlier version) is reached over its socket.
+        let root = Credentials {
+            user: "root".into(),
+            password: secrets.root_password.clone(),
+        };
+        match Admin::connect_tcp("127.0.0.1", site.db_port, &root).await {
+            Err(e) if e.is_access_denied() => {
+                Admin::connect_socket(&server_config(topology, secrets, data_dir, site)).await
+            }
+            reached => reached,
+        }
     } else {
         let admin = Credentials {
             user: site.admin_user.clone(),

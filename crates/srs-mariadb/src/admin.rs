@@ -239,6 +239,38 @@ impl Admin {
         .await
     }
 
+    /// Takes writes without touching replication (whose receiver may be
+    /// stuck on a vanished source; `detach` clears it afterwards).
+    pub async fn open_for_writes(&mut self, mode: SyncMode, alone: bool) -> Result<()> {
+        let semi_sync = if mode == SyncMode::Async || alone {
+            "OFF"
+        } else {
+            "ON"
+        };
+        self.exec(
+            "opening for writes",
+            &format!(
+                "SET GLOBAL rpl_semi_sync_master_enabled = {semi_sync}; SET GLOBAL read_only = OFF;"
+            ),
+        )
+        .await
+    }
+
+    /// Stops applying (fast: the applier waits on no network).
+    pub async fn stop_applying(&mut self) -> Result<()> {
+        self.exec("stopping the replica's applier", "STOP SLAVE SQL_THREAD;")
+            .await
+    }
+
+    /// Forgets replication altogether (waits for a stuck receiver to let go).
+    pub async fn detach(&mut self) -> Result<()> {
+        self.exec(
+            "removing the replication settings",
+            "STOP SLAVE; RESET SLAVE ALL;",
+        )
+        .await
+    }
+
     /// Turns waiting for the replica's acknowledgement on or off.
     pub async fn set_semi_sync(&mut self, on: bool) -> Result<()> {
         let value = if on { "ON" } else { "OFF" };

@@ -45,5 +45,13 @@ pub enum MariaDbError {
     },
 }
 
+impl MariaDbError {
+    /// The server refused the account or its password (not: unreachable).
+    pub fn is_access_denied(&self) -> bool {
+        matches!(self, MariaDbError::Sql { source, .. }
+            if source.as_database_error().and_then(|e| e.code()).as_deref() == Some("28000"))
+    }
+}
+
 /// Shorthand for results.
 pub type Result<T> = std::result::Result<T, MariaDbError>;

@@ -97,6 +97,11 @@ impl ServerConfig {
             .then(|| Pid::from_raw(pid))
     }
 
+    /// Whether a server runs with this config now.
+    pub fn is_running(&self) -> bool {
+        self.running_pid().is_some()
+    }
+
     /// Stops the server running with this config at once (SIGKILL), as a
     /// crash would: the way to fence a server whose sessions wait for a
     /// semi-sync acknowledgement. Whether there was one to stop.
@@ -167,9 +172,11 @@ impl ServerConfig {
         )
     }
 
-    /// Runs before the server accepts connections: sets the root password
-    /// and removes the password-less accounts the installer made. Not
-    /// binlogged, so it never becomes a transaction the other site lacks.
+    /// Runs before the server accepts connections: sets the root password,
+    /// removes the password-less accounts the installer made, and lets root
+    /// in over TCP on loopback too (the controller probes over the network,
+    /// so a network partition looks like one to it). Not binlogged, so it
+    /// never becomes a transaction the other site lacks.
     fn init_sql(&self) -> String {
         let pw = self
             .root_password
@@ -178,9 +185,12 @@ impl ServerConfig {
         format!(
             "SET sql_log_bin = 0;\n\
              ALTER USER 'root'@'localhost' IDENTIFIED BY '{pw}';\n\
-             DELETE FROM mysql.global_priv WHERE User = 'root' AND Host <> 'localhost';\n\
+             DELETE FROM mysql.global_priv WHERE User = 'root' AND Host NOT IN ('localhost', '127.0.0.1');\n\
              DELETE FROM mysql.global_priv WHERE User = '';\n\
-             FLUSH PRIVILEGES;\n"
+             FLUSH PRIVILEGES;\n\
+             CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{pw}';\n\
+             ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{pw}';\n\
+             GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
         )
     }
 }

@@ -96,6 +96,27 @@ fn a_controller_killed_mid_failover_is_restarted_and_finishes_it() {
 }
 
 #[test]
+fn a_partitioned_primary_site_fails_over_and_after_healing_gets_no_write() {
+    if !nix_is_root() {
+        eprintln!("skipped: partition-primary needs root (nftables rules)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = drill("partition-primary", dir.path());
+    assert_kept_promises(&report, "partition-primary");
+    let marks = report["runs"][0]["marks"].to_string();
+    assert!(marks.contains("partition healed"), "{marks}");
+}
+
+/// Whether the tests run as root (uid 0), as CI does.
+fn nix_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
 fn a_planned_switchover_loses_nothing_and_fails_no_request() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = drill("switchover", dir.path());

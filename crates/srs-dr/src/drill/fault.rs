@@ -20,17 +20,21 @@ pub enum Fault {
     /// SIGKILL the primary's database, then the controller in the middle
     /// of the failover; it is restarted and must finish the job.
     KillController,
+    /// Drop all traffic to and from the primary site's ports (nftables;
+    /// needs root); the cut is healed after the failover.
+    PartitionPrimary,
     /// A planned switchover, no fault.
     Switchover,
 }
 
 impl Fault {
     /// Every fault, by name.
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 6] = [
         Fault::KillPrimaryDb,
         Fault::KillPrimarySite,
         Fault::PausePrimarySite,
         Fault::KillController,
+        Fault::PartitionPrimary,
         Fault::Switchover,
     ];
 
@@ -41,6 +45,7 @@ impl Fault {
             Fault::KillPrimarySite => "kill-primary-site",
             Fault::PausePrimarySite => "pause-primary-site",
             Fault::KillController => "kill-controller",
+            Fault::PartitionPrimary => "partition-primary",
             Fault::Switchover => "switchover",
         }
     }
@@ -106,6 +111,81 @@ pub fn send(pid: u32, signal: Signal) -> anyhow::Result<()> {
     let raw = i32::try_from(pid).map_err(|_| anyhow::anyhow!("pid {pid} out of range"))?;
     kill(Pid::from_raw(raw), signal)
         .map_err(|e| anyhow::anyhow!("could not send {signal} to pid {pid}: {e}"))
+}
+
+/// Loopback ports cut off with nftables; healed when dropped.
+pub struct Partition {
+    table: String,
+}
+
+impl Partition {
+    /// Whether a partition can be made here (root and `nft`), or why not.
+    pub fn possible() -> Result<(), String> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err("partition-primary needs root (it changes nftables rules)".into());
+        }
+        let nft = std::process::Command::new("nft").arg("--version").output();
+        match nft {
+            Ok(out) if out.status.success() => Ok(()),
+            _ => Err("partition-primary needs nftables: apt-get install nftables".into()),
+        }
+    }
+
+    /// Drops every TCP packet to or from `ports` on this machine.
+    pub fn cut(ports: &[u16]) -> anyhow::Result<Self> {
+        Self::possible().map_err(|e| anyhow::anyhow!(e))?;
+        anyhow::ensure!(!ports.is_empty(), "no ports to cut off");
+        let table = format!("srs_drill_{}", std::process::id());
+        let set = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rules = format!(
+            "table inet {table} {{\n\
+             chain output {{ type filter hook output priority -10; policy accept;\n\
+             tcp dport {{ {set} }} drop\n tcp sport {{ {set} }} drop\n }}\n\
+             chain input {{ type filter hook input priority -10; policy accept;\n\
+             tcp dport {{ {set} }} drop\n tcp sport {{ {set} }} drop\n }}\n}}\n"
+        );
+        nft(&["-f", "-"], Some(&rules))?;
+        Ok(Self { table })
+    }
+
+    /// Removes the rules.
+    pub fn heal(self) {
+        // Drop does the work.
+    }
+}
+
+impl Drop for Partition {
+    fn drop(&mut self) {
+        if let Err(e) = nft(&["delete", "table", "inet", &self.table], None) {
+            tracing::error!(table = %self.table, error = %e, "could not heal the partition; remove the nftables table by hand");
+        }
+    }
+}
+
+fn nft(args: &[&str], input: Option<&str>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("nft")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("could not run nft: {e}"))?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(text.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "nft {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
 }
 
 #[cfg(test)]

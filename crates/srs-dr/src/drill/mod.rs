@@ -481,11 +481,13 @@ async fn run_once(
         what: format!("fault: {}", options.fault),
         at_ms: fault_ms,
     });
-    let mut paused = Vec::new();
-    let injected = inject(options.fault, &target.dir, &original, &other, &mut paused).await;
-    if let Err(e) = injected {
-        problems.push(format!("injecting the fault: {e:#}"));
-    }
+    let injected = match inject(options.fault, &target.dir, &topology, &original, &other).await {
+        Ok(i) => i,
+        Err(e) => {
+            problems.push(format!("injecting the fault: {e:#}"));
+            Injected::Nothing
+        }
+    };
 
     // Recovery: the first create acknowledged by the other site.
     let mut recovered_ms = None;
@@ -516,15 +518,26 @@ async fn run_once(
         )),
     }
     let mut split_brain = 0;
-    if !paused.is_empty() {
-        // The zombie wakes up believing it is primary: it must not get a
-        // write acknowledged, through the edge or directly.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        for pid in &paused {
-            let _ = fault::send(*pid, Signal::SIGCONT);
+    let undone = match injected {
+        Injected::Nothing => None,
+        Injected::Paused(pids) => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            for pid in &pids {
+                let _ = fault::send(*pid, Signal::SIGCONT);
+            }
+            Some("zombie resumed (SIGCONT)")
         }
+        Injected::Partitioned(cut) => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            cut.heal();
+            Some("partition healed")
+        }
+    };
+    if let Some(what) = undone {
+        // The old primary's site is back believing it is primary: it must
+        // not get a write acknowledged, through the edge or directly.
         marks.push(Mark {
-            what: "zombie resumed (SIGCONT)".into(),
+            what: what.into(),
             at_ms: ms_since(clock),
         });
         split_brain += zombie_writes(&topology, &original, &target.token).await;
@@ -661,14 +674,24 @@ fn failed_run(options: &DrillOptions, problems: Vec<String>) -> Run {
     }
 }
 
-/// Injects `fault` on the primary `site`; pids it paused go to `paused`.
+/// What an injected fault left to undo after recovery.
+enum Injected {
+    /// Nothing (killed processes come back by themselves).
+    Nothing,
+    /// These processes are stopped.
+    Paused(Vec<u32>),
+    /// These ports are cut off.
+    Partitioned(fault::Partition),
+}
+
+/// Injects `fault` on the primary `site`.
 async fn inject(
     fault: Fault,
     dir: &Path,
+    topology: &Topology,
     site: &str,
     other: &str,
-    paused: &mut Vec<u32>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Injected> {
     match fault {
         Fault::KillPrimaryDb => {
             fault::signal_site(dir, site, &["database"], Signal::SIGKILL)?;
@@ -678,7 +701,17 @@ async fn inject(
         }
         Fault::PausePrimarySite => {
             let stopped = fault::signal_site(dir, site, &["database", "app"], Signal::SIGSTOP)?;
-            paused.extend(stopped.iter().map(|c| c.pid));
+            return Ok(Injected::Paused(stopped.iter().map(|c| c.pid).collect()));
+        }
+        Fault::PartitionPrimary => {
+            let s = topology
+                .site(site)
+                .ok_or_else(|| anyhow::anyhow!("no site '{site}'"))?;
+            let ports: Vec<u16> = std::iter::once(s.db_port)
+                .chain(s.app_ports.iter().copied())
+                .chain(s.standby_app_ports.iter().copied())
+                .collect();
+            return Ok(Injected::Partitioned(fault::Partition::cut(&ports)?));
         }
         Fault::KillController => {
             fault::signal_site(dir, site, &["database"], Signal::SIGKILL)?;
@@ -693,7 +726,7 @@ async fn inject(
                     .any(|e| e.what.starts_with("fail over"))
                 {
                     fault::signal_site(dir, "", &["controller"], Signal::SIGKILL)?;
-                    return Ok(());
+                    return Ok(Injected::Nothing);
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -706,7 +739,7 @@ async fn inject(
             .submit(dir)?;
         }
     }
-    Ok(())
+    Ok(Injected::Nothing)
 }
 
 /// Creates sent straight to the fenced site's app instances that were
@@ -799,6 +832,10 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
         ["strict", "bounded", "async"].contains(&options.sync_mode.as_str()),
         "--sync-mode must be strict, bounded or async"
     );
+    if options.fault == Fault::PartitionPrimary {
+        fault::Partition::possible()
+            .map_err(|e| anyhow::anyhow!("{e}; the other faults run without it"))?;
+    }
     let progress = Progress::new();
     let started_at = crate::published::now_text();
     let target = match &options.data_dir {
