@@ -452,6 +452,7 @@ mod tests {
                         apps_healthy: 0,
                         apps_total: 0,
                         standby_total: 0,
+                        reseeding: false,
                     }
                 })
                 .collect();

@@ -589,7 +589,7 @@ fn conditions(
                     error,
                 });
             }
-            if p.read_only && gtid::lacks(&p.gtid_binlog_pos, &replica.database.gtid_binlog_pos) {
+            if p.read_only && gtid::lacks(&p.current_pos(), &replica.database.current_pos()) {
                 now.push(Alert::PromotionRefused {
                     site: primary.name.clone(),
                     ahead: replica.name.clone(),
@@ -711,6 +711,7 @@ pub fn decide(
         // primary lacks, waits for an operator.
         if let Some(r) = replicas.iter().find(|r| {
             r.database.up
+                && !r.reseeding
                 && !replicates_from(r, primary_addr)
                 && broken(r).is_none()
                 && errant(r, primary) == 0
@@ -893,6 +894,7 @@ mod tests {
                     apps_healthy: 2,
                     apps_total: 2,
                     standby_total: 0,
+                    reseeding: false,
                 },
                 SiteObservation {
                     name: "b".into(),
@@ -900,6 +902,7 @@ mod tests {
                     apps_healthy: 0,
                     apps_total: 0,
                     standby_total: 2,
+                    reseeding: false,
                 },
             ],
             edge: EdgeObservation {
@@ -1315,6 +1318,20 @@ mod tests {
                     replica: "a".into(),
                     primary: "b".into(),
                 },
+            ),
+            (
+                "a site being re-seeded is not attached until its data is loaded",
+                STRICT,
+                |o, m| {
+                    promoted(o, m);
+                    m.failures.clear();
+                    o.sites[0].database = db(true, "");
+                    o.sites[0].reseeding = true;
+                    m.standby_running.insert("b".into());
+                    o.edge.active = Some("b".into());
+                    m.apply(&Decision::Raise(Alert::RunningWithoutReplica { site: "b".into() }));
+                },
+                Decision::Steady,
             ),
             (
                 "the old primary holds errant transactions: it stays fenced, alert",

@@ -95,6 +95,24 @@ pub fn originated_beyond(mine: &str, other: &str, server_id: u32) -> u64 {
         .sum()
 }
 
+/// Where to start reading server `server_id`'s binlog to see only what a
+/// server with GTID state `other` lacks: per domain that `mine` holds for
+/// that server, the last of its GTIDs `other` has (domains `other` has
+/// none of are read from the start).
+pub fn start_after(other: &str, server_id: u32, mine: &str) -> String {
+    let other = by_origin(other);
+    by_origin(mine)
+        .keys()
+        .filter(|(_, server)| *server == server_id)
+        .filter_map(|key| {
+            other
+                .get(key)
+                .map(|seq| format!("{}-{}-{seq}", key.0, key.1))
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +134,16 @@ mod tests {
             assert_eq!(lacks(have, other), lacks_expected, "{have} vs {other}");
             assert_eq!(distance(other, have), distance_expected, "{other} - {have}");
         }
+    }
+
+    #[test]
+    fn errant_reading_starts_after_what_the_other_has() {
+        assert_eq!(start_after("0-1-100,0-2-150", 1, "0-1-105"), "0-1-100");
+        assert_eq!(start_after("0-2-150", 1, "0-1-105"), "");
+        assert_eq!(
+            start_after("0-1-100,1-1-7", 1, "0-1-105,1-1-9"),
+            "0-1-100,1-1-7"
+        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct SiteObservation {
     pub apps_total: usize,
     /// Standby app instances configured (started on promotion).
     pub standby_total: usize,
+    /// `srs failback` is replacing its data: leave it alone.
+    pub reseeding: bool,
 }
 
 /// The edge as seen now.
@@ -205,6 +207,7 @@ impl Observer {
             apps_healthy: apps.iter().filter(|ok| **ok).count(),
             apps_total: apps.len(),
             standby_total: site.standby_app_ports.len(),
+            reseeding: crate::reseeding::phase(&self.data_dir, &site.name).is_some(),
         }
     }
 

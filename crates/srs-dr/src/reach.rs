@@ -21,7 +21,12 @@ pub fn server_config(
         .unwrap_or(0);
     ServerConfig {
         name: site.name.clone(),
-        dir: data_dir.join(&site.name).join("db"),
+        // Absolute, as `srs up` starts it: the pid file and the command line
+        // that identify the running server name this path.
+        dir: {
+            let dir = data_dir.join(&site.name).join("db");
+            std::path::absolute(&dir).unwrap_or(dir)
+        },
         port: site.db_port,
         server_id: index + 1,
         buffer_pool_mb: topology.buffer_pool_mb,

@@ -246,11 +246,7 @@ pub fn rows(status: &Status) -> Vec<Row> {
         .iter()
         .map(|s| {
             let d = &s.database;
-            let gtid = if s.role == "primary" {
-                d.gtid_binlog_pos.clone()
-            } else {
-                crate::gtid::highest(&d.current_pos())
-            };
+            let gtid = crate::gtid::highest(&d.current_pos());
             Row {
                 name: s.name.clone(),
                 role: s.role.clone(),

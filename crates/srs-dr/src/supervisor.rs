@@ -218,7 +218,7 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
                 let published = Published::read(data_dir);
                 follow_standby(&options, &topology, &secrets, published.as_ref(), &mut started);
                 watch_children(&options, &mut started);
-                if watch_databases(&topology, published.as_ref(), &mut servers).await {
+                if watch_databases(data_dir, &topology, published.as_ref(), &mut servers).await {
                     record_databases(&mut started, &topology, &servers);
                 }
             }
@@ -354,7 +354,16 @@ fn watch_children(options: &UpOptions, started: &mut Started) {
 
 /// Whether a database that stopped may be started again now: not while
 /// the controller still counts on failing its site over.
-fn may_restart(topology: &Topology, published: Option<&Published>, site: &str) -> bool {
+fn may_restart(
+    topology: &Topology,
+    published: Option<&Published>,
+    data_dir: &Path,
+    site: &str,
+) -> bool {
+    if crate::reseeding::phase(data_dir, site) == Some(crate::reseeding::Phase::Stopped) {
+        // `srs failback` is replacing its data directory.
+        return false;
+    }
     let Some(p) = published else {
         return true;
     };
@@ -369,6 +378,7 @@ fn may_restart(topology: &Topology, published: Option<&Published>, site: &str) -
 /// Reports a database server that exited (once) and restarts it when
 /// allowed; whether a pid changed.
 async fn watch_databases(
+    data_dir: &Path,
     topology: &Topology,
     published: Option<&Published>,
     servers: &mut [Server],
@@ -381,7 +391,7 @@ async fn watch_databases(
                 tracing::error!(site = %s.site, %status, log = %s.server.log_tail(5), restart_in_ms = delay.as_millis() as u64,
                     "a MariaDB server exited unexpectedly; it restarts read-only once the controller no longer needs it down");
             }
-        } else if s.restart.due() && may_restart(topology, published, &s.site) {
+        } else if s.restart.due() && may_restart(topology, published, data_dir, &s.site) {
             match s.server.launch().await {
                 Ok(()) => {
                     s.restart.started();

@@ -9,6 +9,7 @@
 mod admin;
 mod error;
 pub mod private_file;
+pub mod reseed;
 mod server;
 
 pub use admin::{Admin, Credentials, ReplicaStatus, SemiSync, SyncMode};

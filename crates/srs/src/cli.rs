@@ -111,6 +111,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Bring the former primary back as a caught-up replica of the new one;
+    /// if it holds transactions the primary lacks, save them to a file for
+    /// review and re-seed it from the primary first. Then `srs switchover
+    /// --to` it restores the roles.
+    Failback {
+        /// The cluster's data directory.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: std::path::PathBuf,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Prove failover: run a client load, inject a fault, recover, verify
     /// every acknowledged write, fail back, and write a report.
     Drill {
@@ -326,6 +338,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 json,
             )
             .await
+        }
+        Command::Failback { data_dir, json } => {
+            telemetry::init(LogFormat::Text, "warn")?;
+            let outcome = srs_dr::failback::failback(&data_dir, |line| {
+                if !json {
+                    println!("{line}");
+                }
+            })
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                println!(
+                    "done in {:.1} s: site '{}' replicates from site '{}' and has caught up; `srs switchover --to {}` gives it the primary role back",
+                    outcome.seconds, outcome.site, outcome.primary, outcome.site
+                );
+            }
+            Ok(())
         }
         Command::Drill {
             fault,

@@ -2,141 +2,15 @@
 //! edge as child processes, driven the way an operator would.
 
 mod common;
-use common::{free_port, srs};
+use common::cluster::{
+    cli, get_json, running, sigterm_and_wait, start, wait_ready, write_topology, Cluster,
+};
 
 use serde_json::{json, Value};
 use sqlx::Connection;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Cluster {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-    edge: String,
-    dr_db_port: u16,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // Children of a killed `srs up` die with it (kill_on_drop cannot run);
-        // make sure no server outlives the test.
-        if let Ok(text) = std::fs::read_to_string(self.dir.path().join("up.json")) {
-            if let Ok(children) = serde_json::from_str::<Vec<Value>>(&text) {
-                for c in children {
-                    if let Some(pid) = c["pid"].as_u64() {
-                        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn write_topology(dir: &Path) -> (u16, u16) {
-    let controller = free_port();
-    let (edge, admin, db1, db2, app1, app2) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
-    let text = format!(
-        "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 2\n\
-         [controller]\nlisten = \"127.0.0.1:{controller}\"\n\
-         [edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nhold_timeout_ms = 5000\n\
-         [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {db1}\napp_ports = [{app1}, {app2}]\n\
-         [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {db2}\napp_ports = []\n"
-    );
-    std::fs::write(dir.join("srs-topology.toml"), text).expect("topology");
-    (edge, db2)
-}
-
-fn start(dir: &Path) -> Child {
-    let log =
-        std::fs::File::create(dir.join(format!("up-{}.log", Instant::now().elapsed().as_nanos())))
-            .expect("log");
-    // A relative --data-dir, as the README's default is: every path srs
-    // writes for its children must still work from their own directories.
-    let (parent, name) = (
-        dir.parent().expect("a parent"),
-        dir.file_name().expect("a name"),
-    );
-    srs()
-        .current_dir(parent)
-        .args(["up", "--data-dir"])
-        .arg(name)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("srs up starts")
-}
-
-async fn wait_ready(edge: &str, child: &mut Child) {
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "srs up exited early"
-        );
-        if let Ok(r) = client.get(format!("{edge}/readyz")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("the edge did not answer within 120 s");
-}
-
-fn cli(args: &[&str], dir: &Path, stdin: &str) -> String {
-    let mut all: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
-    all.extend(["--data-dir".into(), dir.as_os_str().to_owned()]);
-    let (ok, out, err) = common::run_with_input(&all, stdin);
-    assert!(ok, "{args:?}: {err}");
-    out
-}
-
-fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "srs up did not stop in time");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The processes `srs up` recorded in its run file.
-fn running(dir: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(dir.join("up.json")).expect("up.json");
-    serde_json::from_str(&text).expect("json")
-}
-
-/// A JSON answer to a GET.
-async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    client
-        .get(url)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json")
-}
 
 /// A student's name as the edge serves it.
 async fn full_name(client: &reqwest::Client, edge: &str, id: i64) -> String {

@@ -815,6 +815,7 @@ fn observation_of(s: &crate::status::SiteStatus) -> crate::observe::SiteObservat
         apps_healthy: s.apps_healthy,
         apps_total: s.apps_total,
         standby_total: s.standby_total,
+        reseeding: false,
     }
 }
 

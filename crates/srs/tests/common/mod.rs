@@ -2,6 +2,8 @@
 //! own copy and uses only some of them.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

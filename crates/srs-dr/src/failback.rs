@@ -1,0 +1,265 @@
+//! `srs failback`: brings the former primary back as a caught-up replica of
+//! the new one. If it holds transactions the new primary lacks, they are
+//! written to a file for review and the site is re-seeded from the primary
+//! first. `srs switchover --to` it afterwards gives it its role back.
+
+use crate::decide::errant;
+use crate::observe::{Observation, Observer, SiteObservation};
+use crate::published::Published;
+use crate::reach::server_config;
+use crate::reseeding::{self, Phase};
+use crate::secrets::Secrets;
+use crate::topology::Topology;
+use anyhow::Context;
+use serde::Serialize;
+use srs_mariadb::reseed::{copy_databases, save_transactions, Endpoint};
+use srs_mariadb::{Credentials, LocalServer};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long each wait of a failback may take.
+const WAIT: Duration = Duration::from_secs(180);
+
+/// What a failback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The site brought back.
+    pub site: String,
+    /// The primary it replicates from.
+    pub primary: String,
+    /// Transactions it held that the primary lacked.
+    pub errant_transactions: u64,
+    /// Where they were written, when there were any.
+    pub saved_to: Option<PathBuf>,
+    /// Where its old data directory was set aside, when it was re-seeded.
+    pub old_data: Option<PathBuf>,
+    /// How long it took, s.
+    pub seconds: f64,
+}
+
+/// Runs a failback on the topology in `data_dir`; `say` reports each step.
+pub async fn failback(data_dir: &Path, say: impl Fn(&str)) -> anyhow::Result<Outcome> {
+    let began = Instant::now();
+    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+    let secrets = Secrets::load(data_dir)?;
+    let published = Published::read(data_dir)
+        .context("the controller has not run on this topology; start `srs up` first")?;
+    let primary = published.memory.primary.clone();
+    let site = topology
+        .sites
+        .iter()
+        .find(|s| s.name != primary)
+        .context("the topology has no second site")?
+        .clone();
+    let observer = Observer::new(topology.clone(), secrets.clone(), data_dir)?;
+    say(&format!(
+        "site '{primary}' is primary; bringing site '{}' back as its replica",
+        site.name
+    ));
+    let seen = wait_for(&observer, WAIT, |o| {
+        let s = o.site(&site.name)?;
+        (s.database.up && o.site(&primary)?.database.up).then(|| o.clone())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "site '{}''s database did not answer within {} s (srs up restarts a server it runs; start others read-only by hand)",
+            site.name,
+            WAIT.as_secs()
+        )
+    })?;
+    let (Some(old), Some(new)) = (seen.site(&site.name), seen.site(&primary)) else {
+        anyhow::bail!("a site is missing from the observation");
+    };
+    let count = errant(old, new);
+    let mut outcome = Outcome {
+        site: site.name.clone(),
+        primary: primary.clone(),
+        errant_transactions: count,
+        saved_to: None,
+        old_data: None,
+        seconds: 0.0,
+    };
+    if count > 0 {
+        anyhow::ensure!(
+            site.is_local(),
+            "site '{}' holds {count} transaction(s) site '{primary}' lacks; srs re-seeds only servers it runs. \
+             Save them with mariadb-binlog --do-server-ids={}, rebuild that server from a dump of site '{primary}', and start it read-only",
+            site.name,
+            old.database.server_id
+        );
+        say(&format!(
+            "site '{}' holds {count} transaction(s) site '{primary}' lacks: saving them, then re-seeding it",
+            site.name
+        ));
+        reseed(
+            data_dir,
+            &topology,
+            &secrets,
+            &site.name,
+            old,
+            new,
+            &mut outcome,
+            &say,
+        )
+        .await?;
+    }
+    say("waiting for the controller to attach it as a replica and for it to catch up");
+    wait_for(&observer, WAIT, |o| {
+        let lag = o.lag_transactions(&primary, o.site(&site.name)?)?;
+        let replicating = o
+            .site(&site.name)?
+            .database
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.io_running && r.sql_running);
+        (replicating && lag < 100).then_some(())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "site '{}' did not catch up within {} s; see `srs status`",
+            site.name,
+            WAIT.as_secs()
+        )
+    })?;
+    observer.close().await;
+    outcome.seconds = began.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// Saves the errant transactions, replaces the site's data with a dump of
+/// the primary's, and leaves it for the controller to attach.
+#[allow(clippy::too_many_arguments)]
+async fn reseed(
+    data_dir: &Path,
+    topology: &Topology,
+    secrets: &Secrets,
+    name: &str,
+    old: &SiteObservation,
+    new: &SiteObservation,
+    outcome: &mut Outcome,
+    say: &impl Fn(&str),
+) -> anyhow::Result<()> {
+    let site = topology.site(name).context("no such site")?;
+    let source = topology.site(&new.name).context("no such site")?;
+    let config = server_config(topology, secrets, data_dir, site);
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let saved = data_dir.join(format!("failback-{name}-{stamp}-errant.sql"));
+    let start = crate::gtid::start_after(
+        &new.database.gtid_binlog_state,
+        old.database.server_id,
+        &old.database.gtid_binlog_state,
+    );
+    let bytes = save_transactions(&config, old.database.server_id, &start, &saved).await?;
+    say(&format!(
+        "saved them to {} ({bytes} bytes) for review",
+        saved.display()
+    ));
+    outcome.saved_to = Some(saved);
+
+    // Stop it and keep srs up from starting it while its data is replaced.
+    reseeding::mark(data_dir, name, Phase::Stopped)?;
+    let result = async {
+        if config.kill_running() {
+            say(&format!("stopped site '{name}''s server"));
+        }
+        for _ in 0..100 {
+            if !config.is_running() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::ensure!(!config.is_running(), "site '{name}''s server did not stop");
+        let aside = config
+            .data_dir()
+            .with_file_name(format!("data.errant-{stamp}"));
+        std::fs::rename(config.data_dir(), &aside)
+            .with_context(|| format!("Failed to set {} aside", config.data_dir().display()))?;
+        // Its binlogs hold the errant transactions too: a fresh server
+        // must not continue them.
+        let binlogs = config.dir.join("binlog");
+        std::fs::rename(&binlogs, aside.join("binlog"))
+            .with_context(|| format!("Failed to set {} aside", binlogs.display()))?;
+        say(&format!(
+            "set its data directory and binlogs aside in {}",
+            aside.display()
+        ));
+        outcome.old_data = Some(aside);
+        LocalServer::new(config.clone())?.prepare().await?;
+        reseeding::mark(data_dir, name, Phase::Loading)?;
+        say("initialised a fresh data directory; waiting for srs up to start it");
+        let root = Credentials {
+            user: "root".into(),
+            password: secrets.root_password.clone(),
+        };
+        let began = Instant::now();
+        loop {
+            if srs_mariadb::Admin::connect_tcp("127.0.0.1", site.db_port, &root)
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            anyhow::ensure!(
+                began.elapsed() < WAIT,
+                "the fresh server did not start (is srs up running?)"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let from = Endpoint {
+            host: source.db_host.clone(),
+            port: source.db_port,
+            account: Credentials {
+                user: if source.is_local() {
+                    "root".into()
+                } else {
+                    source.admin_user.clone()
+                },
+                password: secrets.root_password.clone(),
+            },
+        };
+        let to = Endpoint {
+            host: "127.0.0.1".into(),
+            port: site.db_port,
+            account: root.clone(),
+        };
+        say(&format!("copying the records from site '{}'", source.name));
+        let position = copy_databases(&from, &to, &["srs"], |bytes| {
+            say(&format!("  {:.1} MiB copied", bytes as f64 / 1_048_576.0));
+        })
+        .await?;
+        let mut admin = srs_mariadb::Admin::connect_tcp("127.0.0.1", site.db_port, &root).await?;
+        admin
+            .exec(
+                "positioning the replica",
+                &format!(
+                    "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL gtid_slave_pos = '{}';",
+                    position.replace('\'', "")
+                ),
+            )
+            .await?;
+        admin.close().await;
+        say(&format!("loaded; it continues from {position}"));
+        Ok(())
+    }
+    .await;
+    reseeding::clear(data_dir, name);
+    result
+}
+
+/// Observes until `ready` says yes, or `within` passes.
+async fn wait_for<T>(
+    observer: &Observer,
+    within: Duration,
+    mut ready: impl FnMut(&Observation) -> Option<T>,
+) -> Option<T> {
+    let began = Instant::now();
+    while began.elapsed() < within {
+        if let Some(found) = ready(&observer.observe().await) {
+            return Some(found);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    None
+}

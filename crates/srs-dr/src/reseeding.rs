@@ -1,0 +1,35 @@
+//! The mark a re-seed leaves on a site while it runs, so that `srs up`
+//! does not restart the server whose data is being replaced and the
+//! controller does not attach a replica that is still half loaded.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Where a re-seed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// The server must stay stopped (its data directory is being replaced).
+    Stopped,
+    /// The fresh server may run; it is being loaded.
+    Loading,
+}
+
+fn file(data_dir: &Path, site: &str) -> PathBuf {
+    data_dir.join(format!("reseed-{site}.json"))
+}
+
+/// The re-seed phase of `site`, if one runs.
+pub fn phase(data_dir: &Path, site: &str) -> Option<Phase> {
+    serde_json::from_str(&std::fs::read_to_string(file(data_dir, site)).ok()?).ok()
+}
+
+/// Marks `site` as being re-seeded, in `phase`.
+pub fn mark(data_dir: &Path, site: &str, phase: Phase) -> anyhow::Result<()> {
+    crate::secrets::write_private(&file(data_dir, site), &serde_json::to_string(&phase)?)
+}
+
+/// The re-seed of `site` is over (or abandoned).
+pub fn clear(data_dir: &Path, site: &str) {
+    let _ = std::fs::remove_file(file(data_dir, site));
+}

@@ -1,0 +1,155 @@
+//! Switchover and failback end to end under `srs up`: a planned switchover
+//! keeps every record, a former primary that wrote behind the cluster's back
+//! is caught (errant transactions), `srs failback` saves what it wrote and
+//! re-seeds it, and a switchover back restores the original roles.
+
+mod common;
+use common::cluster::{cli, get_json, Cluster};
+
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+
+fn secret(cluster: &Cluster, key: &str) -> String {
+    let text = std::fs::read_to_string(cluster.path().join("secrets.toml")).expect("secrets");
+    let secrets: toml::Value = toml::from_str(&text).expect("toml");
+    secrets[key].as_str().expect("a secret").to_owned()
+}
+
+fn topology_port(cluster: &Cluster, site: &str) -> u16 {
+    let text = std::fs::read_to_string(cluster.path().join("srs-topology.toml")).expect("topology");
+    let topology: toml::Value = toml::from_str(&text).expect("toml");
+    topology["sites"]
+        .as_array()
+        .and_then(|sites| sites.iter().find(|s| s["name"].as_str() == Some(site)))
+        .and_then(|s| s["db_port"].as_integer())
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("the site's port")
+}
+
+fn alert_kinds(status: &Value) -> Vec<String> {
+    status["controller"]["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["kind"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let began = Instant::now();
+    while !check() {
+        assert!(
+            began.elapsed() < within,
+            "{what} within {} s",
+            within.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn switchover_errant_transactions_failback_and_switch_back() {
+    let cluster = Cluster::up().await;
+    let client = cluster.admin_client();
+    let created = client
+        .post(format!("{}/api/v1/students", cluster.edge))
+        .json(&json!({"full_name": "Ada Lovelace", "date_of_birth": "2000-01-01", "department": "Arts"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("id");
+
+    // A planned switchover: the DR site is primary, nothing is lost.
+    let out = cli(&["switchover", "--to", "dr", "--json"], cluster.path(), "");
+    let outcome: Value = serde_json::from_str(&out).expect("outcome JSON");
+    assert_eq!(outcome["primary"], "dr", "{out}");
+    assert_eq!(outcome["epoch"], 2);
+    let read = client
+        .get(format!("{}/api/v1/students/{id}", cluster.edge))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(read.headers()["x-srs-site"], "dr");
+    assert_eq!(
+        read.json::<Value>().await.expect("json")["full_name"],
+        "Ada Lovelace"
+    );
+    let refused = common::run_with_input(
+        &[
+            "switchover".into(),
+            "--to".into(),
+            "dr".into(),
+            "--data-dir".into(),
+            cluster.path().into(),
+        ],
+        "",
+    );
+    assert!(
+        !refused.0 && refused.2.contains("primary already"),
+        "{}",
+        refused.2
+    );
+
+    // Someone writes on the former primary behind the cluster's back (root
+    // may, despite read_only): the controller sees it and leaves it fenced.
+    let root = secret(&cluster, "root_password");
+    let url = format!(
+        "mysql://root:{root}@127.0.0.1:{}/srs",
+        topology_port(&cluster, "primary")
+    );
+    let mut old = sqlx::MySqlConnection::connect(&url)
+        .await
+        .expect("root on the former primary");
+    sqlx::query("UPDATE students SET full_name = 'Errant Write' WHERE id = ?")
+        .bind(id)
+        .execute(&mut old)
+        .await
+        .expect("an errant write");
+    drop(old);
+    wait_until(
+        "the errant transaction raised an alert",
+        Duration::from_secs(30),
+        || alert_kinds(&cluster.status()).contains(&"errant_transactions".to_owned()),
+    )
+    .await;
+
+    // srs failback saves what it wrote, re-seeds it and rejoins it.
+    let out = cli(&["failback", "--json"], cluster.path(), "");
+    let outcome: Value = serde_json::from_str(&out).expect("failback JSON");
+    assert_eq!(outcome["site"], "primary", "{out}");
+    assert_eq!(outcome["errant_transactions"], 1, "{out}");
+    let saved = std::fs::read_to_string(outcome["saved_to"].as_str().expect("saved"))
+        .expect("the errant transactions file");
+    assert!(
+        saved.contains("Errant Write"),
+        "the file holds the errant row: {saved}"
+    );
+    wait_until("the alert cleared", Duration::from_secs(30), || {
+        !alert_kinds(&cluster.status()).contains(&"errant_transactions".to_owned())
+    })
+    .await;
+
+    // The switchover back restores the roles; the record is the primary's.
+    let out = cli(
+        &["switchover", "--to", "primary", "--json"],
+        cluster.path(),
+        "",
+    );
+    let outcome: Value = serde_json::from_str(&out).expect("outcome JSON");
+    assert_eq!(outcome["primary"], "primary", "{out}");
+    let student = get_json(&client, &format!("{}/api/v1/students/{id}", cluster.edge)).await;
+    assert_eq!(
+        student["full_name"], "Ada Lovelace",
+        "the errant write is gone"
+    );
+    let status = cluster.status();
+    let dr = status["sites"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == "dr"))
+        .expect("dr");
+    assert_eq!(dr["database"]["replica"]["io_running"], true, "{status}");
+}
