@@ -148,6 +148,10 @@ enum Command {
         /// Where report.json, report.md and the timelines go.
         #[arg(long, default_value = "./drill-report")]
         report_dir: std::path::PathBuf,
+        /// How long a pause or partition lasts after the failover before it
+        /// is undone, seconds (the site is then failed back under load).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=3600))]
+        outage_secs: u64,
     },
     /// Read the audit trail.
     Audit {
@@ -365,6 +369,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             yes,
             report_dir,
+            outage_secs,
         } => {
             anyhow::ensure!(
                 data_dir.is_none() || yes,
@@ -380,6 +385,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 data_dir,
                 report_dir: report_dir.clone(),
                 exe,
+                outage: std::time::Duration::from_secs(outage_secs),
             })
             .await?;
             println!(

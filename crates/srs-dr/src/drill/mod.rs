@@ -47,6 +47,9 @@ pub struct DrillOptions {
     pub data_dir: Option<PathBuf>,
     /// Where the report goes.
     pub report_dir: PathBuf,
+    /// How long a pause or partition lasts after the failover before it is
+    /// undone (a site down for a while, then failed back under load).
+    pub outage: Duration,
     /// The `srs` executable (to start `srs up` and create the drill's account).
     pub exe: PathBuf,
 }
@@ -521,14 +524,14 @@ async fn run_once(
     let undone = match injected {
         Injected::Nothing => None,
         Injected::Paused(pids) => {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(options.outage).await;
             for pid in &pids {
                 let _ = fault::send(*pid, Signal::SIGCONT);
             }
             Some("zombie resumed (SIGCONT)")
         }
         Injected::Partitioned(cut) => {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(options.outage).await;
             cut.heal();
             Some("partition healed")
         }
