@@ -3,20 +3,30 @@
 
 use std::collections::BTreeMap;
 
+/// The GTIDs of a position or state as (domain, server id, sequence);
+/// anything that is not one is passed over.
+fn parse(list: &str) -> impl Iterator<Item = (u32, u32, u64)> + '_ {
+    list.split(',').filter_map(|gtid| {
+        let mut parts = gtid.trim().split('-');
+        let (Some(domain), Some(server), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        Some((
+            domain.parse().ok()?,
+            server.parse().ok()?,
+            seq.parse().ok()?,
+        ))
+    })
+}
+
 /// The highest sequence number per replication domain.
 fn by_domain(position: &str) -> BTreeMap<u32, u64> {
     let mut highest = BTreeMap::new();
-    for gtid in position.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-        let mut parts = gtid.split('-');
-        let (Some(domain), Some(_server), Some(seq), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if let (Ok(domain), Ok(seq)) = (domain.parse::<u32>(), seq.parse::<u64>()) {
-            let entry = highest.entry(domain).or_insert(seq);
-            *entry = (*entry).max(seq);
-        }
+    for (domain, _, seq) in parse(position) {
+        let entry = highest.entry(domain).or_insert(seq);
+        *entry = (*entry).max(seq);
     }
     highest
 }
@@ -30,24 +40,17 @@ pub fn lacks(have: &str, other: &str) -> bool {
 }
 
 /// The highest GTID sequence per domain, written as a position (which
-/// server wrote it is not kept: shown to people, not compared).
+/// server wrote it is kept as written: shown to people, not compared).
 pub fn highest(position: &str) -> String {
-    let mut best: BTreeMap<u32, (u64, String)> = BTreeMap::new();
-    for gtid in position.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-        let mut parts = gtid.split('-');
-        if let (Some(Ok(domain)), Some(_), Some(Ok(seq))) = (
-            parts.next().map(str::parse::<u32>),
-            parts.next(),
-            parts.next().map(str::parse::<u64>),
-        ) {
-            let entry = best.entry(domain).or_insert((seq, gtid.to_owned()));
-            if seq > entry.0 {
-                *entry = (seq, gtid.to_owned());
-            }
+    let mut best: BTreeMap<u32, (u64, u32)> = BTreeMap::new();
+    for (domain, server, seq) in parse(position) {
+        let entry = best.entry(domain).or_insert((seq, server));
+        if seq > entry.0 {
+            *entry = (seq, server);
         }
     }
-    best.into_values()
-        .map(|(_, g)| g)
+    best.iter()
+        .map(|(domain, (seq, server))| format!("{domain}-{server}-{seq}"))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -64,21 +67,9 @@ pub fn distance(ahead: &str, behind: &str) -> u64 {
 /// The highest sequence number per (domain, server id) in a GTID state.
 fn by_origin(state: &str) -> BTreeMap<(u32, u32), u64> {
     let mut highest = BTreeMap::new();
-    for gtid in state.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-        let mut parts = gtid.split('-');
-        let (Some(domain), Some(server), Some(seq), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if let (Ok(domain), Ok(server), Ok(seq)) = (
-            domain.parse::<u32>(),
-            server.parse::<u32>(),
-            seq.parse::<u64>(),
-        ) {
-            let entry = highest.entry((domain, server)).or_insert(seq);
-            *entry = (*entry).max(seq);
-        }
+    for (domain, server, seq) in parse(state) {
+        let entry = highest.entry((domain, server)).or_insert(seq);
+        *entry = (*entry).max(seq);
     }
     highest
 }

@@ -224,19 +224,8 @@ impl Admin {
     /// waits for a replica unless `mode` is async or `alone` (a survivor
     /// whose replica is gone: commits must not wait for nobody).
     pub async fn make_primary(&mut self, mode: SyncMode, alone: bool) -> Result<()> {
-        let semi_sync = if mode == SyncMode::Async || alone {
-            "OFF"
-        } else {
-            "ON"
-        };
-        self.exec(
-            "promoting to primary",
-            &format!(
-                "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL rpl_semi_sync_master_enabled = {semi_sync}; \
-                 SET GLOBAL read_only = OFF;"
-            ),
-        )
-        .await
+        self.detach().await?;
+        self.open_for_writes(mode, alone).await
     }
 
     /// Takes writes without touching replication (whose receiver may be

@@ -84,15 +84,8 @@ enum Command {
     /// primary, let the other site catch up, promote it, route to it.
     /// Nothing is lost; clients see a pause, not errors.
     Switchover {
-        /// The site to become primary (default: the one that is not).
-        #[arg(long)]
-        to: Option<String>,
-        /// The cluster's data directory.
-        #[arg(long, default_value = "./srs-data/cluster")]
-        data_dir: std::path::PathBuf,
-        /// Print the outcome as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        target: OperatorArgs,
     },
     /// Forced promotion of the other site, for when automatic failover is
     /// off or has refused. The current primary is fenced if it answers.
@@ -101,15 +94,8 @@ enum Command {
         /// (async or bounded mode) may be lost.
         #[arg(long)]
         yes: bool,
-        /// The site to promote (default: the one that is not primary).
-        #[arg(long)]
-        to: Option<String>,
-        /// The cluster's data directory.
-        #[arg(long, default_value = "./srs-data/cluster")]
-        data_dir: std::path::PathBuf,
-        /// Print the outcome as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        target: OperatorArgs,
     },
     /// Bring the former primary back as a caught-up replica of the new one;
     /// if it holds transactions the primary lacks, save them to a file for
@@ -158,6 +144,20 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+/// Where an operator request goes and how its outcome is printed.
+#[derive(Debug, clap::Args)]
+struct OperatorArgs {
+    /// The site to become primary (default: the one that is not).
+    #[arg(long)]
+    to: Option<String>,
+    /// The cluster's data directory.
+    #[arg(long, default_value = "./srs-data/cluster")]
+    data_dir: std::path::PathBuf,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -314,34 +314,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             watch,
         } => status(&data_dir, json, watch).await,
-        Command::Switchover { to, data_dir, json } => {
-            let to = srs_dr::operator::target(&data_dir, to)?;
-            operator(
-                &data_dir,
-                srs_dr::request::OperatorRequest::Switchover { to },
-                json,
-            )
-            .await
+        Command::Switchover { target } => {
+            let to = srs_dr::operator::target(&target.data_dir, target.to)?;
+            let request = srs_dr::request::OperatorRequest::Switchover { to };
+            operator(&target.data_dir, request, target.json).await
         }
-        Command::Failover {
-            yes,
-            to,
-            data_dir,
-            json,
-        } => {
-            let to = srs_dr::operator::target(&data_dir, to)?;
+        Command::Failover { yes, target } => {
+            let to = srs_dr::operator::target(&target.data_dir, target.to)?;
             anyhow::ensure!(
                 yes,
                 "this promotes site '{to}' now and fences the current primary if it answers; \
                  in async or bounded mode writes it acknowledged without the replica may be lost. \
                  Run again with --yes to go ahead"
             );
-            operator(
-                &data_dir,
-                srs_dr::request::OperatorRequest::Failover { to },
-                json,
-            )
-            .await
+            let request = srs_dr::request::OperatorRequest::Failover { to };
+            operator(&target.data_dir, request, target.json).await
         }
         Command::Failback { data_dir, json } => {
             telemetry::init(LogFormat::Text, "warn")?;

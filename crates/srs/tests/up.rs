@@ -2,9 +2,7 @@
 //! edge as child processes, driven the way an operator would.
 
 mod common;
-use common::cluster::{
-    cli, get_json, running, sigterm_and_wait, start, wait_ready, write_topology, Cluster,
-};
+use common::cluster::{cli, get_json, running, sigterm_and_wait, start, wait_ready, Cluster};
 
 use serde_json::{json, Value};
 use sqlx::Connection;
@@ -40,48 +38,10 @@ fn app_password(dir: &Path) -> String {
 
 #[tokio::test]
 async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (edge_port, dr_db_port) = write_topology(dir.path());
-    let mut cluster = Cluster {
-        child: Some(start(dir.path())),
-        edge: format!("http://127.0.0.1:{edge_port}"),
-        dr_db_port,
-        dir,
-    };
-    let path = cluster.dir.path().to_owned();
-    wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
+    let mut cluster = Cluster::up().await;
+    let path = cluster.path().to_owned();
     assert!(path.join("secrets.toml").exists());
-
-    cli(
-        &[
-            "user",
-            "add",
-            "admin",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
-        &path,
-        "correct horse battery staple\n",
-    );
-    let token = cli(
-        &["token", "create", "--user", "admin", "--name", "tests"],
-        &path,
-        "",
-    )
-    .trim()
-    .to_owned();
-    let client = reqwest::Client::builder()
-        .default_headers(
-            [(
-                reqwest::header::AUTHORIZATION,
-                format!("Bearer {token}").parse().expect("header"),
-            )]
-            .into_iter()
-            .collect(),
-        )
-        .build()
-        .expect("client");
+    let client = cluster.admin_client();
 
     // A student created through the edge is readable on the DR server within a second.
     let created = client
