@@ -2,12 +2,13 @@
 //! and the sites' processes. Each carries out one kind of step and says
 //! what it found; none decides anything.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::reach::{connect_admin, server_config};
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
 use srs_mariadb::Admin;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long a fence may wait for `read_only` before the server is stopped
@@ -22,12 +23,12 @@ const SCALE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct Databases {
     topology: Topology,
     secrets: Secrets,
-    data_dir: PathBuf,
+    data_dir: ClusterDir,
 }
 
 impl Databases {
     /// The databases of the topology kept in `data_dir`.
-    pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> Self {
+    pub fn new(topology: Topology, secrets: Secrets, data_dir: &ClusterDir) -> Self {
         Self {
             topology,
             secrets,
@@ -359,10 +360,10 @@ pub struct Processes {
 
 impl Processes {
     /// The processes of the topology kept in `data_dir`.
-    pub fn new(topology: Topology, data_dir: &Path) -> Self {
+    pub fn new(topology: Topology, data_dir: &ClusterDir) -> Self {
         Self {
             topology,
-            log_dir: data_dir.join("logs"),
+            log_dir: data_dir.file(ClusterFile::Logs),
         }
     }
 

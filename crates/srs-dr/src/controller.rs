@@ -4,6 +4,7 @@
 
 use crate::actuators::{Databases, EdgeSwitch, Processes, Scale};
 use crate::admission::{Regulator, UNLIMITED};
+use crate::cluster_dir::ClusterDir;
 use crate::decide::{decide, ready, Decision, Memory, Policy};
 use crate::exposition::{self, Shared};
 use crate::gtid;
@@ -15,7 +16,6 @@ use crate::topology::Topology;
 use anyhow::Context;
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Steps taken back to back before the controller pauses anyway, so a
@@ -35,7 +35,7 @@ pub trait Plant {
 /// The real topology: MariaDB servers, the edge's admin endpoint and the
 /// processes of each site, each behind its own adapter.
 pub struct LiveTopology {
-    data_dir: PathBuf,
+    data_dir: ClusterDir,
     observer: Observer,
     databases: Databases,
     edge: EdgeSwitch,
@@ -44,7 +44,11 @@ pub struct LiveTopology {
 
 impl LiveTopology {
     /// The topology kept in `data_dir`.
-    pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> anyhow::Result<Self> {
+    pub fn new(
+        topology: Topology,
+        secrets: Secrets,
+        data_dir: &ClusterDir,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             data_dir: data_dir.to_owned(),
             observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?,
@@ -119,7 +123,7 @@ pub struct Controller<P> {
     plant: P,
     topology: Topology,
     memory: Memory,
-    data_dir: PathBuf,
+    data_dir: ClusterDir,
     events: EventLog,
     last_failure: Option<String>,
     shared: Shared,
@@ -130,7 +134,7 @@ pub struct Controller<P> {
 impl<P: Plant> Controller<P> {
     /// A controller of the topology in `data_dir`, remembering what it
     /// published last (or starting with the site that is primary now).
-    pub fn new(plant: P, topology: Topology, data_dir: &Path) -> Self {
+    pub fn new(plant: P, topology: Topology, data_dir: &ClusterDir) -> Self {
         let memory = Published::read(data_dir)
             .map(|p| p.memory)
             .filter(|m| topology.site(&m.primary).is_some())
@@ -346,8 +350,8 @@ fn unix_ms() -> u64 {
 }
 
 /// Runs the controller of the topology in `data_dir` until `shutdown`.
-pub async fn run(data_dir: &Path, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+pub async fn run(data_dir: &ClusterDir, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let topology = Topology::of(data_dir)?;
     // Two controllers deciding for one topology would fight: the second refuses.
     let _lock = crate::lock::ControllerLock::acquire(data_dir)?;
     let secrets = Secrets::load(data_dir)?;
@@ -487,8 +491,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_fresh_topology_is_wired_in_order_then_steady() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut c = Controller::new(Simulated::fresh(), topology(), dir.path());
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = ClusterDir::new(tmp.path());
+        let mut c = Controller::new(Simulated::fresh(), topology(), &dir);
         let mut decisions = Vec::new();
         for _ in 0..10 {
             let (d, done) = c.step().await;
@@ -518,23 +523,24 @@ mod tests {
                 },
             ]
         );
-        let published = Published::read(dir.path()).expect("published");
+        let published = Published::read(&dir).expect("published");
         assert!(published.ready);
         assert_eq!(published.memory.epoch, 1);
-        let events = EventLog::tail(dir.path(), 10);
+        let events = EventLog::tail(&dir, 10);
         assert_eq!(events.len(), 4, "one event per action: {events:?}");
         assert!(events.iter().all(|e| e.ok && !e.at.is_empty()));
 
         // A restarted controller remembers its epoch and primary.
-        let again = Controller::new(Simulated::fresh(), topology(), dir.path());
+        let again = Controller::new(Simulated::fresh(), topology(), &dir);
         assert_eq!(again.memory().epoch, 1);
         assert_eq!(again.memory().primary, "primary");
     }
 
     #[tokio::test]
     async fn a_replica_outage_is_raised_once_and_cleared_when_it_returns() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut c = Controller::new(Simulated::fresh(), topology(), dir.path());
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = ClusterDir::new(tmp.path());
+        let mut c = Controller::new(Simulated::fresh(), topology(), &dir);
         while c.step().await.0 != Decision::Steady {}
         c.plant.dr_up = false;
         c.plant.replicating[1] = false;
@@ -569,8 +575,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_backlog_nobody_applies_throttles_writes_until_the_replica_catches_up() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut c = Controller::new(Simulated::fresh(), topology(), dir.path());
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = ClusterDir::new(tmp.path());
+        let mut c = Controller::new(Simulated::fresh(), topology(), &dir);
         while c.step().await.0 != Decision::Steady {}
         c.plant.written = 1_000;
         c.step().await;
@@ -582,7 +589,7 @@ mod tests {
         }
         let advice = c.shared().lock().expect("lock").advice.expect("advice");
         assert_eq!(advice.write_concurrency, UNLIMITED);
-        let events: Vec<String> = EventLog::tail(dir.path(), 20)
+        let events: Vec<String> = EventLog::tail(&dir, 20)
             .into_iter()
             .map(|e| e.what)
             .collect();

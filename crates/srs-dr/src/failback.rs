@@ -3,6 +3,7 @@
 //! written to a file for review and the site is re-seeded from the primary
 //! first. `srs switchover --to` it afterwards gives it its role back.
 
+use crate::cluster_dir::ClusterDir;
 use crate::decide::errant;
 use crate::observe::{Observation, Observer, SiteObservation};
 use crate::published::Published;
@@ -14,7 +15,7 @@ use anyhow::Context;
 use serde::Serialize;
 use srs_mariadb::reseed::{copy_databases, save_transactions, Endpoint};
 use srs_mariadb::{Credentials, LocalServer};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How long each wait of a failback may take.
@@ -38,9 +39,9 @@ pub struct Outcome {
 }
 
 /// Runs a failback on the topology in `data_dir`; `say` reports each step.
-pub async fn failback(data_dir: &Path, say: impl Fn(&str)) -> anyhow::Result<Outcome> {
+pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Result<Outcome> {
     let began = Instant::now();
-    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+    let topology = Topology::of(data_dir)?;
     let secrets = Secrets::load(data_dir)?;
     let published = Published::read(data_dir)
         .context("the controller has not run on this topology; start `srs up` first")?;
@@ -132,7 +133,7 @@ pub async fn failback(data_dir: &Path, say: impl Fn(&str)) -> anyhow::Result<Out
 /// the primary's, and leaves it for the controller to attach.
 #[allow(clippy::too_many_arguments)]
 async fn reseed(
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     topology: &Topology,
     secrets: &Secrets,
     name: &str,
@@ -145,7 +146,7 @@ async fn reseed(
     let source = topology.site(&new.name).context("no such site")?;
     let config = server_config(topology, secrets, data_dir, site);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let saved = data_dir.join(format!("failback-{name}-{stamp}-errant.sql"));
+    let saved = data_dir.errant_file(name, &stamp.to_string());
     let start = crate::gtid::start_after(
         &new.database.gtid_binlog_state,
         old.database.server_id,

@@ -1,13 +1,13 @@
 //! The edge's settings for a topology: every site's app instances, the
 //! admin endpoint and its secret, where it remembers the active site.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::published::primary_site;
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use anyhow::Context;
 use srs_edge::{EdgeConfig, SiteBackends};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 /// Largest request body the edge passes on (the app's CSV limit plus room).
@@ -17,7 +17,7 @@ const MAX_BODY_BYTES: usize = 17 * 1024 * 1024;
 pub fn edge_config(
     topology: &Topology,
     secrets: &Secrets,
-    data_dir: &Path,
+    data_dir: &ClusterDir,
 ) -> anyhow::Result<EdgeConfig> {
     let sites = topology
         .sites
@@ -44,7 +44,7 @@ pub fn edge_config(
         admin_secret: secrets.edge_secret.clone(),
         sites,
         initial_site: Some(primary_site(topology, data_dir).name),
-        state_file: data_dir.join("edge-state.json"),
+        state_file: data_dir.file(ClusterFile::EdgeState),
         hold_timeout: Duration::from_millis(topology.edge.hold_timeout_ms),
         health_interval: Duration::from_millis(500),
         max_body_bytes: MAX_BODY_BYTES,

@@ -5,6 +5,7 @@
 
 pub mod actuators;
 pub mod admission;
+pub mod cluster_dir;
 pub mod controller;
 pub mod decide;
 pub mod drill;
@@ -24,5 +25,6 @@ pub mod status;
 pub mod supervisor;
 pub mod topology;
 
+pub use cluster_dir::{ClusterDir, ClusterFile};
 pub use secrets::Secrets;
 pub use topology::{Site, SiteRole, Topology};

@@ -1,13 +1,10 @@
 //! One controller per topology: a lock file in the cluster directory,
 //! held for the life of the process, naming who holds it.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use anyhow::Context;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::Path;
-
-/// The lock file's name in the cluster directory.
-pub const LOCK_FILE: &str = "controller.lock";
 
 /// A held lock; released when dropped (or when the process dies).
 pub struct ControllerLock {
@@ -17,8 +14,8 @@ pub struct ControllerLock {
 impl ControllerLock {
     /// Takes the lock of the topology in `data_dir`, or says which process
     /// holds it.
-    pub fn acquire(data_dir: &Path) -> anyhow::Result<Self> {
-        let path = data_dir.join(LOCK_FILE);
+    pub fn acquire(data_dir: &ClusterDir) -> anyhow::Result<Self> {
+        let path = data_dir.file(ClusterFile::ControllerLock);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -57,9 +54,10 @@ mod tests {
 
     #[test]
     fn a_second_holder_is_refused_and_told_who_holds_it() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let first = ControllerLock::acquire(dir.path()).expect("first");
-        let err = ControllerLock::acquire(dir.path())
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = ClusterDir::new(tmp.path());
+        let first = ControllerLock::acquire(&dir).expect("first");
+        let err = ControllerLock::acquire(&dir)
             .err()
             .expect("second refused")
             .to_string();
@@ -68,6 +66,6 @@ mod tests {
             "{err}"
         );
         drop(first);
-        ControllerLock::acquire(dir.path()).expect("free again");
+        ControllerLock::acquire(&dir).expect("free again");
     }
 }

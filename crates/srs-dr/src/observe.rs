@@ -1,13 +1,13 @@
 //! What the controller and `srs status` see: every site's database and
 //! app instances, and where the edge routes, read in one pass.
 
+use crate::cluster_dir::ClusterDir;
 use crate::reach::connect_admin;
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use serde::Serialize;
 use srs_mariadb::{Admin, ReplicaStatus, SemiSync};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Longest an app instance's readiness probe may take.
@@ -117,7 +117,7 @@ impl Observation {
 pub struct Observer {
     topology: Topology,
     secrets: Secrets,
-    data_dir: PathBuf,
+    data_dir: ClusterDir,
     client: reqwest::Client,
     apps: reqwest::Client,
     timeout: Duration,
@@ -126,7 +126,11 @@ pub struct Observer {
 
 impl Observer {
     /// An observer of the topology kept in `data_dir`.
-    pub fn new(topology: Topology, secrets: Secrets, data_dir: &Path) -> anyhow::Result<Self> {
+    pub fn new(
+        topology: Topology,
+        secrets: Secrets,
+        data_dir: &ClusterDir,
+    ) -> anyhow::Result<Self> {
         let timeout = Duration::from_millis(topology.controller.probe_timeout_ms);
         Ok(Self {
             connections: topology

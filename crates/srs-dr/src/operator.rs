@@ -2,11 +2,11 @@
 //! follow it through its events until the new primary takes writes behind
 //! the edge, or the controller refuses.
 
+use crate::cluster_dir::ClusterDir;
 use crate::published::{Event, EventLog, Published};
 use crate::request::OperatorRequest;
 use crate::topology::Topology;
 use serde::Serialize;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// How long an operator command waits for the controller.
@@ -30,8 +30,8 @@ pub struct Outcome {
 }
 
 /// The site to move to: `to`, else the one that is not primary now.
-pub fn target(data_dir: &Path, to: Option<String>) -> anyhow::Result<String> {
-    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+pub fn target(data_dir: &ClusterDir, to: Option<String>) -> anyhow::Result<String> {
+    let topology = Topology::of(data_dir)?;
     let primary = crate::published::primary_site(&topology, data_dir).name;
     match to {
         Some(to) => {
@@ -59,7 +59,7 @@ pub fn target(data_dir: &Path, to: Option<String>) -> anyhow::Result<String> {
 /// Hands `request` to the running controller and waits for the outcome;
 /// `on_event` sees each of the controller's events as it happens.
 pub async fn request_and_wait(
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     request: OperatorRequest,
     mut on_event: impl FnMut(&Event),
 ) -> anyhow::Result<Outcome> {
@@ -71,7 +71,7 @@ pub async fn request_and_wait(
     anyhow::ensure!(
         running.is_some(),
         "no controller is running on {} (start `srs up`, or `srs controller --data-dir`)",
-        data_dir.display()
+        data_dir
     );
     let (OperatorRequest::Switchover { to } | OperatorRequest::Failover { to }) = &request;
     let to = to.clone();

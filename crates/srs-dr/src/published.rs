@@ -2,18 +2,14 @@
 //! commands: its memory (epoch, primary, alerts), readiness and last step;
 //! and its event log, one JSON line per DR action.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::decide::Memory;
 use crate::secrets::write_private;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// The controller's state file in the data directory.
-pub const STATE_FILE: &str = "controller.json";
-/// The event log in the data directory.
-pub const EVENTS_FILE: &str = "events.jsonl";
+use std::path::PathBuf;
 
 /// The controller's state as last written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,26 +31,26 @@ pub struct Published {
 
 impl Published {
     /// Reads the state file of `data_dir`, if the controller wrote one.
-    pub fn read(data_dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(data_dir.join(STATE_FILE)).ok()?;
+    pub fn read(data_dir: &ClusterDir) -> Option<Self> {
+        let text = std::fs::read_to_string(data_dir.file(ClusterFile::ControllerState)).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Writes it whole or not at all (a reader never sees half a file).
-    pub fn write(&self, data_dir: &Path) -> anyhow::Result<()> {
-        let tmp = data_dir.join(format!("{STATE_FILE}.tmp"));
+    pub fn write(&self, data_dir: &ClusterDir) -> anyhow::Result<()> {
+        let tmp = data_dir.temporary(ClusterFile::ControllerState);
         write_private(&tmp, &serde_json::to_string_pretty(self)?)?;
-        std::fs::rename(&tmp, data_dir.join(STATE_FILE))
-            .with_context(|| format!("Failed to replace {STATE_FILE}"))
+        std::fs::rename(&tmp, data_dir.file(ClusterFile::ControllerState))
+            .with_context(|| "Failed to replace the controller's state file")
     }
 }
 
 /// The site that is primary: the controller's word, else the site the
 /// edge remembers routing to, else the topology's primary.
-pub fn primary_site(topology: &Topology, data_dir: &Path) -> Site {
+pub fn primary_site(topology: &Topology, data_dir: &ClusterDir) -> Site {
     let from_controller = Published::read(data_dir).map(|p| p.memory.primary);
     let from_edge = || {
-        std::fs::read_to_string(data_dir.join("edge-state.json"))
+        std::fs::read_to_string(data_dir.file(ClusterFile::EdgeState))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v["active"].as_str().map(str::to_owned))
@@ -93,9 +89,9 @@ pub fn now_text() -> String {
 
 impl EventLog {
     /// The log in `data_dir`.
-    pub fn new(data_dir: &Path) -> Self {
+    pub fn new(data_dir: &ClusterDir) -> Self {
         Self {
-            path: data_dir.join(EVENTS_FILE),
+            path: data_dir.file(ClusterFile::Events),
         }
     }
 
@@ -128,8 +124,8 @@ impl EventLog {
     }
 
     /// The last `n` events, oldest first.
-    pub fn tail(data_dir: &Path, n: usize) -> Vec<Event> {
-        let text = std::fs::read_to_string(data_dir.join(EVENTS_FILE)).unwrap_or_default();
+    pub fn tail(data_dir: &ClusterDir, n: usize) -> Vec<Event> {
+        let text = std::fs::read_to_string(data_dir.file(ClusterFile::Events)).unwrap_or_default();
         let events: Vec<Event> = text
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())

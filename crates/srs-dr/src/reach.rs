@@ -1,16 +1,16 @@
 //! How srs reaches each site's database: over the socket of a server it
 //! runs itself, over TCP with an administrative account otherwise.
 
+use crate::cluster_dir::ClusterDir;
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use srs_mariadb::{Admin, Credentials, ServerConfig};
-use std::path::Path;
 
 /// The settings of the server srs runs for a local `site` under `data_dir`.
 pub fn server_config(
     topology: &Topology,
     secrets: &Secrets,
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     site: &Site,
 ) -> ServerConfig {
     let index = topology
@@ -24,7 +24,7 @@ pub fn server_config(
         // Absolute, as `srs up` starts it: the pid file and the command line
         // that identify the running server name this path.
         dir: {
-            let dir = data_dir.join(&site.name).join("db");
+            let dir = data_dir.site_db(&site.name);
             std::path::absolute(&dir).unwrap_or(dir)
         },
         port: site.db_port,
@@ -40,7 +40,7 @@ pub fn server_config(
 pub async fn connect_admin(
     topology: &Topology,
     secrets: &Secrets,
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     site: &Site,
 ) -> srs_mariadb::Result<Admin> {
     if site.is_local() {

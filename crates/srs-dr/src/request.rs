@@ -2,14 +2,11 @@
 //! failover`): a file in the cluster directory that the controller reads
 //! each cycle and removes once it has acted on it or refused it.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::secrets::write_private;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
-
-/// The request file's name in the cluster directory.
-pub const REQUEST_FILE: &str = "operator-request.json";
 
 /// One operator request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,21 +35,21 @@ impl fmt::Display for OperatorRequest {
 
 impl OperatorRequest {
     /// Leaves the request for the controller (replacing an earlier one).
-    pub fn submit(&self, data_dir: &Path) -> anyhow::Result<()> {
-        let path = data_dir.join(REQUEST_FILE);
-        let tmp = data_dir.join(format!("{REQUEST_FILE}.tmp"));
+    pub fn submit(&self, data_dir: &ClusterDir) -> anyhow::Result<()> {
+        let path = data_dir.file(ClusterFile::OperatorRequest);
+        let tmp = data_dir.temporary(ClusterFile::OperatorRequest);
         write_private(&tmp, &serde_json::to_string(self)?)?;
         std::fs::rename(&tmp, &path).with_context(|| format!("Failed to write {}", path.display()))
     }
 
     /// The pending request, if any (an unreadable file is no request).
-    pub fn pending(data_dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(data_dir.join(REQUEST_FILE)).ok()?;
+    pub fn pending(data_dir: &ClusterDir) -> Option<Self> {
+        let text = std::fs::read_to_string(data_dir.file(ClusterFile::OperatorRequest)).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// Removes the pending request.
-    pub fn clear(data_dir: &Path) {
-        let _ = std::fs::remove_file(data_dir.join(REQUEST_FILE));
+    pub fn clear(data_dir: &ClusterDir) {
+        let _ = std::fs::remove_file(data_dir.file(ClusterFile::OperatorRequest));
     }
 }

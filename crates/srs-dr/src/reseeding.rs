@@ -2,8 +2,9 @@
 //! does not restart the server whose data is being replaced and the
 //! controller does not attach a replica that is still half loaded.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where a re-seed stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,21 +16,21 @@ pub enum Phase {
     Loading,
 }
 
-fn file(data_dir: &Path, site: &str) -> PathBuf {
-    data_dir.join(format!("reseed-{site}.json"))
+fn file(data_dir: &ClusterDir, site: &str) -> PathBuf {
+    data_dir.file(ClusterFile::Reseed(site.to_owned()))
 }
 
 /// The re-seed phase of `site`, if one runs.
-pub fn phase(data_dir: &Path, site: &str) -> Option<Phase> {
+pub fn phase(data_dir: &ClusterDir, site: &str) -> Option<Phase> {
     serde_json::from_str(&std::fs::read_to_string(file(data_dir, site)).ok()?).ok()
 }
 
 /// Marks `site` as being re-seeded, in `phase`.
-pub fn mark(data_dir: &Path, site: &str, phase: Phase) -> anyhow::Result<()> {
+pub fn mark(data_dir: &ClusterDir, site: &str, phase: Phase) -> anyhow::Result<()> {
     crate::secrets::write_private(&file(data_dir, site), &serde_json::to_string(&phase)?)
 }
 
 /// The re-seed of `site` is over (or abandoned).
-pub fn clear(data_dir: &Path, site: &str) {
+pub fn clear(data_dir: &ClusterDir, site: &str) {
     let _ = std::fs::remove_file(file(data_dir, site));
 }

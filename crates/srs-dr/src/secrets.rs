@@ -1,14 +1,12 @@
 //! Passwords srs generates for a topology: kept in one file readable only
 //! by its owner, never logged.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use anyhow::Context;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use srs_mariadb::Credentials;
 use std::path::Path;
-
-/// File name in the data directory.
-pub const FILE_NAME: &str = "secrets.toml";
 
 /// Every secret of one topology.
 #[derive(Clone, Serialize, Deserialize)]
@@ -37,8 +35,8 @@ fn random() -> String {
 
 impl Secrets {
     /// Reads the secrets of `data_dir`, creating them on first use.
-    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
-        let path = data_dir.join(FILE_NAME);
+    pub fn load_or_create(data_dir: &ClusterDir) -> anyhow::Result<Self> {
+        let path = data_dir.file(ClusterFile::Secrets);
         if path.exists() {
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("Failed to read {}", path.display()))?;
@@ -62,8 +60,8 @@ impl Secrets {
     }
 
     /// Reads existing secrets (operator commands never create them).
-    pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
-        let path = data_dir.join(FILE_NAME);
+    pub fn load(data_dir: &ClusterDir) -> anyhow::Result<Self> {
+        let path = data_dir.file(ClusterFile::Secrets);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
                 "Failed to read {}: has `srs up` run with this data directory?",

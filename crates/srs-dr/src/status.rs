@@ -1,13 +1,13 @@
 //! `srs status`: each site's database, replication and app instances, and
 //! where the edge routes, as a table or JSON.
 
+use crate::cluster_dir::ClusterDir;
 use crate::decide::Alert;
 use crate::observe::{DatabaseStatus, Observer};
 use crate::published::{primary_site, Event, EventLog, Published};
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use serde::Serialize;
-use std::path::Path;
 
 /// A controller that has not published for this long is reported as not running.
 const CONTROLLER_STALE_SECS: i64 = 10;
@@ -73,7 +73,7 @@ pub struct Status {
     pub last_drill: Option<crate::drill::LastDrill>,
 }
 
-fn controller_status(data_dir: &Path) -> Option<ControllerStatus> {
+fn controller_status(data_dir: &ClusterDir) -> Option<ControllerStatus> {
     let p = Published::read(data_dir)?;
     let age_secs = chrono::DateTime::parse_from_rfc3339(&p.observed_at)
         .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds())
@@ -92,8 +92,8 @@ fn controller_status(data_dir: &Path) -> Option<ControllerStatus> {
 }
 
 /// Reads the state of the topology in `data_dir`.
-pub async fn collect(data_dir: &Path) -> anyhow::Result<Status> {
-    let topology = Topology::load(&data_dir.join(crate::topology::FILE_NAME))?;
+pub async fn collect(data_dir: &ClusterDir) -> anyhow::Result<Status> {
+    let topology = Topology::of(data_dir)?;
     let secrets = Secrets::load(data_dir)?;
     let primary = primary_site(&topology, data_dir);
     let sync_mode = topology.sync_mode().to_string();

@@ -6,6 +6,7 @@
 //! will not). Standby app instances run while the controller says their
 //! site is primary. Replication and routing are the controller's job.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::published::{primary_site, Published};
 use crate::reach::server_config;
 use crate::secrets::{write_private, Secrets};
@@ -25,7 +26,7 @@ use tokio::process::{Child, Command};
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     /// Where everything lives: topology, secrets, servers, logs.
-    pub data_dir: PathBuf,
+    pub data_dir: ClusterDir,
     /// The `srs` executable to start children with.
     pub exe: PathBuf,
 }
@@ -43,8 +44,8 @@ pub struct ChildInfo {
     pub pid: u32,
 }
 
-/// The file `srs up` keeps its children in.
-pub const RUN_FILE: &str = "up.json";
+/// A child that ran this long before it died was not in a crash loop.
+const HEALTHY_RUN: Duration = Duration::from_secs(10);
 
 /// How a child is started again.
 #[derive(Debug, Clone)]
@@ -63,8 +64,10 @@ struct Running {
     restart: Restart,
 }
 
-/// Back-off between restarts of one child: doubles from 1 s to 30 s, and
-/// starts over once the child has run for a minute.
+/// Back-off between restarts of one child: doubles from 1 s to 30 s while
+/// it keeps dying within seconds of its start (a crash loop), and starts
+/// over once it has run for a while (a server killed after running well,
+/// as in a failover, comes back at once).
 #[derive(Debug)]
 struct Restart {
     delay: Duration,
@@ -85,7 +88,7 @@ impl Restart {
 
     /// Notes an exit; when to start again.
     fn exited(&mut self) -> Duration {
-        if self.started.elapsed() > Duration::from_secs(60) {
+        if self.started.elapsed() > HEALTHY_RUN {
             self.delay = Duration::from_secs(1);
         }
         let delay = self.delay;
@@ -151,13 +154,13 @@ impl Started {
     }
 }
 
-fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
-    let dir = data_dir.join("logs");
+fn log_file(data_dir: &ClusterDir, name: &str) -> anyhow::Result<std::fs::File> {
+    let dir = data_dir.file(ClusterFile::Logs);
     std::fs::create_dir_all(&dir).with_context(|| format!("Failed to create {}", dir.display()))?;
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join(format!("{name}.log")))
+        .open(data_dir.log(name))
         .with_context(|| format!("Failed to open the log of {name}"))
 }
 
@@ -166,12 +169,10 @@ fn log_file(data_dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
 /// databases last.
 pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     // Children and config files get absolute paths: the default is relative.
-    options.data_dir = std::path::absolute(&options.data_dir).with_context(|| {
-        format!(
-            "Failed to resolve the data directory {}",
-            options.data_dir.display()
-        )
-    })?;
+    options.data_dir = options
+        .data_dir
+        .absolute()
+        .with_context(|| format!("Failed to resolve the data directory {}", options.data_dir))?;
     let data_dir = &options.data_dir;
     let (topology, path, created) = Topology::load_or_create(data_dir)?;
     if created {
@@ -196,7 +197,7 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
         });
     }
     let mut started = Started {
-        file: data_dir.join(RUN_FILE),
+        file: data_dir.file(ClusterFile::RunFile),
         databases: Vec::new(),
         children: Vec::new(),
     };
@@ -226,7 +227,7 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
     }
     tracing::info!("stopping: edge first, then the controller, app instances, databases last");
     stop_all(&mut started.children, &mut servers).await;
-    let _ = std::fs::remove_file(data_dir.join(RUN_FILE));
+    let _ = std::fs::remove_file(data_dir.file(ClusterFile::RunFile));
     tracing::info!("stopped");
     Ok(())
 }
@@ -357,7 +358,7 @@ fn watch_children(options: &UpOptions, started: &mut Started) {
 fn may_restart(
     topology: &Topology,
     published: Option<&Published>,
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     site: &str,
 ) -> bool {
     if crate::reseeding::phase(data_dir, site) == Some(crate::reseeding::Phase::Stopped) {
@@ -378,7 +379,7 @@ fn may_restart(
 /// Reports a database server that exited (once) and restarts it when
 /// allowed; whether a pid changed.
 async fn watch_databases(
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     topology: &Topology,
     published: Option<&Published>,
     servers: &mut [Server],
@@ -409,7 +410,7 @@ async fn watch_databases(
     changed
 }
 
-fn spawn_spec(exe: &Path, spec: &Spec, data_dir: &Path) -> anyhow::Result<Child> {
+fn spawn_spec(exe: &Path, spec: &Spec, data_dir: &ClusterDir) -> anyhow::Result<Child> {
     let env: Vec<(&str, String)> = spec.env.iter().map(|(k, v)| (*k, v.clone())).collect();
     spawn(exe, &spec.args, &env, log_file(data_dir, &spec.log)?)
 }
@@ -462,7 +463,7 @@ async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow
         args: vec![
             "controller".into(),
             "--data-dir".into(),
-            data_dir.display().to_string(),
+            data_dir.to_string(),
         ],
         env: Vec::new(),
         log: "controller".into(),
@@ -523,7 +524,7 @@ fn app_spec(
         "--trusted-proxy".into(),
         "127.0.0.1".into(),
         "--cluster-dir".into(),
-        data_dir.display().to_string(),
+        data_dir.to_string(),
     ];
     if let Some(controller) = topology
         .controller
@@ -581,7 +582,7 @@ async fn start_children(
         }
     }
     let edge = crate::front_door::edge_config(topology, secrets, data_dir)?;
-    let edge_file = data_dir.join("edge.json");
+    let edge_file = data_dir.file(ClusterFile::EdgeConfig);
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
     let spec = Spec {
         args: vec![

@@ -1,13 +1,11 @@
 //! The topology file: sites, ports, instance counts and the sync mode.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use srs_mariadb::SyncMode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-/// The file name `srs up` looks for in its data directory.
-pub const FILE_NAME: &str = "srs-topology.toml";
 
 /// What a site is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,13 +335,18 @@ impl Topology {
         Ok(topology)
     }
 
+    /// The topology of a cluster directory.
+    pub fn of(dir: &ClusterDir) -> anyhow::Result<Self> {
+        Self::load(&dir.file(ClusterFile::Topology))
+    }
+
     /// The topology file in `data_dir`, written with the defaults if absent.
-    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<(Self, PathBuf, bool)> {
-        let path = data_dir.join(FILE_NAME);
+    pub fn load_or_create(data_dir: &ClusterDir) -> anyhow::Result<(Self, PathBuf, bool)> {
+        let path = data_dir.file(ClusterFile::Topology);
         let created = !path.exists();
         if created {
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("Failed to create {}", data_dir.display()))?;
+            std::fs::create_dir_all(data_dir.path())
+                .with_context(|| format!("Failed to create {data_dir}"))?;
             std::fs::write(&path, DEFAULT)
                 .with_context(|| format!("Failed to write {}", path.display()))?;
         }

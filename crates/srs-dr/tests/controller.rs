@@ -4,6 +4,7 @@
 
 use srs_dr::decide::Alert;
 use srs_dr::published::{EventLog, Published};
+use srs_dr::ClusterDir;
 use srs_mariadb::{Admin, LocalServer, ServerConfig, SyncMode};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -95,7 +96,7 @@ async fn two_servers(path: &Path, mode: SyncMode) -> (LocalServer, LocalServer) 
     (east, west)
 }
 
-async fn wait_for(what: &str, dir: &Path, check: impl Fn(&Published) -> bool) -> Published {
+async fn wait_for(what: &str, dir: &ClusterDir, check: impl Fn(&Published) -> bool) -> Published {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(p) = Published::read(dir).filter(|p| check(p)) {
@@ -115,6 +116,7 @@ async fn wait_for(what: &str, dir: &Path, check: impl Fn(&Published) -> bool) ->
 async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_owned();
+    let cluster = ClusterDir::new(&path);
     let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
     let controller_port = free_port();
     write_topology(
@@ -132,9 +134,9 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
     };
     // The controller runs beside the checks in this task (its future is
     // not Send, so not spawned).
-    let controller = srs_dr::controller::run(&path, shutdown);
+    let controller = srs_dr::controller::run(&cluster, shutdown);
     let checks = async {
-        let ready = wait_for("primary ready", &path, |p| p.ready).await;
+        let ready = wait_for("primary ready", &cluster, |p| p.ready).await;
         assert_eq!(
             (ready.memory.primary.as_str(), ready.memory.epoch),
             ("east", 1)
@@ -161,7 +163,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
         assert!(west_read_only, "the DR site stays read-only");
         drop(w);
 
-        let status = srs_dr::status::collect(&path).await.expect("status");
+        let status = srs_dr::status::collect(&cluster).await.expect("status");
         let roles: Vec<(&str, &str)> = status
             .sites
             .iter()
@@ -188,7 +190,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
         // The replica goes away: an alert after three failed probes, cleared
         // once it is back and replicating again.
         west.stop().await.expect("stop west");
-        wait_for("replica alert", &path, |p| {
+        wait_for("replica alert", &cluster, |p| {
             p.memory.alerts.values().any(
                 |a| matches!(a, Alert::ReplicaUnreachable { site, strict: true } if site == "west"),
             )
@@ -200,8 +202,8 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
             "{metrics}"
         );
         west.start().await.expect("start west");
-        wait_for("alert cleared", &path, |p| p.memory.alerts.is_empty()).await;
-        let events: Vec<String> = EventLog::tail(&path, 20)
+        wait_for("alert cleared", &cluster, |p| p.memory.alerts.is_empty()).await;
+        let events: Vec<String> = EventLog::tail(&cluster, 20)
             .into_iter()
             .map(|e| e.what)
             .collect();
@@ -221,7 +223,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
     };
     let (ran, ()) = tokio::join!(controller, checks);
     ran.expect("controller ran");
-    assert!(EventLog::tail(&path, 1)[0].what.contains("stopped"));
+    assert!(EventLog::tail(&cluster, 1)[0].what.contains("stopped"));
     west.stop().await.expect("stop");
     east.stop().await.expect("stop");
 }
@@ -230,6 +232,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
 async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_back() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_owned();
+    let cluster = ClusterDir::new(&path);
     let mode = SyncMode::Bounded { timeout_ms: 300 };
     let (mut east, mut west) = two_servers(&path, mode).await;
     write_topology(
@@ -240,11 +243,11 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
         free_port(),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = srs_dr::controller::run(&path, async {
+    let controller = srs_dr::controller::run(&cluster, async {
         let _ = stopped.await;
     });
     let checks = async {
-        wait_for("primary ready", &path, |p| p.ready).await;
+        wait_for("primary ready", &cluster, |p| p.ready).await;
         west.stop().await.expect("stop west");
         // A commit now waits 300 ms for an acknowledgement nobody sends,
         // then the primary falls back to asynchronous.
@@ -255,14 +258,15 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
         let semi = root.semi_sync().await.expect("semi-sync");
         assert!(semi.enabled && !semi.active, "fell back: {semi:?}");
         drop(root);
-        wait_for("fallback alert", &path, |p| {
+        wait_for("fallback alert", &cluster, |p| {
             p.memory
                 .alerts
                 .values()
                 .any(|a| matches!(a, Alert::SemiSyncFallback { site } if site == "east"))
         })
         .await;
-        let table = srs_dr::status::render(&srs_dr::status::collect(&path).await.expect("status"));
+        let table =
+            srs_dr::status::render(&srs_dr::status::collect(&cluster).await.expect("status"));
         assert!(
             table.contains("ALERT: SEMI-SYNC FELL BACK TO ASYNCHRONOUS")
                 && table.contains("FELL BACK"),
@@ -270,7 +274,7 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
         );
         // The replica returns, catches up, semi-sync resumes: cleared.
         west.start().await.expect("start west");
-        wait_for("fallback cleared", &path, |p| {
+        wait_for("fallback cleared", &cluster, |p| {
             !p.memory
                 .alerts
                 .values()
@@ -281,7 +285,7 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
     };
     let (ran, ()) = tokio::join!(controller, checks);
     ran.expect("controller ran");
-    let events: Vec<String> = EventLog::tail(&path, 30)
+    let events: Vec<String> = EventLog::tail(&cluster, 30)
         .into_iter()
         .map(|e| e.what)
         .collect();

@@ -42,14 +42,14 @@ enum Command {
     Up {
         /// Where the topology, secrets, servers and logs live.
         #[arg(long, default_value = "./srs-data/cluster")]
-        data_dir: std::path::PathBuf,
+        data_dir: srs_dr::ClusterDir,
     },
     /// Run the DR controller of a topology: wires replication, routes the
     /// edge to the primary, raises alerts, records events (srs up starts it).
     Controller {
         /// Where the topology, secrets and controller state live.
         #[arg(long, default_value = "./srs-data/cluster")]
-        data_dir: std::path::PathBuf,
+        data_dir: srs_dr::ClusterDir,
     },
     /// Run the front door, from a config file (srs up writes one) or from
     /// a topology directory.
@@ -61,7 +61,7 @@ enum Command {
         /// Or: the topology and secrets in this directory, for an edge run
         /// on its own host in front of sites srs does not start.
         #[arg(long)]
-        data_dir: Option<std::path::PathBuf>,
+        data_dir: Option<srs_dr::ClusterDir>,
         /// Threads serving connections, 1-64. A proxy mostly waits on
         /// sockets: one thread spends a fifth less CPU per request than
         /// two on a small machine (no cross-thread wake-ups).
@@ -72,7 +72,7 @@ enum Command {
     Status {
         /// The cluster's data directory.
         #[arg(long, default_value = "./srs-data/cluster")]
-        data_dir: std::path::PathBuf,
+        data_dir: srs_dr::ClusterDir,
         /// Print JSON for scripts.
         #[arg(long)]
         json: bool,
@@ -104,7 +104,7 @@ enum Command {
     Failback {
         /// The cluster's data directory.
         #[arg(long, default_value = "./srs-data/cluster")]
-        data_dir: std::path::PathBuf,
+        data_dir: srs_dr::ClusterDir,
         /// Print the outcome as JSON.
         #[arg(long)]
         json: bool,
@@ -154,7 +154,7 @@ struct OperatorArgs {
     to: Option<String>,
     /// The cluster's data directory.
     #[arg(long, default_value = "./srs-data/cluster")]
-    data_dir: std::path::PathBuf,
+    data_dir: srs_dr::ClusterDir,
     /// Print the outcome as JSON.
     #[arg(long)]
     json: bool,
@@ -300,7 +300,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("Invalid edge config {}", file.display()))?
                 }
                 (None, Some(dir)) => {
-                    let topology = srs_dr::Topology::load(&dir.join(srs_dr::topology::FILE_NAME))?;
+                    let topology = srs_dr::Topology::of(&dir)?;
                     let secrets = srs_dr::Secrets::load(&dir)?;
                     srs_dr::front_door::edge_config(&topology, &secrets, &dir)?
                 }
@@ -401,7 +401,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Hands an operator request to the controller and prints its progress.
 async fn operator(
-    data_dir: &std::path::Path,
+    data_dir: &srs_dr::ClusterDir,
     request: srs_dr::request::OperatorRequest,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -635,7 +635,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn status(data_dir: &std::path::Path, json: bool, watch: bool) -> anyhow::Result<()> {
+async fn status(data_dir: &srs_dr::ClusterDir, json: bool, watch: bool) -> anyhow::Result<()> {
     loop {
         let status = srs_dr::status::collect(data_dir).await?;
         let text = if json {
@@ -680,7 +680,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init(resolved.log_format, "info,sqlx=warn,tower_http=warn")?;
     let app = Application::build(resolved.settings).await?;
     if let Some(dir) = resolved.cluster_dir {
-        app.set_cluster_view(std::sync::Arc::new(crate::cluster_view::DataDirView(dir)));
+        app.set_cluster_view(std::sync::Arc::new(crate::cluster_view::DataDirView(
+            srs_dr::ClusterDir::new(dir),
+        )));
     }
     if let Some(url) = resolved.admission_url {
         tokio::spawn(crate::admission_feed::follow(

@@ -1,18 +1,19 @@
 //! Plugs `srs status` into the app's /admin/dr page when an instance runs
 //! inside a cluster started by `srs up`.
 
+use srs_dr::ClusterDir;
 use srs_web::cluster::{ClusterView, DrSiteView, DrView, ViewFuture};
-use std::path::PathBuf;
 
 /// Reads the cluster in a data directory.
-pub struct DataDirView(pub PathBuf);
+pub struct DataDirView(pub ClusterDir);
 
 impl ClusterView for DataDirView {
     fn view(&self) -> ViewFuture<'_> {
         let dir = self.0.clone();
         Box::pin(async move {
-            // collect()'s future is not Send (lifetimes the compiler cannot
-            // prove for every caller); run it on a blocking thread instead.
+            // collect()'s future is not provably Send (sqlx executors inside
+            // joined futures hit a rustc higher-ranked lifetime limit); run
+            // it on a blocking thread instead.
             let handle = tokio::runtime::Handle::current();
             let status =
                 tokio::task::spawn_blocking(move || handle.block_on(srs_dr::status::collect(&dir)))

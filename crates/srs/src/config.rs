@@ -30,10 +30,11 @@ pub struct StoreArgs {
 
 /// The database URL of the active site of the cluster in `dir`.
 fn cluster_url(dir: &Path) -> anyhow::Result<String> {
-    let topology = srs_dr::Topology::load(&dir.join(srs_dr::topology::FILE_NAME))
-        .with_context(|| format!("--data-dir {}: no cluster topology there", dir.display()))?;
-    let secrets = srs_dr::Secrets::load(dir)?;
-    let site = srs_dr::published::primary_site(&topology, dir);
+    let dir = srs_dr::ClusterDir::new(dir);
+    let topology = srs_dr::Topology::of(&dir)
+        .with_context(|| format!("--data-dir {dir}: no cluster topology there"))?;
+    let secrets = srs_dr::Secrets::load(&dir)?;
+    let site = srs_dr::published::primary_site(&topology, &dir);
     Ok(secrets.app_url(&site.db_host, site.db_port))
 }
 

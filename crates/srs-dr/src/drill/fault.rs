@@ -1,10 +1,10 @@
 //! The faults a drill injects, with real signals to real processes.
 
-use crate::supervisor::{ChildInfo, RUN_FILE};
+use crate::cluster_dir::{ClusterDir, ClusterFile};
+use crate::supervisor::ChildInfo;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 /// A fault to inject.
@@ -72,8 +72,8 @@ impl FromStr for Fault {
 }
 
 /// The processes `srs up` runs now.
-pub fn processes(data_dir: &Path) -> anyhow::Result<Vec<ChildInfo>> {
-    let path = data_dir.join(RUN_FILE);
+pub fn processes(data_dir: &ClusterDir) -> anyhow::Result<Vec<ChildInfo>> {
+    let path = data_dir.file(ClusterFile::RunFile);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         anyhow::anyhow!(
             "{} cannot be read ({e}): is `srs up` running on this directory?",
@@ -86,7 +86,7 @@ pub fn processes(data_dir: &Path) -> anyhow::Result<Vec<ChildInfo>> {
 /// Sends `signal` to every process of `site` whose kind is in `kinds`;
 /// the processes it reached.
 pub fn signal_site(
-    data_dir: &Path,
+    data_dir: &ClusterDir,
     site: &str,
     kinds: &[&str],
     signal: Signal,

@@ -3,6 +3,7 @@
 //! acknowledged create on the new primary, fails back, verifies again and
 //! writes a report with the figures and a timeline.
 
+use crate::cluster_dir::{ClusterDir, ClusterFile};
 pub mod fault;
 pub mod load;
 pub mod progress;
@@ -56,7 +57,7 @@ pub struct DrillOptions {
 
 /// The topology a drill acts on.
 struct Target {
-    dir: PathBuf,
+    dir: ClusterDir,
     edge: String,
     up: Option<Child>,
     token: String,
@@ -106,12 +107,17 @@ fn fresh_topology(sync_mode: &str) -> anyhow::Result<String> {
     ))
 }
 
-async fn run_cli(exe: &Path, args: &[&str], dir: &Path, stdin: &str) -> anyhow::Result<String> {
+async fn run_cli(
+    exe: &Path,
+    args: &[&str],
+    dir: &ClusterDir,
+    stdin: &str,
+) -> anyhow::Result<String> {
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new(exe)
         .args(args)
         .arg("--data-dir")
-        .arg(dir)
+        .arg(dir.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -132,7 +138,7 @@ async fn run_cli(exe: &Path, args: &[&str], dir: &Path, stdin: &str) -> anyhow::
 
 /// A registrar account and token for the drill's clients; every create is
 /// audited under this name.
-async fn drill_token(exe: &Path, dir: &Path) -> anyhow::Result<String> {
+async fn drill_token(exe: &Path, dir: &ClusterDir) -> anyhow::Result<String> {
     use rand::Rng;
     let suffix: u32 = rand::thread_rng().gen_range(100_000..1_000_000);
     let user = format!("drill-{suffix}");
@@ -199,25 +205,23 @@ async fn edge_ready(edge: &str, up: &mut Option<Child>, within: Duration) -> any
 
 impl Target {
     async fn fresh(options: &DrillOptions, progress: &Progress) -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
+        let path = std::env::temp_dir().join(format!(
             "srs-drill-{}-{}",
             std::process::id(),
             rand::random::<u32>()
         ));
-        std::fs::create_dir_all(&dir)?;
+        std::fs::create_dir_all(&path)?;
+        let dir = ClusterDir::new(path);
         std::fs::write(
-            dir.join(crate::topology::FILE_NAME),
+            dir.file(ClusterFile::Topology),
             fresh_topology(&options.sync_mode)?,
         )?;
-        let topology = Topology::load(&dir.join(crate::topology::FILE_NAME))?;
-        progress.say(&format!(
-            "starting a fresh two-site topology in {}",
-            dir.display()
-        ));
-        let log = std::fs::File::create(dir.join("up.log"))?;
+        let topology = Topology::of(&dir)?;
+        progress.say(&format!("starting a fresh two-site topology in {}", dir));
+        let log = std::fs::File::create(dir.path().join("up.log"))?;
         let up = tokio::process::Command::new(&options.exe)
             .args(["up", "--data-dir"])
-            .arg(&dir)
+            .arg(dir.path())
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -238,14 +242,14 @@ impl Target {
         })
     }
 
-    async fn existing(options: &DrillOptions, dir: &Path) -> anyhow::Result<Self> {
-        let topology = Topology::load(&dir.join(crate::topology::FILE_NAME))?;
+    async fn existing(options: &DrillOptions, dir: &ClusterDir) -> anyhow::Result<Self> {
+        let topology = Topology::of(dir)?;
         let edge = format!("http://{}", topology.edge.listen);
         edge_ready(&edge, &mut None, Duration::from_secs(10)).await?;
         let token = drill_token(&options.exe, dir).await?;
         let department = some_department(&edge, &token).await?;
         Ok(Self {
-            dir: dir.to_owned(),
+            dir: dir.clone(),
             edge,
             up: None,
             token,
@@ -269,10 +273,10 @@ impl Target {
             if keep {
                 progress.say(&format!(
                     "kept the drill's topology for a look: {}",
-                    self.dir.display()
+                    self.dir
                 ));
             } else {
-                let _ = std::fs::remove_dir_all(&self.dir);
+                let _ = std::fs::remove_dir_all(self.dir.path());
             }
         }
     }
@@ -322,7 +326,7 @@ fn whole(status: &Status) -> Option<String> {
     .then(|| controller.primary.clone())
 }
 
-async fn wait_whole(dir: &Path, within: Duration) -> anyhow::Result<String> {
+async fn wait_whole(dir: &ClusterDir, within: Duration) -> anyhow::Result<String> {
     let began = Instant::now();
     let mut last = String::new();
     while began.elapsed() < within {
@@ -430,7 +434,7 @@ async fn run_once(
             return (failed_run(options, problems), Vec::new());
         }
     };
-    let topology = match Topology::load(&target.dir.join(crate::topology::FILE_NAME)) {
+    let topology = match Topology::of(&target.dir) {
         Ok(t) => t,
         Err(e) => return (failed_run(options, vec![format!("{e:#}")]), Vec::new()),
     };
@@ -690,7 +694,7 @@ enum Injected {
 /// Injects `fault` on the primary `site`.
 async fn inject(
     fault: Fault,
-    dir: &Path,
+    dir: &ClusterDir,
     topology: &Topology,
     site: &str,
     other: &str,
@@ -774,7 +778,7 @@ async fn zombie_writes(topology: &Topology, site: &str, token: &str) -> u64 {
 
 /// Waits until `original` has rejoined as a caught-up replica of `now`,
 /// counts what it holds that `now` lacks, then switches back to it.
-async fn failback(dir: &Path, original: &str, now: &str) -> anyhow::Result<u64> {
+async fn failback(dir: &ClusterDir, original: &str, now: &str) -> anyhow::Result<u64> {
     let primary = wait_whole(dir, HEALTHY_TIMEOUT).await?;
     anyhow::ensure!(primary == now, "site '{primary}' is primary, not '{now}'");
     let status = collect(dir).await?;
@@ -843,7 +847,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
     let progress = Progress::new();
     let started_at = crate::published::now_text();
     let target = match &options.data_dir {
-        Some(dir) => Target::existing(&options, dir).await?,
+        Some(dir) => Target::existing(&options, &ClusterDir::new(dir)).await?,
         None => Target::fresh(&options, &progress).await?,
     };
     let mut runs = Vec::new();
@@ -887,9 +891,9 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
     summary.save(&target.dir);
     if options.data_dir.is_none() {
         // A user's own cluster in the default place shows it in srs status too.
-        let default = Path::new("srs-data/cluster");
-        if default.join(crate::topology::FILE_NAME).exists() {
-            summary.save(default);
+        let default = ClusterDir::new("srs-data/cluster");
+        if default.file(ClusterFile::Topology).exists() {
+            summary.save(&default);
         }
     }
     progress.finish();
@@ -917,9 +921,6 @@ pub struct LastDrill {
     pub report: String,
 }
 
-/// The file it is kept in.
-pub const LAST_DRILL_FILE: &str = "last-drill.json";
-
 impl LastDrill {
     fn of(report: &Report, dir: &Path) -> Self {
         Self {
@@ -936,14 +937,14 @@ impl LastDrill {
         }
     }
 
-    fn save(&self, dir: &Path) {
+    fn save(&self, dir: &ClusterDir) {
         if let Ok(text) = serde_json::to_string_pretty(self) {
-            let _ = std::fs::write(dir.join(LAST_DRILL_FILE), text);
+            let _ = std::fs::write(dir.file(ClusterFile::LastDrill), text);
         }
     }
 
     /// The last drill recorded in `dir`, if any.
-    pub fn read(dir: &Path) -> Option<Self> {
-        serde_json::from_str(&std::fs::read_to_string(dir.join(LAST_DRILL_FILE)).ok()?).ok()
+    pub fn read(dir: &ClusterDir) -> Option<Self> {
+        serde_json::from_str(&std::fs::read_to_string(dir.file(ClusterFile::LastDrill)).ok()?).ok()
     }
 }
