@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 write=false
 repeat=10
-faults="kill-primary-db kill-primary-site pause-primary-site partition-primary kill-controller switchover"
+faults="kill-primary-db kill-primary-site pause-primary-site partition-primary kill-controller stop-replica switchover"
 long_outage=60
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -51,7 +51,8 @@ impl LiveTopology {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             data_dir: data_dir.to_owned(),
-            observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?,
+            observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?
+                .probe_apps_in_background(),
             databases: Databases::new(topology.clone(), secrets.clone(), data_dir),
             edge: EdgeSwitch::new(&topology, &secrets)?,
             processes: Processes::new(topology, data_dir),

@@ -122,6 +122,56 @@ pub struct Observer {
     apps: reqwest::Client,
     timeout: Duration,
     connections: Vec<tokio::sync::Mutex<Option<Admin>>>,
+    /// App readiness from the last background round, by address, when the
+    /// observer probes apps in the background (the controller's does).
+    app_health: Option<BackgroundApps>,
+}
+
+/// App readiness probed off the observation's path: an instance whose
+/// database is gone may take the whole probe timeout to say so, and the
+/// controller must not wait for that before it acts.
+#[derive(Clone, Default)]
+struct BackgroundApps {
+    healthy: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, bool>>>,
+    in_flight: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BackgroundApps {
+    /// The last known readiness of `addr` (not yet probed: assumed ready,
+    /// so that no failover starts on a missing reading).
+    fn ready(&self, addr: &str) -> bool {
+        self.healthy
+            .lock()
+            .map(|h| h.get(addr).copied().unwrap_or(true))
+            .unwrap_or(true)
+    }
+
+    /// Starts a round over `addrs` unless one is still running.
+    fn refresh(&self, client: &reqwest::Client, addrs: Vec<String>) {
+        use std::sync::atomic::Ordering;
+        if self.in_flight.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let (client, this) = (client.clone(), self.clone());
+        tokio::spawn(async move {
+            let checks = addrs.into_iter().map(|addr| {
+                let client = client.clone();
+                async move {
+                    let ok = client
+                        .get(format!("http://{addr}/readyz"))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    (addr, ok)
+                }
+            });
+            let results = futures::future::join_all(checks).await;
+            if let Ok(mut h) = this.healthy.lock() {
+                h.extend(results);
+            }
+            this.in_flight.store(false, Ordering::SeqCst);
+        });
+    }
 }
 
 impl Observer {
@@ -148,7 +198,15 @@ impl Observer {
                 .timeout(timeout.min(APP_PROBE_TIMEOUT))
                 .build()?,
             timeout,
+            app_health: None,
         })
+    }
+
+    /// From now on app instances are probed in the background and each
+    /// observation reports the last round (for the controller's loop).
+    pub fn probe_apps_in_background(mut self) -> Self {
+        self.app_health = Some(BackgroundApps::default());
+        self
     }
 
     /// Reads every database, app instance and the edge, all at once.
@@ -171,6 +229,15 @@ impl Observer {
                     self.site(s, c, timeout)
                 },
             ));
+        if let Some(apps) = &self.app_health {
+            let addrs = self
+                .topology
+                .sites
+                .iter()
+                .flat_map(Site::app_addrs)
+                .collect();
+            apps.refresh(&self.apps, addrs);
+        }
         let (sites, edge) = tokio::join!(sites, self.edge());
         Observation {
             sites,
@@ -194,9 +261,13 @@ impl Observer {
         connection: &tokio::sync::Mutex<Option<Admin>>,
         timeout: Duration,
     ) -> SiteObservation {
+        let background = self.app_health.as_ref();
         let apps = futures::future::join_all(site.app_addrs().into_iter().map(|addr| {
             let client = &self.apps;
             async move {
+                if let Some(apps) = background {
+                    return apps.ready(&addr);
+                }
                 client
                     .get(format!("http://{addr}/readyz"))
                     .send()

@@ -45,7 +45,7 @@ pub struct ChildInfo {
 }
 
 /// A child that ran this long before it died was not in a crash loop.
-const HEALTHY_RUN: Duration = Duration::from_secs(10);
+const HEALTHY_RUN: Duration = Duration::from_secs(3);
 
 /// How a child is started again.
 #[derive(Debug, Clone)]

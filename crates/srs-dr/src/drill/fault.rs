@@ -23,18 +23,23 @@ pub enum Fault {
     /// Drop all traffic to and from the primary site's ports (nftables;
     /// needs root); the cut is healed after the failover.
     PartitionPrimary,
+    /// SIGSTOP the replica's database for the outage (at least 3 s): the
+    /// primary must keep its sync mode's promise (strict: acknowledge
+    /// nothing meanwhile), and nothing fails over.
+    StopReplica,
     /// A planned switchover, no fault.
     Switchover,
 }
 
 impl Fault {
     /// Every fault, by name.
-    pub const ALL: [Fault; 6] = [
+    pub const ALL: [Fault; 7] = [
         Fault::KillPrimaryDb,
         Fault::KillPrimarySite,
         Fault::PausePrimarySite,
         Fault::KillController,
         Fault::PartitionPrimary,
+        Fault::StopReplica,
         Fault::Switchover,
     ];
 
@@ -46,6 +51,7 @@ impl Fault {
             Fault::PausePrimarySite => "pause-primary-site",
             Fault::KillController => "kill-controller",
             Fault::PartitionPrimary => "partition-primary",
+            Fault::StopReplica => "stop-replica",
             Fault::Switchover => "switchover",
         }
     }

@@ -35,6 +35,8 @@ pub struct Sample {
     pub ok: bool,
     /// The site that answered (X-Srs-Site), if any.
     pub site: String,
+    /// The HTTP status (0: no answer).
+    pub status: u16,
 }
 
 /// A create the client was told succeeded.
@@ -145,6 +147,16 @@ impl Load {
         self.recorded.lock().ok()?.first_refusal.clone()
     }
 
+    /// Creates acknowledged from `from_ms` up to `to_ms`.
+    pub fn creates_between(&self, from_ms: u64, to_ms: u64) -> usize {
+        self.recorded.lock().map_or(0, |r| {
+            r.acknowledged
+                .iter()
+                .filter(|a| a.at_ms >= from_ms && a.at_ms < to_ms)
+                .count()
+        })
+    }
+
     /// The first successful create answered by `site` at or after `from_ms`.
     pub fn first_create_by(&self, site: &str, from_ms: u64) -> Option<u64> {
         let r = self.recorded.lock().ok()?;
@@ -221,11 +233,12 @@ impl Client {
             }))
             .send()
             .await;
-        let (ok, site, id) = match answer {
+        let (ok, site, id, code) = match answer {
             Ok(r) => {
                 let site = site_of(&r);
                 let ok = r.status().is_success();
                 let status = r.status();
+                let code = status.as_u16();
                 let id = if ok {
                     r.json::<serde_json::Value>()
                         .await
@@ -240,9 +253,9 @@ impl Client {
                     }
                     None
                 };
-                (ok && id.is_some(), site, id)
+                (ok && id.is_some(), site, id, code)
             }
-            Err(_) => (false, String::new(), None),
+            Err(_) => (false, String::new(), None, 0),
         };
         let at_ms = since(self.clock);
         let sample = Sample {
@@ -251,6 +264,7 @@ impl Client {
             kind: Kind::Create,
             ok,
             site,
+            status: code,
         };
         let acknowledged = id.map(|id| Acknowledged {
             id,
@@ -269,9 +283,9 @@ impl Client {
             .bearer_auth(&self.token)
             .send()
             .await;
-        let (ok, site) = match answer {
-            Ok(r) => (r.status().is_success(), site_of(&r)),
-            Err(_) => (false, String::new()),
+        let (ok, site, status) = match answer {
+            Ok(r) => (r.status().is_success(), site_of(&r), r.status().as_u16()),
+            Err(_) => (false, String::new(), 0),
         };
         self.record(
             Sample {
@@ -280,6 +294,7 @@ impl Client {
                 kind: Kind::Read,
                 ok,
                 site,
+                status,
             },
             None,
         );

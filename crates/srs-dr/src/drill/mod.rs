@@ -30,6 +30,9 @@ const RECOVERY_TIMEOUT: Duration = Duration::from_secs(60);
 const HEALTHY_TIMEOUT: Duration = Duration::from_secs(180);
 /// Load before the fault.
 const WARM_UP: Duration = Duration::from_secs(3);
+/// Creates answered this soon after a replica stopped may have been
+/// acknowledged by it just before, ms.
+const STOP_GRACE_MS: u64 = 200;
 /// Load after recovery, before failing back.
 const AFTER_RECOVERY: Duration = Duration::from_secs(2);
 
@@ -496,12 +499,40 @@ async fn run_once(
         }
     };
 
-    // Recovery: the first create acknowledged by the other site.
+    // A stopped replica: the primary goes on serving (or waits, in strict
+    // mode) until the replica is resumed; nothing fails over.
+    let serving = if options.fault == Fault::StopReplica {
+        original.clone()
+    } else {
+        other.clone()
+    };
+    let mut recovery_from_ms = fault_ms;
+    if let Injected::ReplicaStopped(pids) = &injected {
+        tokio::time::sleep(options.outage.max(Duration::from_secs(3))).await;
+        let resumed_ms = ms_since(clock);
+        for pid in pids {
+            let _ = fault::send(*pid, Signal::SIGCONT);
+        }
+        marks.push(Mark {
+            what: "replica resumed (SIGCONT)".into(),
+            at_ms: resumed_ms,
+        });
+        recovery_from_ms = resumed_ms;
+        // Commits the replica had acknowledged just before it stopped may
+        // still be answered in the first moments.
+        let acknowledged = load.creates_between(fault_ms + STOP_GRACE_MS, resumed_ms);
+        if topology.sync_mode() == srs_mariadb::SyncMode::Strict && acknowledged > 0 {
+            problems.push(format!(
+                "strict mode acknowledged {acknowledged} create(s) while the replica was stopped"
+            ));
+        }
+    }
+    // Recovery: the first create acknowledged by the serving site.
     let mut recovered_ms = None;
     while problems.is_empty()
         && clock.elapsed() < Duration::from_millis(fault_ms) + RECOVERY_TIMEOUT
     {
-        if let Some(at) = load.first_create_by(&other, fault_ms) {
+        if let Some(at) = load.first_create_by(&serving, recovery_from_ms) {
             recovered_ms = Some(at);
             break;
         }
@@ -510,23 +541,23 @@ async fn run_once(
     match recovered_ms {
         Some(at) => {
             marks.push(Mark {
-                what: format!("first create on site '{other}'"),
+                what: format!("first create on site '{serving}'"),
                 at_ms: at,
             });
             progress.say(&format!(
-                "run {}: writes succeed on site '{other}' {:.2} s after the fault",
+                "run {}: writes succeed on site '{serving}' {:.2} s after the fault",
                 index + 1,
                 secs(at - fault_ms)
             ));
         }
         None => problems.push(format!(
-            "no create succeeded on site '{other}' within {} s",
+            "no create succeeded on site '{serving}' within {} s",
             RECOVERY_TIMEOUT.as_secs()
         )),
     }
     let mut split_brain = 0;
     let undone = match injected {
-        Injected::Nothing => None,
+        Injected::Nothing | Injected::ReplicaStopped(_) => None,
         Injected::Paused(pids) => {
             tokio::time::sleep(options.outage).await;
             for pid in &pids {
@@ -561,7 +592,13 @@ async fn run_once(
             "run {}: waiting for site '{original}' to rejoin, then switching back",
             index + 1
         ));
-        match failback(&target.dir, &original, &other).await {
+        let back = if options.fault == Fault::StopReplica {
+            // Nothing failed over: the roles are as they were once whole.
+            wait_whole(&target.dir, HEALTHY_TIMEOUT).await.map(|_| 0)
+        } else {
+            failback(&target.dir, &original, &other).await
+        };
+        match back {
             Ok(errant_count) => {
                 split_brain += errant_count;
                 failback_seconds = Some(failback_began.elapsed().as_secs_f64());
@@ -618,6 +655,18 @@ async fn run_once(
             m.what.starts_with("failover decided") || m.what.starts_with("switchover (fence)")
         })
         .map(|m| m.at_ms.saturating_sub(fault_ms));
+    let mut failures = std::collections::BTreeMap::new();
+    for s in recorded
+        .samples
+        .iter()
+        .filter(|s| !s.ok && s.at_ms >= fault_ms)
+    {
+        let kind = match s.kind {
+            load::Kind::Create => "create",
+            load::Kind::Read => "read",
+        };
+        *failures.entry(format!("{kind} {}", s.status)).or_insert(0) += 1;
+    }
     let failed_requests = recorded
         .samples
         .iter()
@@ -649,6 +698,7 @@ async fn run_once(
         write_pause_seconds: secs(write_pause),
         failed_requests,
         requests: recorded.samples.len() as u64,
+        failures,
         acknowledged_writes: recorded.acknowledged.len() as u64,
         acknowledged_lost: lost.len() as u64,
         lost_oldest_age_seconds: lost_oldest,
@@ -670,6 +720,7 @@ fn failed_run(options: &DrillOptions, problems: Vec<String>) -> Run {
         write_pause_seconds: 0.0,
         failed_requests: 0,
         requests: 0,
+        failures: Default::default(),
         acknowledged_writes: 0,
         acknowledged_lost: 0,
         lost_oldest_age_seconds: None,
@@ -689,6 +740,8 @@ enum Injected {
     Paused(Vec<u32>),
     /// These ports are cut off.
     Partitioned(fault::Partition),
+    /// The replica's database is stopped (these pids).
+    ReplicaStopped(Vec<u32>),
 }
 
 /// Injects `fault` on the primary `site`.
@@ -738,6 +791,12 @@ async fn inject(
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             anyhow::bail!("the controller never decided to fail over");
+        }
+        Fault::StopReplica => {
+            let stopped = fault::signal_site(dir, other, &["database"], Signal::SIGSTOP)?;
+            return Ok(Injected::ReplicaStopped(
+                stopped.iter().map(|c| c.pid).collect(),
+            ));
         }
         Fault::Switchover => {
             OperatorRequest::Switchover {

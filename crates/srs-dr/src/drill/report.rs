@@ -32,6 +32,8 @@ pub struct Run {
     pub failed_requests: u64,
     /// Requests made in all.
     pub requests: u64,
+    /// The failed ones by kind and HTTP status ("create 503"; 0: no answer).
+    pub failures: std::collections::BTreeMap<String, u64>,
     /// Creates acknowledged to clients.
     pub acknowledged_writes: u64,
     /// Acknowledged creates missing after recovery or after failback.
@@ -191,6 +193,18 @@ impl Report {
             for m in &r.marks {
                 let _ = writeln!(md, "- {:.2} s: {}", m.at_ms as f64 / 1000.0, m.what);
             }
+            if !r.failures.is_empty() {
+                let list: Vec<String> = r
+                    .failures
+                    .iter()
+                    .map(|(k, n)| format!("{k}: {n}"))
+                    .collect();
+                let _ = writeln!(
+                    md,
+                    "- failed requests by kind and status: {}",
+                    list.join(", ")
+                );
+            }
             for p in &r.problems {
                 let _ = writeln!(md, "- PROBLEM: {p}");
             }
@@ -318,6 +332,7 @@ mod tests {
             write_pause_seconds: 1.0,
             failed_requests: 1,
             requests: 3,
+            failures: Default::default(),
             acknowledged_writes: 2,
             acknowledged_lost: 0,
             lost_oldest_age_seconds: None,
@@ -336,6 +351,7 @@ mod tests {
             kind: Kind::Create,
             ok,
             site: "a".into(),
+            status: if ok { 201 } else { 503 },
         });
         let svg = timeline(&run, &samples);
         assert!(svg.contains("kill&lt;primary&gt;"));
