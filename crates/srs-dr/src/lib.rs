@@ -27,4 +27,5 @@ pub mod topology;
 
 pub use cluster_dir::{ClusterDir, ClusterFile};
 pub use secrets::Secrets;
-pub use topology::{Site, SiteRole, Topology};
+pub use srs_domain::SiteRole;
+pub use topology::{Site, Topology};

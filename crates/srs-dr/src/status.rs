@@ -8,6 +8,7 @@ use crate::published::{primary_site, Event, EventLog, Published};
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use serde::Serialize;
+use srs_domain::SiteRole;
 
 /// A controller that has not published for this long is reported as not running.
 const CONTROLLER_STALE_SECS: i64 = 10;
@@ -17,8 +18,8 @@ const CONTROLLER_STALE_SECS: i64 = 10;
 pub struct SiteStatus {
     /// Name.
     pub name: String,
-    /// primary or dr, as the controller decided.
-    pub role: String,
+    /// Primary or replica, as the controller decided.
+    pub role: SiteRole,
     /// Its database.
     pub database: DatabaseStatus,
     /// Transactions the primary has that this replica has not applied.
@@ -112,7 +113,11 @@ pub async fn collect(data_dir: &ClusterDir) -> anyhow::Result<Status> {
         .map(|(s, lag_transactions)| {
             let is_primary = s.name == primary.name;
             SiteStatus {
-                role: if is_primary { "primary" } else { "dr" }.into(),
+                role: if is_primary {
+                    SiteRole::Primary
+                } else {
+                    SiteRole::Replica
+                },
                 name: s.name,
                 database: s.database,
                 lag_transactions,
@@ -210,8 +215,8 @@ fn yes(b: bool) -> &'static str {
 pub struct Row {
     /// Site name.
     pub name: String,
-    /// primary or dr.
-    pub role: String,
+    /// Its role now.
+    pub role: SiteRole,
     /// up or DOWN.
     pub database: String,
     /// Refuses application writes.
@@ -249,7 +254,7 @@ pub fn rows(status: &Status) -> Vec<Row> {
             let gtid = crate::gtid::highest(&d.current_pos());
             Row {
                 name: s.name.clone(),
-                role: s.role.clone(),
+                role: s.role,
                 database: if d.up { "up".into() } else { "DOWN".into() },
                 read_only: d.read_only,
                 gtid: if gtid.is_empty() {
@@ -272,7 +277,7 @@ pub fn rows(status: &Status) -> Vec<Row> {
                     ),
                     (None, _) => "-".into(),
                 },
-                semi_sync: if s.role == "primary" {
+                semi_sync: if s.role == SiteRole::Primary {
                     let state = match (d.semi_sync.enabled, d.semi_sync.active) {
                         (true, true) => "on",
                         (true, false) => "FELL BACK",

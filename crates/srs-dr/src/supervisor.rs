@@ -15,6 +15,7 @@ use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
+use srs_domain::SiteRole;
 use srs_mariadb::LocalServer;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -274,7 +275,7 @@ fn follow_standby(
             let want = wanted.contains(&site.name);
             match (want, at) {
                 (true, None) => {
-                    let spec = app_spec(options, topology, secrets, site, *port, "primary");
+                    let spec = app_spec(options, topology, secrets, site, *port, SiteRole::Primary);
                     match spawn_spec(&options.exe, &spec, &options.data_dir) {
                         Ok(child) => {
                             let info = ChildInfo {
@@ -505,7 +506,7 @@ fn app_spec(
     secrets: &Secrets,
     site: &Site,
     port: u16,
-    role: &str,
+    role: SiteRole,
 ) -> Spec {
     let data_dir = &options.data_dir;
     let mut args = vec![
@@ -515,7 +516,7 @@ fn app_spec(
         "--site-name".into(),
         site.name.clone(),
         "--site-role".into(),
-        role.into(),
+        role.as_str().into(),
         "--log-format".into(),
         "json".into(),
         "--write-timeout-secs".into(),
@@ -558,9 +559,9 @@ async fn start_children(
     start_controller(options, children).await?;
     for site in &topology.sites {
         let role = if site.name == primary.name {
-            "primary"
+            SiteRole::Primary
         } else {
-            "replica"
+            SiteRole::Replica
         };
         for port in &site.app_ports {
             let spec = app_spec(options, topology, secrets, site, *port, role);

@@ -7,15 +7,7 @@ use srs_mariadb::SyncMode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// What a site is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SiteRole {
-    /// Serves traffic.
-    Primary,
-    /// The disaster-recovery site: a replica, apps scaled down.
-    Dr,
-}
+pub use srs_domain::SiteRole;
 
 /// One site: its database and its app instances.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -23,7 +15,7 @@ pub enum SiteRole {
 pub struct Site {
     /// Name, shown on every page and in `X-Srs-Site`.
     pub name: String,
-    /// Its role at start.
+    /// Its role at start: primary, or dr (a replica).
     pub role: SiteRole,
     /// Database host; `127.0.0.1` means srs starts the server itself.
     #[serde(default = "localhost")]
@@ -391,6 +383,12 @@ impl Topology {
                     s.app_host
                 );
             }
+            if s.role == SiteRole::Standalone {
+                bail!(
+                    "sites '{}': role must be \"primary\" or \"dr\" in a two-site topology",
+                    s.name
+                );
+            }
             if s.role == SiteRole::Primary && s.app_ports.is_empty() {
                 bail!(
                     "sites '{}': the primary needs at least one app port",
@@ -482,7 +480,7 @@ impl Topology {
     pub fn dr(&self) -> &Site {
         self.sites
             .iter()
-            .find(|s| s.role == SiteRole::Dr)
+            .find(|s| s.role == SiteRole::Replica)
             .unwrap_or(&self.sites[1])
     }
 }

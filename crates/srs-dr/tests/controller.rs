@@ -169,7 +169,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
             .iter()
             .map(|s| (s.name.as_str(), s.role.as_str()))
             .collect();
-        assert_eq!(roles, [("east", "primary"), ("west", "dr")]);
+        assert_eq!(roles, [("east", "primary"), ("west", "replica")]);
         assert!(srs_dr::status::render(&status).contains("epoch 1, primary 'east', ready"));
 
         let ready_probe = reqwest::get(format!("{endpoint}/readyz"))

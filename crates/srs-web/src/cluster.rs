@@ -10,8 +10,8 @@ use std::pin::Pin;
 pub struct DrSiteView {
     /// Site name.
     pub name: String,
-    /// primary or dr.
-    pub role: String,
+    /// Its role now.
+    pub role: srs_domain::SiteRole,
     /// up or DOWN.
     pub database: String,
     /// Whether it refuses application writes.

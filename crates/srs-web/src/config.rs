@@ -2,60 +2,10 @@
 //! files happens in the binary; this is what it must produce.
 
 use secrecy::SecretString;
-use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-/// The role a site plays, shown on every page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SiteRole {
-    /// Serves reads and writes.
-    Primary,
-    /// Stand-by copy of the primary (disaster-recovery site).
-    Replica,
-    /// A single site with no replication.
-    Standalone,
-}
-
-impl SiteRole {
-    /// The spelling used in flags and config files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SiteRole::Primary => "primary",
-            SiteRole::Replica => "replica",
-            SiteRole::Standalone => "standalone",
-        }
-    }
-
-    /// The form shown to people.
-    pub fn label(self) -> &'static str {
-        match self {
-            SiteRole::Primary => "Primary",
-            SiteRole::Replica => "Replica",
-            SiteRole::Standalone => "Standalone",
-        }
-    }
-}
-
-impl FromStr for SiteRole {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "primary" => Ok(SiteRole::Primary),
-            "replica" | "dr" | "standby" => Ok(SiteRole::Replica),
-            "standalone" => Ok(SiteRole::Standalone),
-            other => Err(format!(
-                "'{other}' is not a site role: use primary, replica or standalone"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for SiteRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use srs_domain::SiteRole;
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
