@@ -283,6 +283,14 @@ impl Databases {
         Ok(())
     }
 
+    /// Records the primary's epoch in its data.
+    pub async fn record_epoch(&self, name: &str, epoch: u64) -> anyhow::Result<()> {
+        let mut admin = self.admin(name).await?;
+        admin.record_epoch(epoch, name).await?;
+        admin.close().await;
+        Ok(())
+    }
+
     /// Creates the database and the application's account.
     pub async fn create_app_account(&self, name: &str) -> anyhow::Result<()> {
         let mut admin = self.admin(name).await?;

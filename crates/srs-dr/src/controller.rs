@@ -108,6 +108,10 @@ impl Plant for LiveTopology {
                 self.databases.create_app_account(site).await?;
                 Ok(None)
             }
+            Decision::RecordEpoch { site, epoch } => {
+                self.databases.record_epoch(site, *epoch).await?;
+                Ok(None)
+            }
             Decision::SwitchEdge { site } => {
                 self.edge.switch(site).await?;
                 Ok(None)
@@ -397,6 +401,8 @@ mod tests {
         /// Transactions written on the primary and applied on the replica.
         written: u64,
         applied: u64,
+        /// The epoch recorded in the data.
+        epoch: u64,
     }
 
     const NAMES: [&str; 2] = ["primary", "dr"];
@@ -412,6 +418,7 @@ mod tests {
                 acts: Vec::new(),
                 written: 0,
                 applied: 0,
+                epoch: 0,
             }
         }
     }
@@ -443,6 +450,7 @@ mod tests {
                                 clients: if self.writable[i] { clients } else { 0 },
                             },
                             app_account: self.app_account,
+                            epoch: self.epoch,
                             // With log-slave-updates a replica's binlog holds what it applied.
                             gtid_binlog_pos: format!(
                                 "0-1-{}",
@@ -479,6 +487,7 @@ mod tests {
                 Decision::Fence { site } => self.writable[index(site)] = false,
                 Decision::Replicate { replica, .. } => self.replicating[index(replica)] = true,
                 Decision::CreateAppAccount { .. } => self.app_account = true,
+                Decision::RecordEpoch { epoch, .. } => self.epoch = *epoch,
                 Decision::SwitchEdge { site } => self.edge = Some(site.clone()),
                 _ => {}
             }
@@ -522,13 +531,17 @@ mod tests {
                 Decision::SwitchEdge {
                     site: "primary".into()
                 },
+                Decision::RecordEpoch {
+                    site: "primary".into(),
+                    epoch: 1
+                },
             ]
         );
         let published = Published::read(&dir).expect("published");
         assert!(published.ready);
         assert_eq!(published.memory.epoch, 1);
         let events = EventLog::tail(&dir, 10);
-        assert_eq!(events.len(), 4, "one event per action: {events:?}");
+        assert_eq!(events.len(), 5, "one event per action: {events:?}");
         assert!(events.iter().all(|e| e.ok && !e.at.is_empty()));
 
         // A restarted controller remembers its epoch and primary.

@@ -68,7 +68,8 @@ pub enum Alert {
     ErrantTransactions {
         /// The site holding them.
         site: String,
-        /// How many.
+        /// How many at most (GTID sequence numbers past what the primary
+        /// has of it; `srs failback` counts them exactly).
         count: u64,
     },
 }
@@ -128,7 +129,7 @@ impl fmt::Display for Alert {
             ),
             Alert::ErrantTransactions { site, count } => write!(
                 f,
-                "site '{site}' holds {count} transaction(s) the primary lacks: it stays fenced; `srs failback` saves them and re-seeds it"
+                "site '{site}' holds up to {count} transaction(s) the primary lacks: it stays fenced; `srs failback` saves them and re-seeds it"
             ),
         }
     }
@@ -213,6 +214,13 @@ pub enum Decision {
         /// The primary's site.
         primary: String,
     },
+    /// Record the primary's epoch in its data (it replicates).
+    RecordEpoch {
+        /// The primary's site.
+        site: String,
+        /// Its epoch.
+        epoch: u64,
+    },
     /// Create the database and the application's account on the primary.
     CreateAppAccount {
         /// The primary's site.
@@ -245,6 +253,7 @@ impl Decision {
             Decision::Fence { .. } => "fence",
             Decision::Replicate { .. } => "replicate",
             Decision::CreateAppAccount { .. } => "create_app_account",
+            Decision::RecordEpoch { .. } => "record_epoch",
             Decision::SwitchEdge { .. } => "switch_edge",
             Decision::Raise(_) => "raise",
             Decision::Clear(_) => "clear",
@@ -311,6 +320,9 @@ impl fmt::Display for Decision {
             Decision::Fence { site } => write!(f, "fence site '{site}' (read_only)"),
             Decision::Replicate { replica, primary } => {
                 write!(f, "make site '{replica}' replicate from site '{primary}'")
+            }
+            Decision::RecordEpoch { site, epoch } => {
+                write!(f, "record epoch {epoch} in site '{site}''s data")
             }
             Decision::CreateAppAccount { site } => {
                 write!(f, "create the application account at site '{site}'")
@@ -491,9 +503,15 @@ fn broken(site: &SiteObservation) -> Option<String> {
 /// Transactions `site` originated that `primary` lacks: written on a
 /// former primary after the other site stopped receiving from it.
 pub fn errant(site: &SiteObservation, primary: &SiteObservation) -> u64 {
+    // What the primary holds: its binlog's state, and what it applied as a
+    // replica (a re-seeded server knows the history only as a position).
+    let holds = format!(
+        "{},{}",
+        primary.database.gtid_binlog_state, primary.database.gtid_slave_pos
+    );
     gtid::originated_beyond(
         &site.database.gtid_binlog_state,
-        &primary.database.gtid_binlog_state,
+        &holds,
         site.database.server_id,
     )
 }
@@ -743,6 +761,7 @@ pub fn decide(
                 site: primary.name.clone(),
             };
         }
+
         if primary.standby_total > 0 && !memory.standby_running.contains(&primary.name) {
             return Decision::ScaleUp {
                 site: primary.name.clone(),
@@ -755,6 +774,15 @@ pub fn decide(
     {
         return Decision::SwitchEdge {
             site: primary.name.clone(),
+        };
+    }
+    // Not urgent: after writes flow again through the edge.
+    let can_commit =
+        policy.sync_mode != SyncMode::Strict || p.semi_sync.clients > 0 || !p.semi_sync.enabled;
+    if p.up && !p.read_only && p.epoch < memory.epoch && can_commit {
+        return Decision::RecordEpoch {
+            site: primary.name.clone(),
+            epoch: memory.epoch,
         };
     }
     if p.up && !p.read_only && p.replica.is_some() {
@@ -878,6 +906,7 @@ mod tests {
     fn healthy() -> Observation {
         let mut a = db(false, "0-1-10");
         a.app_account = true;
+        a.epoch = 1;
         a.semi_sync = SemiSync {
             enabled: true,
             active: true,
@@ -983,6 +1012,7 @@ mod tests {
         after_failover(o, m);
         let mut b = db(false, "0-1-10");
         b.app_account = true;
+        b.epoch = 2;
         b.server_id = 2;
         b.gtid_binlog_state = "0-1-10".into();
         o.sites[1].database = b;
@@ -1352,6 +1382,17 @@ mod tests {
                 }),
             ),
             (
+                "a re-seeded primary knows the replica's history as a position only: not errant",
+                STRICT,
+                |o, _| {
+                    o.sites[0].database.gtid_binlog_state = String::new();
+                    o.sites[0].database.gtid_slave_pos = "0-2-31".into();
+                    o.sites[1].database.server_id = 2;
+                    o.sites[1].database.gtid_binlog_state = "0-1-10,0-2-31".into();
+                },
+                Decision::Steady,
+            ),
+            (
                 "the replica is back and caught up: commits wait for it again",
                 STRICT,
                 |o, m| {
@@ -1488,6 +1529,24 @@ mod tests {
                 STRICT,
                 |o, _| o.sites[0].database.replica = Some(replicating()),
                 Decision::Detach { site: "a".into() },
+            ),
+            (
+                "the primary's epoch is not yet in its data: record it",
+                STRICT,
+                |o, _| o.sites[0].database.epoch = 0,
+                Decision::RecordEpoch {
+                    site: "a".into(),
+                    epoch: 1,
+                },
+            ),
+            (
+                "strict: the epoch waits until a commit can be acknowledged",
+                STRICT,
+                |o, _| {
+                    o.sites[0].database.epoch = 0;
+                    o.sites[0].database.semi_sync.clients = 0;
+                },
+                Decision::Steady,
             ),
             (
                 "standby instances of a former primary stop once the edge routes away",

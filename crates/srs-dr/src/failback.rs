@@ -90,7 +90,7 @@ pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Resu
             old.database.server_id
         );
         say(&format!(
-            "site '{}' holds {count} transaction(s) site '{primary}' lacks: saving them, then re-seeding it",
+            "site '{}' holds transactions site '{primary}' lacks (up to {count}): saving them, then re-seeding it",
             site.name
         ));
         reseed(
@@ -152,11 +152,12 @@ async fn reseed(
         old.database.server_id,
         &old.database.gtid_binlog_state,
     );
-    let bytes = save_transactions(&config, old.database.server_id, &start, &saved).await?;
+    let count = save_transactions(&config, old.database.server_id, &start, &saved).await?;
     say(&format!(
-        "saved them to {} ({bytes} bytes) for review",
+        "saved {count} transaction(s) to {} for review",
         saved.display()
     ));
+    outcome.errant_transactions = count;
     outcome.saved_to = Some(saved);
 
     // Stop it and keep srs up from starting it while its data is replaced.

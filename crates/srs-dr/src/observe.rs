@@ -34,6 +34,8 @@ pub struct DatabaseStatus {
     pub semi_sync: SemiSync,
     /// The application's account exists.
     pub app_account: bool,
+    /// The highest primary epoch recorded in its data.
+    pub epoch: u64,
     /// Why it could not be read.
     pub error: Option<String>,
 }
@@ -368,6 +370,7 @@ async fn read_status(admin: &mut Admin, app_user: &str) -> srs_mariadb::Result<D
         replica: admin.replica_status().await?,
         semi_sync: admin.semi_sync().await?,
         app_account: admin.has_account(app_user).await?,
+        epoch: admin.recorded_epoch().await?,
         error: None,
     })
 }

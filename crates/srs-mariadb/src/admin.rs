@@ -440,6 +440,42 @@ impl Admin {
         Ok(semi)
     }
 
+    /// The highest epoch recorded in this server's `srs_dr.epochs` (0 when
+    /// none is): which primary epoch its data belongs to.
+    pub async fn recorded_epoch(&mut self) -> Result<u64> {
+        let exists = self
+            .row(
+                "looking for the epoch table",
+                "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'srs_dr' AND TABLE_NAME = 'epochs'",
+            )
+            .await?
+            .is_some_and(|r| text(&r, "n") != "0");
+        if !exists {
+            return Ok(0);
+        }
+        let row = self
+            .row(
+                "reading the recorded epoch",
+                "SELECT CAST(COALESCE(MAX(epoch), 0) AS CHAR) AS epoch FROM srs_dr.epochs",
+            )
+            .await?;
+        Ok(row
+            .and_then(|r| text(&r, "epoch").parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Records that this server is primary in `epoch` (binlogged: the
+    /// replica holds the same history of who was primary when).
+    pub async fn record_epoch(&mut self, epoch: u64, site: &str) -> Result<()> {
+        let sql = format!(
+            "CREATE DATABASE IF NOT EXISTS srs_dr;\n\
+             CREATE TABLE IF NOT EXISTS srs_dr.epochs (epoch BIGINT UNSIGNED PRIMARY KEY, site VARCHAR(64) NOT NULL, promoted_at DATETIME(3) NOT NULL);\n\
+             INSERT IGNORE INTO srs_dr.epochs (epoch, site, promoted_at) VALUES ({epoch}, {site}, UTC_TIMESTAMP(3));",
+            site = quote(site)
+        );
+        self.exec("recording the epoch", &sql).await
+    }
+
     /// Whether an account of this name exists (any host).
     pub async fn has_account(&mut self, user: &str) -> Result<bool> {
         let sql = format!(

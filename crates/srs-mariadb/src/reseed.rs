@@ -41,7 +41,8 @@ pub fn binlog_files(config: &ServerConfig) -> Vec<PathBuf> {
 }
 
 /// Writes the transactions server `server_id` wrote after `start` (a GTID
-/// list; empty: all of them) to `out` as readable SQL with row images.
+/// list; empty: all of them) to `out` as readable SQL with row images;
+/// returns how many there were.
 pub async fn save_transactions(
     config: &ServerConfig,
     server_id: u32,
@@ -77,9 +78,13 @@ pub async fn save_transactions(
             ),
         });
     }
-    crate::private_file::write(out, &String::from_utf8_lossy(&output.stdout))
-        .map_err(io(format!("writing {}", out.display())))?;
-    Ok(output.stdout.len() as u64)
+    let text = String::from_utf8_lossy(&output.stdout);
+    crate::private_file::write(out, &text).map_err(io(format!("writing {}", out.display())))?;
+    // Each transaction starts with a GTID event: "#... server id N ... GTID d-s-n".
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with('#') && l.contains("\tGTID "))
+        .count() as u64)
 }
 
 /// Where a server is reached for a dump or a load.
