@@ -423,3 +423,38 @@ impl Processes {
         Ok(Some(format!("scale command succeeded: {}", output.trim())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote_dr(scale_up: &str, scale_down: &str) -> Topology {
+        let text = crate::topology::DEFAULT.replace(
+            "db_host = \"127.0.0.1\"\ndb_port = 3408",
+            &format!(
+                "db_host = \"10.0.0.2\"\ndb_port = 3408\nscale_up = \"{scale_up}\"\nscale_down = \"{scale_down}\""
+            ),
+        );
+        toml::from_str(&text).expect("topology")
+    }
+
+    #[tokio::test]
+    async fn scale_commands_run_with_the_site_name_and_report_their_output() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let processes = Processes::new(
+            remote_dr("echo starting $SRS_SITE", "echo no way >&2; exit 3"),
+            &ClusterDir::new(dir.path()),
+        );
+        let up = processes.scale("dr", Scale::Up).await.expect("scaled up");
+        assert_eq!(up.as_deref(), Some("scale command succeeded: starting dr"));
+        let down = processes
+            .scale("dr", Scale::Down)
+            .await
+            .expect_err("the command failed")
+            .to_string();
+        assert!(down.contains("failed") && down.contains("no way"), "{down}");
+        // A site srs runs itself has no command: srs up follows the wish.
+        let local = processes.scale("primary", Scale::Up).await.expect("local");
+        assert!(local.is_some_and(|n| n.contains("srs up follows")));
+    }
+}
