@@ -22,7 +22,7 @@ pub use email::Email;
 pub use error::{FieldError, ParseError, ValidationErrors};
 pub use ids::{DepartmentId, StudentId, TokenId, UserId};
 pub use name::FullName;
-pub use site::SiteRole;
+pub use site::{SiteName, SiteRole};
 pub use status::Status;
 pub use student::{NewStudent, RawStudent, RawStudentPatch, Student, StudentPatch};
 pub use student_number::StudentNumber;

@@ -14,6 +14,7 @@ use crate::request::OperatorRequest;
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use anyhow::Context;
+use srs_domain::SiteName;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -26,7 +27,7 @@ const MAX_STEPS_WITHOUT_PAUSE: u32 = 20;
 pub trait Plant {
     /// Reads every site and the edge; `down` names sites whose database
     /// is already counted down (a quick look is enough there).
-    fn observe(&mut self, down: &BTreeSet<String>) -> impl Future<Output = Observation>;
+    fn observe(&mut self, down: &BTreeSet<SiteName>) -> impl Future<Output = Observation>;
     /// Carries out an action (`Decision::is_action`); what it found worth
     /// saying beyond the decision itself, for the event.
     fn act(&mut self, decision: &Decision) -> impl Future<Output = anyhow::Result<Option<String>>>;
@@ -61,7 +62,7 @@ impl LiveTopology {
 }
 
 impl Plant for LiveTopology {
-    async fn observe(&mut self, down: &BTreeSet<String>) -> Observation {
+    async fn observe(&mut self, down: &BTreeSet<SiteName>) -> Observation {
         self.observer.observe_with(down).await
     }
 
@@ -384,6 +385,10 @@ pub async fn run(data_dir: &ClusterDir, shutdown: impl Future<Output = ()>) -> a
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn site_named(name: &str) -> SiteName {
+        SiteName::parse(name).expect("a valid site name")
+    }
     use crate::decide::Alert;
     use crate::observe::{DatabaseStatus, EdgeObservation, SiteObservation};
     use crate::published::EventLog;
@@ -395,7 +400,7 @@ mod tests {
         writable: [bool; 2],
         replicating: [bool; 2],
         app_account: bool,
-        edge: Option<String>,
+        edge: Option<SiteName>,
         dr_up: bool,
         acts: Vec<Decision>,
         /// Transactions written on the primary and applied on the replica.
@@ -428,13 +433,13 @@ mod tests {
     }
 
     impl Plant for Simulated {
-        async fn observe(&mut self, _down: &BTreeSet<String>) -> Observation {
+        async fn observe(&mut self, _down: &BTreeSet<SiteName>) -> Observation {
             let clients = u64::from(self.dr_up && self.replicating[1]);
             let sites = (0..2)
                 .map(|i| {
                     let up = i == 0 || self.dr_up;
                     SiteObservation {
-                        name: NAMES[i].into(),
+                        name: site_named(NAMES[i]),
                         database: DatabaseStatus {
                             up,
                             read_only: !self.writable[i],
@@ -517,22 +522,22 @@ mod tests {
             decisions,
             vec![
                 Decision::Promote {
-                    site: "primary".into(),
+                    site: site_named("primary"),
                     epoch: 1,
                     alone: false,
                 },
                 Decision::Replicate {
-                    replica: "dr".into(),
-                    primary: "primary".into()
+                    replica: site_named("dr"),
+                    primary: site_named("primary")
                 },
                 Decision::CreateAppAccount {
-                    site: "primary".into()
+                    site: site_named("primary")
                 },
                 Decision::SwitchEdge {
-                    site: "primary".into()
+                    site: site_named("primary")
                 },
                 Decision::RecordEpoch {
-                    site: "primary".into(),
+                    site: site_named("primary"),
                     epoch: 1
                 },
             ]
@@ -563,7 +568,7 @@ mod tests {
             seen.push(c.step().await.0);
         }
         let raised = Decision::Raise(Alert::ReplicaUnreachable {
-            site: "dr".into(),
+            site: site_named("dr"),
             strict: true,
         });
         assert_eq!(seen.iter().filter(|d| **d == raised).count(), 1, "{seen:?}");
@@ -575,13 +580,13 @@ mod tests {
         assert_eq!(
             back[0],
             Decision::Replicate {
-                replica: "dr".into(),
-                primary: "primary".into()
+                replica: site_named("dr"),
+                primary: site_named("primary")
             },
             "replication restarted after the replica came back"
         );
         assert!(back.contains(&Decision::Clear(Alert::ReplicaUnreachable {
-            site: "dr".into(),
+            site: site_named("dr"),
             strict: true
         })));
         assert!(c.memory().alerts.is_empty());

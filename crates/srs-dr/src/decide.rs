@@ -6,6 +6,7 @@ use crate::gtid;
 use crate::observe::{Observation, SiteObservation};
 use crate::request::OperatorRequest;
 use serde::{Deserialize, Serialize};
+use srs_domain::SiteName;
 use srs_mariadb::SyncMode;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,19 +19,19 @@ pub enum Alert {
     /// The primary's database failed `probes` probes in a row.
     PrimaryUnreachable {
         /// The site.
-        site: String,
+        site: SiteName,
     },
     /// The replica's database failed its probes.
     ReplicaUnreachable {
         /// The site.
-        site: String,
+        site: SiteName,
         /// Strict mode: the primary cannot commit meanwhile.
         strict: bool,
     },
     /// Replication stopped with an error the controller does not repair.
     ReplicationBroken {
         /// The replica's site.
-        site: String,
+        site: SiteName,
         /// What the replica says.
         error: String,
     },
@@ -38,28 +39,28 @@ pub enum Alert {
     /// acknowledged without it until it catches up.
     SemiSyncFallback {
         /// The primary's site.
-        site: String,
+        site: SiteName,
     },
     /// The edge stopped answering on its admin address.
     EdgeUnreachable,
     /// The site to promote lacks transactions the other site has.
     PromotionRefused {
         /// The site that was to be promoted.
-        site: String,
+        site: SiteName,
         /// The site holding more.
-        ahead: String,
+        ahead: SiteName,
     },
     /// A primary without a replica: commits no longer wait for one (the
     /// degraded mode after a failover) until a replica is back.
     RunningWithoutReplica {
         /// The primary's site.
-        site: String,
+        site: SiteName,
     },
     /// The primary is down but the controller will not fail over on its
     /// own (automation off, cool-down, no healthy replica).
     FailoverHeld {
         /// The primary's site.
-        site: String,
+        site: SiteName,
         /// Why not.
         reason: String,
     },
@@ -67,7 +68,7 @@ pub enum Alert {
     /// fenced until `srs failback` deals with them.
     ErrantTransactions {
         /// The site holding them.
-        site: String,
+        site: SiteName,
         /// How many at most (GTID sequence numbers past what the primary
         /// has of it; `srs failback` counts them exactly).
         count: u64,
@@ -144,9 +145,9 @@ pub enum Decision {
     /// `from` where it can still be reached. Promotion follows.
     Failover {
         /// The failed primary.
-        from: String,
+        from: SiteName,
         /// The replica taking over.
-        to: String,
+        to: SiteName,
         /// The new epoch.
         epoch: u64,
         /// When it was decided (Unix ms), for the cool-down.
@@ -158,9 +159,9 @@ pub enum Decision {
     /// `to` has everything `from` wrote; promotion follows.
     Switchover {
         /// The primary now.
-        from: String,
+        from: SiteName,
         /// The site to become primary.
-        to: String,
+        to: SiteName,
         /// The new epoch.
         epoch: u64,
     },
@@ -175,7 +176,7 @@ pub enum Decision {
     /// it first applies everything it received as a replica.
     Promote {
         /// The site.
-        site: String,
+        site: SiteName,
         /// The epoch it is primary in.
         epoch: u64,
         /// No other site is up: commits must not wait for a replica.
@@ -185,51 +186,51 @@ pub enum Decision {
     /// promotion (its receiver was stuck on a vanished source): clear them.
     Detach {
         /// The primary's site.
-        site: String,
+        site: SiteName,
     },
     /// A replica is back and caught up: commits wait for it again.
     RestoreSync {
         /// The primary's site.
-        site: String,
+        site: SiteName,
     },
     /// Start the standby app instances of the new primary's site.
     ScaleUp {
         /// The site.
-        site: String,
+        site: SiteName,
     },
     /// Stop the standby app instances of a site that is no longer primary.
     ScaleDown {
         /// The site.
-        site: String,
+        site: SiteName,
     },
     /// Make `site` read-only: it is not the primary.
     Fence {
         /// The site.
-        site: String,
+        site: SiteName,
     },
     /// Point `replica` at `primary` and start replicating.
     Replicate {
         /// The replica's site.
-        replica: String,
+        replica: SiteName,
         /// The primary's site.
-        primary: String,
+        primary: SiteName,
     },
     /// Record the primary's epoch in its data (it replicates).
     RecordEpoch {
         /// The primary's site.
-        site: String,
+        site: SiteName,
         /// Its epoch.
         epoch: u64,
     },
     /// Create the database and the application's account on the primary.
     CreateAppAccount {
         /// The primary's site.
-        site: String,
+        site: SiteName,
     },
     /// Route the edge to `site`.
     SwitchEdge {
         /// The site.
-        site: String,
+        site: SiteName,
     },
     /// A condition operators must know about began.
     Raise(Alert),
@@ -338,7 +339,7 @@ impl fmt::Display for Decision {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Component {
     /// A site's database.
-    Database(String),
+    Database(SiteName),
     /// The edge's admin endpoint.
     Edge,
 }
@@ -349,7 +350,7 @@ pub struct Memory {
     /// Rises each time the primary changes; 0 before the first promotion.
     pub epoch: u64,
     /// The site that is, or is to be, primary.
-    pub primary: String,
+    pub primary: SiteName,
     /// Standing alerts by key.
     #[serde(default)]
     pub alerts: BTreeMap<String, Alert>,
@@ -359,7 +360,7 @@ pub struct Memory {
     pub last_failover_ms: Option<u64>,
     /// Sites whose standby app instances run (started on promotion).
     #[serde(default)]
-    pub standby_running: BTreeSet<String>,
+    pub standby_running: BTreeSet<SiteName>,
     /// Consecutive failed probes by component; this process's own
     /// observations, not kept across restarts.
     #[serde(skip)]
@@ -372,10 +373,10 @@ pub struct Memory {
 
 impl Memory {
     /// A fresh memory with `primary` to be made primary.
-    pub fn new(primary: &str) -> Self {
+    pub fn new(primary: &SiteName) -> Self {
         Self {
             epoch: 0,
-            primary: primary.to_owned(),
+            primary: primary.clone(),
             alerts: BTreeMap::new(),
             last_failover_ms: None,
             standby_running: BTreeSet::new(),
@@ -410,7 +411,7 @@ impl Memory {
     }
 
     /// Sites whose database is counted down.
-    pub fn down(&self, threshold: u32) -> BTreeSet<String> {
+    pub fn down(&self, threshold: u32) -> BTreeSet<SiteName> {
         self.failures
             .iter()
             .filter(|(_, n)| **n >= threshold)
@@ -878,6 +879,10 @@ pub fn ready(observation: &Observation, memory: &Memory) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn site_named(name: &str) -> SiteName {
+        SiteName::parse(name).expect("a valid site name")
+    }
     use crate::observe::{DatabaseStatus, EdgeObservation};
     use srs_mariadb::{ReplicaStatus, SemiSync};
 
@@ -918,7 +923,7 @@ mod tests {
         Observation {
             sites: vec![
                 SiteObservation {
-                    name: "a".into(),
+                    name: site_named("a"),
                     database: a,
                     apps_healthy: 2,
                     apps_total: 2,
@@ -926,7 +931,7 @@ mod tests {
                     reseeding: false,
                 },
                 SiteObservation {
-                    name: "b".into(),
+                    name: site_named("b"),
                     database: b,
                     apps_healthy: 0,
                     apps_total: 0,
@@ -936,8 +941,8 @@ mod tests {
             ],
             edge: EdgeObservation {
                 up: true,
-                active: Some("a".into()),
-                healthy: [("a".to_owned(), 2), ("b".to_owned(), 0)].into(),
+                active: Some(site_named("a")),
+                healthy: [(site_named("a"), 2), (site_named("b"), 0)].into(),
                 holding: false,
             },
             requested: None,
@@ -945,7 +950,7 @@ mod tests {
     }
 
     fn memory() -> Memory {
-        let mut m = Memory::new("a");
+        let mut m = Memory::new(&site_named("a"));
         m.epoch = 1;
         m.edge_seen = true;
         m
@@ -983,7 +988,7 @@ mod tests {
     fn primary_gone(o: &mut Observation) {
         o.sites[0].database = down();
         o.sites[0].apps_healthy = 0;
-        o.edge.healthy.insert("a".into(), 0);
+        o.edge.healthy.insert(site_named("a"), 0);
         if let Some(r) = o.sites[1].database.replica.as_mut() {
             r.io_running = false;
             r.io_connecting = true;
@@ -992,8 +997,8 @@ mod tests {
 
     fn failover(reason: &str) -> Decision {
         Decision::Failover {
-            from: "a".into(),
-            to: "b".into(),
+            from: site_named("a"),
+            to: site_named("b"),
             epoch: 2,
             at_ms: NOW,
             reason: format!("its database failed 3 probes in a row and {reason}"),
@@ -1003,7 +1008,7 @@ mod tests {
     /// The failover decided and taken in: b is to be primary, a is down.
     fn after_failover(o: &mut Observation, m: &mut Memory) {
         primary_gone(o);
-        m.failures.insert(Component::Database("a".into()), 4);
+        m.failures.insert(Component::Database(site_named("a")), 4);
         m.apply(&failover("x"));
     }
 
@@ -1027,13 +1032,13 @@ mod tests {
                 "fresh start: both read-only, nothing wired",
                 STRICT,
                 |o, m| {
-                    *m = Memory::new("a");
+                    *m = Memory::new(&site_named("a"));
                     o.sites[0].database = db(true, "");
                     o.sites[1].database = db(true, "");
                     o.edge = EdgeObservation::default();
                 },
                 Decision::Promote {
-                    site: "a".into(),
+                    site: site_named("a"),
                     epoch: 1,
                     alone: false,
                 },
@@ -1046,7 +1051,7 @@ mod tests {
                     o.sites[0].database.read_only = true;
                 },
                 Decision::Promote {
-                    site: "a".into(),
+                    site: site_named("a"),
                     epoch: 4,
                     alone: false,
                 },
@@ -1055,15 +1060,15 @@ mod tests {
                 "the other site is writable too: fence it first",
                 STRICT,
                 |o, _| o.sites[1].database.read_only = false,
-                Decision::Fence { site: "b".into() },
+                Decision::Fence { site: site_named("b") },
             ),
             (
                 "replica restarted with replication stopped",
                 STRICT,
                 |o, _| o.sites[1].database.replica = None,
                 Decision::Replicate {
-                    replica: "b".into(),
-                    primary: "a".into(),
+                    replica: site_named("b"),
+                    primary: site_named("a"),
                 },
             ),
             (
@@ -1075,8 +1080,8 @@ mod tests {
                     }
                 },
                 Decision::Replicate {
-                    replica: "b".into(),
-                    primary: "a".into(),
+                    replica: site_named("b"),
+                    primary: site_named("a"),
                 },
             ),
             (
@@ -1101,7 +1106,7 @@ mod tests {
                     }
                 },
                 Decision::Raise(Alert::ReplicationBroken {
-                    site: "b".into(),
+                    site: site_named("b"),
                     error: "Got fatal error 1236".into(),
                 }),
             ),
@@ -1118,7 +1123,7 @@ mod tests {
                 "strict: app account once a replica acknowledges",
                 STRICT,
                 |o, _| o.sites[0].database.app_account = false,
-                Decision::CreateAppAccount { site: "a".into() },
+                Decision::CreateAppAccount { site: site_named("a") },
             ),
             (
                 "async: app account without a replica",
@@ -1130,26 +1135,26 @@ mod tests {
                     o.sites[0].database.app_account = false;
                     o.sites[0].database.semi_sync.clients = 0;
                 },
-                Decision::CreateAppAccount { site: "a".into() },
+                Decision::CreateAppAccount { site: site_named("a") },
             ),
             (
                 "edge routes elsewhere",
                 STRICT,
-                |o, _| o.edge.active = Some("b".into()),
-                Decision::SwitchEdge { site: "a".into() },
+                |o, _| o.edge.active = Some(site_named("b")),
+                Decision::SwitchEdge { site: site_named("a") },
             ),
             (
                 "edge has no site yet",
                 STRICT,
                 |o, _| o.edge.active = None,
-                Decision::SwitchEdge { site: "a".into() },
+                Decision::SwitchEdge { site: site_named("a") },
             ),
             (
                 "one failed probe of the primary is not an outage",
                 STRICT,
                 |o, m| {
                     o.sites[0].database = down();
-                    m.failures.insert(Component::Database("a".into()), 1);
+                    m.failures.insert(Component::Database(site_named("a")), 1);
                 },
                 Decision::Steady,
             ),
@@ -1158,16 +1163,16 @@ mod tests {
                 STRICT,
                 |o, m| {
                     o.sites[0].database = down();
-                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.failures.insert(Component::Database(site_named("a")), 3);
                 },
-                Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }),
+                Decision::Raise(Alert::PrimaryUnreachable { site: site_named("a") }),
             ),
             (
                 "primary down for two probes and the replica lost it: not yet",
                 STRICT,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 2);
+                    m.failures.insert(Component::Database(site_named("a")), 2);
                 },
                 Decision::Steady,
             ),
@@ -1176,7 +1181,7 @@ mod tests {
                 STRICT,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.failures.insert(Component::Database(site_named("a")), 3);
                 },
                 failover("the replica lost it and none of its app instances answers"),
             ),
@@ -1186,8 +1191,8 @@ mod tests {
                 |o, m| {
                     o.sites[0].database = down();
                     o.sites[0].apps_healthy = 0;
-                    o.edge.healthy.insert("a".into(), 0);
-                    m.failures.insert(Component::Database("a".into()), 3);
+                    o.edge.healthy.insert(site_named("a"), 0);
+                    m.failures.insert(Component::Database(site_named("a")), 3);
                 },
                 failover("none of its app instances answers"),
             ),
@@ -1196,7 +1201,7 @@ mod tests {
                 STRICT,
                 |o, m| {
                     primary_gone(o);
-                    let mut flapping = Memory::new("a");
+                    let mut flapping = Memory::new(&site_named("a"));
                     flapping.note(o);
                     flapping.note(o);
                     flapping.note(&healthy());
@@ -1210,20 +1215,20 @@ mod tests {
                 MANUAL,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.failures.insert(Component::Database(site_named("a")), 3);
                 },
-                Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }),
+                Decision::Raise(Alert::PrimaryUnreachable { site: site_named("a") }),
             ),
             (
                 "automatic failover off: held, and why",
                 MANUAL,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 3);
-                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                    m.failures.insert(Component::Database(site_named("a")), 3);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: site_named("a") }));
                 },
                 Decision::Raise(Alert::FailoverHeld {
-                    site: "a".into(),
+                    site: site_named("a"),
                     reason: "automatic failover is off ([controller] automatic = false)".into(),
                 }),
             ),
@@ -1232,12 +1237,12 @@ mod tests {
                 STRICT,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.failures.insert(Component::Database(site_named("a")), 3);
                     m.last_failover_ms = Some(NOW - 60_000);
-                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: site_named("a") }));
                 },
                 Decision::Raise(Alert::FailoverHeld {
-                    site: "a".into(),
+                    site: site_named("a"),
                     reason: "the last failover was 60 s ago, within the 300 s cool-down".into(),
                 }),
             ),
@@ -1246,7 +1251,7 @@ mod tests {
                 STRICT,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 3);
+                    m.failures.insert(Component::Database(site_named("a")), 3);
                     m.last_failover_ms = Some(NOW - 301_000);
                 },
                 failover("the replica lost it and none of its app instances answers"),
@@ -1260,11 +1265,11 @@ mod tests {
                         r.sql_running = false;
                         r.last_sql_error = "Duplicate entry".into();
                     }
-                    m.failures.insert(Component::Database("a".into()), 3);
-                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                    m.failures.insert(Component::Database(site_named("a")), 3);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: site_named("a") }));
                 },
                 Decision::Raise(Alert::FailoverHeld {
-                    site: "a".into(),
+                    site: site_named("a"),
                     reason: "replication to site 'b' is broken (Duplicate entry)".into(),
                 }),
             ),
@@ -1275,7 +1280,7 @@ mod tests {
                     after_failover(o, m);
                 },
                 Decision::Promote {
-                    site: "b".into(),
+                    site: site_named("b"),
                     epoch: 2,
                     alone: true,
                 },
@@ -1290,7 +1295,7 @@ mod tests {
                     m.edge_seen = false;
                 },
                 Decision::Promote {
-                    site: "b".into(),
+                    site: site_named("b"),
                     epoch: 2,
                     alone: true,
                 },
@@ -1301,30 +1306,30 @@ mod tests {
                 |o, m| {
                     promoted(o, m);
                 },
-                Decision::ScaleUp { site: "b".into() },
+                Decision::ScaleUp { site: site_named("b") },
             ),
             (
                 "standby running: route the edge to the new primary",
                 STRICT,
                 |o, m| {
                     promoted(o, m);
-                    m.standby_running.insert("b".into());
+                    m.standby_running.insert(site_named("b"));
                 },
-                Decision::SwitchEdge { site: "b".into() },
+                Decision::SwitchEdge { site: site_named("b") },
             ),
             (
                 "routed: the survivor without a replica is an alert",
                 STRICT,
                 |o, m| {
                     promoted(o, m);
-                    m.standby_running.insert("b".into());
-                    o.edge.active = Some("b".into());
+                    m.standby_running.insert(site_named("b"));
+                    o.edge.active = Some(site_named("b"));
                     m.apply(&Decision::Raise(Alert::ReplicaUnreachable {
-                        site: "a".into(),
+                        site: site_named("a"),
                         strict: true,
                     }));
                 },
-                Decision::Raise(Alert::RunningWithoutReplica { site: "b".into() }),
+                Decision::Raise(Alert::RunningWithoutReplica { site: site_named("b") }),
             ),
             (
                 "a zombie primary wakes up writable: fence it",
@@ -1333,7 +1338,7 @@ mod tests {
                     promoted(o, m);
                     o.sites[0].database = db(false, "0-1-10");
                 },
-                Decision::Fence { site: "a".into() },
+                Decision::Fence { site: site_named("a") },
             ),
             (
                 "the old primary is back read-only with nothing errant: rejoin it",
@@ -1345,8 +1350,8 @@ mod tests {
                     o.sites[0].database.server_id = 1;
                 },
                 Decision::Replicate {
-                    replica: "a".into(),
-                    primary: "b".into(),
+                    replica: site_named("a"),
+                    primary: site_named("b"),
                 },
             ),
             (
@@ -1357,9 +1362,9 @@ mod tests {
                     m.failures.clear();
                     o.sites[0].database = db(true, "");
                     o.sites[0].reseeding = true;
-                    m.standby_running.insert("b".into());
-                    o.edge.active = Some("b".into());
-                    m.apply(&Decision::Raise(Alert::RunningWithoutReplica { site: "b".into() }));
+                    m.standby_running.insert(site_named("b"));
+                    o.edge.active = Some(site_named("b"));
+                    m.apply(&Decision::Raise(Alert::RunningWithoutReplica { site: site_named("b") }));
                 },
                 Decision::Steady,
             ),
@@ -1368,16 +1373,16 @@ mod tests {
                 STRICT,
                 |o, m| {
                     promoted(o, m);
-                    m.standby_running.insert("b".into());
-                    o.edge.active = Some("b".into());
+                    m.standby_running.insert(site_named("b"));
+                    o.edge.active = Some(site_named("b"));
                     o.sites[0].database = db(true, "0-1-12");
                     o.sites[0].database.gtid_binlog_state = "0-1-12".into();
                     o.sites[0].database.server_id = 1;
                     m.failures.clear();
-                    m.apply(&Decision::Raise(Alert::RunningWithoutReplica { site: "b".into() }));
+                    m.apply(&Decision::Raise(Alert::RunningWithoutReplica { site: site_named("b") }));
                 },
                 Decision::Raise(Alert::ErrantTransactions {
-                    site: "a".into(),
+                    site: site_named("a"),
                     count: 2,
                 }),
             ),
@@ -1407,7 +1412,7 @@ mod tests {
                     });
                     o.sites[0].database = back;
                 },
-                Decision::RestoreSync { site: "b".into() },
+                Decision::RestoreSync { site: site_named("b") },
             ),
             (
                 "failover during failback: the switched-to site dies, no failover inside the cool-down",
@@ -1416,11 +1421,11 @@ mod tests {
                     // b took over a minute ago; a rejoined and was switched back to.
                     m.last_failover_ms = Some(NOW - 60_000);
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 3);
-                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: "a".into() }));
+                    m.failures.insert(Component::Database(site_named("a")), 3);
+                    m.apply(&Decision::Raise(Alert::PrimaryUnreachable { site: site_named("a") }));
                 },
                 Decision::Raise(Alert::FailoverHeld {
-                    site: "a".into(),
+                    site: site_named("a"),
                     reason: "the last failover was 60 s ago, within the 300 s cool-down".into(),
                 }),
             ),
@@ -1428,11 +1433,11 @@ mod tests {
                 "an operator's switchover to the healthy replica",
                 STRICT,
                 |o, _| {
-                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                    o.requested = Some(OperatorRequest::Switchover { to: site_named("b") });
                 },
                 Decision::Switchover {
-                    from: "a".into(),
-                    to: "b".into(),
+                    from: site_named("a"),
+                    to: site_named("b"),
                     epoch: 2,
                 },
             ),
@@ -1441,10 +1446,10 @@ mod tests {
                 STRICT,
                 |o, _| {
                     o.sites[1].database.replica = None;
-                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                    o.requested = Some(OperatorRequest::Switchover { to: site_named("b") });
                 },
                 Decision::Refuse {
-                    request: OperatorRequest::Switchover { to: "b".into() },
+                    request: OperatorRequest::Switchover { to: site_named("b") },
                     reason: "site 'b' does not replicate from the primary yet".into(),
                 },
             ),
@@ -1453,11 +1458,11 @@ mod tests {
                 STRICT,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 1);
-                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                    m.failures.insert(Component::Database(site_named("a")), 1);
+                    o.requested = Some(OperatorRequest::Switchover { to: site_named("b") });
                 },
                 Decision::Refuse {
-                    request: OperatorRequest::Switchover { to: "b".into() },
+                    request: OperatorRequest::Switchover { to: site_named("b") },
                     reason: "the primary at site 'a' is not up and writable; use `srs failover --yes`".into(),
                 },
             ),
@@ -1466,11 +1471,11 @@ mod tests {
                 STRICT,
                 |o, m| {
                     m.last_failover_ms = Some(NOW - 1_000);
-                    o.requested = Some(OperatorRequest::Switchover { to: "b".into() });
+                    o.requested = Some(OperatorRequest::Switchover { to: site_named("b") });
                 },
                 Decision::Switchover {
-                    from: "a".into(),
-                    to: "b".into(),
+                    from: site_named("a"),
+                    to: site_named("b"),
                     epoch: 2,
                 },
             ),
@@ -1479,12 +1484,12 @@ mod tests {
                 MANUAL,
                 |o, m| {
                     primary_gone(o);
-                    m.failures.insert(Component::Database("a".into()), 9);
-                    o.requested = Some(OperatorRequest::Failover { to: "b".into() });
+                    m.failures.insert(Component::Database(site_named("a")), 9);
+                    o.requested = Some(OperatorRequest::Failover { to: site_named("b") });
                 },
                 Decision::Failover {
-                    from: "a".into(),
-                    to: "b".into(),
+                    from: site_named("a"),
+                    to: site_named("b"),
                     epoch: 2,
                     at_ms: NOW,
                     reason: "an operator forced it".into(),
@@ -1494,10 +1499,10 @@ mod tests {
                 "a request for the site that is primary already is refused",
                 STRICT,
                 |o, _| {
-                    o.requested = Some(OperatorRequest::Failover { to: "a".into() });
+                    o.requested = Some(OperatorRequest::Failover { to: site_named("a") });
                 },
                 Decision::Refuse {
-                    request: OperatorRequest::Failover { to: "a".into() },
+                    request: OperatorRequest::Failover { to: site_named("a") },
                     reason: "site 'a' is the primary already".into(),
                 },
             ),
@@ -1505,21 +1510,21 @@ mod tests {
                 "the edge still holds requests after a switch that did not finish: release them",
                 STRICT,
                 |o, _| o.edge.holding = true,
-                Decision::SwitchEdge { site: "a".into() },
+                Decision::SwitchEdge { site: site_named("a") },
             ),
             (
                 "switched over: the new primary is promoted with semi-sync (the old one is up)",
                 STRICT,
                 |o, m| {
                     m.apply(&Decision::Switchover {
-                        from: "a".into(),
-                        to: "b".into(),
+                        from: site_named("a"),
+                        to: site_named("b"),
                         epoch: 2,
                     });
                     o.sites[0].database.read_only = true;
                 },
                 Decision::Promote {
-                    site: "b".into(),
+                    site: site_named("b"),
                     epoch: 2,
                     alone: false,
                 },
@@ -1528,14 +1533,14 @@ mod tests {
                 "promoted while its receiver was stuck: clear replication once routed",
                 STRICT,
                 |o, _| o.sites[0].database.replica = Some(replicating()),
-                Decision::Detach { site: "a".into() },
+                Decision::Detach { site: site_named("a") },
             ),
             (
                 "the primary's epoch is not yet in its data: record it",
                 STRICT,
                 |o, _| o.sites[0].database.epoch = 0,
                 Decision::RecordEpoch {
-                    site: "a".into(),
+                    site: site_named("a"),
                     epoch: 1,
                 },
             ),
@@ -1552,19 +1557,19 @@ mod tests {
                 "standby instances of a former primary stop once the edge routes away",
                 STRICT,
                 |_, m| {
-                    m.standby_running.insert("b".into());
+                    m.standby_running.insert(site_named("b"));
                 },
-                Decision::ScaleDown { site: "b".into() },
+                Decision::ScaleDown { site: site_named("b") },
             ),
             (
                 "replica down for three probes, strict",
                 STRICT,
                 |o, m| {
                     o.sites[1].database = down();
-                    m.failures.insert(Component::Database("b".into()), 3);
+                    m.failures.insert(Component::Database(site_named("b")), 3);
                 },
                 Decision::Raise(Alert::ReplicaUnreachable {
-                    site: "b".into(),
+                    site: site_named("b"),
                     strict: true,
                 }),
             ),
@@ -1572,7 +1577,7 @@ mod tests {
                 "bounded mode fell back to async",
                 BOUNDED,
                 |o, _| o.sites[0].database.semi_sync.active = false,
-                Decision::Raise(Alert::SemiSyncFallback { site: "a".into() }),
+                Decision::Raise(Alert::SemiSyncFallback { site: site_named("a") }),
             ),
             (
                 "strict mode never reports a fallback",
@@ -1585,10 +1590,10 @@ mod tests {
                 BOUNDED,
                 |_, m| {
                     m.apply(&Decision::Raise(Alert::SemiSyncFallback {
-                        site: "a".into(),
+                        site: site_named("a"),
                     }));
                 },
-                Decision::Clear(Alert::SemiSyncFallback { site: "a".into() }),
+                Decision::Clear(Alert::SemiSyncFallback { site: site_named("a") }),
             ),
             (
                 "a standing alert is not raised twice",
@@ -1596,7 +1601,7 @@ mod tests {
                 |o, m| {
                     o.sites[0].database.semi_sync.active = false;
                     m.apply(&Decision::Raise(Alert::SemiSyncFallback {
-                        site: "a".into(),
+                        site: site_named("a"),
                     }));
                 },
                 Decision::Steady,
@@ -1609,8 +1614,8 @@ mod tests {
                     o.sites[1].database.gtid_binlog_pos = "0-1-12".into();
                 },
                 Decision::Raise(Alert::PromotionRefused {
-                    site: "a".into(),
-                    ahead: "b".into(),
+                    site: site_named("a"),
+                    ahead: site_named("b"),
                 }),
             ),
             (
@@ -1651,16 +1656,19 @@ mod tests {
         o.sites[1].database = down();
         m.note(&o);
         m.note(&o);
-        assert_eq!(m.failures.get(&Component::Database("b".into())), Some(&2));
+        assert_eq!(
+            m.failures.get(&Component::Database(site_named("b"))),
+            Some(&2)
+        );
         m.note(&healthy());
         assert!(m.failures.is_empty());
     }
 
     #[test]
     fn promotion_sets_primary_and_epoch() {
-        let mut m = Memory::new("a");
+        let mut m = Memory::new(&site_named("a"));
         m.apply(&Decision::Promote {
-            site: "b".into(),
+            site: site_named("b"),
             epoch: 2,
             alone: false,
         });
@@ -1671,19 +1679,22 @@ mod tests {
     fn decisions_read_as_sentences() {
         assert_eq!(
             Decision::Promote {
-                site: "a".into(),
+                site: site_named("a"),
                 epoch: 1,
                 alone: false,
             }
             .to_string(),
             "promote site 'a' to primary (epoch 1)"
         );
-        assert!(
-            Decision::Raise(Alert::SemiSyncFallback { site: "a".into() })
-                .to_string()
-                .contains("FELL BACK TO ASYNCHRONOUS")
-        );
+        assert!(Decision::Raise(Alert::SemiSyncFallback {
+            site: site_named("a")
+        })
+        .to_string()
+        .contains("FELL BACK TO ASYNCHRONOUS"));
         assert!(!Decision::Steady.is_action());
-        assert!(Decision::SwitchEdge { site: "a".into() }.is_action());
+        assert!(Decision::SwitchEdge {
+            site: site_named("a")
+        }
+        .is_action());
     }
 }

@@ -13,6 +13,7 @@ use crate::secrets::Secrets;
 use crate::topology::Topology;
 use anyhow::Context;
 use serde::Serialize;
+use srs_domain::SiteName;
 use srs_mariadb::reseed::{copy_databases, save_transactions, Endpoint};
 use srs_mariadb::{Credentials, LocalServer};
 use std::path::PathBuf;
@@ -25,9 +26,9 @@ const WAIT: Duration = Duration::from_secs(180);
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// The site brought back.
-    pub site: String,
+    pub site: SiteName,
     /// The primary it replicates from.
-    pub primary: String,
+    pub primary: SiteName,
     /// Transactions it held that the primary lacked.
     pub errant_transactions: u64,
     /// Where they were written, when there were any.

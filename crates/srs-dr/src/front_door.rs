@@ -33,7 +33,7 @@ pub fn edge_config(
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             Ok(SiteBackends {
-                name: s.name.clone(),
+                name: s.name.to_string(),
                 instances,
             })
         })
@@ -43,7 +43,7 @@ pub fn edge_config(
         admin_listen: topology.edge.admin_listen,
         admin_secret: secrets.edge_secret.clone(),
         sites,
-        initial_site: Some(primary_site(topology, data_dir).name),
+        initial_site: Some(primary_site(topology, data_dir).name.to_string()),
         state_file: data_dir.file(ClusterFile::EdgeState),
         hold_timeout: Duration::from_millis(topology.edge.hold_timeout_ms),
         health_interval: Duration::from_millis(500),

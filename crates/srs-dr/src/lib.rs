@@ -27,5 +27,5 @@ pub mod topology;
 
 pub use cluster_dir::{ClusterDir, ClusterFile};
 pub use secrets::Secrets;
-pub use srs_domain::SiteRole;
+pub use srs_domain::{SiteName, SiteRole};
 pub use topology::{Site, Topology};

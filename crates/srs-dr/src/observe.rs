@@ -6,6 +6,7 @@ use crate::reach::connect_admin;
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use serde::Serialize;
+use srs_domain::SiteName;
 use srs_mariadb::{Admin, ReplicaStatus, SemiSync};
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -57,10 +58,10 @@ impl DatabaseStatus {
 }
 
 /// One site as seen now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SiteObservation {
     /// Name.
-    pub name: String,
+    pub name: SiteName,
     /// Its database.
     pub database: DatabaseStatus,
     /// App instances answering `/readyz`.
@@ -79,9 +80,9 @@ pub struct EdgeObservation {
     /// It answered on its admin address.
     pub up: bool,
     /// The site it routes to, as it says itself.
-    pub active: Option<String>,
+    pub active: Option<SiteName>,
     /// Healthy app instances per site, as the edge sees them.
-    pub healthy: std::collections::BTreeMap<String, usize>,
+    pub healthy: std::collections::BTreeMap<SiteName, usize>,
     /// It holds new requests (a switch began and has not finished).
     pub holding: bool,
 }
@@ -219,7 +220,7 @@ impl Observer {
     /// As `observe`; databases of the sites in `down` (already counted
     /// down) get a third of the probe timeout, so that steps taken while a
     /// silent server stays silent do not each wait for it in full.
-    pub async fn observe_with(&self, down: &BTreeSet<String>) -> Observation {
+    pub async fn observe_with(&self, down: &BTreeSet<SiteName>) -> Observation {
         let sites =
             futures::future::join_all(self.topology.sites.iter().zip(&self.connections).map(
                 |(s, c)| {
@@ -340,7 +341,7 @@ impl Observer {
             .into_iter()
             .flatten()
             .filter_map(|s| {
-                let name = s["name"].as_str()?.to_owned();
+                let name = SiteName::parse(s["name"].as_str()?).ok()?;
                 let n = s["instances"]
                     .as_array()
                     .map_or(0, |i| i.iter().filter(|i| i["healthy"] == true).count());
@@ -349,7 +350,7 @@ impl Observer {
             .collect();
         EdgeObservation {
             up: true,
-            active: v["active"].as_str().map(str::to_owned),
+            active: v["active"].as_str().and_then(|s| SiteName::parse(s).ok()),
             healthy,
             holding: v["switching"] == true,
         }

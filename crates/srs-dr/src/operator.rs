@@ -7,6 +7,7 @@ use crate::published::{Event, EventLog, Published};
 use crate::request::OperatorRequest;
 use crate::topology::Topology;
 use serde::Serialize;
+use srs_domain::SiteName;
 use std::time::{Duration, Instant};
 
 /// How long an operator command waits for the controller.
@@ -20,7 +21,7 @@ pub struct Outcome {
     /// What was asked.
     pub request: OperatorRequest,
     /// The primary now.
-    pub primary: String,
+    pub primary: SiteName,
     /// Its epoch.
     pub epoch: u64,
     /// How long it took, s.
@@ -30,7 +31,7 @@ pub struct Outcome {
 }
 
 /// The site to move to: `to`, else the one that is not primary now.
-pub fn target(data_dir: &ClusterDir, to: Option<String>) -> anyhow::Result<String> {
+pub fn target(data_dir: &ClusterDir, to: Option<SiteName>) -> anyhow::Result<SiteName> {
     let topology = Topology::of(data_dir)?;
     let primary = crate::published::primary_site(&topology, data_dir).name;
     match to {

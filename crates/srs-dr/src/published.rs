@@ -8,6 +8,7 @@ use crate::secrets::write_private;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use srs_domain::SiteName;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -53,7 +54,7 @@ pub fn primary_site(topology: &Topology, data_dir: &ClusterDir) -> Site {
         std::fs::read_to_string(data_dir.file(ClusterFile::EdgeState))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v["active"].as_str().map(str::to_owned))
+            .and_then(|v| v["active"].as_str().and_then(|s| SiteName::parse(s).ok()))
     };
     from_controller
         .or_else(from_edge)

@@ -20,7 +20,7 @@ pub fn server_config(
         .and_then(|i| u32::try_from(i).ok())
         .unwrap_or(0);
     ServerConfig {
-        name: site.name.clone(),
+        name: site.name.to_string(),
         // Absolute, as `srs up` starts it: the pid file and the command line
         // that identify the running server name this path.
         dir: {

@@ -6,6 +6,7 @@ use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::secrets::write_private;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use srs_domain::SiteName;
 use std::fmt;
 
 /// One operator request.
@@ -15,12 +16,12 @@ pub enum OperatorRequest {
     /// Planned: make `to` primary with nothing lost (the primary is healthy).
     Switchover {
         /// The site to become primary.
-        to: String,
+        to: SiteName,
     },
     /// Forced: make `to` primary now, whatever the primary's state.
     Failover {
         /// The site to become primary.
-        to: String,
+        to: SiteName,
     },
 }
 

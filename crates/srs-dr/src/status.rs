@@ -8,7 +8,7 @@ use crate::published::{primary_site, Event, EventLog, Published};
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use serde::Serialize;
-use srs_domain::SiteRole;
+use srs_domain::{SiteName, SiteRole};
 
 /// A controller that has not published for this long is reported as not running.
 const CONTROLLER_STALE_SECS: i64 = 10;
@@ -17,7 +17,7 @@ const CONTROLLER_STALE_SECS: i64 = 10;
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteStatus {
     /// Name.
-    pub name: String,
+    pub name: SiteName,
     /// Primary or replica, as the controller decided.
     pub role: SiteRole,
     /// Its database.
@@ -38,7 +38,7 @@ pub struct ControllerStatus {
     /// The primary's epoch.
     pub epoch: u64,
     /// The site it made primary.
-    pub primary: String,
+    pub primary: SiteName,
     /// The primary takes writes.
     pub ready: bool,
     /// Its last step.
@@ -63,7 +63,7 @@ pub struct Status {
     /// Both sites.
     pub sites: Vec<SiteStatus>,
     /// Where the edge routes, as it says itself.
-    pub edge_active: Option<String>,
+    pub edge_active: Option<SiteName>,
     /// The edge answered.
     pub edge_up: bool,
     /// The controller, if it ever ran here.
@@ -214,7 +214,7 @@ fn yes(b: bool) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Row {
     /// Site name.
-    pub name: String,
+    pub name: SiteName,
     /// Its role now.
     pub role: SiteRole,
     /// up or DOWN.

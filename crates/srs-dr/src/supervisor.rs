@@ -15,7 +15,7 @@ use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
-use srs_domain::SiteRole;
+use srs_domain::{SiteName, SiteRole};
 use srs_mariadb::LocalServer;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -32,13 +32,39 @@ pub struct UpOptions {
     pub exe: PathBuf,
 }
 
+/// What a child process of `srs up` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChildKind {
+    /// A site's MariaDB server.
+    Database,
+    /// The DR controller.
+    Controller,
+    /// An app instance (`srs serve`).
+    App,
+    /// The edge (`srs edge`).
+    Edge,
+}
+
+impl std::fmt::Display for ChildKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChildKind::Database => "database",
+            ChildKind::Controller => "controller",
+            ChildKind::App => "app",
+            ChildKind::Edge => "edge",
+        })
+    }
+}
+
 /// A child process srs started, for `srs status` and drills.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ChildInfo {
-    /// database, controller, app or edge.
-    pub kind: String,
-    /// Its site (empty for the edge).
-    pub site: String,
+    /// What it is.
+    pub kind: ChildKind,
+    /// Its site (none for the controller and the edge).
+    #[serde(default)]
+    pub site: Option<SiteName>,
     /// Its port (0: it listens on none).
     pub port: u16,
     /// Its process id.
@@ -235,7 +261,7 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
 
 /// A database server `srs up` runs.
 struct Server {
-    site: String,
+    site: SiteName,
     server: LocalServer,
     restart: Restart,
 }
@@ -244,8 +270,8 @@ fn record_databases(started: &mut Started, topology: &Topology, servers: &[Serve
     started.databases = servers
         .iter()
         .map(|s| ChildInfo {
-            kind: "database".into(),
-            site: s.site.clone(),
+            kind: ChildKind::Database,
+            site: Some(s.site.clone()),
             port: topology.site(&s.site).map_or(0, |t| t.db_port),
             pid: s.server.pid().unwrap_or(0),
         })
@@ -279,8 +305,8 @@ fn follow_standby(
                     match spawn_spec(&options.exe, &spec, &options.data_dir) {
                         Ok(child) => {
                             let info = ChildInfo {
-                                kind: "app".into(),
-                                site: site.name.clone(),
+                                kind: ChildKind::App,
+                                site: Some(site.name.clone()),
                                 port: *port,
                                 pid: child.id().unwrap_or(0),
                             };
@@ -329,7 +355,7 @@ fn watch_children(options: &UpOptions, started: &mut Started) {
                 c.child = None;
                 let delay = c.restart.exited();
                 changed = true;
-                tracing::error!(kind = %c.info.kind, site = %c.info.site, port = c.info.port, pid = c.info.pid, %status,
+                tracing::error!(kind = %c.info.kind, site = ?c.info.site, port = c.info.port, pid = c.info.pid, %status,
                     restart_in_ms = delay.as_millis() as u64, "a child process exited unexpectedly; restarting it");
             }
         } else if c.restart.due() {
@@ -339,7 +365,7 @@ fn watch_children(options: &UpOptions, started: &mut Started) {
                     c.child = Some(child);
                     c.restart.started();
                     changed = true;
-                    tracing::info!(kind = %c.info.kind, site = %c.info.site, port = c.info.port, pid = c.info.pid,
+                    tracing::info!(kind = %c.info.kind, site = ?c.info.site, port = c.info.port, pid = c.info.pid,
                         restarts = c.restart.count, "child process restarted");
                 }
                 Err(e) => {
@@ -472,8 +498,8 @@ async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow
     let child = spawn_spec(&options.exe, &spec, data_dir)?;
     let pid = child.id().unwrap_or(0);
     let info = ChildInfo {
-        kind: "controller".into(),
-        site: String::new(),
+        kind: ChildKind::Controller,
+        site: None,
         port: 0,
         pid,
     };
@@ -514,7 +540,7 @@ fn app_spec(
         "--listen".into(),
         format!("127.0.0.1:{port}"),
         "--site-name".into(),
-        site.name.clone(),
+        site.name.to_string(),
         "--site-role".into(),
         role.as_str().into(),
         "--log-format".into(),
@@ -569,8 +595,8 @@ async fn start_children(
             let child = spawn_spec(&options.exe, &spec, data_dir)?;
             let pid = child.id().unwrap_or(0);
             let info = ChildInfo {
-                kind: "app".into(),
-                site: site.name.clone(),
+                kind: ChildKind::App,
+                site: Some(site.name.clone()),
                 port: *port,
                 pid,
             };
@@ -599,8 +625,8 @@ async fn start_children(
     let child = spawn_spec(&options.exe, &spec, data_dir)?;
     let pid = child.id().unwrap_or(0);
     let info = ChildInfo {
-        kind: "edge".into(),
-        site: String::new(),
+        kind: ChildKind::Edge,
+        site: None,
         port: topology.edge.listen.port(),
         pid,
     };
@@ -627,12 +653,15 @@ async fn stop_child(c: &mut Running) {
 }
 
 async fn stop_all(children: &mut [Running], servers: &mut [Server]) {
-    for kind in ["edge", "controller"] {
+    for kind in [ChildKind::Edge, ChildKind::Controller] {
         for c in children.iter_mut().filter(|c| c.info.kind == kind) {
             stop_child(c).await;
         }
     }
-    for c in children.iter_mut().filter(|c| c.info.kind == "app") {
+    for c in children
+        .iter_mut()
+        .filter(|c| c.info.kind == ChildKind::App)
+    {
         stop_child(c).await;
     }
     for s in servers {

@@ -7,14 +7,14 @@ use srs_mariadb::SyncMode;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-pub use srs_domain::SiteRole;
+pub use srs_domain::{SiteName, SiteRole};
 
 /// One site: its database and its app instances.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
     /// Name, shown on every page and in `X-Srs-Site`.
-    pub name: String,
+    pub name: SiteName,
     /// Its role at start: primary, or dr (a replica).
     pub role: SiteRole,
     /// Database host; `127.0.0.1` means srs starts the server itself.

@@ -6,10 +6,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 /// One site as the page shows it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DrSiteView {
     /// Site name.
-    pub name: String,
+    pub name: srs_domain::SiteName,
     /// Its role now.
     pub role: srs_domain::SiteRole,
     /// up or DOWN.

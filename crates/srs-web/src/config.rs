@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-pub use srs_domain::SiteRole;
+pub use srs_domain::{SiteName, SiteRole};
 
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,7 +38,7 @@ pub struct Settings {
     /// Most database connections.
     pub max_connections: u32,
     /// Name of the site this instance belongs to, shown on every page.
-    pub site_name: String,
+    pub site_name: SiteName,
     /// Role of that site.
     pub site_role: SiteRole,
     /// Largest JSON or form body accepted, in bytes.
@@ -77,7 +77,7 @@ impl Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: SecretString::from(database_url.to_owned()),
             max_connections: 8,
-            site_name: "test".into(),
+            site_name: SiteName::parse("test").expect("a valid constant site name"),
             site_role: SiteRole::Standalone,
             max_body_bytes: 64 * 1024,
             max_import_bytes: 16 * 1024 * 1024,
@@ -90,22 +90,4 @@ impl Settings {
             trusted_proxies: Vec::new(),
         }
     }
-}
-
-/// Checks a site name: 1-40 letters, digits, hyphens or underscores.
-pub fn validate_site_name(name: &str) -> Result<String, String> {
-    let n = name.trim();
-    if n.is_empty() || n.len() > 40 {
-        return Err("site name must be 1-40 characters".into());
-    }
-    if !n
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(format!(
-            "site name '{}' may contain only letters, digits, '-' and '_'",
-            n.escape_default()
-        ));
-    }
-    Ok(n.to_owned())
 }

@@ -20,5 +20,5 @@ mod http_metrics;
 mod page;
 mod security;
 
-pub use config::{LogFormat, Settings, SiteRole, TlsFiles};
+pub use config::{LogFormat, Settings, SiteName, SiteRole, TlsFiles};
 pub use startup::Application;

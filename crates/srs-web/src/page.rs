@@ -181,7 +181,7 @@ pub fn with_flash(mut response: Response, flash: Flash) -> Response {
 #[derive(Debug, Clone)]
 pub struct PageCtx {
     /// The site serving this page.
-    pub site_name: String,
+    pub site_name: srs_domain::SiteName,
     /// Its role, as shown.
     pub site_role: &'static str,
     /// The CSRF token to put in every form.

@@ -151,7 +151,7 @@ enum Command {
 struct OperatorArgs {
     /// The site to become primary (default: the one that is not).
     #[arg(long)]
-    to: Option<String>,
+    to: Option<srs_dr::SiteName>,
     /// The cluster's data directory.
     #[arg(long, default_value = "./srs-data/cluster")]
     data_dir: srs_dr::ClusterDir,

@@ -5,8 +5,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use secrecy::SecretString;
 use serde::Deserialize;
-use srs_web::config::validate_site_name;
-use srs_web::{LogFormat, Settings, SiteRole, TlsFiles};
+use srs_web::{LogFormat, Settings, SiteName, SiteRole, TlsFiles};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -187,7 +186,7 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
     };
     check_database_url(&database_url)?;
-    let site_name = validate_site_name(
+    let site_name = SiteName::parse(
         &args
             .site_name
             .or(file.site_name)

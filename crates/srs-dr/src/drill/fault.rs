@@ -1,9 +1,10 @@
 //! The faults a drill injects, with real signals to real processes.
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
-use crate::supervisor::ChildInfo;
+use crate::supervisor::{ChildInfo, ChildKind};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use srs_domain::SiteName;
 use std::fmt;
 use std::str::FromStr;
 
@@ -93,18 +94,23 @@ pub fn processes(data_dir: &ClusterDir) -> anyhow::Result<Vec<ChildInfo>> {
 /// the processes it reached.
 pub fn signal_site(
     data_dir: &ClusterDir,
-    site: &str,
-    kinds: &[&str],
+    site: Option<&SiteName>,
+    kinds: &[ChildKind],
     signal: Signal,
 ) -> anyhow::Result<Vec<ChildInfo>> {
     let targets: Vec<ChildInfo> = processes(data_dir)?
         .into_iter()
-        .filter(|c| c.site == site && kinds.contains(&c.kind.as_str()) && c.pid > 0)
+        .filter(|c| c.site.as_ref() == site && kinds.contains(&c.kind) && c.pid > 0)
         .collect();
     anyhow::ensure!(
         !targets.is_empty(),
-        "no {} process of site '{site}' is running",
-        kinds.join("/")
+        "no {} process of site '{}' is running",
+        kinds
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/"),
+        site.map_or("", |s| s.as_str())
     );
     for t in &targets {
         send(t.pid, signal)?;

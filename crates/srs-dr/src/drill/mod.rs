@@ -13,6 +13,7 @@ use crate::decide::{errant, Alert};
 use crate::published::{EventLog, Published};
 use crate::request::OperatorRequest;
 use crate::status::{collect, Status};
+use crate::supervisor::ChildKind;
 use crate::topology::Topology;
 use anyhow::Context;
 use fault::Fault;
@@ -20,6 +21,7 @@ use load::{Acknowledged, Load, Sample};
 use nix::sys::signal::Signal;
 use progress::Progress;
 use report::{Mark, Report, Run};
+use srs_domain::SiteName;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::process::Child;
@@ -304,7 +306,7 @@ fn secs(ms: u64) -> f64 {
 
 /// The topology is whole: both databases up, the replica replicating and
 /// caught up, commits waiting for it, the edge routing to the primary.
-fn whole(status: &Status) -> Option<String> {
+fn whole(status: &Status) -> Option<SiteName> {
     let controller = status.controller.as_ref()?;
     let primary = status.sites.iter().find(|s| s.name == controller.primary)?;
     let replica = status.sites.iter().find(|s| s.name != controller.primary)?;
@@ -329,7 +331,7 @@ fn whole(status: &Status) -> Option<String> {
     .then(|| controller.primary.clone())
 }
 
-async fn wait_whole(dir: &ClusterDir, within: Duration) -> anyhow::Result<String> {
+async fn wait_whole(dir: &ClusterDir, within: Duration) -> anyhow::Result<SiteName> {
     let began = Instant::now();
     let mut last = String::new();
     while began.elapsed() < within {
@@ -749,18 +751,28 @@ async fn inject(
     fault: Fault,
     dir: &ClusterDir,
     topology: &Topology,
-    site: &str,
-    other: &str,
+    site: &SiteName,
+    other: &SiteName,
 ) -> anyhow::Result<Injected> {
     match fault {
         Fault::KillPrimaryDb => {
-            fault::signal_site(dir, site, &["database"], Signal::SIGKILL)?;
+            fault::signal_site(dir, Some(site), &[ChildKind::Database], Signal::SIGKILL)?;
         }
         Fault::KillPrimarySite => {
-            fault::signal_site(dir, site, &["database", "app"], Signal::SIGKILL)?;
+            fault::signal_site(
+                dir,
+                Some(site),
+                &[ChildKind::Database, ChildKind::App],
+                Signal::SIGKILL,
+            )?;
         }
         Fault::PausePrimarySite => {
-            let stopped = fault::signal_site(dir, site, &["database", "app"], Signal::SIGSTOP)?;
+            let stopped = fault::signal_site(
+                dir,
+                Some(site),
+                &[ChildKind::Database, ChildKind::App],
+                Signal::SIGSTOP,
+            )?;
             return Ok(Injected::Paused(stopped.iter().map(|c| c.pid).collect()));
         }
         Fault::PartitionPrimary => {
@@ -774,7 +786,7 @@ async fn inject(
             return Ok(Injected::Partitioned(fault::Partition::cut(&ports)?));
         }
         Fault::KillController => {
-            fault::signal_site(dir, site, &["database"], Signal::SIGKILL)?;
+            fault::signal_site(dir, Some(site), &[ChildKind::Database], Signal::SIGKILL)?;
             // Kill it the moment it has decided, mid-way through its steps.
             let began = Instant::now();
             let seen = EventLog::tail(dir, 1_000).len();
@@ -785,7 +797,7 @@ async fn inject(
                     .skip(seen)
                     .any(|e| e.what.starts_with("fail over"))
                 {
-                    fault::signal_site(dir, "", &["controller"], Signal::SIGKILL)?;
+                    fault::signal_site(dir, None, &[ChildKind::Controller], Signal::SIGKILL)?;
                     return Ok(Injected::Nothing);
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -793,16 +805,14 @@ async fn inject(
             anyhow::bail!("the controller never decided to fail over");
         }
         Fault::StopReplica => {
-            let stopped = fault::signal_site(dir, other, &["database"], Signal::SIGSTOP)?;
+            let stopped =
+                fault::signal_site(dir, Some(other), &[ChildKind::Database], Signal::SIGSTOP)?;
             return Ok(Injected::ReplicaStopped(
                 stopped.iter().map(|c| c.pid).collect(),
             ));
         }
         Fault::Switchover => {
-            OperatorRequest::Switchover {
-                to: other.to_owned(),
-            }
-            .submit(dir)?;
+            OperatorRequest::Switchover { to: other.clone() }.submit(dir)?;
         }
     }
     Ok(Injected::Nothing)
@@ -837,26 +847,26 @@ async fn zombie_writes(topology: &Topology, site: &str, token: &str) -> u64 {
 
 /// Waits until `original` has rejoined as a caught-up replica of `now`,
 /// counts what it holds that `now` lacks, then switches back to it.
-async fn failback(dir: &ClusterDir, original: &str, now: &str) -> anyhow::Result<u64> {
+async fn failback(dir: &ClusterDir, original: &SiteName, now: &SiteName) -> anyhow::Result<u64> {
     let primary = wait_whole(dir, HEALTHY_TIMEOUT).await?;
-    anyhow::ensure!(primary == now, "site '{primary}' is primary, not '{now}'");
+    anyhow::ensure!(primary == *now, "site '{primary}' is primary, not '{now}'");
     let status = collect(dir).await?;
     let (Some(old), Some(new)) = (
-        status.sites.iter().find(|s| s.name == original),
-        status.sites.iter().find(|s| s.name == now),
+        status.sites.iter().find(|s| s.name == *original),
+        status.sites.iter().find(|s| s.name == *now),
     ) else {
         anyhow::bail!("a site is missing from the status");
     };
     let errant_count = errant(&observation_of(old), &observation_of(new));
     OperatorRequest::Switchover {
-        to: original.to_owned(),
+        to: original.clone(),
     }
     .submit(dir)?;
     let began = Instant::now();
     while began.elapsed() < RECOVERY_TIMEOUT {
         if OperatorRequest::pending(dir).is_none() {
             if let Ok(primary) = wait_whole(dir, Duration::from_millis(1)).await {
-                if primary == original {
+                if primary == *original {
                     return Ok(errant_count);
                 }
             }

@@ -95,7 +95,7 @@ async fn start(
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let mut settings = Settings::for_database(&database_url);
-    settings.site_name = "test-site".into();
+    settings.site_name = srs_web::SiteName::parse("test-site").expect("valid");
     settings.max_body_bytes = 16 * 1024;
     settings.max_import_bytes = 512 * 1024;
     adjust(&mut settings);
