@@ -184,8 +184,15 @@ impl<P: Plant> Controller<P> {
             .unwrap_or_default()
     }
 
-    /// Feeds the regulator the replica's applied count and lag.
+    /// Feeds the regulator the replica's applied count and lag; with
+    /// admission turned off in the topology, writes are never limited.
     fn admission(&mut self, observation: &Observation) -> crate::admission::Advice {
+        if !self.topology.controller.admission {
+            return crate::admission::Advice {
+                write_concurrency: UNLIMITED,
+                ..self.regulator.advice()
+            };
+        }
         // Only a replica that is applying can be waited for.
         let replica = observation.sites.iter().find_map(|s| {
             let lag = observation.lag_transactions(&self.memory.primary, s)?;

@@ -1,6 +1,6 @@
 //! The controller's own HTTP endpoint: `/healthz` (alive), `/readyz` (the
 //! primary takes writes), `/admission` (how many writes app instances may
-//! run at once) and Prometheus `/metrics` (epoch, alerts, steps, probe
+//! run at once, and which site holds the primary epoch) and Prometheus `/metrics` (epoch, alerts, steps, probe
 //! failures, replication lag).
 
 use crate::admission::Advice;
@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use srs_domain::SiteName;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::future::Future;
@@ -155,9 +156,26 @@ async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {
     )
 }
 
+/// What `/admission` tells app instances: the write advice, and which site
+/// holds the primary epoch (instances of any other site refuse writes).
+#[derive(Debug, serde::Serialize)]
+struct AdmissionAnswer {
+    #[serde(flatten)]
+    advice: Advice,
+    primary_site: SiteName,
+    epoch: u64,
+}
+
 async fn admission(State(shared): State<Shared>) -> impl IntoResponse {
-    let advice = read(&shared, |s| s.advice);
-    match advice {
+    let answer = read(&shared, |s| {
+        let memory = s.memory.as_ref()?;
+        Some(AdmissionAnswer {
+            advice: s.advice?,
+            primary_site: memory.primary.clone(),
+            epoch: memory.epoch,
+        })
+    });
+    match answer {
         Some(a) => axum::Json(a).into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "no observation yet").into_response(),
     }

@@ -553,11 +553,9 @@ fn app_spec(
         "--cluster-dir".into(),
         data_dir.to_string(),
     ];
-    if let Some(controller) = topology
-        .controller
-        .listen
-        .filter(|_| topology.controller.admission)
-    {
+    // Every instance follows the controller: for the write limit (when
+    // admission is on) and for which site holds the primary epoch.
+    if let Some(controller) = topology.controller.listen {
         args.extend([
             "--admission-url".into(),
             format!("http://{controller}/admission"),

@@ -89,8 +89,8 @@ pub struct ControllerSection {
     /// when absent).
     #[serde(default)]
     pub listen: Option<SocketAddr>,
-    /// Whether `srs up` tells the primary's app instances to follow the
-    /// controller's write admission advice (needs `listen`).
+    /// Whether the controller limits app instances' writes while the
+    /// replica's apply backlog is over budget (needs `listen`).
     #[serde(default = "yes")]
     pub admission: bool,
     /// How long one probe may take before it counts as failed, ms.

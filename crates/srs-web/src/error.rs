@@ -64,6 +64,9 @@ pub enum ApiError {
     /// 503: the database is read-only (fenced or a replica).
     #[error("the database is read-only")]
     ReadOnly,
+    /// 503: another site holds the primary epoch; nothing was done here.
+    #[error("{0}")]
+    NotPrimary(String),
     /// 503: a write was not confirmed in time; it may still be applied.
     #[error("{0}")]
     WriteNotConfirmed(String),
@@ -286,6 +289,12 @@ impl ApiError {
                 "Read-only",
                 "this site's database accepts no writes right now; retry shortly",
             ),
+            ApiError::NotPrimary(m) => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "/problems/not-primary",
+                "Not the primary site",
+                m,
+            ),
             ApiError::WriteNotConfirmed(m) => Problem::new(
                 S::SERVICE_UNAVAILABLE,
                 "/problems/write-not-confirmed",
@@ -345,7 +354,10 @@ impl IntoResponse for ApiError {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }
         }
-        if matches!(self, ApiError::ReadOnly | ApiError::Unavailable(_)) {
+        if matches!(
+            self,
+            ApiError::ReadOnly | ApiError::Unavailable(_) | ApiError::NotPrimary(_)
+        ) {
             // Nothing was done and this site cannot do it now: a front door
             // may send a request that is safe to repeat to another site.
             response.headers_mut().insert(
@@ -357,6 +369,7 @@ impl IntoResponse for ApiError {
             self,
             ApiError::ReadOnly
                 | ApiError::Unavailable(_)
+                | ApiError::NotPrimary(_)
                 | ApiError::WriteNotConfirmed(_)
                 | ApiError::WriteThrottled(_)
         ) {

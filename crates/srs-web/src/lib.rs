@@ -19,6 +19,7 @@ pub mod history;
 mod http_metrics;
 mod page;
 mod security;
+pub mod standing;
 
 pub use config::{LogFormat, Settings, SiteName, SiteRole, TlsFiles};
 pub use startup::Application;

@@ -239,7 +239,7 @@ impl FromRequestParts<AppState> for PageCtx {
         let user = crate::auth::extract::current(parts);
         Ok(Self {
             site_name: state.settings.site_name.clone(),
-            site_role: state.settings.site_role.label(),
+            site_role: state.standing.role().label(),
             csrf,
             flash,
             username: user.as_ref().map(|u| u.user.username.to_string()),

@@ -78,6 +78,18 @@ pub(crate) async fn write_deadline(
     }
     let import = req.uri().path().ends_with("/import");
     let api = req.uri().path().starts_with("/api/");
+    if let Some(primary) = state.standing.fenced_by() {
+        metrics::counter!("srs_writes_refused_not_primary_total").increment(1);
+        let message = format!(
+            "this site is not the primary: site '{}' holds it (epoch {}); nothing was changed, retry shortly",
+            primary.site, primary.epoch
+        );
+        return if api {
+            crate::error::ApiError::NotPrimary(message).into_response()
+        } else {
+            crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+        };
+    }
     let limit = state.settings.write_timeout;
     let Ok(_permit) = tokio::time::timeout(limit, state.write_gate.enter()).await else {
         metrics::counter!("srs_write_admission_refused_total").increment(1);

@@ -64,8 +64,13 @@ impl Application {
                 settings.listen
             )
         })?;
+        let standing = Arc::new(crate::standing::Standing::new(
+            settings.site_name.clone(),
+            settings.site_role,
+        ));
         let state = AppState {
             store,
+            standing,
             settings: Arc::new(settings),
             metrics: http_metrics::handle().context("Failed to set up metrics")?,
             throttle: Arc::new(LoginThrottle::new(clock.clone())),

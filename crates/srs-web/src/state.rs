@@ -20,6 +20,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Bounds how many writes run at once (set by the DR controller).
     pub write_gate: Arc<crate::admission::WriteGate>,
+    /// Whether this site holds the primary epoch (told by the DR controller).
+    pub standing: Arc<crate::standing::Standing>,
     /// Where /admin/dr reads the cluster's state, when this instance is in one.
     pub cluster: Arc<std::sync::OnceLock<Arc<dyn crate::cluster::ClusterView>>>,
 }

@@ -1,18 +1,31 @@
-//! Keeps an app instance's write gate at the limit the DR controller
-//! advises. If the controller stops answering, writes are let through
-//! unlimited (availability first) and that is logged.
+//! Follows the DR controller's `/admission` answer: keeps an app instance's
+//! write gate at the limit the controller advises, and tells the instance
+//! which site holds the primary epoch (writes elsewhere are refused). If
+//! the controller stops answering, writes are let through unlimited
+//! (availability first) and that is logged; the last known primary stands,
+//! since nothing newer is known.
 
 use srs_web::admission::{WriteGate, UNLIMITED};
+use srs_web::standing::{PrimaryEpoch, Standing};
+use srs_web::SiteName;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often the advice is read.
-const POLL: Duration = Duration::from_millis(250);
-/// Unanswered polls before the gate opens fully.
-const GIVE_UP_AFTER: u32 = 8;
+/// How often the controller is asked: a site that lost the primary learns
+/// it within this, and the new primary's instances take writes after it.
+const POLL: Duration = Duration::from_millis(100);
+/// Unanswered polls before the gate opens fully (about 2 s).
+const GIVE_UP_AFTER: u32 = 20;
 
-/// Follows the advice at `url` for ever.
-pub async fn follow(url: reqwest::Url, gate: Arc<WriteGate>) {
+/// One answer, as far as it could be read.
+#[derive(Debug, PartialEq)]
+struct Answer {
+    limit: Option<u32>,
+    primary: Option<PrimaryEpoch>,
+}
+
+/// Follows the controller at `url` for ever.
+pub async fn follow(url: reqwest::Url, gate: Arc<WriteGate>, standing: Arc<Standing>) {
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
@@ -25,15 +38,19 @@ pub async fn follow(url: reqwest::Url, gate: Arc<WriteGate>) {
     };
     let mut missed = 0;
     let mut ticker = tokio::time::interval(POLL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match advice(&client, &url).await {
-            Some(limit) => {
+        match ask(&client, &url).await {
+            Some(answer) => {
                 if missed >= GIVE_UP_AFTER {
                     tracing::info!(%url, "write admission: the controller answers again");
                 }
                 missed = 0;
-                gate.set_limit(limit);
+                if let Some(primary) = answer.primary {
+                    standing.learn(primary);
+                }
+                gate.set_limit(answer.limit.unwrap_or(UNLIMITED));
             }
             None => {
                 missed += 1;
@@ -46,14 +63,54 @@ pub async fn follow(url: reqwest::Url, gate: Arc<WriteGate>) {
     }
 }
 
-async fn advice(client: &reqwest::Client, url: &reqwest::Url) -> Option<u32> {
+async fn ask(client: &reqwest::Client, url: &reqwest::Url) -> Option<Answer> {
     let answer = client.get(url.clone()).send().await.ok()?;
     if !answer.status().is_success() {
         return None;
     }
     let body: serde_json::Value = answer.json().await.ok()?;
-    body["write_concurrency"]
+    Some(read(&body))
+}
+
+/// Reads an answer; fields it lacks or cannot read are left unknown.
+fn read(body: &serde_json::Value) -> Answer {
+    let limit = body["write_concurrency"]
         .as_u64()
         .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| *n >= 1)
+        .filter(|n| *n >= 1);
+    let primary = body["primary_site"]
+        .as_str()
+        .and_then(|s| SiteName::parse(s).ok())
+        .zip(body["epoch"].as_u64())
+        .map(|(site, epoch)| PrimaryEpoch { site, epoch });
+    Answer { limit, primary }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn answers_give_the_limit_and_the_primary_and_tolerate_gaps() {
+        let full = read(&json!({"write_concurrency": 4, "primary_site": "dr", "epoch": 2}));
+        assert_eq!(full.limit, Some(4));
+        assert_eq!(
+            full.primary,
+            Some(PrimaryEpoch {
+                site: SiteName::parse("dr").expect("valid"),
+                epoch: 2
+            })
+        );
+        let old = read(&json!({"write_concurrency": 0}));
+        assert_eq!(
+            old,
+            Answer {
+                limit: None,
+                primary: None
+            }
+        );
+        let bad = read(&json!({"primary_site": "no spaces allowed", "epoch": 1}));
+        assert_eq!(bad.primary, None);
+    }
 }

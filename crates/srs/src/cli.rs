@@ -688,6 +688,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(crate::admission_feed::follow(
             url,
             app.state().write_gate.clone(),
+            app.state().standing.clone(),
         ));
     }
     service::bootstrap_admin(

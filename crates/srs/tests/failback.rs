@@ -16,15 +16,31 @@ fn secret(cluster: &Cluster, key: &str) -> String {
     secrets[key].as_str().expect("a secret").to_owned()
 }
 
-fn topology_port(cluster: &Cluster, site: &str) -> u16 {
+fn site_entry(cluster: &Cluster, site: &str) -> toml::Value {
     let text = std::fs::read_to_string(cluster.path().join("srs-topology.toml")).expect("topology");
     let topology: toml::Value = toml::from_str(&text).expect("toml");
     topology["sites"]
         .as_array()
         .and_then(|sites| sites.iter().find(|s| s["name"].as_str() == Some(site)))
-        .and_then(|s| s["db_port"].as_integer())
+        .cloned()
+        .expect("the site")
+}
+
+fn topology_port(cluster: &Cluster, site: &str) -> u16 {
+    site_entry(cluster, site)["db_port"]
+        .as_integer()
         .and_then(|p| u16::try_from(p).ok())
         .expect("the site's port")
+}
+
+/// The first port of a site's `app_ports` or `standby_app_ports`.
+fn app_port(cluster: &Cluster, site: &str, key: &str) -> u16 {
+    site_entry(cluster, site)[key]
+        .as_array()
+        .and_then(|ports| ports.first())
+        .and_then(toml::Value::as_integer)
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("an app port")
 }
 
 fn alert_kinds(status: &Value) -> Vec<String> {
@@ -78,6 +94,55 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
         read.json::<Value>().await.expect("json")["full_name"],
         "Ada Lovelace"
     );
+    // The former primary's instances know they lost the epoch: they refuse
+    // writes themselves (before their database would), and only the new
+    // primary's instances pass the load balancer's primary check.
+    let old_app = format!(
+        "http://127.0.0.1:{}",
+        app_port(&cluster, "primary", "app_ports")
+    );
+    let new_app = format!(
+        "http://127.0.0.1:{}",
+        app_port(&cluster, "dr", "standby_app_ports")
+    );
+    let mut fenced = None;
+    for _ in 0..50 {
+        let answer = client
+            .post(format!("{old_app}/api/v1/students"))
+            .json(&json!({"full_name": "Zombie Write", "date_of_birth": "2000-01-01", "department": "Arts"}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(answer.status(), 503, "the former primary refuses writes");
+        assert_eq!(answer.headers()["x-srs-site-unavailable"], "1");
+        let problem: Value = answer.json().await.expect("problem");
+        if problem["type"] == "/problems/not-primary" {
+            fenced = Some(problem);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fenced = fenced.expect("the instance refused as not the primary");
+    assert!(
+        fenced["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("site 'dr' holds it (epoch 2)")),
+        "{fenced}"
+    );
+    let check = |base: String| {
+        let client = client.clone();
+        async move {
+            client
+                .get(format!("{base}/readyz/primary"))
+                .send()
+                .await
+                .expect("sent")
+                .status()
+        }
+    };
+    assert_eq!(check(old_app.clone()).await, 503);
+    assert_eq!(check(new_app.clone()).await, 200);
+
     let refused = common::run_with_input(
         &[
             "switchover".into(),
@@ -152,4 +217,12 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
         .and_then(|s| s.iter().find(|s| s["name"] == "dr"))
         .expect("dr");
     assert_eq!(dr["database"]["replica"]["io_running"], true, "{status}");
+    let began = Instant::now();
+    while check(old_app.clone()).await != 200 {
+        assert!(
+            began.elapsed() < Duration::from_secs(5),
+            "the original primary's instance holds the epoch again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

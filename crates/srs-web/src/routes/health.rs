@@ -1,4 +1,4 @@
-//! `/healthz`, `/readyz` and `/metrics`.
+//! `/healthz`, `/readyz`, `/readyz/primary` and `/metrics`.
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/readyz/primary", get(primary))
         .route("/metrics", get(metrics))
 }
 
@@ -45,6 +46,29 @@ async fn readyz(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// 200 only where writes belong: this site holds the primary epoch (as the
+/// DR controller last said, else as started) and its database answers. A
+/// load balancer's health check on it follows every failover and
+/// switchover on its own.
+async fn primary(State(state): State<AppState>) -> Response {
+    let site = &state.settings.site_name;
+    if let Some(p) = state.standing.fenced_by() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not_primary", "reason": format!("site '{}' holds the primary (epoch {})", p.site, p.epoch), "site": site })),
+        )
+            .into_response();
+    }
+    if !state.standing.holds_primary() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "not_primary", "reason": "this site was started as a replica and no controller has said otherwise", "site": site })),
+        )
+            .into_response();
+    }
+    readyz(State(state)).await
 }
 
 /// Prometheus text exposition; gauges are refreshed on each scrape.
