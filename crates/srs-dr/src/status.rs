@@ -367,3 +367,22 @@ pub fn render(status: &Status) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn reading_the_status_can_run_on_any_runtime_thread() {
+        // Compiles only while the future is Send: /admin/dr awaits it
+        // inside a request handler rather than on a blocking thread.
+        let dir = ClusterDir::new(std::env::temp_dir().join("srs-status-send-check"));
+        let future = collect(&dir);
+        is_send(&future);
+        drop(future);
+        let future = crate::controller::run(&dir, std::future::pending());
+        is_send(&future);
+    }
+}

@@ -154,8 +154,9 @@ impl Admin {
 
     /// Runs statements over the text protocol.
     pub async fn exec(&mut self, what: &str, sql: &str) -> Result<()> {
-        sqlx::raw_sql(sql)
-            .execute(&mut self.conn)
+        // Through the Executor, not RawSql::execute: the latter's future is
+        // not provably Send (a higher-ranked lifetime limit of rustc).
+        sqlx::Executor::execute(&mut self.conn, sqlx::raw_sql(sql))
             .await
             .map(|_| ())
             .map_err(|source| MariaDbError::Sql {
@@ -167,8 +168,7 @@ impl Admin {
 
     async fn row(&mut self, what: &str, sql: &str) -> Result<Option<MySqlRow>> {
         // RawSql::fetch_optional returns a bare row in sqlx 0.8; take the first of all.
-        sqlx::raw_sql(sql)
-            .fetch_all(&mut self.conn)
+        sqlx::Executor::fetch_all(&mut self.conn, sqlx::raw_sql(sql))
             .await
             .map(|rows| rows.into_iter().next())
             .map_err(|source| MariaDbError::Sql {
@@ -417,11 +417,13 @@ impl Admin {
     /// The primary side of semi-sync: configured, active, acknowledging replicas.
     pub async fn semi_sync(&mut self) -> Result<SemiSync> {
         let mut semi = SemiSync::default();
-        let rows = sqlx::raw_sql(
-            "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
-             SHOW GLOBAL VARIABLES WHERE Variable_name = 'rpl_semi_sync_master_enabled'",
+        let rows = sqlx::Executor::fetch_all(
+            &mut self.conn,
+            sqlx::raw_sql(
+                "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
+                 SHOW GLOBAL VARIABLES WHERE Variable_name = 'rpl_semi_sync_master_enabled'",
+            ),
         )
-        .fetch_all(&mut self.conn)
         .await
         .map_err(|source| MariaDbError::Sql {
             port: self.port,

@@ -11,14 +11,7 @@ impl ClusterView for DataDirView {
     fn view(&self) -> ViewFuture<'_> {
         let dir = self.0.clone();
         Box::pin(async move {
-            // collect()'s future is not provably Send (sqlx executors inside
-            // joined futures hit a rustc higher-ranked lifetime limit); run
-            // it on a blocking thread instead.
-            let handle = tokio::runtime::Handle::current();
-            let status =
-                tokio::task::spawn_blocking(move || handle.block_on(srs_dr::status::collect(&dir)))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("status task failed: {e}"))??;
+            let status = srs_dr::status::collect(&dir).await?;
             Ok(DrView {
                 sync_mode: status.sync_mode.clone(),
                 edge: srs_dr::status::edge_text(&status),
