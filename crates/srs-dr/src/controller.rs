@@ -93,7 +93,9 @@ impl Plant for LiveTopology {
                 self.databases.promote(site, *alone).await.map(Some)
             }
             Decision::Fence { site } => self.databases.fence(site).await.map(Some),
-            Decision::Replicate { replica, primary } => {
+            Decision::Replicate {
+                replica, primary, ..
+            } => {
                 self.databases.replicate(replica, primary).await?;
                 Ok(None)
             }
@@ -396,6 +398,21 @@ mod tests {
     fn site_named(name: &str) -> SiteName {
         SiteName::parse(name).expect("a valid site name")
     }
+
+    /// The decision without its clock reading (these tests run on the
+    /// real clock).
+    fn untimed(d: Decision) -> Decision {
+        match d {
+            Decision::Replicate {
+                replica, primary, ..
+            } => Decision::Replicate {
+                replica,
+                primary,
+                at_ms: 0,
+            },
+            other => other,
+        }
+    }
     use crate::decide::Alert;
     use crate::observe::{DatabaseStatus, EdgeObservation, SiteObservation};
     use crate::published::EventLog;
@@ -523,7 +540,7 @@ mod tests {
             if d == Decision::Steady {
                 break;
             }
-            decisions.push(d);
+            decisions.push(untimed(d));
         }
         assert_eq!(
             decisions,
@@ -535,7 +552,8 @@ mod tests {
                 },
                 Decision::Replicate {
                     replica: site_named("dr"),
-                    primary: site_named("primary")
+                    primary: site_named("primary"),
+                    at_ms: 0,
                 },
                 Decision::CreateAppAccount {
                     site: site_named("primary")
@@ -582,13 +600,14 @@ mod tests {
         c.plant.dr_up = true;
         let mut back = Vec::new();
         for _ in 0..4 {
-            back.push(c.step().await.0);
+            back.push(untimed(c.step().await.0));
         }
         assert_eq!(
             back[0],
             Decision::Replicate {
                 replica: site_named("dr"),
-                primary: site_named("primary")
+                primary: site_named("primary"),
+                at_ms: 0,
             },
             "replication restarted after the replica came back"
         );

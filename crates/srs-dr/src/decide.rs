@@ -208,12 +208,16 @@ pub enum Decision {
         /// The site.
         site: SiteName,
     },
-    /// Point `replica` at `primary` and start replicating.
+    /// Point `replica` at `primary` and start replicating. The step
+    /// returns once replication is started; the loop watches the threads
+    /// come up (for `REPLICATION_START_MS`) rather than waiting in the step.
     Replicate {
         /// The replica's site.
         replica: SiteName,
         /// The primary's site.
         primary: SiteName,
+        /// When it was decided (Unix ms).
+        at_ms: u64,
     },
     /// Record the primary's epoch in its data (it replicates).
     RecordEpoch {
@@ -319,7 +323,9 @@ impl fmt::Display for Decision {
                 write!(f, "stop the standby app instances of site '{site}'")
             }
             Decision::Fence { site } => write!(f, "fence site '{site}' (read_only)"),
-            Decision::Replicate { replica, primary } => {
+            Decision::Replicate {
+                replica, primary, ..
+            } => {
                 write!(f, "make site '{replica}' replicate from site '{primary}'")
             }
             Decision::RecordEpoch { site, epoch } => {
@@ -358,6 +364,10 @@ pub struct Memory {
     /// within the cool-down unless an operator acts.
     #[serde(default)]
     pub last_failover_ms: Option<u64>,
+    /// The replica whose replication was last started, and when (Unix
+    /// ms): it is given time to connect before being started again.
+    #[serde(default)]
+    pub replication_started: Option<(SiteName, u64)>,
     /// Sites whose standby app instances run (started on promotion).
     #[serde(default)]
     pub standby_running: BTreeSet<SiteName>,
@@ -379,6 +389,7 @@ impl Memory {
             primary: primary.clone(),
             alerts: BTreeMap::new(),
             last_failover_ms: None,
+            replication_started: None,
             standby_running: BTreeSet::new(),
             failures: BTreeMap::new(),
             edge_seen: false,
@@ -387,6 +398,20 @@ impl Memory {
 
     /// Counts failed probes from one observation.
     pub fn note(&mut self, observation: &Observation) {
+        // A started replication is done once its threads run, and moot
+        // once its server went down (it must be started again when back).
+        if let Some((name, _)) = &self.replication_started {
+            let settled = observation.site(name).is_none_or(|s| {
+                !s.database.up
+                    || s.database
+                        .replica
+                        .as_ref()
+                        .is_some_and(|r| r.io_running && r.sql_running)
+            });
+            if settled {
+                self.replication_started = None;
+            }
+        }
         for site in &observation.sites {
             self.count(Component::Database(site.name.clone()), site.database.up);
         }
@@ -451,6 +476,9 @@ impl Memory {
             Decision::ScaleUp { site } => {
                 self.standby_running.insert(site.clone());
             }
+            Decision::Replicate { replica, at_ms, .. } => {
+                self.replication_started = Some((replica.clone(), *at_ms));
+            }
             Decision::ScaleDown { site } => {
                 self.standby_running.remove(site);
             }
@@ -488,6 +516,10 @@ fn replicates_from(site: &SiteObservation, primary_addr: &str) -> bool {
         r.source == primary_addr && (r.io_running || r.io_connecting) && r.sql_running
     })
 }
+
+/// How long a replica whose replication was just started is given to
+/// connect and run before it is started again.
+pub const REPLICATION_START_MS: u64 = 5_000;
 
 /// Replication that stopped with an error, as the replica reports it.
 fn broken(site: &SiteObservation) -> Option<String> {
@@ -728,16 +760,24 @@ pub fn decide(
         // with skip-slave-start), or point a replica at the right source;
         // one that stopped on an error, or that holds transactions the
         // primary lacks, waits for an operator.
+        let starting = |r: &SiteObservation| {
+            memory
+                .replication_started
+                .as_ref()
+                .is_some_and(|(site, at)| *site == r.name && now_ms < at + REPLICATION_START_MS)
+        };
         if let Some(r) = replicas.iter().find(|r| {
             r.database.up
                 && !r.reseeding
                 && !replicates_from(r, primary_addr)
                 && broken(r).is_none()
                 && errant(r, primary) == 0
+                && !starting(r)
         }) {
             return Decision::Replicate {
                 replica: r.name.clone(),
                 primary: primary.name.clone(),
+                at_ms: now_ms,
             };
         }
         let caught_up = replicas.iter().any(|r| {
@@ -1069,6 +1109,28 @@ mod tests {
                 Decision::Replicate {
                     replica: site_named("b"),
                     primary: site_named("a"),
+                    at_ms: NOW,                },
+            ),
+            (
+                "replication started a moment ago is given time to connect",
+                STRICT,
+                |o, m| {
+                    o.sites[1].database.replica = None;
+                    m.replication_started = Some((site_named("b"), NOW - 1_000));
+                },
+                Decision::Steady,
+            ),
+            (
+                "replication still not running 5 s after its start is started again",
+                STRICT,
+                |o, m| {
+                    o.sites[1].database.replica = None;
+                    m.replication_started = Some((site_named("b"), NOW - 6_000));
+                },
+                Decision::Replicate {
+                    replica: site_named("b"),
+                    primary: site_named("a"),
+                    at_ms: NOW,
                 },
             ),
             (
@@ -1082,7 +1144,7 @@ mod tests {
                 Decision::Replicate {
                     replica: site_named("b"),
                     primary: site_named("a"),
-                },
+                    at_ms: NOW,                },
             ),
             (
                 "replica reconnecting is left alone",
@@ -1352,7 +1414,7 @@ mod tests {
                 Decision::Replicate {
                     replica: site_named("a"),
                     primary: site_named("b"),
-                },
+                    at_ms: NOW,                },
             ),
             (
                 "a site being re-seeded is not attached until its data is loaded",
