@@ -1,6 +1,7 @@
 //! The cluster directory: where a topology keeps its files. One type names
 //! them all, so no code joins a file name to a bare path.
 
+use srs_domain::SiteName;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,7 @@ pub enum ClusterFile {
     /// The last drill's verdict, `last-drill.json`.
     LastDrill,
     /// A re-seed in progress for a site, `reseed-SITE.json`.
-    Reseed(String),
+    Reseed(SiteName),
     /// The children's logs, `logs/`.
     Logs,
 }
@@ -135,7 +136,7 @@ mod tests {
             ClusterFile::EdgeConfig,
             ClusterFile::RunFile,
             ClusterFile::LastDrill,
-            ClusterFile::Reseed("dr".into()),
+            ClusterFile::Reseed(SiteName::parse("dr").expect("valid")),
             ClusterFile::Logs,
         ];
         let mut names: Vec<String> = files.iter().map(ClusterFile::name).collect();
@@ -143,7 +144,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), files.len());
         assert_eq!(
-            dir.file(ClusterFile::Reseed("dr".into())),
+            dir.file(ClusterFile::Reseed(SiteName::parse("dr").expect("valid"))),
             PathBuf::from("/c/reseed-dr.json")
         );
         assert_eq!(dir.site_db("primary"), PathBuf::from("/c/primary/db"));

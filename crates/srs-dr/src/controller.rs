@@ -291,6 +291,9 @@ impl<P: Plant> Controller<P> {
         };
         let is_ready = ready(&observation, &self.memory);
         let advice = self.admission(&observation);
+        // Under srs up its children are counted too; a controller run on
+        // its own has none.
+        let children = crate::supervisor::ChildInfo::read_all(&self.data_dir).unwrap_or_default();
         {
             let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
             let tally = if done {
@@ -303,6 +306,7 @@ impl<P: Plant> Controller<P> {
             s.advice = Some(advice);
             s.ready = is_ready;
             s.observation = observation;
+            s.children = children;
         }
         let published = Published {
             memory: self.memory.clone(),

@@ -32,6 +32,8 @@ pub struct Snapshot {
     pub failed_steps: BTreeMap<&'static str, u64>,
     /// What app instances are told about admitting writes.
     pub advice: Option<Advice>,
+    /// The processes `srs up` runs, when it runs this topology.
+    pub children: Vec<crate::supervisor::ChildInfo>,
 }
 
 /// The snapshot shared between the loop and the endpoint.
@@ -146,6 +148,18 @@ pub fn render(s: &Snapshot) -> String {
         "Steps that failed, by decision.",
         &s.failed_steps,
     );
+    let _ = writeln!(
+        out,
+        "# HELP srs_up_child_exits_total Unexpected exits of processes srs up runs (each is restarted).\n# TYPE srs_up_child_exits_total counter"
+    );
+    for c in &s.children {
+        let site = c.site.as_ref().map_or("", |s| s.as_str());
+        let _ = writeln!(
+            out,
+            "srs_up_child_exits_total{{kind=\"{}\",site=\"{site}\",port=\"{}\"}} {}",
+            c.kind, c.port, c.exits
+        );
+    }
     out
 }
 

@@ -137,7 +137,7 @@ async fn reseed(
     data_dir: &ClusterDir,
     topology: &Topology,
     secrets: &Secrets,
-    name: &str,
+    name: &SiteName,
     old: &SiteObservation,
     new: &SiteObservation,
     outcome: &mut Outcome,

@@ -4,6 +4,7 @@
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 use serde::{Deserialize, Serialize};
+use srs_domain::SiteName;
 use std::path::PathBuf;
 
 /// Where a re-seed stands.
@@ -16,21 +17,21 @@ pub enum Phase {
     Loading,
 }
 
-fn file(data_dir: &ClusterDir, site: &str) -> PathBuf {
-    data_dir.file(ClusterFile::Reseed(site.to_owned()))
+fn file(data_dir: &ClusterDir, site: &SiteName) -> PathBuf {
+    data_dir.file(ClusterFile::Reseed(site.clone()))
 }
 
 /// The re-seed phase of `site`, if one runs.
-pub fn phase(data_dir: &ClusterDir, site: &str) -> Option<Phase> {
+pub fn phase(data_dir: &ClusterDir, site: &SiteName) -> Option<Phase> {
     serde_json::from_str(&std::fs::read_to_string(file(data_dir, site)).ok()?).ok()
 }
 
 /// Marks `site` as being re-seeded, in `phase`.
-pub fn mark(data_dir: &ClusterDir, site: &str, phase: Phase) -> anyhow::Result<()> {
+pub fn mark(data_dir: &ClusterDir, site: &SiteName, phase: Phase) -> anyhow::Result<()> {
     crate::secrets::write_private(&file(data_dir, site), &serde_json::to_string(&phase)?)
 }
 
 /// The re-seed of `site` is over (or abandoned).
-pub fn clear(data_dir: &ClusterDir, site: &str) {
+pub fn clear(data_dir: &ClusterDir, site: &SiteName) {
     let _ = std::fs::remove_file(file(data_dir, site));
 }

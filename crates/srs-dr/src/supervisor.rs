@@ -69,6 +69,9 @@ pub struct ChildInfo {
     pub port: u16,
     /// Its process id.
     pub pid: u32,
+    /// How often it exited unexpectedly since `srs up` started.
+    #[serde(default)]
+    pub exits: u32,
 }
 
 /// A child that ran this long before it died was not in a crash loop.
@@ -221,6 +224,7 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
             site: site.name.clone(),
             server,
             restart: Restart::new(),
+            exits: 0,
         });
     }
     let mut started = Started {
@@ -259,11 +263,27 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
     Ok(())
 }
 
+impl ChildInfo {
+    /// The processes `srs up` on `data_dir` runs now.
+    pub fn read_all(data_dir: &ClusterDir) -> anyhow::Result<Vec<ChildInfo>> {
+        let path = data_dir.file(ClusterFile::RunFile);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "{} cannot be read ({e}): is `srs up` running on this directory?",
+                path.display()
+            )
+        })?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a list of processes", path.display()))
+    }
+}
+
 /// A database server `srs up` runs.
 struct Server {
     site: SiteName,
     server: LocalServer,
     restart: Restart,
+    exits: u32,
 }
 
 fn record_databases(started: &mut Started, topology: &Topology, servers: &[Server]) {
@@ -274,6 +294,7 @@ fn record_databases(started: &mut Started, topology: &Topology, servers: &[Serve
             site: Some(s.site.clone()),
             port: topology.site(&s.site).map_or(0, |t| t.db_port),
             pid: s.server.pid().unwrap_or(0),
+            exits: s.exits,
         })
         .collect();
     started.record();
@@ -309,6 +330,7 @@ fn follow_standby(
                                 site: Some(site.name.clone()),
                                 port: *port,
                                 pid: child.id().unwrap_or(0),
+                                exits: 0,
                             };
                             tracing::info!(site = %site.name, port, pid = info.pid, "standby app instance started");
                             started.push(info, spec, child);
@@ -354,6 +376,7 @@ fn watch_children(options: &UpOptions, started: &mut Started) {
             if let Ok(Some(status)) = child.try_wait() {
                 c.child = None;
                 let delay = c.restart.exited();
+                c.info.exits += 1;
                 changed = true;
                 tracing::error!(kind = %c.info.kind, site = ?c.info.site, port = c.info.port, pid = c.info.pid, %status,
                     restart_in_ms = delay.as_millis() as u64, "a child process exited unexpectedly; restarting it");
@@ -386,7 +409,7 @@ fn may_restart(
     topology: &Topology,
     published: Option<&Published>,
     data_dir: &ClusterDir,
-    site: &str,
+    site: &SiteName,
 ) -> bool {
     if crate::reseeding::phase(data_dir, site) == Some(crate::reseeding::Phase::Stopped) {
         // `srs failback` is replacing its data directory.
@@ -400,7 +423,7 @@ fn may_restart(
         .alerts
         .values()
         .any(|a| matches!(a, crate::decide::Alert::FailoverHeld { site: s, .. } if s == site));
-    p.memory.primary != site || !topology.controller.automatic || held
+    p.memory.primary != *site || !topology.controller.automatic || held
 }
 
 /// Reports a database server that exited (once) and restarts it when
@@ -416,6 +439,8 @@ async fn watch_databases(
         if s.restart.at.is_none() {
             if let Some(status) = s.server.exited() {
                 let delay = s.restart.exited();
+                s.exits += 1;
+                changed = true;
                 tracing::error!(site = %s.site, %status, log = %s.server.log_tail(5), restart_in_ms = delay.as_millis() as u64,
                     "a MariaDB server exited unexpectedly; it restarts read-only once the controller no longer needs it down");
             }
@@ -502,6 +527,7 @@ async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow
         site: None,
         port: 0,
         pid,
+        exits: 0,
     };
     let child = children.push(info, spec, child);
     let mut ready = Err(anyhow::anyhow!(
@@ -597,6 +623,7 @@ async fn start_children(
                 site: Some(site.name.clone()),
                 port: *port,
                 pid,
+                exits: 0,
             };
             let child = children.push(info, spec, child);
             if site.name == primary.name {
@@ -627,6 +654,7 @@ async fn start_children(
         site: None,
         port: topology.edge.listen.port(),
         pid,
+        exits: 0,
     };
     let child = children.push(info, spec, child);
     wait_ready(topology.edge.listen, child, "the edge").await?;

@@ -284,6 +284,35 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         "Ada Lovelace",
         "served by the primary throughout"
     );
+    // Each unexpected exit is counted on the controller's /metrics.
+    let topology: toml::Value =
+        toml::from_str(&std::fs::read_to_string(path.join("srs-topology.toml")).expect("topology"))
+            .expect("toml");
+    let controller = topology["controller"]["listen"].as_str().expect("listen");
+    let wanted = [
+        format!(
+            "srs_up_child_exits_total{{kind=\"database\",site=\"dr\",port=\"{}\"}} 1",
+            dr_db["port"]
+        ),
+        format!(
+            "srs_up_child_exits_total{{kind=\"app\",site=\"primary\",port=\"{}\"}} 1",
+            app["port"]
+        ),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = reqwest::get(format!("http://{controller}/metrics"))
+            .await
+            .expect("controller metrics")
+            .text()
+            .await
+            .expect("text");
+        if wanted.iter().all(|w| metrics.contains(w.as_str())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{wanted:?} in {metrics}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // Stop (in order, exit 0) and start again: the records are still there.
     let status = sigterm_and_wait(

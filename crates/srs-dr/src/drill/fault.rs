@@ -1,6 +1,6 @@
 //! The faults a drill injects, with real signals to real processes.
 
-use crate::cluster_dir::{ClusterDir, ClusterFile};
+use crate::cluster_dir::ClusterDir;
 use crate::supervisor::{ChildInfo, ChildKind};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -78,18 +78,6 @@ impl FromStr for Fault {
     }
 }
 
-/// The processes `srs up` runs now.
-pub fn processes(data_dir: &ClusterDir) -> anyhow::Result<Vec<ChildInfo>> {
-    let path = data_dir.file(ClusterFile::RunFile);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        anyhow::anyhow!(
-            "{} cannot be read ({e}): is `srs up` running on this directory?",
-            path.display()
-        )
-    })?;
-    Ok(serde_json::from_str(&text)?)
-}
-
 /// Sends `signal` to every process of `site` whose kind is in `kinds`;
 /// the processes it reached.
 pub fn signal_site(
@@ -98,7 +86,7 @@ pub fn signal_site(
     kinds: &[ChildKind],
     signal: Signal,
 ) -> anyhow::Result<Vec<ChildInfo>> {
-    let targets: Vec<ChildInfo> = processes(data_dir)?
+    let targets: Vec<ChildInfo> = ChildInfo::read_all(data_dir)?
         .into_iter()
         .filter(|c| c.site.as_ref() == site && kinds.contains(&c.kind) && c.pid > 0)
         .collect();
