@@ -2,6 +2,7 @@
 
 use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::{is_unique_violation_on, InsertedId};
+use crate::generation::{bump_auth_generation, CachedSession, CachedToken};
 use crate::{on_pool, Store, StoreError, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -99,6 +100,7 @@ struct SessionRow {
     #[sqlx(flatten)]
     user: UserRow,
     last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -254,6 +256,9 @@ impl Store {
             if end_sessions {
                 sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.get()).execute(&mut *tx).await?;
             }
+            // A new role, a disabled account or a new password: cached
+            // credentials of this account are stale on every instance.
+            bump_auth_generation!(tx).await?;
             let after = serde_json::json!({"id": id, "username": before.username, "role": role, "disabled": disabled, "password_changed": password_hash.is_some()}).to_string();
             write_audit!(tx, actor, action, "user", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
             tx.commit().await?;
@@ -288,20 +293,41 @@ impl Store {
     }
 
     /// The live account behind a session, if the session is neither expired
-    /// nor idle longer than `idle`.
+    /// nor idle longer than `idle`. Answered from the cache when nothing that
+    /// can end a credential changed since it was read (checked against the
+    /// credential generation, so a sign-out elsewhere counts at once); its
+    /// last use is written at most once a minute.
     pub async fn session_user(&self, id_hash: &str, idle: Duration) -> StoreResult<Option<User>> {
+        let generation = self.generations().await?.auth;
         let now = Utc::now();
-        let sql = format!(
-            "SELECT {USER_COLUMNS}, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled_at IS NULL"
-        );
-        let row: Option<SessionRow> = on_pool!(self, p => {
-            sqlx::query_as(&sql).bind(id_hash).bind(now).bind(now - idle).fetch_optional(p).await?
-        });
-        let Some(SessionRow { user, last_seen_at }) = row else {
-            return Ok(None);
+        let cached = self
+            .cache
+            .session(id_hash, generation)
+            // Looks idle here, but another instance may have seen it since:
+            // the database says.
+            .filter(|s| s.expires_at > now && s.last_seen_at > now - idle);
+        let session = match cached {
+            Some(s) => s,
+            None => {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS}, s.last_seen_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id_hash = ? AND s.expires_at > ? AND s.last_seen_at > ? AND u.disabled_at IS NULL"
+                );
+                let row: Option<SessionRow> = on_pool!(self, p => {
+                    sqlx::query_as(&sql).bind(id_hash).bind(now).bind(now - idle).fetch_optional(p).await?
+                });
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                CachedSession {
+                    user: User::try_from(row.user)?,
+                    last_seen_at: row.last_seen_at,
+                    expires_at: row.expires_at,
+                }
+            }
         };
-        if now - last_seen_at > TOUCH_EVERY {
+        let mut session = session;
+        if now - session.last_seen_at > TOUCH_EVERY {
             on_pool!(self, p => {
                 sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
                     .bind(now)
@@ -309,14 +335,20 @@ impl Store {
                     .execute(p)
                     .await?;
             });
+            session.last_seen_at = now;
         }
-        Ok(Some(User::try_from(user)?))
+        self.cache
+            .remember_session(id_hash, generation, session.clone());
+        Ok(Some(session.user))
     }
 
-    /// Ends a session.
+    /// Ends a session, on every instance from its next request on.
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
         on_pool!(self, p => {
-            sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(p).await?;
+            let mut tx = p.begin().await?;
+            sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(&mut *tx).await?;
+            bump_auth_generation!(tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -381,38 +413,56 @@ impl Store {
     /// The live account behind a token that is neither revoked nor expired.
     /// One query: it runs on every API request.
     pub async fn token_user(&self, token_hash: &str) -> StoreResult<Option<(User, ApiToken)>> {
+        let generation = self.generations().await?.auth;
         let now = Utc::now();
-        let sql = format!(
-            "SELECT {USER_COLUMNS}, t.id AS token_id, t.name AS token_name, t.created_at AS token_created_at, \
-             t.expires_at AS token_expires_at, t.last_used_at AS token_last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) \
-             AND u.disabled_at IS NULL"
-        );
-        let row: Option<TokenAuthRow> = on_pool!(self, p => {
-            sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(p).await?
-        });
-        let Some(row) = row else { return Ok(None) };
-        if row.token_last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
+        let cached = self
+            .cache
+            .token(token_hash, generation)
+            .filter(|t| t.token.expires_at.is_none_or(|e| e > now));
+        let mut found = match cached {
+            Some(t) => t,
+            None => {
+                let sql = format!(
+                    "SELECT {USER_COLUMNS}, t.id AS token_id, t.name AS token_name, t.created_at AS token_created_at, \
+                     t.expires_at AS token_expires_at, t.last_used_at AS token_last_used_at \
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                     WHERE t.token_hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?) \
+                     AND u.disabled_at IS NULL"
+                );
+                let row: Option<TokenAuthRow> = on_pool!(self, p => {
+                    sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(p).await?
+                });
+                let Some(row) = row else { return Ok(None) };
+                let user = User::try_from(row.user)?;
+                let token = ApiToken {
+                    id: TokenId::new(row.token_id),
+                    username: user.username.clone(),
+                    name: row.token_name,
+                    created_at: row.token_created_at,
+                    expires_at: row.token_expires_at,
+                    last_used_at: row.token_last_used_at,
+                    revoked_at: None,
+                };
+                CachedToken { user, token }
+            }
+        };
+        if found
+            .token
+            .last_used_at
+            .is_none_or(|t| now - t > TOUCH_EVERY)
+        {
             on_pool!(self, p => {
                 sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
                     .bind(now)
-                    .bind(row.token_id)
+                    .bind(found.token.id.get())
                     .execute(p)
                     .await?;
             });
+            found.token.last_used_at = Some(now);
         }
-        let user = User::try_from(row.user)?;
-        let token = ApiToken {
-            id: TokenId::new(row.token_id),
-            username: user.username.clone(),
-            name: row.token_name,
-            created_at: row.token_created_at,
-            expires_at: row.token_expires_at,
-            last_used_at: row.token_last_used_at,
-            revoked_at: None,
-        };
-        Ok(Some((user, token)))
+        self.cache
+            .remember_token(token_hash, generation, found.clone());
+        Ok(Some((found.user, found.token)))
     }
 
     /// Revokes a token at once.
@@ -431,6 +481,7 @@ impl Store {
                 .bind(id.get())
                 .execute(&mut *tx)
                 .await?;
+            bump_auth_generation!(tx).await?;
             let after = serde_json::json!({"id": id, "revoked_at": now}).to_string();
             write_audit!(tx, actor, "token.revoke", "token", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
             tx.commit().await?;

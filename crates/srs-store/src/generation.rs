@@ -7,13 +7,23 @@
 //! answers are exact, never stale: they reflect the data as of the read.
 
 use crate::filter::{Page, PageRequest, StudentFilter};
-use crate::{on_pool, Store, StoreResult};
+use crate::fresh::Generations;
+use crate::{Store, StoreError, StoreResult};
 use srs_domain::Student;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// Most cached list pages; beyond it the cache starts over.
 const MAX_CACHED_LISTS: usize = 1024;
+
+/// Adds one to the credential generation; evaluates to the statement's
+/// future, to be awaited inside the transaction that ends a credential.
+macro_rules! bump_auth_generation {
+    ($tx:expr) => {
+        sqlx::query("UPDATE auth_changes SET n = n + 1 WHERE id = 1").execute(&mut *$tx)
+    };
+}
+pub(crate) use bump_auth_generation;
 
 /// Adds one to a random generation slot; evaluates to the statement's
 /// future, to be awaited inside the caller's transaction.
@@ -45,11 +55,38 @@ pub(crate) use in_write_tx;
 
 type ListKey = (StudentFilter, PageRequest);
 
-/// Results of recent reads, each with the generation it was computed at.
+/// Most students cached by id; beyond it the cache starts over.
+const MAX_CACHED_STUDENTS: usize = 16_384;
+
+/// Most cached credentials (sessions and tokens, each); beyond it the
+/// cache starts over.
+const MAX_CACHED_CREDENTIALS: usize = 4096;
+
+/// A session as last read from the database.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedSession {
+    pub(crate) user: crate::User,
+    pub(crate) last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A token as last read from the database.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedToken {
+    pub(crate) user: crate::User,
+    pub(crate) token: crate::ApiToken,
+}
+
+/// Results of recent reads, each with the generation it was computed at:
+/// the data generation for records, the credential generation for
+/// sessions and tokens.
 #[derive(Default)]
 pub(crate) struct ReadCache {
     lists: Mutex<HashMap<ListKey, (i64, Page<Student>)>>,
+    students: Mutex<HashMap<i64, (i64, Student)>>,
     department_names: Mutex<HashMap<bool, (i64, Vec<String>)>>,
+    sessions: Mutex<HashMap<String, (i64, CachedSession)>>,
+    tokens: Mutex<HashMap<String, (i64, CachedToken)>>,
 }
 
 fn lookup<K: std::hash::Hash + Eq, V: Clone>(
@@ -72,16 +109,62 @@ fn remember<K: std::hash::Hash + Eq, V>(
     generation: i64,
     value: V,
 ) {
+    remember_at_most(map, key, generation, value, MAX_CACHED_LISTS);
+}
+
+fn remember_at_most<K: std::hash::Hash + Eq, V>(
+    map: &Mutex<HashMap<K, (i64, V)>>,
+    key: K,
+    generation: i64,
+    value: V,
+    most: usize,
+) {
     let mut map = map
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if map.len() >= MAX_CACHED_LISTS {
+    if map.len() >= most {
         map.clear();
     }
     map.insert(key, (generation, value));
 }
 
 impl ReadCache {
+    pub(crate) fn student(&self, id: i64, generation: i64) -> Option<Student> {
+        lookup(&self.students, &id, generation)
+    }
+
+    pub(crate) fn remember_student(&self, id: i64, generation: i64, s: Student) {
+        remember_at_most(&self.students, id, generation, s, MAX_CACHED_STUDENTS);
+    }
+
+    pub(crate) fn session(&self, id_hash: &str, generation: i64) -> Option<CachedSession> {
+        lookup(&self.sessions, &id_hash.to_owned(), generation)
+    }
+
+    pub(crate) fn remember_session(&self, id_hash: &str, generation: i64, s: CachedSession) {
+        remember_at_most(
+            &self.sessions,
+            id_hash.to_owned(),
+            generation,
+            s,
+            MAX_CACHED_CREDENTIALS,
+        );
+    }
+
+    pub(crate) fn token(&self, token_hash: &str, generation: i64) -> Option<CachedToken> {
+        lookup(&self.tokens, &token_hash.to_owned(), generation)
+    }
+
+    pub(crate) fn remember_token(&self, token_hash: &str, generation: i64, t: CachedToken) {
+        remember_at_most(
+            &self.tokens,
+            token_hash.to_owned(),
+            generation,
+            t,
+            MAX_CACHED_CREDENTIALS,
+        );
+    }
+
     pub(crate) fn list(&self, key: &ListKey, generation: i64) -> Option<Page<Student>> {
         lookup(&self.lists, key, generation)
     }
@@ -111,9 +194,38 @@ impl ReadCache {
 impl Store {
     /// The current data generation: it grows with every committed write.
     pub async fn generation(&self) -> StoreResult<i64> {
-        let slots: Vec<i64> = on_pool!(self, p => {
-            sqlx::query_scalar("SELECT n FROM change_counters").fetch_all(p).await?
-        });
-        Ok(slots.iter().sum())
+        Ok(self.generations().await?.data)
     }
+
+    /// The data and credential generations, from a read that started after
+    /// this call (shared with concurrent callers: see [`crate::fresh`]).
+    pub async fn generations(&self) -> StoreResult<Generations> {
+        let pool = self.pool.clone();
+        self.reads
+            .get(move || {
+                let pool = pool.clone();
+                async move { read_generations(&pool).await.map_err(|e| e.to_string()) }
+            })
+            .await
+            .map_err(StoreError::Unavailable)
+    }
+}
+
+/// One round trip: both counters.
+async fn read_generations(pool: &crate::Pool) -> Result<Generations, sqlx::Error> {
+    const SQL: &str =
+        "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes";
+    let rows: Vec<(i64, i64)> = match pool {
+        crate::Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await?,
+        crate::Pool::MySql(p) => sqlx::query_as(SQL).fetch_all(p).await?,
+    };
+    let mut g = Generations::default();
+    for (kind, n) in rows {
+        if kind == 0 {
+            g.data += n;
+        } else {
+            g.auth += n;
+        }
+    }
+    Ok(g)
 }

@@ -8,8 +8,10 @@ mod departments;
 mod dialect;
 mod error;
 mod filter;
+mod fresh;
 mod generation;
 mod import;
+mod login_failures;
 mod rows;
 mod students;
 
@@ -18,8 +20,10 @@ pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
 pub use filter::{Page, PageRequest, Sort, StudentFilter};
+pub use fresh::Generations;
 pub use import::{ImportOptions, ImportRow, RowError};
-pub use students::{CreateOptions, Created, IdempotencyKey};
+pub use login_failures::FailureCount;
+pub use students::{CreateOptions, Created, IdempotencyKey, IDEMPOTENCY_RETENTION};
 
 use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
@@ -100,6 +104,7 @@ pub struct PoolStats {
 pub struct Store {
     pool: Pool,
     cache: std::sync::Arc<generation::ReadCache>,
+    reads: std::sync::Arc<fresh::SharedReads>,
 }
 
 impl std::fmt::Debug for Store {
@@ -159,6 +164,7 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(pool),
             cache: Default::default(),
+            reads: Default::default(),
         })
     }
 
@@ -184,6 +190,7 @@ impl Store {
         Ok(Self {
             pool: Pool::MySql(pool),
             cache: Default::default(),
+            reads: Default::default(),
         })
     }
 

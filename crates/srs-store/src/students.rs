@@ -13,6 +13,10 @@ use srs_domain::{
     StudentPatch, ValidationErrors,
 };
 
+/// How long an `Idempotency-Key` is remembered: a retry within it gets the
+/// first answer; after it the key is forgotten (and purged).
+pub const IDEMPOTENCY_RETENTION: chrono::Duration = chrono::Duration::hours(24);
+
 /// An `Idempotency-Key` and the hash of the request body it came with.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
@@ -232,11 +236,18 @@ impl Store {
 
     /// A student by id, live or deleted.
     pub async fn get_student_any(&self, id: StudentId) -> StoreResult<Student> {
+        let generation = self.generation().await?;
+        if let Some(hit) = self.cache.student(id.get(), generation) {
+            return Ok(hit);
+        }
         let sql = format!("SELECT {STUDENT_COLUMNS} {STUDENT_FROM} WHERE s.id = ?");
         let row: Option<StudentRow> = on_pool!(self, p => {
             sqlx::query_as(&sql).bind(id.get()).fetch_optional(p).await?
         });
-        row.ok_or(StoreError::NotFound)?.try_into()
+        let student: Student = row.ok_or(StoreError::NotFound)?.try_into()?;
+        self.cache
+            .remember_student(id.get(), generation, student.clone());
+        Ok(student)
     }
 
     /// One page of the students `filter` selects, with the total.
@@ -391,12 +402,26 @@ impl Store {
         row.map(to_ref).transpose()
     }
 
+    /// Forgets idempotency keys past their retention; how many went.
+    pub async fn purge_idempotency_keys(&self) -> StoreResult<u64> {
+        let before = Utc::now() - IDEMPOTENCY_RETENTION;
+        let done = on_pool!(self, p => {
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= ?")
+                .bind(before)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(done)
+    }
+
     async fn find_idempotent(&self, key: &IdempotencyKey) -> StoreResult<Option<Created>> {
         let row: Option<(String, String, i64)> = on_pool!(self, p => {
             sqlx::query_as(
-                "SELECT request_hash, response_body, student_id FROM idempotency_keys WHERE idem_key = ?",
+                "SELECT request_hash, response_body, student_id FROM idempotency_keys WHERE idem_key = ? AND created_at > ?",
             )
             .bind(&key.key)
+            .bind(Utc::now() - IDEMPOTENCY_RETENTION)
             .fetch_optional(p)
             .await?
         });
@@ -457,6 +482,12 @@ impl Store {
             if let Some(key) = &options.idempotency {
                 let body = serde_json::to_string(&student)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                // The same key, past its retention: forgotten, so reusable.
+                sqlx::query("DELETE FROM idempotency_keys WHERE idem_key = ? AND created_at <= ?")
+                    .bind(&key.key)
+                    .bind(now - IDEMPOTENCY_RETENTION)
+                    .execute(&mut *tx)
+                    .await?;
                 let saved = sqlx::query(
                     "INSERT INTO idempotency_keys (idem_key, request_hash, response_body, student_id, created_at) \
                      VALUES (?, ?, ?, ?, ?)",

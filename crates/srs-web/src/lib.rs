@@ -16,6 +16,7 @@ pub mod telemetry;
 
 mod csv_io;
 pub mod history;
+mod housekeeping;
 mod http_metrics;
 mod page;
 mod security;

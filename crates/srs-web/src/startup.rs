@@ -133,6 +133,8 @@ impl Application {
         tracing::info!(%addr, site = %self.state.settings.site_name, role = %self.state.settings.site_role,
             database = self.state.store.backend().as_str(), "srs serve listening");
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
+        let housekeeping = tokio::spawn(crate::housekeeping::run(self.state.store.clone()));
+        let _stop_housekeeping = AbortOnDrop(housekeeping);
         if let Some(tls) = self.tls {
             let handle = axum_server::Handle::new();
             let stopper = handle.clone();
@@ -242,5 +244,14 @@ async fn not_found(req: Request) -> Response {
         ApiError::NotFound.into_response()
     } else {
         PageError::new(StatusCode::NOT_FOUND, "There is no page at this address.").into_response()
+    }
+}
+
+/// Stops a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -94,7 +94,8 @@ pub async fn login(
     session_lifetime: Duration,
 ) -> Result<(User, String), LoginError> {
     throttle
-        .check(username, client_addr)
+        .check(store, username, client_addr)
+        .await?
         .map_err(LoginError::Throttled)?;
     let found = match Username::parse(username) {
         Ok(name) => store.user_credentials(&name).await?,
@@ -110,7 +111,7 @@ pub async fn login(
         .unwrap_or(false);
     match user {
         Some(user) if matches && !user.disabled => {
-            throttle.record_success(username);
+            throttle.record_success(store, username).await?;
             let secret = new_secret();
             store
                 .create_session(
@@ -123,7 +124,9 @@ pub async fn login(
             Ok((user, secret))
         }
         _ => {
-            throttle.record_failure(username, client_addr);
+            throttle
+                .record_failure(store, username, client_addr)
+                .await?;
             metrics::counter!("srs_login_failures_total").increment(1);
             tracing::warn!(client_addr, "sign-in failed");
             Err(LoginError::BadCredentials)
