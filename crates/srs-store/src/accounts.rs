@@ -3,7 +3,7 @@
 use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::{is_unique_violation_on, InsertedId};
 use crate::generation::{bump_auth_generation, CachedSession, CachedToken};
-use crate::{on_pool, Store, StoreError, StoreResult};
+use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use srs_domain::{Role, TokenId, UserId, Username, ValidationErrors};
@@ -182,7 +182,7 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<User> {
         let now = Utc::now();
-        let result: Result<i64, sqlx::Error> = on_pool!(self, p => async {
+        let result: Result<i64, sqlx::Error> = on_writer!(self, p => async {
             let mut tx = p.begin().await?;
             let id = sqlx::query(
                 "INSERT INTO users (username, password_hash, role, disabled_at, created_at, updated_at) \
@@ -239,7 +239,7 @@ impl Store {
         };
         let before_json = to_json(&before)?;
         let end_sessions = disabled || password_hash.is_some();
-        let result: Result<(), sqlx::Error> = on_pool!(self, p => async {
+        let result: Result<(), sqlx::Error> = on_writer!(self, p => async {
             let mut tx = p.begin().await?;
             sqlx::query(
                 "UPDATE users SET role = ?, disabled_at = CASE WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END, \
@@ -277,7 +277,7 @@ impl Store {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let now = Utc::now();
-        on_pool!(self, p => {
+        on_writer!(self, p => {
             sqlx::query(
                 "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
             )
@@ -328,7 +328,7 @@ impl Store {
         };
         let mut session = session;
         if now - session.last_seen_at > TOUCH_EVERY {
-            on_pool!(self, p => {
+            on_writer!(self, p => {
                 sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
                     .bind(now)
                     .bind(id_hash)
@@ -344,7 +344,7 @@ impl Store {
 
     /// Ends a session, on every instance from its next request on.
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        on_pool!(self, p => {
+        on_writer!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(&mut *tx).await?;
             bump_auth_generation!(tx).await?;
@@ -364,7 +364,7 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<ApiToken> {
         let now = Utc::now();
-        let id: i64 = on_pool!(self, p => {
+        let id: i64 = on_writer!(self, p => {
             let mut tx = p.begin().await?;
             let id = sqlx::query(
                 "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at, last_used_at, revoked_at) \
@@ -451,7 +451,7 @@ impl Store {
             .last_used_at
             .is_none_or(|t| now - t > TOUCH_EVERY)
         {
-            on_pool!(self, p => {
+            on_writer!(self, p => {
                 sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
                     .bind(now)
                     .bind(found.token.id.get())
@@ -474,7 +474,7 @@ impl Store {
         }
         let before_json = to_json(&before)?;
         let now = Utc::now();
-        on_pool!(self, p => {
+        on_writer!(self, p => {
             let mut tx = p.begin().await?;
             sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(now)

@@ -4,7 +4,7 @@ use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::{is_unique_violation_on, InsertedId};
 use crate::generation::in_write_tx;
 use crate::rows::DepartmentRow;
-use crate::{on_pool, Store, StoreError, StoreResult};
+use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::Utc;
 use srs_domain::{Department, DepartmentId, DepartmentName, ValidationErrors};
 
@@ -81,7 +81,7 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Department> {
         let now = Utc::now();
-        let result = on_pool!(self, p => in_write_tx!(p, tx => {
+        let result = on_writer!(self, p => in_write_tx!(p, tx => {
             let id = sqlx::query(
                 "INSERT INTO departments (name, name_key, retired_at, created_at, updated_at) \
                  VALUES (?, ?, NULL, ?, ?)",
@@ -130,7 +130,7 @@ impl Store {
         } else {
             None
         };
-        let result = on_pool!(self, p => in_write_tx!(p, tx => {
+        let result = on_writer!(self, p => in_write_tx!(p, tx => {
             sqlx::query(
                 "UPDATE departments SET name = ?, name_key = ?, retired_at = ?, updated_at = ? WHERE id = ?",
             )
@@ -158,7 +158,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(department_id = %id))]
     pub async fn delete_department(&self, id: DepartmentId, actor: &Actor) -> StoreResult<()> {
         let before_json = to_json(&self.get_department(id).await?)?;
-        let result: StoreResult<()> = on_pool!(self, p => {
+        let result: StoreResult<()> = on_writer!(self, p => {
             let mut tx = p.begin().await?;
             let in_use: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM students WHERE department_id = ?")
                 .bind(id.get())

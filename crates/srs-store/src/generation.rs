@@ -216,7 +216,7 @@ async fn read_generations(pool: &crate::Pool) -> Result<Generations, sqlx::Error
     const SQL: &str =
         "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes";
     let rows: Vec<(i64, i64)> = match pool {
-        crate::Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await?,
+        crate::Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_all(&p.read).await?,
         crate::Pool::MySql(p) => sqlx::query_as(SQL).fetch_all(p).await?,
     };
     let mut g = Generations::default();

@@ -4,7 +4,7 @@
 use crate::audit::{write_audit, Actor};
 use crate::rows::name_key;
 use crate::students::{insert_student, StudentValues};
-use crate::{on_pool, Store, StoreError, StoreResult};
+use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use srs_domain::{DepartmentId, NewStudent};
 use std::collections::{HashMap, HashSet};
@@ -60,7 +60,7 @@ impl Store {
         }
         let departments = self.department_ids().await?;
         let now = Utc::now();
-        let imported: StoreResult<usize> = on_pool!(self, p => {
+        let imported: StoreResult<usize> = on_writer!(self, p => {
             let mut tx = p.begin().await?;
             for row in rows {
                 let department = departments

@@ -53,23 +53,50 @@ impl Backend {
     }
 }
 
+/// SQLite takes one writer at a time: its writes go through a pool of one
+/// connection (they queue in the process, in order, instead of many
+/// connections retrying on the lock), its reads through the others.
+#[derive(Clone)]
+struct SqlitePools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
 #[derive(Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     MySql(MySqlPool),
 }
 
-/// Runs the same body against whichever pool the store holds; the body is
-/// compiled once per engine, so it may only use SQL both engines accept.
+/// Runs the same read-only body against whichever pool the store holds;
+/// the body is compiled once per engine, so it may only use SQL both
+/// engines accept.
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.pool {
-            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Sqlite(pools) => {
+                let $pool = &pools.read;
+                $body
+            }
             $crate::Pool::MySql($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// As `on_pool!`, for a body that writes: on SQLite, the writer.
+macro_rules! on_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite(pools) => {
+                let $pool = &pools.write;
+                $body
+            }
+            $crate::Pool::MySql($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_writer;
 
 /// Settings for opening a store.
 #[derive(Debug, Clone)]
@@ -156,13 +183,19 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        // The writer first: it creates the file and turns WAL on.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.read_only(true))
             .await?;
         Ok(Self {
-            pool: Pool::Sqlite(pool),
+            pool: Pool::Sqlite(SqlitePools { read, write }),
             cache: Default::default(),
             reads: Default::default(),
         })
@@ -205,7 +238,7 @@ impl Store {
     /// Applies the versioned migrations that have not run yet.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await?,
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(&p.write).await?,
             Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await?,
         }
         Ok(())
@@ -221,14 +254,27 @@ impl Store {
 
     /// Connection-pool occupancy.
     pub fn pool_stats(&self) -> PoolStats {
-        let (size, idle) =
-            on_pool!(self, p => (p.size(), u32::try_from(p.num_idle()).unwrap_or(u32::MAX)));
+        let stats = |size: u32, idle: usize| (size, u32::try_from(idle).unwrap_or(u32::MAX));
+        let (size, idle) = match &self.pool {
+            Pool::Sqlite(p) => {
+                let (rs, ri) = stats(p.read.size(), p.read.num_idle());
+                let (ws, wi) = stats(p.write.size(), p.write.num_idle());
+                (rs + ws, ri + wi)
+            }
+            Pool::MySql(p) => stats(p.size(), p.num_idle()),
+        };
         PoolStats { size, idle }
     }
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await);
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                p.read.close().await;
+                p.write.close().await;
+            }
+            Pool::MySql(p) => p.close().await,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! throttle counts them per key (an account, a client address) within a
 //! window, so N instances do not allow N times the tries.
 
-use crate::{on_pool, Store, StoreResult};
+use crate::{on_pool, on_writer, Store, StoreResult};
 use chrono::{DateTime, Utc};
 
 /// Failures of one key within a window.
@@ -54,7 +54,7 @@ impl Store {
         at: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> StoreResult<()> {
-        on_pool!(self, p => {
+        on_writer!(self, p => {
             let mut tx = p.begin().await?;
             for key in keys {
                 sqlx::query("INSERT INTO login_failures (throttle_key, failed_at) VALUES (?, ?)")
@@ -74,7 +74,7 @@ impl Store {
 
     /// Forgets the failures of `key` (after a successful sign-in).
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        on_pool!(self, p => {
+        on_writer!(self, p => {
             sqlx::query("DELETE FROM login_failures WHERE throttle_key = ?")
                 .bind(key)
                 .execute(p)

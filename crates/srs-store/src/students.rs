@@ -6,7 +6,7 @@ use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Page, PageRequest, StudentFilter};
 use crate::generation::{bump_generation, in_write_tx};
 use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
-use crate::{on_pool, Store, StoreError, StoreResult};
+use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use srs_domain::{
     DepartmentId, DepartmentName, Email, NewStudent, Student, StudentId, StudentNumber,
@@ -405,7 +405,7 @@ impl Store {
     /// Forgets idempotency keys past their retention; how many went.
     pub async fn purge_idempotency_keys(&self) -> StoreResult<u64> {
         let before = Utc::now() - IDEMPOTENCY_RETENTION;
-        let done = on_pool!(self, p => {
+        let done = on_writer!(self, p => {
             sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= ?")
                 .bind(before)
                 .execute(p)
@@ -468,7 +468,7 @@ impl Store {
         }
         let values = StudentValues::of_new(new, department);
         let now = Utc::now();
-        let outcome: StoreResult<Student> = on_pool!(self, p => {
+        let outcome: StoreResult<Student> = on_writer!(self, p => {
             let mut tx = p.begin().await?;
             let (id, _) = insert_student!(tx, &values, new.student_number.as_ref(), now);
             let row: StudentRow = sqlx::query_as(&format!(
@@ -579,7 +579,7 @@ impl Store {
             ..current.clone()
         };
         let (before_json, after_json) = (to_json(&current)?, to_json(&after)?);
-        let result = on_pool!(self, p => in_write_tx!(p, tx => {
+        let result = on_writer!(self, p => in_write_tx!(p, tx => {
             let updated = sqlx::query(
                 "UPDATE students SET full_name = ?, name_key = ?, email = ?, live_email_key = ?, \
                  date_of_birth = ?, department_id = ?, status = ?, enrolled_on = ?, search_text = ?, \
@@ -644,7 +644,7 @@ impl Store {
     pub async fn delete_student(&self, id: StudentId, actor: &Actor) -> StoreResult<()> {
         let before_json = to_json(&self.get_student(id).await?)?;
         let now = Utc::now();
-        let affected = on_pool!(self, p => in_write_tx!(p, tx => {
+        let affected = on_writer!(self, p => in_write_tx!(p, tx => {
             let deleted = sqlx::query(
                 "UPDATE students SET deleted_at = ?, live_email_key = NULL, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NULL",
@@ -694,7 +694,7 @@ impl Store {
             version: student.version + 1,
             ..student.clone()
         })?;
-        let result = on_pool!(self, p => in_write_tx!(p, tx => {
+        let result = on_writer!(self, p => in_write_tx!(p, tx => {
             let restored = sqlx::query(
                 "UPDATE students SET deleted_at = NULL, live_email_key = ?, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NOT NULL",
@@ -726,7 +726,7 @@ impl Store {
     /// Removes for good the students deleted before `cutoff`; returns how many.
     #[tracing::instrument(skip_all)]
     pub async fn purge_deleted(&self, cutoff: DateTime<Utc>, actor: &Actor) -> StoreResult<u64> {
-        let purged = on_pool!(self, p => in_write_tx!(p, tx => {
+        let purged = on_writer!(self, p => in_write_tx!(p, tx => {
             let purged = sqlx::query("DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?")
                 .bind(cutoff)
                 .execute(&mut *tx)
