@@ -55,7 +55,7 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text]
     #[arg(long, env = "SRS_LOG_FORMAT")]
     log_format: Option<LogFormat>,
-    /// Most database connections, 1-1000 [default: 16]
+    /// Most database connections, 1-1000 [default: 16 on MariaDB/MySQL; 4 readers (plus the one writer) on SQLite]
     #[arg(long, env = "SRS_MAX_CONNECTIONS")]
     max_connections: Option<u32>,
     /// Largest JSON or form body in bytes, 1024 to 10485760 [default: 65536]
@@ -204,7 +204,15 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
     };
     let max_connections = in_range(
         "max_connections",
-        args.max_connections.or(file.max_connections).unwrap_or(16),
+        args.max_connections
+            .or(file.max_connections)
+            // SQLite reads are in-process: a few readers keep 2 cores busy,
+            // and each more is a thread with its own page cache.
+            .unwrap_or(if database_url.starts_with("sqlite:") {
+                4
+            } else {
+                16
+            }),
         1,
         1000,
     )?;
