@@ -95,6 +95,7 @@ impl Store {
             .inserted_id();
             let after = serde_json::json!({"id": id, "name": name, "retired": false}).to_string();
             write_audit!(tx, actor, "department.create", "department", Some(id), None::<String>, Some(after)).await?;
+            crate::generation::bump_department_generation!(tx).await?;
             id
         }));
         match result {
@@ -143,6 +144,7 @@ impl Store {
             .await?;
             let after = serde_json::json!({"id": id, "name": name, "retired": retired}).to_string();
             write_audit!(tx, actor, "department.update", "department", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
+            crate::generation::bump_department_generation!(tx).await?;
         }));
         match result {
             Ok(_) => {
@@ -179,6 +181,7 @@ impl Store {
             }
             write_audit!(tx, actor, "department.delete", "department", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
             crate::generation::bump_generation!(tx).await?;
+            crate::generation::bump_department_generation!(tx).await?;
             tx.commit().await?;
             Ok(())
         });

@@ -20,6 +20,8 @@ pub struct Generations {
     pub data: i64,
     /// Grows with every change that can end a credential.
     pub auth: i64,
+    /// Grows with every change to the departments.
+    pub departments: i64,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +112,7 @@ mod tests {
                     Ok(Generations {
                         data: seen,
                         auth: 0,
+                        departments: 0,
                     })
                 }
             }
@@ -145,7 +148,7 @@ mod tests {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     Ok(Generations {
                         data: seen,
-                        auth: 0,
+                        ..Generations::default()
                     })
                 }
             }
@@ -175,8 +178,21 @@ mod tests {
             .await;
         assert_eq!(outcome, Err("database down".to_owned()));
         let again = shared
-            .get(|| async { Ok(Generations { data: 3, auth: 4 }) })
+            .get(|| async {
+                Ok(Generations {
+                    data: 3,
+                    auth: 4,
+                    departments: 5,
+                })
+            })
             .await;
-        assert_eq!(again, Ok(Generations { data: 3, auth: 4 }));
+        assert_eq!(
+            again,
+            Ok(Generations {
+                data: 3,
+                auth: 4,
+                departments: 5,
+            })
+        );
     }
 }

@@ -25,6 +25,15 @@ macro_rules! bump_auth_generation {
 }
 pub(crate) use bump_auth_generation;
 
+/// Adds one to the departments generation; evaluates to the statement's
+/// future, to be awaited inside the transaction that changes a department.
+macro_rules! bump_department_generation {
+    ($tx:expr) => {
+        sqlx::query("UPDATE department_changes SET n = n + 1 WHERE id = 1").execute(&mut *$tx)
+    };
+}
+pub(crate) use bump_department_generation;
+
 /// Adds one to a random generation slot; evaluates to the statement's
 /// future, to be awaited inside the caller's transaction.
 macro_rules! bump_generation {
@@ -87,6 +96,16 @@ pub(crate) struct ReadCache {
     department_names: Mutex<HashMap<bool, (i64, Vec<String>)>>,
     sessions: Mutex<HashMap<String, (i64, CachedSession)>>,
     tokens: Mutex<HashMap<String, (i64, CachedToken)>>,
+    /// By name key: the department's id, whether retired, its name.
+    departments: Mutex<HashMap<String, (i64, Option<CachedDepartment>)>>,
+}
+
+/// A department as a new student's needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct CachedDepartment {
+    pub(crate) id: i64,
+    pub(crate) retired: bool,
+    pub(crate) name: String,
 }
 
 fn lookup<K: std::hash::Hash + Eq, V: Clone>(
@@ -129,6 +148,24 @@ fn remember_at_most<K: std::hash::Hash + Eq, V>(
 }
 
 impl ReadCache {
+    /// `Some(None)`: known not to exist at that generation.
+    pub(crate) fn department(
+        &self,
+        name_key: &str,
+        generation: i64,
+    ) -> Option<Option<CachedDepartment>> {
+        lookup(&self.departments, &name_key.to_owned(), generation)
+    }
+
+    pub(crate) fn remember_department(
+        &self,
+        name_key: &str,
+        generation: i64,
+        d: Option<CachedDepartment>,
+    ) {
+        remember(&self.departments, name_key.to_owned(), generation, d);
+    }
+
     pub(crate) fn student(&self, id: i64, generation: i64) -> Option<Student> {
         lookup(&self.students, &id, generation)
     }
@@ -214,17 +251,18 @@ impl Store {
 /// One round trip: both counters.
 async fn read_generations(pool: &crate::Pool) -> Result<Generations, sqlx::Error> {
     const SQL: &str =
-        "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes";
+        "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
+         UNION ALL SELECT 2 AS kind, n FROM department_changes";
     let rows: Vec<(i64, i64)> = match pool {
         crate::Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_all(&p.read).await?,
         crate::Pool::MySql(p) => sqlx::query_as(SQL).fetch_all(p).await?,
     };
     let mut g = Generations::default();
     for (kind, n) in rows {
-        if kind == 0 {
-            g.data += n;
-        } else {
-            g.auth += n;
+        match kind {
+            0 => g.data += n,
+            1 => g.auth += n,
+            _ => g.departments += n,
         }
     }
     Ok(g)

@@ -4,7 +4,7 @@ use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::is_unique_violation_on;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Page, PageRequest, StudentFilter};
-use crate::generation::{bump_generation, in_write_tx};
+use crate::generation::{bump_generation, in_write_tx, CachedDepartment};
 use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
 use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -347,24 +347,41 @@ impl Store {
         &self,
         name: &DepartmentName,
     ) -> StoreResult<(DepartmentId, String)> {
-        let row: Option<(i64, Option<DateTime<Utc>>, String)> = on_pool!(self, p => {
-            sqlx::query_as("SELECT id, retired_at, name FROM departments WHERE name_key = ?")
-                .bind(name.unique_key())
-                .fetch_optional(p)
-                .await?
-        });
-        match row {
+        // Departments change rarely: answered from the cache while the
+        // departments generation says nothing changed.
+        let generation = self.generations().await?.departments;
+        let key = name.unique_key();
+        let found = match self.cache.department(&key, generation) {
+            Some(hit) => hit,
+            None => {
+                let row: Option<(i64, Option<DateTime<Utc>>, String)> = on_pool!(self, p => {
+                    sqlx::query_as("SELECT id, retired_at, name FROM departments WHERE name_key = ?")
+                        .bind(&key)
+                        .fetch_optional(p)
+                        .await?
+                });
+                let found = row.map(|(id, retired_at, name)| CachedDepartment {
+                    id,
+                    retired: retired_at.is_some(),
+                    name,
+                });
+                self.cache
+                    .remember_department(&key, generation, found.clone());
+                found
+            }
+        };
+        match found {
             None => Err(ValidationErrors::single(
                 "department",
                 format!("there is no department named '{name}'"),
             )
             .into()),
-            Some((_, Some(_), _)) => Err(ValidationErrors::single(
+            Some(d) if d.retired => Err(ValidationErrors::single(
                 "department",
                 format!("department '{name}' is retired and takes no new students"),
             )
             .into()),
-            Some((id, None, canonical)) => Ok((DepartmentId::new(id), canonical)),
+            Some(d) => Ok((DepartmentId::new(d.id), d.name)),
         }
     }
 
@@ -449,7 +466,10 @@ impl Store {
                 return Ok(replay);
             }
         }
-        let (department, _) = self.department_for_new_student(&new.department).await?;
+        let (department, department_name) =
+            self.department_for_new_student(&new.department).await?;
+        let department_name = DepartmentName::parse(&department_name)
+            .map_err(|e| StoreError::Corrupt(format!("department {department}: {e}")))?;
         if let Some(email) = &new.email {
             if let Some(existing) = self.live_email_owner(email, None).await? {
                 return Err(StoreError::Duplicate {
@@ -467,17 +487,29 @@ impl Store {
             }
         }
         let values = StudentValues::of_new(new, department);
-        let now = Utc::now();
+        // To the microsecond, as both engines store it: the record built
+        // here is the one a later read returns.
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         let outcome: StoreResult<Student> = on_writer!(self, p => {
             let mut tx = p.begin().await?;
-            let (id, _) = insert_student!(tx, &values, new.student_number.as_ref(), now);
-            let row: StudentRow = sqlx::query_as(&format!(
-                "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} WHERE s.id = ?"
-            ))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let student = Student::try_from(row)?;
+            let (id, number) = insert_student!(tx, &values, new.student_number.as_ref(), now);
+            // Built from what was written rather than read back: one round
+            // trip less on the write path.
+            let student = Student {
+                id: StudentId::new(id),
+                student_number: StudentNumber::parse(&number)
+                    .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?,
+                full_name: new.full_name.clone(),
+                email: new.email.clone(),
+                date_of_birth: new.date_of_birth,
+                department: department_name.clone(),
+                status: new.status,
+                enrolled_on: new.enrolled_on,
+                created_at: now,
+                updated_at: now,
+                deleted_at: None,
+                version: 1,
+            };
             write_audit!(tx, actor, "student.create", "student", Some(id), None::<String>, Some(to_json(&student)?)).await?;
             if let Some(key) = &options.idempotency {
                 let body = serde_json::to_string(&student)

@@ -495,3 +495,26 @@ both_engines!(lists_follow_writes_made_through_another_instance, |app| {
         "deleted department gone from the filter"
     );
 });
+
+both_engines!(
+    a_created_record_reads_back_exactly_as_it_was_answered,
+    |app| {
+        let mut body = crate::helpers::valid_student("Read Back");
+        body["email"] = serde_json::json!("Read.Back@Example.edu");
+        body["status"] = serde_json::json!("on_leave");
+        let created = app.post_json("/api/v1/students", &body).await;
+        assert_eq!(created.status(), 201);
+        let created: serde_json::Value = created.json().await.expect("json");
+        let id = created["id"].as_i64().expect("id");
+        let read: serde_json::Value = app
+            .get(&format!("/api/v1/students/{id}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            created, read,
+            "the answer to the create is the stored record"
+        );
+    }
+);
