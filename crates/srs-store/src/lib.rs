@@ -13,6 +13,7 @@ mod generation;
 mod import;
 mod login_failures;
 mod rows;
+mod sqlite_writer;
 mod students;
 
 pub use accounts::{ApiToken, User};
@@ -59,7 +60,8 @@ impl Backend {
 #[derive(Clone)]
 struct SqlitePools {
     read: SqlitePool,
-    write: SqlitePool,
+    writer: std::sync::Arc<sqlite_writer::Writer>,
+    checkpoint: SqlitePool,
 }
 
 #[derive(Clone)]
@@ -84,13 +86,24 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
-/// As `on_pool!`, for a body that writes: on SQLite, the writer.
+/// As `on_pool!`, for a body that writes. On SQLite the body gets the
+/// writer's connection inside the group transaction (`begin()` on it opens
+/// the write's savepoint), and the result is returned once the group
+/// committed.
 macro_rules! on_writer {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite(pools) => {
-                let $pool = &pools.write;
-                $body
+                let mut turn = pools.writer.turn().await?;
+                let value = {
+                    // `begin()` on the connection opens a savepoint.
+                    #[allow(unused_imports)]
+                    use sqlx::Connection as _;
+                    let $pool = turn.conn();
+                    $body
+                };
+                turn.finish().await?;
+                value
             }
             $crate::Pool::MySql($pool) => $body,
         }
@@ -187,19 +200,32 @@ impl Store {
             // the app's own caches answer most reads, and 17 connections
             // each caching the whole file was most of the server's memory.
             .pragma("cache_size", "-1024");
-        // The writer first: it creates the file and turns WAL on.
+        // The writer first: it creates the file and turns WAL on. It never
+        // checkpoints itself (copying the log into the file and syncing it
+        // would stall the write that crossed the threshold): a checkpointer
+        // of its own does that every second, beside the writes.
         let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect.clone().pragma("wal_autocheckpoint", "0"))
+            .await?;
+        let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
+        tokio::spawn(checkpoint_every_second(checkpointer.clone()));
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.read_only(true))
             .await?;
         Ok(Self {
-            pool: Pool::Sqlite(SqlitePools { read, write }),
+            pool: Pool::Sqlite(SqlitePools {
+                read,
+                writer: sqlite_writer::Writer::new(write),
+                checkpoint: checkpointer,
+            }),
             cache: Default::default(),
             reads: Default::default(),
         })
@@ -242,7 +268,11 @@ impl Store {
     /// Applies the versioned migrations that have not run yet.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(&p.write).await?,
+            Pool::Sqlite(p) => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(p.writer.pool())
+                    .await?
+            }
             Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await?,
         }
         Ok(())
@@ -262,7 +292,7 @@ impl Store {
         let (size, idle) = match &self.pool {
             Pool::Sqlite(p) => {
                 let (rs, ri) = stats(p.read.size(), p.read.num_idle());
-                let (ws, wi) = stats(p.write.size(), p.write.num_idle());
+                let (ws, wi) = stats(p.writer.pool().size(), p.writer.pool().num_idle());
                 (rs + ws, ri + wi)
             }
             Pool::MySql(p) => stats(p.size(), p.num_idle()),
@@ -275,9 +305,43 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(p) => {
                 p.read.close().await;
-                p.write.close().await;
+                p.writer.pool().close().await;
+                p.checkpoint.close().await;
             }
             Pool::MySql(p) => p.close().await,
+        }
+    }
+}
+
+/// Copies the SQLite log into the database file every second (PASSIVE: it
+/// waits for no reader and blocks no writer), until the store is closed.
+async fn checkpoint_every_second(pool: SqlitePool) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        let began = std::time::Instant::now();
+        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            Ok(_) => {
+                let took = began.elapsed();
+                if took > Duration::from_millis(100) {
+                    tracing::info!(
+                        took_ms = took.as_millis() as u64,
+                        "slow SQLite checkpoint (off the request path)"
+                    );
+                }
+            }
+            Err(e) if pool.is_closed() => {
+                tracing::debug!(error = %e, "checkpointer stopped");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "SQLite checkpoint failed; retrying in 1 s"),
         }
     }
 }

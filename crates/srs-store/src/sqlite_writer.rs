@@ -1,0 +1,314 @@
+//! SQLite's single writer, with group commit.
+//!
+//! SQLite takes one writer at a time. Every write of the process goes
+//! through one connection; writes that queue up while one runs share its
+//! transaction, each inside its own savepoint (a write that fails rolls
+//! back only itself), and the group commits once: when no write is
+//! waiting, or after `MAX_GROUP` writes or `MAX_GROUP_AGE`. A write is
+//! answered only after its group committed, so an acknowledged write is
+//! always durable; if the commit fails, every write of the group gets the
+//! error and none of them happened.
+
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
+use sqlx::Transaction;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// Most writes one commit carries.
+const MAX_GROUP: u32 = 64;
+/// Longest a group stays open while writes keep coming.
+const MAX_GROUP_AGE: Duration = Duration::from_millis(10);
+/// Outcomes of finished groups kept for writes still to read theirs.
+const KEPT_OUTCOMES: usize = 256;
+
+/// The open group transaction.
+struct Open {
+    tx: Option<Transaction<'static, Sqlite>>,
+    group: u64,
+    writes: u32,
+    since: Instant,
+}
+
+/// The writer: one connection, one open group at a time.
+pub(crate) struct Writer {
+    pool: SqlitePool,
+    open: tokio::sync::Mutex<Open>,
+    waiting: AtomicUsize,
+    outcomes: Mutex<BTreeMap<u64, Result<(), String>>>,
+    committed: Notify,
+}
+
+/// Counts a write waiting for its turn, until dropped (also when the
+/// waiting write is cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A write's turn on the connection; `finish` (or drop, for a write that
+/// returned early) hands it on.
+pub(crate) struct Turn<'a> {
+    writer: &'a Arc<Writer>,
+    open: Option<tokio::sync::MutexGuard<'a, Open>>,
+}
+
+impl Writer {
+    /// A writer over `pool` (one connection).
+    pub(crate) fn new(pool: SqlitePool) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            open: tokio::sync::Mutex::new(Open {
+                tx: None,
+                group: 0,
+                writes: 0,
+                since: Instant::now(),
+            }),
+            waiting: AtomicUsize::new(0),
+            outcomes: Mutex::new(BTreeMap::new()),
+            committed: Notify::new(),
+        })
+    }
+
+    /// The pool it writes through (for migrations and closing).
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Waits for the connection; the group transaction is open when this
+    /// returns.
+    pub(crate) async fn turn(self: &Arc<Self>) -> Result<Turn<'_>, sqlx::Error> {
+        let waiting = Waiting::new(&self.waiting);
+        let mut open = self.open.lock().await;
+        drop(waiting);
+        if open.tx.is_none() {
+            open.tx = Some(self.pool.begin().await?);
+            open.group += 1;
+            open.writes = 0;
+            open.since = Instant::now();
+        }
+        open.writes += 1;
+        Ok(Turn {
+            writer: self,
+            open: Some(open),
+        })
+    }
+
+    fn record(&self, group: u64, outcome: Result<(), String>) {
+        {
+            let mut outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+            outcomes.insert(group, outcome);
+            while outcomes.len() > KEPT_OUTCOMES {
+                outcomes.pop_first();
+            }
+        }
+        self.committed.notify_waiters();
+    }
+
+    /// Commits the open group, if any; its outcome goes to every write in it.
+    async fn commit(&self, open: &mut Open) -> Result<(), String> {
+        let Some(tx) = open.tx.take() else {
+            return Ok(());
+        };
+        let outcome = tx.commit().await.map_err(|e| e.to_string());
+        self.record(open.group, outcome.clone());
+        outcome
+    }
+
+    async fn outcome_of(&self, group: u64) -> Result<(), String> {
+        loop {
+            let committed = self.committed.notified();
+            tokio::pin!(committed);
+            committed.as_mut().enable();
+            {
+                let outcomes = self.outcomes.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(outcome) = outcomes.get(&group) {
+                    return outcome.clone();
+                }
+                if outcomes.keys().next().is_some_and(|first| *first > group) {
+                    return Err("the outcome of the write's commit was lost".into());
+                }
+            }
+            if tokio::time::timeout(MAX_GROUP_AGE * 2, committed)
+                .await
+                .is_err()
+            {
+                // The write expected to close the group went away before
+                // its turn: close it here.
+                let mut open = self.open.lock().await;
+                if open.group == group && open.tx.is_some() {
+                    let _ = self.commit(&mut open).await;
+                }
+            }
+        }
+    }
+}
+
+impl Turn<'_> {
+    /// The connection, inside the group transaction: `begin()` on it opens
+    /// the write's savepoint.
+    pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
+        match self.open.as_mut().and_then(|o| o.tx.as_mut()) {
+            Some(tx) => tx,
+            None => unreachable!("a turn always holds the open transaction"),
+        }
+    }
+
+    /// Ends the write: commits the group when it should, else leaves that to
+    /// a later write; returns once the write's group committed.
+    pub(crate) async fn finish(mut self) -> Result<(), sqlx::Error> {
+        let writer = self.writer;
+        let Some(mut open) = self.open.take() else {
+            return Ok(());
+        };
+        let group = open.group;
+        let close_now = writer.waiting.load(Ordering::SeqCst) == 0
+            || open.writes >= MAX_GROUP
+            || open.since.elapsed() >= MAX_GROUP_AGE;
+        let outcome = if close_now {
+            writer.commit(&mut open).await
+        } else {
+            drop(open);
+            writer.outcome_of(group).await
+        };
+        outcome.map_err(|e| sqlx::Error::Protocol(format!("the transaction did not commit: {e}")))
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        // A write that returned early (its savepoint is rolled back): the
+        // group must still commit for the others in it.
+        if let Some(open) = self.open.take() {
+            let nobody_next = self.writer.waiting.load(Ordering::SeqCst) == 0;
+            drop(open);
+            if nobody_next {
+                let writer = self.writer.clone();
+                tokio::spawn(async move {
+                    let mut open = writer.open.lock().await;
+                    let _ = writer.commit(&mut open).await;
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::Connection as _;
+
+    async fn writer(dir: &tempfile::TempDir) -> (Arc<Writer>, SqlitePool) {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("w.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .expect("writer");
+        sqlx::query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        let reader = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("reader");
+        (Writer::new(pool), reader)
+    }
+
+    /// One write as the store does it: a savepoint on the turn's connection.
+    async fn insert(writer: &Arc<Writer>, v: i64) -> Result<(), sqlx::Error> {
+        let mut turn = writer.turn().await?;
+        let outcome = async {
+            let mut tx = turn.conn().begin().await?;
+            sqlx::query("INSERT INTO t (v) VALUES (?)")
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        }
+        .await;
+        turn.finish().await?;
+        outcome
+    }
+
+    async fn count(reader: &SqlitePool) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM t")
+            .fetch_one(reader)
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_share_commits_and_a_failed_one_loses_only_itself() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, reader) = writer(&dir).await;
+        let mut tasks = Vec::new();
+        for v in 0..200 {
+            let writer = writer.clone();
+            // 7 is written twice: the second fails on the key, alone.
+            let v = if v == 100 { 7 } else { v };
+            tasks.push(tokio::spawn(async move { insert(&writer, v).await }));
+        }
+        let mut failed = 0;
+        for t in tasks {
+            if t.await.expect("task").is_err() {
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 1, "only the duplicate failed");
+        assert_eq!(
+            count(&reader).await,
+            199,
+            "every acknowledged write is committed"
+        );
+        let groups = writer.open.lock().await.group;
+        assert!(groups < 199, "writes shared commits: {groups} groups");
+    }
+
+    #[tokio::test]
+    async fn a_write_that_gives_up_midway_neither_lands_nor_blocks_the_others() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, reader) = writer(&dir).await;
+        {
+            let mut turn = writer.turn().await.expect("turn");
+            let mut tx = turn.conn().begin().await.expect("savepoint");
+            sqlx::query("INSERT INTO t (v) VALUES (1)")
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            // Dropped without commit or finish, as an early `?` return does.
+        }
+        insert(&writer, 2)
+            .await
+            .expect("the next write goes through");
+        let values: Vec<i64> = sqlx::query_scalar("SELECT v FROM t")
+            .fetch_all(&reader)
+            .await
+            .expect("rows");
+        assert_eq!(values, vec![2]);
+        // A lone write that gives up still lets its group close.
+        {
+            let _turn = writer.turn().await.expect("turn");
+        }
+        insert(&writer, 3).await.expect("and the next");
+        assert_eq!(count(&reader).await, 2);
+    }
+}
