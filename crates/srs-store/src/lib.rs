@@ -214,7 +214,11 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
-        tokio::spawn(checkpoint_every_second(checkpointer.clone()));
+        let writer = sqlite_writer::Writer::new(write);
+        tokio::spawn(checkpoint_every_second(
+            checkpointer.clone(),
+            writer.clone(),
+        ));
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -223,7 +227,7 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(SqlitePools {
                 read,
-                writer: sqlite_writer::Writer::new(write),
+                writer,
                 checkpoint: checkpointer,
             }),
             cache: Default::default(),
@@ -313,9 +317,13 @@ impl Store {
     }
 }
 
+/// Log frames (4 KiB pages, so 64 MiB) past which the writer empties the log.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
 /// Copies the SQLite log into the database file every second (PASSIVE: it
-/// waits for no reader and blocks no writer), until the store is closed.
-async fn checkpoint_every_second(pool: SqlitePool) {
+/// waits for no reader and blocks no writer), until the store is closed;
+/// asks the writer to empty the log once it holds `WAL_RESTART_FRAMES`.
+async fn checkpoint_every_second(pool: SqlitePool, writer: std::sync::Arc<sqlite_writer::Writer>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -324,11 +332,14 @@ async fn checkpoint_every_second(pool: SqlitePool) {
             return;
         }
         let began = std::time::Instant::now();
-        match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            Ok(_) => {
+        let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await;
+        match done {
+            Ok((_, log_frames, _)) => {
+                if log_frames > WAL_RESTART_FRAMES {
+                    writer.want_restart();
+                }
                 let took = began.elapsed();
                 if took > Duration::from_millis(100) {
                     tracing::info!(

@@ -12,7 +12,7 @@
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::Transaction;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -39,6 +39,7 @@ pub(crate) struct Writer {
     waiting: AtomicUsize,
     outcomes: Mutex<BTreeMap<u64, Result<(), String>>>,
     committed: Notify,
+    restart_wanted: AtomicBool,
 }
 
 /// Counts a write waiting for its turn, until dropped (also when the
@@ -79,7 +80,15 @@ impl Writer {
             waiting: AtomicUsize::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
             committed: Notify::new(),
+            restart_wanted: AtomicBool::new(false),
         })
+    }
+
+    /// Asks for the log to be emptied after the next commit: background
+    /// checkpoints copy it into the file, but under a steady stream of
+    /// writes and reads the log is never started over and grows.
+    pub(crate) fn want_restart(&self) {
+        self.restart_wanted.store(true, Ordering::SeqCst);
     }
 
     /// The pool it writes through (for migrations and closing).
@@ -124,6 +133,22 @@ impl Writer {
         };
         let outcome = tx.commit().await.map_err(|e| e.to_string());
         self.record(open.group, outcome.clone());
+        if self.restart_wanted.swap(false, Ordering::SeqCst) {
+            // Between groups, while no write runs: waits for readers still
+            // in the log (milliseconds), copies what the background
+            // checkpoints have not, and truncates the log.
+            let began = Instant::now();
+            match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await
+            {
+                Ok(_) => tracing::info!(
+                    took_ms = began.elapsed().as_millis() as u64,
+                    "SQLite log emptied"
+                ),
+                Err(e) => tracing::warn!(error = %e, "SQLite log not emptied; asking again later"),
+            }
+        }
         outcome
     }
 
