@@ -309,7 +309,7 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(p) => {
                 p.read.close().await;
-                p.writer.pool().close().await;
+                p.writer.close().await;
                 p.checkpoint.close().await;
             }
             Pool::MySql(p) => p.close().await,
@@ -331,6 +331,7 @@ async fn checkpoint_every_second(pool: SqlitePool, writer: std::sync::Arc<sqlite
         if pool.is_closed() {
             return;
         }
+        writer.commit_stranded().await;
         let began = std::time::Instant::now();
         let done: Result<(i64, i64, i64), _> = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&pool)

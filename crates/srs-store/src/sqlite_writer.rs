@@ -91,6 +91,31 @@ impl Writer {
         self.restart_wanted.store(true, Ordering::SeqCst);
     }
 
+    /// Commits a group no write is left to close (its last writes were
+    /// cancelled while waiting): called every second, so a group never
+    /// holds the connection, nor its writes' callers, for long.
+    pub(crate) async fn commit_stranded(&self) {
+        let Ok(mut open) = self.open.try_lock() else {
+            return; // a write holds it and will close the group
+        };
+        if open.tx.is_some() && open.since.elapsed() >= MAX_GROUP_AGE * 10 {
+            tracing::debug!(
+                group = open.group,
+                "committing a group its writes left open"
+            );
+            let _ = self.commit(&mut open).await;
+        }
+    }
+
+    /// Commits the open group, if any, and closes the connection.
+    pub(crate) async fn close(&self) {
+        {
+            let mut open = self.open.lock().await;
+            let _ = self.commit(&mut open).await;
+        }
+        self.pool.close().await;
+    }
+
     /// The pool it writes through (for migrations and closing).
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
