@@ -43,6 +43,33 @@ pub struct Student {
     pub version: i64,
 }
 
+impl Student {
+    /// The record `new` becomes when stored at `at` under `id` and
+    /// `number`, in the department as the store names it (first version).
+    pub fn created(
+        new: &NewStudent,
+        id: StudentId,
+        number: StudentNumber,
+        department: DepartmentName,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Student {
+            id,
+            student_number: number,
+            full_name: new.full_name.clone(),
+            email: new.email.clone(),
+            date_of_birth: new.date_of_birth,
+            department,
+            status: new.status,
+            enrolled_on: new.enrolled_on,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+            version: 1,
+        }
+    }
+}
+
 /// A student as a client typed it: every field a string, none checked yet.
 /// The API body, the page form and a CSV row all become one of these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -304,21 +331,13 @@ mod tests {
 
     fn stored() -> Student {
         let new = NewStudent::parse(&raw(), today()).expect("valid");
-        let now = Utc::now();
-        Student {
-            id: StudentId::new(1),
-            student_number: StudentNumber::generated(2026, 1),
-            full_name: new.full_name,
-            email: new.email,
-            date_of_birth: new.date_of_birth,
-            department: new.department,
-            status: new.status,
-            enrolled_on: new.enrolled_on,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-            version: 1,
-        }
+        Student::created(
+            &new,
+            StudentId::new(1),
+            StudentNumber::generated(2026, 1),
+            new.department.clone(),
+            Utc::now(),
+        )
     }
 
     #[test]

@@ -495,21 +495,9 @@ impl Store {
             let (id, number) = insert_student!(tx, &values, new.student_number.as_ref(), now);
             // Built from what was written rather than read back: one round
             // trip less on the write path.
-            let student = Student {
-                id: StudentId::new(id),
-                student_number: StudentNumber::parse(&number)
-                    .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?,
-                full_name: new.full_name.clone(),
-                email: new.email.clone(),
-                date_of_birth: new.date_of_birth,
-                department: department_name.clone(),
-                status: new.status,
-                enrolled_on: new.enrolled_on,
-                created_at: now,
-                updated_at: now,
-                deleted_at: None,
-                version: 1,
-            };
+            let number = StudentNumber::parse(&number)
+                .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
+            let student = Student::created(new, StudentId::new(id), number, department_name.clone(), now);
             write_audit!(tx, actor, "student.create", "student", Some(id), None::<String>, Some(to_json(&student)?)).await?;
             if let Some(key) = &options.idempotency {
                 let body = serde_json::to_string(&student)

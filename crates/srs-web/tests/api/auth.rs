@@ -249,13 +249,7 @@ both_engines!(sign_in_rotates_the_session_and_sign_out_ends_it, |app| {
     assert_eq!(r.status(), 303, "the planted id is not signed in");
     assert_eq!(status_of(&client, app.url("/students")).await, 200);
 
-    let token = csrf_of(&client, &app.url("/students")).await;
-    let r = client
-        .post(app.url("/logout"))
-        .form(&[("csrf_token", token.as_str())])
-        .send()
-        .await
-        .expect("sent");
+    let r = crate::helpers::sign_out(&client, &app.address).await;
     assert_eq!(r.status(), 303);
     assert_eq!(
         status_of(&client, app.url("/students")).await,
@@ -297,13 +291,7 @@ both_engines!(
                 .status(),
             200
         );
-        let token = csrf_of(&client, &app.url("/students")).await;
-        client
-            .post(app.url("/logout"))
-            .form(&[("csrf_token", token.as_str())])
-            .send()
-            .await
-            .expect("sent");
+        crate::helpers::sign_out(&client, &app.address).await;
         assert_eq!(
             thief
                 .get(app.url("/students"))

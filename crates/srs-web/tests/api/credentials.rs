@@ -5,7 +5,7 @@
 
 use crate::both_engines;
 use crate::helpers::{
-    anonymous, csrf_of, sign_in, spawn_sibling, status_of, try_sign_in, valid_student, Engine,
+    anonymous, sign_in, sign_out, spawn_sibling, status_of, try_sign_in, valid_student, Engine,
     PASSWORD,
 };
 use serde_json::Value;
@@ -83,13 +83,7 @@ both_engines!(
         for base in [&app, &other] {
             assert_eq!(status_of(&browser, base.url("/students")).await, 200);
         }
-        let token = csrf_of(&browser, &app.url("/students")).await;
-        browser
-            .post(app.url("/logout"))
-            .form(&[("csrf_token", token.as_str())])
-            .send()
-            .await
-            .expect("sent");
+        sign_out(&browser, &app.address).await;
         assert_eq!(
             status_of(&browser, other.url("/students")).await,
             303,

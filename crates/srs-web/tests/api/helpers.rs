@@ -206,6 +206,18 @@ pub async fn try_sign_in(
         .expect("sign-in request")
 }
 
+/// Signs `client` out of the app at `address` (the form's POST, with its
+/// CSRF token); the answer.
+pub async fn sign_out(client: &Client, address: &str) -> Response {
+    let token = csrf_of(client, &format!("{address}/students")).await;
+    client
+        .post(format!("{address}/logout"))
+        .form(&[("csrf_token", token.as_str())])
+        .send()
+        .await
+        .expect("sent")
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
