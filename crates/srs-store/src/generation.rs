@@ -108,11 +108,12 @@ pub(crate) struct CachedDepartment {
     pub(crate) name: String,
 }
 
-fn lookup<K: std::hash::Hash + Eq, V: Clone>(
-    map: &Mutex<HashMap<K, (i64, V)>>,
-    key: &K,
-    generation: i64,
-) -> Option<V> {
+fn lookup<K, Q, V>(map: &Mutex<HashMap<K, (i64, V)>>, key: &Q, generation: i64) -> Option<V>
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+    V: Clone,
+{
     let map = map
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -154,7 +155,7 @@ impl ReadCache {
         name_key: &str,
         generation: i64,
     ) -> Option<Option<CachedDepartment>> {
-        lookup(&self.departments, &name_key.to_owned(), generation)
+        lookup(&self.departments, name_key, generation)
     }
 
     pub(crate) fn remember_department(
@@ -175,7 +176,7 @@ impl ReadCache {
     }
 
     pub(crate) fn session(&self, id_hash: &str, generation: i64) -> Option<CachedSession> {
-        lookup(&self.sessions, &id_hash.to_owned(), generation)
+        lookup(&self.sessions, id_hash, generation)
     }
 
     pub(crate) fn remember_session(&self, id_hash: &str, generation: i64, s: CachedSession) {
@@ -189,7 +190,7 @@ impl ReadCache {
     }
 
     pub(crate) fn token(&self, token_hash: &str, generation: i64) -> Option<CachedToken> {
-        lookup(&self.tokens, &token_hash.to_owned(), generation)
+        lookup(&self.tokens, token_hash, generation)
     }
 
     pub(crate) fn remember_token(&self, token_hash: &str, generation: i64, t: CachedToken) {

@@ -142,57 +142,47 @@ both_engines!(sign_in_failures_count_across_instances, |app| {
     }
 });
 
+/// A create under `key`: its status and body.
+async fn create_with_key(
+    app: &crate::helpers::TestApp,
+    key: &str,
+    name: &str,
+) -> (reqwest::StatusCode, Value) {
+    let answer = app
+        .client
+        .post(app.url("/api/v1/students"))
+        .header("idempotency-key", key)
+        .json(&valid_student(name))
+        .send()
+        .await
+        .expect("sent");
+    (answer.status(), answer.json().await.expect("json"))
+}
+
+/// Makes every stored idempotency key older than its retention (24 h).
+async fn age_idempotency_keys(app: &crate::helpers::TestApp) {
+    behind_the_back(
+        app,
+        "UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'",
+    )
+    .await;
+}
+
 both_engines!(
     idempotency_keys_replay_within_their_retention_and_are_gone_after,
     |app| {
-        let first = app
-            .client
-            .post(app.url("/api/v1/students"))
-            .header("idempotency-key", "retention-1")
-            .json(&valid_student("Kept Key"))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(first.status(), 201);
-        let first: Value = first.json().await.expect("json");
-        let replay = app
-            .client
-            .post(app.url("/api/v1/students"))
-            .header("idempotency-key", "retention-1")
-            .json(&valid_student("Kept Key"))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(replay.status(), 201);
-        assert_eq!(
-            replay.json::<Value>().await.expect("json")["id"],
-            first["id"]
-        );
+        let (status, first) = create_with_key(&app, "retention-1", "Kept Key").await;
+        assert_eq!(status, 201);
+        let (status, replay) = create_with_key(&app, "retention-1", "Kept Key").await;
+        assert_eq!(status, 201);
+        assert_eq!(replay["id"], first["id"]);
 
-        // Past the retention (24 h) the key is forgotten: reusable, and purged.
-        behind_the_back(
-            &app,
-            "UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'",
-        )
-        .await;
-        let reused = app
-            .client
-            .post(app.url("/api/v1/students"))
-            .header("idempotency-key", "retention-1")
-            .json(&valid_student("Another Student"))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(reused.status(), 201, "a new request, not a mismatch");
-        assert_ne!(
-            reused.json::<Value>().await.expect("json")["id"],
-            first["id"]
-        );
-        behind_the_back(
-            &app,
-            "UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'",
-        )
-        .await;
+        // Past the retention the key is forgotten: reusable, and purged.
+        age_idempotency_keys(&app).await;
+        let (status, reused) = create_with_key(&app, "retention-1", "Another Student").await;
+        assert_eq!(status, 201, "a new request, not a mismatch");
+        assert_ne!(reused["id"], first["id"]);
+        age_idempotency_keys(&app).await;
         assert_eq!(app.store.purge_idempotency_keys().await.expect("purge"), 1);
         assert_eq!(app.store.purge_idempotency_keys().await.expect("purge"), 0);
     }
