@@ -258,6 +258,18 @@ enum StudentsCommand {
 }
 
 impl Cli {
+    /// Whether the command runs until stopped (a server), as opposed to a
+    /// one-shot operator command.
+    pub fn runs_until_stopped(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Serve(_)
+                | Command::Up { .. }
+                | Command::Controller { .. }
+                | Command::Edge { .. }
+        )
+    }
+
     /// Runtime threads the command asks for; None: one per core.
     pub fn worker_threads(&self) -> Option<usize> {
         match &self.command {

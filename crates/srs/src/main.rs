@@ -2,6 +2,7 @@
 //! crates. No logic lives here.
 
 mod admission_feed;
+mod allocator;
 mod cli;
 mod cluster_view;
 mod config;
@@ -11,6 +12,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if cli.runs_until_stopped() {
+        allocator::bound_arenas();
+    }
     let runtime = match cli.worker_threads() {
         Some(1) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
