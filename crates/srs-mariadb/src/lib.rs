@@ -15,3 +15,9 @@ mod server;
 pub use admin::{Admin, Credentials, ReplicaStatus, SemiSync, SyncMode};
 pub use error::{MariaDbError, Result};
 pub use server::{find_binaries, LocalServer, ServerConfig};
+
+/// Finds one of the MariaDB client tools (`mariadb`, `mariadb-binlog`…),
+/// or says how to install it.
+pub fn tool(name: &str) -> Result<std::path::PathBuf> {
+    server::which(name).ok_or_else(|| MariaDbError::NotInstalled(name.into()))
+}

@@ -271,15 +271,40 @@ impl Store {
 
     /// Applies the versioned migrations that have not run yet.
     pub async fn migrate(&self) -> StoreResult<()> {
+        self.migrate_up_to(None).await
+    }
+
+    /// Applies the migrations not run yet, up to and including `version`
+    /// (all of them when None): a restore rebuilds the schema a backup was
+    /// taken with, loads it, then brings it up to date.
+    pub async fn migrate_up_to(&self, version: Option<i64>) -> StoreResult<()> {
+        let mut migrator = match self.backend() {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::MySql => sqlx::migrate!("./migrations/mysql"),
+        };
+        if let Some(version) = version {
+            let kept: Vec<_> = migrator
+                .migrations
+                .iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect();
+            migrator.migrations = kept.into();
+        }
         match &self.pool {
-            Pool::Sqlite(p) => {
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(p.writer.pool())
-                    .await?
-            }
-            Pool::MySql(p) => sqlx::migrate!("./migrations/mysql").run(p).await?,
+            Pool::Sqlite(p) => migrator.run(p.writer.pool()).await?,
+            Pool::MySql(p) => migrator.run(p).await?,
         }
         Ok(())
+    }
+
+    /// The newest schema version this build of srs knows.
+    pub fn known_schema_version(backend: Backend) -> i64 {
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::MySql => sqlx::migrate!("./migrations/mysql"),
+        };
+        migrator.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
     /// Checks that the database answers.

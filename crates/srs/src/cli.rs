@@ -68,6 +68,13 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         worker_threads: u16,
     },
+    /// Take, list and verify backups.
+    Backup {
+        #[command(subcommand)]
+        command: crate::backup_cli::BackupCommand,
+    },
+    /// Restore a backup into a new database (or, with --force, over one).
+    Restore(Box<crate::backup_cli::RestoreArgs>),
     /// Show each site's database, replication, app instances and routing.
     Status {
         /// The cluster's data directory.
@@ -326,6 +333,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             watch,
         } => status(&data_dir, json, watch).await,
+        Command::Backup { command } => {
+            telemetry::init(LogFormat::Text, "warn")?;
+            crate::backup_cli::backup(command).await
+        }
+        Command::Restore(args) => {
+            telemetry::init(LogFormat::Text, "warn")?;
+            crate::backup_cli::restore(*args).await
+        }
         Command::Switchover { target } => {
             let to = srs_dr::operator::target(&target.data_dir, target.to)?;
             let request = srs_dr::request::OperatorRequest::Switchover { to };
@@ -757,7 +772,7 @@ async fn parent_gone() {
 
 /// Resolves on Ctrl-C or SIGTERM (or, for children of `srs up`, when it
 /// is gone).
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
     // Registered now, not when first polled: a signal that arrives while
     // a command is still starting up is kept until it is ready to stop.

@@ -326,6 +326,107 @@ pub fn resolve_store(args: StoreArgs) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(url))
 }
 
+impl StoreArgs {
+    /// The cluster directory, when given.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+}
+
+/// A database URL as it may be shown: the password replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// The binlog archive's source for a server URL (no database needed).
+pub fn archive_server(url: &str) -> anyhow::Result<srs_backup::archive::ArchiveSource> {
+    let rest = url
+        .strip_prefix("mysql://")
+        .or_else(|| url.strip_prefix("mariadb://"))
+        .context("--server: use mysql://USER:PASSWORD@HOST:PORT")?;
+    let (userinfo, hostport) = rest
+        .rsplit_once('@')
+        .context("--server: name the account, mysql://USER:PASSWORD@HOST:PORT")?;
+    let hostport = hostport.split('/').next().unwrap_or_default();
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "3306"));
+    let port: u16 = port
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--server: '{port}' is not a port"))?;
+    let user = userinfo.split(':').next().unwrap_or_default().to_owned();
+    Ok(srs_backup::archive::ArchiveSource {
+        host: host.to_owned(),
+        port,
+        user,
+        password: srs_backup::pitr::password_of(url),
+        label: format!("{host}:{port}"),
+    })
+}
+
+/// The binlog archive's source in a cluster: the current primary, as root
+/// (SHOW BINARY LOGS needs more than the replication account holds).
+pub fn archive_primary(dir: &Path) -> anyhow::Result<srs_backup::archive::ArchiveSource> {
+    let cluster = srs_dr::ClusterDir::new(dir);
+    let topology = srs_dr::Topology::of(&cluster)
+        .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
+    let secrets = srs_dr::Secrets::load(&cluster)?;
+    let site = srs_dr::published::primary_site(&topology, &cluster);
+    Ok(srs_backup::archive::ArchiveSource {
+        host: site.db_host.clone(),
+        port: site.db_port,
+        user: "root".into(),
+        password: secrets.root_password.clone(),
+        label: format!("site {}", site.name),
+    })
+}
+
+/// Where `srs backup create` reads from, and how to name it: in a
+/// cluster, the DR site's replica when it answers (so the primary does no
+/// extra work), else the primary; otherwise the database the flags name.
+pub async fn resolve_backup_source(args: StoreArgs) -> anyhow::Result<(SecretString, String)> {
+    let Some(dir) = args.data_dir.clone() else {
+        let url = resolve_store(args)?;
+        let label = redacted(secrecy::ExposeSecret::expose_secret(&url));
+        return Ok((url, label));
+    };
+    if args.database_url.is_some() {
+        bail!("give either --database-url or --data-dir, not both");
+    }
+    let cluster = srs_dr::ClusterDir::new(&dir);
+    let topology = srs_dr::Topology::of(&cluster)
+        .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
+    let secrets = srs_dr::Secrets::load(&cluster)?;
+    let primary = srs_dr::published::primary_site(&topology, &cluster);
+    for site in topology.sites.iter().filter(|s| s.name != primary.name) {
+        let url = secrets.app_url(&site.db_host, site.db_port);
+        if srs_backup::create::answers(&url).await {
+            return Ok((
+                SecretString::from(url),
+                format!(
+                    "site {} (replica, {}:{})",
+                    site.name, site.db_host, site.db_port
+                ),
+            ));
+        }
+        tracing::warn!(site = %site.name, "the replica does not answer; backing up the primary");
+    }
+    Ok((
+        SecretString::from(secrets.app_url(&primary.db_host, primary.db_port)),
+        format!(
+            "site {} (primary, {}:{})",
+            primary.name, primary.db_host, primary.db_port
+        ),
+    ))
+}
+
 /// Refuses unknown schemes before anything is created; never echoes the
 /// URL itself, which may hold a password.
 fn check_database_url(url: &str) -> anyhow::Result<()> {

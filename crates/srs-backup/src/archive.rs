@@ -1,0 +1,330 @@
+//! The continuous binlog archive: `mariadb-binlog --raw --stop-never`
+//! copies the primary's binary logs into the store as they are written.
+//! The stock tool stops for good when its connection drops, so srs
+//! supervises it: it restarts it (resuming with the last file it was
+//! writing, which is copied again whole), and follows the new primary
+//! after a failover or switchover. Files are kept per server, so two
+//! servers' `mariadb-bin.000003` never overwrite each other; with
+//! log-slave-updates both logs hold the same GTIDs, and the index below
+//! stitches one history out of them.
+//!
+//! ```text
+//! STORE/binlogs/server-ID/mariadb-bin.000001 …
+//! ```
+
+use crate::binlog::{index_file, FileIndex, Transaction};
+use crate::layout::BackupStore;
+use anyhow::{bail, Context};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where one server's archived binlogs live.
+pub fn server_dir(store: &BackupStore, server_id: u32) -> PathBuf {
+    store
+        .root()
+        .join("binlogs")
+        .join(format!("server-{server_id}"))
+}
+
+/// A server to archive from.
+#[derive(Clone)]
+pub struct ArchiveSource {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// An account with REPLICATION SLAVE (or root).
+    pub user: String,
+    /// Its password.
+    pub password: String,
+    /// Site name, for logs.
+    pub label: String,
+}
+
+impl std::fmt::Debug for ArchiveSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}:{})", self.label, self.host, self.port)
+    }
+}
+
+/// One archived file and what it holds.
+#[derive(Debug, Clone)]
+pub struct ArchivedFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// The server whose log it is.
+    pub server_id: u32,
+    /// What it holds.
+    pub index: FileIndex,
+}
+
+/// Everything in the archive, indexed.
+#[derive(Debug, Default)]
+pub struct Archive {
+    /// The files, per server in name order.
+    pub files: Vec<ArchivedFile>,
+}
+
+/// Where a transaction can be replayed from.
+#[derive(Debug, Clone, Copy)]
+pub struct Located {
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Index into [`Archive::files`].
+    pub file: usize,
+}
+
+impl Archive {
+    /// Reads and indexes every archived file.
+    pub fn load(store: &BackupStore) -> anyhow::Result<Self> {
+        let root = store.root().join("binlogs");
+        let mut files = Vec::new();
+        let servers = match std::fs::read_dir(&root) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", root.display())),
+        };
+        let mut dirs: Vec<(u32, PathBuf)> = Vec::new();
+        for entry in servers {
+            let entry = entry.with_context(|| format!("cannot read {}", root.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_prefix("server-").and_then(|n| n.parse().ok()) {
+                dirs.push((id, entry.path()));
+            }
+        }
+        dirs.sort();
+        for (server_id, dir) in dirs {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .with_context(|| format!("cannot read {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension()
+                        .and_then(|x| x.to_str())
+                        .is_some_and(|x| x.len() == 6 && x.chars().all(|c| c.is_ascii_digit()))
+                })
+                .collect();
+            names.sort();
+            for path in names {
+                let index = index_file(&path)?;
+                files.push(ArchivedFile {
+                    path,
+                    server_id,
+                    index,
+                });
+            }
+        }
+        Ok(Self { files })
+    }
+
+    /// Every archived transaction of `domain`, by sequence number; where
+    /// two servers' logs hold the same one, the first file listed wins.
+    pub fn transactions(&self, domain: u32) -> BTreeMap<u64, Located> {
+        let mut by_seq = BTreeMap::new();
+        for (i, file) in self.files.iter().enumerate() {
+            for t in file
+                .index
+                .transactions
+                .iter()
+                .filter(|t| t.gtid.domain == domain)
+            {
+                by_seq.entry(t.gtid.seq).or_insert(Located {
+                    transaction: *t,
+                    file: i,
+                });
+            }
+        }
+        by_seq
+    }
+
+    /// The GTID domains the archive holds transactions of.
+    pub fn domains(&self) -> Vec<u32> {
+        let mut d: Vec<u32> = self
+            .files
+            .iter()
+            .flat_map(|f| f.index.transactions.iter().map(|t| t.gtid.domain))
+            .collect();
+        d.sort_unstable();
+        d.dedup();
+        d
+    }
+
+    /// The newest archived transaction.
+    pub fn newest(&self) -> Option<Transaction> {
+        self.files
+            .iter()
+            .flat_map(|f| f.index.transactions.iter())
+            .max_by_key(|t| (t.at, t.gtid.seq))
+            .copied()
+    }
+
+    /// Sequence ranges missing between `after` (exclusive) and `upto`
+    /// (inclusive) in `domain`.
+    pub fn gaps(&self, domain: u32, after: u64, upto: u64) -> Vec<(u64, u64)> {
+        let have = self.transactions(domain);
+        let mut gaps = Vec::new();
+        let mut expected = after + 1;
+        for (&seq, _) in have.range(after + 1..=upto) {
+            if seq > expected {
+                gaps.push((expected, seq - 1));
+            }
+            expected = seq + 1;
+        }
+        if expected <= upto {
+            gaps.push((expected, upto));
+        }
+        gaps
+    }
+}
+
+/// The archive's state for status pages.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ArchiveState {
+    /// Files archived.
+    pub files: usize,
+    /// Bytes archived.
+    pub bytes: u64,
+    /// The newest archived transaction's GTID and time.
+    pub newest_gtid: Option<String>,
+    /// Its time (UTC, RFC 3339).
+    pub newest_at: Option<String>,
+    /// Gaps in sequence numbers anywhere in the archive (domain 0).
+    pub gaps: Vec<(u64, u64)>,
+}
+
+/// Summarises the archive.
+pub fn state(store: &BackupStore) -> anyhow::Result<ArchiveState> {
+    let archive = Archive::load(store)?;
+    let bytes = archive
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    let newest = archive.newest();
+    let mut gaps = Vec::new();
+    for domain in archive.domains() {
+        let seqs = archive.transactions(domain);
+        if let (Some((&first, _)), Some((&last, _))) = (seqs.iter().next(), seqs.iter().next_back())
+        {
+            gaps.extend(archive.gaps(domain, first, last));
+        }
+    }
+    Ok(ArchiveState {
+        files: archive.files.len(),
+        bytes,
+        newest_gtid: newest.map(|t| t.gtid.to_string()),
+        newest_at: newest
+            .and_then(|t| chrono::DateTime::from_timestamp(t.at, 0).map(|d| d.to_rfc3339())),
+        gaps,
+    })
+}
+
+/// A `[client]` option file for the MariaDB tools, so that no password
+/// appears on a command line (where `ps` would show it).
+pub fn client_options(dir: &Path, user: &str, password: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join("client.cnf");
+    let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    srs_mariadb::private_file::write(
+        &path,
+        &format!(
+            "[client]\nuser=\"{}\"\npassword=\"{}\"\n",
+            quote(user),
+            quote(password)
+        ),
+    )
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// The server's ID and the binlog file to start copying from: the last one
+/// already archived from it (copied again whole), else its oldest.
+async fn start_point(store: &BackupStore, source: &ArchiveSource) -> anyhow::Result<(u32, String)> {
+    use sqlx::{ConnectOptions, Executor, Row};
+    let mut conn = sqlx::mysql::MySqlConnectOptions::new()
+        .host(&source.host)
+        .port(source.port)
+        .username(&source.user)
+        .password(&source.password)
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to {source:?}"))?;
+    let id: u32 = sqlx::query_scalar("SELECT CAST(@@server_id AS UNSIGNED)")
+        .fetch_one(&mut conn)
+        .await
+        .context("reading the server's ID")?;
+    let logs = conn
+        .fetch_all(sqlx::raw_sql("SHOW BINARY LOGS"))
+        .await
+        .context("listing the server's binary logs (is log-bin on?)")?;
+    let names: Vec<String> = logs
+        .iter()
+        .filter_map(|r| {
+            r.try_get::<String, _>(0).ok().or_else(|| {
+                r.try_get::<Vec<u8>, _>(0)
+                    .ok()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            })
+        })
+        .collect();
+    let Some(oldest) = names.first().cloned() else {
+        bail!("{source:?} has no binary logs: srs archives need log-bin");
+    };
+    let dir = server_dir(store, id);
+    let mut archived: Vec<String> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| names.contains(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    archived.sort();
+    Ok((id, archived.pop().unwrap_or(oldest)))
+}
+
+/// Copies `source`'s binary logs into the store until `stop` resolves or
+/// the copy ends (the connection dropped, the server went away); the
+/// caller restarts it.
+pub async fn copy_until(
+    store: &BackupStore,
+    source: &ArchiveSource,
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (server_id, first) = start_point(store, source).await?;
+    let dir = server_dir(store, server_id);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let options_dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let options = client_options(options_dir.path(), &source.user, &source.password)?;
+    let tool =
+        srs_mariadb::tool("mariadb-binlog").context("the binlog archive needs mariadb-binlog")?;
+    tracing::info!(source = ?source, server_id, from = %first, "archiving binary logs");
+    let mut child = tokio::process::Command::new(tool)
+        .arg(format!("--defaults-extra-file={}", options.display()))
+        .args(["--read-from-remote-server", "--raw", "--stop-never"])
+        .arg(format!("--host={}", source.host))
+        .arg(format!("--port={}", source.port))
+        // A replica ID no server of a topology uses.
+        .arg(format!("--stop-never-slave-server-id={}", 4_000_000_001u32))
+        .arg(format!("--result-file={}/", dir.display()))
+        .arg(&first)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start mariadb-binlog")?;
+    tokio::select! {
+        status = child.wait() => {
+            let status = status.context("waiting for mariadb-binlog")?;
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                let _ = stderr.read_to_string(&mut err).await;
+            }
+            bail!("mariadb-binlog stopped ({status}): {}", err.trim())
+        }
+        () = stop => {
+            let _ = child.kill().await;
+            Ok(())
+        }
+    }
+}

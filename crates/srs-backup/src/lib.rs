@@ -1,0 +1,31 @@
+//! srs backups: consistent full backups of MariaDB or SQLite into a plain
+//! directory store, each with a manifest of checksums and per-table
+//! digests, and proven by trial restores into scratch databases.
+
+mod binlog;
+mod digest;
+mod files;
+mod scratch;
+mod tables;
+
+pub mod archive;
+pub mod create;
+pub mod layout;
+pub mod manifest;
+pub mod pitr;
+pub mod progress;
+pub mod restore;
+pub mod verify;
+
+pub use binlog::Gtid;
+pub use create::create;
+pub use layout::{BackupId, BackupStore};
+pub use manifest::{Engine, Manifest};
+pub use progress::{Progress, ProgressMode};
+pub use restore::{restore, target_holds_data, Overwrite, Restored};
+pub use verify::{verify, Verification};
+
+/// Checks a backup's data files against its manifest (size and SHA-256).
+pub fn check_files(dir: &std::path::Path, manifest: &Manifest) -> anyhow::Result<u64> {
+    files::check(dir, manifest)
+}

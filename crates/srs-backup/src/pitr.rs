@@ -1,0 +1,346 @@
+//! Point-in-time restore: the newest full backup before the point, then
+//! the archived transactions after the backup's GTID up to the point,
+//! replayed by `mariadb-binlog | mariadb` one archived file at a time.
+
+use crate::archive::{client_options, Archive, Located};
+use crate::binlog::{parse_position, Gtid};
+use crate::layout::{BackupId, BackupStore};
+use crate::manifest::{Engine, Manifest};
+use crate::progress::Progress;
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+
+/// Where to stop.
+#[derive(Debug, Clone, Copy)]
+pub enum Point {
+    /// Everything logged up to and including this second (the binlog
+    /// records whole seconds).
+    Time(DateTime<Utc>),
+    /// Everything up to and including this transaction.
+    Gtid(Gtid),
+}
+
+/// What a point-in-time restore will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The full backup it starts from.
+    pub backup: BackupId,
+    /// That backup's manifest.
+    pub manifest: Manifest,
+    /// The backup's position.
+    pub from: Option<Gtid>,
+    /// The last transaction replayed (None: the backup alone).
+    pub to: Option<Located>,
+    /// Transactions to replay.
+    pub transactions: u64,
+    /// Archived files to replay from, with the first and last sequence
+    /// number taken from each.
+    pub segments: Vec<(PathBuf, u64, u64, u32)>,
+    /// A note for the operator (e.g. the point is past the archive's end).
+    pub note: Option<String>,
+}
+
+fn single_gtid(manifest: &Manifest) -> anyhow::Result<Option<Gtid>> {
+    let Some(text) = manifest.gtid.as_deref() else {
+        return Ok(None);
+    };
+    let position = parse_position(text).map_err(anyhow::Error::msg)?;
+    match position.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        _ => bail!(
+            "backup {} sits at {text}, several GTID domains: srs replays one domain",
+            manifest.id
+        ),
+    }
+}
+
+/// Works out which backup and which archived transactions reach `point`.
+pub fn plan(store: &BackupStore, point: Point) -> anyhow::Result<Plan> {
+    if let Point::Time(at) = point {
+        if at > Utc::now() {
+            bail!("--at {} is in the future", at.to_rfc3339());
+        }
+    }
+    let archive = Archive::load(store)?;
+    if archive.files.is_empty() {
+        bail!(
+            "there is no binlog archive in {}: without one only a backup's own point can be restored (--backup ID); `srs backup archive` keeps one",
+            store.root().join("binlogs").display()
+        );
+    }
+    let domains = archive.domains();
+    if domains.len() > 1 {
+        bail!("the binlog archive holds GTID domains {domains:?}: srs replays one domain");
+    }
+    let domain = domains.first().copied().unwrap_or(0);
+    let history = archive.transactions(domain);
+    // The last transaction to replay.
+    let target: Option<Located> = match point {
+        Point::Gtid(g) => {
+            if g.domain != domain && !history.is_empty() {
+                bail!("--gtid {g}: the archive holds domain {domain} only");
+            }
+            history.get(&g.seq).copied()
+        }
+        Point::Time(at) => history
+            .values()
+            .filter(|l| l.transaction.at <= at.timestamp())
+            .max_by_key(|l| l.transaction.gtid.seq)
+            .copied(),
+    };
+    // The newest backup at or before the point.
+    let mut chosen: Option<(BackupId, Manifest, Option<Gtid>)> = None;
+    for id in store.ids()?.into_iter().rev() {
+        let manifest = Manifest::read(&store.backup_dir(&id))?;
+        if manifest.engine != Engine::Mariadb {
+            continue;
+        }
+        let from = single_gtid(&manifest)?;
+        let before = match point {
+            Point::Time(at) => manifest.taken_at <= at,
+            Point::Gtid(g) => from.is_some_and(|f| f.seq <= g.seq),
+        };
+        if before {
+            chosen = Some((id, manifest, from));
+            break;
+        }
+    }
+    let Some((backup, manifest, from)) = chosen else {
+        bail!(
+            "no MariaDB backup was taken before that point, so it is outside the restorable window (see `srs backup list`)"
+        );
+    };
+    let from_seq = from.map_or(0, |g| g.seq);
+    if let Point::Gtid(g) = point {
+        if target.is_none() && g.seq > from_seq {
+            bail!(
+                "--gtid {g} is not in the binlog archive (newest archived: {})",
+                archive
+                    .newest()
+                    .map_or_else(|| "none".to_owned(), |t| t.gtid.to_string())
+            );
+        }
+    }
+    let to = target.filter(|t| t.transaction.gtid.seq > from_seq);
+    let mut note = None;
+    if let (Point::Time(at), Some(newest)) = (point, archive.newest()) {
+        if at.timestamp() > newest.at {
+            note = Some(format!(
+                "nothing was archived after {} (GTID {}); the restore ends there",
+                DateTime::from_timestamp(newest.at, 0).map_or_else(String::new, |d| d.to_rfc3339()),
+                newest.gtid
+            ));
+        }
+    }
+    let mut segments: Vec<(PathBuf, u64, u64, u32)> = Vec::new();
+    let mut transactions = 0;
+    if let Some(to) = to {
+        let last = to.transaction.gtid.seq;
+        if from.is_none() {
+            bail!(
+                "backup {backup} has no GTID position (its server wrote no binary log), so it cannot be rolled forward"
+            );
+        }
+        let gaps = archive.gaps(domain, from_seq, last);
+        if let Some((a, b)) = gaps.first() {
+            bail!(
+                "the binlog archive has a gap: transactions {domain}-*-{a} to {domain}-*-{b} are missing, so the point cannot be reached from backup {backup}"
+            );
+        }
+        let wanted: BTreeMap<u64, Located> = history
+            .range(from_seq + 1..=last)
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        for (seq, located) in &wanted {
+            transactions += 1;
+            let path = archive.files[located.file].path.clone();
+            match segments.last_mut() {
+                Some(seg) if seg.0 == path && seg.2 + 1 == *seq => seg.2 = *seq,
+                _ => segments.push((path, *seq, *seq, located.transaction.gtid.server)),
+            }
+        }
+    }
+    Ok(Plan {
+        backup,
+        manifest,
+        from,
+        to,
+        transactions,
+        segments,
+        note,
+    })
+}
+
+/// Replays a plan's archived transactions into `url` (a database already
+/// restored from the plan's backup). Returns transactions and seconds.
+pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::Result<(u64, f64)> {
+    let started = Instant::now();
+    if plan.segments.is_empty() {
+        return Ok((0, 0.0));
+    }
+    let options = {
+        use std::str::FromStr;
+        sqlx::mysql::MySqlConnectOptions::from_str(&url.replacen("mariadb://", "mysql://", 1))
+            .context("invalid MySQL URL")?
+    };
+    let database = options.get_database().unwrap_or_default().to_owned();
+    let source_db = plan
+        .manifest
+        .database
+        .clone()
+        .unwrap_or_else(|| database.clone());
+    let host = options.get_host().to_owned();
+    let port = options.get_port();
+    let user = options.get_username().to_owned();
+    let password = password_of(url);
+    let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let client = client_options(tmp.path(), &user, &password)?;
+    let binlog_tool = srs_mariadb::tool("mariadb-binlog").context("replay needs mariadb-binlog")?;
+    let client_tool = srs_mariadb::tool("mariadb").context("replay needs the mariadb client")?;
+    let domain = plan.from.map_or(0, |g| g.domain);
+    progress.stage("replay", plan.transactions);
+    let mut mariadb = tokio::process::Command::new(client_tool)
+        .arg(format!("--defaults-extra-file={}", client.display()))
+        .arg(format!("--host={host}"))
+        .arg(format!("--port={port}"))
+        .arg("--binary-mode")
+        .arg(&database)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the mariadb client")?;
+    let mut stdin = mariadb
+        .stdin
+        .take()
+        .context("the mariadb client has no input")?;
+    // Replayed transactions are not logged again on the target, and lose
+    // their original GTIDs: a target with a history of its own (any server
+    // in strict mode that has written anything) refuses older numbers.
+    stdin
+        .write_all(b"SET SESSION sql_log_bin = 0;\n")
+        .await
+        .context("writing to the mariadb client")?;
+    for (path, first, last, server) in &plan.segments {
+        let mut command = tokio::process::Command::new(&binlog_tool);
+        command
+            .arg(format!("--start-position={domain}-{server}-{}", first - 1))
+            .arg(format!("--stop-position={domain}-{server}-{last}"))
+            .arg("--skip-gtid-strict-mode");
+        // Only the srs database's changes: the server's log also holds other
+        // databases' (a restore into a neighbour, srs_dr's epochs, accounts).
+        // MariaDB's tool filters on the original name, then renames.
+        command.arg(format!("--database={source_db}"));
+        if source_db != database {
+            command.arg(format!("--rewrite-db={source_db}->{database}"));
+        }
+        let output = command
+            .arg(path)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .await
+            .context("cannot run mariadb-binlog")?;
+        if !output.status.success() {
+            bail!(
+                "mariadb-binlog could not read {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        if stdin
+            .write_all(&without_gtid_numbers(&output.stdout))
+            .await
+            .is_err()
+        {
+            // The client stopped: its own message says why.
+            break;
+        }
+        progress.advance(last - first + 1);
+    }
+    drop(stdin);
+    let out = mariadb
+        .wait_with_output()
+        .await
+        .context("waiting for the mariadb client")?;
+    if !out.status.success() {
+        bail!(
+            "replaying the archived transactions failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok((plan.transactions, started.elapsed().as_secs_f64()))
+}
+
+/// The statement `mariadb-binlog` writes before each transaction to give it
+/// its original sequence number.
+const GTID_SEQ_NO: &[u8] = b"/*M!100001 SET @@session.gtid_seq_no=";
+
+/// The replay script without the statements that set sequence numbers.
+fn without_gtid_numbers(script: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(script.len());
+    for line in script.split_inclusive(|b| *b == b'\n') {
+        if !line.starts_with(GTID_SEQ_NO) {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// The password in a database URL (percent-decoded), empty when none.
+pub fn password_of(url: &str) -> String {
+    let Some((_, rest)) = url.split_once("://") else {
+        return String::new();
+    };
+    let Some((userinfo, _)) = rest.rsplit_once('@') else {
+        return String::new();
+    };
+    let raw = userinfo.split_once(':').map(|(_, p)| p).unwrap_or_default();
+    percent_decode(raw)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_are_dropped_and_nothing_else() {
+        let script = b"BEGIN\n/*M!100001 SET @@session.gtid_seq_no=40*//*!*/;\nBINLOG '\nAbC=\n'/*!*/;\nCOMMIT";
+        let out = without_gtid_numbers(script);
+        assert_eq!(out, b"BEGIN\nBINLOG '\nAbC=\n'/*!*/;\nCOMMIT".to_vec());
+    }
+
+    #[test]
+    fn passwords_are_read_from_urls() {
+        assert_eq!(
+            password_of("mysql://root:p%40ss@127.0.0.1:3306/srs"),
+            "p@ss"
+        );
+        assert_eq!(password_of("mysql://root@127.0.0.1:3306/srs"), "");
+        assert_eq!(password_of("sqlite:x.db"), "");
+    }
+}

@@ -1,0 +1,472 @@
+//! `srs backup …` and `srs restore`: definitions and what they print.
+
+use crate::config::{self, StoreArgs};
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use secrecy::ExposeSecret;
+use srs_backup::{BackupId, BackupStore, Manifest, Progress, ProgressMode, Verification};
+use std::path::PathBuf;
+
+/// The backup store, when neither --store nor --data-dir says otherwise.
+const DEFAULT_STORE: &str = "./srs-data/backup-store";
+
+/// Where the backups are kept.
+#[derive(Debug, Args)]
+pub struct StoreDirArgs {
+    /// The backup store: a directory (local or mounted)
+    /// [default: DATA_DIR/backup-store with --data-dir, else ./srs-data/backup-store]
+    #[arg(long, env = "SRS_BACKUP_STORE", value_name = "DIR")]
+    store: Option<PathBuf>,
+    /// Print JSON lines for scripts (progress, then the result).
+    #[arg(long)]
+    json: bool,
+}
+
+impl StoreDirArgs {
+    fn store(&self, data_dir: Option<&std::path::Path>) -> BackupStore {
+        match (&self.store, data_dir) {
+            (Some(dir), _) => BackupStore::new(dir),
+            (None, Some(cluster)) => BackupStore::new(cluster.join("backup-store")),
+            (None, None) => BackupStore::new(DEFAULT_STORE),
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        Progress::new(if self.json {
+            ProgressMode::Json
+        } else {
+            ProgressMode::Terminal
+        })
+    }
+}
+
+/// `srs backup` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a consistent full backup without blocking writes (from the DR
+    /// replica of a cluster when it answers, else the primary).
+    Create {
+        #[command(flatten)]
+        source: StoreArgs,
+        #[command(flatten)]
+        store: StoreDirArgs,
+        /// Prove it at once with a trial restore (see `srs backup verify`).
+        #[arg(long)]
+        verify: bool,
+    },
+    /// List the backups: when, size, rows, and whether each was proven
+    /// restorable.
+    List {
+        /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreDirArgs,
+    },
+    /// Copy the primary's binary logs into the store as they are written,
+    /// following a new primary after a failover; runs until Ctrl-C.
+    Archive {
+        /// A cluster started by `srs up`: archive whichever site is primary.
+        #[arg(long, value_name = "DIR", required_unless_present = "server")]
+        data_dir: Option<PathBuf>,
+        /// Or one server: mysql://USER:PASSWORD@HOST:PORT (an account with
+        /// REPLICATION SLAVE and BINLOG MONITOR).
+        #[arg(
+            long,
+            env = "SRS_ARCHIVE_SERVER",
+            hide_env_values = true,
+            conflicts_with = "data_dir"
+        )]
+        server: Option<String>,
+        #[command(flatten)]
+        store: StoreDirArgs,
+    },
+    /// Check a backup's checksums, then restore it into a scratch database
+    /// and compare every table with its manifest.
+    Verify {
+        /// The backup [default: the newest]
+        id: Option<BackupId>,
+        /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreDirArgs,
+    },
+}
+
+/// `srs restore` settings.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Where to restore: sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE
+    #[arg(long, value_name = "DATABASE_URL")]
+    into: String,
+    /// The backup to restore [default: the newest]
+    #[arg(long, conflicts_with_all = ["at", "gtid"])]
+    backup: Option<BackupId>,
+    /// Restore to this moment (RFC 3339, e.g. 2026-11-25T10:42:00Z): the
+    /// newest backup before it, plus the archived transactions up to and
+    /// including that second.
+    #[arg(long, conflicts_with = "gtid")]
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Restore up to and including this transaction, e.g. 0-1-12345.
+    #[arg(long)]
+    gtid: Option<srs_backup::Gtid>,
+    /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Restore over a database that holds data (it is backed up first).
+    #[arg(long)]
+    force: bool,
+    /// Say what would be done, and do nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    store: StoreDirArgs,
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 10 << 20 {
+        format!("{:.0} MiB", bytes as f64 / f64::from(1 << 20))
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    } else {
+        format!("{:.0} KiB", (bytes as f64 / 1024.0).ceil())
+    }
+}
+
+fn print_json(value: serde_json::Value) {
+    println!("{value}");
+}
+
+/// Runs a `srs backup` subcommand.
+pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
+    match command {
+        BackupCommand::Create {
+            source,
+            store,
+            verify,
+        } => {
+            let data_dir = source.data_dir().map(PathBuf::from);
+            let backups = store.store(data_dir.as_deref());
+            let (url, label) = config::resolve_backup_source(source).await?;
+            let mut progress = store.progress();
+            let manifest =
+                srs_backup::create(&backups, url.expose_secret(), &label, &mut progress).await?;
+            let verification = if verify {
+                let id: BackupId = manifest.id.parse().map_err(anyhow::Error::msg)?;
+                Some(srs_backup::verify(&backups, &id, &mut progress).await?)
+            } else {
+                None
+            };
+            progress.finish();
+            if store.json {
+                print_json(serde_json::json!({
+                    "event": "done",
+                    "backup": manifest.id,
+                    "store": backups.root(),
+                    "engine": manifest.engine,
+                    "gtid": manifest.gtid,
+                    "bytes": manifest.bytes(),
+                    "rows": manifest.rows(),
+                    "secs": (manifest.finished_at - manifest.taken_at).num_milliseconds() as f64 / 1000.0,
+                    "verified": verification,
+                }));
+            } else {
+                println!(
+                    "backup {} written to {}: {} rows, {} compressed, from {}{}",
+                    manifest.id,
+                    backups
+                        .backup_dir(&manifest.id.parse().map_err(anyhow::Error::msg)?)
+                        .display(),
+                    manifest.rows(),
+                    size(manifest.bytes()),
+                    manifest.source,
+                    manifest
+                        .gtid
+                        .as_deref()
+                        .map(|g| format!(" at GTID {g}"))
+                        .unwrap_or_default()
+                );
+                if let Some(v) = verification {
+                    println!(
+                        "verified: restored {} rows into a scratch database in {:.1} s; every table matches",
+                        v.rows, v.restore_secs
+                    );
+                }
+            }
+            Ok(())
+        }
+        BackupCommand::Archive {
+            data_dir,
+            server,
+            store,
+        } => {
+            let backups = store.store(data_dir.as_deref());
+            archive(&backups, data_dir, server).await
+        }
+        BackupCommand::List { data_dir, store } => {
+            let backups = store.store(data_dir.as_deref());
+            list(&backups, store.json)
+        }
+        BackupCommand::Verify {
+            id,
+            data_dir,
+            store,
+        } => {
+            let backups = store.store(data_dir.as_deref());
+            let id = match id {
+                Some(id) => id,
+                None => backups.newest()?,
+            };
+            let mut progress = store.progress();
+            let result = srs_backup::verify(&backups, &id, &mut progress).await;
+            progress.finish();
+            let v = result.with_context(|| format!("backup {id} failed verification"))?;
+            if store.json {
+                print_json(
+                    serde_json::json!({"event": "done", "backup": id.as_str(), "verified": v}),
+                );
+            } else {
+                println!(
+                    "backup {id} is restorable: checksums match, and a trial restore of {} rows took {:.1} s with every table matching its manifest",
+                    v.rows, v.restore_secs
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
+    let ids = backups.ids()?;
+    let mut rows = Vec::new();
+    for id in &ids {
+        let dir = backups.backup_dir(id);
+        let manifest = Manifest::read(&dir)?;
+        let verified = Verification::read(&dir);
+        rows.push((manifest, verified));
+    }
+    if json {
+        let items: Vec<_> = rows
+            .iter()
+            .map(|(m, v)| {
+                serde_json::json!({
+                    "id": m.id, "engine": m.engine, "taken_at": m.taken_at, "gtid": m.gtid,
+                    "bytes": m.bytes(), "rows": m.rows(), "source": m.source, "verified": v,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!(
+            "no backups in {} yet: take one with `srs backup create`",
+            backups.root().display()
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<8} {:<20} {:>10} {:>9}  PROVEN RESTORABLE",
+        "ID", "ENGINE", "TAKEN (UTC)", "SIZE", "ROWS"
+    );
+    for (m, v) in &rows {
+        let proven = match v {
+            Some(v) if v.ok => format!(
+                "yes, {} ({:.1} s)",
+                v.at.format("%Y-%m-%d %H:%M"),
+                v.restore_secs
+            ),
+            Some(v) => format!(
+                "FAILED {}: {}",
+                v.at.format("%Y-%m-%d %H:%M"),
+                v.error.as_deref().unwrap_or("unknown")
+            ),
+            None => "not yet verified".into(),
+        };
+        println!(
+            "{:<20} {:<8} {:<20} {:>10} {:>9}  {}",
+            m.id,
+            m.engine.as_str(),
+            m.taken_at.format("%Y-%m-%d %H:%M:%S"),
+            size(m.bytes()),
+            m.rows(),
+            proven
+        );
+    }
+    Ok(())
+}
+
+/// Runs `srs restore`.
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let backups = args.store.store(args.data_dir.as_deref());
+    let point = match (args.at, args.gtid) {
+        (Some(at), _) => Some(srs_backup::pitr::Point::Time(at)),
+        (None, Some(g)) => Some(srs_backup::pitr::Point::Gtid(g)),
+        (None, None) => None,
+    };
+    if point.is_some()
+        && srs_backup::create::engine_of(&args.into).context("--into")?
+            == srs_backup::Engine::Sqlite
+    {
+        anyhow::bail!("--at and --gtid need MariaDB's binary log; a SQLite database restores to one backup's point: choose it with --backup ID (see `srs backup list`)");
+    }
+    let plan = point
+        .map(|p| srs_backup::pitr::plan(&backups, p))
+        .transpose()?;
+    let id = match (&plan, &args.backup) {
+        (Some(plan), _) => plan.backup.clone(),
+        (None, Some(id)) => id.clone(),
+        (None, None) => backups.newest()?,
+    };
+    let dir = backups.existing(&id)?;
+    let manifest = Manifest::read(&dir)?;
+    srs_backup::create::engine_of(&args.into).context("--into")?;
+    let holds_data = srs_backup::target_holds_data(&args.into)
+        .await
+        .context("--into")?;
+    if holds_data && !args.force {
+        anyhow::bail!("--into: that database already exists and holds data; add --force to replace it (srs backs it up first)");
+    }
+    let replay = plan.as_ref().map_or_else(String::new, |p| match &p.to {
+        Some(to) => format!(
+            ", then replay {} archived transaction(s) from {} files up to GTID {} (logged {})",
+            p.transactions,
+            p.segments.len(),
+            to.transaction.gtid,
+            chrono::DateTime::from_timestamp(to.transaction.at, 0).map_or_else(String::new, |d| d
+                .format("%Y-%m-%d %H:%M:%S UTC")
+                .to_string())
+        ),
+        None => ", with no archived transaction to replay after it".to_owned(),
+    });
+    let note = plan.as_ref().and_then(|p| p.note.clone());
+    let description = format!(
+        "restore backup {id} ({} rows taken {} from {}) into {}{replay}{}",
+        manifest.rows(),
+        manifest.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        manifest.source,
+        config::redacted(&args.into),
+        if holds_data {
+            ", after backing up what it holds now"
+        } else {
+            ""
+        }
+    );
+    if let Some(note) = &note {
+        eprintln!("note: {note}");
+    }
+    if args.dry_run {
+        if args.store.json {
+            print_json(serde_json::json!({"event": "plan", "plan": description, "dry_run": true}));
+        } else {
+            println!("would {description}");
+        }
+        return Ok(());
+    }
+    let mut progress = args.store.progress();
+    progress.stage("checksums", 0);
+    srs_backup::check_files(&dir, &manifest)?;
+    let overwrite = if holds_data {
+        let safety = srs_backup::create(
+            &backups,
+            &args.into,
+            &format!(
+                "{} (before a restore replaced it)",
+                config::redacted(&args.into)
+            ),
+            &mut progress,
+        )
+        .await
+        .context("cannot back up the database about to be replaced, so it was left as it was")?;
+        if !args.store.json {
+            eprintln!("backed up what is being replaced as backup {}", safety.id);
+        }
+        srs_backup::Overwrite::Replace
+    } else {
+        srs_backup::Overwrite::Refuse
+    };
+    let done = srs_backup::restore(&dir, &manifest, &args.into, overwrite, &mut progress).await?;
+    let (replayed, replay_secs) = match &plan {
+        Some(plan) => srs_backup::pitr::replay(plan, &args.into, &mut progress).await?,
+        None => (0, 0.0),
+    };
+    progress.finish();
+    let reached = plan.as_ref().and_then(|p| {
+        p.to.map(|t| t.transaction.gtid.to_string())
+            .or_else(|| manifest.gtid.clone())
+    });
+    if args.store.json {
+        print_json(serde_json::json!({
+            "event": "done", "backup": id.as_str(), "rows": done.rows, "secs": done.secs,
+            "replayed": replayed, "replay_secs": replay_secs, "gtid": reached,
+        }));
+    } else {
+        println!(
+            "restored backup {id}: {} rows in {:.1} s; every table matches the backup's manifest",
+            done.rows, done.secs
+        );
+        if plan.is_some() {
+            println!(
+                "replayed {replayed} archived transaction(s) in {replay_secs:.1} s; the database now stands at GTID {}",
+                reached.as_deref().unwrap_or("(the backup's)")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Supervises the binlog copy: restarts it when it stops, and moves it to
+/// the new primary after a failover or switchover.
+async fn archive(
+    backups: &BackupStore,
+    data_dir: Option<PathBuf>,
+    server: Option<String>,
+) -> anyhow::Result<()> {
+    let source_of =
+        |data_dir: &Option<PathBuf>| -> anyhow::Result<srs_backup::archive::ArchiveSource> {
+            match (data_dir, &server) {
+                (_, Some(url)) => config::archive_server(url),
+                (Some(dir), None) => config::archive_primary(dir),
+                (None, None) => {
+                    anyhow::bail!("srs backup archive needs --data-dir DIR or --server URL")
+                }
+            }
+        };
+    println!(
+        "archiving binary logs into {} (Ctrl-C stops)",
+        backups.root().join("binlogs").display()
+    );
+    let mut shutdown = std::pin::pin!(crate::cli::shutdown_signal());
+    loop {
+        let source = source_of(&data_dir)?;
+        let moved = {
+            let data_dir = data_dir.clone();
+            let current = (source.host.clone(), source.port);
+            async move {
+                // The primary may change under us: check once a second.
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if let Some(dir) = &data_dir {
+                        if let Ok(now) = config::archive_primary(dir) {
+                            if (now.host.clone(), now.port) != current {
+                                tracing::warn!(to = ?now, "the primary moved; following it");
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            result = srs_backup::archive::copy_until(backups, &source, moved) => {
+                if let Err(e) = result {
+                    tracing::warn!(source = ?source, error = %format!("{e:#}"), "binlog copy stopped; restarting in 1 s");
+                    eprintln!("srs: binlog copy from {source:?} stopped: {e:#}; restarting in 1 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+}
