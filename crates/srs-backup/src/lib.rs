@@ -11,9 +11,11 @@ mod tables;
 pub mod archive;
 pub mod create;
 pub mod layout;
+pub mod lock;
 pub mod manifest;
 pub mod pitr;
 pub mod progress;
+pub mod prune;
 pub mod restore;
 pub mod verify;
 

@@ -54,6 +54,7 @@ pub async fn verify(
     progress: &mut Progress,
 ) -> anyhow::Result<Verification> {
     let dir = store.existing(id)?;
+    let _reading = crate::lock::shared(store.root())?;
     let outcome = trial(&dir, progress).await;
     let record = match &outcome {
         Ok((rows, secs)) => Verification {

@@ -81,6 +81,24 @@ pub enum BackupCommand {
         #[command(flatten)]
         store: StoreDirArgs,
     },
+    /// Remove backups past the retention policy, and archived binlogs that
+    /// no kept backup needs; never while a restore or verify runs.
+    Prune {
+        /// Keep the newest backup of each of this many recent days.
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=3660))]
+        keep_daily: u32,
+        /// Keep the newest backup of each of this many recent weeks.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=520))]
+        keep_weekly: u32,
+        /// Say what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreDirArgs,
+    },
     /// Check a backup's checksums, then restore it into a scratch database
     /// and compare every table with its manifest.
     Verify {
@@ -204,6 +222,39 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             let backups = store.store(data_dir.as_deref());
             archive(&backups, data_dir, server).await
         }
+        BackupCommand::Prune {
+            keep_daily,
+            keep_weekly,
+            dry_run,
+            data_dir,
+            store,
+        } => {
+            let backups = store.store(data_dir.as_deref());
+            let retention = srs_backup::prune::Retention {
+                keep_daily,
+                keep_weekly,
+            };
+            let pruned = srs_backup::prune::prune(&backups, retention, dry_run)?;
+            if store.json {
+                print_json(
+                    serde_json::json!({"event": "done", "dry_run": dry_run, "pruned": pruned}),
+                );
+            } else {
+                let verb = if dry_run { "would remove" } else { "removed" };
+                println!(
+                    "{verb} {} backup(s) and {} archived binlog file(s), {}; kept {} backup(s): {}",
+                    pruned.backups.len(),
+                    pruned.binlogs.len(),
+                    size(pruned.bytes),
+                    pruned.kept.len(),
+                    pruned.kept.join(", ")
+                );
+                for id in &pruned.backups {
+                    println!("  {verb} backup {id}");
+                }
+            }
+            Ok(())
+        }
         BackupCommand::List { data_dir, store } => {
             let backups = store.store(data_dir.as_deref());
             list(&backups, store.json)
@@ -320,6 +371,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         (None, None) => backups.newest()?,
     };
     let dir = backups.existing(&id)?;
+    let _reading = srs_backup::lock::shared(backups.root())?;
     let manifest = Manifest::read(&dir)?;
     srs_backup::create::engine_of(&args.into).context("--into")?;
     let holds_data = srs_backup::target_holds_data(&args.into)

@@ -259,6 +259,78 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     ]);
     assert_eq!(names(&format!("{base}/before_gap")).await, expected);
 
+    // Retention: a newer backup makes the old one and the binlogs wholly
+    // before it unnecessary; the growing last file stays.
+    ok(&[
+        "backup",
+        "create",
+        "--database-url",
+        &url,
+        "--store",
+        store_arg,
+    ]);
+    {
+        let _restoring = srs_backup::lock::shared(&store_dir).expect("lock");
+        let (success, _, err) = run(&[
+            "backup",
+            "prune",
+            "--keep-daily",
+            "1",
+            "--keep-weekly",
+            "0",
+            "--store",
+            store_arg,
+        ]);
+        assert!(
+            !success && err.contains("a restore or verification is using"),
+            "{err}"
+        );
+    }
+    let out = ok(&[
+        "backup",
+        "prune",
+        "--keep-daily",
+        "1",
+        "--keep-weekly",
+        "0",
+        "--store",
+        store_arg,
+        "--json",
+    ]);
+    let pruned: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(
+        pruned["pruned"]["backups"].as_array().map(Vec::len),
+        Some(1),
+        "{out}"
+    );
+    let removed: Vec<String> = pruned["pruned"]["binlogs"]
+        .as_array()
+        .expect("binlogs")
+        .iter()
+        .filter_map(|p| p.as_str().map(str::to_owned))
+        .collect();
+    let first = files[0].display().to_string();
+    let last = files[files.len() - 1].display().to_string();
+    assert!(
+        removed.contains(&first) && !removed.contains(&last),
+        "{removed:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    ok(&[
+        "restore",
+        "--at",
+        &later,
+        "--into",
+        &format!("{base}/after_prune"),
+        "--store",
+        store_arg,
+    ]);
+    assert_eq!(
+        names(&format!("{base}/after_prune")).await,
+        names(&url).await
+    );
+
     live.close().await;
     admin.close().await;
     server.stop().await.expect("stopped");
