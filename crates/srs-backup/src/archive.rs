@@ -74,9 +74,21 @@ pub struct Located {
     pub file: usize,
 }
 
+/// Indexes of archived files, kept between loads: only files that grew
+/// since are read again.
+#[derive(Default)]
+pub struct IndexCache {
+    files: std::collections::HashMap<PathBuf, (u64, FileIndex)>,
+}
+
 impl Archive {
     /// Reads and indexes every archived file.
     pub fn load(store: &BackupStore) -> anyhow::Result<Self> {
+        Self::load_cached(store, &mut IndexCache::default())
+    }
+
+    /// Like [`Archive::load`], reading again only files whose size changed.
+    pub fn load_cached(store: &BackupStore, cache: &mut IndexCache) -> anyhow::Result<Self> {
         let root = store.root().join("binlogs");
         let mut files = Vec::new();
         let servers = match std::fs::read_dir(&root) {
@@ -105,7 +117,15 @@ impl Archive {
                 .collect();
             names.sort();
             for path in names {
-                let index = index_file(&path)?;
+                let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                let index = match cache.files.get(&path) {
+                    Some((cached_len, index)) if *cached_len == len => index.clone(),
+                    _ => {
+                        let index = index_file(&path)?;
+                        cache.files.insert(path.clone(), (len, index.clone()));
+                        index
+                    }
+                };
                 files.push(ArchivedFile {
                     path,
                     server_id,
@@ -160,6 +180,9 @@ impl Archive {
     /// Sequence ranges missing between `after` (exclusive) and `upto`
     /// (inclusive) in `domain`.
     pub fn gaps(&self, domain: u32, after: u64, upto: u64) -> Vec<(u64, u64)> {
+        if after >= upto {
+            return Vec::new();
+        }
         let have = self.transactions(domain);
         let mut gaps = Vec::new();
         let mut expected = after + 1;
@@ -189,11 +212,20 @@ pub struct ArchiveState {
     pub newest_at: Option<String>,
     /// Gaps in sequence numbers anywhere in the archive (domain 0).
     pub gaps: Vec<(u64, u64)>,
+    /// The highest sequence number the archive accounts for: its newest
+    /// transaction, or the state a newer file starts from (a file a server
+    /// began after a restart holds no transaction until the next write).
+    pub covered_seq: Option<u64>,
 }
 
 /// Summarises the archive.
 pub fn state(store: &BackupStore) -> anyhow::Result<ArchiveState> {
-    let archive = Archive::load(store)?;
+    state_cached(store, &mut IndexCache::default())
+}
+
+/// Like [`state`], with indexes kept between calls.
+pub fn state_cached(store: &BackupStore, cache: &mut IndexCache) -> anyhow::Result<ArchiveState> {
+    let archive = Archive::load_cached(store, cache)?;
     let bytes = archive
         .files
         .iter()
@@ -208,7 +240,19 @@ pub fn state(store: &BackupStore) -> anyhow::Result<ArchiveState> {
             gaps.extend(archive.gaps(domain, first, last));
         }
     }
+    let covered_seq = archive
+        .files
+        .iter()
+        .flat_map(|f| {
+            f.index
+                .transactions
+                .iter()
+                .map(|t| t.gtid.seq)
+                .chain(f.index.starts_after.iter().map(|g| g.seq))
+        })
+        .max();
     Ok(ArchiveState {
+        covered_seq,
         files: archive.files.len(),
         bytes,
         newest_gtid: newest.map(|t| t.gtid.to_string()),
@@ -326,5 +370,53 @@ pub async fn copy_until(
             let _ = child.kill().await;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::binlog::Gtid;
+
+    fn file(server_id: u32, seqs: &[u64]) -> ArchivedFile {
+        ArchivedFile {
+            path: PathBuf::from(format!("server-{server_id}/mariadb-bin.00000{}", seqs[0])),
+            server_id,
+            index: FileIndex {
+                starts_after: Vec::new(),
+                transactions: seqs
+                    .iter()
+                    .map(|&seq| Transaction {
+                        gtid: Gtid {
+                            domain: 0,
+                            server: server_id,
+                            seq,
+                        },
+                        at: seq as i64,
+                    })
+                    .collect(),
+                complete_bytes: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn gaps_are_found_across_servers_and_empty_ranges_have_none() {
+        // Server 1 logged 1-5; after a failover server 2 logged 4-6 (its
+        // log holds what it applied as a replica too) and then 9.
+        let archive = Archive {
+            files: vec![
+                file(1, &[1, 2, 3, 4, 5]),
+                file(2, &[4, 5, 6]),
+                file(2, &[9]),
+            ],
+        };
+        assert!(archive.gaps(0, 0, 6).is_empty());
+        assert_eq!(archive.gaps(0, 2, 9), vec![(7, 8)]);
+        assert_eq!(archive.gaps(0, 0, 11), vec![(7, 8), (10, 11)]);
+        assert!(archive.gaps(0, 9, 9).is_empty());
+        assert!(archive.gaps(0, 12, 3).is_empty());
+        assert_eq!(archive.newest().map(|t| t.gtid.seq), Some(9));
+        assert_eq!(archive.transactions(0).len(), 7);
     }
 }

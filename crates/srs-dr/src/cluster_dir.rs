@@ -32,6 +32,10 @@ pub enum ClusterFile {
     Reseed(SiteName),
     /// The children's logs, `logs/`.
     Logs,
+    /// The backup agent's report, `backup-state.json`.
+    BackupState,
+    /// The backup store `srs up` keeps, `backup-store/`.
+    BackupStore,
 }
 
 impl ClusterFile {
@@ -50,6 +54,8 @@ impl ClusterFile {
             ClusterFile::LastDrill => "last-drill.json".into(),
             ClusterFile::Reseed(site) => format!("reseed-{site}.json"),
             ClusterFile::Logs => "logs".into(),
+            ClusterFile::BackupState => "backup-state.json".into(),
+            ClusterFile::BackupStore => "backup-store".into(),
         }
     }
 }

@@ -294,6 +294,7 @@ impl<P: Plant> Controller<P> {
         // Under srs up its children are counted too; a controller run on
         // its own has none.
         let children = crate::supervisor::ChildInfo::read_all(&self.data_dir).unwrap_or_default();
+        let backups = crate::backups::BackupState::read(&self.data_dir);
         {
             let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
             let tally = if done {
@@ -307,6 +308,7 @@ impl<P: Plant> Controller<P> {
             s.ready = is_ready;
             s.observation = observation;
             s.children = children;
+            s.backups = backups;
         }
         let published = Published {
             memory: self.memory.clone(),

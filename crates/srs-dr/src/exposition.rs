@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub advice: Option<Advice>,
     /// The processes `srs up` runs, when it runs this topology.
     pub children: Vec<crate::supervisor::ChildInfo>,
+    /// What the backup agent last reported.
+    pub backups: Option<crate::backups::BackupState>,
 }
 
 /// The snapshot shared between the loop and the endpoint.
@@ -160,7 +162,83 @@ pub fn render(s: &Snapshot) -> String {
             c.kind, c.port, c.exits
         );
     }
+    if let Some(b) = &s.backups {
+        render_backups(&mut out, b);
+    }
     out
+}
+
+fn render_backups(out: &mut String, b: &crate::backups::BackupState) {
+    let mut gauge = |name: &str, help: &str, value: f64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    };
+    let stamp = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or(0.0, |t| t.timestamp() as f64);
+    gauge(
+        "srs_backup_last_success_timestamp_seconds",
+        "When the last successful backup finished (0: none).",
+        stamp(b.last_success.as_ref().map(|r| r.at)),
+    );
+    gauge(
+        "srs_backup_last_success_bytes",
+        "Compressed size of the last successful backup.",
+        b.last_success.as_ref().map_or(0.0, |r| r.bytes as f64),
+    );
+    gauge(
+        "srs_backup_last_attempt_ok",
+        "1 when the last backup attempt succeeded.",
+        f64::from(u8::from(b.last_attempt.as_ref().is_none_or(|r| r.ok))),
+    );
+    gauge(
+        "srs_backup_last_verification_ok",
+        "1 when the last trial restore matched its manifest.",
+        f64::from(u8::from(b.last_verification.as_ref().is_none_or(|v| v.ok))),
+    );
+    gauge(
+        "srs_backup_last_restore_seconds",
+        "How long the last trial restore took.",
+        b.last_verification.as_ref().map_or(0.0, |v| v.restore_secs),
+    );
+    gauge(
+        "srs_backup_proven_restorable_timestamp_seconds",
+        "The snapshot time of the newest backup proven by a trial restore (0: none).",
+        stamp(b.proven_point),
+    );
+    gauge(
+        "srs_backup_count",
+        "Backups in the store.",
+        b.backups as f64,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP srs_backup_failures_total Failed backups and verifications since the agent started.\n# TYPE srs_backup_failures_total counter\nsrs_backup_failures_total{{what=\"backup\"}} {}\nsrs_backup_failures_total{{what=\"verify\"}} {}",
+        b.failures, b.verify_failures
+    );
+    if let Some(a) = &b.archive {
+        let mut gauge = |name: &str, help: &str, value: f64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        };
+        gauge(
+            "srs_backup_archive_rpo_seconds",
+            "How far the binlog archive is behind the primary (0: it holds the newest transaction).",
+            a.rpo_secs,
+        );
+        gauge(
+            "srs_backup_archive_copying",
+            "1 while the binlog copy runs.",
+            f64::from(u8::from(a.copying)),
+        );
+        gauge(
+            "srs_backup_archive_gaps",
+            "Missing transaction ranges in the binlog archive.",
+            a.gaps as f64,
+        );
+    }
 }
 
 async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {

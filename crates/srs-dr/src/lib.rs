@@ -5,6 +5,7 @@
 
 pub mod actuators;
 pub mod admission;
+pub mod backups;
 pub mod cluster_dir;
 pub mod controller;
 pub mod decide;

@@ -72,6 +72,8 @@ pub struct Status {
     pub events: Vec<Event>,
     /// The last `srs drill` on this cluster.
     pub last_drill: Option<crate::drill::LastDrill>,
+    /// Backups and the binlog archive, when the backup agent runs.
+    pub backups: Option<crate::backups::BackupState>,
 }
 
 fn controller_status(data_dir: &ClusterDir) -> Option<ControllerStatus> {
@@ -135,6 +137,7 @@ pub async fn collect(data_dir: &ClusterDir) -> anyhow::Result<Status> {
         controller: controller_status(data_dir),
         events: EventLog::tail(data_dir, 8),
         last_drill: crate::drill::LastDrill::read(data_dir),
+        backups: crate::backups::BackupState::read(data_dir),
     })
 }
 
@@ -193,13 +196,23 @@ pub fn drill_text(status: &Status) -> String {
     }
 }
 
-/// Standing alerts in words.
+/// Standing alerts in words: the controller's, then the backups'.
 pub fn alert_texts(status: &Status) -> Vec<String> {
+    let now = chrono::Utc::now();
     status
         .controller
         .iter()
         .flat_map(|c| c.alerts.iter().map(ToString::to_string))
+        .chain(status.backups.iter().flat_map(|b| b.alerts(now)))
         .collect()
+}
+
+/// The backups in one line.
+pub fn backups_text(status: &Status) -> String {
+    status.backups.as_ref().map_or_else(
+        || "no backup agent has run here (`srs backup create`, or `[backup]` in the topology under srs up)".into(),
+        crate::backups::BackupState::summary,
+    )
 }
 
 fn yes(b: bool) -> &'static str {
@@ -319,6 +332,7 @@ pub fn render(status: &Status) -> String {
         controller_text(status)
     );
     out.push_str(&format!("last drill: {}\n", drill_text(status)));
+    out.push_str(&format!("backups: {}\n", backups_text(status)));
     for alert in alert_texts(status) {
         out.push_str(&format!("ALERT: {alert}\n"));
     }

@@ -44,6 +44,9 @@ pub enum ChildKind {
     App,
     /// The edge (`srs edge`).
     Edge,
+    /// The backup agent (`srs backup run`): scheduled backups, their
+    /// verification, retention and the binlog archive.
+    Backup,
 }
 
 impl std::fmt::Display for ChildKind {
@@ -53,6 +56,7 @@ impl std::fmt::Display for ChildKind {
             ChildKind::Controller => "controller",
             ChildKind::App => "app",
             ChildKind::Edge => "edge",
+            ChildKind::Backup => "backup",
         })
     }
 }
@@ -638,6 +642,29 @@ async fn start_children(
             tracing::info!(site = %site.name, port, pid, "app instance running");
         }
     }
+    if topology.backup.enabled() {
+        let spec = Spec {
+            args: vec![
+                "backup".into(),
+                "run".into(),
+                "--data-dir".into(),
+                data_dir.to_string(),
+            ],
+            env: Vec::new(),
+            log: "backup".into(),
+        };
+        let child = spawn_spec(&options.exe, &spec, data_dir)?;
+        let pid = child.id().unwrap_or(0);
+        let info = ChildInfo {
+            kind: ChildKind::Backup,
+            site: None,
+            port: 0,
+            pid,
+            exits: 0,
+        };
+        children.push(info, spec, child);
+        tracing::info!(pid, schedule = %topology.backup.schedule, archive = topology.backup.archive, "backup agent running");
+    }
     let edge = crate::front_door::edge_config(topology, secrets, data_dir)?;
     let edge_file = data_dir.file(ClusterFile::EdgeConfig);
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
@@ -684,7 +711,7 @@ async fn stop_child(c: &mut Running) {
 }
 
 async fn stop_all(children: &mut [Running], servers: &mut [Server]) {
-    for kind in [ChildKind::Edge, ChildKind::Controller] {
+    for kind in [ChildKind::Edge, ChildKind::Backup, ChildKind::Controller] {
         for c in children.iter_mut().filter(|c| c.info.kind == kind) {
             stop_child(c).await;
         }

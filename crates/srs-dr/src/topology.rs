@@ -209,8 +209,122 @@ pub struct Topology {
     /// The controller.
     #[serde(default)]
     pub controller: ControllerSection,
+    /// Backups, the binlog archive and retention under `srs up`.
+    #[serde(default)]
+    pub backup: BackupSection,
     /// Exactly two sites: one primary, one dr.
     pub sites: Vec<Site>,
+}
+
+/// How often `srs up` takes a backup: `daily`, `hourly`, `off`, or a
+/// number of hours or minutes such as `6h` or `30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BackupSchedule {
+    /// Seconds between backups; None: no scheduled backups.
+    pub every_secs: Option<u64>,
+}
+
+impl TryFrom<String> for BackupSchedule {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let t = text.trim().to_ascii_lowercase();
+        let every_secs = match t.as_str() {
+            "off" | "never" => None,
+            "daily" => Some(86_400),
+            "hourly" => Some(3_600),
+            _ => {
+                let bad = || {
+                    format!("backup schedule '{text}': use daily, hourly, off, or a number of hours or minutes such as 6h or 30m")
+                };
+                let (digits, unit) = t.split_at(t.len().saturating_sub(1));
+                let n: u64 = digits.parse().map_err(|_| bad())?;
+                let secs = match unit {
+                    "h" => n * 3_600,
+                    "m" => n * 60,
+                    _ => return Err(bad()),
+                };
+                if !(60..=31 * 86_400).contains(&secs) {
+                    return Err(format!("backup schedule '{text}': between 1m and 744h"));
+                }
+                Some(secs)
+            }
+        };
+        Ok(Self { every_secs })
+    }
+}
+
+impl From<BackupSchedule> for String {
+    fn from(s: BackupSchedule) -> Self {
+        match s.every_secs {
+            None => "off".into(),
+            Some(86_400) => "daily".into(),
+            Some(3_600) => "hourly".into(),
+            Some(secs) if secs % 3_600 == 0 => format!("{}h", secs / 3_600),
+            Some(secs) => format!("{}m", secs / 60),
+        }
+    }
+}
+
+impl std::fmt::Display for BackupSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from(*self))
+    }
+}
+
+/// The `[backup]` section.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BackupSection {
+    /// How often to take (and verify) a backup.
+    #[serde(default = "schedule_default")]
+    pub schedule: BackupSchedule,
+    /// Copy the primary's binlogs continuously (point-in-time restore).
+    #[serde(default = "archive_default")]
+    pub archive: bool,
+    /// Prove each new backup by a trial restore.
+    #[serde(default = "archive_default")]
+    pub verify: bool,
+    /// Retention: the newest backup of each of this many recent days...
+    #[serde(default = "keep_daily_default")]
+    pub keep_daily: u32,
+    /// ...and of this many recent weeks.
+    #[serde(default = "keep_weekly_default")]
+    pub keep_weekly: u32,
+}
+
+fn schedule_default() -> BackupSchedule {
+    BackupSchedule {
+        every_secs: Some(86_400),
+    }
+}
+fn archive_default() -> bool {
+    true
+}
+fn keep_daily_default() -> u32 {
+    7
+}
+fn keep_weekly_default() -> u32 {
+    4
+}
+
+impl Default for BackupSection {
+    fn default() -> Self {
+        Self {
+            schedule: schedule_default(),
+            archive: archive_default(),
+            verify: archive_default(),
+            keep_daily: keep_daily_default(),
+            keep_weekly: keep_weekly_default(),
+        }
+    }
+}
+
+impl BackupSection {
+    /// Whether `srs up` runs the backup agent at all.
+    pub fn enabled(&self) -> bool {
+        self.archive || self.schedule.every_secs.is_some()
+    }
 }
 
 fn bounded_default() -> u64 {
@@ -289,6 +403,21 @@ listen = "127.0.0.1:8077"
 # App instances admit fewer writes at once while the replica's apply backlog
 # exceeds half of apply_lag_budget_ms (see above).
 admission = true
+
+[backup]
+# How often to take a backup (from the DR replica when it answers): daily,
+# hourly, off, or e.g. 6h / 30m. Each new backup is proven by a trial
+# restore into a scratch server when verify = true.
+schedule = "daily"
+verify = true
+# Copy the primary's binary logs continuously, for `srs restore --at`.
+archive = true
+# Retention: the newest backup of each of the last keep_daily days and
+# keep_weekly weeks; archived binlogs go only when no kept backup needs them.
+keep_daily = 7
+keep_weekly = 4
+# The store is backup-store/ in this directory; sync it elsewhere with
+# rsync or rclone.
 
 # A site on other hosts: set db_host (and app_host) to their addresses and
 # admin_user to an account with SUPER/REPLICATION privileges there; its
@@ -498,6 +627,30 @@ mod tests {
         assert_eq!(t.dr().standby_app_ports.len(), 2);
         assert!(t.controller.automatic);
         assert_eq!(t.sync_mode(), SyncMode::Strict);
+        assert_eq!(t.backup.schedule.every_secs, Some(86_400));
+        assert!(t.backup.archive && t.backup.verify);
+    }
+
+    #[test]
+    fn backup_schedules_parse_and_print_back() {
+        for (text, secs) in [
+            ("daily", Some(86_400)),
+            ("hourly", Some(3_600)),
+            ("off", None),
+            ("6h", Some(21_600)),
+            ("30m", Some(1_800)),
+        ] {
+            let s = BackupSchedule::try_from(text.to_owned()).expect(text);
+            assert_eq!(s.every_secs, secs);
+            assert_eq!(String::from(s), text);
+        }
+        for bad in ["weekly", "0m", "5s", "h", "100000h"] {
+            let err = BackupSchedule::try_from(bad.to_owned()).expect_err(bad);
+            assert!(err.contains("backup schedule"), "{err}");
+        }
+        let t: Result<Topology, _> =
+            toml::from_str(&DEFAULT.replace("schedule = \"daily\"", "schedule = \"sometimes\""));
+        assert!(t.is_err());
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct DrView {
     pub alerts: Vec<String>,
     /// The last `srs drill` on this cluster: when, which fault, verdict.
     pub last_drill: String,
+    /// Backups: last success, last proven restorable point, archive RPO.
+    pub backups: String,
     /// Both sites.
     pub sites: Vec<DrSiteView>,
     /// Latest DR events, newest first: (when, what).

@@ -26,7 +26,9 @@ impl StoreDirArgs {
     fn store(&self, data_dir: Option<&std::path::Path>) -> BackupStore {
         match (&self.store, data_dir) {
             (Some(dir), _) => BackupStore::new(dir),
-            (None, Some(cluster)) => BackupStore::new(cluster.join("backup-store")),
+            (None, Some(cluster)) => BackupStore::new(
+                srs_dr::ClusterDir::new(cluster).file(srs_dr::ClusterFile::BackupStore),
+            ),
             (None, None) => BackupStore::new(DEFAULT_STORE),
         }
     }
@@ -80,6 +82,14 @@ pub enum BackupCommand {
         server: Option<String>,
         #[command(flatten)]
         store: StoreDirArgs,
+    },
+    /// The backup agent `srs up` runs: the binlog archive, scheduled and
+    /// verified backups and retention, as the topology's [backup] section
+    /// says; reports to backup-state.json. Runs until Ctrl-C.
+    Run {
+        /// The cluster's data directory.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: PathBuf,
     },
     /// Remove backups past the retention policy, and archived binlogs that
     /// no kept backup needs; never while a restore or verify runs.
@@ -222,6 +232,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             let backups = store.store(data_dir.as_deref());
             archive(&backups, data_dir, server).await
         }
+        BackupCommand::Run { data_dir } => crate::backup_agent::run(data_dir).await,
         BackupCommand::Prune {
             keep_daily,
             keep_weekly,

@@ -18,6 +18,7 @@ impl ClusterView for DataDirView {
                 controller: srs_dr::status::controller_text(&status),
                 alerts: srs_dr::status::alert_texts(&status),
                 last_drill: srs_dr::status::drill_text(&status),
+                backups: srs_dr::status::backups_text(&status),
                 events: status
                     .events
                     .iter()

@@ -327,6 +327,15 @@ pub fn resolve_store(args: StoreArgs) -> anyhow::Result<SecretString> {
 }
 
 impl StoreArgs {
+    /// The database of a cluster directory, as `--data-dir DIR` names it.
+    pub fn for_cluster(dir: &Path) -> Self {
+        Self {
+            database_url: None,
+            config: None,
+            data_dir: Some(dir.to_path_buf()),
+        }
+    }
+
     /// The cluster directory, when given.
     pub fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()

@@ -3,6 +3,7 @@
 
 mod admission_feed;
 mod allocator;
+mod backup_agent;
 mod backup_cli;
 mod cli;
 mod cluster_view;

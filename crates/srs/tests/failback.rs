@@ -94,6 +94,55 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
         read.json::<Value>().await.expect("json")["full_name"],
         "Ada Lovelace"
     );
+    // The backup agent took and proved a backup, and its binlog archive
+    // followed the switch: a point-in-time restore after the switch holds
+    // the write made on the new primary too.
+    let after_switch = client
+        .post(format!("{}/api/v1/students", cluster.edge))
+        .json(&json!({"full_name": "Grace Hopper", "date_of_birth": "2000-01-01", "department": "Arts"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(after_switch.status(), 201);
+    wait_until(
+        "the archive follows the new primary and catches up; a backup is proven",
+        Duration::from_secs(90),
+        || {
+            let status = cluster.status();
+            let b = &status["backups"];
+            b["proven_point"].is_string()
+                && b["archive"]["source"] == "site dr"
+                && b["archive"]["rpo_secs"].as_f64() == Some(0.0)
+        },
+    )
+    .await;
+    let text = cli(&["status"], cluster.path(), "");
+    assert!(text.contains("proven restorable to"), "{text}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let root = secret(&cluster, "root_password");
+    let restored = format!(
+        "mysql://root:{root}@127.0.0.1:{}/srs_after_switch",
+        topology_port(&cluster, "dr")
+    );
+    let out = cli(
+        &["restore", "--at", &now, "--into", &restored],
+        cluster.path(),
+        "",
+    );
+    assert!(out.contains("replayed"), "{out}");
+    let mut conn = sqlx::MySqlConnection::connect(&restored)
+        .await
+        .expect("restored database");
+    let mut names: Vec<String> =
+        sqlx::query_scalar("SELECT full_name FROM students WHERE deleted_at IS NULL")
+            .fetch_all(&mut conn)
+            .await
+            .expect("names");
+    names.sort();
+    assert_eq!(names, ["Ada Lovelace", "Grace Hopper"]);
+    conn.close().await.ok();
+
     // The former primary's instances know they lost the epoch: they refuse
     // writes themselves (before their database would), and only the new
     // primary's instances pass the load balancer's primary check.

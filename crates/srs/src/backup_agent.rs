@@ -1,0 +1,389 @@
+//! `srs backup run`: the backup agent `srs up` starts. It keeps the binlog
+//! archive copying from whichever site is primary, takes a backup on the
+//! topology's schedule (from the DR replica when it answers), proves each
+//! by a trial restore, applies retention, and reports all of it in
+//! `backup-state.json` and the DR event log.
+
+use crate::config;
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use srs_backup::{BackupId, BackupStore, Progress, ProgressMode};
+use srs_dr::backups::{ArchiveRun, BackupRun, BackupState, VerifyRun};
+use srs_dr::published::{EventLog, Published};
+use srs_dr::{ClusterDir, ClusterFile, Topology};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often the state file is refreshed.
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+/// How long after start the first backup waits (the replica catching up).
+const FIRST_BACKUP_AFTER: Duration = Duration::from_secs(5);
+
+type Shared = Arc<Mutex<BackupState>>;
+
+fn with<T>(state: &Shared, f: impl FnOnce(&mut BackupState) -> T) -> T {
+    let mut guard = state.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut guard)
+}
+
+fn epoch(cluster: &ClusterDir) -> u64 {
+    Published::read(cluster).map_or(0, |p| p.memory.epoch)
+}
+
+/// Runs the agent until Ctrl-C or SIGTERM.
+pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
+    let cluster = ClusterDir::new(&data_dir);
+    let topology = Topology::of(&cluster)
+        .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
+    let section = topology.backup.clone();
+    let store = BackupStore::new(cluster.file(ClusterFile::BackupStore));
+    let mut initial = BackupState::read(&cluster).unwrap_or_default();
+    initial.schedule = section.schedule.to_string();
+    initial.interval_secs = section.schedule.every_secs.unwrap_or(0);
+    initial.archive = section.archive.then(ArchiveRun::default);
+    let state: Shared = Arc::new(Mutex::new(initial));
+    tracing::info!(store = %store.root().display(), schedule = %section.schedule, archive = section.archive, "backup agent running");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    if section.archive {
+        tasks.spawn(archive_loop(data_dir.clone(), store.clone(), state.clone()));
+    }
+    tasks.spawn(report_loop(cluster.clone(), store.clone(), state.clone()));
+    if let Some(every) = section.schedule.every_secs {
+        tasks.spawn(schedule_loop(
+            data_dir.clone(),
+            store.clone(),
+            state.clone(),
+            Duration::from_secs(every),
+            section.verify,
+            srs_backup::prune::Retention {
+                keep_daily: section.keep_daily,
+                keep_weekly: section.keep_weekly,
+            },
+        ));
+    }
+    // The loops never end on their own: one that does has failed, and the
+    // agent exits so that `srs up` restarts it whole.
+    tokio::select! {
+        () = crate::cli::shutdown_signal() => {
+            tasks.abort_all();
+            Ok(())
+        }
+        ended = tasks.join_next() => {
+            tasks.abort_all();
+            match ended {
+                Some(Err(e)) => anyhow::bail!("a backup agent task failed: {e}"),
+                _ => anyhow::bail!("a backup agent task ended unexpectedly"),
+            }
+        }
+    }
+}
+
+/// Copies the primary's binlogs, restarting the copy when it stops and
+/// moving it when the primary moves.
+async fn archive_loop(data_dir: PathBuf, store: BackupStore, state: Shared) {
+    loop {
+        let source = match config::archive_primary(&data_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                with(&state, |s| {
+                    if let Some(a) = s.archive.as_mut() {
+                        a.copying = false;
+                        a.error = Some(format!("{e:#}"));
+                    }
+                });
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        with(&state, |s| {
+            if let Some(a) = s.archive.as_mut() {
+                a.source = source.label.clone();
+                a.copying = true;
+                a.error = None;
+            }
+        });
+        let current = (source.host.clone(), source.port);
+        let moved = {
+            let data_dir = data_dir.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if let Ok(now) = config::archive_primary(&data_dir) {
+                        if (now.host.clone(), now.port) != current {
+                            tracing::warn!(to = ?now, "the primary moved; the binlog archive follows it");
+                            return;
+                        }
+                    }
+                }
+            }
+        };
+        if let Err(e) = srs_backup::archive::copy_until(&store, &source, moved).await {
+            tracing::warn!(source = ?source, error = %format!("{e:#}"), "binlog copy stopped; restarting in 1 s");
+            with(&state, |s| {
+                if let Some(a) = s.archive.as_mut() {
+                    a.copying = false;
+                    a.error = Some(format!("{e:#}"));
+                }
+            });
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// The primary's newest GTID sequence number (domain 0), if it answers.
+async fn primary_seq(data_dir: &std::path::Path) -> Option<u64> {
+    use sqlx::ConnectOptions;
+    let source = config::archive_primary(data_dir).ok()?;
+    let options = sqlx::mysql::MySqlConnectOptions::new()
+        .host(&source.host)
+        .port(source.port)
+        .username(&source.user)
+        .password(&source.password);
+    let mut conn = tokio::time::timeout(Duration::from_secs(2), options.connect())
+        .await
+        .ok()?
+        .ok()?;
+    let pos: String = sqlx::query_scalar("SELECT CAST(@@GLOBAL.gtid_binlog_pos AS CHAR)")
+        .fetch_one(&mut conn)
+        .await
+        .ok()?;
+    pos.split(',')
+        .filter_map(|g| g.trim().parse::<srs_backup::Gtid>().ok())
+        .find(|g| g.domain == 0)
+        .map(|g| g.seq)
+}
+
+/// Refreshes the archive's position, the backup count and the state file.
+async fn report_loop(cluster: ClusterDir, store: BackupStore, state: Shared) {
+    let mut cache = srs_backup::archive::IndexCache::default();
+    loop {
+        let archived = srs_backup::archive::state_cached(&store, &mut cache);
+        let primary = primary_seq(cluster.path()).await;
+        let backups = store.ids().map(|ids| ids.len()).unwrap_or(0);
+        let proven = proven(&store);
+        let now = chrono::Utc::now();
+        let snapshot = with(&state, |s| {
+            s.backups = backups;
+            s.proven_backup = proven.as_ref().map(|(id, _)| id.to_string());
+            s.proven_point = proven.map(|(_, at)| at);
+            s.updated_at = Some(now);
+            if let (Some(a), Ok(archived)) = (s.archive.as_mut(), &archived) {
+                a.newest_gtid = archived.newest_gtid.clone();
+                a.newest_at = archived
+                    .newest_at
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&chrono::Utc));
+                a.gaps = archived.gaps.len();
+                let newest_seq = archived.covered_seq;
+                // Behind only when the primary holds something newer.
+                a.rpo_secs = match (primary, newest_seq) {
+                    (Some(p), Some(n)) if n >= p => 0.0,
+                    (Some(_), Some(_)) => a
+                        .newest_at
+                        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0),
+                    (Some(p), None) if p > 0 => f64::from(u32::MAX),
+                    _ => a.rpo_secs,
+                };
+            }
+            s.clone()
+        });
+        if let Err(e) = snapshot.write(&cluster) {
+            tracing::warn!(error = %format!("{e:#}"), "could not write backup-state.json");
+        }
+        tokio::time::sleep(REPORT_EVERY).await;
+    }
+}
+
+/// Takes a backup whenever the last success is older than `every`.
+async fn schedule_loop(
+    data_dir: PathBuf,
+    store: BackupStore,
+    state: Shared,
+    every: Duration,
+    verify: bool,
+    retention: srs_backup::prune::Retention,
+) {
+    let cluster = ClusterDir::new(&data_dir);
+    let events = EventLog::new(&cluster);
+    tokio::time::sleep(FIRST_BACKUP_AFTER).await;
+    loop {
+        let due = with(&state, |s| {
+            let last = s.last_success.as_ref().map(|r| r.at);
+            let last_try = s.last_attempt.as_ref().map(|r| r.at);
+            let now = chrono::Utc::now();
+            let since = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or(Duration::MAX, |t| (now - t).to_std().unwrap_or_default())
+            };
+            // After a failure, try again within a minute, not a whole period.
+            since(last) >= every && since(last_try) >= every.min(Duration::from_secs(60))
+        });
+        if due {
+            backup_once(&data_dir, &store, &state, &events).await;
+        }
+        if verify {
+            // The newest backup, if no trial restore has judged it yet
+            // (just taken, or left unverified by an agent that stopped).
+            if let Some((id, taken_at)) = unverified_newest(&store) {
+                verify_once(&cluster, &store, &state, &events, &id, taken_at).await;
+                prune_once(&cluster, &store, &events, retention);
+            }
+        } else if due {
+            prune_once(&cluster, &store, &events, retention);
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+async fn backup_once(
+    data_dir: &std::path::Path,
+    store: &BackupStore,
+    state: &Shared,
+    events: &EventLog,
+) {
+    let cluster = ClusterDir::new(data_dir);
+    let started = std::time::Instant::now();
+    let mut quiet = Progress::new(ProgressMode::Quiet);
+    let taken = async {
+        let args = config::StoreArgs::for_cluster(data_dir);
+        let (url, label) = config::resolve_backup_source(args).await?;
+        srs_backup::create(store, url.expose_secret(), &label, &mut quiet).await
+    }
+    .await;
+    let manifest = match taken {
+        Ok(m) => m,
+        Err(e) => {
+            let error = format!("{e:#}");
+            events.record(epoch(&cluster), "scheduled backup", Some(&error));
+            with(state, |s| {
+                s.failures += 1;
+                s.last_attempt = Some(BackupRun {
+                    id: None,
+                    at: chrono::Utc::now(),
+                    ok: false,
+                    secs: started.elapsed().as_secs_f64(),
+                    bytes: 0,
+                    error: Some(error),
+                });
+            });
+            return;
+        }
+    };
+    let run = BackupRun {
+        id: Some(manifest.id.clone()),
+        at: chrono::Utc::now(),
+        ok: true,
+        secs: started.elapsed().as_secs_f64(),
+        bytes: manifest.bytes(),
+        error: None,
+    };
+    events.record(
+        epoch(&cluster),
+        &format!(
+            "backup {} taken from {} ({} rows, {} bytes, {:.1} s)",
+            manifest.id,
+            manifest.source,
+            manifest.rows(),
+            manifest.bytes(),
+            run.secs
+        ),
+        None,
+    );
+    with(state, |s| {
+        s.last_attempt = Some(run.clone());
+        s.last_success = Some(run);
+    });
+}
+
+fn unverified_newest(store: &BackupStore) -> Option<(BackupId, chrono::DateTime<chrono::Utc>)> {
+    let id = store.ids().ok()?.pop()?;
+    let dir = store.backup_dir(&id);
+    if srs_backup::Verification::read(&dir).is_some() {
+        return None;
+    }
+    let manifest = srs_backup::Manifest::read(&dir).ok()?;
+    Some((id, manifest.taken_at))
+}
+
+/// The newest backup a trial restore proved, and its snapshot time.
+fn proven(store: &BackupStore) -> Option<(BackupId, chrono::DateTime<chrono::Utc>)> {
+    let ids = store.ids().ok()?;
+    ids.into_iter().rev().find_map(|id| {
+        let dir = store.backup_dir(&id);
+        let verified = srs_backup::Verification::read(&dir)?;
+        if !verified.ok {
+            return None;
+        }
+        let manifest = srs_backup::Manifest::read(&dir).ok()?;
+        Some((id, manifest.taken_at))
+    })
+}
+
+async fn verify_once(
+    cluster: &ClusterDir,
+    store: &BackupStore,
+    state: &Shared,
+    events: &EventLog,
+    id: &BackupId,
+    taken_at: chrono::DateTime<chrono::Utc>,
+) {
+    let mut quiet = Progress::new(ProgressMode::Quiet);
+    let verified = srs_backup::verify(store, id, &mut quiet).await;
+    let record = match &verified {
+        Ok(v) => VerifyRun {
+            id: id.to_string(),
+            at: v.at,
+            ok: true,
+            restore_secs: v.restore_secs,
+            error: None,
+        },
+        Err(e) => VerifyRun {
+            id: id.to_string(),
+            at: chrono::Utc::now(),
+            ok: false,
+            restore_secs: 0.0,
+            error: Some(format!("{e:#}")),
+        },
+    };
+    match &record.error {
+        None => events.record(
+            epoch(cluster),
+            &format!(
+                "backup {id} (taken {}) proven restorable: trial restore in {:.1} s matched every table",
+                taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                record.restore_secs
+            ),
+            None,
+        ),
+        Some(e) => events.record(epoch(cluster), &format!("verifying backup {id}"), Some(e)),
+    }
+    with(state, |s| {
+        if !record.ok {
+            s.verify_failures += 1;
+        }
+        s.last_verification = Some(record);
+    });
+}
+
+fn prune_once(
+    cluster: &ClusterDir,
+    store: &BackupStore,
+    events: &EventLog,
+    retention: srs_backup::prune::Retention,
+) {
+    match srs_backup::prune::prune(store, retention, false) {
+        Ok(p) if !p.backups.is_empty() || !p.binlogs.is_empty() => events.record(
+            epoch(cluster),
+            &format!(
+                "retention removed {} backup(s) and {} archived binlog file(s)",
+                p.backups.len(),
+                p.binlogs.len()
+            ),
+            None,
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "retention did not run"),
+    }
+}
