@@ -5,7 +5,7 @@
 mod binlog;
 mod digest;
 mod files;
-mod scratch;
+pub mod scratch;
 mod tables;
 
 pub mod archive;

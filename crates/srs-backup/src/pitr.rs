@@ -102,7 +102,8 @@ pub fn plan(store: &BackupStore, point: Point) -> anyhow::Result<Plan> {
         }
         let from = single_gtid(&manifest)?;
         let before = match point {
-            Point::Time(at) => manifest.taken_at <= at,
+            // Whole seconds, as the binlog counts: `--at` names a second.
+            Point::Time(at) => manifest.taken_at.timestamp() <= at.timestamp(),
             Point::Gtid(g) => from.is_some_and(|f| f.seq <= g.seq),
         };
         if before {

@@ -126,18 +126,34 @@ pub enum BackupCommand {
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
     /// Where to restore: sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE
-    #[arg(long, value_name = "DATABASE_URL")]
-    into: String,
+    #[arg(long, value_name = "DATABASE_URL", required_unless_present = "student")]
+    into: Option<String>,
+    /// Instead: show this one student as it was at --at/--gtid next to how
+    /// it is now, and put it back (an audited update) once confirmed.
+    #[arg(long, value_name = "ID", conflicts_with = "into", requires = "point")]
+    student: Option<i64>,
+    /// With --student: the live database (default: the cluster's primary
+    /// with --data-dir).
+    #[arg(
+        long,
+        env = "SRS_DATABASE_URL",
+        hide_env_values = true,
+        requires = "student"
+    )]
+    database_url: Option<String>,
+    /// With --student: put it back without asking.
+    #[arg(long, requires = "student")]
+    yes: bool,
     /// The backup to restore [default: the newest]
     #[arg(long, conflicts_with_all = ["at", "gtid"])]
     backup: Option<BackupId>,
     /// Restore to this moment (RFC 3339, e.g. 2026-11-25T10:42:00Z): the
     /// newest backup before it, plus the archived transactions up to and
     /// including that second.
-    #[arg(long, conflicts_with = "gtid")]
+    #[arg(long, conflicts_with = "gtid", group = "point")]
     at: Option<chrono::DateTime<chrono::Utc>>,
     /// Restore up to and including this transaction, e.g. 0-1-12345.
-    #[arg(long)]
+    #[arg(long, group = "point")]
     gtid: Option<srs_backup::Gtid>,
     /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
     #[arg(long, value_name = "DIR")]
@@ -367,9 +383,34 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         (None, Some(g)) => Some(srs_backup::pitr::Point::Gtid(g)),
         (None, None) => None,
     };
+    if let Some(student) = args.student {
+        let Some(point) = point else {
+            anyhow::bail!("--student needs --at TIME or --gtid GTID");
+        };
+        let plan = srs_backup::pitr::plan(&backups, point)?;
+        let live = config::resolve_store(config::StoreArgs::with(
+            args.database_url.clone(),
+            args.data_dir.clone(),
+        ))?;
+        let _reading = srs_backup::lock::shared(backups.root())?;
+        let mut progress = args.store.progress();
+        let result = crate::student_restore::run(
+            &backups,
+            &plan,
+            live.expose_secret(),
+            srs_domain::StudentId::new(student),
+            args.yes,
+            &mut progress,
+        )
+        .await;
+        progress.finish();
+        return result;
+    }
+    let Some(into) = args.into.clone() else {
+        anyhow::bail!("--into: say where to restore (a database URL)");
+    };
     if point.is_some()
-        && srs_backup::create::engine_of(&args.into).context("--into")?
-            == srs_backup::Engine::Sqlite
+        && srs_backup::create::engine_of(&into).context("--into")? == srs_backup::Engine::Sqlite
     {
         anyhow::bail!("--at and --gtid need MariaDB's binary log; a SQLite database restores to one backup's point: choose it with --backup ID (see `srs backup list`)");
     }
@@ -384,8 +425,8 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let dir = backups.existing(&id)?;
     let _reading = srs_backup::lock::shared(backups.root())?;
     let manifest = Manifest::read(&dir)?;
-    srs_backup::create::engine_of(&args.into).context("--into")?;
-    let holds_data = srs_backup::target_holds_data(&args.into)
+    srs_backup::create::engine_of(&into).context("--into")?;
+    let holds_data = srs_backup::target_holds_data(&into)
         .await
         .context("--into")?;
     if holds_data && !args.force {
@@ -409,7 +450,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         manifest.rows(),
         manifest.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
         manifest.source,
-        config::redacted(&args.into),
+        config::redacted(&into),
         if holds_data {
             ", after backing up what it holds now"
         } else {
@@ -433,11 +474,8 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let overwrite = if holds_data {
         let safety = srs_backup::create(
             &backups,
-            &args.into,
-            &format!(
-                "{} (before a restore replaced it)",
-                config::redacted(&args.into)
-            ),
+            &into,
+            &format!("{} (before a restore replaced it)", config::redacted(&into)),
             &mut progress,
         )
         .await
@@ -449,9 +487,9 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     } else {
         srs_backup::Overwrite::Refuse
     };
-    let done = srs_backup::restore(&dir, &manifest, &args.into, overwrite, &mut progress).await?;
+    let done = srs_backup::restore(&dir, &manifest, &into, overwrite, &mut progress).await?;
     let (replayed, replay_secs) = match &plan {
-        Some(plan) => srs_backup::pitr::replay(plan, &args.into, &mut progress).await?,
+        Some(plan) => srs_backup::pitr::replay(plan, &into, &mut progress).await?,
         None => (0, 0.0),
     };
     progress.finish();

@@ -336,6 +336,15 @@ impl StoreArgs {
         }
     }
 
+    /// A database named by a URL or a cluster directory (or the default).
+    pub fn with(database_url: Option<String>, data_dir: Option<PathBuf>) -> Self {
+        Self {
+            database_url,
+            config: None,
+            data_dir,
+        }
+    }
+
     /// The cluster directory, when given.
     pub fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()

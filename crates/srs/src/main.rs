@@ -8,6 +8,7 @@ mod backup_cli;
 mod cli;
 mod cluster_view;
 mod config;
+mod student_restore;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -5,6 +5,7 @@
 mod common;
 
 use common::srs;
+use sqlx::Connection;
 use srs_domain::{NewStudent, RawStudent, StudentId};
 use srs_mariadb::{Admin, LocalServer, ServerConfig, SyncMode};
 use srs_store::{Actor, CreateOptions, Created, PageRequest, Store, StoreOptions};
@@ -259,6 +260,114 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     ]);
     assert_eq!(names(&format!("{base}/before_gap")).await, expected);
 
+    // One student: the deleted one comes back, a renamed one gets its
+    // name back, each as an audited change.
+    let bea = add(&live, "Before Beatrix").await;
+    // A backup after the archive's gap, for the rename below.
+    ok(&[
+        "backup",
+        "create",
+        "--database-url",
+        &url,
+        "--store",
+        store_arg,
+    ]);
+    let current = live.get_student(bea).await.expect("read");
+    let rename = srs_domain::StudentPatch {
+        version: current.version,
+        full_name: Some(srs_domain::FullName::parse("Renamed By Mistake").expect("name")),
+        email: None,
+        date_of_birth: None,
+        department: None,
+        status: None,
+        enrolled_on: None,
+    };
+    let bea_then = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    live.update_student(&current, &rename, &Actor::system("tests"))
+        .await
+        .expect("renamed");
+    let bea_at = bea_then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The archive must hold the new transactions: copy them again.
+    let mut archiver = srs()
+        .args(["backup", "archive", "--server", &base, "--store", store_arg])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("archiver starts");
+    archived_up_to(&store_dir, &gtid_pos(&mut admin).await).await;
+    let _ = archiver.kill();
+    let _ = archiver.wait();
+    let first_id = first.get().to_string();
+    let shown = ok(&[
+        "restore",
+        "--student",
+        &first_id,
+        "--at",
+        &at,
+        "--database-url",
+        &url,
+        "--store",
+        store_arg,
+    ]);
+    assert!(
+        shown.contains("* Record") && shown.contains("--yes"),
+        "{shown}"
+    );
+    assert!(
+        live.get_student(first).await.is_err(),
+        "nothing changed without --yes"
+    );
+    ok(&[
+        "restore",
+        "--student",
+        &first_id,
+        "--at",
+        &at,
+        "--database-url",
+        &url,
+        "--store",
+        store_arg,
+        "--yes",
+    ]);
+    assert_eq!(
+        live.get_student(first)
+            .await
+            .expect("live again")
+            .full_name
+            .to_string(),
+        "Before Ann"
+    );
+    ok(&[
+        "restore",
+        "--student",
+        &bea.get().to_string(),
+        "--at",
+        &bea_at,
+        "--database-url",
+        &url,
+        "--store",
+        store_arg,
+        "--yes",
+    ]);
+    assert_eq!(
+        live.get_student(bea)
+            .await
+            .expect("read")
+            .full_name
+            .to_string(),
+        "Before Beatrix"
+    );
+    let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("connect");
+    let actor: String = sqlx::query_scalar(
+        "SELECT actor FROM audit_log WHERE entity = 'student' AND entity_id = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(bea.get())
+    .fetch_one(&mut conn)
+    .await
+    .expect("audit entry");
+    assert!(actor.contains("srs restore --student"), "{actor}");
+    conn.close().await.ok();
+
     // Retention: a newer backup makes the old one and the binlogs wholly
     // before it unnecessary; the growing last file stays.
     ok(&[
@@ -300,7 +409,7 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     let pruned: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
     assert_eq!(
         pruned["pruned"]["backups"].as_array().map(Vec::len),
-        Some(1),
+        Some(2),
         "{out}"
     );
     let removed: Vec<String> = pruned["pruned"]["binlogs"]
