@@ -61,6 +61,16 @@ fn single_gtid(manifest: &Manifest) -> anyhow::Result<Option<Gtid>> {
 
 /// Works out which backup and which archived transactions reach `point`.
 pub fn plan(store: &BackupStore, point: Point) -> anyhow::Result<Plan> {
+    plan_with(store, point, None)
+}
+
+/// Like [`plan`], from one given backup (a verification rolls the backup
+/// it checks forward, whichever is newest).
+pub fn plan_from(store: &BackupStore, backup: &BackupId, point: Point) -> anyhow::Result<Plan> {
+    plan_with(store, point, Some(backup))
+}
+
+fn plan_with(store: &BackupStore, point: Point, only: Option<&BackupId>) -> anyhow::Result<Plan> {
     if let Point::Time(at) = point {
         if at > Utc::now() {
             bail!("--at {} is in the future", at.to_rfc3339());
@@ -96,6 +106,9 @@ pub fn plan(store: &BackupStore, point: Point) -> anyhow::Result<Plan> {
     // The newest backup at or before the point.
     let mut chosen: Option<(BackupId, Manifest, Option<Gtid>)> = None;
     for id in store.ids()?.into_iter().rev() {
+        if only.is_some_and(|only| *only != id) {
+            continue;
+        }
         let manifest = Manifest::read(&store.backup_dir(&id))?;
         if manifest.engine != Engine::Mariadb {
             continue;

@@ -28,6 +28,25 @@ pub struct Verification {
     pub restore_secs: f64,
     /// What went wrong, when it did.
     pub error: Option<String>,
+    /// The random point in the archive the restored backup was rolled
+    /// forward to (MariaDB with a binlog archive), as a GTID.
+    #[serde(default)]
+    pub replayed_to: Option<String>,
+    /// Archived transactions replayed to reach it.
+    #[serde(default)]
+    pub replayed: u64,
+    /// Seconds the replay took.
+    #[serde(default)]
+    pub replay_secs: f64,
+}
+
+/// What a trial found.
+struct Trial {
+    rows: u64,
+    restore_secs: f64,
+    replayed_to: Option<String>,
+    replayed: u64,
+    replay_secs: f64,
 }
 
 impl Verification {
@@ -55,14 +74,17 @@ pub async fn verify(
 ) -> anyhow::Result<Verification> {
     let dir = store.existing(id)?;
     let _reading = crate::lock::shared(store.root())?;
-    let outcome = trial(&dir, progress).await;
+    let outcome = trial(store, id, &dir, progress).await;
     let record = match &outcome {
-        Ok((rows, secs)) => Verification {
+        Ok(t) => Verification {
             at: Utc::now(),
             ok: true,
-            rows: *rows,
-            restore_secs: *secs,
+            rows: t.rows,
+            restore_secs: t.restore_secs,
             error: None,
+            replayed_to: t.replayed_to.clone(),
+            replayed: t.replayed,
+            replay_secs: t.replay_secs,
         },
         Err(e) => Verification {
             at: Utc::now(),
@@ -70,6 +92,9 @@ pub async fn verify(
             rows: 0,
             restore_secs: 0.0,
             error: Some(format!("{e:#}")),
+            replayed_to: None,
+            replayed: 0,
+            replay_secs: 0.0,
         },
     };
     record.write(&dir)?;
@@ -78,7 +103,12 @@ pub async fn verify(
     Ok(record)
 }
 
-async fn trial(dir: &Path, progress: &mut Progress) -> anyhow::Result<(u64, f64)> {
+async fn trial(
+    store: &BackupStore,
+    id: &BackupId,
+    dir: &Path,
+    progress: &mut Progress,
+) -> anyhow::Result<Trial> {
     let manifest = Manifest::read(dir)?;
     progress.stage("checksums", 0);
     crate::files::check(dir, &manifest)?;
@@ -90,18 +120,71 @@ async fn trial(dir: &Path, progress: &mut Progress) -> anyhow::Result<(u64, f64)
                 .context("cannot create a folder for the trial restore")?;
             let url = format!("sqlite:{}", scratch.path().join("srs.db").display());
             let done = restore(dir, &manifest, &url, Overwrite::Refuse, progress).await?;
-            Ok((done.rows, done.secs))
+            Ok(Trial {
+                rows: done.rows,
+                restore_secs: done.secs,
+                replayed_to: None,
+                replayed: 0,
+                replay_secs: 0.0,
+            })
         }
         Engine::Mariadb => {
+            archive_continues(dir, &manifest)?;
             progress.stage("scratch server", 0);
             let scratch = crate::scratch::Scratch::start().await?;
-            let done = restore(dir, &manifest, &scratch.url(), Overwrite::Refuse, progress).await;
+            let result = async {
+                let done =
+                    restore(dir, &manifest, &scratch.url(), Overwrite::Refuse, progress).await?;
+                let mut trial = Trial {
+                    rows: done.rows,
+                    restore_secs: done.secs,
+                    replayed_to: None,
+                    replayed: 0,
+                    replay_secs: 0.0,
+                };
+                if let Some(point) = random_point(store, &manifest)? {
+                    let plan = crate::pitr::plan_from(store, id, point)?;
+                    let (n, secs) = crate::pitr::replay(&plan, &scratch.url(), progress).await?;
+                    trial.replayed_to = plan.to.map(|t| t.transaction.gtid.to_string());
+                    trial.replayed = n;
+                    trial.replay_secs = secs;
+                }
+                Ok(trial)
+            }
+            .await;
             scratch.stop().await;
-            let done = done?;
-            archive_continues(dir, &manifest)?;
-            Ok((done.rows, done.secs))
+            result
         }
     }
+}
+
+/// A random archived transaction after the backup, if there is one: the
+/// trial rolls the backup forward to it, which proves the log chain
+/// applies, not just that it is there.
+fn random_point(
+    store: &BackupStore,
+    manifest: &Manifest,
+) -> anyhow::Result<Option<crate::pitr::Point>> {
+    let archive = crate::archive::Archive::load(store)?;
+    let Some(newest) = archive.newest() else {
+        return Ok(None);
+    };
+    let Some(from) = manifest
+        .gtid
+        .as_deref()
+        .and_then(|g| crate::binlog::parse_position(g).ok())
+        .and_then(|p| p.into_iter().find(|g| g.domain == newest.gtid.domain))
+    else {
+        return Ok(None);
+    };
+    if newest.gtid.seq <= from.seq {
+        return Ok(None);
+    }
+    let seq = rand::Rng::gen_range(&mut rand::thread_rng(), from.seq + 1..=newest.gtid.seq);
+    Ok(Some(crate::pitr::Point::Gtid(crate::binlog::Gtid {
+        seq,
+        ..newest.gtid
+    })))
 }
 
 /// A backup is only as good as the log that rolls it forward: every

@@ -331,6 +331,18 @@ async fn verify_once(
 ) {
     let mut quiet = Progress::new(ProgressMode::Quiet);
     let verified = srs_backup::verify(store, id, &mut quiet).await;
+    let replay = verified
+        .as_ref()
+        .ok()
+        .and_then(|v| {
+            v.replayed_to.as_ref().map(|to| {
+                format!(
+                    "; rolled forward {} transaction(s) to GTID {to} in {:.1} s",
+                    v.replayed, v.replay_secs
+                )
+            })
+        })
+        .unwrap_or_default();
     let record = match &verified {
         Ok(v) => VerifyRun {
             id: id.to_string(),
@@ -351,7 +363,7 @@ async fn verify_once(
         None => events.record(
             epoch(cluster),
             &format!(
-                "backup {id} (taken {}) proven restorable: trial restore in {:.1} s matched every table",
+                "backup {id} (taken {}) proven restorable: trial restore in {:.1} s matched every table{replay}",
                 taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
                 record.restore_secs
             ),

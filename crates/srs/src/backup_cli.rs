@@ -309,6 +309,12 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
                     "backup {id} is restorable: checksums match, and a trial restore of {} rows took {:.1} s with every table matching its manifest",
                     v.rows, v.restore_secs
                 );
+                if let Some(to) = &v.replayed_to {
+                    println!(
+                        "rolled forward: {} archived transaction(s) replayed to GTID {to} (a random point in the archive) in {:.1} s",
+                        v.replayed, v.replay_secs
+                    );
+                }
             }
             Ok(())
         }

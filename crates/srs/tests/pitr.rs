@@ -170,6 +170,10 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     archived_up_to(&store_dir, &gtid_pos(&mut admin).await).await;
     let _ = archiver.kill();
     let _ = archiver.wait();
+    // Verification restores the backup and rolls it forward to a random
+    // archived transaction.
+    let verified = ok(&["backup", "verify", "--store", store_arg]);
+    assert!(verified.contains("rolled forward"), "{verified}");
 
     let at = noted.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let plan = ok(&[
