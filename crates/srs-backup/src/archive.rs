@@ -267,15 +267,12 @@ pub fn state_cached(store: &BackupStore, cache: &mut IndexCache) -> anyhow::Resu
 pub fn client_options(dir: &Path, user: &str, password: &str) -> anyhow::Result<PathBuf> {
     let path = dir.join("client.cnf");
     let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-    srs_mariadb::private_file::write(
-        &path,
-        &format!(
-            "[client]\nuser=\"{}\"\npassword=\"{}\"\n",
-            quote(user),
-            quote(password)
-        ),
-    )
-    .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut text = format!("[client]\nuser=\"{}\"\n", quote(user));
+    if !password.is_empty() {
+        text.push_str(&format!("password=\"{}\"\n", quote(password)));
+    }
+    srs_mariadb::private_file::write(&path, &text)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }
 
@@ -283,11 +280,15 @@ pub fn client_options(dir: &Path, user: &str, password: &str) -> anyhow::Result<
 /// already archived from it (copied again whole), else its oldest.
 async fn start_point(store: &BackupStore, source: &ArchiveSource) -> anyhow::Result<(u32, String)> {
     use sqlx::{ConnectOptions, Executor, Row};
-    let mut conn = sqlx::mysql::MySqlConnectOptions::new()
+    let mut options = sqlx::mysql::MySqlConnectOptions::new()
         .host(&source.host)
         .port(source.port)
-        .username(&source.user)
-        .password(&source.password)
+        .username(&source.user);
+    // An account without a password must be asked without one.
+    if !source.password.is_empty() {
+        options = options.password(&source.password);
+    }
+    let mut conn = options
         .connect()
         .await
         .with_context(|| format!("cannot connect to {source:?}"))?;

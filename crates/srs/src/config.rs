@@ -385,7 +385,7 @@ pub fn archive_server(url: &str) -> anyhow::Result<srs_backup::archive::ArchiveS
         port,
         user,
         password: srs_backup::pitr::password_of(url),
-        label: format!("{host}:{port}"),
+        label: "server".into(),
     })
 }
 
