@@ -4,78 +4,12 @@
 
 mod common;
 
+use common::records::{add, names, ok, open, run};
 use common::srs;
 use sqlx::Connection;
-use srs_domain::{NewStudent, RawStudent, StudentId};
 use srs_mariadb::{Admin, LocalServer, ServerConfig, SyncMode};
-use srs_store::{Actor, CreateOptions, Created, PageRequest, Store, StoreOptions};
+use srs_store::Actor;
 use std::time::{Duration, Instant};
-
-fn student(name: &str) -> NewStudent {
-    let raw = RawStudent {
-        full_name: Some(name.into()),
-        date_of_birth: Some("2000-01-01".into()),
-        department: Some("Arts".into()),
-        ..RawStudent::default()
-    };
-    NewStudent::parse(&raw, chrono::Utc::now().date_naive()).expect("valid")
-}
-
-async fn open(url: &str) -> Store {
-    let store = Store::connect(url, &StoreOptions::default())
-        .await
-        .expect("database opens");
-    store.migrate().await.expect("migrations run");
-    store
-}
-
-async fn add(store: &Store, name: &str) -> StudentId {
-    let options = CreateOptions {
-        confirm_duplicate: true,
-        idempotency: None,
-    };
-    match store
-        .create_student(&student(name), &options, &Actor::system("tests"))
-        .await
-        .expect("created")
-    {
-        Created::New(s) => s.id,
-        Created::Replayed { student_id, .. } => student_id,
-    }
-}
-
-async fn names(url: &str) -> Vec<String> {
-    let store = open(url).await;
-    let page = store
-        .list_students(
-            &Default::default(),
-            PageRequest {
-                page: 1,
-                per_page: PageRequest::MAX_PER_PAGE,
-            },
-        )
-        .await
-        .expect("list");
-    let mut names: Vec<String> = page.items.iter().map(|s| s.full_name.to_string()).collect();
-    names.sort();
-    store.close().await;
-    names
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = srs().args(args).output().expect("srs runs");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    let (success, stdout, stderr) = run(args);
-    assert!(success, "srs {args:?} failed:\n{stdout}\n{stderr}");
-    stdout
-}
 
 async fn gtid_pos(admin: &mut Admin) -> String {
     let (binlog_pos, _, _) = admin.gtid_and_read_only().await.expect("gtid");
