@@ -69,6 +69,51 @@ pub async fn target_holds_data(url: &str) -> anyhow::Result<bool> {
     }
 }
 
+fn server_options(url: &str) -> anyhow::Result<(sqlx::mysql::MySqlConnectOptions, String)> {
+    use std::str::FromStr;
+    let options =
+        sqlx::mysql::MySqlConnectOptions::from_str(&url.replacen("mariadb://", "mysql://", 1))
+            .context("invalid MySQL URL")?;
+    let Some(database) = options.get_database().map(str::to_owned) else {
+        bail!("the MySQL URL names no database: add /DATABASE at its end");
+    };
+    Ok((options.database("information_schema"), database))
+}
+
+async fn database_exists(url: &str) -> anyhow::Result<bool> {
+    let (options, database) = server_options(url)?;
+    let mut conn = options
+        .connect()
+        .await
+        .context("cannot connect to the MariaDB server to restore into")?;
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(&database)
+    .fetch_one(&mut conn)
+    .await
+    .context("checking whether the target database exists")?;
+    conn.close().await.ok();
+    Ok(n > 0)
+}
+
+async fn drop_database(url: &str) {
+    use sqlx::Executor;
+    let Ok((options, database)) = server_options(url) else {
+        return;
+    };
+    let Ok(name) = crate::tables::checked_name(&database) else {
+        return;
+    };
+    if let Ok(mut conn) = options.connect().await {
+        let sql = format!("DROP DATABASE IF EXISTS `{name}`");
+        if let Err(e) = conn.execute(sqlx::raw_sql(&sql)).await {
+            tracing::warn!(error = %e, "could not remove the half-restored database");
+        }
+        conn.close().await.ok();
+    }
+}
+
 /// Loads the backup in `dir` into `url`, then checks it against the
 /// manifest. The data files' checksums must have been checked already.
 pub async fn restore(
@@ -108,7 +153,20 @@ pub async fn restore(
     }
     let rows = match target {
         Engine::Sqlite => sqlite(dir, manifest, sqlite_path(url)?, progress).await?,
-        Engine::Mariadb => mariadb(dir, manifest, url, progress).await?,
+        Engine::Mariadb => {
+            let existed = database_exists(url).await?;
+            match mariadb(dir, manifest, url, progress).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // A database this restore created goes again: a failed
+                    // restore leaves nothing half-loaded behind.
+                    if !existed {
+                        drop_database(url).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
     };
     Ok(Restored {
         rows,

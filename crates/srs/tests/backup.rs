@@ -169,6 +169,34 @@ async fn mariadb_backup_is_proven_by_a_trial_restore_and_damage_is_named() {
     again.close().await;
 
     let backup = store_dir.join("backups").join(&id);
+    // A restore that fails after creating its database leaves none behind.
+    let manifest_path = backup.join("manifest.json");
+    let manifest = std::fs::read_to_string(&manifest_path).expect("manifest");
+    let mut edited: serde_json::Value = serde_json::from_str(&manifest).expect("JSON");
+    for table in edited["tables"].as_array_mut().expect("tables") {
+        if table["name"] == "students" {
+            table["digest"] = serde_json::json!("0".repeat(64));
+        }
+    }
+    std::fs::write(&manifest_path, edited.to_string()).expect("write");
+    let half = format!("{}/{name}_half", mariadb_base_url());
+    let err = fails(&["restore", "--into", &half, "--store", store_arg]);
+    assert!(err.contains("students") && err.contains("differ"), "{err}");
+    let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&format!(
+        "{}/{name}",
+        mariadb_base_url()
+    ))
+    .await
+    .expect("connect");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(format!("{name}_half"))
+    .fetch_one(&mut conn)
+    .await
+    .expect("count");
+    assert_eq!(left, 0, "the half-restored database was removed");
+    std::fs::write(&manifest_path, manifest).expect("write back");
     flip_a_byte(&backup.join("data/students.jsonl.zst"));
     let err = fails(&["backup", "verify", &id, "--store", store_arg]);
     assert!(err.contains("data/students.jsonl.zst is corrupt"), "{err}");
