@@ -39,33 +39,13 @@ pub enum Overwrite {
 pub async fn target_holds_data(url: &str) -> anyhow::Result<bool> {
     match engine_of(url)? {
         Engine::Sqlite => Ok(sqlite_path(url)?.exists()),
-        Engine::Mariadb => {
-            let options = {
-                use std::str::FromStr;
-                sqlx::mysql::MySqlConnectOptions::from_str(&url.replacen(
-                    "mariadb://",
-                    "mysql://",
-                    1,
-                ))
-                .context("invalid MySQL URL")?
-            };
-            let Some(database) = options.get_database().map(str::to_owned) else {
-                bail!("the MySQL URL names no database: add /DATABASE at its end");
-            };
-            let mut conn = options
-                .database("information_schema")
-                .connect()
-                .await
-                .context("cannot connect to the MariaDB server to restore into")?;
-            let n: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?",
-            )
-            .bind(&database)
-            .fetch_one(&mut conn)
-            .await
-            .context("checking whether the target database holds tables")?;
-            Ok(n > 0)
-        }
+        Engine::Mariadb => Ok(catalogue_count(
+            url,
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ?",
+            "checking whether the target database holds tables",
+        )
+        .await?
+            > 0),
     }
 }
 
@@ -80,21 +60,31 @@ fn server_options(url: &str) -> anyhow::Result<(sqlx::mysql::MySqlConnectOptions
     Ok((options.database("information_schema"), database))
 }
 
-async fn database_exists(url: &str) -> anyhow::Result<bool> {
+/// Counts rows of a catalogue query about the URL's database (bound as
+/// its one parameter), asked of the server without entering the database.
+async fn catalogue_count(url: &str, sql: &str, what: &str) -> anyhow::Result<i64> {
     let (options, database) = server_options(url)?;
     let mut conn = options
         .connect()
         .await
         .context("cannot connect to the MariaDB server to restore into")?;
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
-    )
-    .bind(&database)
-    .fetch_one(&mut conn)
-    .await
-    .context("checking whether the target database exists")?;
+    let n: i64 = sqlx::query_scalar(sql)
+        .bind(&database)
+        .fetch_one(&mut conn)
+        .await
+        .with_context(|| what.to_owned())?;
     conn.close().await.ok();
-    Ok(n > 0)
+    Ok(n)
+}
+
+async fn database_exists(url: &str) -> anyhow::Result<bool> {
+    Ok(catalogue_count(
+        url,
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+        "checking whether the target database exists",
+    )
+    .await?
+        > 0)
 }
 
 async fn drop_database(url: &str) {
