@@ -5,6 +5,7 @@
 //! copy from one read transaction.
 
 use crate::files::{sync_dir, DataWriter};
+use crate::key::BackupKey;
 use crate::layout::BackupStore;
 use crate::manifest::{Engine, Manifest, FORMAT};
 use crate::progress::Progress;
@@ -28,8 +29,8 @@ pub async fn create(
     let started = Utc::now();
     let (id, partial) = store.reserve(started)?;
     let result = match engine_of(url)? {
-        Engine::Mariadb => mariadb(url, &partial, progress).await,
-        Engine::Sqlite => sqlite(url, &partial, progress).await,
+        Engine::Mariadb => mariadb(url, &partial, store.key(), progress).await,
+        Engine::Sqlite => sqlite(url, &partial, store.key(), progress).await,
     };
     let mut manifest = match result {
         Ok(m) => m,
@@ -115,7 +116,12 @@ fn text(row: &sqlx::mysql::MySqlRow, i: usize) -> String {
         .unwrap_or_default()
 }
 
-async fn mariadb(url: &str, dir: &Path, progress: &mut Progress) -> anyhow::Result<Manifest> {
+async fn mariadb(
+    url: &str,
+    dir: &Path,
+    key: Option<&BackupKey>,
+    progress: &mut Progress,
+) -> anyhow::Result<Manifest> {
     use sqlx::Executor;
     let mut conn = mariadb_connect(url).await?;
     conn.execute(sqlx::raw_sql(
@@ -173,7 +179,7 @@ async fn mariadb(url: &str, dir: &Path, progress: &mut Progress) -> anyhow::Resu
     let mut tables = Vec::new();
     for shape in &shapes {
         let name = format!("data/{}.jsonl.zst", shape.name);
-        let mut writer = DataWriter::create(dir, &name)?;
+        let mut writer = DataWriter::create(dir, &name, key)?;
         let mut digest = crate::digest::TableDigest::default();
         let mut line = Vec::with_capacity(1024);
         let mut pending = 0u64;
@@ -219,13 +225,19 @@ async fn mariadb(url: &str, dir: &Path, progress: &mut Progress) -> anyhow::Resu
         schema_version,
         files,
         tables,
+        encryption: key.map(BackupKey::encryption),
     })
 }
 
 /// The name of a SQLite backup's one data file.
 pub const SQLITE_FILE: &str = "data/srs.db.zst";
 
-async fn sqlite(url: &str, dir: &Path, progress: &mut Progress) -> anyhow::Result<Manifest> {
+async fn sqlite(
+    url: &str,
+    dir: &Path,
+    key: Option<&BackupKey>,
+    progress: &mut Progress,
+) -> anyhow::Result<Manifest> {
     let path = sqlite_path(url)?;
     if !path.is_file() {
         bail!("there is no SQLite database at {}", path.display());
@@ -249,7 +261,7 @@ async fn sqlite(url: &str, dir: &Path, progress: &mut Progress) -> anyhow::Resul
         .await
         .with_context(|| format!("cannot copy {} online (VACUUM INTO)", path.display()))?;
     conn.close().await.ok();
-    let result = describe_sqlite(&snapshot, dir, taken_at, progress).await;
+    let result = describe_sqlite(&snapshot, dir, key, taken_at, progress).await;
     let _ = std::fs::remove_file(&snapshot);
     result
 }
@@ -257,6 +269,7 @@ async fn sqlite(url: &str, dir: &Path, progress: &mut Progress) -> anyhow::Resul
 async fn describe_sqlite(
     snapshot: &Path,
     dir: &Path,
+    key: Option<&BackupKey>,
     taken_at: chrono::DateTime<Utc>,
     progress: &mut Progress,
 ) -> anyhow::Result<Manifest> {
@@ -279,7 +292,7 @@ async fn describe_sqlite(
         .with_context(|| format!("cannot read {}", snapshot.display()))?
         .len();
     progress.stage("compress", bytes);
-    let mut writer = DataWriter::create(dir, SQLITE_FILE)?;
+    let mut writer = DataWriter::create(dir, SQLITE_FILE, key)?;
     let mut reader = std::fs::File::open(snapshot)
         .with_context(|| format!("cannot read {}", snapshot.display()))?;
     let mut buf = vec![0u8; 1 << 20];
@@ -307,5 +320,6 @@ async fn describe_sqlite(
         schema_version,
         files: vec![file],
         tables,
+        encryption: key.map(BackupKey::encryption),
     })
 }

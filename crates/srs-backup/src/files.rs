@@ -1,6 +1,9 @@
-//! Writing and reading a backup's compressed data files, with the size and
-//! SHA-256 the manifest records, and checking them against it.
+//! Writing and reading a backup's compressed (and, with a key, encrypted)
+//! data files, with the size and SHA-256 the manifest records, and
+//! checking them against it. Checksums cover the bytes as stored, so they
+//! are checked without the key.
 
+use crate::key::BackupKey;
 use crate::manifest::{FileEntry, Manifest};
 use anyhow::{bail, Context};
 use sha2::{Digest, Sha256};
@@ -31,28 +34,73 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+type Stored = Hashing<BufWriter<File>>;
+
+/// Where compressed bytes go: straight to the file, or through age.
+enum Sink {
+    Plain(Stored),
+    Sealed(age::stream::StreamWriter<Stored>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Sealed(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Sealed(w) => w.flush(),
+        }
+    }
+}
+
+impl Sink {
+    fn finish(self) -> std::io::Result<Stored> {
+        match self {
+            Sink::Plain(w) => Ok(w),
+            Sink::Sealed(w) => w.finish(),
+        }
+    }
+}
+
 /// A compressed data file being written.
 pub struct DataWriter {
     name: String,
     path: PathBuf,
-    encoder: zstd::Encoder<'static, Hashing<BufWriter<File>>>,
+    encoder: zstd::Encoder<'static, Sink>,
 }
 
 impl DataWriter {
-    /// Creates `dir/name` (name relative to the backup's folder).
-    pub fn create(dir: &Path, name: &str) -> anyhow::Result<Self> {
-        let path = dir.join(name);
+    /// Creates `dir/name` (name relative to the backup's folder), or
+    /// `dir/name.age` encrypted with `key`.
+    pub fn create(dir: &Path, name: &str, key: Option<&BackupKey>) -> anyhow::Result<Self> {
+        let name = match key {
+            Some(_) => format!("{name}{}", crate::key::SUFFIX),
+            None => name.to_owned(),
+        };
+        let path = dir.join(&name);
         let file =
             File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        let sink = Hashing {
+        let stored = Hashing {
             inner: BufWriter::with_capacity(1 << 20, file),
             hasher: Sha256::new(),
             bytes: 0,
         };
+        let sink = match key {
+            Some(key) => Sink::Sealed(
+                key.seal(stored)
+                    .with_context(|| format!("cannot start encrypting {}", path.display()))?,
+            ),
+            None => Sink::Plain(stored),
+        };
         let encoder = zstd::Encoder::new(sink, LEVEL)
             .with_context(|| format!("cannot start compressing {}", path.display()))?;
         Ok(Self {
-            name: name.to_owned(),
+            name,
             path,
             encoder,
         })
@@ -68,7 +116,11 @@ impl DataWriter {
     /// Finishes the file, syncs it to disk and returns its manifest entry.
     pub fn finish(self) -> anyhow::Result<FileEntry> {
         let what = || format!("cannot finish {}", self.path.display());
-        let mut sink = self.encoder.finish().with_context(what)?;
+        let mut sink = self
+            .encoder
+            .finish()
+            .and_then(Sink::finish)
+            .with_context(what)?;
         sink.flush().with_context(what)?;
         let file = sink
             .inner
@@ -84,18 +136,37 @@ impl DataWriter {
     }
 }
 
-/// Opens a compressed data file of a backup for reading, as lines.
-pub fn lines(dir: &Path, name: &str) -> anyhow::Result<impl BufRead> {
+/// Opens a data file of a backup for reading, as lines: decrypted with
+/// `key` when its name says it was encrypted (the caller has checked with
+/// [`crate::key::key_for`] that the key is the backup's).
+pub fn lines(dir: &Path, name: &str, key: Option<&BackupKey>) -> anyhow::Result<impl BufRead> {
     let path = dir.join(name);
     let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let decoder = zstd::Decoder::new(file)
+    let file = BufReader::with_capacity(1 << 20, file);
+    let stored: Box<dyn Read + Send> = if name.ends_with(crate::key::SUFFIX) {
+        let Some(key) = key else {
+            bail!("{} is encrypted and no key was given", path.display());
+        };
+        Box::new(
+            key.open(file)
+                .with_context(|| format!("cannot decrypt {}", path.display()))?,
+        )
+    } else {
+        Box::new(file)
+    };
+    let decoder = zstd::Decoder::new(stored)
         .with_context(|| format!("cannot start decompressing {}", path.display()))?;
     Ok(BufReader::with_capacity(1 << 20, decoder))
 }
 
-/// Decompresses a data file into `to`.
-pub fn decompress_to(dir: &Path, name: &str, to: &Path) -> anyhow::Result<u64> {
-    let mut reader = lines(dir, name)?;
+/// Decompresses (and decrypts) a data file into `to`.
+pub fn decompress_to(
+    dir: &Path,
+    name: &str,
+    key: Option<&BackupKey>,
+    to: &Path,
+) -> anyhow::Result<u64> {
+    let mut reader = lines(dir, name, key)?;
     let out = File::create(to).with_context(|| format!("cannot create {}", to.display()))?;
     let mut out = BufWriter::new(out);
     let n = std::io::copy(&mut reader, &mut out)

@@ -9,6 +9,7 @@
 //!   backups/.ID.partial/          a backup being written (never listed)
 //! ```
 
+use crate::key::BackupKey;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -62,16 +63,31 @@ impl FromStr for BackupId {
     }
 }
 
-/// The directory a store lives in.
+/// The directory a store lives in, and the key its new backups are
+/// encrypted with (and old ones read with), if any.
 #[derive(Debug, Clone)]
 pub struct BackupStore {
     root: PathBuf,
+    key: Option<std::sync::Arc<BackupKey>>,
 }
 
 impl BackupStore {
     /// The store in `root`; created on first write.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            key: None,
+        }
+    }
+
+    /// The same store, encrypting new backups with `key`.
+    pub fn with_key(self, key: Option<std::sync::Arc<BackupKey>>) -> Self {
+        Self { key, ..self }
+    }
+
+    /// The key, when one was given.
+    pub fn key(&self) -> Option<&BackupKey> {
+        self.key.as_deref()
     }
 
     /// Its directory.
@@ -113,6 +129,22 @@ impl BackupStore {
             }
         }
         bail!("no free backup ID for {at} in {}", backups.display())
+    }
+
+    /// The hidden folder a copy of backup `id` from another store is
+    /// written in (emptied first: a leftover is an interrupted copy).
+    pub fn partial_dir(&self, id: &BackupId) -> anyhow::Result<PathBuf> {
+        let partial = self.backups().join(format!(".{id}.partial"));
+        match std::fs::remove_dir_all(&partial) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot remove {}", partial.display()))
+            }
+        }
+        std::fs::create_dir_all(partial.join("data"))
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        Ok(partial)
     }
 
     /// Moves a complete backup from its hidden folder into the store.

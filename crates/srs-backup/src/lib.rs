@@ -10,6 +10,7 @@ mod tables;
 
 pub mod archive;
 pub mod create;
+pub mod key;
 pub mod layout;
 pub mod lock;
 pub mod manifest;
@@ -17,10 +18,13 @@ pub mod pitr;
 pub mod progress;
 pub mod prune;
 pub mod restore;
+pub mod second_store;
 pub mod verify;
+pub mod window;
 
 pub use binlog::Gtid;
 pub use create::create;
+pub use key::BackupKey;
 pub use layout::{BackupId, BackupStore};
 pub use manifest::{Engine, Manifest};
 pub use progress::{Progress, ProgressMode};

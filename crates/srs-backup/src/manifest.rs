@@ -1,6 +1,7 @@
 //! What a backup holds: written last, so a backup without one is
 //! incomplete, and read first by every command that uses a backup.
 
+use crate::key::Encryption;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,9 @@ pub struct Manifest {
     pub files: Vec<FileEntry>,
     /// Tables with row counts and digests.
     pub tables: Vec<TableEntry>,
+    /// How the data files are encrypted; absent when they are not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 impl Manifest {
@@ -98,6 +102,24 @@ impl Manifest {
     /// Total rows over all tables.
     pub fn rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()
+    }
+
+    /// The name of the data file written as `stem` (with `.age` when
+    /// encrypted).
+    pub fn data_file(&self, stem: &str) -> anyhow::Result<&str> {
+        self.files
+            .iter()
+            .map(|f| f.name.as_str())
+            .find(|name| {
+                name.strip_prefix(stem)
+                    .is_some_and(|rest| rest.is_empty() || rest == crate::key::SUFFIX)
+            })
+            .with_context(|| {
+                format!(
+                    "backup {} lists no data file {stem}: its manifest is incomplete",
+                    self.id
+                )
+            })
     }
 
     /// Writes the manifest into a backup's folder (last step of a backup).

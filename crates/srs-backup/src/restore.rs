@@ -3,6 +3,7 @@
 //! ends by comparing each table's rows and digest with the manifest.
 
 use crate::create::{engine_of, mariadb_connect, sqlite_path, SQLITE_FILE};
+use crate::key::BackupKey;
 use crate::manifest::{Engine, Manifest};
 use crate::progress::Progress;
 use crate::tables::Source;
@@ -109,11 +110,13 @@ async fn drop_database(url: &str) {
 pub async fn restore(
     dir: &Path,
     manifest: &Manifest,
+    key: Option<&BackupKey>,
     url: &str,
     overwrite: Overwrite,
     progress: &mut Progress,
 ) -> anyhow::Result<Restored> {
     let started = Instant::now();
+    let key = crate::key::key_for(&manifest.id, manifest.encryption.as_ref(), key)?;
     let target = engine_of(url)?;
     if target != manifest.engine {
         bail!(
@@ -142,10 +145,10 @@ pub async fn restore(
         bail!("the target database already exists and holds data; restoring over it needs --force (srs then backs it up first)");
     }
     let rows = match target {
-        Engine::Sqlite => sqlite(dir, manifest, sqlite_path(url)?, progress).await?,
+        Engine::Sqlite => sqlite(dir, manifest, key, sqlite_path(url)?, progress).await?,
         Engine::Mariadb => {
             let existed = database_exists(url).await?;
-            match mariadb(dir, manifest, url, progress).await {
+            match mariadb(dir, manifest, key, url, progress).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     // A database this restore created goes again: a failed
@@ -167,6 +170,7 @@ pub async fn restore(
 async fn sqlite(
     dir: &Path,
     manifest: &Manifest,
+    key: Option<&BackupKey>,
     path: &Path,
     progress: &mut Progress,
 ) -> anyhow::Result<u64> {
@@ -176,7 +180,7 @@ async fn sqlite(
     }
     let staging = path.with_extension("restoring");
     progress.stage("decompress", 0);
-    crate::files::decompress_to(dir, SQLITE_FILE, &staging)?;
+    crate::files::decompress_to(dir, manifest.data_file(SQLITE_FILE)?, key, &staging)?;
     let checked = async {
         let mut conn = SqliteConnectOptions::new()
             .filename(&staging)
@@ -214,6 +218,7 @@ async fn sqlite(
 async fn mariadb(
     dir: &Path,
     manifest: &Manifest,
+    key: Option<&BackupKey>,
     url: &str,
     progress: &mut Progress,
 ) -> anyhow::Result<u64> {
@@ -256,10 +261,10 @@ async fn mariadb(
         conn.execute(sqlx::raw_sql(&format!("DELETE FROM `{name}`")))
             .await
             .with_context(|| format!("cannot empty {name}"))?;
-        let file = format!("data/{name}.jsonl.zst");
+        let file = manifest.data_file(&format!("data/{name}.jsonl.zst"))?;
         let mut batch: Vec<Vec<Option<String>>> = Vec::with_capacity(BATCH);
         let mut line_no = 0u64;
-        for line in crate::files::lines(dir, &file)?.lines() {
+        for line in crate::files::lines(dir, file, key)?.lines() {
             line_no += 1;
             let line = line.with_context(|| {
                 format!("backup {}: {file} cannot be read (damaged?)", manifest.id)

@@ -112,6 +112,7 @@ async fn trial(
     let manifest = Manifest::read(dir)?;
     progress.stage("checksums", 0);
     crate::files::check(dir, &manifest)?;
+    crate::key::key_for(&manifest.id, manifest.encryption.as_ref(), store.key())?;
     match manifest.engine {
         Engine::Sqlite => {
             let scratch = tempfile::Builder::new()
@@ -119,7 +120,15 @@ async fn trial(
                 .tempdir()
                 .context("cannot create a folder for the trial restore")?;
             let url = format!("sqlite:{}", scratch.path().join("srs.db").display());
-            let done = restore(dir, &manifest, &url, Overwrite::Refuse, progress).await?;
+            let done = restore(
+                dir,
+                &manifest,
+                store.key(),
+                &url,
+                Overwrite::Refuse,
+                progress,
+            )
+            .await?;
             Ok(Trial {
                 rows: done.rows,
                 restore_secs: done.secs,
@@ -133,8 +142,15 @@ async fn trial(
             progress.stage("scratch server", 0);
             let scratch = crate::scratch::Scratch::start().await?;
             let result = async {
-                let done =
-                    restore(dir, &manifest, &scratch.url(), Overwrite::Refuse, progress).await?;
+                let done = restore(
+                    dir,
+                    &manifest,
+                    store.key(),
+                    &scratch.url(),
+                    Overwrite::Refuse,
+                    progress,
+                )
+                .await?;
                 let mut trial = Trial {
                     rows: done.rows,
                     restore_secs: done.secs,

@@ -62,6 +62,24 @@ pub struct ArchiveRun {
     pub error: Option<String>,
 }
 
+/// Copies to the second store.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SecondStoreRun {
+    /// Its directory.
+    pub root: String,
+    /// When a copy last completed.
+    pub last_copy_at: Option<DateTime<Utc>>,
+    /// Backups there.
+    pub backups: usize,
+    /// Why the last copy failed, if it did.
+    pub error: Option<String>,
+    /// Since when copies have been failing.
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// A second store counts as behind when copies have failed this long.
+pub const SECOND_STORE_STALL_SECS: i64 = 300;
+
 /// Everything the agent reports.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct BackupState {
@@ -90,6 +108,9 @@ pub struct BackupState {
     pub failures: u64,
     /// Failed verifications since the agent started.
     pub verify_failures: u64,
+    /// The second store, when one is configured.
+    #[serde(default)]
+    pub second_store: Option<SecondStoreRun>,
 }
 
 impl BackupState {
@@ -158,6 +179,18 @@ impl BackupState {
                 ));
             }
         }
+        if let Some(second) = &self.second_store {
+            if let Some(since) = second.failing_since {
+                if (now - since).num_seconds() >= SECOND_STORE_STALL_SECS {
+                    alerts.push(format!(
+                        "copies to the second store {} have failed since {}: {}",
+                        second.root,
+                        since.format("%Y-%m-%d %H:%M:%S UTC"),
+                        second.error.as_deref().unwrap_or("unknown error")
+                    ));
+                }
+            }
+        }
         alerts
     }
 
@@ -183,8 +216,20 @@ impl BackupState {
             ),
             None => "no binlog archive".into(),
         };
+        let second = match &self.second_store {
+            Some(s) => format!(
+                "; second store {} backup(s){}",
+                s.backups,
+                match (&s.error, s.last_copy_at) {
+                    (Some(_), _) => " (copy failing)".to_owned(),
+                    (None, Some(at)) => format!(", copied {}", at.format("%H:%M:%S UTC")),
+                    (None, None) => " (not copied yet)".to_owned(),
+                }
+            ),
+            None => String::new(),
+        };
         format!(
-            "{last}; {proven}; {archive}; {} backup(s), schedule {}",
+            "{last}; {proven}; {archive}; {} backup(s), schedule {}{second}",
             self.backups, self.schedule
         )
     }
@@ -238,6 +283,24 @@ mod tests {
         let alerts = stalled.alerts(now);
         assert!(alerts.iter().any(|a| a.contains("stalled")));
         assert!(alerts.iter().any(|a| a.contains("gap")));
+
+        let mut copying = healthy.clone();
+        copying.second_store = Some(SecondStoreRun {
+            root: "/mnt/offsite".into(),
+            error: Some("No space left on device".into()),
+            failing_since: Some(now - chrono::Duration::seconds(60)),
+            ..SecondStoreRun::default()
+        });
+        assert!(
+            copying.alerts(now).is_empty(),
+            "a brief failure is no alert"
+        );
+        let alerts = copying.alerts(now + chrono::Duration::minutes(5));
+        assert!(
+            alerts.iter().any(|a| a.contains("/mnt/offsite")),
+            "{alerts:?}"
+        );
+        assert!(copying.summary().contains("copy failing"));
 
         let mut unproven = healthy;
         unproven.last_verification = Some(VerifyRun {

@@ -239,6 +239,14 @@ fn render_backups(out: &mut String, b: &crate::backups::BackupState) {
             a.gaps as f64,
         );
     }
+    if let Some(second) = &b.second_store {
+        let _ = writeln!(
+            out,
+            "# HELP srs_backup_second_store_copy_timestamp_seconds When the last copy to the second store completed (0: none).\n# TYPE srs_backup_second_store_copy_timestamp_seconds gauge\nsrs_backup_second_store_copy_timestamp_seconds {}\n# HELP srs_backup_second_store_ok 1 when the last copy to the second store succeeded.\n# TYPE srs_backup_second_store_ok gauge\nsrs_backup_second_store_ok {}",
+            second.last_copy_at.map_or(0, |t| t.timestamp()),
+            u8::from(second.error.is_none())
+        );
+    }
 }
 
 async fn metrics(State(shared): State<Shared>) -> impl IntoResponse {

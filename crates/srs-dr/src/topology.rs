@@ -275,6 +275,7 @@ impl std::fmt::Display for BackupSchedule {
 
 /// The `[backup]` section.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BackupSection {
     /// How often to take (and verify) a backup.
     #[serde(default = "schedule_default")]
@@ -291,6 +292,14 @@ pub struct BackupSection {
     /// ...and of this many recent weeks.
     #[serde(default = "keep_weekly_default")]
     pub keep_weekly: u32,
+    /// Encrypt backups with this key file (relative to the data
+    /// directory); None: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_file: Option<std::path::PathBuf>,
+    /// A second store (relative to the data directory) that each verified
+    /// backup and the binlog archive are copied to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_store: Option<std::path::PathBuf>,
 }
 
 fn schedule_default() -> BackupSchedule {
@@ -316,6 +325,8 @@ impl Default for BackupSection {
             verify: archive_default(),
             keep_daily: keep_daily_default(),
             keep_weekly: keep_weekly_default(),
+            key_file: None,
+            second_store: None,
         }
     }
 }
@@ -324,6 +335,16 @@ impl BackupSection {
     /// Whether `srs up` runs the backup agent at all.
     pub fn enabled(&self) -> bool {
         self.archive || self.schedule.every_secs.is_some()
+    }
+
+    /// The key file, resolved against the cluster's directory.
+    pub fn key_file_in(&self, cluster: &crate::ClusterDir) -> Option<std::path::PathBuf> {
+        self.key_file.as_ref().map(|p| cluster.path().join(p))
+    }
+
+    /// The second store, resolved against the cluster's directory.
+    pub fn second_store_in(&self, cluster: &crate::ClusterDir) -> Option<std::path::PathBuf> {
+        self.second_store.as_ref().map(|p| cluster.path().join(p))
     }
 }
 
@@ -417,7 +438,12 @@ archive = true
 keep_daily = 7
 keep_weekly = 4
 # The store is backup-store/ in this directory; sync it elsewhere with
-# rsync or rclone.
+# rsync or rclone, or name a second store (a mounted disk elsewhere) that
+# every verified backup and the binlog archive are copied to:
+# second_store = "/mnt/offsite/srs-backups"
+# Encrypt backups at rest (age, X25519): create a key with
+# `srs backup key --out backup.key` and keep a copy away from the backups.
+# key_file = "backup.key"
 
 # A site on other hosts: set db_host (and app_host) to their addresses and
 # admin_user to an account with SUPER/REPLICATION privileges there; its

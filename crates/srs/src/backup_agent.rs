@@ -8,7 +8,7 @@ use crate::config;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use srs_backup::{BackupId, BackupStore, Progress, ProgressMode};
-use srs_dr::backups::{ArchiveRun, BackupRun, BackupState, VerifyRun};
+use srs_dr::backups::{ArchiveRun, BackupRun, BackupState, SecondStoreRun, VerifyRun};
 use srs_dr::published::{EventLog, Published};
 use srs_dr::{ClusterDir, ClusterFile, Topology};
 use std::path::PathBuf;
@@ -17,6 +17,8 @@ use std::time::Duration;
 
 /// How often the state file is refreshed.
 const REPORT_EVERY: Duration = Duration::from_secs(2);
+/// How often the second store is brought up to date.
+const SECOND_STORE_EVERY: Duration = Duration::from_secs(10);
 /// How long after start the first backup waits (the replica catching up).
 const FIRST_BACKUP_AFTER: Duration = Duration::from_secs(5);
 
@@ -37,11 +39,23 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
     let topology = Topology::of(&cluster)
         .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
     let section = topology.backup.clone();
-    let store = BackupStore::new(cluster.file(ClusterFile::BackupStore));
+    let key = section
+        .key_file_in(&cluster)
+        .map(|file| srs_backup::BackupKey::load(&file).context("the topology's [backup] key_file"))
+        .transpose()?
+        .map(Arc::new);
+    let store = BackupStore::new(cluster.file(ClusterFile::BackupStore)).with_key(key.clone());
+    let second = section
+        .second_store_in(&cluster)
+        .map(|root| BackupStore::new(root).with_key(key));
     let mut initial = BackupState::read(&cluster).unwrap_or_default();
     initial.schedule = section.schedule.to_string();
     initial.interval_secs = section.schedule.every_secs.unwrap_or(0);
     initial.archive = section.archive.then(ArchiveRun::default);
+    initial.second_store = second.as_ref().map(|s| SecondStoreRun {
+        root: s.root().display().to_string(),
+        ..initial.second_store.clone().unwrap_or_default()
+    });
     let state: Shared = Arc::new(Mutex::new(initial));
     tracing::info!(store = %store.root().display(), schedule = %section.schedule, archive = section.archive, "backup agent running");
 
@@ -50,6 +64,19 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
         tasks.spawn(archive_loop(data_dir.clone(), store.clone(), state.clone()));
     }
     tasks.spawn(report_loop(cluster.clone(), store.clone(), state.clone()));
+    let retention = srs_backup::prune::Retention {
+        keep_daily: section.keep_daily,
+        keep_weekly: section.keep_weekly,
+    };
+    if let Some(second) = second {
+        tasks.spawn(second_store_loop(
+            cluster.clone(),
+            store.clone(),
+            second,
+            state.clone(),
+            retention,
+        ));
+    }
     if let Some(every) = section.schedule.every_secs {
         tasks.spawn(schedule_loop(
             data_dir.clone(),
@@ -57,10 +84,7 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
             state.clone(),
             Duration::from_secs(every),
             section.verify,
-            srs_backup::prune::Retention {
-                keep_daily: section.keep_daily,
-                keep_weekly: section.keep_weekly,
-            },
+            retention,
         ));
     }
     // The loops never end on their own: one that does has failed, and the
@@ -397,5 +421,75 @@ fn prune_once(
         ),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %format!("{e:#}"), "retention did not run"),
+    }
+}
+
+/// Keeps the second store up to date: new backups (each checked against
+/// its manifest there) and the archive's growth, then that store's own
+/// retention once a backup arrived.
+async fn second_store_loop(
+    cluster: ClusterDir,
+    store: BackupStore,
+    second: BackupStore,
+    state: Shared,
+    retention: srs_backup::prune::Retention,
+) {
+    let events = EventLog::new(&cluster);
+    loop {
+        let (from, to) = (store.clone(), second.clone());
+        let copied =
+            tokio::task::spawn_blocking(move || srs_backup::second_store::copy(&from, &to))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r);
+        let now = chrono::Utc::now();
+        match copied {
+            Ok(copied) => {
+                for id in &copied.backups {
+                    events.record(
+                        epoch(&cluster),
+                        &format!(
+                            "backup {id} copied to the second store {}",
+                            second.root().display()
+                        ),
+                        None,
+                    );
+                }
+                if !copied.backups.is_empty() {
+                    prune_once(&cluster, &second, &events, retention);
+                }
+                let count = second.ids().map(|ids| ids.len()).unwrap_or(0);
+                with(&state, |s| {
+                    if let Some(run) = s.second_store.as_mut() {
+                        if run.error.is_some() {
+                            tracing::info!(store = %second.root().display(), "copies to the second store work again");
+                        }
+                        run.last_copy_at = Some(now);
+                        run.backups = count;
+                        run.error = None;
+                        run.failing_since = None;
+                    }
+                });
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                let first = with(&state, |s| {
+                    let run = s.second_store.as_mut()?;
+                    let first = run.error.is_none();
+                    run.error = Some(error.clone());
+                    run.failing_since.get_or_insert(now);
+                    Some(first)
+                });
+                // One event when copies start failing, not one per attempt.
+                if first == Some(true) {
+                    events.record(
+                        epoch(&cluster),
+                        &format!("copying to the second store {}", second.root().display()),
+                        Some(&error),
+                    );
+                }
+            }
+        }
+        tokio::time::sleep(SECOND_STORE_EVERY).await;
     }
 }

@@ -17,20 +17,37 @@ pub struct StoreDirArgs {
     /// [default: DATA_DIR/backup-store with --data-dir, else ./srs-data/backup-store]
     #[arg(long, env = "SRS_BACKUP_STORE", value_name = "DIR")]
     store: Option<PathBuf>,
+    /// The backup key (see `srs backup key`): new backups are encrypted
+    /// with it, and encrypted ones need it to be read
+    /// [default: the topology's key_file with --data-dir]
+    #[arg(long, env = "SRS_BACKUP_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
     /// Print JSON lines for scripts (progress, then the result).
     #[arg(long)]
     json: bool,
 }
 
 impl StoreDirArgs {
-    fn store(&self, data_dir: Option<&std::path::Path>) -> BackupStore {
-        match (&self.store, data_dir) {
+    fn store(&self, data_dir: Option<&std::path::Path>) -> anyhow::Result<BackupStore> {
+        let cluster = data_dir.map(srs_dr::ClusterDir::new);
+        let store = match (&self.store, &cluster) {
             (Some(dir), _) => BackupStore::new(dir),
-            (None, Some(cluster)) => BackupStore::new(
-                srs_dr::ClusterDir::new(cluster).file(srs_dr::ClusterFile::BackupStore),
-            ),
+            (None, Some(cluster)) => {
+                BackupStore::new(cluster.file(srs_dr::ClusterFile::BackupStore))
+            }
             (None, None) => BackupStore::new(DEFAULT_STORE),
-        }
+        };
+        let key_file = match (&self.key_file, &cluster) {
+            (Some(file), _) => Some(file.clone()),
+            (None, Some(cluster)) => srs_dr::Topology::of(cluster)
+                .ok()
+                .and_then(|t| t.backup.key_file_in(cluster)),
+            (None, None) => None,
+        };
+        let key = key_file
+            .map(|file| srs_backup::BackupKey::load(&file).context("--key-file"))
+            .transpose()?;
+        Ok(store.with_key(key.map(std::sync::Arc::new)))
     }
 
     fn progress(&self) -> Progress {
@@ -45,6 +62,14 @@ impl StoreDirArgs {
 /// `srs backup` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
+    /// Create a key file for encrypting backups at rest (age, X25519);
+    /// name it with --key-file or the topology's key_file. Keep a copy away
+    /// from the backups: without it they cannot be read.
+    Key {
+        /// Where to write it (never overwritten; readable by you only).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Take a consistent full backup without blocking writes (from the DR
     /// replica of a cluster when it answers, else the primary).
     Create {
@@ -90,6 +115,19 @@ pub enum BackupCommand {
         /// The cluster's data directory.
         #[arg(long, default_value = "./srs-data/cluster")]
         data_dir: PathBuf,
+    },
+    /// Copy the backups and the binlog archive to a second store (only
+    /// what it lacks; nothing there is removed). `srs up` does this itself
+    /// when the topology names a second_store.
+    Copy {
+        /// The second store's directory.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreDirArgs,
     },
     /// Remove backups past the retention policy, and archived binlogs that
     /// no kept backup needs; never while a restore or verify runs.
@@ -185,13 +223,23 @@ fn print_json(value: serde_json::Value) {
 /// Runs a `srs backup` subcommand.
 pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
     match command {
+        BackupCommand::Key { out } => {
+            let key = srs_backup::BackupKey::generate(&out)?;
+            println!(
+                "wrote {} (public key {}); backups taken with --key-file {} are encrypted with it.\nKeep a copy somewhere other than the backup store: without it, those backups cannot be restored.",
+                out.display(),
+                key.recipient(),
+                out.display()
+            );
+            Ok(())
+        }
         BackupCommand::Create {
             source,
             store,
             verify,
         } => {
             let data_dir = source.data_dir().map(PathBuf::from);
-            let backups = store.store(data_dir.as_deref());
+            let backups = store.store(data_dir.as_deref())?;
             let (url, label) = config::resolve_backup_source(source).await?;
             let mut progress = store.progress();
             let manifest =
@@ -245,8 +293,37 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             server,
             store,
         } => {
-            let backups = store.store(data_dir.as_deref());
+            let backups = store.store(data_dir.as_deref())?;
             archive(&backups, data_dir, server).await
+        }
+        BackupCommand::Copy {
+            to,
+            data_dir,
+            store,
+        } => {
+            let backups = store.store(data_dir.as_deref())?;
+            let second = BackupStore::new(&to);
+            let copied = tokio::task::spawn_blocking(move || {
+                srs_backup::second_store::copy(&backups, &second)
+            })
+            .await??;
+            if store.json {
+                print_json(serde_json::json!({"event": "done", "to": to, "copied": copied}));
+            } else {
+                println!(
+                    "copied {} backup(s) and {} binlog file(s) ({}) to {}{}",
+                    copied.backups.len(),
+                    copied.binlog_files,
+                    size(copied.bytes),
+                    to.display(),
+                    if copied.backups.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", copied.backups.join(", "))
+                    }
+                );
+            }
+            Ok(())
         }
         BackupCommand::Run { data_dir } => crate::backup_agent::run(data_dir).await,
         BackupCommand::Prune {
@@ -256,7 +333,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             data_dir,
             store,
         } => {
-            let backups = store.store(data_dir.as_deref());
+            let backups = store.store(data_dir.as_deref())?;
             let retention = srs_backup::prune::Retention {
                 keep_daily,
                 keep_weekly,
@@ -283,7 +360,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BackupCommand::List { data_dir, store } => {
-            let backups = store.store(data_dir.as_deref());
+            let backups = store.store(data_dir.as_deref())?;
             list(&backups, store.json)
         }
         BackupCommand::Verify {
@@ -291,7 +368,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             data_dir,
             store,
         } => {
-            let backups = store.store(data_dir.as_deref());
+            let backups = store.store(data_dir.as_deref())?;
             let id = match id {
                 Some(id) => id,
                 None => backups.newest()?,
@@ -330,6 +407,13 @@ fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
         let verified = Verification::read(&dir);
         rows.push((manifest, verified));
     }
+    let archive = srs_backup::archive::Archive::load(backups)?;
+    let mariadb: Vec<Manifest> = rows
+        .iter()
+        .filter(|(m, _)| m.engine == srs_backup::Engine::Mariadb)
+        .map(|(m, _)| m.clone())
+        .collect();
+    let window = srs_backup::window::window(&mariadb, &archive);
     if json {
         let items: Vec<_> = rows
             .iter()
@@ -337,10 +421,12 @@ fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
                 serde_json::json!({
                     "id": m.id, "engine": m.engine, "taken_at": m.taken_at, "gtid": m.gtid,
                     "bytes": m.bytes(), "rows": m.rows(), "source": m.source, "verified": v,
+                    "encryption": m.encryption,
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&items)?);
+        let value = serde_json::json!({"backups": items, "window": window});
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     if rows.is_empty() {
@@ -373,17 +459,53 @@ fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
             m.id,
             m.engine.as_str(),
             m.taken_at.format("%Y-%m-%d %H:%M:%S"),
-            size(m.bytes()),
+            format!(
+                "{}{}",
+                size(m.bytes()),
+                if m.encryption.is_some() { "*" } else { " " }
+            ),
             m.rows(),
             proven
         );
+    }
+    let mut keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|(m, _)| m.encryption.as_ref().map(|e| e.recipient.as_str()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        println!("* encrypted at rest (age) to {key}");
+    }
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    match window.as_slice() {
+        [] => println!(
+            "restorable points: each backup's own time (no MariaDB backup with a binlog archive)"
+        ),
+        spans => {
+            for span in spans {
+                println!(
+                    "restorable window (UTC): {} to {}{}",
+                    stamp(span.from),
+                    stamp(span.to),
+                    if span.from == span.to {
+                        " (the backup alone: no archived transaction after it)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if spans.len() > 1 {
+                println!("the archive has gaps: times between these spans cannot be restored");
+            }
+        }
     }
     Ok(())
 }
 
 /// Runs `srs restore`.
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
-    let backups = args.store.store(args.data_dir.as_deref());
+    let backups = args.store.store(args.data_dir.as_deref())?;
     let point = match (args.at, args.gtid) {
         (Some(at), _) => Some(srs_backup::pitr::Point::Time(at)),
         (None, Some(g)) => Some(srs_backup::pitr::Point::Gtid(g)),
@@ -431,6 +553,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let dir = backups.existing(&id)?;
     let _reading = srs_backup::lock::shared(backups.root())?;
     let manifest = Manifest::read(&dir)?;
+    srs_backup::key::key_for(&manifest.id, manifest.encryption.as_ref(), backups.key())?;
     srs_backup::create::engine_of(&into).context("--into")?;
     let holds_data = srs_backup::target_holds_data(&into)
         .await
@@ -493,7 +616,15 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     } else {
         srs_backup::Overwrite::Refuse
     };
-    let done = srs_backup::restore(&dir, &manifest, &into, overwrite, &mut progress).await?;
+    let done = srs_backup::restore(
+        &dir,
+        &manifest,
+        backups.key(),
+        &into,
+        overwrite,
+        &mut progress,
+    )
+    .await?;
     let (replayed, replay_secs) = match &plan {
         Some(plan) => srs_backup::pitr::replay(plan, &into, &mut progress).await?,
         None => (0, 0.0),

@@ -41,6 +41,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("srs: error: {e:#}");
+            let disk_full = e.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+            });
+            if disk_full {
+                eprintln!("srs: the disk is full: free space on it (or point --store at another disk) and run the command again");
+            }
             ExitCode::FAILURE
         }
     }

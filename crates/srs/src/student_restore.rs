@@ -98,12 +98,14 @@ pub async fn run(
     let dir = backups.existing(&plan.backup)?;
     let manifest = Manifest::read(&dir)?;
     srs_backup::check_files(&dir, &manifest)?;
+    srs_backup::key::key_for(&manifest.id, manifest.encryption.as_ref(), backups.key())?;
     progress.stage("scratch server", 0);
     let scratch = srs_backup::scratch::Scratch::start().await?;
     let then = async {
         srs_backup::restore(
             &dir,
             &manifest,
+            backups.key(),
             &scratch.url(),
             srs_backup::Overwrite::Refuse,
             progress,

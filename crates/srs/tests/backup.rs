@@ -107,7 +107,11 @@ async fn sqlite_backup_verifies_and_restores_exactly() {
     assert_eq!(names(&db).await.len(), 3);
     let listed = ok(&["backup", "list", "--store", store_arg, "--json"]);
     let items: serde_json::Value = serde_json::from_str(&listed).expect("JSON list");
-    assert_eq!(items.as_array().map(Vec::len), Some(2), "{listed}");
+    assert_eq!(
+        items["backups"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
 
     // A damaged backup is found by verify and refused by restore.
     flip_a_byte(&store_dir.join("backups").join(&id).join("data/srs.db.zst"));
@@ -124,6 +128,115 @@ async fn sqlite_backup_verifies_and_restores_exactly() {
 
     let err = fails(&["backup", "verify", "../../etc", "--store", store_arg]);
     assert!(err.contains("is not a backup ID"), "{err}");
+}
+
+#[tokio::test]
+async fn encrypted_backups_open_only_with_their_key_and_copy_to_a_second_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite:{}", dir.path().join("srs.db").display());
+    let store_dir = dir.path().join("store");
+    let store_arg = store_dir.to_str().expect("utf-8");
+    let live = open(&db).await;
+    add(&live, "Ada Lovelace").await;
+    add(&live, "Grace Hopper").await;
+    live.close().await;
+
+    let key = dir.path().join("backup.key");
+    let key_arg = key.to_str().expect("utf-8");
+    let made = ok(&["backup", "key", "--out", key_arg]);
+    assert!(made.contains("public key age1"), "{made}");
+    let again = fails(&["backup", "key", "--out", key_arg]);
+    assert!(again.contains("never overwrites"), "{again}");
+    let other = dir.path().join("other.key");
+    let other_arg = other.to_str().expect("utf-8");
+    ok(&["backup", "key", "--out", other_arg]);
+
+    let out = ok(&[
+        "backup",
+        "create",
+        "--database-url",
+        &db,
+        "--store",
+        store_arg,
+        "--key-file",
+        key_arg,
+        "--json",
+    ]);
+    let id = created_id(&out);
+    let data = store_dir
+        .join("backups")
+        .join(&id)
+        .join("data/srs.db.zst.age");
+    let bytes = std::fs::read(&data).expect("an encrypted data file");
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    assert!(!bytes.windows(8).any(|w| w == b"Lovelace"));
+    let listed = ok(&["backup", "list", "--store", store_arg]);
+    assert!(
+        listed.contains("encrypted at rest (age) to age1"),
+        "{listed}"
+    );
+
+    // Checksums need no key; reading rows does, and only the right one.
+    let err = fails(&["backup", "verify", "--store", store_arg]);
+    assert!(
+        err.contains("is encrypted") && err.contains("--key-file"),
+        "{err}"
+    );
+    let err = fails(&[
+        "backup",
+        "verify",
+        "--store",
+        store_arg,
+        "--key-file",
+        other_arg,
+    ]);
+    assert!(err.contains("use the key file"), "{err}");
+    let copy = format!("sqlite:{}", dir.path().join("copy.db").display());
+    let err = fails(&["restore", "--into", &copy, "--store", store_arg]);
+    assert!(err.contains("is encrypted"), "{err}");
+    assert!(!dir.path().join("copy.db").exists());
+    let out = ok(&[
+        "backup",
+        "verify",
+        "--store",
+        store_arg,
+        "--key-file",
+        key_arg,
+    ]);
+    assert!(out.contains("is restorable"), "{out}");
+
+    // A second store gets the backup (with its verification) and serves a
+    // restore when the first is gone.
+    let second = dir.path().join("second");
+    let second_arg = second.to_str().expect("utf-8");
+    let copied = ok(&["backup", "copy", "--to", second_arg, "--store", store_arg]);
+    assert!(copied.contains("copied 1 backup(s)"), "{copied}");
+    std::fs::remove_dir_all(&store_dir).expect("the first store is lost");
+    let listed = ok(&["backup", "list", "--store", second_arg]);
+    assert!(listed.contains(&id) && listed.contains("yes,"), "{listed}");
+    ok(&[
+        "restore",
+        "--into",
+        &copy,
+        "--store",
+        second_arg,
+        "--key-file",
+        key_arg,
+    ]);
+    assert_eq!(names(&copy).await, ["Ada Lovelace", "Grace Hopper"]);
+
+    // A key file others can read is refused.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let err = fails(&[
+        "backup",
+        "list",
+        "--store",
+        second_arg,
+        "--key-file",
+        key_arg,
+    ]);
+    assert!(err.contains("chmod 600"), "{err}");
 }
 
 fn mariadb_base_url() -> String {
@@ -167,6 +280,43 @@ async fn mariadb_backup_is_proven_by_a_trial_restore_and_damage_is_named() {
     let again = open(&copy).await;
     add(&again, "After Restore").await;
     again.close().await;
+
+    // Encrypted at rest: the trial restore and a restore read it with the key.
+    let key = dir.path().join("backup.key");
+    ok(&["backup", "key", "--out", key.to_str().expect("utf-8")]);
+    let sealed_store = dir.path().join("sealed");
+    let sealed_arg = sealed_store.to_str().expect("utf-8");
+    let key_arg = key.to_str().expect("utf-8");
+    let out = ok(&[
+        "backup",
+        "create",
+        "--database-url",
+        &db,
+        "--store",
+        sealed_arg,
+        "--key-file",
+        key_arg,
+        "--verify",
+        "--json",
+    ]);
+    let sealed_id = created_id(&out);
+    let students = sealed_store
+        .join("backups")
+        .join(&sealed_id)
+        .join("data/students.jsonl.zst.age");
+    let head = std::fs::read(&students).expect("an encrypted data file");
+    assert!(head.starts_with(b"age-encryption.org/v1"));
+    let sealed_copy = format!("{}/{name}_sealed", mariadb_base_url());
+    ok(&[
+        "restore",
+        "--into",
+        &sealed_copy,
+        "--store",
+        sealed_arg,
+        "--key-file",
+        key_arg,
+    ]);
+    assert_eq!(names(&sealed_copy).await, restored);
 
     let backup = store_dir.join("backups").join(&id);
     // A restore that fails after creating its database leaves none behind.

@@ -113,11 +113,24 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
             b["proven_point"].is_string()
                 && b["archive"]["source"] == "site dr"
                 && b["archive"]["rpo_secs"].as_f64() == Some(0.0)
+                && b["second_store"]["backups"].as_u64() >= Some(1)
         },
     )
     .await;
     let text = cli(&["status"], cluster.path(), "");
     assert!(text.contains("proven restorable to"), "{text}");
+    assert!(text.contains("; second store "), "{text}");
+    let sealed = std::fs::read_dir(cluster.path().join("second-store/backups"))
+        .expect("the second store")
+        .filter_map(|e| e.ok())
+        .flat_map(|b| {
+            std::fs::read_dir(b.path().join("data"))
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|f| f.ok())
+        .all(|f| f.file_name().to_string_lossy().ends_with(".zst.age"));
+    assert!(sealed, "every data file is encrypted");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let root = secret(&cluster, "root_password");

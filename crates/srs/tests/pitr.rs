@@ -152,7 +152,18 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     ]);
     assert_eq!(names(&format!("{base}/by_gtid")).await, expected);
 
-    // Now: everything, the mistake included.
+    let listed = ok(&["backup", "list", "--store", store_arg]);
+    assert!(listed.contains("restorable window (UTC)"), "{listed}");
+    assert!(!listed.contains("gaps"), "{listed}");
+
+    // Now: everything, the mistake included, from a second store that the
+    // backup and the archive were copied to.
+    let second = dir.path().join("second");
+    let second_arg = second.to_str().expect("utf-8");
+    let copied = ok(&["backup", "copy", "--to", second_arg, "--store", store_arg]);
+    assert!(copied.contains("copied 1 backup(s)"), "{copied}");
+    let again = ok(&["backup", "copy", "--to", second_arg, "--store", store_arg]);
+    assert!(again.contains("copied 0 backup(s) and 0 binlog"), "{again}");
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     ok(&[
         "restore",
@@ -161,7 +172,7 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         "--into",
         &format!("{base}/by_now"),
         "--store",
-        store_arg,
+        second_arg,
     ]);
     assert_eq!(names(&format!("{base}/by_now")).await, names(&url).await);
 

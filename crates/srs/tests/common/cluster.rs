@@ -53,9 +53,22 @@ pub fn write_topology(dir: &Path) -> (u16, u16) {
          [edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\nhold_timeout_ms = 5000\n\
          [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {db1}\napp_ports = [{app1}, {app2}]\n\
          [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {db2}\napp_ports = []\n\
-         standby_app_ports = [{standby1}, {standby2}]\n"
+         standby_app_ports = [{standby1}, {standby2}]\n\
+         [backup]\nkey_file = \"backup.key\"\nsecond_store = \"second-store\"\n"
     );
     std::fs::write(dir.join("srs-topology.toml"), text).expect("topology");
+    // Backups encrypted at rest and copied to a second store, as an
+    // operator who asks for both runs them.
+    let (ok, _, err) = super::run_with_input(
+        &[
+            "backup".into(),
+            "key".into(),
+            "--out".into(),
+            dir.join("backup.key").into_os_string(),
+        ],
+        "",
+    );
+    assert!(ok, "backup key: {err}");
     (edge, db2)
 }
 
