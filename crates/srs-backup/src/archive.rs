@@ -326,6 +326,91 @@ async fn start_point(store: &BackupStore, source: &ArchiveSource) -> anyhow::Res
     Ok((id, archived.pop().unwrap_or(oldest)))
 }
 
+/// What the supervised copy is doing, for whoever reports on it.
+#[derive(Debug, Clone)]
+pub enum CopyStatus {
+    /// Copying from this source.
+    Copying(ArchiveSource),
+    /// The copy stopped (or could not start), and restarts in a second.
+    Stopped(String),
+}
+
+/// Keeps the binlog copy running for good: it asks `locate` where the
+/// primary is, copies from it, restarts the copy a second after it stops,
+/// and moves it when `locate` names another server (checked every second).
+/// `report` hears each change.
+pub async fn supervise(
+    store: &BackupStore,
+    locate: impl Fn() -> anyhow::Result<ArchiveSource>,
+    mut report: impl FnMut(CopyStatus),
+) -> std::convert::Infallible {
+    let pause = std::time::Duration::from_secs(1);
+    loop {
+        let source = match locate() {
+            Ok(source) => source,
+            Err(e) => {
+                report(CopyStatus::Stopped(format!("{e:#}")));
+                tokio::time::sleep(pause).await;
+                continue;
+            }
+        };
+        report(CopyStatus::Copying(source.clone()));
+        let current = (source.host.clone(), source.port);
+        let moved = async {
+            loop {
+                tokio::time::sleep(pause).await;
+                if let Ok(now) = locate() {
+                    if (now.host.clone(), now.port) != current {
+                        tracing::warn!(to = ?now, "the primary moved; the binlog archive follows it");
+                        return;
+                    }
+                }
+            }
+        };
+        if let Err(e) = copy_until(store, &source, moved).await {
+            tracing::warn!(source = ?source, error = %format!("{e:#}"), "binlog copy stopped; restarting in 1 s");
+            report(CopyStatus::Stopped(format!("{e:#}")));
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// The running copy's process ID, in its server's folder (hidden: not
+/// part of the archive).
+const PID_FILE: &str = ".archiver.pid";
+
+/// Stops a copy into `dir` left running by an archiver that was killed
+/// (SIGKILL gives it no chance to stop its child): two copies would write
+/// one file at once. The process must still be a binlog copy into `dir`,
+/// since its ID may have been reused.
+async fn stop_orphan(dir: &Path) {
+    let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    let ours = || {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).into_owned();
+        cmdline.contains("binlog") && cmdline.contains(&format!("--result-file={}/", dir.display()))
+    };
+    if !ours() {
+        return;
+    }
+    tracing::warn!(pid, dir = %dir.display(), "stopping a binlog copy an earlier archiver left running");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    for _ in 0..50 {
+        if !ours() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Copies `source`'s binary logs into the store until `stop` resolves or
 /// the copy ends (the connection dropped, the server went away); the
 /// caller restarts it.
@@ -337,6 +422,7 @@ pub async fn copy_until(
     let (server_id, first) = start_point(store, source).await?;
     let dir = server_dir(store, server_id);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    stop_orphan(&dir).await;
     let options_dir = tempfile::tempdir().context("cannot create a temporary folder")?;
     let options = client_options(options_dir.path(), &source.user, &source.password)?;
     let tool =
@@ -357,6 +443,10 @@ pub async fn copy_until(
         .kill_on_drop(true)
         .spawn()
         .context("cannot start mariadb-binlog")?;
+    if let Some(pid) = child.id() {
+        std::fs::write(dir.join(PID_FILE), pid.to_string())
+            .with_context(|| format!("cannot write {}", dir.join(PID_FILE).display()))?;
+    }
     tokio::select! {
         status = child.wait() => {
             let status = status.context("waiting for mariadb-binlog")?;

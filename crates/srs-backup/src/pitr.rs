@@ -97,11 +97,7 @@ fn plan_with(store: &BackupStore, point: Point, only: Option<&BackupId>) -> anyh
             }
             history.get(&g.seq).copied()
         }
-        Point::Time(at) => history
-            .values()
-            .filter(|l| l.transaction.at <= at.timestamp())
-            .max_by_key(|l| l.transaction.gtid.seq)
-            .copied(),
+        Point::Time(at) => last_before(&history, at.timestamp()),
     };
     // The newest backup at or before the point.
     let mut chosen: Option<(BackupId, Manifest, Option<Gtid>)> = None;
@@ -234,13 +230,11 @@ pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::
         .stdin
         .take()
         .context("the mariadb client has no input")?;
-    // Replayed transactions are not logged again on the target, and lose
-    // their original GTIDs: a target with a history of its own (any server
-    // in strict mode that has written anything) refuses older numbers.
-    stdin
-        .write_all(b"SET SESSION sql_log_bin = 0;\n")
-        .await
-        .context("writing to the mariadb client")?;
+    // Replayed transactions are logged on the target like any write, so a
+    // target with replicas (a cluster's primary) passes them on; they lose
+    // their original sequence numbers (a server in strict mode with a
+    // history of its own refuses older ones) and server IDs (a replica
+    // skips events that carry its own ID as its own).
     for (path, first, last, server) in &plan.segments {
         let mut command = tokio::process::Command::new(&binlog_tool);
         command
@@ -292,15 +286,31 @@ pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::
     Ok((plan.transactions, started.elapsed().as_secs_f64()))
 }
 
-/// The statement `mariadb-binlog` writes before each transaction to give it
-/// its original sequence number.
-const GTID_SEQ_NO: &[u8] = b"/*M!100001 SET @@session.gtid_seq_no=";
+/// The last transaction of the log's prefix that ends before the first
+/// transaction logged after `at`: a replay logged later keeps its original
+/// (older) timestamps, so "every transaction stamped before" would reach
+/// past writes made after the point.
+fn last_before(history: &BTreeMap<u64, Located>, at: i64) -> Option<Located> {
+    history
+        .values()
+        .take_while(|l| l.transaction.at <= at)
+        .last()
+        .copied()
+}
 
-/// The replay script without the statements that set sequence numbers.
+/// The statements `mariadb-binlog` writes to give a transaction its
+/// original sequence number and server ID.
+const ORIGINAL_IDS: [&[u8]; 3] = [
+    b"/*M!100001 SET @@session.gtid_seq_no=",
+    b"/*!100001 SET @@session.server_id=",
+    b"/*M!100001 SET @@session.server_id=",
+];
+
+/// The replay script without the statements that set original IDs.
 fn without_gtid_numbers(script: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(script.len());
     for line in script.split_inclusive(|b| *b == b'\n') {
-        if !line.starts_with(GTID_SEQ_NO) {
+        if !ORIGINAL_IDS.iter().any(|p| line.starts_with(p)) {
             out.extend_from_slice(line);
         }
     }
@@ -343,9 +353,38 @@ mod tests {
 
     #[test]
     fn sequence_numbers_are_dropped_and_nothing_else() {
-        let script = b"BEGIN\n/*M!100001 SET @@session.gtid_seq_no=40*//*!*/;\nBINLOG '\nAbC=\n'/*!*/;\nCOMMIT";
+        let script = b"/*!100001 SET @@session.server_id=2*//*!*/;\nBEGIN\n/*M!100001 SET @@session.gtid_seq_no=40*//*!*/;\nBINLOG '\nAbC=\n'/*!*/;\nCOMMIT";
         let out = without_gtid_numbers(script);
         assert_eq!(out, b"BEGIN\nBINLOG '\nAbC=\n'/*!*/;\nCOMMIT".to_vec());
+    }
+
+    #[test]
+    fn a_point_in_time_ends_at_the_first_later_transaction() {
+        let history: BTreeMap<u64, Located> = [(1, 100), (2, 105), (3, 110), (4, 101)]
+            .into_iter()
+            .map(|(seq, at)| {
+                let transaction = crate::binlog::Transaction {
+                    gtid: Gtid {
+                        domain: 0,
+                        server: 1,
+                        seq,
+                    },
+                    at,
+                };
+                (
+                    seq,
+                    Located {
+                        transaction,
+                        file: 0,
+                    },
+                )
+            })
+            .collect();
+        let seq = |at| last_before(&history, at).map(|l| l.transaction.gtid.seq);
+        // Transaction 4 is a replay stamped 101 but logged after 3 (110).
+        assert_eq!(seq(107), Some(2));
+        assert_eq!(seq(110), Some(4));
+        assert_eq!(seq(99), None);
     }
 
     #[test]

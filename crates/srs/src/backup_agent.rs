@@ -107,53 +107,25 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
 /// Copies the primary's binlogs, restarting the copy when it stops and
 /// moving it when the primary moves.
 async fn archive_loop(data_dir: PathBuf, store: BackupStore, state: Shared) {
-    loop {
-        let source = match config::archive_primary(&data_dir) {
-            Ok(s) => s,
-            Err(e) => {
-                with(&state, |s| {
-                    if let Some(a) = s.archive.as_mut() {
-                        a.copying = false;
-                        a.error = Some(format!("{e:#}"));
-                    }
-                });
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
+    let report = |status| {
         with(&state, |s| {
             if let Some(a) = s.archive.as_mut() {
-                a.source = source.label.clone();
-                a.copying = true;
-                a.error = None;
-            }
-        });
-        let current = (source.host.clone(), source.port);
-        let moved = {
-            let data_dir = data_dir.clone();
-            async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    if let Ok(now) = config::archive_primary(&data_dir) {
-                        if (now.host.clone(), now.port) != current {
-                            tracing::warn!(to = ?now, "the primary moved; the binlog archive follows it");
-                            return;
-                        }
+                match status {
+                    srs_backup::archive::CopyStatus::Copying(source) => {
+                        a.source = source.label;
+                        a.copying = true;
+                        a.error = None;
+                    }
+                    srs_backup::archive::CopyStatus::Stopped(error) => {
+                        a.copying = false;
+                        a.error = Some(error);
                     }
                 }
             }
-        };
-        if let Err(e) = srs_backup::archive::copy_until(&store, &source, moved).await {
-            tracing::warn!(source = ?source, error = %format!("{e:#}"), "binlog copy stopped; restarting in 1 s");
-            with(&state, |s| {
-                if let Some(a) = s.archive.as_mut() {
-                    a.copying = false;
-                    a.error = Some(format!("{e:#}"));
-                }
-            });
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }
+        });
+    };
+    let locate = || config::archive_primary(&data_dir);
+    match srs_backup::archive::supervise(&store, locate, report).await {}
 }
 
 /// The primary's newest GTID sequence number (domain 0), if it answers.

@@ -163,8 +163,9 @@ pub enum BackupCommand {
 /// `srs restore` settings.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// Where to restore: sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE
-    #[arg(long, value_name = "DATABASE_URL", required_unless_present = "student")]
+    /// Where to restore: sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE,
+    /// or with --data-dir a database name on the cluster's primary
+    #[arg(long, value_name = "DATABASE", required_unless_present = "student")]
     into: Option<String>,
     /// Instead: show this one student as it was at --at/--gtid next to how
     /// it is now, and put it back (an audited update) once confirmed.
@@ -534,9 +535,10 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         progress.finish();
         return result;
     }
-    let Some(into) = args.into.clone() else {
+    let Some(into) = args.into.as_deref() else {
         anyhow::bail!("--into: say where to restore (a database URL)");
     };
+    let into = config::restore_target(into, args.data_dir.as_deref())?;
     if point.is_some()
         && srs_backup::create::engine_of(&into).context("--into")? == srs_backup::Engine::Sqlite
     {
@@ -661,50 +663,24 @@ async fn archive(
     data_dir: Option<PathBuf>,
     server: Option<String>,
 ) -> anyhow::Result<()> {
-    let source_of =
-        |data_dir: &Option<PathBuf>| -> anyhow::Result<srs_backup::archive::ArchiveSource> {
-            match (data_dir, &server) {
-                (_, Some(url)) => config::archive_server(url),
-                (Some(dir), None) => config::archive_primary(dir),
-                (None, None) => {
-                    anyhow::bail!("srs backup archive needs --data-dir DIR or --server URL")
-                }
-            }
-        };
+    let locate = || match (&data_dir, &server) {
+        (_, Some(url)) => config::archive_server(url),
+        (Some(dir), None) => config::archive_primary(dir),
+        (None, None) => anyhow::bail!("srs backup archive needs --data-dir DIR or --server URL"),
+    };
+    // A wrong flag is an error now, not a retry every second.
+    locate()?;
     println!(
         "archiving binary logs into {} (Ctrl-C stops)",
         backups.root().join("binlogs").display()
     );
-    let mut shutdown = std::pin::pin!(crate::cli::shutdown_signal());
-    loop {
-        let source = source_of(&data_dir)?;
-        let moved = {
-            let data_dir = data_dir.clone();
-            let current = (source.host.clone(), source.port);
-            async move {
-                // The primary may change under us: check once a second.
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    if let Some(dir) = &data_dir {
-                        if let Ok(now) = config::archive_primary(dir) {
-                            if (now.host.clone(), now.port) != current {
-                                tracing::warn!(to = ?now, "the primary moved; following it");
-                                return;
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        tokio::select! {
-            result = srs_backup::archive::copy_until(backups, &source, moved) => {
-                if let Err(e) = result {
-                    tracing::warn!(source = ?source, error = %format!("{e:#}"), "binlog copy stopped; restarting in 1 s");
-                    eprintln!("srs: binlog copy from {source:?} stopped: {e:#}; restarting in 1 s");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                }
-            }
-            () = &mut shutdown => return Ok(()),
+    let report = |status| {
+        if let srs_backup::archive::CopyStatus::Stopped(e) = status {
+            eprintln!("srs: binlog copy stopped: {e}; restarting in 1 s");
         }
+    };
+    tokio::select! {
+        never = srs_backup::archive::supervise(backups, locate, report) => match never {},
+        () = crate::cli::shutdown_signal() => Ok(()),
     }
 }

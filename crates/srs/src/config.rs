@@ -406,6 +406,43 @@ pub fn archive_primary(dir: &Path) -> anyhow::Result<srs_backup::archive::Archiv
     })
 }
 
+/// Where `srs restore --into` writes: a database URL as given, or, with
+/// `--data-dir`, a bare database name on the cluster's current primary
+/// (as root, so that it may create the database), e.g. `srs_restored`.
+pub fn restore_target(into: &str, data_dir: Option<&Path>) -> anyhow::Result<String> {
+    if into.contains(':') {
+        return Ok(into.to_owned());
+    }
+    let well_formed = !into.is_empty()
+        && into.len() <= 64
+        && into.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        bail!("--into '{into}': give a database URL (sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DATABASE), or with --data-dir a database name of letters, digits and _");
+    }
+    let Some(dir) = data_dir else {
+        bail!("--into {into}: a bare database name needs --data-dir (the cluster whose primary it goes to); otherwise give a URL such as sqlite:./restored.db");
+    };
+    let primary = archive_primary(dir)?;
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    Ok(format!(
+        "mysql://{}:{}@{}:{}/{into}",
+        encode(&primary.user),
+        encode(&primary.password),
+        primary.host,
+        primary.port
+    ))
+}
+
 /// Where `srs backup create` reads from, and how to name it: in a
 /// cluster, the DR site's replica when it answers (so the primary does no
 /// extra work), else the primary; otherwise the database the flags name.
@@ -481,6 +518,20 @@ pub fn parse_age(raw: &str) -> Result<chrono::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restore_targets_are_urls_or_plain_names_with_a_cluster() {
+        assert_eq!(
+            restore_target("sqlite:./r.db", None).expect("url"),
+            "sqlite:./r.db"
+        );
+        let err = restore_target("srs_restored", None).expect_err("no cluster");
+        assert!(err.to_string().contains("needs --data-dir"), "{err}");
+        let err = restore_target("srs;drop", None).expect_err("bad name");
+        assert!(err.to_string().contains("letters, digits and _"), "{err}");
+        let err = restore_target("", None).expect_err("empty");
+        assert!(err.to_string().contains("database URL"), "{err}");
+    }
 
     #[test]
     fn ages_parse_with_units() {

@@ -138,8 +138,9 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
         "mysql://root:{root}@127.0.0.1:{}/srs_after_switch",
         topology_port(&cluster, "dr")
     );
+    // A bare database name goes to the cluster's primary.
     let out = cli(
-        &["restore", "--at", &now, "--into", &restored],
+        &["restore", "--at", &now, "--into", "srs_after_switch"],
         cluster.path(),
         "",
     );
@@ -155,6 +156,29 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
     names.sort();
     assert_eq!(names, ["Ada Lovelace", "Grace Hopper"]);
     conn.close().await.ok();
+    // The restore and its replay were logged on the primary like any
+    // write, so its replica holds the restored database too.
+    let on_replica = format!(
+        "mysql://root:{root}@127.0.0.1:{}/srs_after_switch",
+        topology_port(&cluster, "primary")
+    );
+    let mut replicated: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        if let Ok(mut conn) = sqlx::MySqlConnection::connect(&on_replica).await {
+            replicated =
+                sqlx::query_scalar("SELECT full_name FROM students WHERE deleted_at IS NULL")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
+            conn.close().await.ok();
+            replicated.sort();
+            if replicated == names {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(replicated, names, "the replica holds the restore");
 
     // The former primary's instances know they lost the epoch: they refuse
     // writes themselves (before their database would), and only the new

@@ -33,6 +33,34 @@ async fn archived_up_to(store: &std::path::Path, gtid: &str) {
     }
 }
 
+/// The binlog copies (`mariadb-binlog` processes) writing into `dir`.
+fn copies_into(dir: &std::path::Path) -> Vec<u32> {
+    let needle = format!("--result-file={}/", dir.display());
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .collect()
+}
+
+async fn wait_for_copies(dir: &std::path::Path, want: impl Fn(&[u32]) -> bool, what: &str) {
+    let started = Instant::now();
+    loop {
+        let copies = copies_into(dir);
+        if want(&copies) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{what}: copies {copies:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -102,8 +130,37 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         .expect("rotate");
     add(&live, "Last Ida").await;
     archived_up_to(&store_dir, &gtid_pos(&mut admin).await).await;
+    // SIGKILL gives the archiver no chance to stop its copy; the next one
+    // stops that orphan before it starts its own, and SIGTERM stops both
+    // the archiver and its copy.
+    let server_dir = store_dir.join("binlogs/server-1");
+    let orphan = copies_into(&server_dir);
+    assert_eq!(orphan.len(), 1, "one copy runs: {orphan:?}");
     let _ = archiver.kill();
     let _ = archiver.wait();
+    assert_eq!(
+        copies_into(&server_dir),
+        orphan,
+        "the copy outlives SIGKILL"
+    );
+    let mut archiver = srs()
+        .args(["backup", "archive", "--server", &base, "--store", store_arg])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("archiver starts");
+    wait_for_copies(
+        &server_dir,
+        |c| c.len() == 1 && c != orphan.as_slice(),
+        "the new archiver replaces the orphaned copy",
+    )
+    .await;
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &archiver.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let _ = archiver.wait();
+    wait_for_copies(&server_dir, <[u32]>::is_empty, "SIGTERM stops the copy").await;
     // Verification restores the backup and rolls it forward to a random
     // archived transaction.
     let verified = ok(&["backup", "verify", "--store", store_arg]);
@@ -179,9 +236,14 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     // A missing archived file: a point past it is refused with the gap
     // named; a point before it still restores.
     let archived = store_dir.join("binlogs/server-1");
+    // The archived logs (not the copy's hidden pid file).
     let mut files: Vec<_> = std::fs::read_dir(&archived)
         .expect("archive")
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     assert!(files.len() >= 3, "{files:?}");
@@ -244,8 +306,37 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         .spawn()
         .expect("archiver starts");
     archived_up_to(&store_dir, &gtid_pos(&mut admin).await).await;
+    // SIGKILL gives the archiver no chance to stop its copy; the next one
+    // stops that orphan before it starts its own, and SIGTERM stops both
+    // the archiver and its copy.
+    let server_dir = store_dir.join("binlogs/server-1");
+    let orphan = copies_into(&server_dir);
+    assert_eq!(orphan.len(), 1, "one copy runs: {orphan:?}");
     let _ = archiver.kill();
     let _ = archiver.wait();
+    assert_eq!(
+        copies_into(&server_dir),
+        orphan,
+        "the copy outlives SIGKILL"
+    );
+    let mut archiver = srs()
+        .args(["backup", "archive", "--server", &base, "--store", store_arg])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("archiver starts");
+    wait_for_copies(
+        &server_dir,
+        |c| c.len() == 1 && c != orphan.as_slice(),
+        "the new archiver replaces the orphaned copy",
+    )
+    .await;
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &archiver.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let _ = archiver.wait();
+    wait_for_copies(&server_dir, <[u32]>::is_empty, "SIGTERM stops the copy").await;
     let first_id = first.get().to_string();
     let shown = ok(&[
         "restore",
