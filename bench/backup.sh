@@ -7,18 +7,25 @@
 # running. Prints a Markdown report; with --write appends it to
 # docs/BENCHMARKS.md.
 #
-#   bench/backup.sh [--write] [--students 100000] [--duration 20s]
+# The with/without comparison alternates the two, ROUNDS times (default 3),
+# after a first create run that warms the server up and samples the RPO,
+# and reports the medians: a run right after the import is slower for
+# reasons of its own (InnoDB still flushing it).
+#
+#   bench/backup.sh [--write] [--students 100000] [--duration 20s] [--rounds 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 write=false
 students=100000
 duration=20s
+rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --write) write=true ;;
     --students) students=$2; shift ;;
     --duration) duration=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
     *) echo "bench/backup.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -94,21 +101,27 @@ echo "verification (scratch server)..." >&2
 v=$("$bin" backup verify --store "$store" --json)
 v_secs=$(echo "$v" | field 'd["verified"]["restore_secs"]')
 
-echo "create load without a backup, sampling the archive's RPO..." >&2
+echo "create load (warm-up), sampling the archive's RPO..." >&2
 python3 bench/rpo_sampler.py "$MARIADB_SOCKET" "$store/binlogs" > "$work/rpo.json" &
 sampler=$!
-start_time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-plain=$(run_create)
+warm=$(run_create)
 kill -TERM "$sampler"; wait "$sampler" || true
 sleep 2
 end_time=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-echo "create load with backups running back to back..." >&2
-( while true; do nice -n 10 "$bin" backup create --database-url "$url" --store "$work/store2" --json >/dev/null 2>&1 || true; done ) &
-looper=$!
-pids+=($looper)
-loaded=$(run_create)
-kill "$looper" 2>/dev/null || true; pkill -f "store $work/store2" 2>/dev/null || true
+plain_runs=""
+loaded_runs=""
+for round in $(seq 1 "$rounds"); do
+  echo "round $round/$rounds: create load without a backup..." >&2
+  plain_runs="$plain_runs$(run_create);"
+  echo "round $round/$rounds: create load with backups running back to back..." >&2
+  ( while true; do nice -n 10 "$bin" backup create --database-url "$url" --store "$work/store2" --json >/dev/null 2>&1 || true; done ) &
+  looper=$!
+  loaded_runs="$loaded_runs$(run_create);"
+  kill "$looper" 2>/dev/null || true; pkill -f "store $work/store2" 2>/dev/null || true
+  wait "$looper" 2>/dev/null || true
+  rm -rf "$work/store2"
+done
 
 echo "replaying the archived creates..." >&2
 sleep 2
@@ -116,8 +129,7 @@ p=$("$bin" restore --at "$end_time" --into "$MARIADB_URL/srs_replayed" --store "
 p_n=$(echo "$p" | field 'd["replayed"]')
 p_secs=$(echo "$p" | field 'd["replay_secs"]')
 
-rps=$(kv "$plain" rps); p99=$(kv "$plain" p99_ms)
-rps_b=$(kv "$loaded" rps); p99_b=$(kv "$loaded" p99_ms)
+rps=$(kv "$warm" rps)
 rpo=$(cat "$work/rpo.json")
 report="$work/report.md"
 python3 - "$report" <<PY
@@ -125,14 +137,27 @@ import json, sys
 b_secs, b_bytes, b_rows, raw_mb = float("$b_secs"), int("$b_bytes"), int("$b_rows"), float("$raw_mb" or 0)
 r_secs, v_secs = float("$r_secs"), float("$v_secs")
 p_n, p_secs = int("$p_n"), float("$p_secs")
-rps, p99, rps_b, p99_b = float("$rps"), float("$p99"), float("$rps_b"), float("$p99_b")
+import statistics
+rps = float("$rps")
+def runs(text):
+    out = []
+    for run in filter(None, text.split(";")):
+        kv = dict(p.split("=", 1) for p in run.split() if "=" in p)
+        out.append((float(kv["p99_ms"]), float(kv["rps"])))
+    return out
+plain, loaded = runs("$plain_runs"), runs("$loaded_runs")
+p99 = statistics.median(r[0] for r in plain)
+p99_b = statistics.median(r[0] for r in loaded)
+rps_a = statistics.median(r[1] for r in plain)
+rps_b = statistics.median(r[1] for r in loaded)
+rounds = ", ".join(f"{a[0]:.1f}/{b[0]:.1f}" for a, b in zip(plain, loaded))
 rpo = json.loads('''$rpo''')
 replay_rate = p_n / p_secs if p_secs else 0
 hour = rps * 3600 / replay_rate if replay_rate else 0
 with open(sys.argv[1], "w") as f:
     f.write(f"""## bench/backup.sh — $(date -u +%Y-%m-%d)
 
-- Command: \`bench/backup.sh --students $students --duration $duration\` (release build; MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) private instance with its binary log, innodb_buffer_pool_size=256M, sync_binlog=1)
+- Command: \`bench/backup.sh --students $students --duration $duration --rounds $rounds\` (release build; MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) private instance with its binary log, innodb_buffer_pool_size=256M, sync_binlog=1)
 - Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, srs, the archive and the database share the cores
 
 | measure | value |
@@ -144,7 +169,8 @@ with open(sys.argv[1], "w") as f:
 | replay of archived creates | {p_n:,} transactions in {p_secs:.1f} s = {replay_rate:,.0f} transactions/s |
 | time to replay one hour of creates at {rps:,.0f} req/s | {hour / 60:.1f} min |
 | binlog archive RPO under the create load ({rpo['samples']} samples) | p50 {rpo['p50']:.2f} s, p99 {rpo['p99']:.2f} s, max {rpo['max']:.2f} s |
-| create p99 (16 connections) without / with a backup running | {p99:.1f} ms / {p99_b:.1f} ms ({(p99_b / p99 - 1) * 100:+.0f} %); {rps:,.0f} / {rps_b:,.0f} req/s |
+| create p99 (16 connections) without / with a backup running, median of {len(plain)} alternated rounds | {p99:.1f} ms / {p99_b:.1f} ms ({(p99_b / p99 - 1) * 100:+.0f} %); {rps_a:,.0f} / {rps_b:,.0f} req/s |
+| the rounds' p99 without/with (ms) | {rounds} |
 """)
 PY
 cat "$report"

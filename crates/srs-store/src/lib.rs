@@ -8,6 +8,7 @@ mod departments;
 mod dialect;
 mod error;
 mod filter;
+mod folding;
 mod fresh;
 mod generation;
 mod import;
@@ -294,6 +295,11 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(p) => migrator.run(p.writer.pool()).await?,
             Pool::MySql(p) => migrator.run(p).await?,
+        }
+        // Only at the newest schema: a restore loads rows at the backup's
+        // version first, and refolds when it brings the schema up to date.
+        if version.is_none() {
+            self.refold_if_needed().await?;
         }
         Ok(())
     }

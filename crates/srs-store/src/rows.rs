@@ -92,7 +92,8 @@ impl TryFrom<DepartmentRow> for Department {
     }
 }
 
-/// The lower-cased text `q` searches: name, number and e-mail.
+/// The folded text `q` searches (see `srs_domain::fold`): name, number
+/// and e-mail.
 pub(crate) fn search_text(
     name: &FullName,
     number: &StudentNumber,
@@ -103,10 +104,10 @@ pub(crate) fn search_text(
         s.push(' ');
         s.push_str(e.as_str());
     }
-    s.to_lowercase()
+    srs_domain::fold(&s)
 }
 
-/// The key names sort and match by: case-insensitive.
+/// The key names sort and match duplicates by: without case or accents.
 pub(crate) fn name_key(name: &FullName) -> String {
-    name.as_str().to_lowercase()
+    srs_domain::fold(name.as_str())
 }

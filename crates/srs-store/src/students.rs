@@ -770,7 +770,7 @@ pub(crate) fn search_text_without_number(new: &NewStudent) -> String {
         s.push(' ');
         s.push_str(e.as_str());
     }
-    s.to_lowercase()
+    srs_domain::fold(&s)
 }
 
 /// The WHERE clause and its arguments, all bound as parameters.
@@ -784,9 +784,9 @@ fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
     let mut args = Vec::new();
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // INSTR, not LIKE: no wildcards to escape, and several times faster
-        // on SQLite; search_text is lower-cased, so is the needle.
+        // on SQLite; search_text is folded, so is the needle.
         conditions.push("INSTR(s.search_text, ?) > 0".into());
-        args.push(q.to_lowercase());
+        args.push(srs_domain::fold(q));
     }
     if let Some(department) = &filter.department {
         conditions.push("s.department_id = (SELECT id FROM departments WHERE name_key = ?)".into());

@@ -1,5 +1,5 @@
 use crate::both_engines;
-use crate::helpers::{error_fields, expect_problem, valid_student};
+use crate::helpers::{error_fields, expect_problem, spawn_sibling, valid_student, Engine};
 use serde_json::{json, Value};
 
 both_engines!(
@@ -393,6 +393,92 @@ both_engines!(list_searches_filters_sorts_and_pages, |app| {
         expect_problem(app.get(&format!("/api/v1/students?{bad}")).await, 400, why).await;
     }
 });
+
+both_engines!(
+    search_sorting_and_duplicates_ignore_case_and_accents,
+    |app| {
+        app.create_student("Jürgen Müller", None).await;
+        app.create_student("Zoë Smith", None).await;
+        app.create_student("Émile Zola", None).await;
+        app.create_student("Fay Ford", None).await;
+        let found = |q: &'static str| {
+            let app = &app;
+            async move {
+                let page: Value = app
+                    .get(&format!("/api/v1/students?q={}", urlencode(q)))
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
+                page["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|s| s["full_name"].as_str().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        for q in ["muller", "Müller", "MÜLLER", "jurgen", "JÜRG"] {
+            assert_eq!(found(q).await, vec!["Jürgen Müller"], "q={q}");
+        }
+        assert_eq!(found("zoe").await, vec!["Zoë Smith"]);
+        assert_eq!(found("emile").await, vec!["Émile Zola"]);
+        // É sorts with E, not after Z.
+        let sorted: Value = app
+            .get("/api/v1/students?sort=name")
+            .await
+            .json()
+            .await
+            .expect("json");
+        let names: Vec<&str> = sorted["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|s| s["full_name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            vec!["Émile Zola", "Fay Ford", "Jürgen Müller", "Zoë Smith"]
+        );
+        // The same name without its accent, born the same day: a duplicate.
+        let again = app
+            .post_json("/api/v1/students", &valid_student("Zoe Smith"))
+            .await;
+        expect_problem(again, 409, "Zoe is Zoë").await;
+
+        // Rows written under older rules are rebuilt when an instance starts.
+        let stale =
+            "UPDATE students SET search_text = LOWER(full_name), name_key = LOWER(full_name); \
+                 UPDATE text_folding SET version = 0";
+        match app.engine {
+            Engine::Sqlite => {
+                let mut c =
+                    <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.database_url)
+                        .await
+                        .expect("connect");
+                sqlx::Executor::execute(&mut c, sqlx::raw_sql(stale))
+                    .await
+                    .expect("stale");
+            }
+            Engine::MariaDb => {
+                let mut c = <sqlx::MySqlConnection as sqlx::Connection>::connect(&app.database_url)
+                    .await
+                    .expect("connect");
+                sqlx::Executor::execute(&mut c, sqlx::raw_sql(stale))
+                    .await
+                    .expect("stale");
+            }
+        }
+        let restarted = spawn_sibling(&app).await;
+        let page: Value = restarted
+            .get("/api/v1/students?q=muller")
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(page["total"], 1, "{page}");
+    }
+);
 
 both_engines!(hostile_text_is_stored_literally, |app| {
     let sneaky = "Robert'); DROP TABLE students;--";

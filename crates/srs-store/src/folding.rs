@@ -1,0 +1,90 @@
+//! Keeps the students' stored folded text (`search_text`, `name_key`) in
+//! step with `srs_domain::fold`: every write stores it folded, and when
+//! the folding rules change, the rows written under the old rules are
+//! rebuilt once at start-up (the `text_folding` table says which rules
+//! the stored text follows).
+
+use crate::generation::in_write_tx;
+use crate::rows::{name_key, search_text};
+use crate::{on_pool, on_writer, Store, StoreResult};
+use srs_domain::{Email, FullName, StudentNumber};
+
+/// The folding rules' version; raise it whenever `fold` changes.
+pub(crate) const FOLD_VERSION: i64 = 1;
+
+/// Rows rebuilt per transaction.
+const BATCH: i64 = 500;
+
+impl Store {
+    /// Rebuilds the folded text of every student when it was written under
+    /// older rules. Idempotent: two instances starting at once do the same
+    /// work twice, nothing worse.
+    pub(crate) async fn refold_if_needed(&self) -> StoreResult<()> {
+        let version: i64 = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT version FROM text_folding WHERE id = 1")
+                .fetch_optional(p)
+                .await?
+                .unwrap_or(0)
+        });
+        if version >= FOLD_VERSION {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut after = 0i64;
+        let mut rebuilt = 0u64;
+        loop {
+            let rows: Vec<(i64, String, String, Option<String>)> = on_pool!(self, p => {
+                sqlx::query_as(
+                    "SELECT id, full_name, student_number, email FROM students WHERE id > ? ORDER BY id LIMIT ?",
+                )
+                .bind(after)
+                .bind(BATCH)
+                .fetch_all(p)
+                .await?
+            });
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            let folded: Vec<(i64, String, String)> = rows
+                .iter()
+                .filter_map(|(id, name, number, email)| {
+                    // A row that no longer parses keeps its old text: the
+                    // pages report it as corrupt on their own.
+                    let name = FullName::parse(name).ok()?;
+                    let number = StudentNumber::parse(number).ok()?;
+                    let email = email.as_deref().and_then(|e| Email::parse(e).ok());
+                    Some((
+                        *id,
+                        name_key(&name),
+                        search_text(&name, &number, email.as_ref()),
+                    ))
+                })
+                .collect();
+            on_writer!(self, p => in_write_tx!(p, tx => {
+                for (id, key, text) in &folded {
+                    sqlx::query("UPDATE students SET name_key = ?, search_text = ? WHERE id = ?")
+                        .bind(key)
+                        .bind(text)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }))?;
+            rebuilt += folded.len() as u64;
+            after = last;
+        }
+        on_writer!(self, p => {
+            sqlx::query("UPDATE text_folding SET version = ? WHERE id = 1")
+                .bind(FOLD_VERSION)
+                .execute(p)
+                .await?;
+        });
+        tracing::info!(
+            rebuilt,
+            secs = started.elapsed().as_secs_f64(),
+            version = FOLD_VERSION,
+            "students' search text rebuilt for new folding rules"
+        );
+        Ok(())
+    }
+}
