@@ -49,7 +49,9 @@ work=$(mktemp -d /tmp/srs-bench-backup.XXXXXX)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Only our own children: a bare `wait` would also wait for mariadbd,
+  # which private_mariadb_stop is about to stop.
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   private_mariadb_stop
   rm -rf "$work"
 }
