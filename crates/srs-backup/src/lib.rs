@@ -19,6 +19,7 @@ pub mod progress;
 pub mod prune;
 pub mod restore;
 pub mod second_store;
+pub mod swap;
 pub mod verify;
 pub mod window;
 

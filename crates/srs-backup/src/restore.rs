@@ -50,7 +50,9 @@ pub async fn target_holds_data(url: &str) -> anyhow::Result<bool> {
     }
 }
 
-fn server_options(url: &str) -> anyhow::Result<(sqlx::mysql::MySqlConnectOptions, String)> {
+pub(crate) fn server_options(
+    url: &str,
+) -> anyhow::Result<(sqlx::mysql::MySqlConnectOptions, String)> {
     use std::str::FromStr;
     let options =
         sqlx::mysql::MySqlConnectOptions::from_str(&url.replacen("mariadb://", "mysql://", 1))
@@ -103,6 +105,43 @@ async fn drop_database(url: &str) {
         }
         conn.close().await.ok();
     }
+}
+
+/// Processes other than this one that hold the SQLite database `url`
+/// names open (Linux: from /proc). Replacing the file under a running
+/// server would leave it writing to the old, unlinked file.
+pub fn sqlite_users(url: &str) -> anyhow::Result<Vec<u32>> {
+    let path = sqlite_path(url)?;
+    let Ok(path) = path.canonicalize() else {
+        return Ok(Vec::new());
+    };
+    let me = std::process::id();
+    let mut users = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Ok(users);
+    };
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == path))
+        {
+            users.push(pid);
+        }
+    }
+    Ok(users)
 }
 
 /// Loads the backup in `dir` into `url`, then checks it against the

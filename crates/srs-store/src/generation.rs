@@ -8,7 +8,7 @@
 
 use crate::filter::{Page, PageRequest, StudentFilter};
 use crate::fresh::Generations;
-use crate::{Store, StoreError, StoreResult};
+use crate::{on_writer, Store, StoreError, StoreResult};
 use srs_domain::Student;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -233,6 +233,30 @@ impl Store {
     /// The current data generation: it grows with every committed write.
     pub async fn generation(&self) -> StoreResult<i64> {
         Ok(self.generations().await?.data)
+    }
+
+    /// Moves every generation past `past` (read before the database was
+    /// replaced by a restore): app instances still running compare their
+    /// caches with these counters, and a restored database starts from the
+    /// backup's older values, which they may have seen with other data.
+    pub async fn advance_generations_past(&self, past: Generations) -> StoreResult<()> {
+        on_writer!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE change_counters SET n = n + ? WHERE slot = 0")
+                .bind(past.data + 1)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE auth_changes SET n = n + ? WHERE id = 1")
+                .bind(past.auth + 1)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE department_changes SET n = n + ? WHERE id = 1")
+                .bind(past.departments + 1)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// The data and credential generations, from a read that started after

@@ -563,6 +563,19 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     if holds_data && !args.force {
         anyhow::bail!("--into: that database already exists and holds data; add --force to replace it (srs backs it up first)");
     }
+    let engine = srs_backup::create::engine_of(&into).context("--into")?;
+    if holds_data && engine == srs_backup::Engine::Sqlite {
+        let users = srs_backup::restore::sqlite_users(&into)?;
+        if !users.is_empty() {
+            anyhow::bail!(
+                "--into: the database is open in process {users:?} (a running srs serve?): stop it, restore, then start it again; a running server would go on writing to the replaced file"
+            );
+        }
+    }
+    // A live MariaDB database is restored beside itself and swapped in.
+    let swap = (holds_data && engine == srs_backup::Engine::Mariadb)
+        .then(|| srs_backup::swap::Swap::plan(&into, chrono::Utc::now()))
+        .transpose()?;
     let replay = plan.as_ref().map_or_else(String::new, |p| match &p.to {
         Some(to) => format!(
             ", then replay {} archived transaction(s) from {} files up to GTID {} (logged {})",
@@ -582,10 +595,13 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         manifest.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
         manifest.source,
         config::redacted(&into),
-        if holds_data {
-            ", after backing up what it holds now"
-        } else {
-            ""
+        match (&swap, holds_data) {
+            (Some(swap), _) => format!(
+                ", after backing up what it holds now: restored into {} first, then swapped in with one atomic RENAME TABLE; the replaced tables are kept in database {}",
+                swap.staging, swap.kept
+            ),
+            (None, true) => ", after backing up what it holds now".to_owned(),
+            (None, false) => String::new(),
         }
     );
     if let Some(note) = &note {
@@ -618,19 +634,46 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     } else {
         srs_backup::Overwrite::Refuse
     };
+    // Instances serving the live database cache reads against its change
+    // counters; the restored ones must move past what they have seen.
+    let past = match &swap {
+        Some(_) => live_generations(&into).await,
+        None => None,
+    };
+    let (target, overwrite) = match &swap {
+        Some(swap) => {
+            swap.clear_staging(&into).await?;
+            (swap.staging_url.clone(), srs_backup::Overwrite::Refuse)
+        }
+        None => (into.clone(), overwrite),
+    };
     let done = srs_backup::restore(
         &dir,
         &manifest,
         backups.key(),
-        &into,
+        &target,
         overwrite,
         &mut progress,
     )
     .await?;
     let (replayed, replay_secs) = match &plan {
-        Some(plan) => srs_backup::pitr::replay(plan, &into, &mut progress).await?,
+        Some(plan) => srs_backup::pitr::replay(plan, &target, &mut progress).await?,
         None => (0, 0.0),
     };
+    if let Some(swap) = &swap {
+        progress.stage("swap", 0);
+        swap.swap(&into).await?;
+        if let Some(past) = past {
+            let store = srs_store::Store::connect(&into, &srs_store::StoreOptions::default())
+                .await
+                .context("cannot open the restored database")?;
+            store
+                .advance_generations_past(past)
+                .await
+                .context("cannot advance the restored database's change counters")?;
+            store.close().await;
+        }
+    }
     progress.finish();
     let reached = plan.as_ref().and_then(|p| {
         p.to.map(|t| t.transaction.gtid.to_string())
@@ -640,6 +683,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         print_json(serde_json::json!({
             "event": "done", "backup": id.as_str(), "rows": done.rows, "secs": done.secs,
             "replayed": replayed, "replay_secs": replay_secs, "gtid": reached,
+            "replaced_tables_kept_in": swap.as_ref().map(|s| s.kept.clone()),
         }));
     } else {
         println!(
@@ -652,8 +696,26 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
                 reached.as_deref().unwrap_or("(the backup's)")
             );
         }
+        if let Some(swap) = &swap {
+            println!(
+                "swapped in: {} now holds the restored tables; the replaced ones are kept in database {} (drop it once you are satisfied)",
+                swap.live, swap.kept
+            );
+        }
     }
     Ok(())
+}
+
+/// The change counters of a live srs database, if it has them.
+async fn live_generations(url: &str) -> Option<srs_store::Generations> {
+    let options = srs_store::StoreOptions {
+        max_connections: 1,
+        ..Default::default()
+    };
+    let store = srs_store::Store::connect(url, &options).await.ok()?;
+    let past = store.generations().await.ok();
+    store.close().await;
+    past
 }
 
 /// Supervises the binlog copy: restarts it when it stops, and moves it to

@@ -38,6 +38,24 @@ fn flip_a_byte(path: &Path) {
     std::fs::write(path, bytes).expect("write");
 }
 
+/// Waits until this process holds no file descriptor on `path`: a closed
+/// store's connections close on their own threads, and restoring over a
+/// SQLite file is refused while any process has it open.
+async fn until_closed(path: &Path) {
+    let path = path.canonicalize().expect("the database exists");
+    for _ in 0..100 {
+        let open = std::fs::read_dir("/proc/self/fd")
+            .expect("/proc")
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == path));
+        if !open {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{} is still open in the test process", path.display());
+}
+
 #[tokio::test]
 async fn sqlite_backup_verifies_and_restores_exactly() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -99,6 +117,15 @@ async fn sqlite_backup_verifies_and_restores_exactly() {
 
     // Over the live database: refused without --force; with it, what it
     // replaces is backed up first.
+    // A process that has the file open (a running srs serve) would go on
+    // writing to the replaced file: refused.
+    let holder = open(&db).await;
+    let err = fails(&[
+        "restore", "--into", &db, "--store", store_arg, "--backup", &id, "--force",
+    ]);
+    assert!(err.contains("is open in process"), "{err}");
+    holder.close().await;
+    until_closed(&dir.path().join("srs.db")).await;
     let refused = fails(&["restore", "--into", &db, "--store", store_arg]);
     assert!(refused.contains("--force"), "{refused}");
     ok(&[
@@ -318,6 +345,35 @@ async fn mariadb_backup_is_proven_by_a_trial_restore_and_damage_is_named() {
     ]);
     assert_eq!(names(&sealed_copy).await, restored);
 
+    // Over the live database while an app instance serves it: restored
+    // beside it and swapped in; the instance's cache does not outlive the
+    // swap, and what the swap replaced is kept.
+    let serving = open(&db).await;
+    add(&serving, "Written Later").await;
+    let before = serving
+        .list_students(&Default::default(), Default::default())
+        .await
+        .expect("list");
+    assert_eq!(before.total, 1201);
+    let out = ok(&[
+        "restore", "--into", &db, "--store", store_arg, "--backup", &id, "--force",
+    ]);
+    assert!(out.contains("swapped in"), "{out}");
+    let after = serving
+        .list_students(&Default::default(), Default::default())
+        .await
+        .expect("list");
+    assert_eq!(after.total, 1200, "the serving instance sees the restore");
+    serving.close().await;
+    let kept = out
+        .split("kept in database ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the kept database is named");
+    let kept_names = names(&format!("{}/{kept}", mariadb_base_url())).await;
+    assert!(kept_names.contains(&"Written Later".to_owned()));
+    assert_eq!(kept_names.len(), 1201);
+
     let backup = store_dir.join("backups").join(&id);
     // A restore that fails after creating its database leaves none behind.
     let manifest_path = backup.join("manifest.json");
@@ -330,7 +386,9 @@ async fn mariadb_backup_is_proven_by_a_trial_restore_and_damage_is_named() {
     }
     std::fs::write(&manifest_path, edited.to_string()).expect("write");
     let half = format!("{}/{name}_half", mariadb_base_url());
-    let err = fails(&["restore", "--into", &half, "--store", store_arg]);
+    let err = fails(&[
+        "restore", "--into", &half, "--store", store_arg, "--backup", &id,
+    ]);
     assert!(err.contains("students") && err.contains("differ"), "{err}");
     let mut conn = <sqlx::MySqlConnection as sqlx::Connection>::connect(&format!(
         "{}/{name}",
@@ -357,6 +415,8 @@ async fn mariadb_backup_is_proven_by_a_trial_restore_and_damage_is_named() {
         &format!("{}/{name}_never", mariadb_base_url()),
         "--store",
         store_arg,
+        "--backup",
+        &id,
     ]);
     assert!(
         err.contains("data/departments.jsonl.zst is missing"),
