@@ -285,23 +285,66 @@ impl From<srs_store::StoreError> for PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    ctx: PageCtx,
     status: u16,
     reason: &'a str,
     message: &'a str,
 }
 
+/// An error page's message, left on the response for [`page_errors`] to
+/// show inside the layout (the error itself does not know who asked).
+#[derive(Debug, Clone)]
+struct ErrorShown(String);
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let page = ErrorPage {
-            status: self.status.as_u16(),
-            reason: self.status.canonical_reason().unwrap_or("Error"),
-            message: &self.message,
-        };
-        match page.render() {
-            Ok(html) => (self.status, Html(html)).into_response(),
-            Err(_) => (self.status, self.message).into_response(),
-        }
+        let mut response = (self.status, self.message.clone()).into_response();
+        response.extensions_mut().insert(ErrorShown(self.message));
+        response
     }
+}
+
+/// Shows page errors (400/403/404/405/500...) inside the layout, with the
+/// menu, the signed-in account and the site banner, like any page.
+pub(crate) async fn page_errors(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let user = crate::auth::extract::current(&parts);
+    let csrf = CookieJar::from_headers(&parts.headers)
+        .get(CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let Some(ErrorShown(message)) = response.extensions_mut().remove::<ErrorShown>() else {
+        return response;
+    };
+    let status = response.status();
+    let page = ErrorPage {
+        ctx: PageCtx {
+            site_name: state.settings.site_name.clone(),
+            site_role: state.standing.role().label(),
+            csrf,
+            flash: None,
+            username: user.as_ref().map(|u| u.user.username.to_string()),
+            role: user.map(|u| u.user.role),
+        },
+        status: status.as_u16(),
+        reason: status.canonical_reason().unwrap_or("Error"),
+        message: &message,
+    };
+    let Ok(html) = page.render() else {
+        return response;
+    };
+    let (mut head, _) = response.into_parts();
+    head.headers.remove(header::CONTENT_LENGTH);
+    head.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response::from_parts(head, axum::body::Body::from(Html(html).0))
 }
 
 /// Renders a template, or a 500 page if the template fails.

@@ -3,7 +3,7 @@
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::{Clock, SystemClock};
 use crate::error::ApiError;
-use crate::page::{page_session, PageError};
+use crate::page::{page_errors, page_session, PageError};
 use crate::state::AppState;
 use crate::{http_metrics, openapi, routes, Settings};
 use anyhow::Context;
@@ -208,9 +208,12 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::assets::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::security::write_deadline))
         .route_layer(middleware::from_fn(http_metrics::track))
-        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
+        // Before the layers below, so that unknown addresses get the
+        // signed-in layout too.
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), page_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::auth::middleware::authenticate))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn(crate::security::harden))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -223,6 +223,27 @@ both_engines!(delete_page_confirms_then_flash_offers_restore, |app| {
         list.contains(&format!("action=\"/students/{id}/restore\"")),
         "undo offered"
     );
+    // The deleted student's page says so, by whom, and offers Restore;
+    // the deleted list links to it and says when.
+    let page = app.get(&format!("/students/{id}")).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("html");
+    assert!(page.contains("id=\"deleted-notice\""), "{page}");
+    assert!(page.contains("This student was deleted on"));
+    assert!(page.contains(" by "), "who deleted it");
+    assert!(page.contains("id=\"restore-student\""));
+    assert!(
+        !page.contains("id=\"edit-link\""),
+        "no edit of a deleted record"
+    );
+    let deleted = app
+        .get("/students?deleted=true")
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(deleted.contains("Deleted on"));
+    assert!(deleted.contains(&format!("href=\"/students/{id}\"")));
     let response = post_form(
         &app,
         &format!("/students/{id}/restore"),
@@ -239,8 +260,27 @@ both_engines!(delete_page_confirms_then_flash_offers_restore, |app| {
 both_engines!(page_for_unknown_student_is_a_404_page, |app| {
     let response = app.get("/students/123456").await;
     assert_eq!(response.status(), 404);
-    assert!(response.text().await.expect("html").contains("404"));
-    assert_eq!(app.get("/no/such/page").await.status(), 404);
+    let html = response.text().await.expect("html");
+    assert!(html.contains("404"));
+    // Error pages keep the layout: banner, menu, the signed-in account.
+    for part in [
+        "id=\"site-banner\"",
+        "href=\"/departments\"",
+        "id=\"logout\"",
+    ] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    let unknown = app.get("/no/such/page").await;
+    assert_eq!(unknown.status(), 404);
+    let html = unknown.text().await.expect("html");
+    assert!(html.contains("id=\"site-banner\"") && html.contains("There is no page"));
+    let bad = app.get("/students/not-a-number").await;
+    assert_eq!(bad.status(), 404, "an id that is not a number names no student");
+    assert!(bad
+        .text()
+        .await
+        .expect("html")
+        .contains("id=\"site-banner\""));
 });
 
 both_engines!(assets_are_served_from_the_binary, |app| {

@@ -418,6 +418,8 @@ struct ShowPage {
     ctx: PageCtx,
     s: Student,
     history: Vec<crate::history::HistoryEntry>,
+    /// Who deleted it, when it is deleted (from its history).
+    deleted_by: Option<String>,
 }
 
 async fn load(state: &AppState, id: &str) -> Result<Student, PageError> {
@@ -431,9 +433,24 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> PageResult {
-    let s = load(&state, &id).await?;
+    // A deleted student is shown as deleted (with Restore), not as a
+    // dead end: its number and history are still what people look for.
+    let id = StudentId::new(parse_id(&id).map_err(PageError::from)?);
+    let s = state.store.get_student_any(id).await?;
     let history = crate::routes::api::audit::history_of(&state, s.id).await?;
-    Ok(render(&ShowPage { ctx, s, history }))
+    let deleted_by = s.deleted_at.and(
+        history
+            .iter()
+            .filter(|h| h.action == "student.delete")
+            .max_by_key(|h| h.at)
+            .map(|h| h.actor.clone()),
+    );
+    Ok(render(&ShowPage {
+        ctx,
+        s,
+        history,
+        deleted_by,
+    }))
 }
 
 async fn edit_form(
