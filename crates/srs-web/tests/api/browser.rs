@@ -254,3 +254,93 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
 
     c.close().await.expect("close browser");
 }
+
+/// The page's own width against the window's, and whether "Sign out" (or
+/// "Sign in") lies within the window.
+async fn fits(c: &Client) -> (i64, i64, bool) {
+    let v = c
+        .execute(
+            "const b = document.getElementById('logout') || document.querySelector('a[href=\"/login\"]');
+             const r = b ? b.getBoundingClientRect() : null;
+             return [document.documentElement.scrollWidth, window.innerWidth,
+                     !!r && r.right <= window.innerWidth && r.left >= 0];",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    (
+        v[0].as_i64().unwrap_or(i64::MAX),
+        v[1].as_i64().unwrap_or(0),
+        v[2].as_bool().unwrap_or(false),
+    )
+}
+
+#[tokio::test]
+async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
+    let app = spawn_app(Engine::Sqlite).await;
+    let long = app
+        .create_student(
+            "Maximiliana Konstantinopoulou-Vanderbilt",
+            Some("maximiliana.konstantinopoulou@faculty.example.edu"),
+        )
+        .await;
+    let id = long["id"].as_i64().expect("id");
+    let gone = app.create_student("Deleted Person", None).await;
+    let gone_id = gone["id"].as_i64().expect("id");
+    assert_eq!(
+        app.delete(&format!("/api/v1/students/{gone_id}"))
+            .await
+            .status(),
+        204
+    );
+    let driver = start_driver().await;
+    let c = browser(&driver).await;
+    app.as_user("ada", srs_domain::Role::Admin).await;
+    c.goto(&app.url("/login")).await.expect("goto");
+    fill(&c, "username", "ada").await;
+    fill(&c, "password", crate::helpers::PASSWORD).await;
+    click_and_load(&c, Locator::Id("sign-in")).await;
+
+    let pages = [
+        "/students".to_owned(),
+        "/students?deleted=true".to_owned(),
+        "/students/new".to_owned(),
+        format!("/students/{id}"),
+        format!("/students/{id}/edit"),
+        format!("/students/{id}/delete"),
+        format!("/students/{gone_id}"),
+        "/departments".to_owned(),
+        "/import".to_owned(),
+        "/admin/users".to_owned(),
+        "/admin/tokens".to_owned(),
+        "/no/such/page".to_owned(),
+    ];
+    for (width, height) in [(1366u32, 900u32), (390, 844)] {
+        c.set_window_size(width, height).await.expect("resize");
+        for page in &pages {
+            c.goto(&app.url(page)).await.expect("goto");
+            c.wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css("footer"))
+                .await
+                .expect("the page loads");
+            let (scroll, inner, menu) = fits(&c).await;
+            if scroll > inner {
+                let wide = c
+                    .execute(
+                        "return [...document.querySelectorAll('body *')]
+                           .filter(e => e.getBoundingClientRect().right > window.innerWidth
+                                     && !(e.parentElement && e.parentElement.closest('.table-responsive')))
+                           .slice(0, 8)
+                           .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));",
+                        vec![],
+                    )
+                    .await
+                    .expect("measure");
+                panic!("{page} at {width} px is {scroll} px wide (window {inner} px): {wide}");
+            }
+            assert!(menu, "{page} at {width} px: Sign out is off screen");
+        }
+    }
+    c.close().await.expect("close browser");
+}

@@ -275,7 +275,11 @@ both_engines!(page_for_unknown_student_is_a_404_page, |app| {
     let html = unknown.text().await.expect("html");
     assert!(html.contains("id=\"site-banner\"") && html.contains("There is no page"));
     let bad = app.get("/students/not-a-number").await;
-    assert_eq!(bad.status(), 404, "an id that is not a number names no student");
+    assert_eq!(
+        bad.status(),
+        404,
+        "an id that is not a number names no student"
+    );
     assert!(bad
         .text()
         .await
