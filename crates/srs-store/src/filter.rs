@@ -1,62 +1,124 @@
 use srs_domain::{DepartmentName, Status};
 
-/// The orders a student list can be sorted in.
+/// The column a student list is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Sort {
-    /// By name, A to Z (the default).
+pub enum SortKey {
+    /// Name, ignoring case and accents (the default).
     #[default]
     Name,
-    /// By name, Z to A.
-    NameDesc,
-    /// By student number.
+    /// Student number.
     StudentNumber,
-    /// Oldest record first.
+    /// E-mail address (those without one first).
+    Email,
+    /// Department name.
+    Department,
+    /// Status.
+    Status,
+    /// When the record was added.
     CreatedAt,
-    /// Newest record first.
-    CreatedAtDesc,
+}
+
+impl SortKey {
+    /// Every key, in the order the list shows its columns.
+    pub const ALL: [SortKey; 6] = [
+        SortKey::StudentNumber,
+        SortKey::Name,
+        SortKey::Email,
+        SortKey::Department,
+        SortKey::Status,
+        SortKey::CreatedAt,
+    ];
+
+    /// The API spelling (ascending).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::StudentNumber => "student_number",
+            SortKey::Email => "email",
+            SortKey::Department => "department",
+            SortKey::Status => "status",
+            SortKey::CreatedAt => "created_at",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Name => "s.name_key",
+            SortKey::StudentNumber => "s.student_number",
+            SortKey::Email => "s.email",
+            SortKey::Department => "department",
+            SortKey::Status => "s.status",
+            SortKey::CreatedAt => "s.created_at",
+        }
+    }
+}
+
+/// The order a student list is sorted in: a column, either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Sort {
+    /// The column.
+    pub key: SortKey,
+    /// Z to A, newest first, and so on.
+    pub descending: bool,
 }
 
 impl Sort {
-    /// Every sort key as the API spells it.
-    pub const ALL: [&'static str; 5] = [
+    /// Every sort as the API spells it: each key, and `-key` for descending.
+    pub const ALL: [&'static str; 12] = [
         "name",
         "-name",
         "student_number",
+        "-student_number",
+        "email",
+        "-email",
+        "department",
+        "-department",
+        "status",
+        "-status",
         "created_at",
         "-created_at",
     ];
 
-    /// Parses the API spelling (`name`, `-name`, `student_number`, `created_at`, `-created_at`).
+    /// Parses the API spelling: `name`, `-name`, `department`, ...
     pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "name" => Sort::Name,
-            "-name" => Sort::NameDesc,
-            "student_number" => Sort::StudentNumber,
-            "created_at" => Sort::CreatedAt,
-            "-created_at" => Sort::CreatedAtDesc,
-            _ => return None,
-        })
+        let (descending, name) = match raw.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        let key = SortKey::ALL.into_iter().find(|k| k.as_str() == name)?;
+        Some(Self { key, descending })
     }
 
     /// The API spelling.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::Name => "name",
-            Sort::NameDesc => "-name",
-            Sort::StudentNumber => "student_number",
-            Sort::CreatedAt => "created_at",
-            Sort::CreatedAtDesc => "-created_at",
+        match (self.key, self.descending) {
+            (SortKey::Name, false) => "name",
+            (SortKey::Name, true) => "-name",
+            (SortKey::StudentNumber, false) => "student_number",
+            (SortKey::StudentNumber, true) => "-student_number",
+            (SortKey::Email, false) => "email",
+            (SortKey::Email, true) => "-email",
+            (SortKey::Department, false) => "department",
+            (SortKey::Department, true) => "-department",
+            (SortKey::Status, false) => "status",
+            (SortKey::Status, true) => "-status",
+            (SortKey::CreatedAt, false) => "created_at",
+            (SortKey::CreatedAt, true) => "-created_at",
         }
     }
 
-    pub(crate) fn order_by(self) -> &'static str {
-        match self {
-            Sort::Name => "s.name_key ASC, s.id ASC",
-            Sort::NameDesc => "s.name_key DESC, s.id DESC",
-            Sort::StudentNumber => "s.student_number ASC",
-            Sort::CreatedAt => "s.created_at ASC, s.id ASC",
-            Sort::CreatedAtDesc => "s.created_at DESC, s.id DESC",
+    /// The same column the other way round.
+    pub fn reversed(self) -> Self {
+        Self {
+            descending: !self.descending,
+            ..self
         }
+    }
+
+    pub(crate) fn order_by(self) -> String {
+        let dir = if self.descending { "DESC" } else { "ASC" };
+        // The id breaks ties, so pages never repeat or skip a row.
+        format!("{} {dir}, s.id {dir}", self.key.column())
     }
 }
 
@@ -115,4 +177,22 @@ pub struct Page<T> {
     pub page: u32,
     /// The page size.
     pub per_page: u32,
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_parses_and_prints_back() {
+        for spelled in Sort::ALL {
+            let sort = Sort::parse(spelled).expect(spelled);
+            assert_eq!(sort.as_str(), spelled);
+            assert_ne!(sort.reversed().as_str(), spelled);
+            assert_eq!(sort.reversed().reversed(), sort);
+        }
+        assert_eq!(Sort::parse("age"), None);
+        assert_eq!(Sort::parse("--name"), None);
+        assert_eq!(Sort::default().as_str(), "name");
+    }
 }

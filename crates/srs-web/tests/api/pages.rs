@@ -299,3 +299,58 @@ both_engines!(assets_are_served_from_the_binary, |app| {
     let docs = app.get("/api/docs/").await;
     assert_eq!(docs.status(), 200);
 });
+
+both_engines!(
+    the_list_sorts_every_column_both_ways_and_pages_by_number,
+    |app| {
+        let html = |path: &'static str| {
+            let app = &app;
+            async move {
+                let r = app.get(path).await;
+                assert_eq!(r.status(), 200, "{path}");
+                r.text().await.expect("html")
+            }
+        };
+        // An empty list invites to add or import.
+        let empty = html("/students").await;
+        assert!(empty.contains("No students yet."), "{empty}");
+        assert!(empty.contains("href=\"/import\">import a CSV file"));
+
+        let mut arts = crate::helpers::valid_student("Bea Arts");
+        arts["department"] = serde_json::json!("Arts");
+        assert_eq!(app.post_json("/api/v1/students", &arts).await.status(), 201);
+        app.create_student("Al Computing", None).await;
+        app.create_student("Cy Computing", None).await;
+
+        let by_department = html("/students?sort=-department").await;
+        let (computing, art) = (
+            by_department.find("Al Computing").expect("Al"),
+            by_department.find("Bea Arts").expect("Bea"),
+        );
+        assert!(computing < art, "Computer Science before Arts, Z to A");
+        assert!(
+            by_department.contains(
+                "aria-sort=\"descending\"><a href=\"/students?sort=department\">Department ▼"
+            ),
+            "the header says how it is sorted and links the other way"
+        );
+        assert!(by_department.contains("<a href=\"/students?sort=email\">Email</a>"));
+
+        // A sort or page the list cannot show is a note, not an error page.
+        let unknown = html("/students?sort=age").await;
+        assert!(unknown.contains("id=\"list-notice\""), "{unknown}");
+        assert!(unknown.contains("sort must be one of"));
+        assert!(unknown.contains("Al Computing"));
+        let beyond = html("/students?page=999").await;
+        assert!(beyond.contains("There is no page 999: this list has 1 page."));
+        assert!(!beyond.contains("Page 999 of"));
+        assert!(!beyond.contains("No students match"));
+
+        // Page numbers and a per-page choice.
+        let paged = html("/students?per_page=1&page=2").await;
+        assert!(paged.contains("aria-current=\"page\">2</a>"), "{paged}");
+        let pager = &paged[paged.find("aria-label=\"Pages\"").expect("pager")..];
+        assert!(pager.contains("page=3\">3</a>"), "{pager}");
+        assert!(paged.contains("<option value=\"25\""));
+    }
+);

@@ -41,7 +41,8 @@ pub struct ListQuery {
     pub department: Option<String>,
     /// active, on_leave, graduated or withdrawn.
     pub status: Option<String>,
-    /// name, -name, student_number, created_at or -created_at.
+    /// A column (name, student_number, email, department, status,
+    /// created_at), with a leading `-` for the other way round.
     pub sort: Option<String>,
     /// 1-based page number.
     pub page: Option<String>,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use srs_domain::{
     NewStudent, RawStudent, RawStudentPatch, Status, Student, StudentId, StudentPatch,
 };
-use srs_store::{CreateOptions, Created, DuplicateKind, StoreError, StudentRef};
+use srs_store::{CreateOptions, Created, DuplicateKind, Sort, SortKey, StoreError, StudentRef};
 
 /// Student page routes.
 pub fn router() -> Router<AppState> {
@@ -49,10 +49,50 @@ struct ListPage {
     statuses: [Status; 4],
     prev_url: String,
     next_url: String,
-    sort_name_url: String,
-    sort_number_url: String,
-    sort_created_url: String,
+    /// The column headers, each a link that sorts by it.
+    headers: Vec<SortHeader>,
+    /// Links to nearby pages (None: a gap, shown as an ellipsis).
+    page_links: Vec<Option<(u32, String)>>,
+    per_page: u32,
+    per_page_choices: [u32; 4],
+    /// Why the list is not exactly what the address asked for.
+    notice: Option<String>,
     export_url: String,
+}
+
+/// A sortable column header.
+struct SortHeader {
+    label: &'static str,
+    url: String,
+    /// "ascending", "descending" or "none", for aria-sort and the arrow.
+    state: &'static str,
+}
+
+impl SortHeader {
+    fn arrow(&self) -> &'static str {
+        match self.state {
+            "ascending" => " ▲",
+            "descending" => " ▼",
+            _ => "",
+        }
+    }
+}
+
+/// The page numbers to link: the first, the last, and two either side of
+/// the current one, with gaps between.
+fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
+    let mut out: Vec<Option<u32>> = Vec::new();
+    for n in 1..=pages {
+        if n == 1 || n == pages || n.abs_diff(page) <= 2 {
+            if let Some(Some(last)) = out.last() {
+                if n > last + 1 {
+                    out.push(None);
+                }
+            }
+            out.push(Some(n));
+        }
+    }
+    out
 }
 
 /// Builds a URL from a path and the non-empty parameters.
@@ -74,7 +114,28 @@ async fn list(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> PageResult {
-    let (filter, page_req) = query.parse()?;
+    // A hand-edited or stale address gets the list with a note, not an
+    // error page: only the order and the page fall back to defaults.
+    let (filter, page_req, mut notice) = match query.parse() {
+        Ok((filter, page_req)) => (filter, page_req, None),
+        Err(ApiError::BadRequest(why)) => {
+            let fallback = ListQuery {
+                sort: None,
+                page: None,
+                per_page: None,
+                ..query
+            };
+            let (filter, page_req) = fallback.parse()?;
+            (
+                filter,
+                page_req,
+                Some(format!(
+                    "The address asked for something this list cannot show ({why}); it is shown in its usual order from the first page instead."
+                )),
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (result, departments) = state
         .store
         .list_students_and_departments(&filter, page_req)
@@ -124,13 +185,53 @@ async fn list(
     let pages =
         ((result.total + i64::from(result.per_page) - 1) / i64::from(result.per_page)).max(1);
     let page = result.page;
-    let toggle = |asc: &str, desc: &str| {
-        if sort == asc {
-            desc.to_owned()
+    if i64::from(page) > pages {
+        notice = Some(format!(
+            "There is no page {page}: this list has {pages} page{}.",
+            if pages == 1 { "" } else { "s" }
+        ));
+    }
+    let current = filter.sort;
+    let headers = [
+        (SortKey::StudentNumber, "Student number"),
+        (SortKey::Name, "Name"),
+        (SortKey::Email, "Email"),
+        (SortKey::Department, "Department"),
+        (SortKey::Status, "Status"),
+        (SortKey::CreatedAt, "Added"),
+    ]
+    .into_iter()
+    .map(|(key, label)| {
+        let (next, state) = if current.key == key {
+            (
+                current.reversed(),
+                if current.descending {
+                    "descending"
+                } else {
+                    "ascending"
+                },
+            )
         } else {
-            asc.to_owned()
+            (
+                Sort {
+                    key,
+                    // Newest first is what people want of "Added".
+                    descending: key == SortKey::CreatedAt,
+                },
+                "none",
+            )
+        };
+        SortHeader {
+            label,
+            url: base(1, next.as_str()),
+            state,
         }
-    };
+    })
+    .collect();
+    let page_links = page_numbers(page, u32::try_from(pages).unwrap_or(u32::MAX))
+        .into_iter()
+        .map(|n| n.map(|n| (n, base(n, &sort))))
+        .collect();
     let page_view = ListPage {
         prev_url: if page > 1 {
             base(page - 1, &sort)
@@ -142,9 +243,11 @@ async fn list(
         } else {
             String::new()
         },
-        sort_name_url: base(1, &toggle("name", "-name")),
-        sort_number_url: base(1, "student_number"),
-        sort_created_url: base(1, &toggle("-created_at", "created_at")),
+        headers,
+        page_links,
+        per_page: page_req.per_page,
+        per_page_choices: [25, 50, 100, 200],
+        notice,
         export_url: url(
             "/api/v1/students/export.csv",
             &[
