@@ -347,6 +347,16 @@ fn accounts_and_tokens_are_managed_from_the_command_line() {
         users.contains("ada") && users.contains("disabled"),
         "{users}"
     );
+    // Columns line up: ROLE starts at the same place on every line.
+    let role_at: Vec<usize> = users
+        .lines()
+        .map(|l| {
+            l.find("  ")
+                .map(|i| i + l[i..].len() - l[i..].trim_start().len())
+        })
+        .map(|i| i.unwrap_or(0))
+        .collect();
+    assert!(role_at.windows(2).all(|w| w[0] == w[1]), "{users}");
     let (ok, _, err) = run_with_input(&["user", "disable", "nobody", "--database-url", url], "");
     assert!(!ok && err.contains("no account named 'nobody'"), "{err}");
 

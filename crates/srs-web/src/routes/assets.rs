@@ -8,6 +8,7 @@ use axum::Router;
 
 const BOOTSTRAP_CSS: &[u8] = include_bytes!("../../assets/bootstrap.min.css");
 const APP_CSS: &str = include_str!("../../assets/app.css");
+const FAVICON: &str = include_str!("../../assets/favicon.svg");
 
 /// Routes for embedded assets.
 pub fn router() -> Router<AppState> {
@@ -17,6 +18,19 @@ pub fn router() -> Router<AppState> {
             get(|| async { css(BOOTSTRAP_CSS) }),
         )
         .route("/assets/app.css", get(|| async { css(APP_CSS.as_bytes()) }))
+        // Browsers ask for /favicon.ico whatever the page links.
+        .route("/assets/favicon.svg", get(|| async { icon() }))
+        .route("/favicon.ico", get(|| async { icon() }))
+}
+
+fn icon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
 }
 
 fn css(body: &'static [u8]) -> impl IntoResponse {

@@ -354,3 +354,30 @@ both_engines!(
         assert!(paged.contains("<option value=\"25\""));
     }
 );
+
+both_engines!(
+    the_accounts_page_offers_no_control_that_refuses_on_ones_own_row,
+    |app| {
+        app.as_user("other", srs_domain::Role::Viewer).await;
+        let html = app.get("/admin/users").await.text().await.expect("html");
+        let own = html.find("(you)").expect("one's own row is marked");
+        let row = &html[own..html[own..]
+            .find("</tr>")
+            .map_or(html.len(), |end| own + end)];
+        assert!(
+            !row.contains("name=\"role\""),
+            "no role change on one's own row: {row}"
+        );
+        assert!(!row.contains("Disable"), "no disabling oneself: {row}");
+        assert!(
+            row.contains("reset_password"),
+            "one's password can still be reset"
+        );
+        let other = html.find(">other<").expect("the other account");
+        assert!(html[other..].contains("name=\"role\""));
+
+        let icon = app.get("/favicon.ico").await;
+        assert_eq!(icon.status(), 200);
+        assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+    }
+);
