@@ -63,6 +63,15 @@ struct SqlitePools {
     read: SqlitePool,
     writer: std::sync::Arc<sqlite_writer::Writer>,
     checkpoint: SqlitePool,
+    /// Stops the checkpointer; `close` waits for it to end before closing
+    /// its pool.
+    checkpointer: std::sync::Arc<Checkpointer>,
+}
+
+/// The background checkpoint task and the signal that stops it.
+struct Checkpointer {
+    stop: tokio::sync::Notify,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 #[derive(Clone)]
@@ -216,10 +225,18 @@ impl Store {
             .connect_with(connect.clone())
             .await?;
         let writer = sqlite_writer::Writer::new(write);
-        tokio::spawn(checkpoint_every_second(
+        let stopper = std::sync::Arc::new(Checkpointer {
+            stop: tokio::sync::Notify::new(),
+            task: std::sync::Mutex::new(None),
+        });
+        let task = tokio::spawn(checkpoint_every_second(
             checkpointer.clone(),
             writer.clone(),
+            stopper.clone(),
         ));
+        if let Ok(mut slot) = stopper.task.lock() {
+            *slot = Some(task);
+        }
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -230,6 +247,7 @@ impl Store {
                 read,
                 writer,
                 checkpoint: checkpointer,
+                checkpointer: stopper,
             }),
             cache: Default::default(),
             reads: Default::default(),
@@ -339,9 +357,25 @@ impl Store {
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite(p) => {
+                p.checkpointer.stop.notify_one();
+                let task = p.checkpointer.task.lock().ok().and_then(|mut t| t.take());
+                if let Some(task) = task {
+                    let _ = task.await;
+                }
                 p.read.close().await;
                 p.writer.close().await;
                 p.checkpoint.close().await;
+                // A connection the pool was still opening when it closed
+                // is counted, and closed by closing again.
+                for _ in 0..100 {
+                    if p.read.size() + p.writer.pool().size() + p.checkpoint.size() == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    p.read.close().await;
+                    p.writer.pool().close().await;
+                    p.checkpoint.close().await;
+                }
             }
             Pool::MySql(p) => p.close().await,
         }
@@ -354,11 +388,18 @@ const WAL_RESTART_FRAMES: i64 = 16_384;
 /// Copies the SQLite log into the database file every second (PASSIVE: it
 /// waits for no reader and blocks no writer), until the store is closed;
 /// asks the writer to empty the log once it holds `WAL_RESTART_FRAMES`.
-async fn checkpoint_every_second(pool: SqlitePool, writer: std::sync::Arc<sqlite_writer::Writer>) {
+async fn checkpoint_every_second(
+    pool: SqlitePool,
+    writer: std::sync::Arc<sqlite_writer::Writer>,
+    stopper: std::sync::Arc<Checkpointer>,
+) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = stopper.stop.notified() => return,
+        }
         if pool.is_closed() {
             return;
         }
@@ -401,5 +442,38 @@ async fn tokio_timeout<T>(
             "no answer from the database within {} s",
             limit.as_secs()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod close_tests {
+    /// Closing a SQLite store lets go of the file: a restore refuses to
+    /// replace a file any process holds open.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn closing_a_sqlite_store_closes_its_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("close.db");
+        for _ in 0..20 {
+            let store =
+                crate::Store::connect(&format!("sqlite:{}", path.display()), &Default::default())
+                    .await
+                    .expect("connect");
+            store.migrate().await.expect("migrate");
+            store.close().await;
+            let canon = path.canonicalize().expect("the file exists");
+            let mut open = 0;
+            for _ in 0..200 {
+                open = std::fs::read_dir("/proc/self/fd")
+                    .expect("/proc")
+                    .flatten()
+                    .filter(|f| std::fs::read_link(f.path()).is_ok_and(|t| t == canon))
+                    .count();
+                if open == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(open, 0, "descriptors still open after close");
+        }
     }
 }

@@ -119,13 +119,28 @@ async fn sqlite_backup_verifies_and_restores_exactly() {
     // replaces is backed up first.
     // A process that has the file open (a running srs serve) would go on
     // writing to the replaced file: refused.
-    let holder = open(&db).await;
+    until_closed(&dir.path().join("srs.db")).await;
+    let mut holder = std::process::Command::new("sh")
+        .args(["-c", "exec 3<\"$0\"; echo open; exec sleep 60"])
+        .arg(dir.path().join("srs.db"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("a process holding the file");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("the holder has the file open");
     let err = fails(&[
         "restore", "--into", &db, "--store", store_arg, "--backup", &id, "--force",
     ]);
-    assert!(err.contains("is open in process"), "{err}");
-    holder.close().await;
-    until_closed(&dir.path().join("srs.db")).await;
+    assert!(
+        err.contains(&format!("is open in process [{}]", holder.id())),
+        "{err}"
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
     let refused = fails(&["restore", "--into", &db, "--store", store_arg]);
     assert!(refused.contains("--force"), "{refused}");
     ok(&[
