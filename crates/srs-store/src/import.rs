@@ -27,6 +27,46 @@ pub struct RowError {
     pub field: String,
     /// What is wrong.
     pub message: String,
+    /// The row's student, as the file names them (when it does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The value at fault, as the file gives it (when there is one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl RowError {
+    /// An error about a line as a whole.
+    pub fn new(line: u64, field: &str, message: impl Into<String>) -> Self {
+        Self {
+            line,
+            field: field.to_owned(),
+            message: message.into(),
+            name: None,
+            value: None,
+        }
+    }
+
+    /// The same error, naming the row's student and the value at fault.
+    pub fn about(mut self, name: Option<String>, value: Option<String>) -> Self {
+        self.name = name.filter(|n| !n.trim().is_empty());
+        self.value = value;
+        self
+    }
+}
+
+/// The value of one of a student's fields, as an error shows it.
+fn value_of(s: &srs_domain::NewStudent, field: &str) -> Option<String> {
+    Some(match field {
+        "student_number" => s.student_number.as_ref()?.to_string(),
+        "full_name" => s.full_name.to_string(),
+        "email" => s.email.as_ref()?.to_string(),
+        "date_of_birth" => s.date_of_birth.date().to_string(),
+        "department" => s.department.to_string(),
+        "status" => s.status.as_str().to_owned(),
+        "enrolled_on" => s.enrolled_on.date().to_string(),
+        _ => return None,
+    })
 }
 
 /// How an import treats its rows.
@@ -93,7 +133,12 @@ impl Store {
                     return Err(match e {
                         StoreError::Invalid(v) => StoreError::ImportRejected(
                             v.0.into_iter()
-                                .map(|f| RowError { line: row.line, field: f.field, message: f.message })
+                                .map(|f| {
+                                    RowError::new(row.line, &f.field, f.message).about(
+                                        Some(row.student.full_name.to_string()),
+                                        value_of(&row.student, &f.field),
+                                    )
+                                })
                                 .collect(),
                         ),
                         other => other,
@@ -215,14 +260,13 @@ impl Store {
         let mut seen_numbers: HashMap<String, u64> = HashMap::new();
         let mut seen_names: HashMap<(String, NaiveDate), u64> = HashMap::new();
         for row in rows {
-            let mut fail = |field: &str, message: String| {
-                errors.push(RowError {
-                    line: row.line,
-                    field: field.to_owned(),
-                    message,
-                })
-            };
             let s = &row.student;
+            let mut fail = |field: &str, message: String| {
+                errors.push(
+                    RowError::new(row.line, field, message)
+                        .about(Some(s.full_name.to_string()), value_of(s, field)),
+                )
+            };
             match departments.get(&s.department.unique_key()) {
                 None => fail(
                     "department",

@@ -93,11 +93,7 @@ pub(crate) fn student_row(s: &Student) -> Bytes {
 }
 
 fn row_error(line: u64, field: &str, message: impl Into<String>) -> RowError {
-    RowError {
-        line,
-        field: field.to_owned(),
-        message: message.into(),
-    }
+    RowError::new(line, field, message)
 }
 
 /// Parses an uploaded CSV into the rows that are valid on their own and
@@ -240,8 +236,19 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         if bad_utf8 {
             continue;
         }
+        let raw_value = |field: &str| {
+            IMPORT_COLUMNS
+                .iter()
+                .position(|c| *c == field)
+                .and_then(|i| values[i].clone())
+        };
+        let name = raw_value("full_name");
+        let field_error = |f: srs_domain::FieldError| {
+            let value = raw_value(&f.field);
+            row_error(line, &f.field, f.message).about(name.clone(), value)
+        };
         let [student_number, full_name, email, date_of_birth, department, status, enrolled_on] =
-            values;
+            values.clone();
         let raw = RawStudent {
             student_number,
             full_name,
@@ -253,10 +260,7 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         };
         match NewStudent::parse(&raw, today) {
             Ok(student) => rows.push(ImportRow { line, student }),
-            Err(v) => errors.extend(
-                v.0.into_iter()
-                    .map(|f| row_error(line, &f.field, f.message)),
-            ),
+            Err(v) => errors.extend(v.0.into_iter().map(field_error)),
         }
     }
     if rows.is_empty() && errors.is_empty() {
@@ -294,6 +298,17 @@ mod tests {
             errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![3, 4]
         );
+    }
+
+    #[test]
+    fn lines_are_the_file_s_own_even_after_a_field_spanning_lines() {
+        let csv = "full_name,date_of_birth,department\n\"Ada\nLovelace\",2004-01-01,Arts\nBob,2020-01-01,Arts\n";
+        let (rows, errors) = parse_import(csv.as_bytes(), today());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 4, "the file's fourth line: {errors:?}");
+        assert_eq!(errors[0].name.as_deref(), Some("Bob"));
+        assert_eq!(errors[0].value.as_deref(), Some("2020-01-01"));
     }
 
     #[test]

@@ -36,6 +36,10 @@ both_engines!(import_is_all_or_nothing_and_reports_every_bad_row, |app| {
         "lines {lines:?}"
     );
     assert!(!lines.contains(&2), "line 2 is fine");
+    // Each error names the student and the value at fault.
+    let bob = rows.iter().find(|r| r["line"] == 4).expect("Bob's row");
+    assert_eq!(bob["name"], "Bob Young");
+    assert_eq!(bob["value"], "2020-01-01");
     assert_eq!(total(&app).await, 0, "nothing imported");
 });
 
