@@ -381,3 +381,49 @@ both_engines!(
         assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     }
 );
+
+both_engines!(
+    the_import_page_keeps_its_options_and_says_what_a_check_found,
+    |app| {
+        let upload = |dry_run: bool| {
+            let app = &app;
+            async move {
+                let token = app.csrf_token().await;
+                let csv = "full_name,date_of_birth,department\nBob Young,2020-01-01,Arts\n";
+                let mut form = reqwest::multipart::Form::new()
+                    .text("csrf_token", token)
+                    .text("allow_duplicates", "true")
+                    .part(
+                        "file",
+                        reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+                            .file_name("students.csv")
+                            .mime_str("text/csv")
+                            .expect("mime"),
+                    );
+                if dry_run {
+                    form = form.text("dry_run", "true");
+                }
+                let r = app
+                    .client
+                    .post(app.url("/import"))
+                    .multipart(form)
+                    .send()
+                    .await
+                    .expect("upload");
+                assert_eq!(r.status(), 422);
+                r.text().await.expect("html")
+            }
+        };
+        let checked = upload(true).await;
+        assert!(checked.contains("The check found 1 problem:"), "{checked}");
+        assert!(checked.contains("name=\"dry_run\" value=\"true\" checked"));
+        assert!(checked.contains("name=\"allow_duplicates\" value=\"true\" checked"));
+        assert!(checked.contains("<td dir=\"auto\">Bob Young</td>"));
+        let real = upload(false).await;
+        assert!(
+            real.contains("Nothing was imported: the file has 1 problem."),
+            "{real}"
+        );
+        assert!(!real.contains("name=\"dry_run\" value=\"true\" checked"));
+    }
+);

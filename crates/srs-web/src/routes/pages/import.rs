@@ -30,6 +30,18 @@ struct ImportPage {
     summary: Option<ImportSummary>,
     row_errors: Vec<RowError>,
     error: Option<String>,
+    /// The options as chosen, kept for the next try.
+    options: ImportOptions,
+}
+
+impl ImportPage {
+    /// "1 problem", "2 problems".
+    fn problems(&self) -> String {
+        match self.row_errors.len() {
+            1 => "1 problem".to_owned(),
+            n => format!("{n} problems"),
+        }
+    }
 }
 
 async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
@@ -38,6 +50,7 @@ async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
         summary: None,
         row_errors: Vec::new(),
         error: None,
+        options: ImportOptions::default(),
     }))
 }
 
@@ -50,7 +63,12 @@ async fn upload(
     let mut token = String::new();
     let mut file: Option<Vec<u8>> = None;
     let mut options = ImportOptions::default();
-    let page = |ctx: PageCtx, status: StatusCode, summary, row_errors, error: Option<String>| {
+    let page = |ctx: PageCtx,
+                status: StatusCode,
+                summary,
+                row_errors,
+                error: Option<String>,
+                options: ImportOptions| {
         (
             status,
             render(&ImportPage {
@@ -58,6 +76,7 @@ async fn upload(
                 summary,
                 row_errors,
                 error,
+                options,
             }),
         )
             .into_response()
@@ -74,6 +93,7 @@ async fn upload(
                     None,
                     Vec::new(),
                     Some(format!("The upload could not be read: {}", e.body_text())),
+                    options,
                 ));
             }
         };
@@ -88,6 +108,7 @@ async fn upload(
                     None,
                     Vec::new(),
                     Some(format!("The upload could not be read: {}", e.body_text())),
+                    options,
                 ));
             }
         };
@@ -107,16 +128,25 @@ async fn upload(
             None,
             Vec::new(),
             Some("Choose a CSV file to upload.".into()),
+            options,
         ));
     };
     match run_import(&state, &file, options, &auth.actor).await {
-        Ok(summary) => Ok(page(ctx, StatusCode::OK, Some(summary), Vec::new(), None)),
+        Ok(summary) => Ok(page(
+            ctx,
+            StatusCode::OK,
+            Some(summary),
+            Vec::new(),
+            None,
+            options,
+        )),
         Err(ApiError::ImportRejected(rows)) => Ok(page(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             rows,
             None,
+            options,
         )),
         Err(e) => Err(e.into()),
     }
