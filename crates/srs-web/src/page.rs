@@ -192,6 +192,8 @@ pub struct PageCtx {
     pub username: Option<String>,
     /// Its role.
     pub role: Option<srs_domain::Role>,
+    /// The page's path, to mark the current menu item.
+    pub path: String,
 }
 
 impl PageCtx {
@@ -199,6 +201,23 @@ impl PageCtx {
     pub fn can_edit(&self) -> bool {
         self.role
             .is_some_and(|r| r.allows(srs_domain::Role::Registrar))
+    }
+
+    /// `aria-current="page"` when the menu item for `prefix` is the page
+    /// shown (or a page under it).
+    pub fn current(&self, prefix: &str) -> &'static str {
+        let here = self.path == prefix
+            || (prefix != "/students"
+                && self.path.starts_with(prefix)
+                && self.path[prefix.len()..].starts_with('/'))
+            || (prefix == "/students"
+                && self.path.starts_with("/students")
+                && self.path != "/students/new");
+        if here {
+            " aria-current=\"page\""
+        } else {
+            ""
+        }
     }
 
     /// Whether to offer administration (admins).
@@ -244,6 +263,7 @@ impl FromRequestParts<AppState> for PageCtx {
             flash,
             username: user.as_ref().map(|u| u.user.username.to_string()),
             role: user.map(|u| u.user.role),
+            path: parts.uri.path().to_owned(),
         })
     }
 }
@@ -313,6 +333,7 @@ pub(crate) async fn page_errors(
 ) -> Response {
     let (parts, body) = req.into_parts();
     let user = crate::auth::extract::current(&parts);
+    let path = parts.uri.path().to_owned();
     let csrf = CookieJar::from_headers(&parts.headers)
         .get(CSRF_COOKIE)
         .map(|c| c.value().to_owned())
@@ -330,6 +351,7 @@ pub(crate) async fn page_errors(
             flash: None,
             username: user.as_ref().map(|u| u.user.username.to_string()),
             role: user.map(|u| u.user.role),
+            path,
         },
         status: status.as_u16(),
         reason: status.canonical_reason().unwrap_or("Error"),

@@ -427,3 +427,38 @@ both_engines!(
         assert!(!real.contains("name=\"dry_run\" value=\"true\" checked"));
     }
 );
+
+both_engines!(pages_mark_the_current_menu_item_and_invalid_fields, |app| {
+    let departments = app.get("/departments").await.text().await.expect("html");
+    assert!(departments.contains("href=\"#main\">Skip to the content"));
+    assert!(departments.contains("href=\"/departments\" aria-current=\"page\""));
+    assert!(!departments.contains("href=\"/students\" aria-current"));
+    let list = app.get("/students").await.text().await.expect("html");
+    assert!(list.contains("href=\"/students\" aria-current=\"page\""));
+    let add = app.get("/students/new").await.text().await.expect("html");
+    assert!(add.contains("href=\"/students/new\" aria-current=\"page\""));
+    assert!(!add.contains("href=\"/students\" aria-current"));
+
+    // A refused form marks its fields for assistive technology.
+    let token = app.csrf_token().await;
+    let r = post_form(
+        &app,
+        "/students",
+        &[
+            ("csrf_token", &token),
+            ("full_name", "A"),
+            ("date_of_birth", "2000-01-01"),
+            ("department", "Arts"),
+        ],
+    )
+    .await;
+    let html = r.text().await.expect("html");
+    let at = html.find("id=\"full_name\"").expect("the name field");
+    let field = &html[at..at + html[at..].find('>').expect("tag end")];
+    assert!(field.contains("aria-invalid=\"true\""), "{field}");
+    assert!(
+        field.contains("aria-describedby=\"full_name-error\""),
+        "{field}"
+    );
+    assert!(field.contains("dir=\"auto\""), "{field}");
+});
