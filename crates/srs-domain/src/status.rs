@@ -49,12 +49,13 @@ impl Status {
         }
     }
 
-    /// Parses the wire form, accepting any case and surrounding spaces.
+    /// Parses the wire form or the label as the pages show it ("On leave"),
+    /// accepting any case and surrounding spaces.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let s = raw.trim().to_ascii_lowercase();
         Status::ALL
             .into_iter()
-            .find(|st| st.as_str() == s)
+            .find(|st| st.as_str() == s || st.label().to_ascii_lowercase() == s)
             .ok_or_else(|| {
                 ParseError::new(format!(
                     "status must be one of active, on_leave, graduated, withdrawn (got '{}')",

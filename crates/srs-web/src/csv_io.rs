@@ -83,10 +83,12 @@ pub(crate) fn student_row(s: &Student) -> Bytes {
             .unwrap_or_default(),
         s.date_of_birth.date().to_string(),
         s.department.to_string(),
-        s.status.to_string(),
+        // As the pages show it; an import reads labels as well as codes.
+        s.status.label().to_owned(),
         s.enrolled_on.date().to_string(),
-        s.created_at.to_rfc3339(),
-        s.updated_at.to_rfc3339(),
+        // UTC to the second: what a spreadsheet shows and sorts.
+        s.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        s.updated_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
     ]
     .map(|c| neutralise(&c));
     write_record(&fields)

@@ -136,3 +136,41 @@ both_engines!(export_streams_what_the_list_shows_and_imports_back, |app| {
     assert_eq!(numbers(&copy), numbers(&all));
     assert!(copy.contains("'=cmd@example.edu"));
 });
+
+both_engines!(
+    export_shows_labels_and_whole_seconds_and_can_carry_a_bom,
+    |app| {
+        let mut on_leave = crate::helpers::valid_student("Lea Leave");
+        on_leave["status"] = serde_json::json!("on_leave");
+        assert_eq!(
+            app.post_json("/api/v1/students", &on_leave).await.status(),
+            201
+        );
+        let plain = app
+            .get("/api/v1/students/export.csv")
+            .await
+            .bytes()
+            .await
+            .expect("csv");
+        assert!(!plain.starts_with(b"\xEF\xBB\xBF"));
+        let text = String::from_utf8(plain.to_vec()).expect("utf-8");
+        let row = text.lines().nth(1).expect("a row");
+        assert!(row.contains(",On leave,"), "{row}");
+        let stamp = row.rsplit(',').next().expect("updated_at");
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%SZ").is_ok(),
+            "to the second, UTC: {stamp}"
+        );
+        let excel = app
+            .get("/api/v1/students/export.csv?bom=true")
+            .await
+            .bytes()
+            .await
+            .expect("csv");
+        assert!(excel.starts_with(b"\xEF\xBB\xBFstudent_number,"));
+        // Labels import back as the status they name.
+        let csv = "full_name,date_of_birth,department,status\nMo Label,2000-01-01,Arts,On leave\n";
+        let r = import(&app, csv, "").await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+);

@@ -50,6 +50,9 @@ pub struct ListQuery {
     pub per_page: Option<String>,
     /// `true` lists deleted records (for restoring) instead of live ones.
     pub deleted: Option<String>,
+    /// Export only: `true` starts the file with a UTF-8 byte-order mark,
+    /// so that Excel reads accents right.
+    pub bom: Option<String>,
 }
 
 impl ListQuery {

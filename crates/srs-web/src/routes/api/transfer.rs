@@ -32,8 +32,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// Streams the students a list filter selects as CSV, every page of them.
-pub(crate) fn export_response(store: Store, filter: StudentFilter) -> Response {
-    let header_row = stream::once(async { Ok::<Bytes, std::io::Error>(csv_io::header_row()) });
+pub(crate) fn export_response(store: Store, filter: StudentFilter, bom: bool) -> Response {
+    let header_row = stream::once(async move {
+        let header = csv_io::header_row();
+        Ok::<Bytes, std::io::Error>(if bom {
+            Bytes::from([b"\xEF\xBB\xBF".as_slice(), &header].concat())
+        } else {
+            header
+        })
+    });
     let rows = stream::unfold(Some(0i64), move |offset| {
         let store = store.clone();
         let filter = filter.clone();
@@ -88,7 +95,8 @@ pub async fn export_students(
     AppQuery(query): AppQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let (filter, _) = query.parse()?;
-    Ok(export_response(state.store.clone(), filter))
+    let bom = crate::extract::parse_flag("bom", query.bom.as_deref())?;
+    Ok(export_response(state.store.clone(), filter, bom))
 }
 
 /// How an import runs.

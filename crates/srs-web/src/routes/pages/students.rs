@@ -58,6 +58,8 @@ struct ListPage {
     /// Why the list is not exactly what the address asked for.
     notice: Option<String>,
     export_url: String,
+    /// The same export with a byte-order mark, for Excel.
+    export_excel_url: String,
 }
 
 /// A sortable column header.
@@ -256,6 +258,17 @@ async fn list(
                 ("status", status.clone()),
                 ("sort", sort.clone()),
                 ("deleted", deleted.clone()),
+            ],
+        ),
+        export_excel_url: url(
+            "/api/v1/students/export.csv",
+            &[
+                ("q", q.clone()),
+                ("department", department.clone()),
+                ("status", status.clone()),
+                ("sort", sort.clone()),
+                ("deleted", deleted.clone()),
+                ("bom", "true".to_owned()),
             ],
         ),
         ctx,
