@@ -234,6 +234,19 @@ async fn list(
         .into_iter()
         .map(|n| n.map(|n| (n, base(n, &sort))))
         .collect();
+    let export = |bom: bool| {
+        url(
+            "/api/v1/students/export.csv",
+            &[
+                ("q", q.clone()),
+                ("department", department.clone()),
+                ("status", status.clone()),
+                ("sort", sort.clone()),
+                ("deleted", deleted.clone()),
+                ("bom", if bom { "true" } else { "" }.to_owned()),
+            ],
+        )
+    };
     let page_view = ListPage {
         prev_url: if page > 1 {
             base(page - 1, &sort)
@@ -250,27 +263,8 @@ async fn list(
         per_page: page_req.per_page,
         per_page_choices: [25, 50, 100, 200],
         notice,
-        export_url: url(
-            "/api/v1/students/export.csv",
-            &[
-                ("q", q.clone()),
-                ("department", department.clone()),
-                ("status", status.clone()),
-                ("sort", sort.clone()),
-                ("deleted", deleted.clone()),
-            ],
-        ),
-        export_excel_url: url(
-            "/api/v1/students/export.csv",
-            &[
-                ("q", q.clone()),
-                ("department", department.clone()),
-                ("status", status.clone()),
-                ("sort", sort.clone()),
-                ("deleted", deleted.clone()),
-                ("bom", "true".to_owned()),
-            ],
-        ),
+        export_url: export(false),
+        export_excel_url: export(true),
         ctx,
         students: result.items,
         total: result.total,
