@@ -271,12 +271,7 @@ async fn mariadb(
         .context("cannot open the database to restore into")?;
     let mut conn = mariadb_connect(url).await?;
     // A forced restore starts from an empty database.
-    let existing: Vec<String> = sqlx::query_scalar(
-        "SELECT CAST(table_name AS CHAR CHARACTER SET utf8mb4) FROM information_schema.tables WHERE table_schema = DATABASE()",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .context("listing the target's tables")?;
+    let existing = crate::tables::mariadb_tables_in(&mut conn, None).await?;
     conn.execute(sqlx::raw_sql("SET SESSION foreign_key_checks = 0"))
         .await
         .context("preparing the load")?;

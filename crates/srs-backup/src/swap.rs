@@ -7,7 +7,7 @@
 //! replaced tables are kept until the operator drops them.
 
 use crate::restore::server_options;
-use crate::tables::checked_name;
+use crate::tables::{checked_name, mariadb_tables_in};
 use anyhow::{bail, Context};
 use sqlx::{ConnectOptions, Connection, Executor};
 
@@ -64,20 +64,8 @@ impl Swap {
     /// database.
     pub async fn swap(&self, url: &str) -> anyhow::Result<()> {
         let mut conn = server(url).await?;
-        let tables = |db: String| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT CAST(table_name AS CHAR CHARACTER SET utf8mb4) FROM information_schema.tables WHERE table_schema = ? ORDER BY table_name",
-            )
-            .bind(db)
-        };
-        let live: Vec<String> = tables(self.live.clone())
-            .fetch_all(&mut conn)
-            .await
-            .context("listing the live tables")?;
-        let staged: Vec<String> = tables(self.staging.clone())
-            .fetch_all(&mut conn)
-            .await
-            .context("listing the restored tables")?;
+        let live = mariadb_tables_in(&mut conn, Some(&self.live)).await?;
+        let staged = mariadb_tables_in(&mut conn, Some(&self.staging)).await?;
         if staged.is_empty() {
             bail!(
                 "the staging database {} holds no tables: nothing to swap in",

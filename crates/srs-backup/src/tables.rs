@@ -43,6 +43,22 @@ pub struct TableShape {
     pub key: Vec<String>,
 }
 
+/// Every table (views too) of MariaDB database `schema`, or of the
+/// connection's own database when None.
+pub(crate) async fn mariadb_tables_in(
+    conn: &mut sqlx::MySqlConnection,
+    schema: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT CAST(table_name AS CHAR CHARACTER SET utf8mb4) FROM information_schema.tables \
+         WHERE table_schema = COALESCE(?, DATABASE()) ORDER BY table_name",
+    )
+    .bind(schema)
+    .fetch_all(conn)
+    .await
+    .with_context(|| format!("listing the tables of {}", schema.unwrap_or("the database")))
+}
+
 impl Source<'_> {
     /// The srs tables, by name.
     pub async fn tables(&mut self) -> anyhow::Result<Vec<TableShape>> {

@@ -33,6 +33,17 @@ async fn archived_up_to(store: &std::path::Path, gtid: &str) {
     }
 }
 
+/// Stops a process with SIGTERM (an archiver then stops its copy too) and
+/// waits for it.
+fn terminate(child: &mut std::process::Child) {
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let _ = child.wait();
+}
+
 /// The binlog copies (`mariadb-binlog` processes) writing into `dir`.
 fn copies_into(dir: &std::path::Path) -> Vec<u32> {
     let needle = format!("--result-file={}/", dir.display());
@@ -154,12 +165,7 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         "the new archiver replaces the orphaned copy",
     )
     .await;
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &archiver.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(term.success());
-    let _ = archiver.wait();
+    terminate(&mut archiver);
     wait_for_copies(&server_dir, <[u32]>::is_empty, "SIGTERM stops the copy").await;
     // Verification restores the backup and rolls it forward to a random
     // archived transaction.
@@ -307,12 +313,7 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         .expect("archiver starts");
     archived_up_to(&store_dir, &gtid_pos(&mut admin).await).await;
     // SIGTERM: the archiver stops its copy too.
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &archiver.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(term.success());
-    let _ = archiver.wait();
+    terminate(&mut archiver);
     let first_id = first.get().to_string();
     let shown = ok(&[
         "restore",

@@ -163,25 +163,29 @@ async fn list(
     } else {
         page_req.per_page.to_string()
     };
+    // The list's filters and order, which its own links and the export
+    // links both carry, followed by what each adds.
+    let with_filters = |path: &str, sort: &str, extra: &[(&'static str, String)]| {
+        let mut params = vec![
+            ("q", q.clone()),
+            ("department", department.clone()),
+            ("status", status.clone()),
+            ("sort", sort.to_owned()),
+            ("deleted", deleted.clone()),
+        ];
+        params.extend_from_slice(extra);
+        url(path, &params)
+    };
     let base = |page: u32, sort: &str| {
-        url(
+        let page = if page > 1 {
+            page.to_string()
+        } else {
+            String::new()
+        };
+        with_filters(
             "/students",
-            &[
-                ("q", q.clone()),
-                ("department", department.clone()),
-                ("status", status.clone()),
-                ("sort", sort.to_owned()),
-                ("deleted", deleted.clone()),
-                ("per_page", per_page.clone()),
-                (
-                    "page",
-                    if page > 1 {
-                        page.to_string()
-                    } else {
-                        String::new()
-                    },
-                ),
-            ],
+            sort,
+            &[("per_page", per_page.clone()), ("page", page)],
         )
     };
     let pages =
@@ -235,17 +239,8 @@ async fn list(
         .map(|n| n.map(|n| (n, base(n, &sort))))
         .collect();
     let export = |bom: bool| {
-        url(
-            "/api/v1/students/export.csv",
-            &[
-                ("q", q.clone()),
-                ("department", department.clone()),
-                ("status", status.clone()),
-                ("sort", sort.clone()),
-                ("deleted", deleted.clone()),
-                ("bom", if bom { "true" } else { "" }.to_owned()),
-            ],
-        )
+        let bom = if bom { "true" } else { "" }.to_owned();
+        with_filters("/api/v1/students/export.csv", &sort, &[("bom", bom)])
     };
     let page_view = ListPage {
         prev_url: if page > 1 {
