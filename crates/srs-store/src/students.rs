@@ -17,6 +17,16 @@ use srs_domain::{
 /// first answer; after it the key is forgotten (and purged).
 pub const IDEMPOTENCY_RETENTION: chrono::Duration = chrono::Duration::hours(24);
 
+/// What the store keeps under an idempotency key.
+enum KeyRecord {
+    /// The first answer, within its retention: replay it.
+    Fresh(Created),
+    /// A key past its retention, not yet purged: forgotten, so reusable.
+    Stale,
+    /// Never seen (or purged).
+    Unknown,
+}
+
 /// An `Idempotency-Key` and the hash of the request body it came with.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
@@ -433,19 +443,30 @@ impl Store {
     }
 
     async fn find_idempotent(&self, key: &IdempotencyKey) -> StoreResult<Option<Created>> {
-        let row: Option<(String, String, i64)> = on_pool!(self, p => {
+        match self.idempotency_record(key).await? {
+            KeyRecord::Fresh(created) => Ok(Some(created)),
+            KeyRecord::Stale | KeyRecord::Unknown => Ok(None),
+        }
+    }
+
+    /// What is kept under `key`: a first answer to replay, one past its
+    /// retention, or nothing.
+    async fn idempotency_record(&self, key: &IdempotencyKey) -> StoreResult<KeyRecord> {
+        let row: Option<(String, String, i64, DateTime<Utc>)> = on_pool!(self, p => {
             sqlx::query_as(
-                "SELECT request_hash, response_body, student_id FROM idempotency_keys WHERE idem_key = ? AND created_at > ?",
+                "SELECT request_hash, response_body, student_id, created_at FROM idempotency_keys WHERE idem_key = ?",
             )
             .bind(&key.key)
-            .bind(Utc::now() - IDEMPOTENCY_RETENTION)
             .fetch_optional(p)
             .await?
         });
         match row {
-            None => Ok(None),
-            Some((hash, _, _)) if hash != key.request_hash => Err(StoreError::IdempotencyMismatch),
-            Some((_, body, id)) => Ok(Some(Created::Replayed {
+            None => Ok(KeyRecord::Unknown),
+            Some((.., created_at)) if created_at <= Utc::now() - IDEMPOTENCY_RETENTION => {
+                Ok(KeyRecord::Stale)
+            }
+            Some((hash, ..)) if hash != key.request_hash => Err(StoreError::IdempotencyMismatch),
+            Some((_, body, id, _)) => Ok(KeyRecord::Fresh(Created::Replayed {
                 student_id: StudentId::new(id),
                 body,
             })),
@@ -461,9 +482,12 @@ impl Store {
         options: &CreateOptions,
         actor: &Actor,
     ) -> StoreResult<Created> {
+        let mut stale_key = false;
         if let Some(key) = &options.idempotency {
-            if let Some(replay) = self.find_idempotent(key).await? {
-                return Ok(replay);
+            match self.idempotency_record(key).await? {
+                KeyRecord::Fresh(replay) => return Ok(replay),
+                KeyRecord::Stale => stale_key = true,
+                KeyRecord::Unknown => {}
             }
         }
         let (department, department_name) =
@@ -503,11 +527,16 @@ impl Store {
                 let body = serde_json::to_string(&student)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 // The same key, past its retention: forgotten, so reusable.
-                sqlx::query("DELETE FROM idempotency_keys WHERE idem_key = ? AND created_at <= ?")
-                    .bind(&key.key)
-                    .bind(now - IDEMPOTENCY_RETENTION)
-                    .execute(&mut *tx)
-                    .await?;
+                // Only when it is there: on MariaDB a DELETE that finds
+                // nothing locks the gap where the key would be, and two
+                // creates doing that before their INSERTs deadlock.
+                if stale_key {
+                    sqlx::query("DELETE FROM idempotency_keys WHERE idem_key = ? AND created_at <= ?")
+                        .bind(&key.key)
+                        .bind(now - IDEMPOTENCY_RETENTION)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let saved = sqlx::query(
                     "INSERT INTO idempotency_keys (idem_key, request_hash, response_body, student_id, created_at) \
                      VALUES (?, ?, ?, ?, ?)",
