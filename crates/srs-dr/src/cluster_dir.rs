@@ -36,6 +36,8 @@ pub enum ClusterFile {
     BackupState,
     /// The backup store `srs up` keeps, `backup-store/`.
     BackupStore,
+    /// Where `srs haproxy-config` writes by default, `haproxy/`.
+    Haproxy,
 }
 
 impl ClusterFile {
@@ -56,6 +58,7 @@ impl ClusterFile {
             ClusterFile::Logs => "logs".into(),
             ClusterFile::BackupState => "backup-state.json".into(),
             ClusterFile::BackupStore => "backup-store".into(),
+            ClusterFile::Haproxy => "haproxy".into(),
         }
     }
 }
@@ -144,6 +147,9 @@ mod tests {
             ClusterFile::LastDrill,
             ClusterFile::Reseed(SiteName::parse("dr").expect("valid")),
             ClusterFile::Logs,
+            ClusterFile::BackupState,
+            ClusterFile::BackupStore,
+            ClusterFile::Haproxy,
         ];
         let mut names: Vec<String> = files.iter().map(ClusterFile::name).collect();
         names.sort();

@@ -36,6 +36,8 @@ pub struct Snapshot {
     pub children: Vec<crate::supervisor::ChildInfo>,
     /// What the backup agent last reported.
     pub backups: Option<crate::backups::BackupState>,
+    /// The verdict of the last `srs drill` on this topology.
+    pub last_drill: Option<crate::drill::LastDrill>,
 }
 
 /// The snapshot shared between the loop and the endpoint.
@@ -127,6 +129,13 @@ pub fn render(s: &Snapshot) -> String {
         )],
     );
     gauge(
+        "srs_replica_lag_budget_seconds",
+        "The apply lag budget (apply_lag_budget_ms): a failover waits at most about this long for the replica.",
+        &advice
+            .map(|a| vec![(String::new(), a.budget_seconds)])
+            .unwrap_or_default(),
+    );
+    gauge(
         "srs_replica_lag_estimate_seconds",
         "The replica's apply backlog at its recent apply rate.",
         &advice
@@ -165,7 +174,25 @@ pub fn render(s: &Snapshot) -> String {
     if let Some(b) = &s.backups {
         render_backups(&mut out, b);
     }
+    if let Some(d) = &s.last_drill {
+        render_drill(&mut out, d);
+    }
     out
+}
+
+fn render_drill(out: &mut String, d: &crate::drill::LastDrill) {
+    let at = chrono::DateTime::parse_from_rfc3339(&d.at).map_or(0, |t| t.timestamp());
+    let _ = writeln!(
+        out,
+        "# HELP srs_drill_last_timestamp_seconds When the last drill started.\n# TYPE srs_drill_last_timestamp_seconds gauge\nsrs_drill_last_timestamp_seconds{{fault=\"{fault}\"}} {at}\n\
+         # HELP srs_drill_last_passed 1 when every run of the last drill kept every promise.\n# TYPE srs_drill_last_passed gauge\nsrs_drill_last_passed{{fault=\"{fault}\"}} {passed}\n\
+         # HELP srs_drill_last_rto_seconds The last drill's recovery time (p95 over its runs).\n# TYPE srs_drill_last_rto_seconds gauge\nsrs_drill_last_rto_seconds{{fault=\"{fault}\"}} {rto}\n\
+         # HELP srs_drill_last_acknowledged_lost Acknowledged writes the last drill found lost.\n# TYPE srs_drill_last_acknowledged_lost gauge\nsrs_drill_last_acknowledged_lost{{fault=\"{fault}\"}} {lost}",
+        fault = d.fault,
+        passed = u8::from(d.passed),
+        rto = d.rto_p95_seconds.unwrap_or(f64::NAN),
+        lost = d.acknowledged_lost,
+    );
 }
 
 fn render_backups(out: &mut String, b: &crate::backups::BackupState) {

@@ -14,6 +14,7 @@ pub mod exposition;
 pub mod failback;
 pub mod front_door;
 pub mod gtid;
+pub mod haproxy;
 pub mod lock;
 pub mod observe;
 pub mod operator;

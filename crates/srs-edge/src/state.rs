@@ -86,6 +86,25 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
         return Ok(h.clone());
     }
     let handle = PrometheusBuilder::new().install_recorder()?;
+    // At zero from the start, so dashboards and rate() see the first event.
+    for (name, help) in [
+        (
+            "srs_edge_requests_held_total",
+            "Requests that waited for an instance of the active site.",
+        ),
+        (
+            "srs_edge_requests_retried_total",
+            "Requests sent again after the site answered that it did nothing.",
+        ),
+        (
+            "srs_edge_requests_abandoned_total",
+            "Requests whose instance or site failed while they were in flight.",
+        ),
+        ("srs_edge_switches_total", "Changes of the active site."),
+    ] {
+        metrics::describe_counter!(name, help);
+        metrics::counter!(name).absolute(0);
+    }
     *slot = Some(handle.clone());
     Ok(handle)
 }

@@ -28,8 +28,46 @@ pub(crate) fn handle() -> anyhow::Result<PrometheusHandle> {
             LATENCY_BUCKETS,
         )?
         .install_recorder()?;
+    register_counters();
     *slot = Some(handle.clone());
     Ok(handle)
+}
+
+/// The app's event counters, with their help text, at zero from the start:
+/// dashboards and alert rules see them before the first event, and
+/// `rate()` counts the first one.
+fn register_counters() {
+    for (name, help) in [
+        (
+            "srs_write_admission_waits_total",
+            "Writes that waited for a free admission slot.",
+        ),
+        (
+            "srs_write_admission_refused_total",
+            "Writes refused because no admission slot was free within the write timeout.",
+        ),
+        (
+            "srs_write_timeouts_total",
+            "Writes not confirmed within the write timeout (503; they may still apply).",
+        ),
+        (
+            "srs_writes_refused_not_primary_total",
+            "Writes refused because another site holds the primary epoch.",
+        ),
+        ("srs_login_failures_total", "Failed sign-ins."),
+        (
+            "srs_idempotency_keys_purged_total",
+            "Idempotency keys removed after their retention.",
+        ),
+    ] {
+        metrics::describe_counter!(name, help);
+        metrics::counter!(name).absolute(0);
+    }
+    metrics::describe_histogram!(
+        "srs_http_unavailable_wait_seconds",
+        metrics::Unit::Seconds,
+        "How long answers that did nothing (site fenced or gone) waited for the new primary to be named."
+    );
 }
 
 /// Counts each request and records its latency under its route template.

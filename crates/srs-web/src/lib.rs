@@ -21,6 +21,7 @@ mod http_metrics;
 mod page;
 mod security;
 pub mod standing;
+mod switch_wait;
 
 pub use config::{LogFormat, Settings, SiteName, SiteRole, TlsFiles};
 pub use startup::Application;

@@ -63,6 +63,14 @@ impl Standing {
         known.as_ref().filter(|k| k.site != self.own).cloned()
     }
 
+    /// Whether a DR controller has named the primary at least once.
+    pub fn under_controller(&self) -> bool {
+        self.known
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// The role to show: as the controller last said, else as started.
     pub fn role(&self) -> SiteRole {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());

@@ -207,6 +207,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::assets::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::security::write_deadline))
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::switch_wait::answer_once_primary_named))
         .route_layer(middleware::from_fn(http_metrics::track))
         // Before the layers below, so that unknown addresses get the
         // signed-in layout too.

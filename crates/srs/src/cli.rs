@@ -68,6 +68,9 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         worker_threads: u16,
     },
+    /// Write an haproxy.cfg (and the Lua hold it loads) that puts HAProxy
+    /// in front of the topology's app instances, following the primary.
+    HaproxyConfig(crate::haproxy_cli::HaproxyConfigArgs),
     /// Take, list and verify backups.
     Backup {
         #[command(subcommand)]
@@ -333,6 +336,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             watch,
         } => status(&data_dir, json, watch).await,
+        Command::HaproxyConfig(args) => crate::haproxy_cli::write(args),
         Command::Backup { command } => {
             telemetry::init(LogFormat::Text, "warn")?;
             crate::backup_cli::backup(command).await
