@@ -24,7 +24,9 @@ const BACKEND: &str = "srs_apps";
 
 /// Health checks: every 500 ms while steady, every 100 ms while a server is
 /// changing state or down, so a new primary is taken in within about 0.2 s.
-const CHECK: &str = "check inter 500ms fastinter 100ms downinter 100ms rise 1 fall 2";
+/// A refused connection marks a server down at once (an instance stopped
+/// after a switch), so a retry never goes back to it.
+const CHECK: &str = "check inter 500ms fastinter 100ms downinter 100ms rise 1 fall 2 observe layer4 error-limit 1 on-error mark-down";
 
 /// What the config is made for beyond the topology.
 #[derive(Debug, Clone)]
@@ -84,7 +86,8 @@ pub fn render(topology: &Topology, options: &HaproxyOptions, source: &Path) -> S
     let _ = writeln!(
         cfg,
         "backend {BACKEND}\n\
-         \x20   balance leastconn\n\
+         \x20   # Not leastconn: an idle instance may be one that just stopped.\n\
+         \x20   balance roundrobin\n\
          \x20   # 200 only on the site holding the primary epoch: HAProxy follows\n\
          \x20   # every failover and switchover without being told.\n\
          \x20   option httpchk GET /readyz/primary\n\

@@ -51,8 +51,8 @@ fn register_counters() {
             "Writes not confirmed within the write timeout (503; they may still apply).",
         ),
         (
-            "srs_writes_refused_not_primary_total",
-            "Writes refused because another site holds the primary epoch.",
+            "srs_requests_refused_not_primary_total",
+            "Requests refused because another site holds the primary epoch.",
         ),
         ("srs_login_failures_total", "Failed sign-ins."),
         (

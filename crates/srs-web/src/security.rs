@@ -59,37 +59,51 @@ pub(crate) async fn harden(req: Request, next: Next) -> Response {
     response
 }
 
-/// Admits writes through the instance's write gate (the DR controller
-/// narrows it while the replica's apply backlog is over budget), then
-/// bounds how long a write may take. In strict sync mode a primary whose
-/// replica is gone cannot commit; rather than hang, the client gets a 503
-/// saying the write was not confirmed (it may still land later: an
-/// Idempotency-Key makes the retry safe). Imports are admitted like any
-/// write but not bounded: they are long by nature and all-or-nothing.
+/// Refuses every request but health, metrics and assets on an instance
+/// whose site lost the primary epoch: it would read a replica that may
+/// lag the new primary, so a front door that still routes here during a
+/// switch (HAProxy between two health checks) gets a 503 that did nothing
+/// and sends the request to the new primary. Then admits writes through
+/// the instance's write gate (the DR controller narrows it while the
+/// replica's apply backlog is over budget), and bounds how long a write
+/// may take. In strict sync mode a primary whose replica is gone cannot
+/// commit; rather than hang, the client gets a 503 saying the write was
+/// not confirmed (it may still land later: an Idempotency-Key makes the
+/// retry safe). Imports are admitted like any write but not bounded: they
+/// are long by nature and all-or-nothing.
 pub(crate) async fn write_deadline(
     axum::extract::State(state): axum::extract::State<crate::state::AppState>,
     req: Request,
     next: Next,
 ) -> Response {
     use axum::http::Method;
+    let path = req.uri().path();
+    let api = path.starts_with("/api/");
+    let always_served = path.starts_with("/assets/")
+        || matches!(
+            path,
+            "/healthz" | "/readyz" | "/readyz/primary" | "/metrics" | "/favicon.ico"
+        );
+    if !always_served {
+        if let Some(primary) = state.standing.fenced_by() {
+            metrics::counter!("srs_requests_refused_not_primary_total").increment(1);
+            let message = format!(
+                "this site is not the primary: site '{}' holds it (epoch {}); nothing was done here, retry shortly",
+                primary.site, primary.epoch
+            );
+            return if api {
+                crate::error::ApiError::NotPrimary(message).into_response()
+            } else {
+                crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+                    .into_response()
+            };
+        }
+    }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if safe {
         return next.run(req).await;
     }
-    let import = req.uri().path().ends_with("/import");
-    let api = req.uri().path().starts_with("/api/");
-    if let Some(primary) = state.standing.fenced_by() {
-        metrics::counter!("srs_writes_refused_not_primary_total").increment(1);
-        let message = format!(
-            "this site is not the primary: site '{}' holds it (epoch {}); nothing was changed, retry shortly",
-            primary.site, primary.epoch
-        );
-        return if api {
-            crate::error::ApiError::NotPrimary(message).into_response()
-        } else {
-            crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
-        };
-    }
+    let import = path.ends_with("/import");
     let limit = state.settings.write_timeout;
     let Ok(_permit) = tokio::time::timeout(limit, state.write_gate.enter()).await else {
         metrics::counter!("srs_write_admission_refused_total").increment(1);

@@ -77,6 +77,7 @@ impl Application {
             clock,
             write_gate: Arc::default(),
             cluster: Arc::default(),
+            stopping: Arc::default(),
         };
         let tls = match &state.settings.tls {
             None => None,
@@ -120,7 +121,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then lets requests in flight finish
+    /// Serves until `shutdown` resolves (and, in a cluster, the drain has
+    /// passed), then lets requests in flight finish
     /// (bounded by the grace period) and closes the database pool.
     pub async fn run_until_stopped(
         self,
@@ -133,6 +135,7 @@ impl Application {
         tracing::info!(%addr, site = %self.state.settings.site_name, role = %self.state.settings.site_role,
             database = self.state.store.backend().as_str(), "srs serve listening");
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_secs);
+        let shutdown = drain_first(self.state.clone(), shutdown);
         let housekeeping = tokio::spawn(crate::housekeeping::run(self.state.store.clone()));
         let _stop_housekeeping = AbortOnDrop(housekeeping);
         if let Some(tls) = self.tls {
@@ -232,6 +235,27 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// How long an instance of a cluster keeps serving after it was told to
+/// stop, with readiness answering 503: two health-check intervals of the
+/// edge (500 ms) and of HAProxy as `srs haproxy-config` sets it up, so no
+/// front door sends it a request after it closes.
+const DRAIN: Duration = Duration::from_millis(1_000);
+
+/// `shutdown`, followed in a cluster by the drain.
+async fn drain_first(state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) {
+    shutdown.await;
+    if state.standing.under_controller() {
+        state
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!(
+            drain_ms = DRAIN.as_millis() as u64,
+            "stopping: readiness answers 503 so the front door takes this instance out; still serving meanwhile"
+        );
+        tokio::time::sleep(DRAIN).await;
+    }
 }
 
 async fn method_not_allowed(req: Request) -> Response {

@@ -24,6 +24,9 @@ pub struct AppState {
     pub standing: Arc<crate::standing::Standing>,
     /// Where /admin/dr reads the cluster's state, when this instance is in one.
     pub cluster: Arc<std::sync::OnceLock<Arc<dyn crate::cluster::ClusterView>>>,
+    /// Set when the instance has been told to stop: readiness answers 503
+    /// while it still serves, so load balancers take it out first.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {

@@ -149,6 +149,17 @@ enum Command {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=3600))]
         outage_secs: u64,
     },
+    /// Print a shell completion script: `srs completions bash > /etc/bash_completion.d/srs`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (srs.1 and one per command) into a folder.
+    Man {
+        /// The folder, created if missing.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Read the audit trail.
     Audit {
         #[command(subcommand)]
@@ -337,6 +348,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             watch,
         } => status(&data_dir, json, watch).await,
         Command::HaproxyConfig(args) => crate::haproxy_cli::write(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "srs", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { out } => write_man_pages(&out),
         Command::Backup { command } => {
             telemetry::init(LogFormat::Text, "warn")?;
             crate::backup_cli::backup(command).await
@@ -810,4 +827,17 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             }
         }
     }
+}
+
+/// srs.1 and srs-COMMAND.1 (and srs-COMMAND-SUB.1) for every command.
+fn write_man_pages(out: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("Failed to create {}", out.display()))?;
+    let command = <Cli as clap::CommandFactory>::command();
+    clap_mangen::generate_to(command, out)
+        .with_context(|| format!("Failed to write man pages into {}", out.display()))?;
+    let pages = std::fs::read_dir(out)
+        .with_context(|| format!("Failed to list {}", out.display()))?
+        .count();
+    println!("Wrote {pages} man pages into {}", out.display());
+    Ok(())
 }

@@ -215,6 +215,14 @@ async fn switchover_errant_transactions_failback_and_switch_back() {
             .is_some_and(|d| d.contains("site 'dr' holds it (epoch 2)")),
         "{fenced}"
     );
+    // Reads too: its replica may lag the new primary.
+    let read = client
+        .get(format!("{old_app}/api/v1/students"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(read.status(), 503, "the former primary refuses reads");
+    assert_eq!(read.headers()["x-srs-site-unavailable"], "1");
     let check = |base: String| {
         let client = client.clone();
         async move {

@@ -30,6 +30,13 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> Response {
     let backend = state.store.backend().as_str();
     let site = &state.settings.site_name;
+    if state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "stopping", "reason": "this instance is stopping", "database": backend, "site": site })),
+        )
+            .into_response();
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Json(json!({ "status": "ready", "database": backend, "site": site })).into_response(),
         Ok(Err(e)) => {
