@@ -179,6 +179,48 @@ pub struct Page<T> {
     pub per_page: u32,
 }
 
+/// A page of students as the store caches it: shared by every request
+/// that reads it at the same data generation, with a rendering of it (the
+/// API's JSON) made once and reused until the data changes.
+#[derive(Debug)]
+pub struct Listing {
+    page: Page<srs_domain::Student>,
+    rendered: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl Listing {
+    /// A listing of `page`, not rendered yet.
+    pub fn new(page: Page<srs_domain::Student>) -> Self {
+        Self {
+            page,
+            rendered: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Its rendering: made by `render` the first time it succeeds, shared
+    /// afterwards (exact: a listing belongs to one data generation).
+    pub fn rendered<E>(
+        &self,
+        render: impl FnOnce(&Page<srs_domain::Student>) -> Result<bytes::Bytes, E>,
+    ) -> Result<bytes::Bytes, E> {
+        if let Some(done) = self.rendered.get() {
+            return Ok(done.clone());
+        }
+        let made = render(&self.page)?;
+        // Two requests may render at once; either result is the same.
+        let _ = self.rendered.set(made.clone());
+        Ok(made)
+    }
+}
+
+impl std::ops::Deref for Listing {
+    type Target = Page<srs_domain::Student>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.page
+    }
+}
+
 #[cfg(test)]
 mod sort_tests {
     use super::*;

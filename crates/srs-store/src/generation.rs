@@ -6,12 +6,12 @@
 //! result only if it was computed at that same generation, so cached
 //! answers are exact, never stale: they reflect the data as of the read.
 
-use crate::filter::{Page, PageRequest, StudentFilter};
+use crate::filter::{Listing, PageRequest, StudentFilter};
 use crate::fresh::Generations;
 use crate::{on_writer, Store, StoreError, StoreResult};
 use srs_domain::Student;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Most cached list pages; beyond it the cache starts over.
 const MAX_CACHED_LISTS: usize = 1024;
@@ -91,7 +91,7 @@ pub(crate) struct CachedToken {
 /// sessions and tokens.
 #[derive(Default)]
 pub(crate) struct ReadCache {
-    lists: Mutex<HashMap<ListKey, (i64, Page<Student>)>>,
+    lists: Mutex<HashMap<ListKey, (i64, Arc<Listing>)>>,
     students: Mutex<HashMap<i64, (i64, Student)>>,
     department_names: Mutex<HashMap<bool, (i64, Vec<String>)>>,
     sessions: Mutex<HashMap<String, (i64, CachedSession)>>,
@@ -203,12 +203,12 @@ impl ReadCache {
         );
     }
 
-    pub(crate) fn list(&self, key: &ListKey, generation: i64) -> Option<Page<Student>> {
+    pub(crate) fn list(&self, key: &ListKey, generation: i64) -> Option<Arc<Listing>> {
         lookup(&self.lists, key, generation)
     }
 
-    pub(crate) fn remember_list(&self, key: ListKey, generation: i64, page: Page<Student>) {
-        remember(&self.lists, key, generation, page);
+    pub(crate) fn remember_list(&self, key: ListKey, generation: i64, listing: Arc<Listing>) {
+        remember(&self.lists, key, generation, listing);
     }
 
     pub(crate) fn department_names(

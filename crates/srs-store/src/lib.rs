@@ -21,7 +21,7 @@ pub use accounts::{ApiToken, User};
 pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
-pub use filter::{Page, PageRequest, Sort, SortKey, StudentFilter};
+pub use filter::{Listing, Page, PageRequest, Sort, SortKey, StudentFilter};
 pub use fresh::Generations;
 pub use import::{ImportOptions, ImportRow, RowError};
 pub use login_failures::FailureCount;

@@ -3,7 +3,7 @@
 use crate::audit::{to_json, write_audit, Actor};
 use crate::dialect::is_unique_violation_on;
 use crate::error::{DuplicateKind, StudentRef};
-use crate::filter::{Page, PageRequest, StudentFilter};
+use crate::filter::{Listing, Page, PageRequest, StudentFilter};
 use crate::generation::{bump_generation, in_write_tx, CachedDepartment};
 use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
 use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
@@ -12,6 +12,7 @@ use srs_domain::{
     DepartmentId, DepartmentName, Email, NewStudent, Student, StudentId, StudentNumber,
     StudentPatch, ValidationErrors,
 };
+use std::sync::Arc;
 
 /// How long an `Idempotency-Key` is remembered: a retry within it gets the
 /// first answer; after it the key is forgotten (and purged).
@@ -265,7 +266,7 @@ impl Store {
         &self,
         filter: &StudentFilter,
         page: PageRequest,
-    ) -> StoreResult<Page<Student>> {
+    ) -> StoreResult<Arc<Listing>> {
         let generation = self.generation().await?;
         self.list_students_at(generation, filter, page).await
     }
@@ -276,7 +277,7 @@ impl Store {
         &self,
         filter: &StudentFilter,
         page: PageRequest,
-    ) -> StoreResult<(Page<Student>, Vec<String>)> {
+    ) -> StoreResult<(Arc<Listing>, Vec<String>)> {
         let generation = self.generation().await?;
         let students = self.list_students_at(generation, filter, page).await?;
         let departments = self.department_names_at(generation, true).await?;
@@ -288,7 +289,7 @@ impl Store {
         generation: i64,
         filter: &StudentFilter,
         page: PageRequest,
-    ) -> StoreResult<Page<Student>> {
+    ) -> StoreResult<Arc<Listing>> {
         let per_page = page.per_page.clamp(1, PageRequest::MAX_PER_PAGE);
         let page = PageRequest {
             page: page.page.max(1),
@@ -310,12 +311,12 @@ impl Store {
         let items = self
             .students_batch(filter, page.offset(), i64::from(per_page))
             .await?;
-        let result = Page {
+        let result = Arc::new(Listing::new(Page {
             items,
             total,
             page: page.page,
             per_page,
-        };
+        }));
         self.cache.remember_list(key, generation, result.clone());
         Ok(result)
     }

@@ -68,7 +68,7 @@ impl Application {
             settings.site_name.clone(),
             settings.site_role,
         ));
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             store,
             standing,
             settings: Arc::new(settings),
@@ -78,7 +78,7 @@ impl Application {
             write_gate: Arc::default(),
             cluster: Arc::default(),
             stopping: Arc::default(),
-        };
+        });
         let tls = match &state.settings.tls {
             None => None,
             Some(files) => {

@@ -114,6 +114,16 @@ pub struct StudentList {
     pub per_page: u32,
 }
 
+/// [`StudentList`] as it is written, borrowing a cached page: the same
+/// fields, so the schema above describes it.
+#[derive(Serialize)]
+struct StudentListView<'a> {
+    items: &'a [Student],
+    total: i64,
+    page: u32,
+    per_page: u32,
+}
+
 /// A new student. A department is given by its name.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -233,15 +243,27 @@ pub async fn list_students(
     _: Viewer,
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
-) -> ApiResult<Json<StudentList>> {
+) -> ApiResult<Response> {
     let (filter, page) = query.parse()?;
-    let result = state.store.list_students(&filter, page).await?;
-    Ok(Json(StudentList {
-        items: result.items,
-        total: result.total,
-        page: result.page,
-        per_page: result.per_page,
-    }))
+    let listing = state.store.list_students(&filter, page).await?;
+    // Every request for this page until the data changes gets the same
+    // bytes: serialising 50 records was a fifth of the list's CPU.
+    let body = listing
+        .rendered(|p| {
+            serde_json::to_vec(&StudentListView {
+                items: &p.items,
+                total: p.total,
+                page: p.page,
+                per_page: p.per_page,
+            })
+            .map(bytes::Bytes::from)
+        })
+        .map_err(|e| ApiError::Internal(anyhow::Error::new(e)))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// Creates a student.
@@ -364,4 +386,29 @@ pub async fn restore_student(
 ) -> ApiResult<Json<Student>> {
     let id = StudentId::new(parse_id(&id)?);
     Ok(Json(state.store.restore_student(id, &auth.actor).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_list_is_written_as_the_documented_one() {
+        let documented = StudentList {
+            items: Vec::new(),
+            total: 205,
+            page: 3,
+            per_page: 50,
+        };
+        let view = StudentListView {
+            items: &[],
+            total: 205,
+            page: 3,
+            per_page: 50,
+        };
+        assert_eq!(
+            serde_json::to_string(&documented).expect("json"),
+            serde_json::to_string(&view).expect("json")
+        );
+    }
 }

@@ -34,9 +34,9 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Template)]
 #[template(path = "students/list.html")]
-struct ListPage {
+struct ListPage<'a> {
     ctx: PageCtx,
-    students: Vec<Student>,
+    students: &'a [Student],
     total: i64,
     page: u32,
     pages: i64,
@@ -261,7 +261,7 @@ async fn list(
         export_url: export(false),
         export_excel_url: export(true),
         ctx,
-        students: result.items,
+        students: &result.items,
         total: result.total,
         page,
         pages,
