@@ -6,7 +6,7 @@ use serde_json::Value;
 use srs_store::AuditEntry;
 
 /// Fields every change touches; listing them would hide the real change.
-const NOISE: [&str; 3] = ["updated_at", "version", "created_at"];
+const NOISE: [&str; 4] = ["updated_at", "version", "created_at", "id"];
 
 /// One field's change.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -32,6 +32,10 @@ pub struct HistoryEntry {
     pub actor: String,
     /// What, e.g. `student.update`.
     pub action: String,
+    /// The kind of record: student, department, user, token.
+    pub entity: String,
+    /// Which one.
+    pub entity_id: Option<i64>,
     /// From where.
     pub client_addr: Option<String>,
     /// The request id, to find the log lines.
@@ -84,6 +88,8 @@ impl From<AuditEntry> for HistoryEntry {
             at: e.at,
             actor: e.actor,
             action: e.action,
+            entity: e.entity,
+            entity_id: e.entity_id,
             client_addr: e.client_addr,
             request_id: e.request_id,
             changes: changes(before.as_ref(), after.as_ref()),
@@ -94,15 +100,91 @@ impl From<AuditEntry> for HistoryEntry {
 }
 
 impl FieldChange {
+    /// The field as pages name it ("Status", "Date of birth").
+    pub fn label(&self) -> String {
+        field_label(&self.field)
+    }
+
     /// The old value as shown on pages.
     pub fn before_text(&self) -> String {
-        display(&self.before)
+        display_field(&self.field, &self.before)
     }
 
     /// The new value as shown on pages.
     pub fn after_text(&self) -> String {
-        display(&self.after)
+        display_field(&self.field, &self.after)
     }
+}
+
+impl HistoryEntry {
+    /// What happened, in words ("Student updated").
+    pub fn what(&self) -> String {
+        action_label(&self.action)
+    }
+
+    /// Whether the entry made a record (its changes are initial values,
+    /// not from-to pairs).
+    pub fn made(&self) -> bool {
+        self.before.is_none() && self.after.is_some()
+    }
+}
+
+/// A field name as pages show it.
+pub fn field_label(field: &str) -> String {
+    match field {
+        "full_name" => "Name".into(),
+        "student_number" => "Student number".into(),
+        "email" => "Email".into(),
+        "date_of_birth" => "Date of birth".into(),
+        "department" => "Department".into(),
+        "status" => "Status".into(),
+        "enrolled_on" => "Enrolled on".into(),
+        "deleted_at" => "Deleted on".into(),
+        other => {
+            let words = other.replace('_', " ");
+            let mut chars = words.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}
+
+/// An audit action as pages show it: `student.update` is "Student updated".
+pub fn action_label(action: &str) -> String {
+    let (entity, verb) = action.split_once('.').unwrap_or((action, ""));
+    let entity = match entity {
+        "student" => "Student",
+        "department" => "Department",
+        "user" => "Account",
+        "token" => "API token",
+        other => other,
+    };
+    let done = match verb {
+        "create" => "added",
+        "update" => "changed",
+        "delete" => "deleted",
+        "restore" => "restored",
+        "import" => "imported",
+        "purge" => "purged for good",
+        "revoke" => "revoked",
+        "disable" => "disabled",
+        "enable" => "enabled",
+        "reset_password" => "password reset",
+        other => other,
+    };
+    format!("{entity} {done}")
+}
+
+/// A field's value as pages show it: statuses by their label.
+pub fn display_field(field: &str, v: &Value) -> String {
+    if field == "status" {
+        if let Some(status) = v.as_str().and_then(|s| srs_domain::Status::parse(s).ok()) {
+            return status.label().to_owned();
+        }
+    }
+    display(v)
 }
 
 /// A value as a short text for pages: strings bare, null as a dash.
@@ -132,5 +214,30 @@ mod tests {
             3,
             "a creation lists every field"
         );
+    }
+
+    #[test]
+    fn changes_read_as_sentences_with_labels() {
+        let c = changes(
+            Some(&json!({"status": "on_leave", "date_of_birth": "2001-02-03"})),
+            Some(&json!({"status": "active", "date_of_birth": "2001-02-04"})),
+        );
+        let shown: Vec<String> = c
+            .iter()
+            .map(|c| format!("{}: {} → {}", c.label(), c.before_text(), c.after_text()))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                "Date of birth: 2001-02-03 → 2001-02-04",
+                "Status: On leave → Active"
+            ]
+        );
+        assert_eq!(action_label("student.update"), "Student changed");
+        assert_eq!(
+            action_label("user.reset_password"),
+            "Account password reset"
+        );
+        assert_eq!(field_label("last_used_at"), "Last used at");
     }
 }

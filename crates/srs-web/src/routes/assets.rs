@@ -9,6 +9,7 @@ use axum::Router;
 const BOOTSTRAP_CSS: &[u8] = include_bytes!("../../assets/bootstrap.min.css");
 const APP_CSS: &str = include_str!("../../assets/app.css");
 const FAVICON: &str = include_str!("../../assets/favicon.svg");
+const APP_JS: &str = include_str!("../../assets/app.js");
 
 /// Routes for embedded assets.
 pub fn router() -> Router<AppState> {
@@ -18,6 +19,18 @@ pub fn router() -> Router<AppState> {
             get(|| async { css(BOOTSTRAP_CSS) }),
         )
         .route("/assets/app.css", get(|| async { css(APP_CSS.as_bytes()) }))
+        .route(
+            "/assets/app.js",
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    APP_JS,
+                )
+            }),
+        )
         // Browsers ask for /favicon.ico whatever the page links.
         .route("/assets/favicon.svg", get(|| async { icon() }))
         .route("/favicon.ico", get(|| async { icon() }))

@@ -202,6 +202,15 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
     // Search.
     app.create_student("Charles Babbage", None).await;
     c.goto(&app.url("/students")).await.expect("goto");
+    // "/" anywhere on the page puts the cursor in the search box.
+    let focused = c
+        .execute(
+            "document.body.dispatchEvent(new KeyboardEvent('keydown', {key: '/', bubbles: true, cancelable: true})); return document.activeElement.id;",
+            vec![],
+        )
+        .await
+        .expect("press /");
+    assert_eq!(focused, json!("q"), "the / shortcut focuses the search box");
     fill(&c, "q", "king").await;
     click_and_load(&c, Locator::Id("search-button")).await;
     let table = text_of(&c, "students").await;
@@ -313,6 +322,7 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
         "/import".to_owned(),
         "/admin/users".to_owned(),
         "/admin/tokens".to_owned(),
+        "/admin/audit".to_owned(),
         "/no/such/page".to_owned(),
     ];
     for (width, height) in [(1366u32, 900u32), (390, 844)] {

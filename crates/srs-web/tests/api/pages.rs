@@ -462,3 +462,96 @@ both_engines!(pages_mark_the_current_menu_item_and_invalid_fields, |app| {
     );
     assert!(field.contains("dir=\"auto\""), "{field}");
 });
+
+both_engines!(
+    the_audit_page_filters_pages_and_shows_changes_in_words,
+    |app| {
+        let ada = app.create_student("Ada Lovelace", None).await;
+        let id = ada["id"].as_i64().expect("id");
+        let changed = app
+            .patch_json(
+                &format!("/api/v1/students/{id}"),
+                &serde_json::json!({"status": "on_leave", "version": ada["version"]}),
+            )
+            .await;
+        assert_eq!(changed.status(), 200);
+
+        // Linked from the menu, for admins.
+        let list = app.get("/students").await.text().await.expect("html");
+        assert!(
+            list.contains(r#"href="/admin/audit""#),
+            "menu links the audit page"
+        );
+        let html = app.get("/admin/audit").await.text().await.expect("html");
+        assert!(html.contains("<td>Student changed</td>"), "{html}");
+        assert!(
+            html.contains("<strong>Status</strong>: Active → On leave"),
+            "{html}"
+        );
+        assert!(
+            html.contains(&format!(r#"href="/students/{id}""#)),
+            "entries link their record"
+        );
+
+        // Filtered to creations: the initial values, no arrows.
+        let html = app
+            .get("/admin/audit?action=student.create&who=admin")
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("<td>Student added</td>"), "{html}");
+        assert!(
+            html.contains("<strong>Name</strong>: Ada Lovelace"),
+            "{html}"
+        );
+        assert!(!html.contains("<td>Student changed</td>"), "{html}");
+        assert!(html.contains("1 entry, newest first."), "{html}");
+
+        // A bad filter is a sentence on the page, not an error page.
+        let bad = app
+            .get("/admin/audit?from=yesterday&who=nobody&page=x")
+            .await;
+        assert_eq!(bad.status(), 200);
+        let html = bad.text().await.expect("html");
+        assert!(html.contains("is not a date like 2026-11-25"), "{html}");
+        assert!(html.contains("There is no account named"), "{html}");
+        assert!(html.contains("is not a page number"), "{html}");
+        // Dates are whole days, "to" included.
+        let today = chrono::Utc::now().date_naive();
+        let html = app
+            .get(&format!(
+                "/admin/audit?from={today}&to={today}&entity=student"
+            ))
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(html.contains("2 entries, newest first."), "{html}");
+
+        // The student's own history shows what it was created with.
+        let page = app
+            .get(&format!("/students/{id}"))
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            page.contains("<strong>Name</strong>: Ada Lovelace"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<strong>Status</strong>: Active → On leave"),
+            "{page}"
+        );
+
+        // Not for registrars.
+        let registrar = app.as_user("reg", srs_domain::Role::Registrar).await;
+        let refused = registrar
+            .get(app.url("/admin/audit"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(refused.status(), 403);
+    }
+);

@@ -2,6 +2,7 @@
 //! a CSRF token.
 
 mod admin;
+mod audit;
 mod departments;
 mod forms;
 mod import;
@@ -19,4 +20,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(import::router(state))
         .merge(session::router())
         .merge(admin::router())
+        .merge(audit::router())
 }

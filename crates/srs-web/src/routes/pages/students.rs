@@ -82,7 +82,7 @@ impl SortHeader {
 
 /// The page numbers to link: the first, the last, and two either side of
 /// the current one, with gaps between.
-fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
+pub(super) fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
     let mut out: Vec<Option<u32>> = Vec::new();
     for n in 1..=pages {
         if n == 1 || n == pages || n.abs_diff(page) <= 2 {
@@ -98,7 +98,7 @@ fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
 }
 
 /// Builds a URL from a path and the non-empty parameters.
-fn url(path: &str, params: &[(&str, String)]) -> String {
+pub(super) fn url(path: &str, params: &[(&str, String)]) -> String {
     let kept: Vec<(&str, &str)> = params
         .iter()
         .filter(|(_, v)| !v.is_empty())
