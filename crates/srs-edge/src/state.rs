@@ -105,6 +105,18 @@ fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
         metrics::describe_counter!(name, help);
         metrics::counter!(name).absolute(0);
     }
+    // The recorder keeps histogram samples until an upkeep folds them into
+    // their buckets; install_recorder starts none.
+    let upkeep = handle.clone();
+    if let Err(e) = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            upkeep.run_upkeep();
+        })
+    {
+        tracing::warn!(error = %e, "could not start the metrics upkeep");
+    }
     *slot = Some(handle.clone());
     Ok(handle)
 }

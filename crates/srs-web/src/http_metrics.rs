@@ -29,8 +29,28 @@ pub(crate) fn handle() -> anyhow::Result<PrometheusHandle> {
         )?
         .install_recorder()?;
     register_counters();
+    spawn_upkeep(handle.clone());
     *slot = Some(handle.clone());
     Ok(handle)
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample until an upkeep folds it into
+/// the buckets, and `install_recorder` starts none: without this thread
+/// memory grew by 8 bytes a request until something scraped /metrics
+/// (measured: 45 to 73 MiB over a 200 s benchmark run).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_EVERY);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the metrics upkeep; histograms are folded only when /metrics is read");
+    }
 }
 
 /// The app's event counters, with their help text, at zero from the start:
