@@ -185,30 +185,40 @@ pub struct Page<T> {
 #[derive(Debug)]
 pub struct Listing {
     page: Page<srs_domain::Student>,
-    rendered: std::sync::OnceLock<bytes::Bytes>,
+    renderings: [std::sync::OnceLock<bytes::Bytes>; Listing::RENDERINGS],
 }
 
 impl Listing {
+    /// How many renderings a listing keeps (e.g. the API's JSON, the
+    /// page's rows for editors and for readers).
+    pub const RENDERINGS: usize = 4;
+
     /// A listing of `page`, not rendered yet.
     pub fn new(page: Page<srs_domain::Student>) -> Self {
         Self {
             page,
-            rendered: std::sync::OnceLock::new(),
+            renderings: Default::default(),
         }
     }
 
-    /// Its rendering: made by `render` the first time it succeeds, shared
-    /// afterwards (exact: a listing belongs to one data generation).
+    /// Its rendering number `slot` (the caller numbers its renderings):
+    /// made by `render` the first time it succeeds, shared afterwards
+    /// (exact: a listing belongs to one data generation). A slot past
+    /// [`Listing::RENDERINGS`] is rendered every time.
     pub fn rendered<E>(
         &self,
+        slot: usize,
         render: impl FnOnce(&Page<srs_domain::Student>) -> Result<bytes::Bytes, E>,
     ) -> Result<bytes::Bytes, E> {
-        if let Some(done) = self.rendered.get() {
+        let Some(kept) = self.renderings.get(slot) else {
+            return render(&self.page);
+        };
+        if let Some(done) = kept.get() {
             return Ok(done.clone());
         }
         let made = render(&self.page)?;
         // Two requests may render at once; either result is the same.
-        let _ = self.rendered.set(made.clone());
+        let _ = kept.set(made.clone());
         Ok(made)
     }
 }

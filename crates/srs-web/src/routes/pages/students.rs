@@ -37,6 +37,8 @@ pub fn router() -> Router<AppState> {
 struct ListPage<'a> {
     ctx: PageCtx,
     students: &'a [Student],
+    /// The live list's rows, kept with the cached page; None: rendered here.
+    rows: Option<KeptHtml>,
     total: i64,
     page: u32,
     pages: i64,
@@ -242,6 +244,33 @@ async fn list(
         let bom = if bom { "true" } else { "" }.to_owned();
         with_filters("/api/v1/students/export.csv", &sort, &[("bom", bom)])
     };
+    // The live list's rows depend only on the page of records and on
+    // whether the reader may edit: made once per cached page.
+    let rows = if filter.deleted || result.items.is_empty() {
+        None
+    } else {
+        let can_edit = ctx.can_edit();
+        let slot = if can_edit {
+            crate::page::LISTING_ROWS_EDITABLE
+        } else {
+            crate::page::LISTING_ROWS_READ_ONLY
+        };
+        let made = result.rendered(slot, |p| {
+            RowsView {
+                students: &p.items,
+                can_edit,
+            }
+            .render()
+            .map(bytes::Bytes::from)
+        });
+        match made {
+            Ok(bytes) => Some(KeptHtml(bytes)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not render the list's rows; rendering them in the page");
+                None
+            }
+        }
+    };
     let page_view = ListPage {
         prev_url: if page > 1 {
             base(page - 1, &sort)
@@ -262,6 +291,7 @@ async fn list(
         export_excel_url: export(true),
         ctx,
         students: &result.items,
+        rows,
         total: result.total,
         page,
         pages,
@@ -274,6 +304,23 @@ async fn list(
         statuses: Status::ALL,
     };
     Ok(render(&page_view))
+}
+
+/// HTML rendered (and escaped) earlier, written as it is.
+struct KeptHtml(bytes::Bytes);
+
+impl std::fmt::Display for KeptHtml {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Made by an askama template, so UTF-8; anything else is left out.
+        f.write_str(std::str::from_utf8(&self.0).unwrap_or_default())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "students/rows.html")]
+struct RowsView<'a> {
+    students: &'a [Student],
+    can_edit: bool,
 }
 
 /// A duplicate warning as the form shows it.
