@@ -193,6 +193,11 @@ impl Listing {
     /// page's rows for editors and for readers).
     pub const RENDERINGS: usize = 4;
 
+    /// Renderings are kept for pages of at most this many rows (the
+    /// default page size); larger pages, rarer, are rendered each time so
+    /// that the cache's memory stays bounded.
+    pub const KEEP_RENDERINGS_UP_TO: usize = 50;
+
     /// A listing of `page`, not rendered yet.
     pub fn new(page: Page<srs_domain::Student>) -> Self {
         Self {
@@ -204,14 +209,16 @@ impl Listing {
     /// Its rendering number `slot` (the caller numbers its renderings):
     /// made by `render` the first time it succeeds, shared afterwards
     /// (exact: a listing belongs to one data generation). A slot past
-    /// [`Listing::RENDERINGS`] is rendered every time.
+    /// [`Listing::RENDERINGS`], or a page longer than
+    /// [`Listing::KEEP_RENDERINGS_UP_TO`], is rendered every time.
     pub fn rendered<E>(
         &self,
         slot: usize,
         render: impl FnOnce(&Page<srs_domain::Student>) -> Result<bytes::Bytes, E>,
     ) -> Result<bytes::Bytes, E> {
-        let Some(kept) = self.renderings.get(slot) else {
-            return render(&self.page);
+        let kept = match self.renderings.get(slot) {
+            Some(kept) if self.page.items.len() <= Self::KEEP_RENDERINGS_UP_TO => kept,
+            _ => return render(&self.page),
         };
         if let Some(done) = kept.get() {
             return Ok(done.clone());

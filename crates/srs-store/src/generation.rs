@@ -13,8 +13,9 @@ use srs_domain::Student;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// Most cached list pages; beyond it the cache starts over.
-const MAX_CACHED_LISTS: usize = 1024;
+/// Most cached list pages; beyond it the cache starts over. A page of 50
+/// with its three renderings holds about 100 KB, so at most about 25 MB.
+const MAX_CACHED_LISTS: usize = 256;
 
 /// Adds one to the credential generation; evaluates to the statement's
 /// future, to be awaited inside the transaction that ends a credential.
