@@ -33,6 +33,18 @@ pub struct RowError {
     /// The value at fault, as the file gives it (when there is one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
+    /// What would let the row in, when the importer can choose it; each
+    /// surface (API, page) words it in its own terms.
+    #[serde(skip)]
+    pub remedy: Option<RowRemedy>,
+}
+
+/// What an importer can choose to let a refused row in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowRemedy {
+    /// Accept rows that look like students already there or earlier in
+    /// the file (same name and date of birth).
+    AllowDuplicates,
 }
 
 impl RowError {
@@ -44,6 +56,7 @@ impl RowError {
             message: message.into(),
             name: None,
             value: None,
+            remedy: None,
         }
     }
 
@@ -311,16 +324,21 @@ impl Store {
             }
             if !options.allow_duplicates {
                 let key = (name_key(&s.full_name), s.date_of_birth.date());
-                if taken_names.contains(&key) {
-                    fail(
-                        "full_name",
-                        "a live student has the same name and date of birth (import with allow_duplicates=true to accept)".into(),
-                    );
-                } else if let Some(first) = seen_names.insert(key, row.line) {
-                    fail(
-                        "full_name",
-                        format!("same name and date of birth as line {first} (import with allow_duplicates=true to accept)"),
-                    );
+                let duplicate = if taken_names.contains(&key) {
+                    Some(
+                        "a student already on record has the same name and date of birth"
+                            .to_owned(),
+                    )
+                } else {
+                    seen_names
+                        .insert(key, row.line)
+                        .map(|first| format!("line {first} has the same name and date of birth"))
+                };
+                if let Some(message) = duplicate {
+                    let mut e = RowError::new(row.line, "full_name", message)
+                        .about(Some(s.full_name.to_string()), value_of(s, "full_name"));
+                    e.remedy = Some(RowRemedy::AllowDuplicates);
+                    errors.push(e);
                 }
             }
         }

@@ -23,7 +23,7 @@ pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
 pub use filter::{Listing, Page, PageRequest, Sort, SortKey, StudentFilter};
 pub use fresh::Generations;
-pub use import::{ImportOptions, ImportRow, RowError};
+pub use import::{ImportOptions, ImportRow, RowError, RowRemedy};
 pub use login_failures::FailureCount;
 pub use students::{CreateOptions, Created, IdempotencyKey, IDEMPOTENCY_RETENTION};
 

@@ -268,7 +268,18 @@ impl ApiError {
                     "Import rejected",
                     format!("{} problem(s) found; nothing was imported", rows.len()),
                 );
-                p.row_errors = Some(rows.clone());
+                p.row_errors = Some(
+                    rows.iter()
+                        .cloned()
+                        .map(|mut row| {
+                            if row.remedy == Some(srs_store::RowRemedy::AllowDuplicates) {
+                                row.message
+                                    .push_str(" (send allow_duplicates=true to import it anyway)");
+                            }
+                            row
+                        })
+                        .collect(),
+                );
                 p
             }
             ApiError::PayloadTooLarge(m) => Problem::new(

@@ -425,6 +425,34 @@ both_engines!(
             "{real}"
         );
         assert!(!real.contains("name=\"dry_run\" value=\"true\" checked"));
+
+        // A duplicate names the page's own option, not the API's parameter.
+        let token = app.csrf_token().await;
+        let csv = "full_name,date_of_birth,department\nAda Twice,2001-01-01,Arts\nAda Twice,2001-01-01,Arts\n";
+        let form = reqwest::multipart::Form::new()
+            .text("csrf_token", token)
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+                    .file_name("students.csv")
+                    .mime_str("text/csv")
+                    .expect("mime"),
+            );
+        let html = app
+            .client
+            .post(app.url("/import"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            html.contains("line 2 has the same name and date of birth; to import it anyway, tick “Accept rows with the same name and date of birth as an existing student”"),
+            "{html}"
+        );
+        assert!(!html.contains("allow_duplicates=true"), "{html}");
     }
 );
 

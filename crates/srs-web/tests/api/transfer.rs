@@ -59,7 +59,19 @@ both_engines!(
         assert_eq!(real.status(), 200);
         assert_eq!(total(&app).await, 2);
         let again = import(&app, csv, "").await;
-        expect_problem(again, 422, "re-import collides on number and duplicates").await;
+        let problem =
+            expect_problem(again, 422, "re-import collides on number and duplicates").await;
+        let zola = problem["row_errors"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["line"] == 3)
+            .expect("Zola's row");
+        assert_eq!(
+            zola["message"],
+            "a student already on record has the same name and date of birth (send allow_duplicates=true to import it anyway)",
+            "the API says how, in its own terms"
+        );
         assert_eq!(total(&app).await, 2);
         let utf8 = app
             .client

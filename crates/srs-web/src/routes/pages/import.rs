@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use srs_store::{ImportOptions, RowError};
+use srs_store::{ImportOptions, RowError, RowRemedy};
 
 /// Import page routes.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -42,6 +42,17 @@ impl ImportPage {
             n => format!("{n} problems"),
         }
     }
+}
+
+/// A refused row's message, with what would let it in said in the
+/// page's own words (the option's label).
+fn with_page_remedy(mut row: RowError) -> RowError {
+    if row.remedy == Some(RowRemedy::AllowDuplicates) {
+        row.message.push_str(
+            "; to import it anyway, tick \u{201c}Accept rows with the same name and date of birth as an existing student\u{201d}",
+        );
+    }
+    row
 }
 
 async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
@@ -144,7 +155,7 @@ async fn upload(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
-            rows,
+            rows.into_iter().map(with_page_remedy).collect(),
             None,
             options,
         )),
