@@ -37,8 +37,9 @@ pub fn router() -> Router<AppState> {
 struct ListPage<'a> {
     ctx: PageCtx,
     students: &'a [Student],
-    /// The live list's rows, kept with the cached page; None: rendered here.
-    rows: Option<KeptHtml>,
+    /// The rows, rendered by `students/rows.html` (kept with the cached
+    /// page for the live list).
+    rows: KeptHtml,
     total: i64,
     page: u32,
     pages: i64,
@@ -245,31 +246,36 @@ async fn list(
         with_filters("/api/v1/students/export.csv", &sort, &[("bom", bom)])
     };
     // The live list's rows depend only on the page of records and on
-    // whether the reader may edit: made once per cached page.
-    let rows = if filter.deleted || result.items.is_empty() {
-        None
+    // whether the reader may edit: made once per cached page. The deleted
+    // list's carry the session's CSRF token, so they are made each time.
+    let can_edit = ctx.can_edit();
+    let rows = if filter.deleted {
+        RowsView {
+            students: &result.items,
+            can_edit,
+            restore_csrf: Some(&ctx.csrf),
+        }
+        .render()
+        .map(|html| KeptHtml(bytes::Bytes::from(html)))
+        .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))?
     } else {
-        let can_edit = ctx.can_edit();
         let slot = if can_edit {
             crate::page::LISTING_ROWS_EDITABLE
         } else {
             crate::page::LISTING_ROWS_READ_ONLY
         };
-        let made = result.rendered(slot, |p| {
-            RowsView {
-                students: &p.items,
-                can_edit,
-            }
-            .render()
-            .map(bytes::Bytes::from)
-        });
-        match made {
-            Ok(bytes) => Some(KeptHtml(bytes)),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not render the list's rows; rendering them in the page");
-                None
-            }
-        }
+        result
+            .rendered(slot, |p| {
+                RowsView {
+                    students: &p.items,
+                    can_edit,
+                    restore_csrf: None,
+                }
+                .render()
+                .map(bytes::Bytes::from)
+            })
+            .map(KeptHtml)
+            .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))?
     };
     let page_view = ListPage {
         prev_url: if page > 1 {
@@ -321,6 +327,8 @@ impl std::fmt::Display for KeptHtml {
 struct RowsView<'a> {
     students: &'a [Student],
     can_edit: bool,
+    /// The deleted list's: its Restore forms' token.
+    restore_csrf: Option<&'a str>,
 }
 
 /// A duplicate warning as the form shows it.
