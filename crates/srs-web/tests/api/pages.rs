@@ -70,6 +70,10 @@ both_engines!(
         );
         assert!(html.contains("at least 16 years old"));
         assert!(html.contains("value=\"Kept Name\""), "input kept");
+        assert!(
+            html.contains("<a class=\"alert-link\" href=\"#date_of_birth\">Date of birth</a>:"),
+            "the summary links to the field: {html}"
+        );
     }
 );
 
@@ -572,6 +576,16 @@ both_engines!(
             page.contains("<strong>Status</strong>: Active → On leave"),
             "{page}"
         );
+
+        // Editing never offers to leave the enrolment date empty (it must not be).
+        let edit = app
+            .get(&format!("/students/{id}/edit"))
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(!edit.contains("Leave empty for today"), "{edit}");
+        assert!(edit.contains("The day the student enrolled"), "{edit}");
 
         // Not for registrars.
         let registrar = app.as_user("reg", srs_domain::Role::Registrar).await;

@@ -40,7 +40,30 @@ pub struct FormView {
     pub errors: ValidationErrors,
 }
 
+/// One line of a form's error summary: links to its field.
+pub struct SummaryLine {
+    /// The field's id on the page.
+    pub field: String,
+    /// The field as the page names it.
+    pub label: String,
+    /// What is wrong.
+    pub message: String,
+}
+
 impl FormView {
+    /// The error summary above the form, one line a field error.
+    pub fn summary(&self) -> Vec<SummaryLine> {
+        self.errors
+            .0
+            .iter()
+            .map(|e| SummaryLine {
+                field: e.field.clone(),
+                label: crate::history::field_label(&e.field),
+                message: e.message.clone(),
+            })
+            .collect()
+    }
+
     /// Keeps `value` for `field`.
     pub fn set(&mut self, field: &'static str, value: impl Into<String>) {
         self.values.insert(field, value.into());
