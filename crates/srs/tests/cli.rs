@@ -2,7 +2,7 @@
 //! and the purge command.
 
 mod common;
-use common::{free_port, srs};
+use common::{free_ports, srs};
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -593,7 +593,7 @@ async fn serves_https_with_secure_cookies_and_strict_headers_when_given_a_certif
 #[tokio::test]
 async fn the_edge_runs_from_a_topology_directory_for_sites_run_elsewhere() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (edge, admin, app) = (free_port(), free_port(), free_port());
+    let [edge, admin, app] = free_ports::<3>();
     let topology = format!(
         "sync_mode = \"strict\"\n[edge]\nlisten = \"127.0.0.1:{edge}\"\nadmin_listen = \"127.0.0.1:{admin}\"\n\
          [[sites]]\nname = \"east\"\nrole = \"primary\"\ndb_host = \"10.0.0.1\"\ndb_port = 3306\napp_host = \"127.0.0.1\"\napp_ports = [{app}]\n\

@@ -4,7 +4,7 @@
 
 mod common;
 use common::cluster::{cli, Cluster};
-use common::free_port;
+use common::free_ports;
 
 use srs_dr::drill::load::Load;
 use std::path::{Path, PathBuf};
@@ -180,7 +180,7 @@ async fn haproxy_follows_a_drills_switchover_and_back_with_no_failed_request() {
     )
     .trim()
     .to_owned();
-    let (port, stats) = (free_port(), free_port());
+    let [port, stats] = free_ports::<2>();
     let out = cli(
         &[
             "haproxy-config",

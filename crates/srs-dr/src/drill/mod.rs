@@ -89,19 +89,23 @@ async fn some_department(edge: &str, token: &str) -> anyhow::Result<String> {
         })
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+/// `n` different free ports: each listener stays open until all are
+/// chosen, or the system may hand the same port out twice (it did, and the
+/// topology was refused for a repeated port).
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    listeners
+        .iter()
+        .map(|l| Ok(l.local_addr()?.port()))
+        .collect()
 }
 
 /// A two-site topology on free ports, so a drill never collides with a
 /// running `srs up`.
 fn fresh_topology(sync_mode: &str) -> anyhow::Result<String> {
-    let mut p = Vec::new();
-    for _ in 0..9 {
-        p.push(free_port()?);
-    }
+    let p = free_ports(9)?;
     Ok(format!(
         "sync_mode = \"{sync_mode}\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 5\n\
          [controller]\nlisten = \"127.0.0.1:{}\"\n\

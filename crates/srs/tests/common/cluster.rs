@@ -1,6 +1,6 @@
 //! A two-site cluster under `srs up`, as the binary's tests drive it.
 
-use super::{free_port, srs};
+use super::{free_ports, srs};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -37,16 +37,7 @@ impl Drop for Cluster {
 /// Writes a strict two-site topology on free ports (the DR site with two
 /// standby app instances); returns the edge's and the DR database's ports.
 pub fn write_topology(dir: &Path) -> (u16, u16) {
-    let (standby1, standby2) = (free_port(), free_port());
-    let controller = free_port();
-    let (edge, admin, db1, db2, app1, app2) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
+    let [standby1, standby2, controller, edge, admin, db1, db2, app1, app2] = free_ports::<9>();
     let text = format!(
         "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 2\n\
          [controller]\nlisten = \"127.0.0.1:{controller}\"\n\

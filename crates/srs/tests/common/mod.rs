@@ -43,6 +43,15 @@ pub fn run_with_input(args: &[std::ffi::OsString], stdin: &str) -> (bool, String
     )
 }
 
+/// `n` different ports nothing listens on right now (each listener stays
+/// open until all are chosen, so no port is handed out twice).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("address").port())
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
