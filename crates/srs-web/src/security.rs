@@ -79,12 +79,7 @@ pub(crate) async fn write_deadline(
     use axum::http::Method;
     let path = req.uri().path();
     let api = path.starts_with("/api/");
-    let always_served = path.starts_with("/assets/")
-        || matches!(
-            path,
-            "/healthz" | "/readyz" | "/readyz/primary" | "/metrics" | "/favicon.ico"
-        );
-    if !always_served {
+    if !crate::routes::is_infrastructure(path) {
         if let Some(primary) = state.standing.fenced_by() {
             metrics::counter!("srs_requests_refused_not_primary_total").increment(1);
             let message = format!(

@@ -65,39 +65,18 @@ async fn site_answering(client: &reqwest::Client, url: &str, within: Duration) -
 /// Metric names in a text: `srs_*` and `http_request*`, histogram series
 /// named by their family.
 fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
-    let mut names = std::collections::BTreeSet::new();
-    let bytes: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < bytes.len() {
-        let starts = (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == '_'))
-            && (text_at(&bytes, i, "srs_") || text_at(&bytes, i, "http_request"));
-        if starts {
-            let mut j = i;
-            while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == '_') {
-                j += 1;
-            }
-            let name: String = bytes[i..j].iter().collect();
-            let family = ["_bucket", "_sum", "_count"]
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("srs_") || word.starts_with("http_request"))
+        .map(|name| {
+            ["_bucket", "_sum", "_count"]
                 .iter()
                 .find_map(|s| name.strip_suffix(s))
-                .unwrap_or(&name)
-                .to_owned();
-            // Job and dashboard names are not metrics.
-            if family != "srs_apps" && family != "srs_runbook_base" {
-                names.insert(family);
-            }
-            i = j;
-        } else {
-            i += 1;
-        }
-    }
-    names
-}
-
-fn text_at(chars: &[char], at: usize, word: &str) -> bool {
-    word.chars()
-        .enumerate()
-        .all(|(k, c)| chars.get(at + k) == Some(&c))
+                .unwrap_or(name)
+        })
+        // Job and dashboard names are not metrics.
+        .filter(|family| !matches!(*family, "srs_apps" | "srs_runbook_base"))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Every metric the alert rules and the Grafana dashboard use is exported

@@ -96,7 +96,7 @@ pub(crate) async fn authenticate(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    if path.starts_with("/assets/") || matches!(path, "/healthz" | "/readyz" | "/metrics") {
+    if crate::routes::is_infrastructure(path) {
         // Public and hot: no credential look-up.
         return next.run(req).await;
     }

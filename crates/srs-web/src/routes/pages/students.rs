@@ -249,34 +249,27 @@ async fn list(
     // whether the reader may edit: made once per cached page. The deleted
     // list's carry the session's CSRF token, so they are made each time.
     let can_edit = ctx.can_edit();
-    let rows = if filter.deleted {
+    let render_rows = |students: &[Student], restore_csrf: Option<&str>| {
         RowsView {
-            students: &result.items,
+            students,
             can_edit,
-            restore_csrf: Some(&ctx.csrf),
+            restore_csrf,
         }
         .render()
-        .map(|html| KeptHtml(bytes::Bytes::from(html)))
-        .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))?
+        .map(bytes::Bytes::from)
+    };
+    let rows = if filter.deleted {
+        render_rows(&result.items, Some(&ctx.csrf))
     } else {
         let slot = if can_edit {
             crate::page::LISTING_ROWS_EDITABLE
         } else {
             crate::page::LISTING_ROWS_READ_ONLY
         };
-        result
-            .rendered(slot, |p| {
-                RowsView {
-                    students: &p.items,
-                    can_edit,
-                    restore_csrf: None,
-                }
-                .render()
-                .map(bytes::Bytes::from)
-            })
-            .map(KeptHtml)
-            .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))?
-    };
+        result.rendered(slot, |p| render_rows(&p.items, None))
+    }
+    .map(KeptHtml)
+    .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))?;
     let page_view = ListPage {
         prev_url: if page > 1 {
             base(page - 1, &sort)
