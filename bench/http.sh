@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # HTTP benchmark of `srs serve` (release build) on MariaDB and on SQLite.
 # Loads 10,000 students, then runs wrk for DURATION at 16 and 64
-# connections against: the list page (HTML, 50 rows), the list API, get by
+# connections against: the overview page (signed in), the list page (HTML, 50 rows), the list API, get by
 # id, search, and create. Prints a Markdown report and, with --write,
 # appends it to docs/BENCHMARKS.md.
 #
@@ -105,7 +105,8 @@ for engine in $engines; do
     echo "|---|---:|---:|---:|---:|---:|"
   } >> "$report"
   # Creates run last so that every read sees the same 10,000 rows.
-  for case in "list page|GET /students||/students" \
+  for case in "overview|GET /||/" \
+              "list page|GET /students||/students" \
               "list API|GET /api/v1/students||/api/v1/students" \
               "get by id|GET /api/v1/students/{random id}|get.lua|/" \
               "search|GET /api/v1/students?q=smith||/api/v1/students?q=smith" \
@@ -113,7 +114,7 @@ for engine in $engines; do
     IFS='|' read -r name label script path <<<"$case"
     for conns in 16 64; do
       echo "  $engine $name at $conns connections..." >&2
-      if [ "$name" = "list page" ]; then header="Cookie: $session"; else header="Authorization: Bearer $token"; fi
+      if [ "$name" = "list page" ] || [ "$name" = "overview" ]; then header="Cookie: $session"; else header="Authorization: Bearer $token"; fi
       r=$(run_wrk "$conns" "$script" "$path" "$header")
       printf '| %s (`%s`) | %s | %s | %s | %s | %s |\n' "$name" "$label" "$conns" \
         "$(field "$r" rps)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" errors)" >> "$report"

@@ -13,6 +13,7 @@ mod fresh;
 mod generation;
 mod import;
 mod login_failures;
+mod overview;
 mod rows;
 mod sqlite_writer;
 mod students;
@@ -25,6 +26,7 @@ pub use filter::{Listing, Page, PageRequest, Sort, SortKey, StudentFilter};
 pub use fresh::Generations;
 pub use import::{ImportOptions, ImportRow, RowError, RowRemedy};
 pub use login_failures::FailureCount;
+pub use overview::{Month, Overview, RECENT_CHANGES};
 pub use students::{CreateOptions, Created, IdempotencyKey, IDEMPOTENCY_RETENTION};
 
 use sqlx::migrate::MigrateDatabase;
@@ -155,6 +157,7 @@ pub struct Store {
     pool: Pool,
     cache: std::sync::Arc<generation::ReadCache>,
     reads: std::sync::Arc<fresh::SharedReads>,
+    overview_cache: std::sync::Arc<overview::OverviewCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -251,6 +254,7 @@ impl Store {
             }),
             cache: Default::default(),
             reads: Default::default(),
+            overview_cache: Default::default(),
         })
     }
 
@@ -277,6 +281,7 @@ impl Store {
             pool: Pool::MySql(pool),
             cache: Default::default(),
             reads: Default::default(),
+            overview_cache: Default::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod charts;
 pub mod cluster;
 pub mod config;
 pub mod error;

@@ -77,6 +77,7 @@ impl Application {
             clock,
             write_gate: Arc::default(),
             cluster: Arc::default(),
+            dr_summary: Default::default(),
             stopping: Arc::default(),
         });
         let tls = match &state.settings.tls {

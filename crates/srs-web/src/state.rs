@@ -45,6 +45,8 @@ pub struct Shared {
     pub standing: Arc<crate::standing::Standing>,
     /// Where /admin/dr reads the cluster's state, when this instance is in one.
     pub cluster: Arc<std::sync::OnceLock<Arc<dyn crate::cluster::ClusterView>>>,
+    /// The overview's one-line DR state, read from `cluster` now and then.
+    pub dr_summary: crate::cluster::SummaryCache,
     /// Set when the instance has been told to stop: readiness answers 503
     /// while it still serves, so load balancers take it out first.
     pub stopping: Arc<std::sync::atomic::AtomicBool>,

@@ -311,6 +311,7 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
     click_and_load(&c, Locator::Id("sign-in")).await;
 
     let pages = [
+        "/".to_owned(),
         "/students".to_owned(),
         "/students?deleted=true".to_owned(),
         "/students/new".to_owned(),

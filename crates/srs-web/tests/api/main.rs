@@ -10,6 +10,7 @@ mod credentials;
 mod departments;
 mod errors;
 mod health;
+mod overview;
 mod pages;
 mod security;
 mod students;

@@ -6,6 +6,7 @@ mod audit;
 mod departments;
 mod forms;
 mod import;
+mod overview;
 mod session;
 mod students;
 
@@ -15,6 +16,7 @@ use axum::Router;
 /// Every page route.
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
+        .merge(overview::router())
         .merge(students::router())
         .merge(departments::router())
         .merge(import::router(state))

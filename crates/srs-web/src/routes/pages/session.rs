@@ -50,7 +50,7 @@ fn safe_next(next: Option<&str>) -> String {
         {
             n.to_owned()
         }
-        _ => "/students".to_owned(),
+        _ => "/".to_owned(),
     }
 }
 

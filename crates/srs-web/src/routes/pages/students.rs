@@ -23,7 +23,6 @@ use srs_store::{CreateOptions, Created, DuplicateKind, Sort, SortKey, StoreError
 /// Student page routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/students") }))
         .route("/students", get(list).post(create))
         .route("/students/new", get(new_form))
         .route("/students/{id}", get(show))
