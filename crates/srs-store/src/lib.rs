@@ -4,6 +4,7 @@
 
 mod accounts;
 mod audit;
+mod bulk;
 mod departments;
 mod dialect;
 mod error;
@@ -20,6 +21,7 @@ mod students;
 
 pub use accounts::{ApiToken, User};
 pub use audit::{Actor, AuditEntry, AuditFilter};
+pub use bulk::{BulkChange, BulkOutcome, BulkTarget, MAX_BULK};
 pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
 pub use filter::{Listing, Page, PageRequest, Sort, SortKey, StudentFilter};

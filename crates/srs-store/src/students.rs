@@ -804,7 +804,7 @@ pub(crate) fn search_text_without_number(new: &NewStudent) -> String {
 }
 
 /// The WHERE clause and its arguments, all bound as parameters.
-fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
+pub(crate) fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
     let mut conditions = vec![if filter.deleted {
         "s.deleted_at IS NOT NULL"
     } else {

@@ -143,3 +143,53 @@ pub(crate) fn parse_number(
             }),
     }
 }
+
+/// A record id as the path of a page names it: a positive number, or the
+/// page answers 404 in the site's layout.
+pub(crate) struct PageId<T>(pub T);
+
+/// Ids a page's path may name.
+pub(crate) trait RecordId: Sized {
+    /// The id from its number.
+    fn from_number(n: i64) -> Self;
+}
+
+impl RecordId for srs_domain::StudentId {
+    fn from_number(n: i64) -> Self {
+        Self::new(n)
+    }
+}
+
+impl RecordId for srs_domain::UserId {
+    fn from_number(n: i64) -> Self {
+        Self::new(n)
+    }
+}
+
+impl RecordId for srs_domain::TokenId {
+    fn from_number(n: i64) -> Self {
+        Self::new(n)
+    }
+}
+
+impl RecordId for srs_domain::DepartmentId {
+    fn from_number(n: i64) -> Self {
+        Self::new(n)
+    }
+}
+
+impl<T: RecordId> axum::extract::FromRequestParts<crate::state::AppState> for PageId<T> {
+    type Rejection = crate::page::PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| crate::page::PageError::from(ApiError::NotFound))?;
+        let n = parse_id(&raw).map_err(crate::page::PageError::from)?;
+        Ok(Self(T::from_number(n)))
+    }
+}

@@ -244,6 +244,11 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
     fill(&c, "username", "vera").await;
     fill(&c, "password", crate::helpers::PASSWORD).await;
     click_and_load(&c, Locator::Id("sign-in")).await;
+    // Signing in lands on the overview; its menu leads to the list.
+    assert!(text_of(&c, "overview-total")
+        .await
+        .contains("2 students on record"));
+    click_and_load(&c, Locator::LinkText("Students")).await;
     let table = text_of(&c, "students").await;
     assert!(table.contains("Ada King"), "viewers can read");
     assert!(
@@ -319,6 +324,7 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
         format!("/students/{id}/edit"),
         format!("/students/{id}/delete"),
         format!("/students/{gone_id}"),
+        format!("/students/bulk?scope=picked&ids={id}&set_status=graduated"),
         "/departments".to_owned(),
         "/import".to_owned(),
         "/admin/users".to_owned(),

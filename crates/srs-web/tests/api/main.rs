@@ -6,6 +6,7 @@ mod helpers;
 mod admission;
 mod auth;
 mod browser;
+mod bulk;
 mod credentials;
 mod departments;
 mod errors;

@@ -1,18 +1,17 @@
 //! Administration pages: accounts and API tokens.
 
-use super::forms::{form_or_400, TokenOnly};
+use super::forms::{CsrfForm, TokenOnly};
 use crate::auth::service::{create_token, create_user, reset_password};
 use crate::auth::Admin;
-use crate::extract::parse_id;
+use crate::extract::PageId;
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use srs_domain::{Role, TokenId, UserId};
 use srs_store::{ApiToken, StoreError, User};
@@ -93,8 +92,6 @@ async fn users(_: Admin, ctx: PageCtx, State(state): State<AppState>) -> PageRes
 #[derive(Debug, Default, Deserialize)]
 struct UserInput {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     username: String,
     #[serde(default)]
     role: String,
@@ -120,10 +117,8 @@ async fn add_user(
     Admin(auth): Admin,
     ctx: PageCtx,
     State(state): State<AppState>,
-    form: Result<Form<UserInput>, FormRejection>,
+    CsrfForm(input): CsrfForm<UserInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
     let role = match Role::parse(&input.role) {
         Ok(r) => r,
         Err(e) => return users_page(&state, ctx, input.username, input.role, Some(e.0)).await,
@@ -153,14 +148,10 @@ async fn add_user(
 
 async fn change_user(
     Admin(auth): Admin,
-    ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Result<Form<UserInput>, FormRejection>,
+    PageId(id): PageId<UserId>,
+    CsrfForm(input): CsrfForm<UserInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
-    let id = UserId::new(parse_id(&id).map_err(PageError::from)?);
     if id == auth.user.id && matches!(input.action.as_str(), "disable" | "role") {
         return Ok(redirect_with_flash(
             "/admin/users",
@@ -249,8 +240,6 @@ async fn tokens(_: Admin, ctx: PageCtx, State(state): State<AppState>) -> PageRe
 #[derive(Debug, Default, Deserialize)]
 struct TokenInput {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     user_id: String,
     #[serde(default)]
     name: String,
@@ -262,10 +251,8 @@ async fn add_token(
     Admin(auth): Admin,
     ctx: PageCtx,
     State(state): State<AppState>,
-    form: Result<Form<TokenInput>, FormRejection>,
+    CsrfForm(input): CsrfForm<TokenInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
     let Ok(user_id) = input.user_id.parse::<i64>() else {
         return tokens_page(&state, ctx, None, Some("Choose an account.".into())).await;
     };
@@ -305,14 +292,10 @@ async fn add_token(
 
 async fn revoke_token(
     Admin(auth): Admin,
-    ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Result<Form<TokenOnly>, FormRejection>,
+    PageId(id): PageId<TokenId>,
+    _: CsrfForm<TokenOnly>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
-    let id = TokenId::new(parse_id(&id).map_err(PageError::from)?);
     let token = state.store.revoke_token(id, &auth.actor).await?;
     Ok(redirect_with_flash(
         "/admin/tokens",

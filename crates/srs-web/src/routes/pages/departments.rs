@@ -1,17 +1,16 @@
 //! The departments page: list, add, rename, retire, reinstate, delete.
 
-use super::forms::form_or_400;
+use super::forms::CsrfForm;
 use crate::auth::{Admin, Viewer};
-use crate::extract::parse_id;
+use crate::extract::PageId;
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use srs_domain::{Department, DepartmentId, DepartmentName};
 use srs_store::{DepartmentChange, StoreError};
@@ -45,8 +44,6 @@ async fn list(_: Viewer, ctx: PageCtx, State(state): State<AppState>) -> PageRes
 #[derive(Debug, Default, Deserialize)]
 struct DepartmentInput {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     name: String,
     #[serde(default)]
     action: String,
@@ -56,10 +53,8 @@ async fn create(
     Admin(auth): Admin,
     ctx: PageCtx,
     State(state): State<AppState>,
-    form: Result<Form<DepartmentInput>, FormRejection>,
+    CsrfForm(input): CsrfForm<DepartmentInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
     let outcome = match DepartmentName::parse(&input.name) {
         Ok(name) => state
             .store
@@ -97,14 +92,10 @@ async fn create(
 
 async fn change(
     Admin(auth): Admin,
-    ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Result<Form<DepartmentInput>, FormRejection>,
+    PageId(id): PageId<DepartmentId>,
+    CsrfForm(input): CsrfForm<DepartmentInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
-    let id = DepartmentId::new(parse_id(&id).map_err(PageError::from)?);
     let result = match input.action.as_str() {
         "rename" => match DepartmentName::parse(&input.name) {
             Ok(name) => state

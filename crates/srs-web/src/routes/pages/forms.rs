@@ -8,7 +8,7 @@ use srs_domain::ValidationErrors;
 use std::collections::BTreeMap;
 
 /// Unwraps a form body or answers with a clear 400 page.
-pub(crate) fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
+fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
     form.map(|Form(v)| v).map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             PageError::new(
@@ -25,12 +25,9 @@ pub(crate) fn form_or_400<T>(form: Result<Form<T>, FormRejection>) -> Result<T, 
 }
 
 /// A form that carries nothing but its CSRF token (delete, restore,
-/// revoke, sign out).
+/// revoke, sign out), which [`CsrfForm`] checks.
 #[derive(Debug, Default, serde::Deserialize)]
-pub(crate) struct TokenOnly {
-    #[serde(default)]
-    pub csrf_token: String,
-}
+pub(crate) struct TokenOnly {}
 
 /// What the user typed, and what is wrong with it, for re-showing a form.
 #[derive(Debug, Default)]
@@ -80,5 +77,45 @@ impl FormView {
     /// The error to show under `field`.
     pub fn error(&self, field: &str) -> Option<&str> {
         self.errors.message_for(field)
+    }
+}
+
+/// A form body whose CSRF token matched the page cookie's: a handler that
+/// takes one never sees unchecked input. Also reads the page context, which
+/// holds the expected token.
+pub(crate) struct CsrfForm<T>(pub T);
+
+impl<T> axum::extract::FromRequest<crate::state::AppState> for CsrfForm<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &crate::state::AppState,
+    ) -> Result<Self, PageError> {
+        use axum::extract::FromRequestParts as _;
+        let (mut parts, body) = req.into_parts();
+        let ctx = crate::page::PageCtx::from_request_parts(&mut parts, state).await?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let form = Form::<Vec<(String, String)>>::from_request(req, state).await;
+        let pairs = form_or_400(form)?;
+        let token = pairs
+            .iter()
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_default();
+        ctx.check_csrf(token)?;
+        // Decoded again into the handler's type: the pairs keep repeated
+        // keys (lists of ids) that a struct reads as a sequence.
+        let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        let value = serde_html_form::from_str(&encoded).map_err(|e| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                format!("The form could not be read: {e}"),
+            )
+        })?;
+        Ok(Self(value))
     }
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit;
+mod bulk;
 mod departments;
 mod forms;
 mod import;
@@ -17,6 +18,7 @@ use axum::Router;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(overview::router())
+        .merge(bulk::router())
         .merge(students::router())
         .merge(departments::router())
         .merge(import::router(state))

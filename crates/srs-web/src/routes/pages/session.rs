@@ -1,18 +1,17 @@
 //! Sign in and sign out.
 
-use super::forms::{form_or_400, TokenOnly};
+use super::forms::{CsrfForm, TokenOnly};
 use crate::auth::middleware::SESSION_COOKIE;
 use crate::auth::secrets::secret_hash;
 use crate::auth::service::{login, LoginError};
 use crate::page::{append_cookie, redirect_with_flash, render, Flash, PageCtx, PageResult};
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -69,8 +68,6 @@ async fn login_form(
 #[derive(Debug, Default, Deserialize)]
 struct LoginInput {
     #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
     username: String,
     #[serde(default)]
     password: String,
@@ -83,7 +80,7 @@ async fn sign_in(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: axum::http::HeaderMap,
     jar: CookieJar,
-    form: Result<Form<LoginInput>, FormRejection>,
+    CsrfForm(input): CsrfForm<LoginInput>,
 ) -> PageResult {
     let addr = crate::auth::middleware::client_addr_of(
         Some(peer.ip()),
@@ -92,8 +89,6 @@ async fn sign_in(
     )
     .unwrap_or_else(|| peer.ip().to_string());
     let old_session = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
     let next = safe_next(input.next.as_deref());
     let outcome = login(
         &state.store,
@@ -147,14 +142,11 @@ async fn sign_in(
 }
 
 async fn sign_out(
-    ctx: PageCtx,
     State(state): State<AppState>,
     jar: CookieJar,
-    form: Result<Form<TokenOnly>, FormRejection>,
+    _: CsrfForm<TokenOnly>,
 ) -> PageResult {
     let session = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned());
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
     if let Some(secret) = session {
         state.store.delete_session(&secret_hash(&secret)).await?;
     }

@@ -1,19 +1,18 @@
 //! Student pages: list, add, view, edit, delete, restore.
 
-use super::forms::{form_or_400, FormView, TokenOnly};
+use super::forms::{CsrfForm, FormView, TokenOnly};
 use crate::auth::{Registrar, Viewer};
 use crate::error::ApiError;
-use crate::extract::{parse_id, AppQuery};
+use crate::extract::{AppQuery, PageId};
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
 use crate::routes::api::students::ListQuery;
 use crate::state::AppState;
 use askama::Template;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use serde::Deserialize;
 use srs_domain::{
     NewStudent, RawStudent, RawStudentPatch, Status, Student, StudentId, StudentPatch,
@@ -62,6 +61,13 @@ struct ListPage<'a> {
     export_url: String,
     /// The same export with a byte-order mark, for Excel.
     export_excel_url: String,
+}
+
+impl ListPage<'_> {
+    /// Whether rows can be ticked for a bulk change: editors, live list.
+    fn bulk(&self) -> bool {
+        self.ctx.can_edit() && !self.deleted
+    }
 }
 
 /// A sortable column header.
@@ -348,8 +354,6 @@ struct FormPage {
 /// The student form's fields, as posted.
 #[derive(Debug, Default, Deserialize)]
 struct StudentInput {
-    #[serde(default)]
-    csrf_token: String,
     student_number: Option<String>,
     full_name: Option<String>,
     email: Option<String>,
@@ -474,10 +478,8 @@ async fn create(
     Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
-    form: Result<Form<StudentInput>, FormRejection>,
+    CsrfForm(input): CsrfForm<StudentInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
     let mut view = input.view();
     let new = match NewStudent::parse(&input.raw(), state.today()) {
         Ok(n) => n,
@@ -574,8 +576,7 @@ struct ShowPage {
     deleted_by: Option<String>,
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Student, PageError> {
-    let id = StudentId::new(parse_id(id).map_err(PageError::from)?);
+async fn load(state: &AppState, id: StudentId) -> Result<Student, PageError> {
     Ok(state.store.get_student(id).await?)
 }
 
@@ -583,11 +584,10 @@ async fn show(
     _: Viewer,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PageId(id): PageId<StudentId>,
 ) -> PageResult {
     // A deleted student is shown as deleted (with Restore), not as a
     // dead end: its number and history are still what people look for.
-    let id = StudentId::new(parse_id(&id).map_err(PageError::from)?);
     let s = state.store.get_student_any(id).await?;
     let history = crate::routes::api::audit::history_of(&state, s.id).await?;
     let deleted_by = s.deleted_at.and(
@@ -609,9 +609,9 @@ async fn edit_form(
     _: Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PageId(id): PageId<StudentId>,
 ) -> PageResult {
-    let s = load(&state, &id).await?;
+    let s = load(&state, id).await?;
     let form = view_of(&s);
     let version = s.version;
     form_page(&state, ctx, Some(s), version, form, StatusCode::OK).await
@@ -642,12 +642,10 @@ async fn update(
     Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Result<Form<StudentInput>, FormRejection>,
+    PageId(id): PageId<StudentId>,
+    CsrfForm(input): CsrfForm<StudentInput>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
-    let current = load(&state, &id).await?;
+    let current = load(&state, id).await?;
     let mut view = input.view();
     let Some(version) = input.version.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
         return Err(PageError::new(
@@ -712,22 +710,19 @@ async fn confirm_delete(
     _: Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PageId(id): PageId<StudentId>,
 ) -> PageResult {
-    let s = load(&state, &id).await?;
+    let s = load(&state, id).await?;
     Ok(render(&DeletePage { ctx, s }))
 }
 
 async fn delete(
     Registrar(auth): Registrar,
-    ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Result<Form<TokenOnly>, FormRejection>,
+    PageId(id): PageId<StudentId>,
+    _: CsrfForm<TokenOnly>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
-    let s = load(&state, &id).await?;
+    let s = load(&state, id).await?;
     state.store.delete_student(s.id, &auth.actor).await?;
     let mut flash = Flash::success(format!(
         "Student {} ({}) deleted.",
@@ -739,14 +734,10 @@ async fn delete(
 
 async fn restore(
     Registrar(auth): Registrar,
-    ctx: PageCtx,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Result<Form<TokenOnly>, FormRejection>,
+    PageId(id): PageId<StudentId>,
+    _: CsrfForm<TokenOnly>,
 ) -> PageResult {
-    let input = form_or_400(form)?;
-    ctx.check_csrf(&input.csrf_token)?;
-    let id = StudentId::new(parse_id(&id).map_err(PageError::from)?);
     match state.store.restore_student(id, &auth.actor).await {
         Ok(s) => Ok(redirect_with_flash(
             &format!("/students/{}", s.id),

@@ -1,0 +1,256 @@
+//! Changing the status or department of many students at once: one
+//! transaction, one audit entry per student changed, all or nothing.
+
+use crate::audit::to_json;
+use crate::filter::StudentFilter;
+use crate::generation::in_write_tx;
+use crate::rows::{StudentRow, STUDENT_COLUMNS};
+use crate::{on_writer, Actor, Store, StoreError, StoreResult};
+use chrono::Utc;
+use srs_domain::{DepartmentName, Status, Student, StudentId};
+
+/// Most students one bulk change may touch: a transaction holding more
+/// locks than this would stall every other writer for seconds.
+pub const MAX_BULK: usize = 10_000;
+
+/// Which students a bulk change applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkTarget {
+    /// These live students, as picked on the list.
+    Picked(Vec<StudentId>),
+    /// Every live student the filter matches, which the user was told
+    /// numbered `expected`: a different number now means the list changed
+    /// under them, and nothing is done.
+    Matching {
+        /// The list's filter (`deleted` must be false).
+        filter: StudentFilter,
+        /// How many matched when the change was confirmed.
+        expected: i64,
+    },
+}
+
+/// What a bulk change sets; at least one part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkChange {
+    /// The new status.
+    pub status: Option<Status>,
+    /// The new department (must exist and not be retired).
+    pub department: Option<DepartmentName>,
+}
+
+/// What a bulk change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// Students changed (each with its audit entry).
+    pub changed: usize,
+    /// Students that already had the new values: left as they were.
+    pub unchanged: usize,
+}
+
+/// Why the targets could not all be changed (found inside the transaction).
+enum Refusal {
+    Missing { wanted: usize, found: usize },
+    Drifted { expected: i64, found: usize },
+    TooMany,
+}
+
+/// A value bound to a target's query.
+enum Arg {
+    Id(i64),
+    Text(String),
+}
+
+/// Binds `args` in order.
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Id(i) => q.bind(*i),
+                Arg::Text(t) => q.bind(t.as_str()),
+            };
+        }
+        q
+    }};
+}
+
+impl Store {
+    /// The live students a target names, for showing before confirming.
+    pub async fn bulk_preview(&self, target: &BulkTarget) -> StoreResult<Vec<Student>> {
+        let (sql, args) = target_query(target)?;
+        let rows: Vec<StudentRow> = crate::on_pool!(self, p => {
+            bind_all!(sqlx::query_as(&sql), &args).fetch_all(p).await?
+        });
+        if rows.len() > MAX_BULK {
+            return Err(too_many());
+        }
+        rows.into_iter().map(Student::try_from).collect()
+    }
+
+    /// Applies `change` to every student of `target` in one transaction,
+    /// or to none of them.
+    #[tracing::instrument(skip_all)]
+    pub async fn bulk_change(
+        &self,
+        target: &BulkTarget,
+        change: &BulkChange,
+        actor: &Actor,
+    ) -> StoreResult<BulkOutcome> {
+        if change.status.is_none() && change.department.is_none() {
+            return Err(StoreError::Conflict(
+                "choose a new status or a new department".into(),
+            ));
+        }
+        let department = match &change.department {
+            Some(name) => {
+                let (id, canonical) = self.department_for_new_student(name).await?;
+                let canonical = DepartmentName::parse(&canonical)
+                    .map_err(|e| StoreError::Corrupt(format!("department {id}: {e}")))?;
+                Some((id, canonical))
+            }
+            None => None,
+        };
+        let (sql, args) = target_query(target)?;
+        // Locks the rows it reads: nothing changes them between the check
+        // and the update.
+        let sql = format!("{sql} FOR UPDATE");
+        let sql = match &self.pool {
+            // SQLite has no FOR UPDATE: its writer is alone anyway.
+            crate::Pool::Sqlite(_) => sql.trim_end_matches(" FOR UPDATE").to_owned(),
+            crate::Pool::MySql(_) => sql,
+        };
+        let now = Utc::now();
+        let result = on_writer!(self, p => in_write_tx!(p, tx => {
+            let rows = bind_all!(sqlx::query_as::<_, StudentRow>(&sql), &args)
+                .fetch_all(&mut *tx)
+                .await?;
+            let refusal = match target {
+                _ if rows.len() > MAX_BULK => Some(Refusal::TooMany),
+                BulkTarget::Picked(ids) if rows.len() != ids.len() => Some(Refusal::Missing {
+                    wanted: ids.len(),
+                    found: rows.len(),
+                }),
+                BulkTarget::Matching { expected, .. } if rows.len() as i64 != *expected => {
+                    Some(Refusal::Drifted {
+                        expected: *expected,
+                        found: rows.len(),
+                    })
+                }
+                _ => None,
+            };
+            match refusal {
+                Some(r) => Err(r),
+                None => {
+                    let mut outcome = BulkOutcome { changed: 0, unchanged: 0 };
+                    for row in rows {
+                        let before = Student::try_from(row).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                        let after = Student {
+                            status: change.status.unwrap_or(before.status),
+                            department: department
+                                .as_ref()
+                                .map_or_else(|| before.department.clone(), |(_, name)| name.clone()),
+                            updated_at: now,
+                            version: before.version + 1,
+                            ..before.clone()
+                        };
+                        if after.status == before.status
+                            && after.department.unique_key() == before.department.unique_key()
+                        {
+                            outcome.unchanged += 1;
+                            continue;
+                        }
+                        let (before_json, after_json) = match (to_json(&before), to_json(&after)) {
+                            (Ok(b), Ok(a)) => (b, a),
+                            (Err(e), _) | (_, Err(e)) => return Err(sqlx::Error::Decode(Box::new(e))),
+                        };
+                        sqlx::query(
+                            "UPDATE students SET status = ?, \
+                             department_id = COALESCE(?, department_id), updated_at = ?, \
+                             version = version + 1 WHERE id = ?",
+                        )
+                        .bind(after.status.as_str())
+                        .bind(department.as_ref().map(|(id, _)| id.get()))
+                        .bind(now)
+                        .bind(before.id.get())
+                        .execute(&mut *tx)
+                        .await?;
+                        crate::audit::write_audit!(tx, actor, "student.update", "student", Some(before.id.get()), Some(before_json), Some(after_json)).await?;
+                        outcome.changed += 1;
+                    }
+                    Ok(outcome)
+                }
+            }
+        }));
+        match result {
+            Ok(Ok(outcome)) => {
+                tracing::info!(
+                    changed = outcome.changed,
+                    unchanged = outcome.unchanged,
+                    "bulk change applied"
+                );
+                Ok(outcome)
+            }
+            Ok(Err(Refusal::Missing { wanted, found })) => Err(StoreError::Conflict(format!(
+                "{} of the {wanted} chosen students were deleted or changed since they were chosen; nothing was changed",
+                wanted - found
+            ))),
+            Ok(Err(Refusal::Drifted { expected, found })) => Err(StoreError::Conflict(format!(
+                "the list changed since it was shown: {expected} students matched then, {found} match now; nothing was changed"
+            ))),
+            Ok(Err(Refusal::TooMany)) => Err(too_many()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn too_many() -> StoreError {
+    StoreError::Conflict(format!(
+        "more than {MAX_BULK} students match; narrow the list (by department or status) and change them in parts"
+    ))
+}
+
+/// The SELECT of a target's live students, and its arguments.
+fn target_query(target: &BulkTarget) -> StoreResult<(String, Vec<Arg>)> {
+    match target {
+        BulkTarget::Picked(ids) => {
+            if ids.is_empty() {
+                return Err(StoreError::Conflict("no student was chosen".into()));
+            }
+            if ids.len() > MAX_BULK {
+                return Err(StoreError::Conflict(format!(
+                    "{} students were chosen; one change takes at most {MAX_BULK}",
+                    ids.len()
+                )));
+            }
+            let mut unique = ids.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            if unique.len() != ids.len() {
+                return Err(StoreError::Conflict("a student was chosen twice".into()));
+            }
+            let marks = vec!["?"; ids.len()].join(", ");
+            Ok((
+                format!(
+                    "SELECT {STUDENT_COLUMNS} FROM students s \
+                     WHERE s.deleted_at IS NULL AND s.id IN ({marks}) ORDER BY s.id"
+                ),
+                ids.iter().map(|id| Arg::Id(id.get())).collect(),
+            ))
+        }
+        BulkTarget::Matching { filter, .. } => {
+            if filter.deleted {
+                return Err(StoreError::Conflict(
+                    "deleted students cannot be changed; restore them first".into(),
+                ));
+            }
+            let (where_sql, args) = crate::students::where_clause(filter);
+            Ok((
+                format!(
+                    "SELECT {STUDENT_COLUMNS} FROM students s {where_sql} ORDER BY s.id LIMIT {}",
+                    MAX_BULK + 1
+                ),
+                args.into_iter().map(Arg::Text).collect(),
+            ))
+        }
+    }
+}
