@@ -289,6 +289,49 @@ async fn fits(c: &Client) -> (i64, i64, bool) {
     )
 }
 
+/// axe-core's script, which `scripts/test` installs with npm.
+fn axe_source() -> String {
+    let path = std::env::var("SRS_AXE_JS").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../target/axe/node_modules/axe-core/axe.min.js"
+        )
+        .to_owned()
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is needed at {path} ({e}): scripts/test installs it, or run \
+             `npm install --prefix target/axe axe-core@4.14.1`"
+        )
+    })
+}
+
+/// The serious and critical accessibility violations axe-core finds on
+/// the page shown, one line each.
+async fn accessibility_violations(c: &Client, axe: &str) -> Vec<String> {
+    c.execute(axe, vec![]).await.expect("axe-core loads");
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(
+               r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at ' +
+                     v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    found
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
     let app = spawn_app(Engine::Sqlite).await;
@@ -307,10 +350,15 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
             .status(),
         204
     );
+    let axe = axe_source();
     let driver = start_driver().await;
     let c = browser(&driver).await;
     app.as_user("ada", srs_domain::Role::Admin).await;
     c.goto(&app.url("/login")).await.expect("goto");
+    let mut inaccessible = Vec::new();
+    for v in accessibility_violations(&c, &axe).await {
+        inaccessible.push(format!("/login: {v}"));
+    }
     fill(&c, "username", "ada").await;
     fill(&c, "password", crate::helpers::PASSWORD).await;
     click_and_load(&c, Locator::Id("sign-in")).await;
@@ -330,6 +378,7 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
         "/admin/users".to_owned(),
         "/admin/tokens".to_owned(),
         "/admin/audit".to_owned(),
+        "/admin/dr".to_owned(),
         "/no/such/page".to_owned(),
     ];
     for (width, height) in [(1366u32, 900u32), (390, 844)] {
@@ -357,7 +406,15 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
                 panic!("{page} at {width} px is {scroll} px wide (window {inner} px): {wide}");
             }
             assert!(menu, "{page} at {width} px: Sign out is off screen");
+            for v in accessibility_violations(&c, &axe).await {
+                inaccessible.push(format!("{page} at {width} px: {v}"));
+            }
         }
     }
+    assert!(
+        inaccessible.is_empty(),
+        "serious or critical accessibility violations (axe-core):\n{}",
+        inaccessible.join("\n")
+    );
     c.close().await.expect("close browser");
 }
