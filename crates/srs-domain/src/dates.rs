@@ -43,12 +43,14 @@ impl DateOfBirth {
     /// Checks a date of birth against the age rule on `today`, the day of entry.
     pub fn new(date: NaiveDate, today: NaiveDate) -> Result<Self, ParseError> {
         match age_on(date, today) {
-            None => Err(ParseError::new("date of birth is in the future")),
+            None => Err(ParseError::new(
+                "This date of birth is in the future; check the year.",
+            )),
             Some(age) if age < MIN_AGE => Err(ParseError::new(format!(
-                "student must be at least {MIN_AGE} years old (is {age})"
+                "The student must be at least {MIN_AGE}; this date of birth makes them {age}."
             ))),
             Some(age) if age > MAX_AGE => Err(ParseError::new(format!(
-                "student must be at most {MAX_AGE} years old (is {age})"
+                "The student must be at most {MAX_AGE}; this date of birth makes them {age}."
             ))),
             Some(_) => Ok(Self(date)),
         }
@@ -130,6 +132,19 @@ mod tests {
         assert_eq!(age_on(d(2000, 2, 29), d(2016, 2, 28)), Some(15));
         assert_eq!(age_on(d(2000, 2, 29), d(2016, 2, 29)), Some(16));
         assert_eq!(age_on(d(2000, 1, 2), d(2000, 1, 1)), None);
+    }
+
+    #[test]
+    fn an_age_error_is_a_sentence_with_the_rule_and_the_age() {
+        let young = DateOfBirth::parse("2015-01-01", d(2026, 11, 25)).expect_err("too young");
+        assert_eq!(
+            young.to_string(),
+            "The student must be at least 16; this date of birth makes them 11."
+        );
+        let old = DateOfBirth::parse("1900-01-01", d(2026, 11, 25)).expect_err("too old");
+        assert!(old
+            .to_string()
+            .ends_with("this date of birth makes them 126."));
     }
 
     #[test]

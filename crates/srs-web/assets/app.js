@@ -11,3 +11,28 @@ document.addEventListener('keydown', function (event) {
   search.focus();
   search.select();
 });
+
+// Times: the server writes them in UTC; shown here in the reader's own
+// time zone and date format, with the UTC original kept as a tooltip.
+(function () {
+  var styles = {
+    date: { year: 'numeric', month: '2-digit', day: '2-digit' },
+    minute: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' },
+    second: { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' }
+  };
+  function localise() {
+    document.querySelectorAll('time[data-local]').forEach(function (t) {
+      var at = new Date(t.getAttribute('datetime'));
+      var style = styles[t.getAttribute('data-local')];
+      if (isNaN(at.getTime()) || !style || t.hasAttribute('data-localised')) return;
+      try {
+        var shown = new Intl.DateTimeFormat(undefined, style).format(at);
+        t.title = t.textContent;
+        t.textContent = shown;
+        t.setAttribute('data-localised', '');
+      } catch (e) { /* an unknown locale keeps the UTC text */ }
+    });
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', localise);
+  else localise();
+})();

@@ -393,3 +393,29 @@ pub fn render<T: Template>(template: &T) -> Response {
 
 /// Shorthand for page handler results.
 pub type PageResult = Result<Response, PageError>;
+
+/// How much of a moment a page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// The day only.
+    Date,
+    /// Day, hour and minute.
+    Minute,
+    /// Day and time to the second.
+    Second,
+}
+
+/// A moment as pages show it: in UTC as sent, which the page's script
+/// rewrites into the reader's own time zone (exports and the API stay in
+/// UTC). The HTML is built here, so templates print it with `|safe`.
+pub fn moment(at: &chrono::DateTime<chrono::Utc>, shown: Shown) -> String {
+    let (text, kind) = match shown {
+        Shown::Date => (at.format("%Y-%m-%d").to_string(), "date"),
+        Shown::Minute => (at.format("%Y-%m-%d %H:%M UTC").to_string(), "minute"),
+        Shown::Second => (at.format("%Y-%m-%d %H:%M:%S UTC").to_string(), "second"),
+    };
+    format!(
+        "<time datetime=\"{}\" data-local=\"{kind}\">{text}</time>",
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}

@@ -30,7 +30,9 @@ fn free_port() -> u16 {
 
 async fn start_driver() -> Driver {
     let port = free_port();
+    // A zone far from UTC: pages must show times in the reader's zone.
     let child = Command::new("chromedriver")
+        .env("TZ", "Asia/Kolkata")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -198,6 +200,24 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
     assert!(text_of(&c, "flash").await.contains("saved"));
     assert!(text_of(&c, "student-name").await.contains("Ada King"));
     assert_eq!(text_of(&c, "student-status").await, "On leave");
+    // Times are sent in UTC and shown in the browser's zone (Asia/Kolkata
+    // here), with the UTC original as the tooltip.
+    let shown = c
+        .execute(
+            "const t = document.querySelector('time[data-local=minute]'); return [t.textContent, t.title];",
+            vec![],
+        )
+        .await
+        .expect("a time");
+    let (local, utc) = (
+        shown[0].as_str().unwrap_or_default(),
+        shown[1].as_str().unwrap_or_default(),
+    );
+    assert!(utc.ends_with("UTC"), "tooltip keeps UTC: {utc}");
+    assert!(
+        local.contains("GMT+5:30") || local.contains("IST"),
+        "shown in the browser's zone: {local}"
+    );
 
     // Search.
     app.create_student("Charles Babbage", None).await;

@@ -68,7 +68,10 @@ both_engines!(
             html.contains("id=\"date_of_birth-error\""),
             "error beside its field"
         );
-        assert!(html.contains("at least 16 years old"));
+        assert!(
+            html.contains("The student must be at least 16; this date of birth makes them"),
+            "the rule and the age in one sentence"
+        );
         assert!(html.contains("value=\"Kept Name\""), "input kept");
         assert!(
             html.contains("<a class=\"alert-link\" href=\"#date_of_birth\">Date of birth</a>:"),
