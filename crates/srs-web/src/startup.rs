@@ -199,6 +199,32 @@ impl Application {
     }
 }
 
+/// The link back to the site that the API documentation page (Swagger UI's
+/// own HTML) gets at the top of its body.
+const DOCS_WAY_BACK: &str =
+    "<body>\n<p style=\"margin:.5rem 1rem;font-family:sans-serif\"><a href=\"/\" id=\"docs-back\">&larr; Back to srs</a></p>";
+
+/// Adds [`DOCS_WAY_BACK`] to the documentation's HTML page; its scripts
+/// and JSON pass as they are.
+async fn docs_way_back(response: axum::response::Response) -> axum::response::Response {
+    let is_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // The page is Swagger UI's index of a few KB.
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let html = String::from_utf8_lossy(&bytes).replacen("<body>", DOCS_WAY_BACK, 1);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::from(html))
+}
+
 /// The whole app: pages, API, docs, health, assets and the middleware.
 pub fn router(state: AppState) -> Router {
     let pages = routes::pages::router(&state)
@@ -207,7 +233,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages)
         .nest("/api/v1", api)
-        .merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+        .merge(
+            Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi::ApiDoc::openapi()))
+                .layer(middleware::map_response(docs_way_back)),
+        )
         .merge(routes::health::router())
         .merge(routes::assets::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::security::write_deadline))

@@ -305,6 +305,12 @@ both_engines!(assets_are_served_from_the_binary, |app| {
     );
     let docs = app.get("/api/docs/").await;
     assert_eq!(docs.status(), 200);
+    let docs = docs.text().await.expect("html");
+    assert!(
+        docs.contains("<a href=\"/\" id=\"docs-back\">"),
+        "the API documentation leads back to the site"
+    );
+    assert!(docs.contains("swagger-ui"), "and is still Swagger UI");
 });
 
 both_engines!(
