@@ -228,6 +228,10 @@ async fn docs_way_back(response: axum::response::Response) -> axum::response::Re
 /// The whole app: pages, API, docs, health, assets and the middleware.
 pub fn router(state: AppState) -> Router {
     let pages = routes::pages::router(&state)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            routes::pages::keep_form_of_expired_session,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), page_session));
     let api = routes::api::router(&state);
     Router::new()

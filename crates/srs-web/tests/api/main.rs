@@ -10,6 +10,7 @@ mod bulk;
 mod credentials;
 mod departments;
 mod errors;
+mod expiry;
 mod health;
 mod overview;
 mod pages;

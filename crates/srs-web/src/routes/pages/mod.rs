@@ -11,6 +11,8 @@ mod overview;
 mod session;
 mod students;
 
+pub(crate) use session::keep_form_of_expired_session;
+
 use crate::state::AppState;
 use axum::Router;
 
