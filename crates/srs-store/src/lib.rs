@@ -14,6 +14,7 @@ mod fresh;
 mod generation;
 mod import;
 mod login_failures;
+mod notes;
 mod overview;
 mod rows;
 mod sqlite_writer;
@@ -28,6 +29,7 @@ pub use filter::{Listing, Page, PageRequest, Sort, SortKey, StudentFilter};
 pub use fresh::Generations;
 pub use import::{ImportOptions, ImportRow, RowError, RowRemedy};
 pub use login_failures::FailureCount;
+pub use notes::{Note, MAX_NOTES};
 pub use overview::{Month, Overview, RECENT_CHANGES};
 pub use students::{CreateOptions, Created, IdempotencyKey, IDEMPOTENCY_RETENTION};
 

@@ -785,6 +785,10 @@ impl Store {
             sqlx::query("DELETE FROM idempotency_keys WHERE student_id NOT IN (SELECT id FROM students)")
                 .execute(&mut *tx)
                 .await?;
+            // The foreign key cascades; this also holds where it is not enforced.
+            sqlx::query("DELETE FROM student_notes WHERE student_id NOT IN (SELECT id FROM students)")
+                .execute(&mut *tx)
+                .await?;
             let summary = serde_json::json!({"purged": purged, "deleted_before": cutoff}).to_string();
             write_audit!(tx, actor, "student.purge", "student", None::<i64>, None::<String>, Some(summary)).await?;
             purged

@@ -172,6 +172,7 @@ pub fn action_label(action: &str) -> String {
         "disable" => "disabled",
         "enable" => "enabled",
         "reset_password" => "password reset",
+        "note" => "note added",
         other => other,
     };
     format!("{entity} {done}")

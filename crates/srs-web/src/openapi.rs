@@ -1,7 +1,7 @@
 //! The OpenAPI description, generated from the handlers and types.
 
 use crate::error::Problem;
-use crate::routes::api::{audit, departments, students, transfer};
+use crate::routes::api::{audit, departments, notes, students, transfer};
 use utoipa::OpenApi;
 
 /// The API's OpenAPI document.
@@ -20,6 +20,8 @@ use utoipa::OpenApi;
         students::update_student,
         students::delete_student,
         students::restore_student,
+        notes::list_notes,
+        notes::add_note,
         transfer::export_students,
         transfer::import_students,
         transfer::import_template,
@@ -40,6 +42,8 @@ use utoipa::OpenApi;
         students::StudentList,
         students::CreateStudentRequest,
         students::UpdateStudentRequest,
+        notes::NewNoteRequest,
+        srs_store::Note,
         departments::CreateDepartmentRequest,
         departments::UpdateDepartmentRequest,
         transfer::ImportSummary,

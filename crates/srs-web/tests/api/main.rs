@@ -12,6 +12,7 @@ mod departments;
 mod errors;
 mod expiry;
 mod health;
+mod notes;
 mod overview;
 mod pages;
 mod security;

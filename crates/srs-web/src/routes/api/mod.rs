@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod departments;
+pub mod notes;
 pub mod students;
 pub mod transfer;
 
@@ -13,6 +14,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(students::router())
         .merge(audit::router())
+        .merge(notes::router())
         .merge(departments::router())
         .merge(transfer::router(state))
 }

@@ -17,10 +17,11 @@ use srs_domain::Username;
 use srs_store::{AuditFilter, PageRequest};
 
 /// Every action the trail records, in the filter's order.
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 17] = [
     "student.create",
     "student.import",
     "student.update",
+    "student.note",
     "student.delete",
     "student.restore",
     "student.purge",

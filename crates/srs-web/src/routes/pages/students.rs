@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/students/{id}/edit", get(edit_form).post(update))
         .route("/students/{id}/delete", get(confirm_delete).post(delete))
         .route("/students/{id}/restore", post(restore))
+        .route("/students/{id}/notes", post(add_note))
 }
 
 #[derive(Template)]
@@ -574,6 +575,12 @@ struct ShowPage {
     history: Vec<crate::history::HistoryEntry>,
     /// Who deleted it, when it is deleted (from its history).
     deleted_by: Option<String>,
+    /// Its notes, newest first.
+    notes: Vec<srs_store::Note>,
+    /// The note being written (kept when refused).
+    note: String,
+    /// Why the note was refused.
+    note_error: Option<String>,
 }
 
 async fn load(state: &AppState, id: StudentId) -> Result<Student, PageError> {
@@ -586,10 +593,22 @@ async fn show(
     State(state): State<AppState>,
     PageId(id): PageId<StudentId>,
 ) -> PageResult {
+    show_page(&state, ctx, id, NoteInput::default(), None).await
+}
+
+/// A student's page, with the note form holding `note` and its error.
+async fn show_page(
+    state: &AppState,
+    ctx: PageCtx,
+    id: StudentId,
+    note: NoteInput,
+    note_error: Option<String>,
+) -> PageResult {
     // A deleted student is shown as deleted (with Restore), not as a
     // dead end: its number and history are still what people look for.
     let s = state.store.get_student_any(id).await?;
-    let history = crate::routes::api::audit::history_of(&state, s.id).await?;
+    let history = crate::routes::api::audit::history_of(state, s.id).await?;
+    let notes = state.store.notes(s.id).await?;
     let deleted_by = s.deleted_at.and(
         history
             .iter()
@@ -597,12 +616,46 @@ async fn show(
             .max_by_key(|h| h.at)
             .map(|h| h.actor.clone()),
     );
-    Ok(render(&ShowPage {
+    let status = if note_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = ShowPage {
         ctx,
         s,
         history,
         deleted_by,
-    }))
+        notes,
+        note: note.body,
+        note_error,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+/// The note form.
+#[derive(Debug, Default, Deserialize)]
+struct NoteInput {
+    #[serde(default)]
+    body: String,
+}
+
+async fn add_note(
+    Registrar(auth): Registrar,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    PageId(id): PageId<StudentId>,
+    CsrfForm(input): CsrfForm<NoteInput>,
+) -> PageResult {
+    let text = match srs_domain::NoteText::parse(&input.body) {
+        Ok(t) => t,
+        Err(e) => return show_page(&state, ctx, id, input, Some(e.to_string())).await,
+    };
+    state.store.add_note(id, &text, &auth.actor).await?;
+    Ok(redirect_with_flash(
+        &format!("/students/{}#notes", id),
+        Flash::success("Note added."),
+    ))
 }
 
 async fn edit_form(
