@@ -6,17 +6,20 @@
 # appends it to docs/BENCHMARKS.md.
 #
 #   bench/http.sh [--write] [--duration 20s] [--engines "mariadb sqlite"]
+#                 [--cases "overview,list page,list API,get by id,search,create"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 write=false
 duration=20s
 engines="mariadb sqlite"
+cases="overview,list page,list API,get by id,search,create"
 while [ $# -gt 0 ]; do
   case "$1" in
     --write) write=true ;;
     --duration) duration=$2; shift ;;
     --engines) engines=$2; shift ;;
+    --cases) cases=$2; shift ;;
     *) echo "bench/http.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -70,7 +73,7 @@ report="$work/report.md"
 {
   echo "## bench/http.sh — $(date -u +%Y-%m-%d)"
   echo
-  echo "- Command: \`bench/http.sh --duration $duration\` (release build, wrk -t2, 10,000 students loaded by CSV import)"
+  echo "- Command: \`bench/http.sh --duration $duration --engines \"$engines\" --cases \"$cases\"\` (release build, wrk -t2, 10,000 students loaded by CSV import)"
   echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, srs and the database share the cores"
   echo "- Server: \`srs serve\` with default settings (pool of 16 connections); MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) private instance, innodb_buffer_pool_size=256M, durable commits (innodb_flush_log_at_trx_commit=1); SQLite in WAL mode, synchronous=NORMAL"
   echo
@@ -112,6 +115,7 @@ for engine in $engines; do
               "search|GET /api/v1/students?q=smith||/api/v1/students?q=smith" \
               "create|POST /api/v1/students|create.lua|/"; do
     IFS='|' read -r name label script path <<<"$case"
+    case ",$cases," in *",$name,"*) ;; *) continue ;; esac
     for conns in 16 64; do
       echo "  $engine $name at $conns connections..." >&2
       if [ "$name" = "list page" ] || [ "$name" = "overview" ]; then header="Cookie: $session"; else header="Authorization: Bearer $token"; fi

@@ -19,7 +19,7 @@ pub struct ImportRow {
 }
 
 /// Why one row was refused.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RowError {
     /// 1-based line number in the file.
     pub line: u64,

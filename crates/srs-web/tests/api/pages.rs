@@ -606,3 +606,46 @@ both_engines!(
         assert_eq!(refused.status(), 403);
     }
 );
+
+both_engines!(the_import_page_can_import_only_the_good_rows, |app| {
+    let token = app.csrf_token().await;
+    let csv =
+        "full_name,date_of_birth,department\nGood Row,2001-01-01,Arts\nBob Young,2020-01-01,Arts\n";
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", token)
+        .text("skip_invalid", "true")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+                .file_name("students.csv")
+                .mime_str("text/csv")
+                .expect("mime"),
+        );
+    let r = app
+        .client
+        .post(app.url("/import"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("html");
+    assert!(
+        html.contains("Imported 1 student. Skipped 1 row with problems, listed below"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"skipped-heading\">Skipped rows</h2>"));
+    assert!(html.contains("<td dir=\"auto\">Bob Young</td>"));
+    assert!(html.contains("name=\"skip_invalid\" value=\"true\" checked"));
+    assert!(
+        !html.contains("id=\"import-problems\""),
+        "not a failure headline"
+    );
+    let list: serde_json::Value = app
+        .get("/api/v1/students")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["total"], 1);
+});

@@ -186,3 +186,75 @@ both_engines!(
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     }
 );
+
+both_engines!(import_can_take_the_good_rows_and_report_the_others, |app| {
+    // Line 3's quoted field spans two lines, so Bob's row is line 5 of the
+    // file, not the third data row.
+    let csv = "full_name,email,date_of_birth,department\n\
+               Ada Lovelace,ada@example.edu,2001-12-10,Computer Science\n\
+               \"Cy\nTwo Lines\",cy@example.edu,2001-01-01,Arts\n\
+               Bob Young,bob@example.edu,2020-01-01,Arts\n\
+               Dee Good,dee@example.edu,1999-01-01,Arts\n\
+               Eve Twin,ada@example.edu,1999-01-01,Arts\n";
+    // Without the option: nothing imported, every problem listed.
+    let problem = expect_problem(import(&app, csv, "").await, 422, "bad rows").await;
+    let lines: Vec<i64> = problem["row_errors"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["line"].as_i64())
+        .collect();
+    assert!(lines.contains(&5), "Bob is on line 5: {lines:?}");
+    assert!(
+        lines.contains(&7),
+        "Eve reuses Ada's email on line 7: {lines:?}"
+    );
+    assert_eq!(total(&app).await, 0);
+
+    // A dry run with the option says what would be skipped; writes nothing.
+    let dry = import(&app, csv, "?skip_invalid=true&dry_run=true").await;
+    assert_eq!(dry.status(), 200);
+    let summary: Value = dry.json().await.expect("json");
+    assert_eq!(summary["dry_run"], true);
+    assert_eq!(total(&app).await, 0);
+
+    let real = import(&app, csv, "?skip_invalid=true").await;
+    assert_eq!(real.status(), 200);
+    let summary: Value = real.json().await.expect("json");
+    let skipped: Vec<i64> = summary["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .filter_map(|r| r["line"].as_i64())
+        .collect();
+    assert!(skipped.contains(&5) && skipped.contains(&7), "{summary}");
+    let imported = summary["imported"].as_i64().expect("count");
+    assert_eq!(total(&app).await, imported);
+    let names: Value = app
+        .get("/api/v1/students?per_page=50")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let names: Vec<&str> = names["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|s| s["full_name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"Ada Lovelace") && names.contains(&"Dee Good"),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"Bob Young") && !names.contains(&"Eve Twin"));
+
+    // A broken header refuses the whole file even with the option.
+    let broken = "full_name,full_name,date_of_birth,department\nX Y,X Y,2000-01-01,Arts\n";
+    expect_problem(
+        import(&app, broken, "?skip_invalid=true").await,
+        422,
+        "header",
+    )
+    .await;
+    assert_eq!(total(&app).await, imported);
+});

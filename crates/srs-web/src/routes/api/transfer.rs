@@ -107,6 +107,9 @@ pub struct ImportQuery {
     pub dry_run: Option<String>,
     /// `true` accepts rows whose name and date of birth match a live record.
     pub allow_duplicates: Option<String>,
+    /// `true` imports the rows without problems and reports the others as
+    /// skipped (a broken header still refuses the whole file).
+    pub skip_invalid: Option<String>,
 }
 
 /// The outcome of an accepted import.
@@ -116,31 +119,64 @@ pub struct ImportSummary {
     pub imported: usize,
     /// Whether this was only a check.
     pub dry_run: bool,
+    /// Rows left out (with `skip_invalid=true`), each problem with its line.
+    pub skipped: Vec<srs_store::RowError>,
 }
 
-/// Checks a CSV and imports every row or none.
+impl ImportSummary {
+    /// How many distinct lines were skipped.
+    pub fn skipped_rows(&self) -> usize {
+        let mut lines: Vec<u64> = self.skipped.iter().map(|e| e.line).collect();
+        lines.dedup();
+        lines.len()
+    }
+}
+
+/// Checks a CSV and imports every row or none; with `skip_invalid`, the
+/// rows without problems and a report of the others.
 pub(crate) async fn run_import(
     state: &AppState,
     data: &[u8],
     options: ImportOptions,
+    skip_invalid: bool,
     actor: &srs_store::Actor,
 ) -> ApiResult<ImportSummary> {
     let (rows, mut problems) = csv_io::parse_import(data, state.today());
-    if !problems.is_empty() {
+    if !problems.is_empty() || skip_invalid {
         // Check the rows that parsed against the database and each other
         // too, so one round trip shows every problem in the file.
         problems.extend(state.store.check_import(&rows, options).await?);
         problems.sort_by_key(|p| p.line);
+    }
+    if problems.is_empty() {
+        let imported = state.store.import_students(&rows, options, actor).await?;
+        return Ok(ImportSummary {
+            imported,
+            dry_run: options.dry_run,
+            skipped: Vec::new(),
+        });
+    }
+    // A problem on the header line (or the file as a whole) leaves no row
+    // to trust: nothing is imported then, whatever was asked.
+    let file_broken = problems.iter().any(|p| p.line <= 1);
+    let bad_lines: std::collections::HashSet<u64> = problems.iter().map(|p| p.line).collect();
+    let good: Vec<srs_store::ImportRow> = rows
+        .into_iter()
+        .filter(|r| !bad_lines.contains(&r.line))
+        .collect();
+    if !skip_invalid || file_broken || good.is_empty() {
         return Err(ApiError::ImportRejected(problems));
     }
-    let imported = state.store.import_students(&rows, options, actor).await?;
+    let imported = state.store.import_students(&good, options, actor).await?;
     Ok(ImportSummary {
         imported,
         dry_run: options.dry_run,
+        skipped: problems,
     })
 }
 
-/// Imports students from CSV (header row first): all rows or none.
+/// Imports students from CSV (header row first): all rows or none, or
+/// with `skip_invalid=true` the good rows, reporting the others.
 #[utoipa::path(post, path = "/api/v1/students/import", params(ImportQuery), tag = "students",
     request_body(content = String, content_type = "text/csv"),
     responses((status = 200, body = ImportSummary),
@@ -170,8 +206,11 @@ pub async fn import_students(
         dry_run: parse_flag("dry_run", query.dry_run.as_deref())?,
         allow_duplicates: parse_flag("allow_duplicates", query.allow_duplicates.as_deref())?,
     };
+    let skip_invalid = parse_flag("skip_invalid", query.skip_invalid.as_deref())?;
     let body = read_body(request, &state).await?;
-    Ok(Json(run_import(&state, &body, options, &auth.actor).await?))
+    Ok(Json(
+        run_import(&state, &body, options, skip_invalid, &auth.actor).await?,
+    ))
 }
 
 /// The CSV template: the header and one example row.

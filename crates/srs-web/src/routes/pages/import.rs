@@ -32,6 +32,8 @@ struct ImportPage {
     error: Option<String>,
     /// The options as chosen, kept for the next try.
     options: ImportOptions,
+    /// Import the good rows and skip the others.
+    skip_invalid: bool,
 }
 
 impl ImportPage {
@@ -62,6 +64,7 @@ async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
         row_errors: Vec::new(),
         error: None,
         options: ImportOptions::default(),
+        skip_invalid: false,
     }))
 }
 
@@ -74,20 +77,23 @@ async fn upload(
     let mut token = String::new();
     let mut file: Option<Vec<u8>> = None;
     let mut options = ImportOptions::default();
+    let mut skip_invalid = false;
     let page = |ctx: PageCtx,
                 status: StatusCode,
-                summary,
-                row_errors,
+                summary: Option<ImportSummary>,
+                row_errors: Vec<RowError>,
                 error: Option<String>,
-                options: ImportOptions| {
+                options: ImportOptions,
+                skip_invalid: bool| {
         (
             status,
             render(&ImportPage {
                 ctx,
                 summary,
-                row_errors,
+                row_errors: row_errors.into_iter().map(with_page_remedy).collect(),
                 error,
                 options,
+                skip_invalid,
             }),
         )
             .into_response()
@@ -105,6 +111,7 @@ async fn upload(
                     Vec::new(),
                     Some(format!("The upload could not be read: {}", e.body_text())),
                     options,
+                    skip_invalid,
                 ));
             }
         };
@@ -120,6 +127,7 @@ async fn upload(
                     Vec::new(),
                     Some(format!("The upload could not be read: {}", e.body_text())),
                     options,
+                    skip_invalid,
                 ));
             }
         };
@@ -128,6 +136,7 @@ async fn upload(
             "file" => file = Some(data.to_vec()),
             "dry_run" => options.dry_run = data.as_ref() == b"true",
             "allow_duplicates" => options.allow_duplicates = data.as_ref() == b"true",
+            "skip_invalid" => skip_invalid = data.as_ref() == b"true",
             _ => {}
         }
     }
@@ -140,24 +149,30 @@ async fn upload(
             Vec::new(),
             Some("Choose a CSV file to upload.".into()),
             options,
+            skip_invalid,
         ));
     };
-    match run_import(&state, &file, options, &auth.actor).await {
-        Ok(summary) => Ok(page(
-            ctx,
-            StatusCode::OK,
-            Some(summary),
-            Vec::new(),
-            None,
-            options,
-        )),
+    match run_import(&state, &file, options, skip_invalid, &auth.actor).await {
+        Ok(summary) => {
+            let skipped = summary.skipped.clone();
+            Ok(page(
+                ctx,
+                StatusCode::OK,
+                Some(summary),
+                skipped,
+                None,
+                options,
+                skip_invalid,
+            ))
+        }
         Err(ApiError::ImportRejected(rows)) => Ok(page(
             ctx,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
-            rows.into_iter().map(with_page_remedy).collect(),
+            rows,
             None,
             options,
+            skip_invalid,
         )),
         Err(e) => Err(e.into()),
     }
