@@ -1,12 +1,13 @@
 //! Accounts, sessions and API tokens. Secrets arrive here already hashed.
 
 use crate::audit::{to_json, write_audit, Actor};
-use crate::dialect::{is_unique_violation_on, InsertedId};
+use crate::constraints::UniqueKey;
+use crate::dialect::InsertedId;
 use crate::generation::{bump_auth_generation, CachedSession, CachedToken};
 use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use srs_domain::{Role, TokenId, UserId, Username, ValidationErrors};
+use srs_domain::{Role, TokenId, UserId, Username};
 
 /// How often a session's or token's last use is written: not on every
 /// request, which would turn every read into a write.
@@ -206,11 +207,9 @@ impl Store {
                 tracing::info!(user_id = id, role = %role, "account created");
                 self.get_user(UserId::new(id)).await
             }
-            Err(e) if is_unique_violation_on(&e, "username") => Err(ValidationErrors::single(
-                "username",
-                format!("an account named '{username}' already exists"),
-            )
-            .into()),
+            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::Username) => {
+                Err(UniqueKey::Username.taken(username.as_str()))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -1,12 +1,13 @@
 //! Departments: listed, added, renamed, retired; deleted only when unused.
 
 use crate::audit::{to_json, write_audit, Actor};
-use crate::dialect::{is_unique_violation_on, InsertedId};
+use crate::constraints::UniqueKey;
+use crate::dialect::InsertedId;
 use crate::generation::in_write_tx;
 use crate::rows::DepartmentRow;
 use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::Utc;
-use srs_domain::{Department, DepartmentId, DepartmentName, ValidationErrors};
+use srs_domain::{Department, DepartmentId, DepartmentName};
 
 /// A change to a department; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -20,14 +21,6 @@ pub struct DepartmentChange {
 const DEPARTMENT_SELECT: &str = "SELECT d.id, d.name, d.retired_at, d.created_at, d.updated_at, \
     (SELECT COUNT(*) FROM students s WHERE s.department_id = d.id) AS student_count \
     FROM departments d";
-
-fn name_taken(name: &DepartmentName) -> StoreError {
-    ValidationErrors::single(
-        "name",
-        format!("a department named '{name}' already exists"),
-    )
-    .into()
-}
 
 impl Store {
     /// Every department, retired ones included, by name.
@@ -103,7 +96,9 @@ impl Store {
                 tracing::info!(department_id = id, "department created");
                 self.get_department(DepartmentId::new(id)).await
             }
-            Err(e) if is_unique_violation_on(&e, "name_key") => Err(name_taken(name)),
+            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::DepartmentName) => {
+                Err(UniqueKey::DepartmentName.taken(name.as_str()))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -151,7 +146,9 @@ impl Store {
                 tracing::info!("department updated");
                 self.get_department(id).await
             }
-            Err(e) if is_unique_violation_on(&e, "name_key") => Err(name_taken(name)),
+            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::DepartmentName) => {
+                Err(UniqueKey::DepartmentName.taken(name.as_str()))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -58,13 +58,3 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
         _ => StoreError::Database(e),
     }
 }
-
-/// True when `e` is a unique-key violation on the key or column named `key`.
-/// SQLite names the column ("students.live_email_key"), MariaDB the key
-/// ("for key 'live_email_key'"); the schema gives both the same name.
-pub(crate) fn is_unique_violation_on(e: &sqlx::Error, key: &str) -> bool {
-    match e {
-        sqlx::Error::Database(db) => db.is_unique_violation() && db.message().contains(key),
-        _ => false,
-    }
-}

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod bulk;
+mod constraints;
 mod departments;
 mod dialect;
 mod error;

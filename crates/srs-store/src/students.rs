@@ -1,7 +1,7 @@
 //! Student records: read, list, create, change, delete, restore, purge.
 
 use crate::audit::{to_json, write_audit, Actor};
-use crate::dialect::is_unique_violation_on;
+use crate::constraints::UniqueKey;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Listing, Page, PageRequest, StudentFilter};
 use crate::generation::{bump_generation, in_write_tx, CachedDepartment};
@@ -107,13 +107,6 @@ fn email_taken(existing: &StudentRef) -> ValidationErrors {
     )
 }
 
-pub(crate) fn number_taken(number: &StudentNumber) -> ValidationErrors {
-    ValidationErrors::single(
-        "student_number",
-        format!("student number {number} is already in use"),
-    )
-}
-
 fn to_ref(row: (i64, String, String)) -> StoreResult<StudentRef> {
     Ok(StudentRef {
         id: StudentId::new(row.0),
@@ -166,21 +159,15 @@ macro_rules! insert_student {
         .await;
         let id = match result {
             Ok(r) => $crate::dialect::InsertedId::inserted_id(&r),
-            Err(e) if $crate::dialect::is_unique_violation_on(&e, "live_email_key") => {
-                return Err($crate::StoreError::Invalid(
-                    srs_domain::ValidationErrors::single(
-                        "email",
-                        "this email is already used by another student",
-                    ),
-                ))
-            }
-            Err(e) if $crate::dialect::is_unique_violation_on(&e, "student_number") => {
-                return Err(match given {
-                    Some(n) => $crate::StoreError::Invalid($crate::students::number_taken(n)),
-                    None => $crate::StoreError::from(e),
-                })
-            }
-            Err(e) => return Err($crate::StoreError::from(e)),
+            Err(e) => match ($crate::constraints::UniqueKey::violated_by(&e), given) {
+                (Some(key @ $crate::constraints::UniqueKey::LiveEmail), _) => {
+                    return Err(key.taken(""))
+                }
+                (Some(key @ $crate::constraints::UniqueKey::StudentNumber), Some(n)) => {
+                    return Err(key.taken(n.as_str()))
+                }
+                _ => return Err($crate::StoreError::from(e)),
+            },
         };
         let mut final_number = number_column.clone();
         if given.is_none() {
@@ -222,7 +209,8 @@ macro_rules! insert_student {
                         break;
                     }
                     Err(e)
-                        if $crate::dialect::is_unique_violation_on(&e, "student_number")
+                        if $crate::constraints::UniqueKey::violated_by(&e)
+                            == Some($crate::constraints::UniqueKey::StudentNumber)
                             && attempt < 9 =>
                     {
                         attempt += 1;
@@ -550,7 +538,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await;
                 if let Err(e) = saved {
-                    if is_unique_violation_on(&e, "idem_key") || is_unique_violation_on(&e, "PRIMARY") {
+                    if UniqueKey::violated_by(&e) == Some(UniqueKey::IdempotencyKey) {
                         // A concurrent request with the same key won: answer as it did.
                         drop(tx);
                         return match self.find_idempotent(key).await? {
@@ -667,10 +655,9 @@ impl Store {
                 }),
                 Err(e) => Err(e),
             },
-            Err(e) if is_unique_violation_on(&e, "live_email_key") => Err(
-                ValidationErrors::single("email", "this email is already used by another student")
-                    .into(),
-            ),
+            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::LiveEmail) => {
+                Err(UniqueKey::LiveEmail.taken(""))
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -766,9 +753,11 @@ impl Store {
                 tracing::info!("student restored");
                 self.get_student(id).await
             }
-            Err(e) if is_unique_violation_on(&e, "live_email_key") => Err(StoreError::Conflict(
-                "cannot restore: its email is now used by another student".into(),
-            )),
+            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::LiveEmail) => {
+                Err(StoreError::Conflict(
+                    "cannot restore: its email is now used by another student".into(),
+                ))
+            }
             Err(e) => Err(e.into()),
         }
     }
