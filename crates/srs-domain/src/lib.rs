@@ -4,10 +4,12 @@
 //! fallible `parse`, so a value that exists is valid. No I/O lives here.
 
 mod account;
+mod contact;
 mod dates;
 mod department;
 mod email;
 mod error;
+mod fields;
 mod fold;
 mod ids;
 mod name;
@@ -18,15 +20,17 @@ mod student;
 mod student_number;
 
 pub use account::{NewPassword, Role, Username};
+pub use contact::{EmergencyContact, EmergencyContacts, Phone, PostalAddress};
 pub use dates::{age_on, DateOfBirth, EnrolledOn, MAX_AGE, MIN_AGE};
 pub use department::{Department, DepartmentName};
 pub use email::Email;
 pub use error::{FieldError, ParseError, ValidationErrors};
+pub use fields::{StudentField, Widget};
 pub use fold::fold;
 pub use ids::{DepartmentId, StudentId, TokenId, UserId};
 pub use name::FullName;
 pub use note::NoteText;
 pub use site::{SiteName, SiteRole};
 pub use status::Status;
-pub use student::{NewStudent, RawStudent, RawStudentPatch, Student, StudentPatch};
+pub use student::{NewStudent, RawStudent, Student, StudentPatch};
 pub use student_number::StudentNumber;

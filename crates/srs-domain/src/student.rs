@@ -1,9 +1,10 @@
 use crate::{
-    DateOfBirth, DepartmentName, Email, EnrolledOn, FullName, Status, StudentId, StudentNumber,
-    ValidationErrors,
+    DateOfBirth, DepartmentName, Email, EmergencyContact, EmergencyContacts, EnrolledOn, FullName,
+    Phone, PostalAddress, Status, StudentField, StudentId, StudentNumber, ValidationErrors,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// A student record as stored: every field valid by construction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -20,6 +21,15 @@ pub struct Student {
     /// Unique among live records when present.
     #[schema(value_type = Option<String>, example = "jose@example.edu")]
     pub email: Option<Email>,
+    /// A phone number, when known.
+    #[schema(value_type = Option<String>, example = "+34 600 123 456")]
+    pub phone: Option<Phone>,
+    /// A postal address (lines separated by newlines), when known.
+    #[schema(value_type = Option<String>, example = "Calle Mayor 1\n28013 Madrid")]
+    pub address: Option<PostalAddress>,
+    /// Who to call in an emergency, first first (at most 3).
+    #[schema(value_type = Vec<EmergencyContact>)]
+    pub emergency_contacts: EmergencyContacts,
     /// The student was 16-100 on the day of entry.
     #[schema(value_type = NaiveDate)]
     pub date_of_birth: DateOfBirth,
@@ -58,6 +68,9 @@ impl Student {
             student_number: number,
             full_name: new.full_name.clone(),
             email: new.email.clone(),
+            phone: new.phone.clone(),
+            address: new.address.clone(),
+            emergency_contacts: new.emergency_contacts.clone(),
             date_of_birth: new.date_of_birth,
             department,
             status: new.status,
@@ -70,24 +83,40 @@ impl Student {
     }
 }
 
-/// A student as a client typed it: every field a string, none checked yet.
-/// The API body, the page form and a CSV row all become one of these.
+/// A student as a client typed it: the fields given, as text, none
+/// checked yet. The API body, the page form and a CSV row all become one
+/// of these. For a new student an absent field takes its default (or is
+/// missing, when required); for a change an absent field stays as it is
+/// and an empty one clears an optional field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RawStudent {
-    /// Optional; generated when absent.
-    pub student_number: Option<String>,
-    /// Required.
-    pub full_name: Option<String>,
-    /// Optional.
-    pub email: Option<String>,
-    /// Required, `YYYY-MM-DD`.
-    pub date_of_birth: Option<String>,
-    /// Required, a department's name.
-    pub department: Option<String>,
-    /// Optional, default `active`.
-    pub status: Option<String>,
-    /// Optional, default today.
-    pub enrolled_on: Option<String>,
+pub struct RawStudent(BTreeMap<StudentField, String>);
+
+impl RawStudent {
+    /// The value given for `field`, if any.
+    pub fn get(&self, field: StudentField) -> Option<&str> {
+        self.0.get(&field).map(String::as_str)
+    }
+
+    /// Gives `field` the value `value`.
+    pub fn set(&mut self, field: StudentField, value: impl Into<String>) {
+        self.0.insert(field, value.into());
+    }
+
+    /// This, with `field` given `value`.
+    pub fn with(mut self, field: StudentField, value: impl Into<String>) -> Self {
+        self.set(field, value);
+        self
+    }
+
+    /// The fields given, in [`StudentField::ALL`] order.
+    pub fn fields(&self) -> impl Iterator<Item = (StudentField, &str)> {
+        self.0.iter().map(|(f, v)| (*f, v.as_str()))
+    }
+
+    /// A non-blank value of `field`.
+    fn present(&self, field: StudentField) -> Option<&str> {
+        self.get(field).filter(|s| !s.trim().is_empty())
+    }
 }
 
 /// A valid student not yet stored.
@@ -99,6 +128,12 @@ pub struct NewStudent {
     pub full_name: FullName,
     /// The address, if any.
     pub email: Option<Email>,
+    /// The phone number, if any.
+    pub phone: Option<Phone>,
+    /// The postal address, if any.
+    pub address: Option<PostalAddress>,
+    /// Who to call in an emergency.
+    pub emergency_contacts: EmergencyContacts,
     /// The date of birth.
     pub date_of_birth: DateOfBirth,
     /// The department, by name.
@@ -109,10 +144,6 @@ pub struct NewStudent {
     pub enrolled_on: EnrolledOn,
 }
 
-fn present(value: &Option<String>) -> Option<&str> {
-    value.as_deref().filter(|s| !s.trim().is_empty())
-}
-
 fn check_enrolment_after_birth(
     errors: &mut ValidationErrors,
     born: Option<DateOfBirth>,
@@ -120,8 +151,24 @@ fn check_enrolment_after_birth(
 ) {
     if let (Some(born), Some(enrolled)) = (born, enrolled) {
         if enrolled.date() < born.date() {
-            errors.push("enrolled_on", "enrolment date is before the date of birth");
+            errors.push(
+                StudentField::EnrolledOn.name(),
+                "The enrolment date is before the date of birth.",
+            );
         }
+    }
+}
+
+/// Parses an optional field: blank is none.
+fn optional<T>(
+    errors: &mut ValidationErrors,
+    raw: &RawStudent,
+    field: StudentField,
+    parse: impl FnOnce(&str) -> Result<T, crate::ParseError>,
+) -> Option<Option<T>> {
+    match raw.present(field) {
+        Some(s) => errors.check(field.name(), parse(s)).map(Some),
+        None => Some(None),
     }
 }
 
@@ -129,87 +176,72 @@ impl NewStudent {
     /// Checks every field of `raw`, reporting all that are wrong; `today`
     /// is the day of entry the age rule is measured on.
     pub fn parse(raw: &RawStudent, today: NaiveDate) -> Result<Self, ValidationErrors> {
+        use StudentField as F;
         let mut errors = ValidationErrors::default();
-        let student_number = match present(&raw.student_number) {
-            Some(s) => errors
-                .check("student_number", StudentNumber::parse(s))
-                .map(Some),
-            None => Some(None),
-        };
-        let full_name = errors.check(
-            "full_name",
-            FullName::parse(raw.full_name.as_deref().unwrap_or_default()),
+        let text = |f: F| raw.get(f).unwrap_or_default();
+        let student_number = optional(&mut errors, raw, F::StudentNumber, StudentNumber::parse);
+        let full_name = errors.check(F::FullName.name(), FullName::parse(text(F::FullName)));
+        let email = optional(&mut errors, raw, F::Email, Email::parse);
+        let phone = optional(&mut errors, raw, F::Phone, Phone::parse);
+        let address = optional(&mut errors, raw, F::Address, PostalAddress::parse);
+        let emergency_contacts = errors.check(
+            F::EmergencyContacts.name(),
+            EmergencyContacts::parse(text(F::EmergencyContacts)),
         );
-        let email = match present(&raw.email) {
-            Some(s) => errors.check("email", Email::parse(s)).map(Some),
-            None => Some(None),
-        };
         let date_of_birth = errors.check(
-            "date_of_birth",
-            DateOfBirth::parse(raw.date_of_birth.as_deref().unwrap_or_default(), today),
+            F::DateOfBirth.name(),
+            DateOfBirth::parse(text(F::DateOfBirth), today),
         );
         let department = errors.check(
-            "department",
-            DepartmentName::parse(raw.department.as_deref().unwrap_or_default()),
+            F::Department.name(),
+            DepartmentName::parse(text(F::Department)),
         );
-        let status = match present(&raw.status) {
-            Some(s) => errors.check("status", Status::parse(s)),
+        let status = match raw.present(F::Status) {
+            Some(s) => errors.check(F::Status.name(), Status::parse(s)),
             None => Some(Status::default()),
         };
         let enrolled_on = errors.check(
-            "enrolled_on",
-            EnrolledOn::parse(raw.enrolled_on.as_deref().unwrap_or_default(), today),
+            F::EnrolledOn.name(),
+            EnrolledOn::parse(text(F::EnrolledOn), today),
         );
         check_enrolment_after_birth(&mut errors, date_of_birth, enrolled_on);
         match (
             student_number,
             full_name,
             email,
-            date_of_birth,
-            department,
-            status,
-            enrolled_on,
+            phone,
+            address,
+            emergency_contacts,
+            (date_of_birth, department, status, enrolled_on),
         ) {
-            (Some(sn), Some(n), Some(e), Some(d), Some(dep), Some(st), Some(en))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
-                    student_number: sn,
-                    full_name: n,
-                    email: e,
-                    date_of_birth: d,
-                    department: dep,
-                    status: st,
-                    enrolled_on: en,
-                })
-            }
+            (
+                Some(student_number),
+                Some(full_name),
+                Some(email),
+                Some(phone),
+                Some(address),
+                Some(emergency_contacts),
+                (Some(date_of_birth), Some(department), Some(status), Some(enrolled_on)),
+            ) if errors.is_empty() => Ok(Self {
+                student_number,
+                full_name,
+                email,
+                phone,
+                address,
+                emergency_contacts,
+                date_of_birth,
+                department,
+                status,
+                enrolled_on,
+            }),
             _ => Err(errors),
         }
     }
 }
 
-/// A change to a student as a client typed it. `None` leaves a field as it
-/// is; for `email`, `Some(None)` clears it.
+/// A valid change to a stored student, made against `version`. `None`
+/// leaves a field as it is; for an optional field, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RawStudentPatch {
-    /// Accepted only when equal to the current number: numbers never change.
-    pub student_number: Option<String>,
-    /// New name.
-    pub full_name: Option<String>,
-    /// New address, or `Some(None)` to clear it.
-    pub email: Option<Option<String>>,
-    /// New date of birth.
-    pub date_of_birth: Option<String>,
-    /// New department, by name.
-    pub department: Option<String>,
-    /// New status.
-    pub status: Option<String>,
-    /// New enrolment date.
-    pub enrolled_on: Option<String>,
-}
-
-/// A valid change to a stored student, made against `version`.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StudentPatch {
     /// The version the client last saw; a stale one is refused.
     pub version: i64,
@@ -217,6 +249,12 @@ pub struct StudentPatch {
     pub full_name: Option<FullName>,
     /// New address; `Some(None)` clears it.
     pub email: Option<Option<Email>>,
+    /// New phone number; `Some(None)` clears it.
+    pub phone: Option<Option<Phone>>,
+    /// New postal address; `Some(None)` clears it.
+    pub address: Option<Option<PostalAddress>>,
+    /// New emergency contacts (empty: none).
+    pub emergency_contacts: Option<EmergencyContacts>,
     /// New date of birth.
     pub date_of_birth: Option<DateOfBirth>,
     /// New department, by name.
@@ -227,56 +265,70 @@ pub struct StudentPatch {
     pub enrolled_on: Option<EnrolledOn>,
 }
 
+/// Parses a change to an optional field: absent leaves it, blank clears it.
+fn change_of<T>(
+    errors: &mut ValidationErrors,
+    raw: &RawStudent,
+    field: StudentField,
+    parse: impl FnOnce(&str) -> Result<T, crate::ParseError>,
+) -> Option<Option<T>> {
+    match raw.get(field) {
+        None => None,
+        Some(s) if s.trim().is_empty() => Some(None),
+        Some(s) => errors.check(field.name(), parse(s)).map(Some),
+    }
+}
+
 impl StudentPatch {
     /// Checks a change against the record it applies to; `today` is the
     /// day of entry for a changed date of birth.
     pub fn parse(
-        raw: &RawStudentPatch,
+        raw: &RawStudent,
         version: i64,
         current: &Student,
         today: NaiveDate,
     ) -> Result<Self, ValidationErrors> {
+        use StudentField as F;
         let mut errors = ValidationErrors::default();
-        if let Some(number) = &raw.student_number {
+        if let Some(number) = raw.get(F::StudentNumber) {
             let same = StudentNumber::parse(number)
                 .map(|n| n == current.student_number)
                 .unwrap_or(false);
             if !same {
-                errors.push("student_number", "student number cannot be changed");
+                errors.push(
+                    F::StudentNumber.name(),
+                    "A student number cannot be changed.",
+                );
             }
         }
         let full_name = raw
-            .full_name
-            .as_deref()
-            .and_then(|s| errors.check("full_name", FullName::parse(s)).map(Some))
-            .flatten();
-        let email = match &raw.email {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(s)) if s.trim().is_empty() => Some(None),
-            Some(Some(s)) => errors.check("email", Email::parse(s)).map(Some),
-        };
-        let date_of_birth = match raw.date_of_birth.as_deref() {
+            .get(F::FullName)
+            .and_then(|s| errors.check(F::FullName.name(), FullName::parse(s)));
+        let email = change_of(&mut errors, raw, F::Email, Email::parse);
+        let phone = change_of(&mut errors, raw, F::Phone, Phone::parse);
+        let address = change_of(&mut errors, raw, F::Address, PostalAddress::parse);
+        let emergency_contacts = raw
+            .get(F::EmergencyContacts)
+            .and_then(|s| errors.check(F::EmergencyContacts.name(), EmergencyContacts::parse(s)));
+        let date_of_birth = match raw.get(F::DateOfBirth) {
             None => None,
             // An unchanged date of birth is not re-checked: the student has aged.
             Some(s) if s.trim() == current.date_of_birth.date().to_string() => None,
-            Some(s) => errors.check("date_of_birth", DateOfBirth::parse(s, today)),
+            Some(s) => errors.check(F::DateOfBirth.name(), DateOfBirth::parse(s, today)),
         };
         let department = raw
-            .department
-            .as_deref()
-            .and_then(|s| errors.check("department", DepartmentName::parse(s)));
+            .get(F::Department)
+            .and_then(|s| errors.check(F::Department.name(), DepartmentName::parse(s)));
         let status = raw
-            .status
-            .as_deref()
-            .and_then(|s| errors.check("status", Status::parse(s)));
-        let enrolled_on = match raw.enrolled_on.as_deref() {
+            .get(F::Status)
+            .and_then(|s| errors.check(F::Status.name(), Status::parse(s)));
+        let enrolled_on = match raw.get(F::EnrolledOn) {
             None => None,
             Some(s) if s.trim().is_empty() => {
-                errors.push("enrolled_on", "enrolment date cannot be empty");
+                errors.push(F::EnrolledOn.name(), "The enrolment date cannot be empty.");
                 None
             }
-            Some(s) => errors.check("enrolled_on", EnrolledOn::parse(s, today)),
+            Some(s) => errors.check(F::EnrolledOn.name(), EnrolledOn::parse(s, today)),
         };
         check_enrolment_after_birth(
             &mut errors,
@@ -290,6 +342,9 @@ impl StudentPatch {
             version,
             full_name,
             email,
+            phone,
+            address,
+            emergency_contacts,
             date_of_birth,
             department,
             status,
@@ -299,12 +354,79 @@ impl StudentPatch {
 
     /// True when the patch changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.full_name.is_none()
-            && self.email.is_none()
-            && self.date_of_birth.is_none()
-            && self.department.is_none()
-            && self.status.is_none()
-            && self.enrolled_on.is_none()
+        *self
+            == Self {
+                version: self.version,
+                ..Self::default()
+            }
+    }
+
+    /// `current` with this change applied (version and times untouched).
+    pub fn applied_to(&self, current: &Student) -> Student {
+        Student {
+            full_name: self
+                .full_name
+                .clone()
+                .unwrap_or_else(|| current.full_name.clone()),
+            email: self.email.clone().unwrap_or_else(|| current.email.clone()),
+            phone: self.phone.clone().unwrap_or_else(|| current.phone.clone()),
+            address: self
+                .address
+                .clone()
+                .unwrap_or_else(|| current.address.clone()),
+            emergency_contacts: self
+                .emergency_contacts
+                .clone()
+                .unwrap_or_else(|| current.emergency_contacts.clone()),
+            date_of_birth: self.date_of_birth.unwrap_or(current.date_of_birth),
+            department: self
+                .department
+                .clone()
+                .unwrap_or_else(|| current.department.clone()),
+            status: self.status.unwrap_or(current.status),
+            enrolled_on: self.enrolled_on.unwrap_or(current.enrolled_on),
+            ..current.clone()
+        }
+    }
+}
+
+impl Student {
+    /// A field's value as text, as forms and CSV files write it (empty when
+    /// an optional field has none). Reading it back gives the same value.
+    pub fn text(&self, field: StudentField) -> String {
+        match field {
+            StudentField::StudentNumber => self.student_number.to_string(),
+            StudentField::FullName => self.full_name.to_string(),
+            StudentField::Email => self
+                .email
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            StudentField::Phone => self
+                .phone
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            StudentField::Address => self
+                .address
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            StudentField::EmergencyContacts => self.emergency_contacts.to_string(),
+            StudentField::DateOfBirth => self.date_of_birth.date().to_string(),
+            StudentField::Department => self.department.to_string(),
+            StudentField::Status => self.status.as_str().to_owned(),
+            StudentField::EnrolledOn => self.enrolled_on.date().to_string(),
+        }
+    }
+
+    /// Every field as text, as a change that would leave it as it is.
+    pub fn raw(&self) -> RawStudent {
+        let mut raw = RawStudent::default();
+        for f in StudentField::ALL {
+            raw.set(f, self.text(f));
+        }
+        raw
     }
 }
 
@@ -318,15 +440,11 @@ mod tests {
     }
 
     fn raw() -> RawStudent {
-        RawStudent {
-            student_number: None,
-            full_name: Some("Ada Lovelace".into()),
-            email: Some("ada@example.edu".into()),
-            date_of_birth: Some("2000-12-10".into()),
-            department: Some("Computer Science".into()),
-            status: None,
-            enrolled_on: None,
-        }
+        RawStudent::default()
+            .with(StudentField::FullName, "Ada Lovelace")
+            .with(StudentField::Email, "ada@example.edu")
+            .with(StudentField::DateOfBirth, "2000-12-10")
+            .with(StudentField::Department, "Computer Science")
     }
 
     fn stored() -> Student {
@@ -350,25 +468,19 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported_at_once() {
-        let bad = RawStudent {
-            student_number: Some("1".into()),
-            full_name: Some("<script>".into()),
-            email: Some("nope".into()),
-            date_of_birth: Some("2020-01-01".into()),
-            department: Some("".into()),
-            status: Some("expelled".into()),
-            enrolled_on: Some("yesterday".into()),
-        };
+        let bad = RawStudent::default()
+            .with(StudentField::StudentNumber, "1")
+            .with(StudentField::FullName, "<script>")
+            .with(StudentField::Email, "nope")
+            .with(StudentField::Phone, "call me")
+            .with(StudentField::Address, "a\nb\nc\nd\ne\nf\ng")
+            .with(StudentField::EmergencyContacts, "Mum: 555")
+            .with(StudentField::DateOfBirth, "2020-01-01")
+            .with(StudentField::Department, "")
+            .with(StudentField::Status, "expelled")
+            .with(StudentField::EnrolledOn, "yesterday");
         let errors = NewStudent::parse(&bad, today()).expect_err("invalid");
-        for field in [
-            "student_number",
-            "full_name",
-            "email",
-            "date_of_birth",
-            "department",
-            "status",
-            "enrolled_on",
-        ] {
+        for field in StudentField::ALL.map(StudentField::name) {
             assert!(
                 errors.message_for(field).is_some(),
                 "{field} should be reported: {errors}"
@@ -378,8 +490,7 @@ mod tests {
 
     #[test]
     fn enrolment_before_birth_is_rejected() {
-        let mut r = raw();
-        r.enrolled_on = Some("1999-01-01".into());
+        let r = raw().with(StudentField::EnrolledOn, "1999-01-01");
         let errors = NewStudent::parse(&r, today()).expect_err("invalid");
         assert!(errors.message_for("enrolled_on").is_some());
     }
@@ -387,43 +498,68 @@ mod tests {
     #[test]
     fn patch_refuses_to_change_the_student_number() {
         let current = stored();
-        let patch = RawStudentPatch {
-            student_number: Some("S1999-000001".into()),
-            ..Default::default()
-        };
+        let patch = RawStudent::default().with(StudentField::StudentNumber, "S1999-000001");
         let errors = StudentPatch::parse(&patch, 1, &current, today()).expect_err("refused");
         assert!(errors.message_for("student_number").is_some());
-        let same = RawStudentPatch {
-            student_number: Some(current.student_number.to_string()),
-            ..Default::default()
-        };
+        let same = RawStudent::default().with(
+            StudentField::StudentNumber,
+            current.student_number.to_string(),
+        );
         assert!(StudentPatch::parse(&same, 1, &current, today())
             .expect("ok")
             .is_empty());
     }
 
     #[test]
-    fn patch_clears_email_with_null_or_empty() {
+    fn patch_clears_optional_fields_with_empty_text() {
         let current = stored();
-        for email in [None, Some(String::new())] {
-            let patch = RawStudentPatch {
-                email: Some(email),
-                ..Default::default()
-            };
+        for blank in ["", "  "] {
+            let patch = RawStudent::default()
+                .with(StudentField::Email, blank)
+                .with(StudentField::Phone, blank)
+                .with(StudentField::EmergencyContacts, blank);
             let p = StudentPatch::parse(&patch, 1, &current, today()).expect("valid");
             assert_eq!(p.email, Some(None));
+            assert_eq!(p.phone, Some(None));
+            assert_eq!(p.emergency_contacts, Some(EmergencyContacts::default()));
+            assert_eq!(p.address, None, "absent stays as it is");
         }
+    }
+
+    #[test]
+    fn a_student_written_as_text_reads_back_the_same() {
+        let full = raw()
+            .with(StudentField::Phone, "+1 (555) 123-4567")
+            .with(StudentField::Address, "1 Main St\nSpringfield")
+            .with(
+                StudentField::EmergencyContacts,
+                "Anne Byron (mother): 555 1234567",
+            );
+        let s = {
+            let new = NewStudent::parse(&full, today()).expect("valid");
+            Student::created(
+                &new,
+                StudentId::new(1),
+                StudentNumber::generated(2026, 1),
+                new.department.clone(),
+                Utc::now(),
+            )
+        };
+        let p = StudentPatch::parse(&s.raw(), s.version, &s, today()).expect("valid");
+        assert_eq!(
+            p.applied_to(&s),
+            s,
+            "every field reads back as it was written"
+        );
     }
 
     #[test]
     fn patch_does_not_recheck_an_unchanged_date_of_birth() {
         let current = stored();
         let later = NaiveDate::from_ymd_opt(2110, 1, 1).expect("valid");
-        let patch = RawStudentPatch {
-            date_of_birth: Some("2000-12-10".into()),
-            full_name: Some("Ada King".into()),
-            ..Default::default()
-        };
+        let patch = RawStudent::default()
+            .with(StudentField::DateOfBirth, "2000-12-10")
+            .with(StudentField::FullName, "Ada King");
         let p = StudentPatch::parse(&patch, 1, &current, later).expect("valid");
         assert_eq!(p.date_of_birth, None);
     }

@@ -1,6 +1,6 @@
 //! Two real MariaDB servers that srs initialises and wires itself.
 
-use srs_domain::{DepartmentName, NewStudent, RawStudent, StudentId};
+use srs_domain::{DepartmentName, NewStudent, RawStudent, StudentField, StudentId};
 use srs_mariadb::{Admin, Credentials, LocalServer, MariaDbError, ServerConfig, SyncMode};
 use srs_store::{Actor, CreateOptions, Created, Store, StoreError, StoreOptions};
 use std::time::{Duration, Instant};
@@ -117,12 +117,10 @@ async fn store_on(server: &LocalServer, app: &Credentials) -> Store {
 }
 
 fn student(name: &str) -> NewStudent {
-    let raw = RawStudent {
-        full_name: Some(name.into()),
-        date_of_birth: Some("2000-01-01".into()),
-        department: Some("Arts".into()),
-        ..RawStudent::default()
-    };
+    let raw = RawStudent::default()
+        .with(StudentField::FullName, name)
+        .with(StudentField::DateOfBirth, "2000-01-01")
+        .with(StudentField::Department, "Arts");
     NewStudent::parse(&raw, chrono::Utc::now().date_naive()).expect("valid")
 }
 

@@ -5,7 +5,17 @@
 //! the stored text follows).
 
 use crate::generation::in_write_tx;
-use crate::rows::{name_key, search_text};
+use crate::rows::{name_key, phone_digits, search_text};
+
+/// A student's columns that its folded text is made of.
+type FoldedRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 use crate::{on_pool, on_writer, Store, StoreResult};
 use srs_domain::{Email, FullName, StudentNumber};
 
@@ -33,9 +43,10 @@ impl Store {
         let mut after = 0i64;
         let mut rebuilt = 0u64;
         loop {
-            let rows: Vec<(i64, String, String, Option<String>)> = on_pool!(self, p => {
+            let rows: Vec<FoldedRow> = on_pool!(self, p => {
                 sqlx::query_as(
-                    "SELECT id, full_name, student_number, email FROM students WHERE id > ? ORDER BY id LIMIT ?",
+                    "SELECT id, full_name, student_number, email, phone, emergency_contacts \
+                     FROM students WHERE id > ? ORDER BY id LIMIT ?",
                 )
                 .bind(after)
                 .bind(BATCH)
@@ -47,16 +58,26 @@ impl Store {
             };
             let folded: Vec<(i64, String, String)> = rows
                 .iter()
-                .filter_map(|(id, name, number, email)| {
+                .filter_map(|(id, name, number, email, phone, contacts)| {
                     // A row that no longer parses keeps its old text: the
                     // pages report it as corrupt on their own.
                     let name = FullName::parse(name).ok()?;
                     let number = StudentNumber::parse(number).ok()?;
                     let email = email.as_deref().and_then(|e| Email::parse(e).ok());
+                    let phone = phone.clone().map(srs_domain::Phone::from_stored);
+                    let contacts = srs_domain::EmergencyContacts::parse(
+                        contacts.as_deref().unwrap_or_default(),
+                    )
+                    .ok()?;
                     Some((
                         *id,
                         name_key(&name),
-                        search_text(&name, &number, email.as_ref()),
+                        search_text(
+                            &name,
+                            &number,
+                            email.as_ref(),
+                            &phone_digits(phone.as_ref(), &contacts),
+                        ),
                     ))
                 })
                 .collect();

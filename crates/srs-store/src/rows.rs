@@ -3,8 +3,8 @@
 use crate::{StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use srs_domain::{
-    DateOfBirth, Department, DepartmentId, DepartmentName, Email, EnrolledOn, FullName, Status,
-    Student, StudentId, StudentNumber,
+    DateOfBirth, Department, DepartmentId, DepartmentName, Email, EmergencyContacts, EnrolledOn,
+    FullName, Phone, PostalAddress, Status, Student, StudentId, StudentNumber,
 };
 
 /// The columns every student query selects. The department's name comes
@@ -12,7 +12,7 @@ use srs_domain::{
 /// starts from the small departments table and sorts every student before
 /// LIMIT, instead of walking the name index for one page.
 pub(crate) const STUDENT_COLUMNS: &str = "s.id, s.student_number, s.full_name, s.email, \
-    s.date_of_birth, (SELECT d.name FROM departments d WHERE d.id = s.department_id) AS department, \
+    s.phone, s.address, s.emergency_contacts, s.date_of_birth, (SELECT d.name FROM departments d WHERE d.id = s.department_id) AS department, \
     s.status, s.enrolled_on, s.created_at, s.updated_at, s.deleted_at, s.version";
 
 /// One student row.
@@ -22,6 +22,9 @@ pub(crate) struct StudentRow {
     student_number: String,
     full_name: String,
     email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    emergency_contacts: Option<String>,
     date_of_birth: NaiveDate,
     department: String,
     status: String,
@@ -52,6 +55,12 @@ impl TryFrom<StudentRow> for Student {
                 .map(Email::parse)
                 .transpose()
                 .map_err(|e| corrupt(id, "email", e))?,
+            phone: r.phone.map(Phone::from_stored),
+            address: r.address.map(PostalAddress::from_stored),
+            emergency_contacts: EmergencyContacts::parse(
+                r.emergency_contacts.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| corrupt(id, "emergency_contacts", e))?,
             date_of_birth: DateOfBirth::from_stored(r.date_of_birth),
             department: DepartmentName::parse(&r.department)
                 .map_err(|e| corrupt(id, "department", e))?,
@@ -92,19 +101,36 @@ impl TryFrom<DepartmentRow> for Department {
     }
 }
 
-/// The folded text `q` searches (see `srs_domain::fold`): name, number
-/// and e-mail.
+/// The folded text `q` searches (see `srs_domain::fold`): name, number,
+/// e-mail, and the digits of the student's and their emergency contacts'
+/// phone numbers (`phones`, from [`phone_digits`]).
 pub(crate) fn search_text(
     name: &FullName,
     number: &StudentNumber,
     email: Option<&Email>,
+    phones: &str,
 ) -> String {
     let mut s = format!("{} {}", name.as_str(), number.as_str());
     if let Some(e) = email {
         s.push(' ');
         s.push_str(e.as_str());
     }
+    if !phones.is_empty() {
+        s.push(' ');
+        s.push_str(phones);
+    }
     srs_domain::fold(&s)
+}
+
+/// The digits of every phone number on a record, space-separated: what a
+/// search for a number matches, however it was written.
+pub(crate) fn phone_digits(phone: Option<&Phone>, contacts: &EmergencyContacts) -> String {
+    phone
+        .into_iter()
+        .chain(contacts.list().iter().map(|c| &c.phone))
+        .map(Phone::digits)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The key names sort and match duplicates by: without case or accents.

@@ -5,12 +5,12 @@ use crate::constraints::UniqueKey;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Listing, Page, PageRequest, StudentFilter};
 use crate::generation::{bump_generation, in_write_tx, CachedDepartment};
-use crate::rows::{name_key, search_text, StudentRow, STUDENT_COLUMNS};
+use crate::rows::{name_key, phone_digits, search_text, StudentRow, STUDENT_COLUMNS};
 use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use srs_domain::{
-    DepartmentId, DepartmentName, Email, NewStudent, Student, StudentId, StudentNumber,
-    StudentPatch, ValidationErrors,
+    DepartmentId, DepartmentName, Email, EmergencyContacts, NewStudent, Phone, PostalAddress,
+    Student, StudentId, StudentNumber, StudentPatch, ValidationErrors,
 };
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ pub const IDEMPOTENCY_RETENTION: chrono::Duration = chrono::Duration::hours(24);
 /// What the store keeps under an idempotency key.
 enum KeyRecord {
     /// The first answer, within its retention: replay it.
-    Fresh(Created),
+    Fresh(Box<Created>),
     /// A key past its retention, not yet purged: forgotten, so reusable.
     Stale,
     /// Never seen (or purged).
@@ -72,6 +72,10 @@ pub(crate) struct StudentValues<'a> {
     pub name_key: String,
     pub email: Option<&'a str>,
     pub live_email_key: Option<String>,
+    pub phone: Option<&'a str>,
+    pub address: Option<&'a str>,
+    /// The emergency contacts' text form; `None` when there are none.
+    pub emergency_contacts: Option<String>,
     pub date_of_birth: NaiveDate,
     pub department_id: i64,
     pub status: &'static str,
@@ -88,6 +92,9 @@ impl<'a> StudentValues<'a> {
             name_key: name_key(&new.full_name),
             email: new.email.as_ref().map(Email::as_str),
             live_email_key: new.email.as_ref().map(Email::unique_key),
+            phone: new.phone.as_ref().map(Phone::as_str),
+            address: new.address.as_ref().map(PostalAddress::as_str),
+            emergency_contacts: contacts_column(&new.emergency_contacts),
             date_of_birth: new.date_of_birth.date(),
             department_id: department.get(),
             status: new.status.as_str(),
@@ -95,6 +102,11 @@ impl<'a> StudentValues<'a> {
             search_text: search_text_without_number(new),
         }
     }
+}
+
+/// The emergency-contacts column: the text form, or NULL for none.
+pub(crate) fn contacts_column(contacts: &EmergencyContacts) -> Option<String> {
+    (!contacts.is_empty()).then(|| contacts.to_string())
 }
 
 fn email_taken(existing: &StudentRef) -> ValidationErrors {
@@ -140,14 +152,18 @@ macro_rules! insert_student {
         };
         let result = sqlx::query(
             "INSERT INTO students (student_number, full_name, name_key, email, live_email_key, \
+             phone, address, emergency_contacts, \
              date_of_birth, department_id, status, enrolled_on, search_text, created_at, \
-             updated_at, deleted_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1)",
+             updated_at, deleted_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1)",
         )
         .bind(&number_column)
         .bind(values.full_name)
         .bind(&values.name_key)
         .bind(values.email)
         .bind(values.live_email_key.as_deref())
+        .bind(values.phone)
+        .bind(values.address)
+        .bind(values.emergency_contacts.as_deref())
         .bind(values.date_of_birth)
         .bind(values.department_id)
         .bind(values.status)
@@ -433,7 +449,7 @@ impl Store {
 
     async fn find_idempotent(&self, key: &IdempotencyKey) -> StoreResult<Option<Created>> {
         match self.idempotency_record(key).await? {
-            KeyRecord::Fresh(created) => Ok(Some(created)),
+            KeyRecord::Fresh(created) => Ok(Some(*created)),
             KeyRecord::Stale | KeyRecord::Unknown => Ok(None),
         }
     }
@@ -455,10 +471,10 @@ impl Store {
                 Ok(KeyRecord::Stale)
             }
             Some((hash, ..)) if hash != key.request_hash => Err(StoreError::IdempotencyMismatch),
-            Some((_, body, id, _)) => Ok(KeyRecord::Fresh(Created::Replayed {
+            Some((_, body, id, _)) => Ok(KeyRecord::Fresh(Box::new(Created::Replayed {
                 student_id: StudentId::new(id),
                 body,
-            })),
+            }))),
         }
     }
 
@@ -474,7 +490,7 @@ impl Store {
         let mut stale_key = false;
         if let Some(key) = &options.idempotency {
             match self.idempotency_record(key).await? {
-                KeyRecord::Fresh(replay) => return Ok(replay),
+                KeyRecord::Fresh(replay) => return Ok(*replay),
                 KeyRecord::Stale => stale_key = true,
                 KeyRecord::Unknown => {}
             }
@@ -590,48 +606,48 @@ impl Store {
                 current.department.clone(),
             ),
         };
-        let full_name = patch.full_name.as_ref().unwrap_or(&current.full_name);
-        let email = match &patch.email {
-            Some(e) => e.as_ref(),
-            None => current.email.as_ref(),
-        };
-        if let Some(email) = email {
+        if let Some(email) = patch
+            .email
+            .as_ref()
+            .map_or(current.email.as_ref(), Option::as_ref)
+        {
             if let Some(existing) = self.live_email_owner(email, Some(id)).await? {
                 return Err(email_taken(&existing).into());
             }
         }
-        let date_of_birth = patch.date_of_birth.unwrap_or(current.date_of_birth).date();
-        let status = patch.status.unwrap_or(current.status).as_str();
-        let enrolled_on = patch.enrolled_on.unwrap_or(current.enrolled_on).date();
-        let search = search_text(full_name, &current.student_number, email);
         let now = Utc::now();
         let after = Student {
-            full_name: full_name.clone(),
-            email: email.cloned(),
-            date_of_birth: patch.date_of_birth.unwrap_or(current.date_of_birth),
             department: department_name,
-            status: patch.status.unwrap_or(current.status),
-            enrolled_on: patch.enrolled_on.unwrap_or(current.enrolled_on),
             updated_at: now,
             version: current.version + 1,
-            ..current.clone()
+            ..patch.applied_to(current)
         };
+        let search = search_text(
+            &after.full_name,
+            &after.student_number,
+            after.email.as_ref(),
+            &phone_digits(after.phone.as_ref(), &after.emergency_contacts),
+        );
         let (before_json, after_json) = (to_json(&current)?, to_json(&after)?);
         let result = on_writer!(self, p => in_write_tx!(p, tx => {
             let updated = sqlx::query(
                 "UPDATE students SET full_name = ?, name_key = ?, email = ?, live_email_key = ?, \
+                 phone = ?, address = ?, emergency_contacts = ?, \
                  date_of_birth = ?, department_id = ?, status = ?, enrolled_on = ?, search_text = ?, \
                  updated_at = ?, version = version + 1 \
                  WHERE id = ? AND version = ? AND deleted_at IS NULL",
             )
-            .bind(full_name.as_str())
-            .bind(name_key(full_name))
-            .bind(email.map(Email::as_str))
-            .bind(email.map(Email::unique_key))
-            .bind(date_of_birth)
+            .bind(after.full_name.as_str())
+            .bind(name_key(&after.full_name))
+            .bind(after.email.as_ref().map(Email::as_str))
+            .bind(after.email.as_ref().map(Email::unique_key))
+            .bind(after.phone.as_ref().map(Phone::as_str))
+            .bind(after.address.as_ref().map(PostalAddress::as_str))
+            .bind(contacts_column(&after.emergency_contacts))
+            .bind(after.date_of_birth.date())
             .bind(department_id.get())
-            .bind(status)
-            .bind(enrolled_on)
+            .bind(after.status.as_str())
+            .bind(after.enrolled_on.date())
             .bind(search)
             .bind(now)
             .bind(id.get())
@@ -793,6 +809,11 @@ pub(crate) fn search_text_without_number(new: &NewStudent) -> String {
         s.push(' ');
         s.push_str(e.as_str());
     }
+    let phones = phone_digits(new.phone.as_ref(), &new.emergency_contacts);
+    if !phones.is_empty() {
+        s.push(' ');
+        s.push_str(&phones);
+    }
     srs_domain::fold(&s)
 }
 
@@ -808,8 +829,20 @@ pub(crate) fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // INSTR, not LIKE: no wildcards to escape, and several times faster
         // on SQLite; search_text is folded, so is the needle.
-        conditions.push("INSTR(s.search_text, ?) > 0".into());
-        args.push(srs_domain::fold(q));
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        let phone_like = digits.len() >= 3
+            && q.chars()
+                .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+        if phone_like && digits != q {
+            // "(555) 123-45" finds 5551234567 however it was written, and
+            // still finds "S2026-000123" written as it is.
+            conditions.push("(INSTR(s.search_text, ?) > 0 OR INSTR(s.search_text, ?) > 0)".into());
+            args.push(srs_domain::fold(q));
+            args.push(digits);
+        } else {
+            conditions.push("INSTR(s.search_text, ?) > 0".into());
+            args.push(srs_domain::fold(q));
+        }
     }
     if let Some(department) = &filter.department {
         conditions.push("s.department_id = (SELECT id FROM departments WHERE name_key = ?)".into());

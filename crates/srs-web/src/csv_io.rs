@@ -1,43 +1,27 @@
 //! CSV export rows and import parsing, shared by the API and the pages.
 
 use axum::body::Bytes;
-use srs_domain::{NewStudent, RawStudent, Student};
+use srs_domain::{NewStudent, RawStudent, Student, StudentField};
 use srs_store::{ImportRow, RowError};
 
-/// Columns written by the export, in order. The import reads the same file.
-pub(crate) const EXPORT_COLUMNS: [&str; 9] = [
-    "student_number",
-    "full_name",
-    "email",
-    "date_of_birth",
-    "department",
-    "status",
-    "enrolled_on",
-    "created_at",
-    "updated_at",
-];
-
-/// Columns the import understands; the export's timestamps are accepted
-/// and ignored so an export can be imported elsewhere as it is.
-const IMPORT_COLUMNS: [&str; 7] = [
-    "student_number",
-    "full_name",
-    "email",
-    "date_of_birth",
-    "department",
-    "status",
-    "enrolled_on",
-];
+/// Columns the export writes after the student's fields: when the record
+/// was added and last changed. The import accepts and ignores them, so an
+/// export can be imported elsewhere as it is.
+const TIMESTAMP_COLUMNS: [&str; 2] = ["created_at", "updated_at"];
 const IGNORED_COLUMNS: [&str; 4] = ["id", "created_at", "updated_at", "version"];
-const REQUIRED_COLUMNS: [&str; 3] = ["full_name", "date_of_birth", "department"];
 
 /// Most rows one import may hold.
 pub(crate) const MAX_IMPORT_ROWS: usize = 100_000;
 
-/// The downloadable template: the header and one example row.
-pub(crate) const TEMPLATE: &str =
-    "student_number,full_name,email,date_of_birth,department,status,enrolled_on\n\
-,Ada Lovelace,ada@example.edu,2004-12-10,Computer Science,active,2026-09-01\n";
+/// The downloadable template: the header and one example row, each
+/// field's example.
+pub(crate) fn template() -> String {
+    let header: Vec<String> = StudentField::ALL.map(|f| f.name().to_owned()).to_vec();
+    let example: Vec<String> = StudentField::ALL.map(|f| f.example().to_owned()).to_vec();
+    let mut out = String::from_utf8_lossy(&write_record(&header)).into_owned();
+    out.push_str(&String::from_utf8_lossy(&write_record(&example)));
+    out
+}
 
 /// Spreadsheets run cells that start with these as formulas; a leading
 /// apostrophe makes them text (OWASP's advice), and the import strips it.
@@ -69,28 +53,28 @@ fn write_record(fields: &[String]) -> Bytes {
 
 /// The export's header line.
 pub(crate) fn header_row() -> Bytes {
-    write_record(&EXPORT_COLUMNS.map(str::to_owned))
+    let names: Vec<String> = StudentField::ALL
+        .iter()
+        .map(|f| f.name())
+        .chain(TIMESTAMP_COLUMNS)
+        .map(str::to_owned)
+        .collect();
+    write_record(&names)
 }
 
 /// One student as an export line.
 pub(crate) fn student_row(s: &Student) -> Bytes {
-    let fields = [
-        s.student_number.to_string(),
-        s.full_name.to_string(),
-        s.email
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        s.date_of_birth.date().to_string(),
-        s.department.to_string(),
-        // As the pages show it; an import reads labels as well as codes.
-        s.status.label().to_owned(),
-        s.enrolled_on.date().to_string(),
+    let fields: Vec<String> = StudentField::ALL
+        .iter()
+        .map(|f| match f {
+            // As the pages show it; an import reads labels as well as codes.
+            StudentField::Status => s.status.label().to_owned(),
+            _ => s.text(*f),
+        })
         // UTC to the second: what a spreadsheet shows and sorts.
-        s.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        s.updated_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    ]
-    .map(|c| neutralise(&c));
+        .chain([s.created_at, s.updated_at].map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+        .map(|c| neutralise(&c))
+        .collect();
     write_record(&fields)
 }
 
@@ -139,10 +123,10 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         None => return Err(vec![row_error(1, "file", "the file has no header row")]),
     };
     let mut errors = Vec::new();
-    let mut columns: Vec<Option<usize>> = Vec::new();
+    let mut columns: Vec<Option<StudentField>> = Vec::new();
     for (i, raw) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
-        if let Some(known) = IMPORT_COLUMNS.iter().position(|c| *c == name) {
+        if let Some(known) = StudentField::named(&name) {
             if columns.contains(&Some(known)) {
                 errors.push(row_error(
                     1,
@@ -161,19 +145,18 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
                     "unknown column '{}' (column {}); expected {}",
                     name.chars().take(40).collect::<String>().escape_default(),
                     i + 1,
-                    IMPORT_COLUMNS.join(", ")
+                    StudentField::ALL.map(StudentField::name).join(", ")
                 ),
             ));
             columns.push(None);
         }
     }
-    for required in REQUIRED_COLUMNS {
-        let idx = IMPORT_COLUMNS.iter().position(|c| *c == required);
-        if !columns.contains(&idx) {
+    for required in StudentField::ALL.into_iter().filter(|f| f.required()) {
+        if !columns.contains(&Some(required)) {
             errors.push(row_error(
                 1,
-                required,
-                format!("the header has no '{required}' column"),
+                required.name(),
+                format!("the header has no '{}' column", required.name()),
             ));
         }
     }
@@ -219,16 +202,16 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
             ));
             break;
         }
-        let mut values: [Option<String>; 7] = Default::default();
+        let mut raw = RawStudent::default();
         let mut bad_utf8 = false;
         for (field, column) in record.iter().zip(&columns) {
             let Some(column) = column else { continue };
             match std::str::from_utf8(field) {
-                Ok(s) => values[*column] = Some(restore(s).to_owned()),
+                Ok(s) => raw.set(*column, restore(s)),
                 Err(_) => {
                     errors.push(row_error(
                         line,
-                        IMPORT_COLUMNS[*column],
+                        column.name(),
                         "is not valid UTF-8 text; save the file as UTF-8",
                     ));
                     bad_utf8 = true;
@@ -238,27 +221,12 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         if bad_utf8 {
             continue;
         }
-        let raw_value = |field: &str| {
-            IMPORT_COLUMNS
-                .iter()
-                .position(|c| *c == field)
-                .and_then(|i| values[i].clone())
-        };
-        let name = raw_value("full_name");
+        let name = raw.get(StudentField::FullName).map(str::to_owned);
         let field_error = |f: srs_domain::FieldError| {
-            let value = raw_value(&f.field);
+            let value = StudentField::named(&f.field)
+                .and_then(|field| raw.get(field))
+                .map(str::to_owned);
             row_error(line, &f.field, f.message).about(name.clone(), value)
-        };
-        let [student_number, full_name, email, date_of_birth, department, status, enrolled_on] =
-            values.clone();
-        let raw = RawStudent {
-            student_number,
-            full_name,
-            email,
-            date_of_birth,
-            department,
-            status,
-            enrolled_on,
         };
         match NewStudent::parse(&raw, today) {
             Ok(student) => rows.push(ImportRow { line, student }),
@@ -285,7 +253,7 @@ mod tests {
 
     #[test]
     fn the_template_parses() {
-        let (rows, errors) = parse_import(TEMPLATE.as_bytes(), today());
+        let (rows, errors) = parse_import(template().as_bytes(), today());
         assert!(errors.is_empty(), "template is valid: {errors:?}");
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].line, 2);

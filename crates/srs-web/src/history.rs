@@ -131,14 +131,10 @@ impl HistoryEntry {
 
 /// A field name as pages show it.
 pub fn field_label(field: &str) -> String {
+    if let Some(f) = srs_domain::StudentField::named(field) {
+        return f.label().to_owned();
+    }
     match field {
-        "full_name" => "Name".into(),
-        "student_number" => "Student number".into(),
-        "email" => "Email".into(),
-        "date_of_birth" => "Date of birth".into(),
-        "department" => "Department".into(),
-        "status" => "Status".into(),
-        "enrolled_on" => "Enrolled on".into(),
         "deleted_at" => "Deleted on".into(),
         other => {
             let words = other.replace('_', " ");
@@ -180,6 +176,31 @@ pub fn action_label(action: &str) -> String {
 
 /// A field's value as pages show it: statuses by their label.
 pub fn display_field(field: &str, v: &Value) -> String {
+    if field == "emergency_contacts" {
+        if let Some(list) = v.as_array() {
+            if list.is_empty() {
+                return "—".into();
+            }
+            let text = |c: &Value, k: &str| {
+                c.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            return list
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} ({}): {}",
+                        text(c, "name"),
+                        text(c, "relationship"),
+                        text(c, "phone")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+        }
+    }
     if field == "status" {
         if let Some(status) = v.as_str().and_then(|s| srs_domain::Status::parse(s).ok()) {
             return status.label().to_owned();

@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Context};
 use srs_backup::{BackupStore, Manifest, Progress};
-use srs_domain::{Student, StudentId, StudentPatch};
+use srs_domain::{Student, StudentField, StudentId, StudentPatch};
 use srs_store::{Actor, Store, StoreError, StoreOptions};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -18,49 +18,36 @@ struct Row {
 }
 
 fn rows(then: &Student, now: &Student) -> Vec<Row> {
-    let email = |s: &Student| s.email.as_ref().map_or("-".to_owned(), ToString::to_string);
+    let shown = |s: &Student, f: StudentField| match f {
+        StudentField::Status => s.status.label().to_owned(),
+        _ => {
+            let text = s.text(f).replace('\n', ", ");
+            if text.is_empty() {
+                "-".to_owned()
+            } else {
+                text
+            }
+        }
+    };
     let state = |s: &Student| {
         s.deleted_at.map_or("live".to_owned(), |t| {
             format!("deleted {}", t.format("%Y-%m-%d %H:%M:%S UTC"))
         })
     };
-    vec![
-        Row {
-            field: "Name",
-            then: then.full_name.to_string(),
-            now: now.full_name.to_string(),
-        },
-        Row {
-            field: "E-mail",
-            then: email(then),
-            now: email(now),
-        },
-        Row {
-            field: "Date of birth",
-            then: then.date_of_birth.date().to_string(),
-            now: now.date_of_birth.date().to_string(),
-        },
-        Row {
-            field: "Department",
-            then: then.department.to_string(),
-            now: now.department.to_string(),
-        },
-        Row {
-            field: "Status",
-            then: then.status.label().to_owned(),
-            now: now.status.label().to_owned(),
-        },
-        Row {
-            field: "Enrolled on",
-            then: then.enrolled_on.date().to_string(),
-            now: now.enrolled_on.date().to_string(),
-        },
-        Row {
+    StudentField::ALL
+        .into_iter()
+        .filter(|f| *f != StudentField::StudentNumber)
+        .map(|f| Row {
+            field: f.label(),
+            then: shown(then, f),
+            now: shown(now, f),
+        })
+        .chain(std::iter::once(Row {
             field: "Record",
             then: state(then),
             now: state(now),
-        },
-    ]
+        }))
+        .collect()
 }
 
 /// The change that makes `now` what `then` was (fields only).
@@ -69,6 +56,10 @@ fn patch(then: &Student, now: &Student) -> StudentPatch {
         version: now.version,
         full_name: (then.full_name != now.full_name).then(|| then.full_name.clone()),
         email: (then.email != now.email).then(|| then.email.clone()),
+        phone: (then.phone != now.phone).then(|| then.phone.clone()),
+        address: (then.address != now.address).then(|| then.address.clone()),
+        emergency_contacts: (then.emergency_contacts != now.emergency_contacts)
+            .then(|| then.emergency_contacts.clone()),
         date_of_birth: (then.date_of_birth != now.date_of_birth).then_some(then.date_of_birth),
         department: (then.department != now.department).then(|| then.department.clone()),
         status: (then.status != now.status).then_some(then.status),

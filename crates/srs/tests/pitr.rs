@@ -293,11 +293,7 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     let rename = srs_domain::StudentPatch {
         version: current.version,
         full_name: Some(srs_domain::FullName::parse("Renamed By Mistake").expect("name")),
-        email: None,
-        date_of_birth: None,
-        department: None,
-        status: None,
-        enrolled_on: None,
+        ..srs_domain::StudentPatch::default()
     };
     let bea_then = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(1100)).await;

@@ -7,6 +7,7 @@ mod admission;
 mod auth;
 mod browser;
 mod bulk;
+mod contacts;
 mod credentials;
 mod departments;
 mod errors;

@@ -2,16 +2,14 @@
 //! stores, real processes.
 
 use super::srs;
-use srs_domain::{NewStudent, RawStudent, StudentId};
+use srs_domain::{NewStudent, RawStudent, StudentField, StudentId};
 use srs_store::{Actor, CreateOptions, Created, PageRequest, Store, StoreOptions};
 
 pub fn student(name: &str) -> NewStudent {
-    let raw = RawStudent {
-        full_name: Some(name.into()),
-        date_of_birth: Some("2000-01-01".into()),
-        department: Some("Arts".into()),
-        ..RawStudent::default()
-    };
+    let raw = RawStudent::default()
+        .with(StudentField::FullName, name)
+        .with(StudentField::DateOfBirth, "2000-01-01")
+        .with(StudentField::Department, "Arts");
     NewStudent::parse(&raw, chrono::Utc::now().date_naive()).expect("valid")
 }
 

@@ -9,11 +9,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use srs_domain::{
-    DepartmentName, NewStudent, RawStudent, RawStudentPatch, Status, Student, StudentId,
-    StudentPatch,
+    DepartmentName, NewStudent, RawStudent, Status, Student, StudentField, StudentId, StudentPatch,
 };
 use srs_store::{CreateOptions, Created, IdempotencyKey, PageRequest, Sort, StudentFilter};
 use utoipa::{IntoParams, ToSchema};
@@ -124,86 +123,201 @@ struct StudentListView<'a> {
     per_page: u32,
 }
 
-/// A new student. A department is given by its name.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateStudentRequest {
-    /// Optional; generated (e.g. S2026-000123) when absent.
-    pub student_number: Option<String>,
-    /// Required: 2-100 letters, spaces, apostrophes, hyphens, periods.
-    #[schema(example = "José Núñez-O'Brien")]
-    pub full_name: Option<String>,
-    /// Optional; unique among live records.
-    pub email: Option<String>,
-    /// Required, YYYY-MM-DD; the student is 16-100 today.
-    #[schema(example = "2004-05-17")]
-    pub date_of_birth: Option<String>,
-    /// Required: the name of a department that is not retired.
-    #[schema(example = "Computer Science")]
-    pub department: Option<String>,
-    /// active (default), on_leave, graduated or withdrawn.
-    pub status: Option<String>,
-    /// YYYY-MM-DD; default today.
-    pub enrolled_on: Option<String>,
-    /// Create even though a live record has the same name and date of birth.
-    #[serde(default)]
-    pub confirm_duplicate: bool,
+/// A new student: every field of [`StudentField`] by its name (a
+/// department by its name), plus `confirm_duplicate`. The body is read
+/// field by field from the list of fields, so the documentation and the
+/// parser cannot disagree.
+pub struct CreateStudentRequest;
+
+/// A change to a student: `version` and the fields to change; an empty
+/// string or `null` clears an optional field.
+pub struct UpdateStudentRequest;
+
+/// The schema of one student field in a request.
+fn field_schema(field: StudentField) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+    let text = ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .description(Some(field.help()));
+    let schema: Schema = match field {
+        StudentField::EmergencyContacts => ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .property("name", ObjectBuilder::new().schema_type(Type::String))
+                    .property(
+                        "relationship",
+                        ObjectBuilder::new().schema_type(Type::String),
+                    )
+                    .property("phone", ObjectBuilder::new().schema_type(Type::String))
+                    .required("name")
+                    .required("relationship")
+                    .required("phone"),
+            )
+            .max_items(Some(srs_domain::EmergencyContacts::MAX))
+            .description(Some(field.help()))
+            .build()
+            .into(),
+        _ if field.example().is_empty() => text.build().into(),
+        _ => text
+            .examples([serde_json::json!(field.example())])
+            .build()
+            .into(),
+    };
+    RefOr::T(schema)
 }
 
-impl From<&CreateStudentRequest> for RawStudent {
-    fn from(r: &CreateStudentRequest) -> Self {
-        RawStudent {
-            student_number: r.student_number.clone(),
-            full_name: r.full_name.clone(),
-            email: r.email.clone(),
-            date_of_birth: r.date_of_birth.clone(),
-            department: r.department.clone(),
-            status: r.status.clone(),
-            enrolled_on: r.enrolled_on.clone(),
+/// An object schema that refuses keys it does not list.
+fn closed() -> Option<utoipa::openapi::schema::AdditionalProperties<utoipa::openapi::schema::Schema>>
+{
+    Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(
+        false,
+    ))
+}
+
+impl utoipa::PartialSchema for CreateStudentRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let mut object = ObjectBuilder::new()
+            .description(Some("A new student. Unknown fields are refused."))
+            .additional_properties(closed());
+        for field in StudentField::ALL {
+            object = object.property(field.name(), field_schema(field));
+            if field.required() {
+                object = object.required(field.name());
+            }
         }
+        object
+            .property(
+                "confirm_duplicate",
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .description(Some(
+                        "Create even though a live record has the same name and date of birth.",
+                    )),
+            )
+            .into()
     }
 }
 
-/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn double_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
+impl utoipa::ToSchema for CreateStudentRequest {}
 
-/// A change to a student: only the fields given change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateStudentRequest {
-    /// The version last read; a stale one gets 409 and changes nothing.
-    pub version: i64,
-    /// Accepted only if unchanged: student numbers never change.
-    pub student_number: Option<String>,
-    /// New name.
-    pub full_name: Option<String>,
-    /// New email; `null` or "" clears it.
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
-    /// New date of birth, YYYY-MM-DD.
-    pub date_of_birth: Option<String>,
-    /// New department, by name.
-    pub department: Option<String>,
-    /// New status.
-    pub status: Option<String>,
-    /// New enrolment date.
-    pub enrolled_on: Option<String>,
-}
-
-impl From<&UpdateStudentRequest> for RawStudentPatch {
-    fn from(r: &UpdateStudentRequest) -> Self {
-        RawStudentPatch {
-            student_number: r.student_number.clone(),
-            full_name: r.full_name.clone(),
-            email: r.email.clone(),
-            date_of_birth: r.date_of_birth.clone(),
-            department: r.department.clone(),
-            status: r.status.clone(),
-            enrolled_on: r.enrolled_on.clone(),
+impl utoipa::PartialSchema for UpdateStudentRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let mut object = ObjectBuilder::new()
+            .description(Some(
+                "A change: the fields to change. Unknown fields are refused.",
+            ))
+            .additional_properties(closed())
+            .property(
+                "version",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .description(Some(
+                        "The version last read; a stale one gets 409 and changes nothing.",
+                    )),
+            )
+            .required("version");
+        for field in StudentField::ALL {
+            object = object.property(field.name(), field_schema(field));
         }
+        object.into()
+    }
+}
+
+impl utoipa::ToSchema for UpdateStudentRequest {}
+
+/// The student fields of a JSON body; `extra` names the other keys the
+/// endpoint reads itself. For a new student (`clearing` false) a `null`
+/// is as if absent; for a change it clears the field.
+pub(crate) fn raw_student(
+    body: &serde_json::Map<String, serde_json::Value>,
+    extra: &[&str],
+    clearing: bool,
+) -> Result<RawStudent, srs_domain::ValidationErrors> {
+    use serde_json::Value;
+    let mut raw = RawStudent::default();
+    let mut errors = srs_domain::ValidationErrors::default();
+    for (key, value) in body {
+        if extra.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(field) = StudentField::named(key) else {
+            let known: Vec<&str> = StudentField::ALL
+                .iter()
+                .map(|f| f.name())
+                .chain(extra.iter().copied())
+                .collect();
+            errors.push(
+                key,
+                format!(
+                    "unknown field `{key}`, expected one of {}",
+                    known.join(", ")
+                ),
+            );
+            continue;
+        };
+        match (field, value) {
+            (_, Value::Null) if clearing => raw.set(field, ""),
+            (_, Value::Null) => {}
+            (_, Value::String(s)) => raw.set(field, s.clone()),
+            (StudentField::EmergencyContacts, Value::Array(items)) => match contacts_of(items) {
+                Ok(text) => raw.set(field, text),
+                Err(why) => errors.push(key, why),
+            },
+            (StudentField::EmergencyContacts, _) => {
+                errors.push(key, "must be a list of {name, relationship, phone}")
+            }
+            (_, other) => errors.push(key, format!("must be a string, not {}", json_kind(other))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(raw)
+    } else {
+        Err(errors)
+    }
+}
+
+/// JSON emergency contacts in their text form, or what is wrong.
+fn contacts_of(items: &[serde_json::Value]) -> Result<String, String> {
+    let mut contacts = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let part = |name: &str| -> Result<&str, String> {
+            item.get(name)
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| format!("Contact {}: `{name}` is missing or not a string.", i + 1))
+        };
+        if let Some(extra) = item.as_object().and_then(|o| {
+            o.keys()
+                .find(|k| !["name", "relationship", "phone"].contains(&k.as_str()))
+        }) {
+            return Err(format!("Contact {}: unknown field `{extra}`.", i + 1));
+        }
+        let contact = srs_domain::EmergencyContacts::contact(
+            part("name")?,
+            part("relationship")?,
+            part("phone")?,
+        )
+        .map_err(|why| format!("Contact {}: {why}", i + 1))?;
+        contacts.push(contact);
+    }
+    srs_domain::EmergencyContacts::from_list(contacts)
+        .map(|c| c.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -278,13 +392,24 @@ pub async fn create_student(
     Registrar(auth): Registrar,
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: AppJson<CreateStudentRequest>,
+    body: AppJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<Response> {
     let idempotency = idempotency_key(&headers, &body.raw)?;
-    let request = body.value;
-    let new = NewStudent::parse(&RawStudent::from(&request), state.today())?;
+    let confirm_duplicate = match body.value.get("confirm_duplicate") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(srs_domain::ValidationErrors::single(
+                "confirm_duplicate",
+                format!("must be true or false, not {}", json_kind(other)),
+            )
+            .into())
+        }
+    };
+    let raw = raw_student(&body.value, &["confirm_duplicate"], false)?;
+    let new = NewStudent::parse(&raw, state.today())?;
     let options = CreateOptions {
-        confirm_duplicate: request.confirm_duplicate,
+        confirm_duplicate,
         idempotency,
     };
     match state
@@ -339,20 +464,30 @@ pub async fn update_student(
     Registrar(auth): Registrar,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: AppJson<UpdateStudentRequest>,
+    body: AppJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult<Json<Student>> {
     let id = StudentId::new(parse_id(&id)?);
-    let request = body.value;
+    let version = match body.value.get("version") {
+        Some(v) => v.as_i64().ok_or_else(|| {
+            srs_domain::ValidationErrors::single(
+                "version",
+                format!("must be a whole number, not {}", json_kind(v)),
+            )
+        })?,
+        None => {
+            return Err(srs_domain::ValidationErrors::single(
+                "version",
+                "missing field `version`: send the version last read",
+            )
+            .into())
+        }
+    };
+    let raw = raw_student(&body.value, &["version"], true)?;
     let current = state.store.get_student(id).await?;
-    if request.version != current.version {
+    if version != current.version {
         return Err(ApiError::VersionConflict(Box::new(current)));
     }
-    let patch = StudentPatch::parse(
-        &RawStudentPatch::from(&request),
-        request.version,
-        &current,
-        state.today(),
-    )?;
+    let patch = StudentPatch::parse(&raw, version, &current, state.today())?;
     Ok(Json(
         state
             .store

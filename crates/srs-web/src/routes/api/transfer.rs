@@ -225,7 +225,7 @@ pub async fn import_template(_: Viewer) -> Response {
                 "attachment; filename=\"students-template.csv\"",
             ),
         ],
-        csv_io::TEMPLATE,
+        csv_io::template(),
     )
         .into_response()
 }

@@ -34,6 +34,8 @@ struct ImportPage {
     options: ImportOptions,
     /// Import the good rows and skip the others.
     skip_invalid: bool,
+    /// The columns a file may have.
+    fields: &'static [srs_domain::StudentField],
 }
 
 impl ImportPage {
@@ -65,6 +67,7 @@ async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
         error: None,
         options: ImportOptions::default(),
         skip_invalid: false,
+        fields: &srs_domain::StudentField::ALL,
     }))
 }
 
@@ -94,6 +97,7 @@ async fn upload(
                 error,
                 options,
                 skip_invalid,
+                fields: &srs_domain::StudentField::ALL,
             }),
         )
             .into_response()

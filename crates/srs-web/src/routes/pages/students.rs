@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use srs_domain::{
-    NewStudent, RawStudent, RawStudentPatch, Status, Student, StudentId, StudentPatch,
+    NewStudent, RawStudent, Status, Student, StudentField, StudentId, StudentPatch, Widget,
 };
 use srs_store::{CreateOptions, Created, DuplicateKind, Sort, SortKey, StoreError, StudentRef};
 
@@ -350,81 +350,155 @@ struct FormPage {
     statuses: [Status; 4],
     duplicate: Option<DuplicateView>,
     conflict: Option<Student>,
+    fields: Vec<FormField>,
 }
 
-/// The student form's fields, as posted.
-#[derive(Debug, Default, Deserialize)]
+impl FormPage {
+    /// The contact rows' input names with their values, for the template.
+    fn contact_rows(&self) -> Vec<[(&'static str, &str); 3]> {
+        CONTACT_INPUTS
+            .iter()
+            .map(|names| names.map(|n| (n, self.form.value(n))))
+            .collect()
+    }
+}
+
+/// The inputs of the emergency-contact rows: name, relationship, phone.
+const CONTACT_INPUTS: [[&str; 3]; srs_domain::EmergencyContacts::MAX] = [
+    [
+        "emergency_name_1",
+        "emergency_relationship_1",
+        "emergency_phone_1",
+    ],
+    [
+        "emergency_name_2",
+        "emergency_relationship_2",
+        "emergency_phone_2",
+    ],
+    [
+        "emergency_name_3",
+        "emergency_relationship_3",
+        "emergency_phone_3",
+    ],
+];
+
+/// The student form as posted: the record's fields by their names, the
+/// contact rows, and the form's own `version` and `confirm_duplicate`.
+#[derive(Debug, Default)]
 struct StudentInput {
-    student_number: Option<String>,
-    full_name: Option<String>,
-    email: Option<String>,
-    date_of_birth: Option<String>,
-    department: Option<String>,
-    status: Option<String>,
-    enrolled_on: Option<String>,
+    raw: RawStudent,
+    /// Everything typed, to show again.
+    view: FormView,
     version: Option<String>,
-    confirm_duplicate: Option<String>,
+    confirm_duplicate: bool,
 }
 
-impl StudentInput {
-    fn view(&self) -> FormView {
-        let mut form = FormView::default();
-        let fields: [(&'static str, &Option<String>); 7] = [
-            ("student_number", &self.student_number),
-            ("full_name", &self.full_name),
-            ("email", &self.email),
-            ("date_of_birth", &self.date_of_birth),
-            ("department", &self.department),
-            ("status", &self.status),
-            ("enrolled_on", &self.enrolled_on),
-        ];
-        for (name, value) in fields {
-            form.set(name, value.clone().unwrap_or_default());
+impl<'de> Deserialize<'de> for StudentInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pairs = Vec::<(String, String)>::deserialize(d)?;
+        let mut input = StudentInput::default();
+        let mut rows = [[""; 3]; srs_domain::EmergencyContacts::MAX].map(|r| r.map(String::from));
+        for (key, value) in &pairs {
+            if let Some(field) = StudentField::named(key) {
+                input.raw.set(field, value.clone());
+                input.view.set(field.name(), value.clone());
+            } else if key == "version" {
+                input.version = Some(value.clone());
+            } else if key == "confirm_duplicate" {
+                input.confirm_duplicate = value == "true";
+            } else {
+                for (row, names) in CONTACT_INPUTS.iter().enumerate() {
+                    if let Some(part) = names.iter().position(|n| n == key) {
+                        rows[row][part] = value.trim().to_owned();
+                        input.view.set(names[part], value.clone());
+                    }
+                }
+            }
         }
-        form
-    }
-
-    fn raw(&self) -> RawStudent {
-        RawStudent {
-            student_number: self.student_number.clone(),
-            full_name: self.full_name.clone(),
-            email: self.email.clone(),
-            date_of_birth: self.date_of_birth.clone(),
-            department: self.department.clone(),
-            status: self.status.clone(),
-            enrolled_on: self.enrolled_on.clone(),
-        }
-    }
-
-    fn patch(&self) -> RawStudentPatch {
-        RawStudentPatch {
-            student_number: None,
-            full_name: Some(self.full_name.clone().unwrap_or_default()),
-            email: Some(self.email.clone().filter(|e| !e.trim().is_empty())),
-            date_of_birth: Some(self.date_of_birth.clone().unwrap_or_default()),
-            department: Some(self.department.clone().unwrap_or_default()),
-            status: Some(self.status.clone().unwrap_or_default()),
-            enrolled_on: Some(self.enrolled_on.clone().unwrap_or_default()),
-        }
+        // The rows in their text form; a row left blank is no contact.
+        let contacts: Vec<String> = rows
+            .iter()
+            .filter(|r| r.iter().any(|p| !p.is_empty()))
+            .map(|[name, relationship, phone]| format!("{name} ({relationship}): {phone}"))
+            .collect();
+        input
+            .raw
+            .set(StudentField::EmergencyContacts, contacts.join("; "));
+        Ok(input)
     }
 }
 
 fn view_of(s: &Student) -> FormView {
     let mut form = FormView::default();
-    form.set("student_number", s.student_number.to_string());
-    form.set("full_name", s.full_name.to_string());
-    form.set(
-        "email",
-        s.email
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-    );
-    form.set("date_of_birth", s.date_of_birth.date().to_string());
-    form.set("department", s.department.to_string());
-    form.set("status", s.status.as_str());
-    form.set("enrolled_on", s.enrolled_on.date().to_string());
+    for field in StudentField::ALL {
+        form.set(field.name(), s.text(field));
+    }
+    for (contact, names) in s.emergency_contacts.list().iter().zip(CONTACT_INPUTS) {
+        form.set(names[0], contact.name.to_string());
+        form.set(names[1], contact.relationship.clone());
+        form.set(names[2], contact.phone.to_string());
+    }
     form
+}
+
+/// One field of the student form, as the template lays it out.
+struct FormField {
+    name: &'static str,
+    label: String,
+    help: &'static str,
+    /// `input`, `lines`, `department`, `status` or `contacts`.
+    widget: &'static str,
+    /// The input's type, for `input`.
+    kind: &'static str,
+}
+
+/// The form's fields, in order; the number only when adding.
+fn form_fields(editing: bool) -> Vec<FormField> {
+    StudentField::ALL
+        .into_iter()
+        .filter(|f| !(editing && *f == StudentField::StudentNumber))
+        .map(|f| {
+            let optional =
+                !f.required() && !matches!(f, StudentField::Status | StudentField::EnrolledOn);
+            let (widget, kind) = match f.widget() {
+                Widget::Text => ("input", "text"),
+                Widget::Email => ("input", "email"),
+                Widget::Tel => ("input", "tel"),
+                Widget::Date => ("input", "date"),
+                Widget::Lines => ("lines", ""),
+                Widget::Department => ("department", ""),
+                Widget::Status => ("status", ""),
+                Widget::Contacts => ("contacts", ""),
+            };
+            let help = match f {
+                StudentField::StudentNumber => {
+                    "Leave empty to have one assigned, e.g. S2026-000123."
+                }
+                StudentField::EnrolledOn if editing => {
+                    "The day the student enrolled; not before the date of birth."
+                }
+                StudentField::EnrolledOn => "Leave empty for today.",
+                StudentField::DateOfBirth => "The student must be 16 to 100 years old.",
+                StudentField::Phone => {
+                    "Digits, with spaces, hyphens or brackets; a leading + for abroad."
+                }
+                StudentField::Address => "Up to 6 lines.",
+                StudentField::EmergencyContacts => "Up to 3 people to call, first first.",
+                _ => "",
+            };
+            FormField {
+                name: f.name(),
+                label: if optional {
+                    format!("{} (optional)", f.label())
+                } else {
+                    f.label().to_owned()
+                },
+                help,
+                widget,
+                kind,
+            }
+        })
+        .collect()
 }
 
 /// Names offered in the department list: active ones, plus `keep` (a
@@ -458,6 +532,7 @@ async fn form_page(
             Some(s) => format!("/students/{}/edit", s.id),
             None => "/students".into(),
         },
+        fields: form_fields(student.is_some()),
         student,
         version,
         form,
@@ -481,8 +556,8 @@ async fn create(
     State(state): State<AppState>,
     CsrfForm(input): CsrfForm<StudentInput>,
 ) -> PageResult {
-    let mut view = input.view();
-    let new = match NewStudent::parse(&input.raw(), state.today()) {
+    let mut view = input.view;
+    let new = match NewStudent::parse(&input.raw, state.today()) {
         Ok(n) => n,
         Err(errors) => {
             view.errors = errors;
@@ -490,7 +565,7 @@ async fn create(
         }
     };
     let options = CreateOptions {
-        confirm_duplicate: input.confirm_duplicate.as_deref() == Some("true"),
+        confirm_duplicate: input.confirm_duplicate,
         idempotency: None,
     };
     match state
@@ -563,6 +638,7 @@ async fn duplicate_page(
             confirmable,
         }),
         conflict: None,
+        fields: form_fields(false),
     };
     Ok((StatusCode::CONFLICT, render(&page)).into_response())
 }
@@ -687,6 +763,7 @@ async fn conflict_page(
         statuses: Status::ALL,
         duplicate: None,
         conflict: Some(current),
+        fields: form_fields(true),
     };
     Ok((StatusCode::CONFLICT, render(&page)).into_response())
 }
@@ -699,7 +776,7 @@ async fn update(
     CsrfForm(input): CsrfForm<StudentInput>,
 ) -> PageResult {
     let current = load(&state, id).await?;
-    let mut view = input.view();
+    let mut view = input.view;
     let Some(version) = input.version.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
@@ -709,7 +786,7 @@ async fn update(
     if version != current.version {
         return conflict_page(&state, ctx, current, view).await;
     }
-    let patch = match StudentPatch::parse(&input.patch(), version, &current, state.today()) {
+    let patch = match StudentPatch::parse(&input.raw, version, &current, state.today()) {
         Ok(p) => p,
         Err(errors) => {
             view.errors = errors;
