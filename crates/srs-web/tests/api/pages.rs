@@ -462,7 +462,7 @@ both_engines!(
             .await
             .expect("html");
         assert!(
-            html.contains("line 2 has the same name and date of birth; to import it anyway, tick “Accept rows with the same name and date of birth as an existing student”"),
+            html.contains("Line 2 has the same name and date of birth; to import it anyway, tick “Accept rows with the same name and date of birth as an existing student”."),
             "{html}"
         );
         assert!(!html.contains("allow_duplicates=true"), "{html}");
@@ -648,4 +648,25 @@ both_engines!(the_import_page_can_import_only_the_good_rows, |app| {
         .await
         .expect("json");
     assert_eq!(list["total"], 1);
+});
+
+both_engines!(form_errors_read_as_sentences, |app| {
+    let token = app.csrf_token().await;
+    let response = post_form(
+        &app,
+        "/students",
+        &[
+            ("csrf_token", &token),
+            ("full_name", ""),
+            ("date_of_birth", "2015-06-01"),
+            ("department", "Arts"),
+            ("status", "active"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.expect("html");
+    assert!(html.contains(">Full name is required.</div>"), "{html}");
+    assert!(html.contains("The student must be at least 16; this date of birth makes them"));
+    assert!(html.contains("Please correct the 2 highlighted fields."));
 });

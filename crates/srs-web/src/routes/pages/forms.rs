@@ -56,7 +56,7 @@ impl FormView {
             .map(|e| SummaryLine {
                 field: e.field.clone(),
                 label: crate::history::field_label(&e.field),
-                message: e.message.clone(),
+                message: sentence(&e.message),
             })
             .collect()
     }
@@ -74,9 +74,9 @@ impl FormView {
             .unwrap_or_default()
     }
 
-    /// The error to show under `field`.
-    pub fn error(&self, field: &str) -> Option<&str> {
-        self.errors.message_for(field)
+    /// The error to show under `field`, as a sentence.
+    pub fn error(&self, field: &str) -> Option<String> {
+        self.errors.message_for(field).map(sentence)
     }
 }
 
@@ -117,5 +117,37 @@ where
             )
         })?;
         Ok(Self(value))
+    }
+}
+
+/// A message as a sentence: a capital first letter and a closing full
+/// stop. The API's messages are terse fragments ("full name is
+/// required"); a page shows "Full name is required."
+pub fn sentence(message: &str) -> String {
+    let message = message.trim();
+    let mut chars = message.chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sentence;
+
+    #[test]
+    fn fragments_become_sentences_and_sentences_stay() {
+        assert_eq!(sentence("full name is required"), "Full name is required.");
+        assert_eq!(
+            sentence("The student must be at least 16; this date of birth makes them 11."),
+            "The student must be at least 16; this date of birth makes them 11."
+        );
+        assert_eq!(sentence("émile?"), "Émile?");
+        assert_eq!(sentence("  "), "");
     }
 }
