@@ -261,14 +261,7 @@ both_engines!(the_list_offers_ticking_to_editors_only, |app| {
     assert!(html.contains(&format!("name=\"ids\" value=\"{a}\" form=\"bulk\"")));
     assert!(html.contains("id=\"bulk\""));
     let viewer = app.as_user("vic", Role::Viewer).await;
-    let html = viewer
-        .get(app.url("/students"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("html");
+    let html = crate::helpers::page_text(&viewer, &app.url("/students")).await;
     assert!(!html.contains("form=\"bulk\""));
     assert!(!html.contains("id=\"bulk\""));
 });

@@ -112,13 +112,6 @@ both_engines!(a_forged_form_is_not_kept_for_after_sign_in, |app| {
         303,
         "sent to sign in, as any anonymous request"
     );
-    let login = stranger
-        .get(app.url("/login"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("html");
+    let login = crate::helpers::page_text(&stranger, &app.url("/login")).await;
     assert!(!login.contains("name=\"resume\""));
 });

@@ -160,6 +160,18 @@ pub fn anonymous() -> Client {
         .expect("client")
 }
 
+/// The page at `url` as `client` sees it.
+pub async fn page_text(client: &Client, url: &str) -> String {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("html")
+}
+
 /// The CSRF token of the page at `url`, read from its first form.
 pub async fn csrf_of(client: &Client, url: &str) -> String {
     let html = client

@@ -93,14 +93,7 @@ both_engines!(
 
         // A viewer sees the figures but not the DR line.
         let viewer = app.as_user("olga", Role::Viewer).await;
-        let html = viewer
-            .get(app.url("/"))
-            .send()
-            .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("html");
+        let html = crate::helpers::page_text(&viewer, &app.url("/")).await;
         assert!(html.contains("<strong>2</strong> students on record"));
         assert!(!html.contains("id=\"overview-dr\""));
         assert!(!html.contains("import a CSV file"));
