@@ -390,6 +390,26 @@ impl StudentPatch {
     }
 }
 
+impl NewStudent {
+    /// A field's value as text, as [`Student::text`] writes it (the number
+    /// is empty until one is given or assigned). For error reports: it
+    /// builds the record to ask it.
+    pub fn text(&self, field: StudentField) -> String {
+        match (field, &self.student_number) {
+            (StudentField::StudentNumber, None) => String::new(),
+            (StudentField::StudentNumber, Some(n)) => n.to_string(),
+            _ => Student::created(
+                self,
+                StudentId::new(0),
+                StudentNumber::generated(0, 0),
+                self.department.clone(),
+                DateTime::<Utc>::UNIX_EPOCH,
+            )
+            .text(field),
+        }
+    }
+}
+
 impl Student {
     /// A field's value as text, as forms and CSV files write it (empty when
     /// an optional field has none). Reading it back gives the same value.

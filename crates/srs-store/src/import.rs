@@ -70,19 +70,9 @@ impl RowError {
 
 /// The value of one of a student's fields, as an error shows it.
 fn value_of(s: &srs_domain::NewStudent, field: &str) -> Option<String> {
-    Some(match field {
-        "student_number" => s.student_number.as_ref()?.to_string(),
-        "full_name" => s.full_name.to_string(),
-        "email" => s.email.as_ref()?.to_string(),
-        "phone" => s.phone.as_ref()?.to_string(),
-        "address" => s.address.as_ref()?.to_string(),
-        "emergency_contacts" => s.emergency_contacts.to_string(),
-        "date_of_birth" => s.date_of_birth.date().to_string(),
-        "department" => s.department.to_string(),
-        "status" => s.status.as_str().to_owned(),
-        "enrolled_on" => s.enrolled_on.date().to_string(),
-        _ => return None,
-    })
+    srs_domain::StudentField::named(field)
+        .map(|f| s.text(f))
+        .filter(|v| !v.is_empty())
 }
 
 /// How an import treats its rows.
@@ -130,22 +120,21 @@ impl Store {
                 .await;
                 match inserted {
                     Ok((id, number)) => {
-                        let s = &row.student;
-                        let after = serde_json::json!({
-                            "id": id,
-                            "student_number": number,
-                            "full_name": s.full_name,
-                            "email": s.email,
-                            "phone": s.phone,
-                            "address": s.address,
-                            "emergency_contacts": s.emergency_contacts,
-                            "date_of_birth": s.date_of_birth,
-                            "department": s.department,
-                            "status": s.status,
-                            "enrolled_on": s.enrolled_on,
-                            "import_line": row.line,
-                        })
-                        .to_string();
+                        // The record as a create would record it, and the
+                        // line of the file it came from.
+                        let number = srs_domain::StudentNumber::parse(&number)
+                            .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
+                        let student = srs_domain::Student::created(
+                            &row.student,
+                            srs_domain::StudentId::new(id),
+                            number,
+                            row.student.department.clone(),
+                            now,
+                        );
+                        let mut after = serde_json::to_value(&student)
+                            .map_err(|e| StoreError::Corrupt(format!("audit serialisation: {e}")))?;
+                        after["import_line"] = serde_json::json!(row.line);
+                        let after = after.to_string();
                         write_audit!(tx, actor, "student.import", "student", Some(id), None::<String>, Some(after)).await?;
                     }
                     Err(e) => {

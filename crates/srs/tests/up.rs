@@ -168,6 +168,18 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         "signed in: {}",
         signed_in.status()
     );
+    // Signing in lands on the overview, whose DR line says in words what
+    // the cluster is doing.
+    let overview = signed_in.text().await.expect("html");
+    let line = overview
+        .split("id=\"overview-dr\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_else(|| panic!("the overview has a DR line: {overview}"));
+    assert!(
+        line.contains("is primary") && line.contains("replication yes/yes"),
+        "{line}"
+    );
     let page = browser
         .get(format!("{}/admin/dr", cluster.edge))
         .send()
