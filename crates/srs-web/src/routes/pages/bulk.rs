@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use srs_domain::{DepartmentName, Status, Student, StudentId};
-use srs_store::{BulkChange, BulkTarget, StoreError, StudentFilter};
+use srs_store::{BulkChange, BulkTarget, StoreError};
 
 /// Bulk-change routes.
 pub fn router() -> Router<AppState> {
@@ -55,11 +55,19 @@ struct BulkInput {
     expected: String,
 }
 
+/// Where a bulk request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Shown what would change (GET).
+    Review,
+    /// Confirmed (POST).
+    Confirm,
+}
+
 /// A checked bulk request.
 struct Checked {
     target: BulkTarget,
     change: BulkChange,
-    filter: StudentFilter,
 }
 
 impl BulkInput {
@@ -76,8 +84,10 @@ impl BulkInput {
     }
 
     /// Validates the input into a target and a change; the message says
-    /// what to fix, in the words of the list page.
-    fn check(&self, count_now: Option<i64>) -> Result<Checked, String> {
+    /// what to fix, in the words of the list page. A review counts the
+    /// students of "all this list shows" itself (`Stage::Review`); the
+    /// confirmation carries the count it was shown.
+    fn check(&self, stage: Stage) -> Result<Checked, String> {
         let status = match self.set_status.trim() {
             "" => None,
             s => Some(Status::parse(s).map_err(|e| format!("The new status is not valid: {e}."))?),
@@ -109,17 +119,15 @@ impl BulkInput {
         })?;
         let target = match self.scope.as_str() {
             "matching" => {
-                let expected = match count_now {
-                    Some(n) => n,
-                    None => self.expected.trim().parse::<i64>().map_err(|_| {
+                let expected = match stage {
+                    // Not used: a review lists whatever matches now.
+                    Stage::Review => 0,
+                    Stage::Confirm => self.expected.trim().parse::<i64>().map_err(|_| {
                         "The confirmation lost its count of students; start again from the list."
                             .to_owned()
                     })?,
                 };
-                BulkTarget::Matching {
-                    filter: filter.clone(),
-                    expected,
-                }
+                BulkTarget::Matching { filter, expected }
             }
             "picked" | "" => {
                 if self.ids.is_empty() {
@@ -145,7 +153,6 @@ impl BulkInput {
         Ok(Checked {
             target,
             change: BulkChange { status, department },
-            filter,
         })
     }
 }
@@ -241,17 +248,11 @@ async fn review(
             )
         })?;
     // For "all this list shows", the count is taken now and confirmed.
-    let checked = match input.check(Some(0)) {
+    let checked = match input.check(Stage::Review) {
         Ok(c) => c,
         Err(why) => return refused(ctx, input, StatusCode::UNPROCESSABLE_ENTITY, why),
     };
-    let target = match checked.target {
-        BulkTarget::Matching { .. } => BulkTarget::Matching {
-            filter: checked.filter.clone(),
-            expected: 0,
-        },
-        t => t,
-    };
+    let target = checked.target;
     let students = match state.store.bulk_preview(&target).await {
         Ok(s) => s,
         Err(e) => {
@@ -310,7 +311,7 @@ async fn apply(
     State(state): State<AppState>,
     CsrfForm(input): CsrfForm<BulkInput>,
 ) -> PageResult {
-    let checked = match input.check(None) {
+    let checked = match input.check(Stage::Confirm) {
         Ok(c) => c,
         Err(why) => return refused(ctx, input, StatusCode::UNPROCESSABLE_ENTITY, why),
     };
