@@ -73,8 +73,9 @@ pub struct Overview {
     pub by_department: Vec<(String, i64)>,
     /// Live students enrolled in each of the last 12 months, oldest first.
     pub enrolments: Vec<(Month, i64)>,
-    /// The latest changes to students, newest first.
-    pub recent: Vec<AuditEntry>,
+    /// The latest changes to students, newest first, each with the
+    /// student's name now (none once purged).
+    pub recent: Vec<(AuditEntry, Option<String>)>,
 }
 
 /// The last overview computed and the generations it was computed at.
@@ -175,6 +176,34 @@ impl Store {
                     .map(|(_, n)| n)
                     .sum();
                 (*m, n)
+            })
+            .collect();
+        // The names as they are now: an entry's own JSON may not hold one
+        // (a note) or hold an old one (a rename since).
+        let ids: Vec<i64> = recent.iter().filter_map(|e| e.entity_id).collect();
+        let names: Vec<(i64, String)> = if ids.is_empty() {
+            Vec::new()
+        } else {
+            let sql = format!(
+                "SELECT id, full_name FROM students WHERE id IN ({})",
+                vec!["?"; ids.len()].join(", ")
+            );
+            on_pool!(self, p => {
+                let mut q = sqlx::query_as(&sql);
+                for id in &ids {
+                    q = q.bind(id);
+                }
+                q.fetch_all(p).await?
+            })
+        };
+        let recent = recent
+            .into_iter()
+            .map(|e| {
+                let name = names
+                    .iter()
+                    .find(|(id, _)| Some(*id) == e.entity_id)
+                    .map(|(_, n)| n.clone());
+                (e, name)
             })
             .collect();
         let overview = Arc::new(Overview {

@@ -21,6 +21,8 @@ pub struct Bar {
     pub label_x: u32,
     /// Baseline of the label.
     pub label_y: u32,
+    /// A second line under the label (a column's year), or empty.
+    pub sublabel: String,
     /// Where the number's text starts.
     pub value_x: u32,
     /// Baseline of the number.
@@ -45,15 +47,16 @@ pub struct Chart {
 }
 
 /// Width of the label column of a horizontal chart.
-const LABEL_COLUMN: u32 = 170;
+const LABEL_COLUMN: u32 = 150;
 /// Room kept right of the longest bar for its number.
-const VALUE_ROOM: u32 = 70;
+const VALUE_ROOM: u32 = 56;
 /// Height of one row of a horizontal chart.
 const ROW: u32 = 30;
-/// Width of a horizontal chart.
-const WIDE: u32 = 600;
+/// Width of a chart's drawing: narrow enough that its 13-unit text stays
+/// readable when a phone shrinks it to fit (about 360 px).
+const WIDE: u32 = 420;
 /// Height of the bars' area of a vertical chart.
-const COLUMN_AREA: u32 = 160;
+const COLUMN_AREA: u32 = 140;
 
 /// How long a bar of `value` is when the largest is `max` and gets `room`.
 fn scaled(value: i64, max: i64, room: u32) -> u32 {
@@ -85,6 +88,7 @@ pub fn horizontal(id: &'static str, title: &str, data: &[(String, i64)]) -> Char
                 height: ROW - 10,
                 label_x: LABEL_COLUMN - 8,
                 label_y: top + 15,
+                sublabel: String::new(),
                 value_x: LABEL_COLUMN + width + 6,
                 value_y: top + 15,
             }
@@ -100,7 +104,8 @@ pub fn horizontal(id: &'static str, title: &str, data: &[(String, i64)]) -> Char
     }
 }
 
-/// Bars from the bottom up, labels under them: for a series in time.
+/// Bars from the bottom up, labels under them: for a series in time. A
+/// label may have a second line after a newline ("Jan\n2026").
 pub fn vertical(id: &'static str, title: &str, data: &[(String, i64)]) -> Chart {
     let max = data.iter().map(|(_, v)| *v).max().unwrap_or(0);
     let count = data.len().max(1) as u32;
@@ -114,15 +119,17 @@ pub fn vertical(id: &'static str, title: &str, data: &[(String, i64)]) -> Chart 
             let left = i as u32 * slot + slot / 6;
             let width = slot - slot / 3;
             let bottom = top_room + COLUMN_AREA;
+            let (label, sublabel) = label.split_once('\n').unwrap_or((label, ""));
             Bar {
-                label: label.clone(),
+                label: label.to_owned(),
+                sublabel: sublabel.to_owned(),
                 value: *value,
                 x: left,
                 y: bottom - height,
                 width,
                 height,
                 label_x: left + width / 2,
-                label_y: bottom + 18,
+                label_y: bottom + 16,
                 value_x: left + width / 2,
                 value_y: bottom - height - 5,
             }
@@ -132,7 +139,7 @@ pub fn vertical(id: &'static str, title: &str, data: &[(String, i64)]) -> Chart 
         id,
         title: title.to_owned(),
         width: WIDE,
-        height: top_room + COLUMN_AREA + 26,
+        height: top_room + COLUMN_AREA + 36,
         bars,
         horizontal: false,
     }
@@ -168,7 +175,8 @@ mod tests {
         assert_eq!(c.bars[0].width, WIDE - LABEL_COLUMN - VALUE_ROOM);
         assert_eq!(c.bars[1].width, 0);
         assert_eq!(c.bars[2].width, (WIDE - LABEL_COLUMN - VALUE_ROOM) / 2);
-        assert!(c.bars.iter().all(|b| b.value_x + 60 <= WIDE));
+        // Room for a six-digit count (about 48 units at 13) after every bar.
+        assert!(c.bars.iter().all(|b| b.value_x + 48 <= WIDE));
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub fn field_label(field: &str) -> String {
 
 /// An audit action as pages show it: `student.update` is "Student updated".
 pub fn action_label(action: &str) -> String {
+    if action == "student.note" {
+        return "Note added".into();
+    }
     let (entity, verb) = action.split_once('.').unwrap_or((action, ""));
     let entity = match entity {
         "student" => "Student",
@@ -168,7 +171,6 @@ pub fn action_label(action: &str) -> String {
         "disable" => "disabled",
         "enable" => "enabled",
         "reset_password" => "password reset",
-        "note" => "note added",
         other => other,
     };
     format!("{entity} {done}")

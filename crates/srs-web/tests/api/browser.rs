@@ -97,12 +97,16 @@ async fn set_date(c: &Client, id: &str, value: &str) {
 /// the old document goes stale and the new one has its footer.
 async fn click_and_load(c: &Client, target: Locator<'_>) {
     let old = c.find(Locator::Css("html")).await.expect("current page");
-    c.find(target)
-        .await
-        .expect("click target")
-        .click()
-        .await
-        .expect("click");
+    let element = c.find(target).await.expect("click target");
+    // Into view at once: Bootstrap makes scrolling smooth, and a click
+    // WebDriver aims while the page still glides lands elsewhere.
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});",
+        vec![serde_json::to_value(&element).expect("element")],
+    )
+    .await
+    .expect("scroll");
+    element.click().await.expect("click");
     for _ in 0..200 {
         if old.prop("tagName").await.is_err() {
             break;

@@ -51,9 +51,14 @@ struct OverviewPage {
     dr_line: Option<Result<String, String>>,
 }
 
-/// "Jan 26": short enough for a column of a 12-month chart.
-fn month_label(m: Month) -> String {
-    m.first_day().format("%b %y").to_string()
+/// "Jan", with the year under it on January and on the first column:
+/// short enough for a column of a 12-month chart.
+fn month_label(m: Month, first: bool) -> String {
+    if first || m.month == 1 {
+        m.first_day().format("%b\n%Y").to_string()
+    } else {
+        m.first_day().format("%b").to_string()
+    }
 }
 
 /// "January 2026", for the table.
@@ -90,23 +95,28 @@ async fn overview(_: Viewer, ctx: PageCtx, State(state): State<AppState>) -> Pag
         &figures
             .enrolments
             .iter()
-            .map(|(m, n)| (month_label(*m), *n))
+            .enumerate()
+            .map(|(i, (m, n))| (month_label(*m, i == 0), *n))
             .collect::<Vec<_>>(),
     );
     let recent = figures
         .recent
         .iter()
         .cloned()
-        .map(|e| {
+        .map(|(e, now)| {
             let entry = HistoryEntry::from(e);
-            let name = entry
-                .after
-                .as_ref()
-                .or(entry.before.as_ref())
-                .and_then(|v| v.get("full_name"))
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned();
+            // A purged student's name is only in the entry itself.
+            let name = now
+                .or_else(|| {
+                    entry
+                        .after
+                        .as_ref()
+                        .or(entry.before.as_ref())
+                        .and_then(|v| v.get("full_name"))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
             Change { entry, name }
         })
         .collect();
@@ -114,7 +124,7 @@ async fn overview(_: Viewer, ctx: PageCtx, State(state): State<AppState>) -> Pag
         Some(match state.cluster.get() {
             Some(source) => state.dr_summary.line(source.as_ref()).await,
             None => Ok(format!(
-                "this instance runs on its own ({}): no replica and no failover; start the two-site cluster with `srs up` for those",
+                "this instance runs on its own ({}): no replica, no failover. The two-site cluster (srs up) has both.",
                 state.store.backend().as_str()
             )),
         })

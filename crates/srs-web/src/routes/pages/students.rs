@@ -483,7 +483,7 @@ fn form_fields(editing: bool) -> Vec<FormField> {
                     "Digits, with spaces, hyphens or brackets; a leading + for abroad."
                 }
                 StudentField::Address => "Up to 6 lines.",
-                StudentField::EmergencyContacts => "Up to 3 people to call, first first.",
+                StudentField::EmergencyContacts => "Up to 3 people, in the order to call them.",
                 _ => "",
             };
             FormField {
