@@ -196,6 +196,10 @@ both_engines!(
         let html = response.text().await.expect("html");
         assert!(html.contains("changed by someone else"));
         assert!(html.contains("value=\"My Edit\""), "user input kept");
+        assert!(
+            html.contains("<dt class=\"col-sm-4\">Status</dt><dd class=\"col-sm-8 note-body\" dir=\"auto\">Graduated</dd>"),
+            "the saved values, every field: {html}"
+        );
         let now: Value = app
             .get(&format!("/api/v1/students/{id}"))
             .await

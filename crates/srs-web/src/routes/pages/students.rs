@@ -354,6 +354,25 @@ struct FormPage {
 }
 
 impl FormPage {
+    /// The record as saved by someone else, field by field, when the edit
+    /// met a newer version.
+    fn conflict_rows(&self) -> Vec<(&'static str, String)> {
+        let Some(saved) = &self.conflict else {
+            return Vec::new();
+        };
+        StudentField::ALL
+            .into_iter()
+            .filter(|f| *f != StudentField::StudentNumber)
+            .map(|f| {
+                let value = match f {
+                    StudentField::Status => saved.status.label().to_owned(),
+                    _ => saved.text(f),
+                };
+                (f.label(), value)
+            })
+            .collect()
+    }
+
     /// The contact rows' input names with their values, for the template.
     fn contact_rows(&self) -> Vec<[(&'static str, &str); 3]> {
         CONTACT_INPUTS
