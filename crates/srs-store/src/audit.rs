@@ -187,3 +187,29 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// Who last deleted each of these students, from the trail.
+    pub async fn deleted_by(
+        &self,
+        ids: &[srs_domain::StudentId],
+    ) -> StoreResult<std::collections::HashMap<i64, String>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let sql = format!(
+            "SELECT entity_id, actor FROM audit_log WHERE entity = 'student' \
+             AND action = 'student.delete' AND entity_id IN ({}) ORDER BY id",
+            vec!["?"; ids.len()].join(", ")
+        );
+        let rows: Vec<(i64, String)> = on_pool!(self, p => {
+            let mut q = sqlx::query_as(&sql);
+            for id in ids {
+                q = q.bind(id.get());
+            }
+            q.fetch_all(p).await?
+        });
+        // Oldest first: a later delete (after a restore) wins.
+        Ok(rows.into_iter().collect())
+    }
+}

@@ -253,7 +253,11 @@ both_engines!(delete_page_confirms_then_flash_offers_restore, |app| {
         .text()
         .await
         .expect("html");
-    assert!(deleted.contains("Deleted on"));
+    assert!(deleted.contains("Deleted on") && deleted.contains("Deleted by"));
+    assert!(
+        deleted.contains("</td><td>admin"),
+        "who deleted it: {deleted}"
+    );
     assert!(deleted.contains(&format!("href=\"/students/{id}\"")));
     let response = post_form(
         &app,

@@ -255,11 +255,18 @@ async fn list(
     // whether the reader may edit: made once per cached page. The deleted
     // list's carry the session's CSRF token, so they are made each time.
     let can_edit = ctx.can_edit();
+    let deleted_by = if filter.deleted {
+        let ids: Vec<StudentId> = result.items.iter().map(|s| s.id).collect();
+        state.store.deleted_by(&ids).await?
+    } else {
+        Default::default()
+    };
     let render_rows = |students: &[Student], restore_csrf: Option<&str>| {
         RowsView {
             students,
             can_edit,
             restore_csrf,
+            deleted_by: &deleted_by,
         }
         .render()
         .map(bytes::Bytes::from)
@@ -328,6 +335,17 @@ struct RowsView<'a> {
     can_edit: bool,
     /// The deleted list's: its Restore forms' token.
     restore_csrf: Option<&'a str>,
+    /// The deleted list's: who deleted each, by id.
+    deleted_by: &'a std::collections::HashMap<i64, String>,
+}
+
+impl RowsView<'_> {
+    fn deleter(&self, s: &Student) -> &str {
+        self.deleted_by
+            .get(&s.id.get())
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
 }
 
 /// A duplicate warning as the form shows it.
