@@ -121,3 +121,29 @@ both_engines!(overview_needs_a_sign_in_and_is_where_sign_in_lands, |app| {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/");
 });
+
+both_engines!(requests_that_miss_together_all_get_the_new_figures, |app| {
+    app.create_student("Before Burst", None).await;
+    assert!(app
+        .get("/")
+        .await
+        .text()
+        .await
+        .expect("html")
+        .contains("<strong>1</strong> student on record"));
+    // A write, then many views at once: they share one count, and every
+    // one of them shows the write.
+    app.create_student("During Burst", None).await;
+    let views = (0..16).map(|_| {
+        let client = app.client.clone();
+        let url = app.url("/");
+        tokio::spawn(async move { crate::helpers::page_text(&client, &url).await })
+    });
+    for view in views {
+        let html = view.await.expect("request ran");
+        assert!(
+            html.contains("<strong>2</strong> students on record"),
+            "{html}"
+        );
+    }
+});
