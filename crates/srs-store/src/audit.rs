@@ -200,7 +200,7 @@ impl Store {
         let sql = format!(
             "SELECT entity_id, actor FROM audit_log WHERE entity = 'student' \
              AND action = 'student.delete' AND entity_id IN ({}) ORDER BY id",
-            vec!["?"; ids.len()].join(", ")
+            crate::dialect::placeholders(ids.len())
         );
         let rows: Vec<(i64, String)> = on_pool!(self, p => {
             let mut q = sqlx::query_as(&sql);

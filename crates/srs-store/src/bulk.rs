@@ -2,6 +2,7 @@
 //! transaction, one audit entry per student changed, all or nothing.
 
 use crate::audit::to_json;
+use crate::dialect::placeholders;
 use crate::filter::StudentFilter;
 use crate::generation::in_write_tx;
 use crate::rows::{StudentRow, STUDENT_COLUMNS};
@@ -102,22 +103,16 @@ impl Store {
             ));
         }
         let department = match &change.department {
-            Some(name) => {
-                let (id, canonical) = self.department_for_new_student(name).await?;
-                let canonical = DepartmentName::parse(&canonical)
-                    .map_err(|e| StoreError::Corrupt(format!("department {id}: {e}")))?;
-                Some((id, canonical))
-            }
+            Some(name) => Some(self.department_for_new_student(name).await?),
             None => None,
         };
         let (sql, args) = target_query(target)?;
-        // Locks the rows it reads: nothing changes them between the check
-        // and the update.
-        let sql = format!("{sql} FOR UPDATE");
         let sql = match &self.pool {
+            // Locks the rows it reads: nothing changes them between the
+            // check and the update.
+            crate::Pool::MySql(_) => format!("{sql} FOR UPDATE"),
             // SQLite has no FOR UPDATE: its writer is alone anyway.
-            crate::Pool::Sqlite(_) => sql.trim_end_matches(" FOR UPDATE").to_owned(),
-            crate::Pool::MySql(_) => sql,
+            crate::Pool::Sqlite(_) => sql,
         };
         let now = Utc::now();
         let result = on_writer!(self, p => in_write_tx!(p, tx => {
@@ -228,7 +223,7 @@ fn target_query(target: &BulkTarget) -> StoreResult<(String, Vec<Arg>)> {
             if unique.len() != ids.len() {
                 return Err(StoreError::Conflict("a student was chosen twice".into()));
             }
-            let marks = vec!["?"; ids.len()].join(", ");
+            let marks = placeholders(ids.len());
             Ok((
                 format!(
                     "SELECT {STUDENT_COLUMNS} FROM students s \

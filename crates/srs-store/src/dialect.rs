@@ -11,6 +11,11 @@ const MYSQL_READ_ONLY_MODE: u16 = 1836;
 /// SQLite primary result code for an attempt to write a read-only database.
 const SQLITE_READONLY: i64 = 8;
 
+/// `n` comma-separated `?` placeholders, for an `IN (...)` list.
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 /// The id the database assigned to the row just inserted.
 pub(crate) trait InsertedId {
     fn inserted_id(&self) -> i64;

@@ -6,6 +6,8 @@
 
 use crate::generation::in_write_tx;
 use crate::rows::{name_key, phone_digits, search_text};
+use crate::{on_pool, on_writer, Store, StoreResult};
+use srs_domain::{Email, FullName, StudentNumber};
 
 /// A student's columns that its folded text is made of.
 type FoldedRow = (
@@ -16,8 +18,6 @@ type FoldedRow = (
     Option<String>,
     Option<String>,
 );
-use crate::{on_pool, on_writer, Store, StoreResult};
-use srs_domain::{Email, FullName, StudentNumber};
 
 /// The folding rules' version; raise it whenever `fold` changes.
 pub(crate) const FOLD_VERSION: i64 = 1;
@@ -74,7 +74,7 @@ impl Store {
                         name_key(&name),
                         search_text(
                             &name,
-                            &number,
+                            Some(&number),
                             email.as_ref(),
                             &phone_digits(phone.as_ref(), &contacts),
                         ),

@@ -184,7 +184,7 @@ impl Store {
     ) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in keys.chunks(LOOKUP_CHUNK) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let placeholders = crate::dialect::placeholders(chunk.len());
             let live = if live_only {
                 " AND deleted_at IS NULL"
             } else {
@@ -211,7 +211,7 @@ impl Store {
     ) -> StoreResult<HashSet<(String, NaiveDate)>> {
         let mut found = HashSet::new();
         for chunk in names.chunks(LOOKUP_CHUNK) {
-            let placeholders = vec!["?"; chunk.len()].join(", ");
+            let placeholders = crate::dialect::placeholders(chunk.len());
             let sql = format!(
                 "SELECT name_key, date_of_birth FROM students WHERE deleted_at IS NULL AND name_key IN ({placeholders})"
             );

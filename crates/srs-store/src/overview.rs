@@ -208,7 +208,7 @@ impl Store {
         } else {
             let sql = format!(
                 "SELECT id, full_name FROM students WHERE id IN ({})",
-                vec!["?"; ids.len()].join(", ")
+                crate::dialect::placeholders(ids.len())
             );
             on_pool!(self, p => {
                 let mut q = sqlx::query_as(&sql);

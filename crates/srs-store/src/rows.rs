@@ -101,16 +101,21 @@ impl TryFrom<DepartmentRow> for Department {
     }
 }
 
-/// The folded text `q` searches (see `srs_domain::fold`): name, number,
-/// e-mail, and the digits of the student's and their emergency contacts'
-/// phone numbers (`phones`, from [`phone_digits`]).
+/// The folded text `q` searches (see `srs_domain::fold`): name, number
+/// (a new student's is added once assigned), e-mail, and the digits of the
+/// student's and their emergency contacts' phone numbers (`phones`, from
+/// [`phone_digits`]).
 pub(crate) fn search_text(
     name: &FullName,
-    number: &StudentNumber,
+    number: Option<&StudentNumber>,
     email: Option<&Email>,
     phones: &str,
 ) -> String {
-    let mut s = format!("{} {}", name.as_str(), number.as_str());
+    let mut s = name.as_str().to_owned();
+    if let Some(n) = number {
+        s.push(' ');
+        s.push_str(n.as_str());
+    }
     if let Some(e) = email {
         s.push(' ');
         s.push_str(e.as_str());

@@ -99,7 +99,12 @@ impl<'a> StudentValues<'a> {
             department_id: department.get(),
             status: new.status.as_str(),
             enrolled_on: new.enrolled_on.date(),
-            search_text: search_text_without_number(new),
+            search_text: search_text(
+                &new.full_name,
+                None,
+                new.email.as_ref(),
+                &phone_digits(new.phone.as_ref(), &new.emergency_contacts),
+            ),
         }
     }
 }
@@ -357,11 +362,12 @@ impl Store {
         }))
     }
 
-    /// The department's id if it exists and takes new students.
+    /// The department's id and its name as stored (its own spelling), if
+    /// it exists and takes new students.
     pub(crate) async fn department_for_new_student(
         &self,
         name: &DepartmentName,
-    ) -> StoreResult<(DepartmentId, String)> {
+    ) -> StoreResult<(DepartmentId, DepartmentName)> {
         // Departments change rarely: answered from the cache while the
         // departments generation says nothing changed.
         let generation = self.generations().await?.departments;
@@ -396,7 +402,11 @@ impl Store {
                 format!("department '{name}' is retired and takes no new students"),
             )
             .into()),
-            Some(d) => Ok((DepartmentId::new(d.id), d.name)),
+            Some(d) => {
+                let stored = DepartmentName::parse(&d.name)
+                    .map_err(|e| StoreError::Corrupt(format!("department {}: {e}", d.id)))?;
+                Ok((DepartmentId::new(d.id), stored))
+            }
         }
     }
 
@@ -497,8 +507,6 @@ impl Store {
         }
         let (department, department_name) =
             self.department_for_new_student(&new.department).await?;
-        let department_name = DepartmentName::parse(&department_name)
-            .map_err(|e| StoreError::Corrupt(format!("department {department}: {e}")))?;
         if let Some(email) = &new.email {
             if let Some(existing) = self.live_email_owner(email, None).await? {
                 return Err(StoreError::Duplicate {
@@ -596,10 +604,7 @@ impl Store {
         }
         let (department_id, department_name) = match &patch.department {
             Some(name) if name.unique_key() != current.department.unique_key() => {
-                let (id, canonical) = self.department_for_new_student(name).await?;
-                let canonical = DepartmentName::parse(&canonical)
-                    .map_err(|e| StoreError::Corrupt(format!("department {id}: {e}")))?;
-                (id, canonical)
+                self.department_for_new_student(name).await?
             }
             _ => (
                 self.department_id_of(&current.department).await?,
@@ -624,7 +629,7 @@ impl Store {
         };
         let search = search_text(
             &after.full_name,
-            &after.student_number,
+            Some(&after.student_number),
             after.email.as_ref(),
             &phone_digits(after.phone.as_ref(), &after.emergency_contacts),
         );
@@ -801,20 +806,6 @@ impl Store {
         tracing::info!(purged, "deleted students purged");
         Ok(purged)
     }
-}
-
-pub(crate) fn search_text_without_number(new: &NewStudent) -> String {
-    let mut s = new.full_name.as_str().to_owned();
-    if let Some(e) = &new.email {
-        s.push(' ');
-        s.push_str(e.as_str());
-    }
-    let phones = phone_digits(new.phone.as_ref(), &new.emergency_contacts);
-    if !phones.is_empty() {
-        s.push(' ');
-        s.push_str(&phones);
-    }
-    srs_domain::fold(&s)
 }
 
 /// The WHERE clause and its arguments, all bound as parameters.
