@@ -256,14 +256,24 @@ impl EmergencyContacts {
     }
 }
 
+impl EmergencyContacts {
+    /// One contact in the text form [`EmergencyContacts::parse`] reads:
+    /// `Name (relationship): phone`.
+    pub fn entry(name: &str, relationship: &str, phone: &str) -> String {
+        format!("{name} ({relationship}): {phone}")
+    }
+
+    /// Entries in the text form, first to call first.
+    pub fn joined(entries: impl IntoIterator<Item = String>) -> String {
+        entries.into_iter().collect::<Vec<_>>().join("; ")
+    }
+}
+
 impl fmt::Display for EmergencyContacts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: Vec<String> = self
-            .0
-            .iter()
-            .map(|c| format!("{} ({}): {}", c.name, c.relationship, c.phone))
-            .collect();
-        f.write_str(&text.join("; "))
+        f.write_str(&Self::joined(self.0.iter().map(|c| {
+            Self::entry(c.name.as_str(), &c.relationship, c.phone.as_str())
+        })))
     }
 }
 

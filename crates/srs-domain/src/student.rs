@@ -440,6 +440,15 @@ impl Student {
         }
     }
 
+    /// A field's value as people read it on pages and in exports: as
+    /// [`Student::text`], but a status by its label ("On leave").
+    pub fn shown(&self, field: StudentField) -> String {
+        match field {
+            StudentField::Status => self.status.label().to_owned(),
+            _ => self.text(field),
+        }
+    }
+
     /// Every field as text, as a change that would leave it as it is.
     pub fn raw(&self) -> RawStudent {
         let mut raw = RawStudent::default();

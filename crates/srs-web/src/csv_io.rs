@@ -66,11 +66,8 @@ pub(crate) fn header_row() -> Bytes {
 pub(crate) fn student_row(s: &Student) -> Bytes {
     let fields: Vec<String> = StudentField::ALL
         .iter()
-        .map(|f| match f {
-            // As the pages show it; an import reads labels as well as codes.
-            StudentField::Status => s.status.label().to_owned(),
-            _ => s.text(*f),
-        })
+        // As the pages show it; an import reads labels as well as codes.
+        .map(|f| s.shown(*f))
         // UTC to the second: what a spreadsheet shows and sorts.
         .chain([s.created_at, s.updated_at].map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
         .map(|c| neutralise(&c))

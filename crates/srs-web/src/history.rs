@@ -136,14 +136,7 @@ pub fn field_label(field: &str) -> String {
     }
     match field {
         "deleted_at" => "Deleted on".into(),
-        other => {
-            let words = other.replace('_', " ");
-            let mut chars = words.chars();
-            match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
-                None => String::new(),
-            }
-        }
+        other => crate::page::capitalised(&other.replace('_', " ")),
     }
 }
 
@@ -189,18 +182,13 @@ pub fn display_field(field: &str, v: &Value) -> String {
                     .unwrap_or_default()
                     .to_owned()
             };
-            return list
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} ({}): {}",
-                        text(c, "name"),
-                        text(c, "relationship"),
-                        text(c, "phone")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
+            return srs_domain::EmergencyContacts::joined(list.iter().map(|c| {
+                srs_domain::EmergencyContacts::entry(
+                    &text(c, "name"),
+                    &text(c, "relationship"),
+                    &text(c, "phone"),
+                )
+            }));
         }
     }
     if field == "status" {

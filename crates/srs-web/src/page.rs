@@ -419,3 +419,39 @@ pub fn moment(at: &chrono::DateTime<chrono::Utc>, shown: Shown) -> String {
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
 }
+
+/// `text` with a capital first letter.
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A message as a sentence: a capital first letter and a closing full
+/// stop. The API's messages are terse fragments ("full name is
+/// required"); a page shows "Full name is required."
+pub fn sentence(message: &str) -> String {
+    let mut out = capitalised(message.trim());
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+#[cfg(test)]
+mod sentence_tests {
+    use super::sentence;
+
+    #[test]
+    fn fragments_become_sentences_and_sentences_stay() {
+        assert_eq!(sentence("full name is required"), "Full name is required.");
+        assert_eq!(
+            sentence("The student must be at least 16; this date of birth makes them 11."),
+            "The student must be at least 16; this date of birth makes them 11."
+        );
+        assert_eq!(sentence("émile?"), "Émile?");
+        assert_eq!(sentence("  "), "");
+    }
+}

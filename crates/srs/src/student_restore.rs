@@ -18,15 +18,12 @@ struct Row {
 }
 
 fn rows(then: &Student, now: &Student) -> Vec<Row> {
-    let shown = |s: &Student, f: StudentField| match f {
-        StudentField::Status => s.status.label().to_owned(),
-        _ => {
-            let text = s.text(f).replace('\n', ", ");
-            if text.is_empty() {
-                "-".to_owned()
-            } else {
-                text
-            }
+    let shown = |s: &Student, f: StudentField| {
+        let text = s.shown(f).replace('\n', ", ");
+        if text.is_empty() {
+            "-".to_owned()
+        } else {
+            text
         }
     };
     let state = |s: &Student| {

@@ -7,7 +7,7 @@ use super::forms::CsrfForm;
 use super::students::url;
 use crate::auth::Registrar;
 use crate::error::ApiError;
-use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
+use crate::page::{redirect_with_flash, render, sentence, Flash, PageCtx, PageError, PageResult};
 use crate::routes::api::students::ListQuery;
 use crate::state::AppState;
 use askama::Template;
@@ -215,22 +215,14 @@ fn refused(ctx: PageCtx, input: BulkInput, status: StatusCode, message: String) 
 /// The message a store refusal shows on the page.
 fn refusal(e: StoreError) -> Result<String, PageError> {
     match e {
-        StoreError::Conflict(why) => Ok(format!("{}.", capitalised(&why))),
+        StoreError::Conflict(why) => Ok(sentence(&why)),
         StoreError::Invalid(errors) => Ok(errors
             .0
             .iter()
-            .map(|e| format!("{}.", capitalised(&e.message)))
+            .map(|e| sentence(&e.message))
             .collect::<Vec<_>>()
             .join(" ")),
         other => Err(other.into()),
-    }
-}
-
-fn capitalised(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

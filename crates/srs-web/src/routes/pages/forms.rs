@@ -56,7 +56,7 @@ impl FormView {
             .map(|e| SummaryLine {
                 field: e.field.clone(),
                 label: crate::history::field_label(&e.field),
-                message: sentence(&e.message),
+                message: crate::page::sentence(&e.message),
             })
             .collect()
     }
@@ -76,8 +76,22 @@ impl FormView {
 
     /// The error to show under `field`, as a sentence.
     pub fn error(&self, field: &str) -> Option<String> {
-        self.errors.message_for(field).map(sentence)
+        self.errors.message_for(field).map(crate::page::sentence)
     }
+}
+
+/// Refuses a form, as its name-value pairs, whose CSRF token does not
+/// match the page cookie's.
+pub(crate) fn check_csrf_of(
+    ctx: &crate::page::PageCtx,
+    pairs: &[(String, String)],
+) -> Result<(), PageError> {
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf_token")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    ctx.check_csrf(token)
 }
 
 /// A form body whose CSRF token matched the page cookie's: a handler that
@@ -101,12 +115,7 @@ where
         let req = axum::extract::Request::from_parts(parts, body);
         let form = Form::<Vec<(String, String)>>::from_request(req, state).await;
         let pairs = form_or_400(form)?;
-        let token = pairs
-            .iter()
-            .find(|(k, _)| k == "csrf_token")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default();
-        ctx.check_csrf(token)?;
+        check_csrf_of(&ctx, &pairs)?;
         // Decoded again into the handler's type: the pairs keep repeated
         // keys (lists of ids) that a struct reads as a sequence.
         let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
@@ -117,37 +126,5 @@ where
             )
         })?;
         Ok(Self(value))
-    }
-}
-
-/// A message as a sentence: a capital first letter and a closing full
-/// stop. The API's messages are terse fragments ("full name is
-/// required"); a page shows "Full name is required."
-pub fn sentence(message: &str) -> String {
-    let message = message.trim();
-    let mut chars = message.chars();
-    let Some(first) = chars.next() else {
-        return String::new();
-    };
-    let mut out: String = first.to_uppercase().chain(chars).collect();
-    if !out.ends_with(['.', '!', '?']) {
-        out.push('.');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sentence;
-
-    #[test]
-    fn fragments_become_sentences_and_sentences_stay() {
-        assert_eq!(sentence("full name is required"), "Full name is required.");
-        assert_eq!(
-            sentence("The student must be at least 16; this date of birth makes them 11."),
-            "The student must be at least 16; this date of birth makes them 11."
-        );
-        assert_eq!(sentence("émile?"), "Émile?");
-        assert_eq!(sentence("  "), "");
     }
 }

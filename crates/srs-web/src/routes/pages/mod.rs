@@ -11,7 +11,6 @@ mod overview;
 mod session;
 mod students;
 
-pub(crate) use forms::sentence;
 pub(crate) use session::keep_form_of_expired_session;
 
 use crate::state::AppState;

@@ -81,12 +81,7 @@ pub(crate) async fn keep_form_of_expired_session(
     // Only a form from one of our own pages (its token matches the cookie,
     // which other sites cannot send) is kept: a form forged elsewhere must
     // not come back to the user as theirs after sign-in.
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "csrf_token")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    if ctx.check_csrf(token).is_err() {
+    if super::forms::check_csrf_of(&ctx, &pairs).is_err() {
         let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
         return next.run(req).await;
     }

@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use srs_domain::{
-    NewStudent, RawStudent, Status, Student, StudentField, StudentId, StudentPatch, Widget,
+    EmergencyContacts, NewStudent, RawStudent, Status, Student, StudentField, StudentId,
+    StudentPatch, Widget,
 };
 use srs_store::{CreateOptions, Created, DuplicateKind, Sort, SortKey, StoreError, StudentRef};
 
@@ -381,13 +382,7 @@ impl FormPage {
         StudentField::ALL
             .into_iter()
             .filter(|f| *f != StudentField::StudentNumber)
-            .map(|f| {
-                let value = match f {
-                    StudentField::Status => saved.status.label().to_owned(),
-                    _ => saved.text(f),
-                };
-                (f.label(), value)
-            })
+            .map(|f| (f.label(), saved.shown(f)))
             .collect()
     }
 
@@ -401,7 +396,7 @@ impl FormPage {
 }
 
 /// The inputs of the emergency-contact rows: name, relationship, phone.
-const CONTACT_INPUTS: [[&str; 3]; srs_domain::EmergencyContacts::MAX] = [
+const CONTACT_INPUTS: [[&str; 3]; EmergencyContacts::MAX] = [
     [
         "emergency_name_1",
         "emergency_relationship_1",
@@ -434,7 +429,7 @@ impl<'de> Deserialize<'de> for StudentInput {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let pairs = Vec::<(String, String)>::deserialize(d)?;
         let mut input = StudentInput::default();
-        let mut rows = [[""; 3]; srs_domain::EmergencyContacts::MAX].map(|r| r.map(String::from));
+        let mut rows = [[""; 3]; EmergencyContacts::MAX].map(|r| r.map(String::from));
         for (key, value) in &pairs {
             if let Some(field) = StudentField::named(key) {
                 input.raw.set(field, value.clone());
@@ -453,14 +448,11 @@ impl<'de> Deserialize<'de> for StudentInput {
             }
         }
         // The rows in their text form; a row left blank is no contact.
-        let contacts: Vec<String> = rows
-            .iter()
-            .filter(|r| r.iter().any(|p| !p.is_empty()))
-            .map(|[name, relationship, phone]| format!("{name} ({relationship}): {phone}"))
-            .collect();
-        input
-            .raw
-            .set(StudentField::EmergencyContacts, contacts.join("; "));
+        let contacts =
+            EmergencyContacts::joined(rows.iter().filter(|r| r.iter().any(|p| !p.is_empty())).map(
+                |[name, relationship, phone]| EmergencyContacts::entry(name, relationship, phone),
+            ));
+        input.raw.set(StudentField::EmergencyContacts, contacts);
         Ok(input)
     }
 }
