@@ -123,15 +123,6 @@ pub struct ImportSummary {
     pub skipped: Vec<srs_store::RowError>,
 }
 
-impl ImportSummary {
-    /// How many distinct lines were skipped.
-    pub fn skipped_rows(&self) -> usize {
-        let mut lines: Vec<u64> = self.skipped.iter().map(|e| e.line).collect();
-        lines.dedup();
-        lines.len()
-    }
-}
-
 /// Checks a CSV and imports every row or none; with `skip_invalid`, the
 /// rows without problems and a report of the others.
 pub(crate) async fn run_import(

@@ -39,6 +39,17 @@ struct ImportPage {
 }
 
 impl ImportPage {
+    /// After an import that skipped rows: how many lines it skipped (a
+    /// line may have several problems).
+    fn skipped_rows(&self) -> usize {
+        if self.summary.is_none() {
+            return 0;
+        }
+        let mut lines: Vec<u64> = self.row_errors.iter().map(|e| e.line).collect();
+        lines.dedup();
+        lines.len()
+    }
+
     /// "1 problem", "2 problems".
     fn problems(&self) -> String {
         match self.row_errors.len() {
@@ -157,8 +168,9 @@ async fn upload(
         ));
     };
     match run_import(&state, &file, options, skip_invalid, &auth.actor).await {
-        Ok(summary) => {
-            let skipped = summary.skipped.clone();
+        Ok(mut summary) => {
+            // The skipped rows are shown as the report's rows.
+            let skipped = std::mem::take(&mut summary.skipped);
             Ok(page(
                 ctx,
                 StatusCode::OK,
