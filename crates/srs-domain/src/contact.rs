@@ -1,7 +1,7 @@
 //! How to reach a student: a phone number, a postal address, and the
 //! people to call in an emergency.
 
-use crate::{FullName, ParseError};
+use crate::{collapse_spaces, FullName, ParseError};
 use serde::Serialize;
 use std::fmt;
 
@@ -20,7 +20,7 @@ impl Phone {
 
     /// Parses a number, collapsing runs of spaces.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = collapse_spaces(raw);
         if text.is_empty() {
             return Err(ParseError::new("The phone number is empty."));
         }
@@ -82,7 +82,7 @@ impl PostalAddress {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let lines: Vec<String> = raw
             .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(collapse_spaces)
             .filter(|l| !l.is_empty())
             .collect();
         if lines.is_empty() {
@@ -164,11 +164,7 @@ impl EmergencyContacts {
             .filter(|e| !e.is_empty())
             .collect();
         if entries.len() > Self::MAX {
-            return Err(ParseError::new(format!(
-                "A student has at most {} emergency contacts; {} were given.",
-                Self::MAX,
-                entries.len()
-            )));
+            return Err(Self::too_many(entries.len()));
         }
         let contacts = entries
             .iter()
@@ -204,10 +200,7 @@ impl EmergencyContacts {
         phone: &str,
     ) -> Result<EmergencyContact, String> {
         let name = FullName::parse(name).map_err(|e| format!("name: {e}"))?;
-        let relationship = relationship
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let relationship = collapse_spaces(relationship);
         if relationship.is_empty() {
             return Err("the relationship is empty (mother, guardian, partner…).".into());
         }
@@ -233,14 +226,17 @@ impl EmergencyContacts {
         })
     }
 
+    fn too_many(given: usize) -> ParseError {
+        ParseError::new(format!(
+            "A student has at most {} emergency contacts; {given} were given.",
+            Self::MAX
+        ))
+    }
+
     /// The contacts as a list.
     pub fn from_list(contacts: Vec<EmergencyContact>) -> Result<Self, ParseError> {
         if contacts.len() > Self::MAX {
-            return Err(ParseError::new(format!(
-                "A student has at most {} emergency contacts; {} were given.",
-                Self::MAX,
-                contacts.len()
-            )));
+            return Err(Self::too_many(contacts.len()));
         }
         Ok(Self(contacts))
     }

@@ -12,7 +12,7 @@ pub struct DepartmentName(String);
 impl DepartmentName {
     /// Parses a name, trimming it and collapsing runs of spaces.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        let s = crate::collapse_spaces(raw);
         let count = s.chars().count();
         if count == 0 {
             return Err(ParseError::new("department is required"));

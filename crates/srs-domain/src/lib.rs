@@ -34,3 +34,9 @@ pub use site::{SiteName, SiteRole};
 pub use status::Status;
 pub use student::{NewStudent, RawStudent, Student, StudentPatch};
 pub use student_number::StudentNumber;
+
+/// `text` with every run of white space (line breaks included) made one
+/// space, and none at either end.
+pub(crate) fn collapse_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

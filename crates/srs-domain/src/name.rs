@@ -21,7 +21,7 @@ impl FullName {
     /// Parses a name, normalising it to NFC and collapsing runs of spaces.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let composed: String = raw.nfc().collect();
-        let collapsed = composed.split_whitespace().collect::<Vec<_>>().join(" ");
+        let collapsed = crate::collapse_spaces(&composed);
         let count = collapsed.chars().count();
         if count == 0 {
             return Err(ParseError::new("full name is required"));
