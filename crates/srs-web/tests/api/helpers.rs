@@ -285,6 +285,39 @@ impl TestApp {
         client_for(&self.store, &self.address, username, role).await
     }
 
+    /// Posts a page form (urlencoded) as this app's admin.
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    /// Uploads `csv` on the import page with a fresh CSRF token and the
+    /// ticked `options` (e.g. `dry_run`, `skip_invalid`).
+    pub async fn upload_csv(&self, csv: &str, options: &[&str]) -> Response {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf_token", self.csrf_token().await)
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+                    .file_name("students.csv")
+                    .mime_str("text/csv")
+                    .expect("mime"),
+            );
+        for option in options {
+            form = form.text(option.to_string(), "true");
+        }
+        self.client
+            .post(self.url("/import"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload")
+    }
+
     /// A fresh CSRF token: load a page, then read the hidden form field.
     pub async fn csrf_token(&self) -> String {
         csrf_of(&self.client, &self.url("/students/new")).await

@@ -99,12 +99,8 @@ both_engines!(a_note_is_added_from_the_student_page, |app| {
 
     let long = "y".repeat(2001);
     let refused = app
-        .client
-        .post(app.url(&page))
-        .form(&[("csrf_token", csrf.as_str()), ("body", long.as_str())])
-        .send()
-        .await
-        .expect("sent");
+        .post_form(&page, &[("csrf_token", &csrf), ("body", &long)])
+        .await;
     assert_eq!(refused.status(), 422);
     let html = refused.text().await.expect("html");
     assert!(html.contains("a note holds at most 2000"), "{html}");
@@ -112,15 +108,11 @@ both_engines!(a_note_is_added_from_the_student_page, |app| {
     assert!(html.contains("aria-describedby=\"note-body-error\""));
 
     let added = app
-        .client
-        .post(app.url(&page))
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("body", "Met with <b>parents</b>"),
-        ])
-        .send()
-        .await
-        .expect("sent");
+        .post_form(
+            &page,
+            &[("csrf_token", &csrf), ("body", "Met with <b>parents</b>")],
+        )
+        .await;
     assert_eq!(added.status(), 303);
     let html = app
         .get(&format!("/students/{id}"))
@@ -133,12 +125,6 @@ both_engines!(a_note_is_added_from_the_student_page, |app| {
         "escaped: {html}"
     );
     assert!(html.contains("Note added."));
-    let forged = app
-        .client
-        .post(app.url(&page))
-        .form(&[("body", "no token")])
-        .send()
-        .await
-        .expect("sent");
+    let forged = app.post_form(&page, &[("body", "no token")]).await;
     assert_eq!(forged.status(), 403);
 });

@@ -1,34 +1,24 @@
 use crate::both_engines;
-use crate::helpers::TestApp;
 use serde_json::Value;
-
-async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .form(form)
-        .send()
-        .await
-        .expect("sent")
-}
 
 both_engines!(
     pages_add_a_student_through_the_form_and_show_the_site_banner,
     |app| {
         let token = app.csrf_token().await;
-        let response = post_form(
-            &app,
-            "/students",
-            &[
-                ("csrf_token", &token),
-                ("full_name", "Ada Lovelace"),
-                ("email", "ada@example.edu"),
-                ("date_of_birth", "2001-12-10"),
-                ("department", "Computer Science"),
-                ("status", "active"),
-                ("enrolled_on", ""),
-            ],
-        )
-        .await;
+        let response = app
+            .post_form(
+                "/students",
+                &[
+                    ("csrf_token", &token),
+                    ("full_name", "Ada Lovelace"),
+                    ("email", "ada@example.edu"),
+                    ("date_of_birth", "2001-12-10"),
+                    ("department", "Computer Science"),
+                    ("status", "active"),
+                    ("enrolled_on", ""),
+                ],
+            )
+            .await;
         assert_eq!(response.status(), 303);
         let location = response.headers()["location"]
             .to_str()
@@ -50,18 +40,18 @@ both_engines!(
     form_errors_keep_the_input_and_show_next_to_the_field,
     |app| {
         let token = app.csrf_token().await;
-        let response = post_form(
-            &app,
-            "/students",
-            &[
-                ("csrf_token", &token),
-                ("full_name", "Kept Name"),
-                ("date_of_birth", "2020-01-01"),
-                ("department", "Arts"),
-                ("status", "active"),
-            ],
-        )
-        .await;
+        let response = app
+            .post_form(
+                "/students",
+                &[
+                    ("csrf_token", &token),
+                    ("full_name", "Kept Name"),
+                    ("date_of_birth", "2020-01-01"),
+                    ("department", "Arts"),
+                    ("status", "active"),
+                ],
+            )
+            .await;
         assert_eq!(response.status(), 422);
         let html = response.text().await.expect("html");
         assert!(
@@ -88,26 +78,26 @@ both_engines!(
             "",
             "0000000000000000000000000000000000000000000000000000000000000000",
         ] {
-            let response = post_form(
-                &app,
-                "/students",
-                &[
-                    ("csrf_token", token),
-                    ("full_name", "Mallory Evil"),
-                    ("date_of_birth", "2000-01-01"),
-                    ("department", "Arts"),
-                ],
-            )
-            .await;
+            let response = app
+                .post_form(
+                    "/students",
+                    &[
+                        ("csrf_token", token),
+                        ("full_name", "Mallory Evil"),
+                        ("date_of_birth", "2000-01-01"),
+                        ("department", "Arts"),
+                    ],
+                )
+                .await;
             assert_eq!(response.status(), 403, "token {token:?}");
         }
         let s = app.create_student("Victim Student", None).await;
-        let response = post_form(
-            &app,
-            &format!("/students/{}/delete", s["id"]),
-            &[("csrf_token", "nope")],
-        )
-        .await;
+        let response = app
+            .post_form(
+                &format!("/students/{}/delete", s["id"]),
+                &[("csrf_token", "nope")],
+            )
+            .await;
         assert_eq!(response.status(), 403);
         let list: Value = app
             .get("/api/v1/students")
@@ -177,21 +167,21 @@ both_engines!(
             )
             .await;
         assert_eq!(api.status(), 200);
-        let response = post_form(
-            &app,
-            &format!("/students/{id}/edit"),
-            &[
-                ("csrf_token", &token),
-                ("version", "1"),
-                ("full_name", "My Edit"),
-                ("email", ""),
-                ("date_of_birth", "2000-03-15"),
-                ("department", "Computer Science"),
-                ("status", "active"),
-                ("enrolled_on", &chrono::Utc::now().date_naive().to_string()),
-            ],
-        )
-        .await;
+        let response = app
+            .post_form(
+                &format!("/students/{id}/edit"),
+                &[
+                    ("csrf_token", &token),
+                    ("version", "1"),
+                    ("full_name", "My Edit"),
+                    ("email", ""),
+                    ("date_of_birth", "2000-03-15"),
+                    ("department", "Computer Science"),
+                    ("status", "active"),
+                    ("enrolled_on", &chrono::Utc::now().date_naive().to_string()),
+                ],
+            )
+            .await;
         assert_eq!(response.status(), 409);
         let html = response.text().await.expect("html");
         assert!(html.contains("changed by someone else"));
@@ -222,12 +212,9 @@ both_engines!(delete_page_confirms_then_flash_offers_restore, |app| {
         .expect("html");
     assert!(confirm.contains("Delete Short Lived?"));
     let token = app.csrf_token().await;
-    let response = post_form(
-        &app,
-        &format!("/students/{id}/delete"),
-        &[("csrf_token", &token)],
-    )
-    .await;
+    let response = app
+        .post_form(&format!("/students/{id}/delete"), &[("csrf_token", &token)])
+        .await;
     assert_eq!(response.status(), 303);
     let list = app.get("/students").await.text().await.expect("html");
     assert!(
@@ -259,12 +246,12 @@ both_engines!(delete_page_confirms_then_flash_offers_restore, |app| {
         "who deleted it: {deleted}"
     );
     assert!(deleted.contains(&format!("href=\"/students/{id}\"")));
-    let response = post_form(
-        &app,
-        &format!("/students/{id}/restore"),
-        &[("csrf_token", &token)],
-    )
-    .await;
+    let response = app
+        .post_form(
+            &format!("/students/{id}/restore"),
+            &[("csrf_token", &token)],
+        )
+        .await;
     assert_eq!(response.status(), 303);
     assert_eq!(
         app.get(&format!("/api/v1/students/{id}")).await.status(),
@@ -409,28 +396,13 @@ both_engines!(
         let upload = |dry_run: bool| {
             let app = &app;
             async move {
-                let token = app.csrf_token().await;
                 let csv = "full_name,date_of_birth,department\nBob Young,2020-01-01,Arts\n";
-                let mut form = reqwest::multipart::Form::new()
-                    .text("csrf_token", token)
-                    .text("allow_duplicates", "true")
-                    .part(
-                        "file",
-                        reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
-                            .file_name("students.csv")
-                            .mime_str("text/csv")
-                            .expect("mime"),
-                    );
-                if dry_run {
-                    form = form.text("dry_run", "true");
-                }
-                let r = app
-                    .client
-                    .post(app.url("/import"))
-                    .multipart(form)
-                    .send()
-                    .await
-                    .expect("upload");
+                let options: &[&str] = if dry_run {
+                    &["allow_duplicates", "dry_run"]
+                } else {
+                    &["allow_duplicates"]
+                };
+                let r = app.upload_csv(csv, options).await;
                 assert_eq!(r.status(), 422);
                 r.text().await.expect("html")
             }
@@ -448,27 +420,8 @@ both_engines!(
         assert!(!real.contains("name=\"dry_run\" value=\"true\" checked"));
 
         // A duplicate names the page's own option, not the API's parameter.
-        let token = app.csrf_token().await;
         let csv = "full_name,date_of_birth,department\nAda Twice,2001-01-01,Arts\nAda Twice,2001-01-01,Arts\n";
-        let form = reqwest::multipart::Form::new()
-            .text("csrf_token", token)
-            .part(
-                "file",
-                reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
-                    .file_name("students.csv")
-                    .mime_str("text/csv")
-                    .expect("mime"),
-            );
-        let html = app
-            .client
-            .post(app.url("/import"))
-            .multipart(form)
-            .send()
-            .await
-            .expect("upload")
-            .text()
-            .await
-            .expect("html");
+        let html = app.upload_csv(csv, &[]).await.text().await.expect("html");
         assert!(
             html.contains("Line 2 has the same name and date of birth; to import it anyway, tick “Accept rows with the same name and date of birth as an existing student”."),
             "{html}"
@@ -490,17 +443,17 @@ both_engines!(pages_mark_the_current_menu_item_and_invalid_fields, |app| {
 
     // A refused form marks its fields for assistive technology.
     let token = app.csrf_token().await;
-    let r = post_form(
-        &app,
-        "/students",
-        &[
-            ("csrf_token", &token),
-            ("full_name", "A"),
-            ("date_of_birth", "2000-01-01"),
-            ("department", "Arts"),
-        ],
-    )
-    .await;
+    let r = app
+        .post_form(
+            "/students",
+            &[
+                ("csrf_token", &token),
+                ("full_name", "A"),
+                ("date_of_birth", "2000-01-01"),
+                ("department", "Arts"),
+            ],
+        )
+        .await;
     let html = r.text().await.expect("html");
     let at = html.find("id=\"full_name\"").expect("the name field");
     let field = &html[at..at + html[at..].find('>').expect("tag end")];
@@ -616,26 +569,9 @@ both_engines!(
 );
 
 both_engines!(the_import_page_can_import_only_the_good_rows, |app| {
-    let token = app.csrf_token().await;
     let csv =
         "full_name,date_of_birth,department\nGood Row,2001-01-01,Arts\nBob Young,2020-01-01,Arts\n";
-    let form = reqwest::multipart::Form::new()
-        .text("csrf_token", token)
-        .text("skip_invalid", "true")
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
-                .file_name("students.csv")
-                .mime_str("text/csv")
-                .expect("mime"),
-        );
-    let r = app
-        .client
-        .post(app.url("/import"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let r = app.upload_csv(csv, &["skip_invalid"]).await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.expect("html");
     assert!(
@@ -660,18 +596,18 @@ both_engines!(the_import_page_can_import_only_the_good_rows, |app| {
 
 both_engines!(form_errors_read_as_sentences, |app| {
     let token = app.csrf_token().await;
-    let response = post_form(
-        &app,
-        "/students",
-        &[
-            ("csrf_token", &token),
-            ("full_name", ""),
-            ("date_of_birth", "2015-06-01"),
-            ("department", "Arts"),
-            ("status", "active"),
-        ],
-    )
-    .await;
+    let response = app
+        .post_form(
+            "/students",
+            &[
+                ("csrf_token", &token),
+                ("full_name", ""),
+                ("date_of_birth", "2015-06-01"),
+                ("department", "Arts"),
+                ("status", "active"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 422);
     let html = response.text().await.expect("html");
     assert!(html.contains(">Full name is required.</div>"), "{html}");
