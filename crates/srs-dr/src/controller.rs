@@ -9,7 +9,8 @@ use crate::decide::{decide, ready, Decision, Memory, Policy};
 use crate::exposition::{self, Shared};
 use crate::gtid;
 use crate::observe::{Observation, Observer};
-use crate::published::{now_text, primary_site, EventLog, Published};
+use crate::published::{now_text, primary_site, EventLog, Published, QuorumState};
+use crate::quorum::{Leadership, PrimaryRecord, Quorum};
 use crate::request::OperatorRequest;
 use crate::secrets::Secrets;
 use crate::topology::Topology;
@@ -129,6 +130,7 @@ impl Plant for LiveTopology {
 /// The observe -> decide -> act loop over a plant.
 pub struct Controller<P> {
     plant: P,
+    quorum: Quorum,
     topology: Topology,
     memory: Memory,
     data_dir: ClusterDir,
@@ -140,15 +142,17 @@ pub struct Controller<P> {
 }
 
 impl<P: Plant> Controller<P> {
-    /// A controller of the topology in `data_dir`, remembering what it
-    /// published last (or starting with the site that is primary now).
-    pub fn new(plant: P, topology: Topology, data_dir: &ClusterDir) -> Self {
+    /// A controller of the topology in `data_dir`, leading through
+    /// `quorum`, remembering what it published last (or starting with the
+    /// site that is primary now).
+    pub fn new(plant: P, quorum: Quorum, topology: Topology, data_dir: &ClusterDir) -> Self {
         let memory = Published::read(data_dir)
             .map(|p| p.memory)
             .filter(|m| topology.site(&m.primary).is_some())
             .unwrap_or_else(|| Memory::new(&primary_site(&topology, data_dir).name));
         Self {
             plant,
+            quorum,
             memory,
             data_dir: data_dir.to_owned(),
             events: EventLog::new(data_dir),
@@ -241,9 +245,117 @@ impl<P: Plant> Controller<P> {
         advice
     }
 
+    /// The primary epoch a decision moves to, when it moves it.
+    fn moves_primary(&self, decision: &Decision) -> Option<PrimaryRecord> {
+        match decision {
+            Decision::Failover { to, epoch, .. } | Decision::Switchover { to, epoch, .. } => {
+                Some(PrimaryRecord {
+                    site: to.clone(),
+                    epoch: *epoch,
+                })
+            }
+            Decision::Promote { site, epoch, .. } if *epoch > self.memory.epoch => {
+                Some(PrimaryRecord {
+                    site: site.clone(),
+                    epoch: *epoch,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Carries out an action, recording a change of primary in the quorum:
+    /// a first promotion before the database is made writable; a failover
+    /// or switchover after its fence held (if the record then fails, this
+    /// controller was deposed, and the leader decides from what it sees).
+    async fn act(&mut self, decision: &Decision) -> anyhow::Result<Option<String>> {
+        let moved = self.moves_primary(decision);
+        if let (Decision::Promote { .. }, Some(record)) = (decision, &moved) {
+            self.quorum.record_primary(record).await?;
+            return self.plant.act(decision).await;
+        }
+        let note = self.plant.act(decision).await?;
+        if let Some(record) = &moved {
+            self.quorum.record_primary(record).await?;
+        }
+        Ok(note)
+    }
+
+    /// Takes the quorum's record of the primary on taking the lead: a
+    /// controller that led before, or never did, may remember an older one.
+    async fn adopt_recorded_primary(&mut self) -> anyhow::Result<()> {
+        let Some(record) = self.quorum.primary().await? else {
+            return Ok(());
+        };
+        let what = if record.site == self.memory.primary && record.epoch == self.memory.epoch {
+            format!(
+                "leads the cluster ({}); it records {record}",
+                self.quorum.kind()
+            )
+        } else {
+            format!(
+                "leads the cluster ({}); it records {record}, which replaces this controller's memory (site '{}', epoch {})",
+                self.quorum.kind(),
+                self.memory.primary,
+                self.memory.epoch
+            )
+        };
+        if self.topology.site(&record.site).is_none() {
+            anyhow::bail!("the quorum names {record}, which this topology does not have");
+        }
+        self.memory.primary = record.site;
+        self.memory.epoch = record.epoch;
+        self.events.record(self.memory.epoch, &what, None);
+        Ok(())
+    }
+
+    /// Publishes a follower's state: it watches, the leader acts.
+    fn follow(&mut self, leader: Option<String>) {
+        let published = Published {
+            memory: self.memory.clone(),
+            ready: false,
+            last_decision: match &leader {
+                Some(l) => format!("following the leader, {l}"),
+                None => "following: no leader can be reached".into(),
+            },
+            observed_at: now_text(),
+            pid: std::process::id(),
+            admission: None,
+            quorum: Some(QuorumState {
+                kind: self.quorum.kind().into(),
+                leading: false,
+                leader,
+            }),
+        };
+        if let Err(e) = published.write(&self.data_dir) {
+            tracing::error!(error = %e, "could not publish the controller's state");
+        }
+    }
+
     /// One observe -> decide -> act round; the decision and whether it was
-    /// carried out.
+    /// carried out. A controller that does not lead only watches.
     pub async fn step(&mut self) -> (Decision, bool) {
+        match self.quorum.lead().await {
+            Leadership::Following { leader } => {
+                self.follow(leader);
+                return (Decision::Steady, true);
+            }
+            Leadership::Leading { newly: true } => {
+                if let Err(e) = self.adopt_recorded_primary().await {
+                    let error = format!("{e:#}");
+                    if self.last_failure.as_deref() != Some(error.as_str()) {
+                        self.events.record(
+                            self.memory.epoch,
+                            "read the recorded primary epoch",
+                            Some(&error),
+                        );
+                        self.last_failure = Some(error);
+                    }
+                    return (Decision::Steady, false);
+                }
+            }
+            Leadership::Leading { newly: false } => {}
+        }
         let down = self.memory.down(self.topology.controller.failure_threshold);
         let observation = self.plant.observe(&down).await;
         self.memory.note(&observation);
@@ -257,7 +369,7 @@ impl<P: Plant> Controller<P> {
         // The one line each cycle writes (debug: steady cycles are many).
         tracing::debug!(epoch = self.memory.epoch, decision = %decision, "cycle");
         let outcome = if decision.is_action() {
-            self.plant.act(&decision).await
+            self.act(&decision).await
         } else {
             Ok(None)
         };
@@ -319,6 +431,11 @@ impl<P: Plant> Controller<P> {
             observed_at: now_text(),
             pid: std::process::id(),
             admission: Some(advice),
+            quorum: Some(QuorumState {
+                kind: self.quorum.kind().into(),
+                leading: true,
+                leader: None,
+            }),
         };
         if let Err(e) = published.write(&self.data_dir) {
             tracing::error!(error = %e, "could not publish the controller's state");
@@ -372,14 +489,32 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Runs the controller of the topology in `data_dir` until `shutdown`.
-pub async fn run(data_dir: &ClusterDir, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+/// How a controller names itself when not told: its host and process id.
+pub fn default_candidate_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "controller pid {} on {}",
+        std::process::id(),
+        if host.is_empty() { "this host" } else { &host }
+    )
+}
+
+/// Runs the controller of the topology in `data_dir` until `shutdown`;
+/// `candidate` names it to the other candidates when a quorum is shared.
+pub async fn run(
+    data_dir: &ClusterDir,
+    candidate: &str,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let topology = Topology::of(data_dir)?;
-    // Two controllers deciding for one topology would fight: the second refuses.
-    let _lock = crate::lock::ControllerLock::acquire(data_dir)?;
+    // Two controllers deciding at once would fight: on one machine the
+    // second refuses to start; across hosts only the elected one acts.
+    let quorum = Quorum::for_topology(topology.quorum.as_ref(), data_dir, candidate)?;
     let secrets = Secrets::load(data_dir)?;
     let plant = LiveTopology::new(topology.clone(), secrets, data_dir)?;
-    let controller = Controller::new(plant, topology.clone(), data_dir);
+    let controller = Controller::new(plant, quorum, topology.clone(), data_dir);
     let Some(addr) = topology.controller.listen else {
         controller.run(shutdown).await;
         return Ok(());
@@ -424,6 +559,10 @@ mod tests {
     use crate::decide::Alert;
     use crate::observe::{DatabaseStatus, EdgeObservation, SiteObservation};
     use crate::published::EventLog;
+    use crate::quorum::elected::Keys;
+    use crate::quorum::member::LocalEtcd;
+    use crate::quorum::{EtcdQuorum, LocalQuorum};
+    use crate::topology::QuorumSection;
     use srs_mariadb::{ReplicaStatus, SemiSync};
 
     /// Two databases and an edge in memory, as the real ones behave after
@@ -434,6 +573,7 @@ mod tests {
         app_account: bool,
         edge: Option<SiteName>,
         dr_up: bool,
+        primary_up: bool,
         acts: Vec<Decision>,
         /// Transactions written on the primary and applied on the replica.
         written: u64,
@@ -452,6 +592,7 @@ mod tests {
                 app_account: false,
                 edge: None,
                 dr_up: true,
+                primary_up: true,
                 acts: Vec::new(),
                 written: 0,
                 applied: 0,
@@ -469,7 +610,7 @@ mod tests {
             let clients = u64::from(self.dr_up && self.replicating[1]);
             let sites = (0..2)
                 .map(|i| {
-                    let up = i == 0 || self.dr_up;
+                    let up = if i == 0 { self.primary_up } else { self.dr_up };
                     SiteObservation {
                         name: site_named(NAMES[i]),
                         database: DatabaseStatus {
@@ -536,11 +677,37 @@ mod tests {
         toml::from_str(crate::topology::DEFAULT).expect("default topology")
     }
 
-    #[tokio::test]
-    async fn a_fresh_topology_is_wired_in_order_then_steady() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let dir = ClusterDir::new(tmp.path());
-        let mut c = Controller::new(Simulated::fresh(), topology(), &dir);
+    /// The two kinds of quorum every controller test runs on.
+    const KINDS: [&str; 2] = ["local", "etcd"];
+
+    /// A quorum of `kind` for the controller of `dir`: the lock file, or a
+    /// real etcd (kept alive by the returned guard).
+    async fn quorum(kind: &str, dir: &ClusterDir) -> (Quorum, Option<LocalEtcd>) {
+        if kind == "local" {
+            return (
+                Quorum::Local(LocalQuorum::acquire(dir).expect("lock")),
+                None,
+            );
+        }
+        let etcd = LocalEtcd::start()
+            .await
+            .expect("etcd starts (apt-get install etcd-server)");
+        let section = quorum_section(etcd.url());
+        (
+            Quorum::Etcd(EtcdQuorum::new(&section, "test candidate").expect("etcd quorum")),
+            Some(etcd),
+        )
+    }
+
+    fn quorum_section(url: &str) -> QuorumSection {
+        QuorumSection {
+            etcd: vec![url.to_owned()],
+            cluster: "test".into(),
+            leader_ttl_secs: 1,
+        }
+    }
+
+    async fn wire(c: &mut Controller<Simulated>) -> Vec<Decision> {
         let mut decisions = Vec::new();
         for _ in 0..10 {
             let (d, done) = c.step().await;
@@ -550,111 +717,337 @@ mod tests {
             }
             decisions.push(untimed(d));
         }
-        assert_eq!(
-            decisions,
-            vec![
-                Decision::Promote {
-                    site: site_named("primary"),
-                    epoch: 1,
-                    alone: false,
-                },
+        decisions
+    }
+
+    fn actions(dir: &ClusterDir) -> Vec<crate::published::Event> {
+        EventLog::tail(dir, 50)
+            .into_iter()
+            .filter(|e| !e.what.starts_with("leads the cluster"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_fresh_topology_is_wired_in_order_then_steady() {
+        for kind in KINDS {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let dir = ClusterDir::new(tmp.path());
+            let (quorum, _etcd) = quorum(kind, &dir).await;
+            let mut c = Controller::new(Simulated::fresh(), quorum, topology(), &dir);
+            assert_eq!(
+                wire(&mut c).await,
+                vec![
+                    Decision::Promote {
+                        site: site_named("primary"),
+                        epoch: 1,
+                        alone: false,
+                    },
+                    Decision::Replicate {
+                        replica: site_named("dr"),
+                        primary: site_named("primary"),
+                        at_ms: 0,
+                    },
+                    Decision::CreateAppAccount {
+                        site: site_named("primary")
+                    },
+                    Decision::SwitchEdge {
+                        site: site_named("primary")
+                    },
+                    Decision::RecordEpoch {
+                        site: site_named("primary"),
+                        epoch: 1
+                    },
+                ],
+                "{kind}"
+            );
+            let published = Published::read(&dir).expect("published");
+            assert!(published.ready, "{kind}");
+            assert_eq!(published.memory.epoch, 1, "{kind}");
+            let events = actions(&dir);
+            assert_eq!(events.len(), 5, "{kind}: one event per action: {events:?}");
+            assert!(events.iter().all(|e| e.ok && !e.at.is_empty()), "{kind}");
+            if let Quorum::Etcd(q) = &mut c.quorum {
+                assert_eq!(
+                    q.primary().await.expect("read"),
+                    Some(PrimaryRecord {
+                        site: site_named("primary"),
+                        epoch: 1
+                    }),
+                    "the first promotion is recorded in etcd"
+                );
+            }
+            drop(c);
+
+            // A restarted controller remembers its epoch and primary.
+            let quorum = match kind {
+                "local" => Quorum::Local(LocalQuorum::acquire(&dir).expect("lock")),
+                _ => Quorum::Etcd(
+                    EtcdQuorum::new(
+                        &quorum_section(_etcd.as_ref().expect("etcd").url()),
+                        "again",
+                    )
+                    .expect("etcd quorum"),
+                ),
+            };
+            let again = Controller::new(Simulated::fresh(), quorum, topology(), &dir);
+            assert_eq!(again.memory().epoch, 1, "{kind}");
+            assert_eq!(again.memory().primary, "primary", "{kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_outage_is_raised_once_and_cleared_when_it_returns() {
+        for kind in KINDS {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let dir = ClusterDir::new(tmp.path());
+            let (quorum, _etcd) = quorum(kind, &dir).await;
+            let mut c = Controller::new(Simulated::fresh(), quorum, topology(), &dir);
+            while c.step().await.0 != Decision::Steady {}
+            c.plant.dr_up = false;
+            c.plant.replicating[1] = false;
+            let mut seen = Vec::new();
+            for _ in 0..6 {
+                seen.push(c.step().await.0);
+            }
+            let raised = Decision::Raise(Alert::ReplicaUnreachable {
+                site: site_named("dr"),
+                strict: true,
+            });
+            assert_eq!(
+                seen.iter().filter(|d| **d == raised).count(),
+                1,
+                "{kind}: {seen:?}"
+            );
+            c.plant.dr_up = true;
+            let mut back = Vec::new();
+            for _ in 0..4 {
+                back.push(untimed(c.step().await.0));
+            }
+            assert_eq!(
+                back[0],
                 Decision::Replicate {
                     replica: site_named("dr"),
                     primary: site_named("primary"),
                     at_ms: 0,
                 },
-                Decision::CreateAppAccount {
-                    site: site_named("primary")
-                },
-                Decision::SwitchEdge {
-                    site: site_named("primary")
-                },
-                Decision::RecordEpoch {
-                    site: site_named("primary"),
-                    epoch: 1
-                },
-            ]
-        );
-        let published = Published::read(&dir).expect("published");
-        assert!(published.ready);
-        assert_eq!(published.memory.epoch, 1);
-        let events = EventLog::tail(&dir, 10);
-        assert_eq!(events.len(), 5, "one event per action: {events:?}");
-        assert!(events.iter().all(|e| e.ok && !e.at.is_empty()));
-
-        // A restarted controller remembers its epoch and primary.
-        let again = Controller::new(Simulated::fresh(), topology(), &dir);
-        assert_eq!(again.memory().epoch, 1);
-        assert_eq!(again.memory().primary, "primary");
-    }
-
-    #[tokio::test]
-    async fn a_replica_outage_is_raised_once_and_cleared_when_it_returns() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let dir = ClusterDir::new(tmp.path());
-        let mut c = Controller::new(Simulated::fresh(), topology(), &dir);
-        while c.step().await.0 != Decision::Steady {}
-        c.plant.dr_up = false;
-        c.plant.replicating[1] = false;
-        let mut seen = Vec::new();
-        for _ in 0..6 {
-            seen.push(c.step().await.0);
+                "{kind}: replication restarted after the replica came back"
+            );
+            assert!(back.contains(&Decision::Clear(Alert::ReplicaUnreachable {
+                site: site_named("dr"),
+                strict: true
+            })));
+            assert!(c.memory().alerts.is_empty(), "{kind}");
         }
-        let raised = Decision::Raise(Alert::ReplicaUnreachable {
-            site: site_named("dr"),
-            strict: true,
-        });
-        assert_eq!(seen.iter().filter(|d| **d == raised).count(), 1, "{seen:?}");
-        c.plant.dr_up = true;
-        let mut back = Vec::new();
-        for _ in 0..4 {
-            back.push(untimed(c.step().await.0));
-        }
-        assert_eq!(
-            back[0],
-            Decision::Replicate {
-                replica: site_named("dr"),
-                primary: site_named("primary"),
-                at_ms: 0,
-            },
-            "replication restarted after the replica came back"
-        );
-        assert!(back.contains(&Decision::Clear(Alert::ReplicaUnreachable {
-            site: site_named("dr"),
-            strict: true
-        })));
-        assert!(c.memory().alerts.is_empty());
     }
 
     #[tokio::test]
     async fn a_backlog_nobody_applies_throttles_writes_until_the_replica_catches_up() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let dir = ClusterDir::new(tmp.path());
-        let mut c = Controller::new(Simulated::fresh(), topology(), &dir);
-        while c.step().await.0 != Decision::Steady {}
-        c.plant.written = 1_000;
-        c.step().await;
-        let advice = c.shared().lock().expect("lock").advice.expect("advice");
-        assert!(advice.write_concurrency < UNLIMITED, "{advice:?}");
-        c.plant.applied = 1_000;
-        for _ in 0..40 {
+        for kind in KINDS {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let dir = ClusterDir::new(tmp.path());
+            let (quorum, _etcd) = quorum(kind, &dir).await;
+            let mut c = Controller::new(Simulated::fresh(), quorum, topology(), &dir);
+            while c.step().await.0 != Decision::Steady {}
+            c.plant.written = 1_000;
             c.step().await;
+            let advice = c.shared().lock().expect("lock").advice.expect("advice");
+            assert!(advice.write_concurrency < UNLIMITED, "{kind}: {advice:?}");
+            c.plant.applied = 1_000;
+            for _ in 0..40 {
+                c.step().await;
+            }
+            let advice = c.shared().lock().expect("lock").advice.expect("advice");
+            assert_eq!(advice.write_concurrency, UNLIMITED, "{kind}");
+            let events: Vec<String> = EventLog::tail(&dir, 20)
+                .into_iter()
+                .map(|e| e.what)
+                .collect();
+            let throttled = events
+                .iter()
+                .position(|e| e.starts_with("writes throttled"));
+            let unthrottled = events
+                .iter()
+                .position(|e| e.starts_with("writes unthrottled"));
+            assert!(
+                matches!((throttled, unthrottled), (Some(a), Some(b)) if a < b),
+                "{kind}: {events:?}"
+            );
         }
-        let advice = c.shared().lock().expect("lock").advice.expect("advice");
-        assert_eq!(advice.write_concurrency, UNLIMITED);
-        let events: Vec<String> = EventLog::tail(&dir, 20)
-            .into_iter()
-            .map(|e| e.what)
-            .collect();
-        let throttled = events
-            .iter()
-            .position(|e| e.starts_with("writes throttled"));
-        let unthrottled = events
-            .iter()
-            .position(|e| e.starts_with("writes unthrottled"));
-        assert!(
-            matches!((throttled, unthrottled), (Some(a), Some(b)) if a < b),
-            "{events:?}"
+    }
+
+    /// The primary is killed: the failover's new epoch is recorded in the
+    /// quorum, on both kinds.
+    #[tokio::test]
+    async fn a_failover_moves_the_recorded_epoch() {
+        for kind in KINDS {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let dir = ClusterDir::new(tmp.path());
+            let (quorum, _etcd) = quorum(kind, &dir).await;
+            let mut c = Controller::new(Simulated::fresh(), quorum, topology(), &dir);
+            while c.step().await.0 != Decision::Steady {}
+            c.plant.primary_up = false;
+            c.plant.replicating[1] = false;
+            let mut decisions = Vec::new();
+            for _ in 0..20 {
+                let (d, done) = c.step().await;
+                assert!(done, "{kind}: {d}");
+                if matches!(d, Decision::Promote { .. }) {
+                    decisions.push(d);
+                    break;
+                }
+                decisions.push(d);
+            }
+            assert!(
+                decisions
+                    .iter()
+                    .any(|d| matches!(d, Decision::Failover { to, epoch: 2, .. } if *to == "dr")),
+                "{kind}: {decisions:?}"
+            );
+            assert_eq!(c.memory().primary, "dr", "{kind}");
+            assert_eq!(c.memory().epoch, 2, "{kind}");
+            if let Quorum::Etcd(q) = &mut c.quorum {
+                assert_eq!(
+                    q.primary().await.expect("read"),
+                    Some(PrimaryRecord {
+                        site: site_named("dr"),
+                        epoch: 2
+                    })
+                );
+            }
+        }
+    }
+
+    /// Two candidates on one etcd: one leads and wires the topology, the
+    /// other only watches; when the leader dies (its lease is left to run
+    /// out) the other takes the lead, adopts the recorded epoch and carries
+    /// on from what it sees.
+    #[tokio::test]
+    async fn a_follower_takes_over_with_the_recorded_epoch_when_the_leader_dies() {
+        let etcd = LocalEtcd::start().await.expect("etcd starts");
+        let section = quorum_section(etcd.url());
+        let (tmp_a, tmp_b) = (
+            tempfile::tempdir().expect("temp dir"),
+            tempfile::tempdir().expect("temp dir"),
         );
+        let (dir_a, dir_b) = (ClusterDir::new(tmp_a.path()), ClusterDir::new(tmp_b.path()));
+        let mut a = Controller::new(
+            Simulated::fresh(),
+            Quorum::Etcd(EtcdQuorum::new(&section, "candidate a").expect("quorum")),
+            topology(),
+            &dir_a,
+        );
+        let mut b = Controller::new(
+            Simulated::fresh(),
+            Quorum::Etcd(EtcdQuorum::new(&section, "candidate b").expect("quorum")),
+            topology(),
+            &dir_b,
+        );
+        wire(&mut a).await;
+        assert_eq!(b.step().await, (Decision::Steady, true));
+        assert!(b.plant.acts.is_empty(), "a follower never acts");
+        let follower = Published::read(&dir_b).expect("published");
+        assert_eq!(
+            follower.quorum.and_then(|q| q.leader).as_deref(),
+            Some("candidate a")
+        );
+        // The world as a left it: primary writable, dr replicating.
+        let mut world = Simulated::fresh();
+        world.writable = a.plant.writable;
+        world.replicating = a.plant.replicating;
+        world.app_account = true;
+        world.edge = a.plant.edge.clone();
+        world.epoch = 1;
+        b.plant = world;
+        drop(a);
+        let started = std::time::Instant::now();
+        while b.step().await.0 == Decision::Steady && b.plant.acts.is_empty() {
+            let published = Published::read(&dir_b).expect("published");
+            if published.quorum.is_some_and(|q| q.leading) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "b never took the lead"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "not before a's lease ran out"
+        );
+        assert_eq!(b.memory().epoch, 1);
+        assert_eq!(b.memory().primary, "primary");
+        assert!(
+            EventLog::tail(&dir_b, 5).iter().any(|e| e
+                .what
+                .contains("leads the cluster (etcd); it records site 'primary' in epoch 1")),
+            "{:?}",
+            EventLog::tail(&dir_b, 5)
+        );
+        for _ in 0..3 {
+            assert_eq!(b.step().await.0, Decision::Steady);
+        }
+        assert!(
+            b.plant.acts.is_empty(),
+            "nothing to redo: {:?}",
+            b.plant.acts
+        );
+    }
+
+    /// A leader whose lease was lost while it was busy cannot move the
+    /// epoch: etcd compares the leader key's lease with its own.
+    #[tokio::test]
+    async fn a_deposed_leader_cannot_move_the_epoch() {
+        let etcd = LocalEtcd::start().await.expect("etcd starts");
+        let section = quorum_section(etcd.url());
+        let mut a = EtcdQuorum::new(&section, "a").expect("quorum");
+        let mut b = EtcdQuorum::new(&section, "b").expect("quorum");
+        assert_eq!(a.lead().await, Leadership::Leading { newly: true });
+        let first = PrimaryRecord {
+            site: site_named("primary"),
+            epoch: 1,
+        };
+        a.record_primary(&first).await.expect("the leader records");
+        assert_eq!(
+            b.lead().await,
+            Leadership::Following {
+                leader: Some("a".into())
+            }
+        );
+        let err = b
+            .record_primary(&PrimaryRecord {
+                site: site_named("dr"),
+                epoch: 2,
+            })
+            .await
+            .expect_err("a follower cannot record");
+        assert!(err.to_string().contains("no longer leads"), "{err}");
+        // a's lease is revoked behind its back (as if it ran out while a
+        // was paused); b takes the lead and moves the epoch.
+        let leader = a
+            .etcd()
+            .get(&Keys::new("test").leader())
+            .await
+            .expect("read");
+        let lease = leader.and_then(|kv| kv.lease).expect("on a lease");
+        a.etcd().revoke(lease).await.expect("revoke");
+        assert_eq!(b.lead().await, Leadership::Leading { newly: true });
+        assert_eq!(b.primary().await.expect("read"), Some(first));
+        let second = PrimaryRecord {
+            site: site_named("dr"),
+            epoch: 2,
+        };
+        b.record_primary(&second)
+            .await
+            .expect("the new leader records");
+        let err = a
+            .record_primary(&PrimaryRecord {
+                site: site_named("primary"),
+                epoch: 2,
+            })
+            .await
+            .expect_err("the deposed leader is refused");
+        assert!(err.to_string().contains("site 'dr' in epoch 2"), "{err}");
+        assert_eq!(b.primary().await.expect("read"), Some(second));
     }
 }

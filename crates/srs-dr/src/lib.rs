@@ -19,6 +19,7 @@ pub mod lock;
 pub mod observe;
 pub mod operator;
 pub mod published;
+pub mod quorum;
 pub mod reach;
 pub mod request;
 pub mod reseeding;

@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 
 /// A held lock; released when dropped (or when the process dies).
+#[derive(Debug)]
 pub struct ControllerLock {
     _file: File,
 }
@@ -58,8 +59,7 @@ mod tests {
         let dir = ClusterDir::new(tmp.path());
         let first = ControllerLock::acquire(&dir).expect("first");
         let err = ControllerLock::acquire(&dir)
-            .err()
-            .expect("second refused")
+            .expect_err("second refused")
             .to_string();
         assert!(
             err.contains(&format!("pid {}", std::process::id())),

@@ -28,6 +28,21 @@ pub struct Published {
     /// Write admission advice to the primary's app instances.
     #[serde(default)]
     pub admission: Option<crate::admission::Advice>,
+    /// How it holds its leadership (absent in files from before quorums).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<QuorumState>,
+}
+
+/// The controller's place in the quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumState {
+    /// `local` (a lock file) or `etcd`.
+    pub kind: String,
+    /// Whether this controller leads (and so acts).
+    pub leading: bool,
+    /// The leader, as it named itself, when another one leads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
 }
 
 impl Published {

@@ -396,7 +396,7 @@ mod tests {
         let future = collect(&dir);
         is_send(&future);
         drop(future);
-        let future = crate::controller::run(&dir, std::future::pending());
+        let future = crate::controller::run(&dir, "test", std::future::pending());
         is_send(&future);
     }
 }

@@ -212,6 +212,9 @@ pub struct Topology {
     /// Backups, the binlog archive and retention under `srs up`.
     #[serde(default)]
     pub backup: BackupSection,
+    /// The quorum across hosts (etcd); absent: one machine, one controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<QuorumSection>,
     /// Exactly two sites: one primary, one dr.
     pub sites: Vec<Site>,
 }
@@ -345,6 +348,80 @@ impl BackupSection {
     /// The second store, resolved against the cluster's directory.
     pub fn second_store_in(&self, cluster: &crate::ClusterDir) -> Option<std::path::PathBuf> {
         self.second_store.as_ref().map(|p| cluster.path().join(p))
+    }
+}
+
+/// The `[quorum]` section: etcd as the cluster's source of truth for who
+/// leads and which site holds the primary epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuorumSection {
+    /// Client URLs of the etcd members: one per site and the witness.
+    pub etcd: Vec<String>,
+    /// Key prefix in etcd (`/srs/NAME/`): clusters sharing one etcd keep apart.
+    #[serde(default = "cluster_default")]
+    pub cluster: String,
+    /// The leading controller's lease, seconds: a lost leader is replaced
+    /// this long after its last renewal.
+    #[serde(default = "leader_ttl_default")]
+    pub leader_ttl_secs: u64,
+}
+
+fn cluster_default() -> String {
+    "srs".into()
+}
+fn leader_ttl_default() -> u64 {
+    2
+}
+
+impl QuorumSection {
+    /// How long one request to one etcd member may take: a third of the
+    /// leader's lease, so a dead member costs one try, not the lease.
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis((self.leader_ttl_secs * 1000 / 3).clamp(200, 2_000))
+    }
+
+    /// How long before its lease could run out a leader stops acting: a
+    /// quarter of the lease.
+    pub fn leader_margin(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.leader_ttl_secs * 1000 / 4)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.etcd.is_empty() {
+            bail!("quorum.etcd: name the etcd members' client URLs (three: one per site and the witness)");
+        }
+        for url in &self.etcd {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("quorum.etcd: '{url}' is not a URL ({e})"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                bail!("quorum.etcd: '{url}' must be http://HOST:PORT");
+            }
+        }
+        if self.etcd.len().is_multiple_of(2) {
+            bail!(
+                "quorum.etcd: {} members cannot outvote a split evenly; use three (one per site and a witness)",
+                self.etcd.len()
+            );
+        }
+        if self.cluster.is_empty()
+            || !self
+                .cluster
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!(
+                "quorum.cluster: '{}' must be letters, digits, - or _",
+                self.cluster
+            );
+        }
+        if !(1..=60).contains(&self.leader_ttl_secs) {
+            bail!(
+                "quorum.leader_ttl_secs: {} is out of range (1-60)",
+                self.leader_ttl_secs
+            );
+        }
+        Ok(())
     }
 }
 
@@ -595,6 +672,9 @@ impl Topology {
         if self.controller.failover_cooldown_secs > 86_400 {
             bail!("controller.failover_cooldown_secs must be 0-86400");
         }
+        if let Some(quorum) = &self.quorum {
+            quorum.check()?;
+        }
         for s in &self.sites {
             let runs_standby = s.is_local() || s.scale_up.is_some();
             if !s.standby_app_ports.is_empty() && !runs_standby {
@@ -711,6 +791,26 @@ mod tests {
             (
                 DEFAULT.replace("automatic = true", "automatic = \"yes\""),
                 "automatic",
+            ),
+            (
+                format!("{DEFAULT}\n[quorum]\netcd = []\n"),
+                "quorum.etcd: name",
+            ),
+            (
+                format!("{DEFAULT}\n[quorum]\netcd = [\"http://a:2379\", \"http://b:2379\"]\n"),
+                "cannot outvote",
+            ),
+            (
+                format!("{DEFAULT}\n[quorum]\netcd = [\"a:2379\"]\n"),
+                "must be http://HOST:PORT",
+            ),
+            (
+                format!("{DEFAULT}\n[quorum]\netcd = [\"http://a:2379\"]\nleader_ttl_secs = 0\n"),
+                "leader_ttl_secs",
+            ),
+            (
+                format!("{DEFAULT}\n[quorum]\netcd = [\"http://a:2379\"]\ncluster = \"a/b\"\n"),
+                "quorum.cluster",
             ),
         ];
         for (text, expected) in cases {

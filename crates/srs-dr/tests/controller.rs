@@ -134,7 +134,7 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
     };
     // The controller runs beside the checks in this task (its future is
     // not Send, so not spawned).
-    let controller = srs_dr::controller::run(&cluster, shutdown);
+    let controller = srs_dr::controller::run(&cluster, "test", shutdown);
     let checks = async {
         let ready = wait_for("primary ready", &cluster, |p| p.ready).await;
         assert_eq!(
@@ -243,7 +243,7 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
         free_port(),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = srs_dr::controller::run(&cluster, async {
+    let controller = srs_dr::controller::run(&cluster, "test", async {
         let _ = stopped.await;
     });
     let checks = async {

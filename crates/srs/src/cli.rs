@@ -50,6 +50,10 @@ enum Command {
         /// Where the topology, secrets and controller state live.
         #[arg(long, default_value = "./srs-data/cluster")]
         data_dir: srs_dr::ClusterDir,
+        /// How this controller names itself to the other candidates when
+        /// the topology has a [quorum] (default: its host and process id).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Run the front door, from a config file (srs up writes one) or from
     /// a topology directory.
@@ -317,9 +321,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Controller { data_dir } => {
+        Command::Controller { data_dir, name } => {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
-            srs_dr::controller::run(&data_dir, shutdown_signal()).await
+            let name = name.unwrap_or_else(srs_dr::controller::default_candidate_name);
+            srs_dr::controller::run(&data_dir, &name, shutdown_signal()).await
         }
         Command::Edge {
             config, data_dir, ..

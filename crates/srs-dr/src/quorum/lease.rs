@@ -1,0 +1,93 @@
+//! An etcd lease kept alive in the background, with the holder's own view
+//! of how long it surely lasts.
+//!
+//! etcd starts a lease's countdown again when a keep-alive reaches it; the
+//! keeper counts from when it *sent* the keep-alive, which is earlier. So
+//! the keeper's `valid_until` is never later than the moment etcd lets the
+//! lease expire, and whoever waits for the lease to vanish from etcd knows
+//! the holder has stopped acting on it by then (clock rates differ by parts
+//! per million; the margins below are tenths of a second).
+
+use super::etcd::{Etcd, LeaseId};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// A lease and its keep-alive task; the task ends when this is dropped
+/// (the lease then runs out in etcd on its own).
+#[derive(Debug)]
+pub struct KeptLease {
+    id: LeaseId,
+    valid_until: watch::Receiver<Option<Instant>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for KeptLease {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl KeptLease {
+    /// Grants a lease of `ttl` (whole seconds, at least one) and keeps it
+    /// alive, renewing three times a TTL.
+    pub async fn grant(etcd: Arc<Etcd>, ttl: Duration) -> Result<Self, super::etcd::EtcdError> {
+        let ttl_secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+        let sent = Instant::now();
+        let id = etcd.grant(ttl_secs).await?;
+        let (tell, valid_until) =
+            watch::channel(Some(sent + Duration::from_secs(ttl_secs.unsigned_abs())));
+        let task = tokio::spawn(keep(etcd, id, ttl_secs, tell));
+        Ok(Self {
+            id,
+            valid_until,
+            task,
+        })
+    }
+
+    /// The lease's id.
+    pub fn id(&self) -> LeaseId {
+        self.id
+    }
+
+    /// Until when the lease surely lives; None once etcd said it is gone.
+    pub fn valid_until(&self) -> Option<Instant> {
+        *self.valid_until.borrow()
+    }
+
+    /// Whether it surely lives for at least `margin` more.
+    pub fn holds_for(&self, margin: Duration) -> bool {
+        self.valid_until()
+            .is_some_and(|until| Instant::now() + margin < until)
+    }
+
+    /// Whether etcd said the lease is gone (or the keeper stopped).
+    pub fn lost(&self) -> bool {
+        self.valid_until().is_none() || self.task.is_finished()
+    }
+}
+
+async fn keep(etcd: Arc<Etcd>, id: LeaseId, ttl_secs: i64, tell: watch::Sender<Option<Instant>>) {
+    let ttl = Duration::from_secs(ttl_secs.unsigned_abs());
+    let every = ttl / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let sent = Instant::now();
+        match etcd.keep_alive(id).await {
+            Ok(Some(left)) => {
+                let left = Duration::from_secs(left.unsigned_abs()).min(ttl);
+                tell.send_replace(Some(sent + left));
+            }
+            Ok(None) => {
+                tracing::warn!(lease = %id, "etcd lease expired or was revoked");
+                tell.send_replace(None);
+                return;
+            }
+            Err(e) => {
+                // Kept as it was: it lapses on its own unless a later
+                // keep-alive gets through.
+                tracing::debug!(lease = %id, error = %e, "lease keep-alive failed");
+            }
+        }
+    }
+}
