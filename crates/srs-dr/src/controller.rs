@@ -249,16 +249,10 @@ impl<P: Plant> Controller<P> {
     fn moves_primary(&self, decision: &Decision) -> Option<PrimaryRecord> {
         match decision {
             Decision::Failover { to, epoch, .. } | Decision::Switchover { to, epoch, .. } => {
-                Some(PrimaryRecord {
-                    site: to.clone(),
-                    epoch: *epoch,
-                })
+                Some(PrimaryRecord::new(to.clone(), *epoch))
             }
             Decision::Promote { site, epoch, .. } if *epoch > self.memory.epoch => {
-                Some(PrimaryRecord {
-                    site: site.clone(),
-                    epoch: *epoch,
-                })
+                Some(PrimaryRecord::new(site.clone(), *epoch))
             }
             _ => None,
         }
@@ -275,10 +269,22 @@ impl<P: Plant> Controller<P> {
             return self.plant.act(decision).await;
         }
         let note = self.plant.act(decision).await?;
-        if let Some(record) = &moved {
-            self.quorum.record_primary(record).await?;
-        }
-        Ok(note)
+        let Some(record) = &moved else {
+            return Ok(note);
+        };
+        // A switchover fenced the old primary's database and saw it hold; a
+        // failover could not count on that: the old site's write lease must
+        // have ended before the new primary is recorded.
+        let fenced = matches!(decision, Decision::Switchover { .. });
+        let (Decision::Failover { from, .. } | Decision::Switchover { from, .. }) = decision else {
+            return Ok(note);
+        };
+        let released = self.quorum.release(from, fenced).await?;
+        self.quorum.record_primary(record).await?;
+        Ok(match (note, released) {
+            (Some(n), Some(r)) => Some(format!("{n}; {r}")),
+            (n, r) => n.or(r),
+        })
     }
 
     /// Takes the quorum's record of the primary on taking the lead: a
@@ -355,6 +361,13 @@ impl<P: Plant> Controller<P> {
                 }
             }
             Leadership::Leading { newly: false } => {}
+        }
+        match self.quorum.regrant(&self.memory.primary).await {
+            Ok(Some(what)) => self.events.record(self.memory.epoch, &what, None),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "could not check the primary site's lease")
+            }
         }
         let down = self.memory.down(self.topology.controller.failure_threshold);
         let observation = self.plant.observe(&down).await;
@@ -694,7 +707,9 @@ mod tests {
             .expect("etcd starts (apt-get install etcd-server)");
         let section = quorum_section(etcd.url());
         (
-            Quorum::Etcd(EtcdQuorum::new(&section, "test candidate").expect("etcd quorum")),
+            Quorum::Etcd(Box::new(
+                EtcdQuorum::new(&section, "test candidate").expect("etcd quorum"),
+            )),
             Some(etcd),
         )
     }
@@ -704,6 +719,7 @@ mod tests {
             etcd: vec![url.to_owned()],
             cluster: "test".into(),
             leader_ttl_secs: 1,
+            write_lease_secs: 1,
         }
     }
 
@@ -769,10 +785,7 @@ mod tests {
             if let Quorum::Etcd(q) = &mut c.quorum {
                 assert_eq!(
                     q.primary().await.expect("read"),
-                    Some(PrimaryRecord {
-                        site: site_named("primary"),
-                        epoch: 1
-                    }),
+                    Some(PrimaryRecord::new(site_named("primary"), 1)),
                     "the first promotion is recorded in etcd"
                 );
             }
@@ -781,13 +794,13 @@ mod tests {
             // A restarted controller remembers its epoch and primary.
             let quorum = match kind {
                 "local" => Quorum::Local(LocalQuorum::acquire(&dir).expect("lock")),
-                _ => Quorum::Etcd(
+                _ => Quorum::Etcd(Box::new(
                     EtcdQuorum::new(
                         &quorum_section(_etcd.as_ref().expect("etcd").url()),
                         "again",
                     )
                     .expect("etcd quorum"),
-                ),
+                )),
             };
             let again = Controller::new(Simulated::fresh(), quorum, topology(), &dir);
             assert_eq!(again.memory().epoch, 1, "{kind}");
@@ -908,10 +921,7 @@ mod tests {
             if let Quorum::Etcd(q) = &mut c.quorum {
                 assert_eq!(
                     q.primary().await.expect("read"),
-                    Some(PrimaryRecord {
-                        site: site_named("dr"),
-                        epoch: 2
-                    })
+                    Some(PrimaryRecord::new(site_named("dr"), 2))
                 );
             }
         }
@@ -932,13 +942,17 @@ mod tests {
         let (dir_a, dir_b) = (ClusterDir::new(tmp_a.path()), ClusterDir::new(tmp_b.path()));
         let mut a = Controller::new(
             Simulated::fresh(),
-            Quorum::Etcd(EtcdQuorum::new(&section, "candidate a").expect("quorum")),
+            Quorum::Etcd(Box::new(
+                EtcdQuorum::new(&section, "candidate a").expect("quorum"),
+            )),
             topology(),
             &dir_a,
         );
         let mut b = Controller::new(
             Simulated::fresh(),
-            Quorum::Etcd(EtcdQuorum::new(&section, "candidate b").expect("quorum")),
+            Quorum::Etcd(Box::new(
+                EtcdQuorum::new(&section, "candidate b").expect("quorum"),
+            )),
             topology(),
             &dir_b,
         );
@@ -1003,10 +1017,7 @@ mod tests {
         let mut a = EtcdQuorum::new(&section, "a").expect("quorum");
         let mut b = EtcdQuorum::new(&section, "b").expect("quorum");
         assert_eq!(a.lead().await, Leadership::Leading { newly: true });
-        let first = PrimaryRecord {
-            site: site_named("primary"),
-            epoch: 1,
-        };
+        let first = PrimaryRecord::new(site_named("primary"), 1);
         a.record_primary(&first).await.expect("the leader records");
         assert_eq!(
             b.lead().await,
@@ -1015,10 +1026,7 @@ mod tests {
             }
         );
         let err = b
-            .record_primary(&PrimaryRecord {
-                site: site_named("dr"),
-                epoch: 2,
-            })
+            .record_primary(&PrimaryRecord::new(site_named("dr"), 2))
             .await
             .expect_err("a follower cannot record");
         assert!(err.to_string().contains("no longer leads"), "{err}");
@@ -1033,18 +1041,12 @@ mod tests {
         a.etcd().revoke(lease).await.expect("revoke");
         assert_eq!(b.lead().await, Leadership::Leading { newly: true });
         assert_eq!(b.primary().await.expect("read"), Some(first));
-        let second = PrimaryRecord {
-            site: site_named("dr"),
-            epoch: 2,
-        };
+        let second = PrimaryRecord::new(site_named("dr"), 2);
         b.record_primary(&second)
             .await
             .expect("the new leader records");
         let err = a
-            .record_primary(&PrimaryRecord {
-                site: site_named("primary"),
-                epoch: 2,
-            })
+            .record_primary(&PrimaryRecord::new(site_named("primary"), 2))
             .await
             .expect_err("the deposed leader is refused");
         assert!(err.to_string().contains("site 'dr' in epoch 2"), "{err}");

@@ -365,6 +365,11 @@ pub struct QuorumSection {
     /// this long after its last renewal.
     #[serde(default = "leader_ttl_default")]
     pub leader_ttl_secs: u64,
+    /// A site's write lease, seconds: its app instances take writes only
+    /// while its agent renewed its etcd lease within this; a cut-off site
+    /// stops writing, and the other is promoted, this long after the cut.
+    #[serde(default = "leader_ttl_default")]
+    pub write_lease_secs: u64,
 }
 
 fn cluster_default() -> String {
@@ -413,6 +418,12 @@ impl QuorumSection {
             bail!(
                 "quorum.cluster: '{}' must be letters, digits, - or _",
                 self.cluster
+            );
+        }
+        if !(1..=60).contains(&self.write_lease_secs) {
+            bail!(
+                "quorum.write_lease_secs: {} is out of range (1-60)",
+                self.write_lease_secs
             );
         }
         if !(1..=60).contains(&self.leader_ttl_secs) {

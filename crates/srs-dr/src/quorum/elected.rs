@@ -14,6 +14,7 @@ use super::lease::KeptLease;
 use super::{Leadership, PrimaryRecord};
 use crate::topology::QuorumSection;
 use anyhow::Context;
+use srs_domain::SiteName;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,6 +41,11 @@ impl Keys {
     pub fn primary(&self) -> String {
         format!("{}primary", self.prefix)
     }
+
+    /// A site's agent (on the site's lease).
+    pub fn site(&self, site: &SiteName) -> String {
+        format!("{}sites/{site}", self.prefix)
+    }
 }
 
 /// A controller candidate of a cluster kept in etcd.
@@ -55,6 +61,12 @@ pub struct EtcdQuorum {
     /// The primary record last read or written, with its revision (0:
     /// known to be absent).
     recorded: Option<(Option<PrimaryRecord>, i64)>,
+    /// How long after its last renewal a site's write lease surely ended,
+    /// counted by the leader: the sites' lease TTL and a margin.
+    site_wait: Duration,
+    /// A site being replaced whose database is known fenced: its lease need
+    /// not have ended before the epoch moves.
+    fenced: Option<SiteName>,
 }
 
 impl EtcdQuorum {
@@ -71,6 +83,8 @@ impl EtcdQuorum {
             lease: None,
             leading: false,
             recorded: None,
+            site_wait: Duration::from_secs(section.write_lease_secs) + section.leader_margin(),
+            fenced: None,
         })
     }
 
@@ -167,27 +181,51 @@ impl EtcdQuorum {
     }
 
     /// Moves the primary record to `to`, if it is still as last read and
-    /// this candidate still leads.
+    /// this candidate still leads. A new primary site is granted the lease
+    /// its agent holds now; moving away from a site requires its granted
+    /// lease to have ended (or its database to be fenced, see `release`).
     pub async fn record_primary(&mut self, to: &PrimaryRecord) -> anyhow::Result<()> {
-        let Some(lease) = self.lease.as_ref().filter(|l| l.holds_for(self.margin)) else {
+        let Some(lease) = self
+            .lease
+            .as_ref()
+            .filter(|l| self.leading && l.holds_for(self.margin))
+        else {
             anyhow::bail!("this controller no longer leads; the epoch was not changed");
         };
         let id = lease.id();
         if self.recorded.is_none() {
             self.primary().await?;
         }
-        let revision = self.recorded.as_ref().map_or(0, |(_, rev)| *rev);
+        let (current, revision) = self.recorded.clone().unwrap_or((None, 0));
         let primary = self.keys.primary();
-        let unchanged = if revision == 0 {
-            Compare::Absent(primary.clone())
-        } else {
-            Compare::ModRevision(primary.clone(), revision)
-        };
-        let value = serde_json::to_vec(to)?;
+        let mut conditions = vec![
+            Compare::Lease(self.keys.leader(), id),
+            if revision == 0 {
+                Compare::Absent(primary.clone())
+            } else {
+                Compare::ModRevision(primary.clone(), revision)
+            },
+        ];
+        let fenced = self.fenced.take();
+        if let Some(old) = current.as_ref().filter(|c| c.site != to.site) {
+            if let (Some(granted), false) = (old.lease, fenced.as_ref() == Some(&old.site)) {
+                conditions.push(Compare::NotLease(self.keys.site(&old.site), granted));
+            }
+        }
+        let mut to = to.clone();
+        if to.lease.is_none() {
+            to.lease = self
+                .etcd
+                .get(&self.keys.site(&to.site))
+                .await
+                .context("Failed to read the new primary site's lease from etcd")?
+                .and_then(|kv| kv.lease);
+        }
+        let value = serde_json::to_vec(&to)?;
         let outcome = self
             .etcd
             .txn(
-                &[Compare::Lease(self.keys.leader(), id), unchanged],
+                &conditions,
                 &[
                     Op::Put {
                         key: primary.clone(),
@@ -196,17 +234,26 @@ impl EtcdQuorum {
                     },
                     Op::Get(primary.clone()),
                 ],
-                &[Op::Get(primary)],
+                &[Op::Get(primary), Op::Get(self.keys.leader())],
             )
             .await
             .context("Failed to record the primary epoch in etcd")?;
-        let now = outcome.reads.into_iter().flatten().next();
+        let mut reads = outcome.reads.into_iter();
+        let now = reads.next().flatten();
+        let still_leads =
+            outcome.succeeded || reads.next().flatten().and_then(|kv| kv.lease) == Some(id);
         let found = now
             .as_ref()
             .and_then(|kv| serde_json::from_slice::<PrimaryRecord>(&kv.value).ok());
         self.recorded = Some((found.clone(), now.map_or(0, |kv| kv.mod_revision)));
-        if outcome.succeeded || found.as_ref() == Some(to) {
+        if outcome.succeeded || found.as_ref() == Some(&to) {
             return Ok(());
+        }
+        if still_leads && found.as_ref() == current.as_ref() {
+            anyhow::bail!(
+                "the epoch was not moved: site '{}' may still hold a write lease",
+                current.map_or_else(String::new, |c| c.site.to_string())
+            );
         }
         self.stop_leading("the primary epoch moved under it");
         match found {
@@ -215,5 +262,82 @@ impl EtcdQuorum {
             ),
             None => anyhow::bail!("this controller no longer leads; the epoch was not changed"),
         }
+    }
+
+    /// Makes sure `site`'s app instances can no longer write under the
+    /// lease they were granted: nothing to do when its database is known
+    /// fenced or the lease already ended; else the lease is revoked and the
+    /// leader waits until every write lease handed out under it has run out.
+    pub async fn release(&mut self, site: &SiteName, fenced: bool) -> anyhow::Result<String> {
+        let record = self.primary().await?;
+        let Some(granted) = record.filter(|r| r.site == *site).and_then(|r| r.lease) else {
+            return Ok(format!("site '{site}' held no write lease"));
+        };
+        if fenced {
+            self.fenced = Some(site.clone());
+            return Ok(format!(
+                "site '{site}''s database is fenced, so its write lease does not matter"
+            ));
+        }
+        let held = self
+            .etcd
+            .get(&self.keys.site(site))
+            .await
+            .context("Failed to read the old primary site's lease from etcd")?
+            .and_then(|kv| kv.lease);
+        if held != Some(granted) {
+            return Ok(format!("site '{site}''s write lease had already run out"));
+        }
+        self.etcd
+            .revoke(granted)
+            .await
+            .context("Failed to revoke the old primary site's lease")?;
+        tokio::time::sleep(self.site_wait).await;
+        Ok(format!(
+            "site '{site}''s agent still held its lease: revoked, then waited {:.2} s for its write leases to run out",
+            self.site_wait.as_secs_f64()
+        ))
+    }
+
+    /// Grants writes to the primary site's agent's current lease when it
+    /// differs from the granted one (it lost the old lease and took a new
+    /// one: it waits for the leader's word under the current epoch).
+    pub async fn regrant(&mut self, primary: &SiteName) -> anyhow::Result<Option<String>> {
+        let read = self
+            .etcd
+            .txn(
+                &[],
+                &[
+                    Op::Get(self.keys.primary()),
+                    Op::Get(self.keys.site(primary)),
+                ],
+                &[],
+            )
+            .await
+            .context("Failed to read the primary site's lease from etcd")?;
+        let mut reads = read.reads.into_iter();
+        let (record_kv, site_kv) = (reads.next().flatten(), reads.next().flatten());
+        let record = match &record_kv {
+            Some(kv) => serde_json::from_slice::<PrimaryRecord>(&kv.value)
+                .context("the primary epoch in etcd is not readable")?,
+            None => return Ok(None),
+        };
+        self.recorded = Some((
+            Some(record.clone()),
+            record_kv.map_or(0, |kv| kv.mod_revision),
+        ));
+        let held = site_kv.and_then(|kv| kv.lease);
+        if record.site != *primary || held.is_none() || held == record.lease {
+            return Ok(None);
+        }
+        let granted = PrimaryRecord {
+            lease: held,
+            ..record.clone()
+        };
+        self.record_primary(&granted).await?;
+        Ok(Some(format!(
+            "site '{primary}''s agent holds a new lease: writes granted to it again in epoch {}",
+            record.epoch
+        )))
     }
 }

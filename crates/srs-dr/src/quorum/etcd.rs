@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// An etcd lease's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct LeaseId(pub i64);
 
 impl std::fmt::Display for LeaseId {
@@ -42,6 +43,8 @@ pub enum Compare {
     ModRevision(String, i64),
     /// The key lives on this lease.
     Lease(String, LeaseId),
+    /// The key does not live on this lease (absent keys have none).
+    NotLease(String, LeaseId),
 }
 
 /// An operation of a transaction.
@@ -125,6 +128,9 @@ fn compare_json(c: &Compare) -> Value {
         }
         Compare::Lease(key, lease) => {
             json!({"key": b64(key.as_bytes()), "target": "LEASE", "result": "EQUAL", "lease": lease.0.to_string()})
+        }
+        Compare::NotLease(key, lease) => {
+            json!({"key": b64(key.as_bytes()), "target": "LEASE", "result": "NOT_EQUAL", "lease": lease.0.to_string()})
         }
     }
 }

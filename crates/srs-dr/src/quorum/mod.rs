@@ -15,6 +15,7 @@ pub mod etcd;
 pub mod lease;
 mod local;
 pub mod member;
+pub mod site_lease;
 
 use crate::cluster_dir::ClusterDir;
 use crate::topology::QuorumSection;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use srs_domain::SiteName;
 
 pub use elected::EtcdQuorum;
+pub use etcd::LeaseId;
 pub use local::LocalQuorum;
 
 /// The site that holds the primary epoch, as the quorum records it.
@@ -31,6 +33,27 @@ pub struct PrimaryRecord {
     pub site: SiteName,
     /// The epoch: it rises with every change of primary.
     pub epoch: u64,
+    /// The site lease its agent held when the leader granted it writes:
+    /// writes are taken only under that lease (a site whose agent lost its
+    /// lease waits for the leader to grant the new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseId>,
+}
+
+impl PrimaryRecord {
+    /// `site` in `epoch`, before any lease is granted.
+    pub fn new(site: SiteName, epoch: u64) -> Self {
+        Self {
+            site,
+            epoch,
+            lease: None,
+        }
+    }
+
+    /// Whether it names the same site and epoch (whatever the lease).
+    pub fn same_epoch(&self, other: &PrimaryRecord) -> bool {
+        self.site == other.site && self.epoch == other.epoch
+    }
 }
 
 impl std::fmt::Display for PrimaryRecord {
@@ -61,7 +84,7 @@ pub enum Quorum {
     /// One machine: a lock file.
     Local(LocalQuorum),
     /// Three hosts: etcd.
-    Etcd(EtcdQuorum),
+    Etcd(Box<EtcdQuorum>),
 }
 
 impl Quorum {
@@ -74,7 +97,7 @@ impl Quorum {
         candidate: &str,
     ) -> anyhow::Result<Self> {
         Ok(match section {
-            Some(section) => Quorum::Etcd(EtcdQuorum::new(section, candidate)?),
+            Some(section) => Quorum::Etcd(Box::new(EtcdQuorum::new(section, candidate)?)),
             None => Quorum::Local(LocalQuorum::acquire(data_dir)?),
         })
     }
@@ -102,6 +125,29 @@ impl Quorum {
         match self {
             Quorum::Local(_) => Ok(()),
             Quorum::Etcd(q) => q.record_primary(to).await,
+        }
+    }
+
+    /// Makes sure no app instance of `site` (the primary being replaced)
+    /// can still take a write under the recorded lease, unless its database
+    /// is known `fenced`; says what it did, for the event.
+    pub async fn release(
+        &mut self,
+        site: &SiteName,
+        fenced: bool,
+    ) -> anyhow::Result<Option<String>> {
+        match self {
+            Quorum::Local(_) => Ok(None),
+            Quorum::Etcd(q) => q.release(site, fenced).await.map(Some),
+        }
+    }
+
+    /// Grants writes again to the primary's site when its agent holds a new
+    /// lease (after it lost the old one); says so, for the event.
+    pub async fn regrant(&mut self, primary: &SiteName) -> anyhow::Result<Option<String>> {
+        match self {
+            Quorum::Local(_) => Ok(None),
+            Quorum::Etcd(q) => q.regrant(primary).await,
         }
     }
 
