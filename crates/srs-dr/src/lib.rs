@@ -24,6 +24,7 @@ pub mod reach;
 pub mod request;
 pub mod reseeding;
 pub mod secrets;
+pub mod site_agent;
 pub mod status;
 pub mod supervisor;
 pub mod topology;

@@ -48,6 +48,10 @@ pub struct Site {
     /// `root_password` in the secrets file); local servers use root.
     #[serde(default = "root")]
     pub admin_user: String,
+    /// Where the site's agent answers its app instances (on `app_host`);
+    /// needed in a cluster with a `[quorum]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_port: Option<u16>,
 }
 
 fn localhost() -> String {
@@ -644,6 +648,7 @@ impl Topology {
             .iter()
             .flat_map(|s| {
                 std::iter::once(s.db_port)
+                    .chain(s.agent_port)
                     .chain(s.app_ports.iter().copied())
                     .chain(s.standby_app_ports.iter().copied())
             })
@@ -685,6 +690,12 @@ impl Topology {
         }
         if let Some(quorum) = &self.quorum {
             quorum.check()?;
+            if let Some(s) = self.sites.iter().find(|s| s.agent_port.is_none()) {
+                bail!(
+                    "sites '{}': agent_port is needed with a [quorum]: the site agent answers its app instances there",
+                    s.name
+                );
+            }
         }
         for s in &self.sites {
             let runs_standby = s.is_local() || s.scale_up.is_some();

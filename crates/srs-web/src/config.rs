@@ -59,6 +59,8 @@ pub struct Settings {
     pub write_timeout: std::time::Duration,
     /// Proxies (the edge) whose X-Forwarded-For names the real client.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Writes only under a write lease (a site of a cluster across hosts).
+    pub write_lease: bool,
 }
 
 /// PEM files for HTTPS.
@@ -88,6 +90,7 @@ impl Settings {
             tls: None,
             write_timeout: std::time::Duration::from_secs(10),
             trusted_proxies: Vec::new(),
+            write_lease: false,
         }
     }
 }

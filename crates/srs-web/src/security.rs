@@ -95,10 +95,51 @@ pub(crate) async fn write_deadline(
         }
     }
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let leased = state.standing.needs_write_lease();
     if safe {
-        return next.run(req).await;
+        let mut response = next.run(req).await;
+        if leased && !state.standing.lease_holds() {
+            // Cut off from the quorum: the other site may be taking writes.
+            response.headers_mut().insert(
+                "x-srs-possibly-stale",
+                axum::http::HeaderValue::from_static("true"),
+            );
+        }
+        return response;
+    }
+    if !crate::routes::is_infrastructure(path) && !state.standing.lease_holds() {
+        metrics::counter!("srs_requests_refused_no_lease_total").increment(1);
+        let message = "this site cannot confirm it holds the primary epoch (it has no current write lease from the quorum); nothing was done here, retry shortly".to_owned();
+        return if api {
+            crate::error::ApiError::NotPrimary(message).into_response()
+        } else {
+            crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+        };
     }
     let import = path.ends_with("/import");
+    let response = bounded_write(&state, import, api, req, next).await;
+    if leased && !state.standing.lease_holds() && response.status().is_success() {
+        // The lease ran out while the change was made: the other site may
+        // already take writes, so this one is not acknowledged.
+        metrics::counter!("srs_writes_unconfirmed_lease_lost_total").increment(1);
+        let message = "the change was not confirmed: this site lost its write lease while it was made; it may have been applied here but may not survive a failover: retry with the same Idempotency-Key, or check before repeating it".to_owned();
+        return if api {
+            crate::error::ApiError::WriteNotConfirmed(message).into_response()
+        } else {
+            crate::page::PageError::new(StatusCode::SERVICE_UNAVAILABLE, message).into_response()
+        };
+    }
+    response
+}
+
+/// A write through the gate, bounded by the write timeout (imports are not).
+async fn bounded_write(
+    state: &crate::state::AppState,
+    import: bool,
+    api: bool,
+    req: Request,
+    next: Next,
+) -> Response {
     let limit = state.settings.write_timeout;
     let Ok(_permit) = tokio::time::timeout(limit, state.write_gate.enter()).await else {
         metrics::counter!("srs_write_admission_refused_total").increment(1);

@@ -3,9 +3,25 @@
 //! is the second fence: an instance whose site lost the primary role (a
 //! zombie woken after a failover, a site cut off and back) refuses writes
 //! itself, even while its database would still take them.
+//!
+//! In a cluster across hosts the instance also needs a *write lease*: its
+//! site agent's word, renewed every poll, that the site holds the epoch
+//! under the quorum's lease, valid until a moment it names. Without a
+//! current one (the agent lost the quorum, or cannot be asked) writes are
+//! refused; reads go on, marked as possibly stale.
 
 use srs_domain::{SiteName, SiteRole};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
+use std::time::Instant;
+
+/// Why a write may not start here now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteBlock {
+    /// Another site holds the primary epoch.
+    NotPrimary(PrimaryEpoch),
+    /// This site cannot confirm it holds it: no current write lease.
+    NoLease,
+}
 
 /// The primary as the controller announced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +38,8 @@ pub struct Standing {
     own: SiteName,
     configured: SiteRole,
     known: RwLock<Option<PrimaryEpoch>>,
+    /// Writes need a lease (a cluster across hosts): until when it holds.
+    lease: Option<Mutex<Option<Instant>>>,
 }
 
 impl Standing {
@@ -32,7 +50,61 @@ impl Standing {
             own,
             configured,
             known: RwLock::new(None),
+            lease: None,
         }
+    }
+
+    /// The same, taking writes only under a write lease (none held yet).
+    pub fn with_write_lease(mut self) -> Self {
+        self.lease = Some(Mutex::new(None));
+        self
+    }
+
+    /// Whether writes need a lease here.
+    pub fn needs_write_lease(&self) -> bool {
+        self.lease.is_some()
+    }
+
+    /// Takes in the site agent's grant: writes until `until` (None: none).
+    /// A grant never shortens one already held, except to none: answers can
+    /// arrive out of order, and an older one names an earlier end anyway.
+    pub fn grant_writes_until(&self, until: Option<Instant>) {
+        let Some(lease) = &self.lease else {
+            return;
+        };
+        let mut held = lease.lock().unwrap_or_else(|e| e.into_inner());
+        let was = held.is_some_and(|u| u > Instant::now());
+        *held = match (until, *held) {
+            (Some(new), Some(old)) => Some(new.max(old)),
+            (new, _) => new,
+        };
+        let is = held.is_some_and(|u| u > Instant::now());
+        if was != is {
+            if is {
+                tracing::info!(site = %self.own, "write lease granted: writes are taken");
+            } else {
+                tracing::warn!(site = %self.own, "write lease lost: writes are refused until the quorum confirms this site again");
+            }
+        }
+        metrics::gauge!("srs_site_write_lease_held").set(if is { 1.0 } else { 0.0 });
+    }
+
+    /// Whether the write lease holds now (true where none is needed).
+    pub fn lease_holds(&self) -> bool {
+        self.lease.as_ref().is_none_or(|lease| {
+            lease
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|until| Instant::now() < until)
+        })
+    }
+
+    /// Why a write may not start now, if it may not.
+    pub fn write_block(&self) -> Option<WriteBlock> {
+        if let Some(primary) = self.fenced_by() {
+            return Some(WriteBlock::NotPrimary(primary));
+        }
+        (!self.lease_holds()).then_some(WriteBlock::NoLease)
     }
 
     /// Takes in the controller's word. An epoch older than the one known
@@ -126,6 +198,43 @@ mod tests {
         s.learn(primary("main", 3));
         assert!(s.fenced_by().is_none());
         assert_eq!(s.role(), SiteRole::Primary);
+    }
+
+    #[test]
+    fn writes_need_a_current_lease_where_one_is_required() {
+        use std::time::Duration;
+        let plain = Standing::new(name("main"), SiteRole::Primary);
+        assert!(plain.lease_holds() && plain.write_block().is_none());
+
+        let s = Standing::new(name("main"), SiteRole::Primary).with_write_lease();
+        assert_eq!(
+            s.write_block(),
+            Some(WriteBlock::NoLease),
+            "none granted yet"
+        );
+        s.grant_writes_until(Some(Instant::now() + Duration::from_secs(2)));
+        assert_eq!(s.write_block(), None);
+        s.grant_writes_until(Some(Instant::now() + Duration::from_millis(1)));
+        assert!(
+            s.lease_holds(),
+            "an older answer does not shorten the lease"
+        );
+        s.grant_writes_until(None);
+        assert_eq!(
+            s.write_block(),
+            Some(WriteBlock::NoLease),
+            "the agent said none"
+        );
+        s.grant_writes_until(Some(Instant::now() + Duration::from_millis(30)));
+        assert!(s.lease_holds());
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(s.write_block(), Some(WriteBlock::NoLease), "it ran out");
+        s.learn(primary("dr", 2));
+        assert_eq!(
+            s.write_block(),
+            Some(WriteBlock::NotPrimary(primary("dr", 2))),
+            "another site's epoch comes first"
+        );
     }
 
     #[test]

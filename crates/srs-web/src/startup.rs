@@ -64,10 +64,13 @@ impl Application {
                 settings.listen
             )
         })?;
-        let standing = Arc::new(crate::standing::Standing::new(
-            settings.site_name.clone(),
-            settings.site_role,
-        ));
+        let standing =
+            crate::standing::Standing::new(settings.site_name.clone(), settings.site_role);
+        let standing = Arc::new(if settings.write_lease {
+            standing.with_write_lease()
+        } else {
+            standing
+        });
         let state = AppState::new(crate::state::Shared {
             store,
             standing,

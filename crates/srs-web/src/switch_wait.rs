@@ -7,7 +7,8 @@
 //! the switch is still under way; answering after the new primary is named,
 //! plus a few of its health-check intervals, lets the retry find the new
 //! primary's instances already marked up. srs edge waits for its own switch
-//! and loses nothing by it. Without a controller the answer goes at once.
+//! and loses nothing by it. Without a controller, or without a write lease
+//! (cut off from the quorum), the answer goes at once.
 
 use crate::error::SITE_UNAVAILABLE_HEADER;
 use crate::state::AppState;
@@ -36,7 +37,11 @@ pub(crate) async fn answer_once_primary_named(
     if response.status() != StatusCode::SERVICE_UNAVAILABLE
         || !response.headers().contains_key(SITE_UNAVAILABLE_HEADER)
         || !state.standing.under_controller()
+        || !state.standing.lease_holds()
     {
+        // A site without its write lease is cut off from the quorum: it
+        // would learn of the new primary only once reconnected, so holding
+        // the answer would only make its own users wait.
         return response;
     }
     let started = Instant::now();

@@ -1,9 +1,12 @@
-//! Follows the DR controller's `/admission` answer: keeps an app instance's
-//! write gate at the limit the controller advises, and tells the instance
-//! which site holds the primary epoch (writes elsewhere are refused). If
-//! the controller stops answering, writes are let through unlimited
-//! (availability first) and that is logged; the last known primary stands,
-//! since nothing newer is known.
+//! Follows the DR controller's `/admission` answer (or, in a cluster across
+//! hosts, the site agent's): keeps an app instance's write gate at the limit
+//! advised, and tells the instance which site holds the primary epoch
+//! (writes elsewhere are refused). If the controller stops answering, writes
+//! are let through unlimited (availability first) and that is logged; the
+//! last known primary stands, since nothing newer is known. A site agent's
+//! answer also carries the write lease left (`write_lease_ms`): it counts
+//! from when the question was *sent*, so the instance never believes in a
+//! lease longer than the agent did; unanswered, it simply runs out.
 
 use srs_web::admission::{WriteGate, UNLIMITED};
 use srs_web::standing::{PrimaryEpoch, Standing};
@@ -22,6 +25,8 @@ const GIVE_UP_AFTER: u32 = 20;
 struct Answer {
     limit: Option<u32>,
     primary: Option<PrimaryEpoch>,
+    /// Write lease left, when the answer speaks of one (0: none).
+    lease: Option<Duration>,
 }
 
 /// Follows the controller at `url` for ever.
@@ -41,8 +46,12 @@ pub async fn follow(url: reqwest::Url, gate: Arc<WriteGate>, standing: Arc<Stand
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        let sent = std::time::Instant::now();
         match ask(&client, &url).await {
             Some(answer) => {
+                if let Some(left) = answer.lease {
+                    standing.grant_writes_until((!left.is_zero()).then(|| sent + left));
+                }
                 if missed >= GIVE_UP_AFTER {
                     tracing::info!(%url, "write admission: the controller answers again");
                 }
@@ -83,7 +92,12 @@ fn read(body: &serde_json::Value) -> Answer {
         .and_then(|s| SiteName::parse(s).ok())
         .zip(body["epoch"].as_u64())
         .map(|(site, epoch)| PrimaryEpoch { site, epoch });
-    Answer { limit, primary }
+    let lease = body["write_lease_ms"].as_u64().map(Duration::from_millis);
+    Answer {
+        limit,
+        primary,
+        lease,
+    }
 }
 
 #[cfg(test)]
@@ -102,14 +116,20 @@ mod tests {
                 epoch: 2
             })
         );
+        assert_eq!(full.lease, None, "a controller's answer has no lease");
         let old = read(&json!({"write_concurrency": 0}));
         assert_eq!(
             old,
             Answer {
                 limit: None,
-                primary: None
+                primary: None,
+                lease: None,
             }
         );
+        let agent = read(&json!({"primary_site": "dr", "epoch": 2, "write_lease_ms": 1500}));
+        assert_eq!(agent.lease, Some(Duration::from_millis(1500)));
+        let cut_off = read(&json!({"primary_site": "dr", "epoch": 2, "write_lease_ms": 0}));
+        assert_eq!(cut_off.lease, Some(Duration::ZERO));
         let bad = read(&json!({"primary_site": "no spaces allowed", "epoch": 1}));
         assert_eq!(bad.primary, None);
     }

@@ -55,6 +55,17 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Run a site's agent in a cluster across hosts: holds the site's lease
+    /// in the quorum, hands its app instances their write lease, and sets
+    /// its database read-only when the quorum is lost.
+    SiteAgent {
+        /// Where the topology (with its [quorum]) and secrets live.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: srs_dr::ClusterDir,
+        /// The site this agent serves.
+        #[arg(long)]
+        site: srs_dr::SiteName,
+    },
     /// Run the front door, from a config file (srs up writes one) or from
     /// a topology directory.
     #[command(group(clap::ArgGroup::new("source").required(true).args(["config", "data_dir"])))]
@@ -291,6 +302,7 @@ impl Cli {
             Command::Serve(_)
                 | Command::Up { .. }
                 | Command::Controller { .. }
+                | Command::SiteAgent { .. }
                 | Command::Edge { .. }
         )
     }
@@ -325,6 +337,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
             let name = name.unwrap_or_else(srs_dr::controller::default_candidate_name);
             srs_dr::controller::run(&data_dir, &name, shutdown_signal()).await
+        }
+        Command::SiteAgent { data_dir, site } => {
+            telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
+            srs_dr::site_agent::run(&data_dir, &site, shutdown_signal()).await
         }
         Command::Edge {
             config, data_dir, ..

@@ -89,6 +89,9 @@ pub struct ServeArgs {
     /// The DR controller's /admission URL: how many writes to run at once while its replica catches up [default: none]
     #[arg(long, env = "SRS_ADMISSION_URL", value_name = "URL")]
     admission_url: Option<String>,
+    /// Take writes only under a write lease from the admission URL (its site agent, in a cluster across hosts); without a current one writes are refused
+    #[arg(long, env = "SRS_WRITE_LEASE")]
+    write_lease: bool,
     /// Minutes of inactivity that end a session, 1-1440 [default: 30]
     #[arg(long, env = "SRS_SESSION_IDLE_MINUTES")]
     session_idle_minutes: Option<i64>,
@@ -116,6 +119,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     write_timeout_secs: Option<u64>,
     admission_url: Option<String>,
+    write_lease: Option<bool>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -289,6 +293,10 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
                 .with_context(|| format!("admission_url '{u}' must be an http:// or https:// URL"))
         })
         .transpose()?;
+    let write_lease = args.write_lease || file.write_lease.unwrap_or(false);
+    if write_lease && admission_url.is_none() {
+        bail!("write_lease needs admission_url: the lease comes from the site agent's /admission");
+    }
     Ok(Resolved {
         settings: Settings {
             listen,
@@ -305,6 +313,7 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
             tls,
             write_timeout: std::time::Duration::from_secs(write_timeout_secs),
             trusted_proxies: args.trusted_proxies,
+            write_lease,
         },
         log_format,
         cluster_dir: args.cluster_dir,

@@ -29,10 +29,23 @@ pub struct SiteStanding {
     pub primary: Option<PrimaryRecord>,
     /// Until when this site's app instances may take writes (None: not).
     pub writes_until: Option<Instant>,
-    /// Whether the site's lease lives now (it reaches the quorum).
-    pub holds_lease: bool,
+    /// Until when the site's lease surely lives (None: it holds none).
+    pub lease_until: Option<Instant>,
     /// Whether this round reached the quorum at all.
     pub reached: bool,
+}
+
+impl SiteStanding {
+    /// Whether the site's lease lives now (it reaches the quorum).
+    pub fn holds_lease(&self) -> bool {
+        self.lease_until.is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Whether its app instances may take writes now.
+    pub fn may_write(&self) -> bool {
+        self.writes_until
+            .is_some_and(|until| Instant::now() < until)
+    }
 }
 
 /// One site's lease.
@@ -122,7 +135,7 @@ impl SiteLease {
         SiteStanding {
             primary: self.primary.clone(),
             writes_until,
-            holds_lease: lease.is_some_and(|l| l.holds_for(Duration::ZERO)),
+            lease_until: lease.and_then(KeptLease::valid_until),
             reached,
         }
     }
@@ -185,7 +198,7 @@ mod tests {
         let section = section(etcd.url());
         let mut a = SiteLease::new(&section, &name("a")).expect("lease");
         let first = a.check().await;
-        assert!(first.reached && first.holds_lease, "{first:?}");
+        assert!(first.reached && first.holds_lease(), "{first:?}");
         assert_eq!(first.writes_until, None, "nothing recorded: no writes");
         let mut q = leader(&section).await;
         q.record_primary(&PrimaryRecord::new(name("a"), 1))
@@ -273,7 +286,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(100)).await;
             standing = a.check().await;
         }
-        assert!(standing.holds_lease, "a new lease is taken: {standing:?}");
+        assert!(standing.holds_lease(), "a new lease is taken: {standing:?}");
         assert_eq!(standing.writes_until, None, "but not yet granted");
         let said = q.regrant(&name("a")).await.expect("regrant");
         assert!(said.is_some_and(|s| s.contains("writes granted to it again in epoch 1")));

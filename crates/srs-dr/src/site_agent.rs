@@ -1,0 +1,177 @@
+//! `srs site-agent`: the small process next to a site's database in a
+//! cluster across hosts. It holds the site's lease in the quorum, tells the
+//! site's app instances (on `/admission`) which site holds the primary
+//! epoch and how much write lease they have left, and fences its own
+//! database when it loses the quorum for a whole write lease: a cut-off or
+//! woken-up site stops taking writes without anyone reaching it. It never
+//! makes the database writable; the leader does, under the current epoch.
+
+use crate::actuators::Databases;
+use crate::cluster_dir::ClusterDir;
+use crate::published::EventLog;
+use crate::quorum::site_lease::{SiteLease, SiteStanding};
+use crate::secrets::Secrets;
+use crate::topology::Topology;
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use srs_domain::SiteName;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the agent last found, shared with its endpoint.
+#[derive(Debug, Default)]
+struct View {
+    standing: Option<SiteStanding>,
+    fenced: bool,
+}
+
+type Shared = Arc<Mutex<View>>;
+
+/// What `/admission` tells the site's app instances.
+#[derive(Debug, serde::Serialize)]
+struct Answer {
+    site: SiteName,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_site: Option<SiteName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epoch: Option<u64>,
+    /// Write lease left, ms; 0: writes are refused.
+    write_lease_ms: u64,
+    /// The site's lease lives (it reaches the quorum).
+    holds_lease: bool,
+    /// The agent set its database read-only after losing the quorum.
+    fenced: bool,
+}
+
+fn answer(site: &SiteName, view: &View) -> Answer {
+    let standing = view.standing.as_ref();
+    let primary = standing.and_then(|s| s.primary.as_ref());
+    let left = standing.and_then(|s| s.writes_until).map_or(0, |until| {
+        until.saturating_duration_since(Instant::now()).as_millis()
+    });
+    Answer {
+        site: site.clone(),
+        primary_site: primary.map(|p| p.site.clone()),
+        epoch: primary.map(|p| p.epoch),
+        write_lease_ms: u64::try_from(left).unwrap_or(u64::MAX),
+        holds_lease: standing.is_some_and(SiteStanding::holds_lease),
+        fenced: view.fenced,
+    }
+}
+
+/// How often the agent renews its view: eight times a write lease, within
+/// 100-500 ms, so app instances (polling every 100 ms) always hold most of
+/// a lease.
+fn round(write_lease: Duration) -> Duration {
+    (write_lease / 8).clamp(Duration::from_millis(100), Duration::from_millis(500))
+}
+
+/// Runs the agent of site `site` of the topology in `data_dir` until
+/// `shutdown`.
+pub async fn run(
+    data_dir: &ClusterDir,
+    site: &SiteName,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let topology = Topology::of(data_dir)?;
+    let section = topology.quorum.clone().with_context(|| {
+        format!(
+            "{}: a site agent needs a [quorum] section (etcd members); one machine needs none",
+            data_dir
+                .file(crate::cluster_dir::ClusterFile::Topology)
+                .display()
+        )
+    })?;
+    let own = topology
+        .site(site)
+        .with_context(|| format!("site '{site}' is not in the topology"))?
+        .clone();
+    let port = own.agent_port.with_context(|| {
+        format!("site '{site}': set agent_port, where its app instances ask the agent")
+    })?;
+    let secrets = Secrets::load(data_dir)?;
+    let databases = Databases::new(topology.clone(), secrets, data_dir);
+    let events = EventLog::new(data_dir);
+    let mut lease = SiteLease::new(&section, site)?;
+    let shared = Shared::default();
+
+    let addr = std::net::SocketAddr::new(
+        own.app_host
+            .parse()
+            .with_context(|| format!("site '{site}': app_host must be an IP address"))?,
+        port,
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("site agent: cannot listen on {addr} (is it in use?)"))?;
+    tracing::info!(%addr, site = %site, "site agent: /admission, /healthz");
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/admission",
+            get(
+                |State((site, shared)): State<(SiteName, Shared)>| async move {
+                    let view = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    axum::Json(answer(&site, &view)).into_response()
+                },
+            ),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
+        .with_state((site.clone(), shared.clone()));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let every = round(Duration::from_secs(section.write_lease_secs));
+    tokio::pin!(shutdown);
+    let mut held_once = false;
+    let mut held_last = false;
+    loop {
+        let standing = lease.check().await;
+        held_once |= standing.holds_lease();
+        let fenced = shared.lock().unwrap_or_else(|e| e.into_inner()).fenced;
+        let epoch = standing.primary.as_ref().map_or(0, |p| p.epoch);
+        let fence_now = held_once && !standing.holds_lease() && !fenced;
+        if standing.holds_lease() && !held_last && fenced {
+            events.record(
+                epoch,
+                &format!("site agent of '{site}': the quorum is reached again; the database stays read-only until the leader promotes it"),
+                None,
+            );
+        }
+        held_last = standing.holds_lease();
+        let granted = standing.writes_until.is_some();
+        {
+            let mut view = shared.lock().unwrap_or_else(|e| e.into_inner());
+            view.standing = Some(standing);
+            if view.fenced && granted {
+                view.fenced = false;
+            }
+        }
+        if fence_now {
+            let what = format!(
+                "site agent of '{site}': lost the quorum for a whole write lease ({} s): database set read-only",
+                section.write_lease_secs
+            );
+            match tokio::time::timeout(Duration::from_secs(5), databases.fence(site)).await {
+                Ok(Ok(how)) => {
+                    events.record(epoch, &format!("{what} ({how})"), None);
+                    shared.lock().unwrap_or_else(|e| e.into_inner()).fenced = true;
+                }
+                Ok(Err(e)) => events.record(epoch, &what, Some(&format!("{e:#}"))),
+                Err(_) => {
+                    events.record(epoch, &what, Some("the database did not answer within 5 s"))
+                }
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+    server.abort();
+    Ok(())
+}
