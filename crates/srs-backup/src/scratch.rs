@@ -44,6 +44,7 @@ impl Scratch {
             parallel_threads: 0,
             sync_mode: SyncMode::Async,
             root_password: password.clone(),
+            network: None,
         };
         let mut server = LocalServer::new(config).context("cannot set up the scratch server")?;
         server

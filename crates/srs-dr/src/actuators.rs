@@ -79,7 +79,9 @@ impl Databases {
             Ok(done) => return done,
             Err(e) => e,
         };
-        let local = self.site(name).is_ok_and(Site::is_local);
+        let local = self
+            .site(name)
+            .is_ok_and(|site| self.topology.runs_here(site));
         if local {
             let config = self
                 .site(name)
@@ -171,7 +173,7 @@ impl Databases {
     /// SHUTDOWN for one it does not.
     async fn stop_server(&self, name: &str, mut admin: Admin) -> anyhow::Result<String> {
         let site = self.site(name)?;
-        if site.is_local() {
+        if self.topology.runs_here(site) {
             drop(admin);
             let config = server_config(&self.topology, &self.secrets, &self.data_dir, site);
             anyhow::ensure!(
@@ -193,7 +195,7 @@ impl Databases {
             .iter()
             .filter(|s| s.name != name)
             .all(|s| {
-                s.is_local()
+                self.topology.runs_here(s)
                     && !server_config(&self.topology, &self.secrets, &self.data_dir, s).is_running()
             })
     }

@@ -726,7 +726,13 @@ pub fn decide(
     if let Some(request) = &observation.requested {
         return operator(request, observation, memory, primary, primary_addr, now_ms);
     }
-    if let Some(reason) = primary_failure(observation, memory, policy, primary) {
+    // Before the first promotion there is nothing to fail over from: the
+    // configured primary may still be starting (across hosts, the other
+    // site's controller can be up first).
+    let ever_promoted = memory.epoch > 0;
+    if let Some(reason) =
+        primary_failure(observation, memory, policy, primary).filter(|_| ever_promoted)
+    {
         if held(observation, memory, policy, primary, now_ms).is_none() {
             if let Ok(to) = candidate(observation, primary) {
                 return Decision::Failover {
@@ -1246,6 +1252,18 @@ mod tests {
                     m.failures.insert(Component::Database(site_named("a")), 3);
                 },
                 failover("the replica lost it and none of its app instances answers"),
+            ),
+            (
+                "a cluster never promoted waits for its configured primary (an alert, no failover)",
+                STRICT,
+                |o, m| {
+                    primary_gone(o);
+                    m.epoch = 0;
+                    m.failures.insert(Component::Database(site_named("a")), 30);
+                },
+                Decision::Raise(Alert::PrimaryUnreachable {
+                    site: site_named("a"),
+                }),
             ),
             (
                 "a silent primary: the replica still thinks it is connected, the edge sees no app",

@@ -25,6 +25,8 @@ pub mod request;
 pub mod reseeding;
 pub mod secrets;
 pub mod site_agent;
+pub mod site_host;
+pub mod split;
 pub mod status;
 pub mod supervisor;
 pub mod topology;

@@ -33,6 +33,11 @@ pub fn server_config(
         parallel_threads: topology.parallel_apply_threads,
         sync_mode: topology.sync_mode(),
         root_password: secrets.root_password.clone(),
+        // Across hosts the other site's controller administers it.
+        network: topology.quorum.as_ref().map(|_| srs_mariadb::Network {
+            bind_address: site.db_host.clone(),
+            admin_user: site.admin_user.clone(),
+        }),
     }
 }
 
@@ -43,7 +48,8 @@ pub async fn connect_admin(
     data_dir: &ClusterDir,
     site: &Site,
 ) -> srs_mariadb::Result<Admin> {
-    if site.is_local() {
+    // Across hosts the leader may run anywhere: always over the network.
+    if site.is_local() && topology.quorum.is_none() {
         // Over TCP, as a controller on another host would, so that a cut
         // network is seen as one; a server started before root could log
         // in over TCP (srs of an earlier version) is reached over its socket.

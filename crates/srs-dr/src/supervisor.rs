@@ -47,6 +47,8 @@ pub enum ChildKind {
     /// The backup agent (`srs backup run`): scheduled backups, their
     /// verification, retention and the binlog archive.
     Backup,
+    /// A site's agent in a cluster across hosts (`srs site-agent`).
+    Agent,
 }
 
 impl std::fmt::Display for ChildKind {
@@ -57,6 +59,7 @@ impl std::fmt::Display for ChildKind {
             ChildKind::App => "app",
             ChildKind::Edge => "edge",
             ChildKind::Backup => "backup",
+            ChildKind::Agent => "site agent",
         })
     }
 }
@@ -83,13 +86,13 @@ const HEALTHY_RUN: Duration = Duration::from_secs(3);
 
 /// How a child is started again.
 #[derive(Debug, Clone)]
-struct Spec {
-    args: Vec<String>,
-    env: Vec<(&'static str, String)>,
-    log: String,
+pub(crate) struct Spec {
+    pub(crate) args: Vec<String>,
+    pub(crate) env: Vec<(&'static str, String)>,
+    pub(crate) log: String,
 }
 
-struct Running {
+pub(crate) struct Running {
     info: ChildInfo,
     spec: Spec,
     child: Option<Child>,
@@ -103,7 +106,7 @@ struct Running {
 /// over once it has run for a while (a server killed after running well,
 /// as in a failover, comes back at once).
 #[derive(Debug)]
-struct Restart {
+pub(crate) struct Restart {
     delay: Duration,
     at: Option<std::time::Instant>,
     started: std::time::Instant,
@@ -111,7 +114,7 @@ struct Restart {
 }
 
 impl Restart {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             delay: Duration::from_secs(1),
             at: None,
@@ -144,15 +147,15 @@ impl Restart {
 
 /// Everything started so far, recorded in the run file after each start so
 /// drills and operators see every process as soon as it exists.
-struct Started {
-    file: PathBuf,
-    databases: Vec<ChildInfo>,
-    children: Vec<Running>,
+pub(crate) struct Started {
+    pub(crate) file: PathBuf,
+    pub(crate) databases: Vec<ChildInfo>,
+    pub(crate) children: Vec<Running>,
 }
 
 impl Started {
     /// Records a child just started; returns it to wait on.
-    fn push(&mut self, info: ChildInfo, spec: Spec, child: Child) -> &mut Child {
+    pub(crate) fn push(&mut self, info: ChildInfo, spec: Spec, child: Child) -> &mut Child {
         let at = self.children.len();
         self.children.push(Running {
             info,
@@ -283,14 +286,14 @@ impl ChildInfo {
 }
 
 /// A database server `srs up` runs.
-struct Server {
-    site: SiteName,
-    server: LocalServer,
-    restart: Restart,
-    exits: u32,
+pub(crate) struct Server {
+    pub(crate) site: SiteName,
+    pub(crate) server: LocalServer,
+    pub(crate) restart: Restart,
+    pub(crate) exits: u32,
 }
 
-fn record_databases(started: &mut Started, topology: &Topology, servers: &[Server]) {
+pub(crate) fn record_databases(started: &mut Started, topology: &Topology, servers: &[Server]) {
     started.databases = servers
         .iter()
         .map(|s| ChildInfo {
@@ -373,7 +376,7 @@ fn follow_standby(
 }
 
 /// Reports a child that exited (once) and restarts it after its back-off.
-fn watch_children(options: &UpOptions, started: &mut Started) {
+pub(crate) fn watch_children(options: &UpOptions, started: &mut Started) {
     let mut changed = false;
     for c in &mut started.children {
         if let Some(child) = c.child.as_mut() {
@@ -409,7 +412,7 @@ fn watch_children(options: &UpOptions, started: &mut Started) {
 
 /// Whether a database that stopped may be started again now: not while
 /// the controller still counts on failing its site over.
-fn may_restart(
+pub(crate) fn may_restart(
     topology: &Topology,
     published: Option<&Published>,
     data_dir: &ClusterDir,
@@ -432,7 +435,7 @@ fn may_restart(
 
 /// Reports a database server that exited (once) and restarts it when
 /// allowed; whether a pid changed.
-async fn watch_databases(
+pub(crate) async fn watch_databases(
     data_dir: &ClusterDir,
     topology: &Topology,
     published: Option<&Published>,
@@ -466,7 +469,7 @@ async fn watch_databases(
     changed
 }
 
-fn spawn_spec(exe: &Path, spec: &Spec, data_dir: &ClusterDir) -> anyhow::Result<Child> {
+pub(crate) fn spawn_spec(exe: &Path, spec: &Spec, data_dir: &ClusterDir) -> anyhow::Result<Child> {
     let env: Vec<(&str, String)> = spec.env.iter().map(|(k, v)| (*k, v.clone())).collect();
     spawn(exe, &spec.args, &env, log_file(data_dir, &spec.log)?)
 }
@@ -710,8 +713,13 @@ async fn stop_child(c: &mut Running) {
     }
 }
 
-async fn stop_all(children: &mut [Running], servers: &mut [Server]) {
-    for kind in [ChildKind::Edge, ChildKind::Backup, ChildKind::Controller] {
+pub(crate) async fn stop_all(children: &mut [Running], servers: &mut [Server]) {
+    for kind in [
+        ChildKind::Edge,
+        ChildKind::Backup,
+        ChildKind::Controller,
+        ChildKind::Agent,
+    ] {
         for c in children.iter_mut().filter(|c| c.info.kind == kind) {
             stop_child(c).await;
         }

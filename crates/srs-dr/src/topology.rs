@@ -690,6 +690,12 @@ impl Topology {
         }
         if let Some(quorum) = &self.quorum {
             quorum.check()?;
+            if let Some(s) = self.sites.iter().find(|s| !s.standby_app_ports.is_empty()) {
+                bail!(
+                    "sites '{}': standby_app_ports are not used across hosts; list every instance in app_ports (each takes writes only while its site holds the primary epoch)",
+                    s.name
+                );
+            }
             if let Some(s) = self.sites.iter().find(|s| s.agent_port.is_none()) {
                 bail!(
                     "sites '{}': agent_port is needed with a [quorum]: the site agent answers its app instances there",
@@ -718,6 +724,13 @@ impl Topology {
             },
             SyncModeName::Async => SyncMode::Async,
         }
+    }
+
+    /// Whether `site`'s server runs on this machine under srs, so a
+    /// signal reaches it: never in a cluster across hosts, where the
+    /// leader may run on another host than the server.
+    pub fn runs_here(&self, site: &Site) -> bool {
+        site.is_local() && self.quorum.is_none()
     }
 
     /// The site that starts as primary.

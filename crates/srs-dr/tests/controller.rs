@@ -28,6 +28,7 @@ fn server(dir: &Path, name: &str, id: u32, sync_mode: SyncMode) -> LocalServer {
         parallel_threads: 2,
         sync_mode,
         root_password: "root password for tests".into(),
+        network: None,
     })
     .expect("mariadbd installed")
 }

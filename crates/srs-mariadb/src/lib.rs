@@ -14,7 +14,7 @@ mod server;
 
 pub use admin::{Admin, Credentials, ReplicaStatus, SemiSync, SyncMode};
 pub use error::{MariaDbError, Result};
-pub use server::{find_binaries, LocalServer, ServerConfig};
+pub use server::{find_binaries, LocalServer, Network, ServerConfig};
 
 /// Finds one of the MariaDB client tools (`mariadb`, `mariadb-binlog`…),
 /// or says how to install it.

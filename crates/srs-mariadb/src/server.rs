@@ -61,6 +61,18 @@ pub struct ServerConfig {
     pub sync_mode: SyncMode,
     /// Root password, set before the server accepts network connections.
     pub root_password: String,
+    /// Reached from other hosts (a cluster across hosts); None: loopback only.
+    pub network: Option<Network>,
+}
+
+/// How a server of a cluster across hosts is reached from the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// The address it listens on (its host's).
+    pub bind_address: String,
+    /// The account other hosts' controllers administer it with, from any
+    /// host, with the root password.
+    pub admin_user: String,
 }
 
 impl ServerConfig {
@@ -132,7 +144,7 @@ impl ServerConfig {
              [mariadbd]\n\
              datadir = {data}\n\
              port = {port}\n\
-             bind-address = 127.0.0.1\n\
+             bind-address = {bind}\n\
              socket = {socket}\n\
              pid-file = {dir}/mariadbd.pid\n\
              tmpdir = {dir}/tmp\n\
@@ -160,6 +172,10 @@ impl ServerConfig {
              slave-parallel-mode = optimistic\n\
              init-file = {init}\n",
             name = self.name,
+            bind = self
+                .network
+                .as_ref()
+                .map_or("127.0.0.1", |n| n.bind_address.as_str()),
             data = self.data_dir().display(),
             port = self.port,
             socket = self.socket().display(),
@@ -182,7 +198,7 @@ impl ServerConfig {
             .root_password
             .replace('\\', "\\\\")
             .replace('\'', "\\'");
-        format!(
+        let mut sql = format!(
             "SET sql_log_bin = 0;\n\
              ALTER USER 'root'@'localhost' IDENTIFIED BY '{pw}';\n\
              DELETE FROM mysql.global_priv WHERE User = 'root' AND Host NOT IN ('localhost', '127.0.0.1');\n\
@@ -191,7 +207,21 @@ impl ServerConfig {
              CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '{pw}';\n\
              ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{pw}';\n\
              GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
-        )
+        );
+        if let Some(network) = &self.network {
+            // The other site's controller fences, promotes and rewires this
+            // server from its own host.
+            let user = network
+                .admin_user
+                .replace('\\', "\\\\")
+                .replace('\'', "\\'");
+            sql.push_str(&format!(
+                "CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{pw}';\n\
+                 ALTER USER '{user}'@'%' IDENTIFIED BY '{pw}';\n\
+                 GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION;\n"
+            ));
+        }
+        sql
     }
 }
 

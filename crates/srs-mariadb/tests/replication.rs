@@ -22,6 +22,7 @@ fn config(dir: &std::path::Path, name: &str, id: u32, mode: SyncMode) -> ServerC
         parallel_threads: 2,
         sync_mode: mode,
         root_password: "root password for tests".into(),
+        network: None,
     }
 }
 

@@ -311,6 +311,11 @@ impl Store {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Backend::MySql => sqlx::migrate!("./migrations/mysql"),
         };
+        if version.is_none() && self.applied_all(&migrator).await {
+            // Nothing to write: a read-only replica whose schema arrived by
+            // replication starts without touching it.
+            return self.refold_if_needed().await;
+        }
         if let Some(version) = version {
             let kept: Vec<_> = migrator
                 .migrations
@@ -330,6 +335,19 @@ impl Store {
             self.refold_if_needed().await?;
         }
         Ok(())
+    }
+
+    /// Whether every migration of `migrator` is recorded as applied.
+    async fn applied_all(&self, migrator: &sqlx::migrate::Migrator) -> bool {
+        let applied: Result<Vec<i64>, sqlx::Error> = on_pool!(self, p => {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(p)
+                .await
+        });
+        let Ok(applied) = applied else {
+            return false;
+        };
+        migrator.iter().all(|m| applied.contains(&m.version))
     }
 
     /// The newest schema version this build of srs knows.

@@ -55,6 +55,22 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Work with a topology's files.
+    Topology {
+        #[command(subcommand)]
+        command: TopologyCommand,
+    },
+    /// Run one site of a cluster across hosts on this host: its database,
+    /// site agent, controller candidate, app instances and edge.
+    Site {
+        /// This host's copy of the cluster directory (its topology with a
+        /// [quorum], and the shared secrets.toml).
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: srs_dr::ClusterDir,
+        /// The site this host runs.
+        #[arg(long)]
+        site: srs_dr::SiteName,
+    },
     /// Run a site's agent in a cluster across hosts: holds the site's lease
     /// in the quorum, hands its app instances their write lease, and sets
     /// its database read-only when the quorum is lost.
@@ -137,18 +153,26 @@ enum Command {
     /// Prove failover: run a client load, inject a fault, recover, verify
     /// every acknowledged write, fail back, and write a report.
     Drill {
-        /// kill-primary-db, kill-primary-site, pause-primary-site,
-        /// kill-controller or switchover.
-        #[arg(long, default_value = "kill-primary-site")]
-        fault: srs_dr::drill::fault::Fault,
+        /// One machine: kill-primary-db, kill-primary-site,
+        /// pause-primary-site, kill-controller or switchover. Three hosts:
+        /// partition-host, kill-host, kill-leader, witness-down, pause-host,
+        /// etcd-down, a comma-separated list of them, or all.
+        #[arg(long)]
+        fault: Option<String>,
+        /// 1: both sites on this machine (srs up). 3: site a, site b and an
+        /// etcd witness, each in a network namespace of its own (needs root
+        /// and etcd).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
+        hosts: u8,
         /// How many runs (each with its own failback).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
         repeat: u32,
         /// Concurrent clients writing and reading through the edge.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         clients: u16,
-        /// Sync mode of the fresh topology: strict, bounded or async.
-        #[arg(long, default_value = "strict", value_parser = ["strict", "bounded", "async"])]
+        /// Sync mode of the fresh topology: strict, bounded or async (three
+        /// hosts: a comma-separated list runs each fault in each).
+        #[arg(long, default_value = "strict")]
         sync_mode: String,
         /// Act on this running topology (`srs up`) instead of a fresh one; needs --yes.
         #[arg(long)]
@@ -282,6 +306,22 @@ enum AuditCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum TopologyCommand {
+    /// Lay out each host's files of a cluster across hosts: a folder per
+    /// site (its topology and the shared secrets) and per etcd member (its
+    /// command line), to copy to that host.
+    Split {
+        /// The cluster directory holding the topology with a [quorum] and
+        /// its secrets.toml.
+        #[arg(long, default_value = "./srs-data/cluster")]
+        data_dir: srs_dr::ClusterDir,
+        /// Where to write the hosts' folders.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum StudentsCommand {
     /// Remove for good the students deleted longer ago than --older-than.
     Purge {
@@ -303,6 +343,7 @@ impl Cli {
                 | Command::Up { .. }
                 | Command::Controller { .. }
                 | Command::SiteAgent { .. }
+                | Command::Site { .. }
                 | Command::Edge { .. }
         )
     }
@@ -337,6 +378,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
             let name = name.unwrap_or_else(srs_dr::controller::default_candidate_name);
             srs_dr::controller::run(&data_dir, &name, shutdown_signal()).await
+        }
+        Command::Topology {
+            command: TopologyCommand::Split { data_dir, out },
+        } => {
+            telemetry::init(LogFormat::Text, "warn")?;
+            let written = srs_dr::split::split(&data_dir, &out)?;
+            for dir in written {
+                println!("{}", dir.display());
+            }
+            Ok(())
+        }
+        Command::Site { data_dir, site } => {
+            telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
+            let exe = std::env::current_exe().context("Failed to find the srs executable")?;
+            srs_dr::site_host::run(
+                srs_dr::supervisor::UpOptions { data_dir, exe },
+                &site,
+                shutdown_signal(),
+            )
+            .await
         }
         Command::SiteAgent { data_dir, site } => {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
@@ -419,6 +480,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Drill {
             fault,
+            hosts: 3,
+            repeat,
+            clients,
+            sync_mode,
+            data_dir,
+            report_dir,
+            outage_secs,
+            ..
+        } => {
+            use srs_dr::drill::three_hosts::{HostDrillOptions, HostFault};
+            anyhow::ensure!(
+                data_dir.is_none(),
+                "--hosts 3 builds its own three hosts; --data-dir is for a drill on a running srs up"
+            );
+            telemetry::init(LogFormat::Text, "warn")?;
+            let faults = match fault.as_deref() {
+                None | Some("all") => HostFault::ALL.to_vec(),
+                Some(list) => list
+                    .split(',')
+                    .map(|f| f.trim().parse::<HostFault>().map_err(anyhow::Error::msg))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            };
+            let sync_modes = sync_mode
+                .split(',')
+                .map(|m| {
+                    let m = m.trim();
+                    anyhow::ensure!(
+                        matches!(m, "strict" | "bounded" | "async"),
+                        "--sync-mode: '{m}' is not strict, bounded or async"
+                    );
+                    Ok(m.to_owned())
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let exe = std::env::current_exe().context("Failed to find the srs executable")?;
+            let report = srs_dr::drill::three_hosts::run(HostDrillOptions {
+                faults,
+                sync_modes,
+                repeat,
+                clients: usize::from(clients).min(8),
+                // Longer than a write lease, so a paused or cut-off host
+                // is replaced before it returns.
+                outage: std::time::Duration::from_secs(outage_secs.max(5)),
+                report_dir: report_dir.clone(),
+                exe,
+            })
+            .await?;
+            println!("{}", report.markdown());
+            println!("report: {}", report_dir.join("three-hosts.md").display());
+            anyhow::ensure!(
+                report.passed,
+                "the three-host drill failed; see {}",
+                report_dir.join("three-hosts.md").display()
+            );
+            Ok(())
+        }
+        Command::Drill { hosts: 2, .. } => anyhow::bail!(
+            "--hosts 2: two hosts cannot outvote a cut between them; use 1 (one machine) or 3 (two sites and a witness)"
+        ),
+        Command::Drill {
+            fault,
             repeat,
             clients,
             sync_mode,
@@ -426,7 +547,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             yes,
             report_dir,
             outage_secs,
+            ..
         } => {
+            let fault: srs_dr::drill::fault::Fault = fault
+                .as_deref()
+                .unwrap_or("kill-primary-site")
+                .parse()
+                .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(
+                matches!(sync_mode.as_str(), "strict" | "bounded" | "async"),
+                "--sync-mode: '{sync_mode}' is not strict, bounded or async"
+            );
             anyhow::ensure!(
                 data_dir.is_none() || yes,
                 "a drill on an existing topology kills and pauses its processes; run again with --yes to go ahead"

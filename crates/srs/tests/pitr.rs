@@ -85,6 +85,7 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         parallel_threads: 0,
         sync_mode: SyncMode::Async,
         root_password: password.into(),
+        network: None,
     })
     .expect("server");
     server.prepare().await.expect("prepared");

@@ -48,6 +48,8 @@ pub struct Acknowledged {
     pub name: String,
     /// When the answer came, ms since the drill's clock started.
     pub at_ms: u64,
+    /// The site that answered it (X-Srs-Site).
+    pub site: String,
 }
 
 /// What all clients recorded.
@@ -270,6 +272,7 @@ impl Client {
             id,
             name: name.to_owned(),
             at_ms,
+            site: sample.site.clone(),
         });
         self.record(sample, acknowledged);
         id

@@ -5,9 +5,11 @@
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 pub mod fault;
+pub mod hosts;
 pub mod load;
 pub mod progress;
 pub mod report;
+pub mod three_hosts;
 
 use crate::decide::{errant, Alert};
 use crate::published::{EventLog, Published};

@@ -69,8 +69,33 @@ pub fn etcd_program() -> anyhow::Result<PathBuf> {
     })
 }
 
-/// The command that runs `member` of `cluster`, keeping its data in
+/// The arguments that run `member` of `cluster`, keeping its data in
 /// `data_dir`. A new cluster starts from the full member list.
+pub fn args(member: &Member, cluster: &[Member], data_dir: &Path, timing: Timing) -> Vec<String> {
+    let initial = cluster
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer_url()))
+        .collect::<Vec<_>>()
+        .join(",");
+    [
+        ("--name", member.name.clone()),
+        ("--data-dir", data_dir.display().to_string()),
+        ("--listen-client-urls", member.client_url()),
+        ("--advertise-client-urls", member.client_url()),
+        ("--listen-peer-urls", member.peer_url()),
+        ("--initial-advertise-peer-urls", member.peer_url()),
+        ("--initial-cluster", initial),
+        ("--initial-cluster-state", "new".into()),
+        ("--heartbeat-interval", timing.heartbeat_ms.to_string()),
+        ("--election-timeout", timing.election_ms.to_string()),
+        ("--logger", "zap".into()),
+    ]
+    .into_iter()
+    .flat_map(|(flag, value)| [flag.to_owned(), value])
+    .collect()
+}
+
+/// The command that runs `member` of `cluster` (see `args`).
 pub fn command(
     program: &Path,
     member: &Member,
@@ -78,34 +103,8 @@ pub fn command(
     data_dir: &Path,
     timing: Timing,
 ) -> std::process::Command {
-    let initial = cluster
-        .iter()
-        .map(|m| format!("{}={}", m.name, m.peer_url()))
-        .collect::<Vec<_>>()
-        .join(",");
     let mut cmd = std::process::Command::new(program);
-    cmd.arg("--name")
-        .arg(&member.name)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .arg("--listen-client-urls")
-        .arg(member.client_url())
-        .arg("--advertise-client-urls")
-        .arg(member.client_url())
-        .arg("--listen-peer-urls")
-        .arg(member.peer_url())
-        .arg("--initial-advertise-peer-urls")
-        .arg(member.peer_url())
-        .arg("--initial-cluster")
-        .arg(initial)
-        .arg("--initial-cluster-state")
-        .arg("new")
-        .arg("--heartbeat-interval")
-        .arg(timing.heartbeat_ms.to_string())
-        .arg("--election-timeout")
-        .arg(timing.election_ms.to_string())
-        .arg("--logger")
-        .arg("zap");
+    cmd.args(args(member, cluster, data_dir, timing));
     cmd
 }
 

@@ -1,0 +1,813 @@
+//! `srs drill --hosts 3`: proves the quorum across real hosts. It builds
+//! three hosts as network namespaces (site a, site b, a witness), runs an
+//! etcd member in each and `srs site` in the two site hosts, puts load
+//! clients inside each site's host (a cut-off location keeps its local
+//! users) and outside, injects one fault, undoes it after the outage, and
+//! checks every acknowledged create and the one rule that matters: no site
+//! acknowledges a write after the other site has acknowledged one of its
+//! own as primary (`split_brain_writes`).
+
+use super::hosts::{Host, Hosts};
+use super::load::{Load, Recorded};
+use crate::cluster_dir::{ClusterDir, ClusterFile};
+use crate::quorum::member::{self, Member, Timing};
+use crate::supervisor::{ChildInfo, ChildKind};
+use anyhow::Context;
+use nix::sys::signal::Signal;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::process::Child;
+
+/// What goes wrong in a three-host run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HostFault {
+    /// The primary's host is cut off from the other two; its own clients
+    /// keep writing to it.
+    PartitionHost,
+    /// Every process of the primary's host is SIGKILLed and its link goes down.
+    KillHost,
+    /// The leading controller is SIGKILLed.
+    KillLeader,
+    /// The witness's etcd member is SIGKILLed.
+    WitnessDown,
+    /// Every process of the primary's host is stopped (SIGSTOP) for longer
+    /// than the lease, then continued.
+    PauseHost,
+    /// Every etcd member is SIGKILLed.
+    EtcdDown,
+}
+
+impl HostFault {
+    /// Every fault, in the order CI runs them.
+    pub const ALL: [HostFault; 6] = [
+        HostFault::PartitionHost,
+        HostFault::KillHost,
+        HostFault::KillLeader,
+        HostFault::WitnessDown,
+        HostFault::PauseHost,
+        HostFault::EtcdDown,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            HostFault::PartitionHost => "partition-host",
+            HostFault::KillHost => "kill-host",
+            HostFault::KillLeader => "kill-leader",
+            HostFault::WitnessDown => "witness-down",
+            HostFault::PauseHost => "pause-host",
+            HostFault::EtcdDown => "etcd-down",
+        }
+    }
+
+    /// Whether the other site must take over.
+    fn fails_over(self) -> bool {
+        matches!(
+            self,
+            HostFault::PartitionHost | HostFault::KillHost | HostFault::PauseHost
+        )
+    }
+
+    /// Whether writes must go on throughout.
+    fn no_failed_write(self) -> bool {
+        matches!(self, HostFault::KillLeader | HostFault::WitnessDown)
+    }
+}
+
+impl std::fmt::Display for HostFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for HostFault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        HostFault::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "'{s}' is not a three-host fault: use {}",
+                    HostFault::ALL.map(HostFault::name).join(", ")
+                )
+            })
+    }
+}
+
+/// What a three-host drill does.
+#[derive(Debug, Clone)]
+pub struct HostDrillOptions {
+    /// The faults, one run each (times `repeat`).
+    pub faults: Vec<HostFault>,
+    /// The sync modes, each fault in each.
+    pub sync_modes: Vec<String>,
+    /// Runs of each fault in each mode.
+    pub repeat: u32,
+    /// Clients at each of the three locations.
+    pub clients: usize,
+    /// How long a fault lasts before it is undone.
+    pub outage: Duration,
+    /// Where the report goes.
+    pub report_dir: PathBuf,
+    /// The `srs` executable.
+    pub exe: PathBuf,
+}
+
+/// One run's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRun {
+    /// The fault.
+    pub fault: HostFault,
+    /// The sync mode.
+    pub sync_mode: String,
+    /// Acknowledged creates, all locations.
+    pub acknowledged: usize,
+    /// Acknowledged creates not found, as written, on the final primary.
+    pub acknowledged_lost: usize,
+    /// Acknowledged writes by the old primary after the first one by the new.
+    pub split_brain_writes: usize,
+    /// Creates that failed (refused, not confirmed, or unanswered).
+    pub failed_creates: usize,
+    /// From the fault to the first create the new primary acknowledged to
+    /// a client outside the old primary's host, seconds.
+    pub rto_seconds: Option<f64>,
+    /// From the fault to the old primary's last acknowledged create, seconds
+    /// (how long a cut-off site went on taking writes).
+    pub old_side_last_write_seconds: Option<f64>,
+    /// The primary before and after.
+    pub primary_before: String,
+    /// The primary at the end.
+    pub primary_after: String,
+    /// Whether the run met its rules.
+    pub passed: bool,
+    /// Why not, or what was seen.
+    pub notes: Vec<String>,
+}
+
+/// The whole drill.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostReport {
+    /// Every run.
+    pub runs: Vec<HostRun>,
+    /// Every run passed.
+    pub passed: bool,
+}
+
+impl HostReport {
+    /// The report as a Markdown table.
+    pub fn markdown(&self) -> String {
+        let secs = |s: Option<f64>| s.map_or("-".to_owned(), |s| format!("{s:.2}"));
+        let mut out = String::from(
+            "# Three-host drill\n\n| fault | mode | verdict | RTO s | old side's last write s | acknowledged | lost | split-brain writes | failed creates | primary |\n|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for r in &self.runs {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} -> {} |\n",
+                r.fault,
+                r.sync_mode,
+                if r.passed { "passed" } else { "FAILED" },
+                secs(r.rto_seconds),
+                secs(r.old_side_last_write_seconds),
+                r.acknowledged,
+                r.acknowledged_lost,
+                r.split_brain_writes,
+                r.failed_creates,
+                r.primary_before,
+                r.primary_after,
+            ));
+        }
+        for r in self.runs.iter().filter(|r| !r.notes.is_empty()) {
+            out.push_str(&format!(
+                "\n{} ({}): {}\n",
+                r.fault,
+                r.sync_mode,
+                r.notes.join("; ")
+            ));
+        }
+        out
+    }
+}
+
+/// Runs every fault in every mode; writes `three-hosts.json` and
+/// `three-hosts.md` into the report folder as it goes.
+pub async fn run(options: HostDrillOptions) -> anyhow::Result<HostReport> {
+    std::fs::create_dir_all(&options.report_dir)
+        .with_context(|| format!("Failed to create {}", options.report_dir.display()))?;
+    let mut report = HostReport {
+        runs: Vec::new(),
+        passed: true,
+    };
+    for mode in &options.sync_modes {
+        for fault in &options.faults {
+            for n in 0..options.repeat {
+                let logs = options.report_dir.join(format!("{fault}-{mode}-{}", n + 1));
+                eprintln!("three-host drill: {fault} in {mode} mode (run {})", n + 1);
+                let run = match run_once(&options, *fault, mode, &logs).await {
+                    Ok(run) => run,
+                    Err(e) => HostRun {
+                        fault: *fault,
+                        sync_mode: mode.clone(),
+                        acknowledged: 0,
+                        acknowledged_lost: 0,
+                        split_brain_writes: 0,
+                        failed_creates: 0,
+                        rto_seconds: None,
+                        old_side_last_write_seconds: None,
+                        primary_before: String::new(),
+                        primary_after: String::new(),
+                        passed: false,
+                        notes: vec![format!("the run could not be carried out: {e:#}")],
+                    },
+                };
+                eprintln!(
+                    "  {}: rto {:?} s, split-brain {}, lost {}, failed {} {}",
+                    if run.passed { "passed" } else { "FAILED" },
+                    run.rto_seconds,
+                    run.split_brain_writes,
+                    run.acknowledged_lost,
+                    run.failed_creates,
+                    run.notes.join("; ")
+                );
+                if run.passed {
+                    // Logs are kept only for failed runs.
+                    let _ = std::fs::remove_dir_all(&logs);
+                }
+                report.passed &= run.passed;
+                report.runs.push(run);
+                std::fs::write(
+                    options.report_dir.join("three-hosts.json"),
+                    serde_json::to_string_pretty(&report)?,
+                )?;
+                std::fs::write(options.report_dir.join("three-hosts.md"), report.markdown())?;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The ports every host uses (each host has its own addresses).
+const EDGE: u16 = 8080;
+const EDGE_ADMIN: u16 = 8079;
+const CONTROLLER: u16 = 8077;
+const ETCD: u16 = 2379;
+
+fn topology(mode: &str, a: &Host, b: &Host, witness: &Host) -> String {
+    format!(
+        "sync_mode = \"{mode}\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 5\n\
+         [edge]\nlisten = \"0.0.0.0:{EDGE}\"\nadmin_listen = \"127.0.0.1:{EDGE_ADMIN}\"\n\
+         [controller]\nlisten = \"127.0.0.1:{CONTROLLER}\"\n\
+         [backup]\nschedule = \"off\"\narchive = false\nverify = false\n\
+         [quorum]\netcd = [\"http://{}:{ETCD}\", \"http://{}:{ETCD}\", \"http://{}:{ETCD}\"]\ncluster = \"drill\"\n\
+         [[sites]]\nname = \"a\"\nrole = \"primary\"\ndb_host = \"{}\"\napp_host = \"{}\"\nmanaged = true\ndb_port = 3306\napp_ports = [8101]\nagent_port = 8090\n\
+         [[sites]]\nname = \"b\"\nrole = \"dr\"\ndb_host = \"{}\"\napp_host = \"{}\"\nmanaged = true\ndb_port = 3307\napp_ports = [8102]\nagent_port = 8091\n",
+        a.ip, b.ip, witness.ip, a.ip, a.ip, b.ip, b.ip
+    )
+}
+
+/// The processes of one run, by host.
+struct Cluster {
+    hosts: Hosts,
+    work: PathBuf,
+    exe: PathBuf,
+    members: Vec<Member>,
+    etcd: Vec<(String, Child)>,
+    sites: Vec<(String, Child)>,
+}
+
+/// The etcd timing the drill's hosts use: they are microseconds apart.
+const DRILL_TIMING: Timing = Timing {
+    heartbeat_ms: 50,
+    election_ms: 500,
+};
+
+impl Cluster {
+    fn host(&self, name: &str) -> anyhow::Result<&Host> {
+        self.hosts.host(name)
+    }
+
+    fn site_dir(&self, site: &str) -> ClusterDir {
+        ClusterDir::new(self.work.join("hosts").join(site))
+    }
+
+    fn log(&self, name: &str) -> anyhow::Result<std::fs::File> {
+        std::fs::File::create(self.work.join(format!("{name}.log")))
+            .with_context(|| format!("Failed to create the log of {name}"))
+    }
+
+    fn start_etcd(&mut self, name: &str) -> anyhow::Result<()> {
+        let program = member::etcd_program()?;
+        let m = self
+            .members
+            .iter()
+            .find(|m| m.name == name)
+            .with_context(|| format!("no etcd member {name}"))?
+            .clone();
+        let log = self.log(&format!("etcd-{name}"))?;
+        let child = self
+            .host(name)?
+            .command(&program)
+            .args(member::args(
+                &m,
+                &self.members,
+                &self.work.join(format!("etcd-{name}")),
+                DRILL_TIMING,
+            ))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("Failed to start etcd")?;
+        self.etcd.retain(|(n, _)| n != name);
+        self.etcd.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    fn start_site(&mut self, name: &str) -> anyhow::Result<()> {
+        let log = self.log(&format!("site-{name}"))?;
+        let dir = self.site_dir(name);
+        let child = self
+            .host(name)?
+            .command(&self.exe)
+            .args(["site", "--site", name, "--data-dir"])
+            .arg(dir.path())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("Failed to start srs site")?;
+        self.sites.retain(|(n, _)| n != name);
+        self.sites.push((name.to_owned(), child));
+        Ok(())
+    }
+
+    /// The edge of site `name`, as its clients reach it.
+    fn edge(&self, name: &str) -> anyhow::Result<String> {
+        Ok(format!("http://{}:{EDGE}", self.host(name)?.ip))
+    }
+
+    /// The site the quorum names primary, read from outside.
+    async fn primary(&self) -> Option<String> {
+        let etcd = crate::quorum::etcd::Etcd::new(
+            &self
+                .members
+                .iter()
+                .map(Member::client_url)
+                .collect::<Vec<_>>(),
+            Duration::from_millis(500),
+        )
+        .ok()?;
+        let kv = etcd.get("/srs/drill/primary").await.ok()??;
+        let v: serde_json::Value = serde_json::from_slice(&kv.value).ok()?;
+        v["site"].as_str().map(str::to_owned)
+    }
+
+    /// The process id of the leading controller.
+    async fn leader_pid(&self) -> Option<(String, u32)> {
+        for site in ["a", "b"] {
+            let dir = self.site_dir(site);
+            let leads = crate::published::Published::read(&dir)
+                .and_then(|p| p.quorum)
+                .is_some_and(|q| q.leading);
+            if leads {
+                let pid = ChildInfo::read_all(&dir)
+                    .ok()?
+                    .into_iter()
+                    .find(|c| c.kind == ChildKind::Controller)?
+                    .pid;
+                return Some((site.to_owned(), pid));
+            }
+        }
+        None
+    }
+}
+
+/// Waits until `check` holds, for at most `limit`.
+async fn until(
+    what: &str,
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while !check().await {
+        anyhow::ensure!(
+            started.elapsed() < limit,
+            "{what}: not within {} s",
+            limit.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(started.elapsed())
+}
+
+async fn cli(exe: &Path, args: &[&str], dir: &ClusterDir, stdin: &str) -> anyhow::Result<String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(exe)
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.as_bytes()).await?;
+    }
+    let out = child.wait_with_output().await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "srs {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// A load running inside a host, stopped by dropping the sender.
+struct Located {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<anyhow::Result<Recorded>>,
+}
+
+fn load_inside(
+    host: &Host,
+    edge: String,
+    token: String,
+    department: String,
+    clients: usize,
+    tag: String,
+    clock: Instant,
+) -> anyhow::Result<Located> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = host.spawn_inside(move || {
+        Box::pin(async move {
+            let load = Load::start(&edge, &token, &department, clients, &tag, clock)?;
+            let _ = stopped.await;
+            Ok(load.stop().await)
+        })
+    })?;
+    Ok(Located { stop, thread })
+}
+
+impl Located {
+    fn finish(self) -> anyhow::Result<Recorded> {
+        let _ = self.stop.send(());
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?
+    }
+}
+
+fn ms_to_s(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+async fn run_once(
+    options: &HostDrillOptions,
+    fault: HostFault,
+    mode: &str,
+    logs: &Path,
+) -> anyhow::Result<HostRun> {
+    std::fs::create_dir_all(logs)?;
+    let hosts = Hosts::build(&["a", "b", "witness"])?;
+    let (a, b, w) = (
+        hosts.host("a")?.clone(),
+        hosts.host("b")?.clone(),
+        hosts.host("witness")?.clone(),
+    );
+    let work = logs.to_path_buf();
+    let src = ClusterDir::new(work.join("src"));
+    std::fs::create_dir_all(src.path())?;
+    std::fs::write(src.file(ClusterFile::Topology), topology(mode, &a, &b, &w))?;
+    crate::Secrets::load_or_create(&src)?;
+    crate::split::split(&src, &work.join("hosts"))?;
+    let members = crate::split::members(&crate::Topology::of(&src)?)?;
+    let mut cluster = Cluster {
+        hosts,
+        work: work.clone(),
+        exe: options.exe.clone(),
+        members,
+        etcd: Vec::new(),
+        sites: Vec::new(),
+    };
+    for name in ["a", "b", "witness"] {
+        cluster.start_etcd(name)?;
+    }
+    for m in &cluster.members {
+        member::wait_healthy(&m.client_url(), Duration::from_secs(30)).await?;
+    }
+    cluster.start_site("a")?;
+    cluster.start_site("b")?;
+
+    // Whole: the primary takes writes and the other site's app answers.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    let dir_a = cluster.site_dir("a");
+    until(
+        "the primary's database is ready",
+        Duration::from_secs(120),
+        async || {
+            crate::published::Published::read(&dir_a).is_some_and(|p| p.ready)
+                || crate::published::Published::read(&cluster.site_dir("b"))
+                    .is_some_and(|p| p.ready)
+        },
+    )
+    .await?;
+    // Both sites' app instances are up (the primary's made the schema).
+    for (host, port) in [(&a, 8101), (&b, 8102)] {
+        until(
+            "the sites' app instances answer",
+            Duration::from_secs(120),
+            async || {
+                http.get(format!("http://{}:{port}/healthz", host.ip))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            },
+        )
+        .await?;
+    }
+    // The operator's commands go to the primary the quorum names.
+    let primary_dir = cluster.site_dir(&cluster.primary().await.unwrap_or_else(|| "a".into()));
+    cli(
+        &options.exe,
+        &[
+            "user",
+            "add",
+            "drill",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        &primary_dir,
+        "drill password that is long enough\n",
+    )
+    .await?;
+    let token = cli(
+        &options.exe,
+        &["token", "create", "--user", "drill", "--name", "drill"],
+        &primary_dir,
+        "",
+    )
+    .await?;
+    let edge_a = cluster.edge("a")?;
+    let edge_b = cluster.edge("b")?;
+    let mut department = None;
+    until(
+        "the primary's edge answers",
+        Duration::from_secs(60),
+        async || {
+            department = super::some_department(&edge_a, &token).await.ok();
+            department.is_some()
+        },
+    )
+    .await?;
+    let department = department.unwrap_or_default();
+    until(
+        "both edges route to the primary",
+        Duration::from_secs(60),
+        async || {
+            let mut ok = true;
+            for edge in [&edge_a, &edge_b] {
+                ok &= http
+                    .get(format!("{edge}/api/v1/students?limit=1"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+            }
+            ok
+        },
+    )
+    .await?;
+    let before = cluster.primary().await.unwrap_or_default();
+
+    // Load: inside a, inside b, and outside (through b's front door).
+    let clock = Instant::now();
+    let clients = options.clients.max(1);
+    // Letters only: names may hold no digits, keys no spaces.
+    let tag = super::load::letters(
+        u64::from(std::process::id()) * 100
+            + u64::try_from(clock.elapsed().as_nanos() % 100).unwrap_or(0),
+    );
+    let inside_a = load_inside(
+        &a,
+        edge_a.clone(),
+        token.clone(),
+        department.clone(),
+        clients,
+        format!("{tag}A"),
+        clock,
+    )?;
+    let inside_b = load_inside(
+        &b,
+        edge_b.clone(),
+        token.clone(),
+        department.clone(),
+        clients,
+        format!("{tag}B"),
+        clock,
+    )?;
+    let outside = Load::start(
+        &edge_b,
+        &token,
+        &department,
+        clients,
+        &format!("{tag}O"),
+        clock,
+    )?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let fault_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
+    let mut notes = Vec::new();
+    let target = if fault.fails_over() {
+        before.clone()
+    } else {
+        String::new()
+    };
+    match fault {
+        HostFault::PartitionHost => cluster.hosts.set_link(cluster.host(&target)?, false)?,
+        HostFault::KillHost => {
+            let host = cluster.host(&target)?.clone();
+            cluster.hosts.set_link(&host, false)?;
+            host.signal_all(Signal::SIGKILL);
+        }
+        HostFault::PauseHost => {
+            cluster.host(&target)?.signal_all(Signal::SIGSTOP);
+        }
+        HostFault::KillLeader => match cluster.leader_pid().await {
+            Some((site, pid)) => {
+                notes.push(format!("killed the leading controller at site {site}"));
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(0)),
+                    Signal::SIGKILL,
+                );
+            }
+            None => notes.push("no leading controller was found to kill".into()),
+        },
+        HostFault::WitnessDown => {
+            cluster.host("witness")?.signal_all(Signal::SIGKILL);
+        }
+        HostFault::EtcdDown => {
+            for (_, child) in &mut cluster.etcd {
+                let _ = child.start_kill();
+            }
+        }
+    }
+    tokio::time::sleep(options.outage).await;
+
+    // Undo, then let the load run on.
+    match fault {
+        HostFault::PartitionHost => cluster.hosts.set_link(cluster.host(&target)?, true)?,
+        HostFault::KillHost => {
+            let host = cluster.host(&target)?.clone();
+            cluster.hosts.set_link(&host, true)?;
+            cluster.start_etcd(&target)?;
+            cluster.start_site(&target)?;
+        }
+        HostFault::PauseHost => {
+            cluster.host(&target)?.signal_all(Signal::SIGCONT);
+        }
+        HostFault::KillLeader => {}
+        HostFault::WitnessDown => cluster.start_etcd("witness")?,
+        HostFault::EtcdDown => {
+            for name in ["a", "b", "witness"] {
+                cluster.start_etcd(name)?;
+            }
+        }
+    }
+    let after_deadline = Instant::now() + Duration::from_secs(60);
+    let mut after = cluster.primary().await.unwrap_or_default();
+    while Instant::now() < after_deadline
+        && (after.is_empty() || (fault.fails_over() && after == before))
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = cluster.primary().await.unwrap_or_default();
+    }
+    // Writes resume at the primary before the load stops.
+    let resume_from = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
+    let resumed = until(
+        "writes resume after the fault is undone",
+        Duration::from_secs(60),
+        async || outside.first_create_by(&after, resume_from).is_some(),
+    )
+    .await;
+    if let Err(e) = &resumed {
+        notes.push(format!("{e}"));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut recorded = vec![inside_a.finish()?, inside_b.finish()?, outside.stop().await];
+
+    // Every acknowledged create, as written, on the final primary.
+    let mut acknowledged = Vec::new();
+    for r in &mut recorded {
+        acknowledged.append(&mut r.acknowledged);
+    }
+    acknowledged.sort_by_key(|a| a.at_ms);
+    let final_edge = cluster.edge(if after.is_empty() { "b" } else { &after })?;
+    let mut lost = 0;
+    for ack in &acknowledged {
+        let found = http
+            .get(format!("{final_edge}/api/v1/students/{}", ack.id))
+            .bearer_auth(&token)
+            .send()
+            .await;
+        let same = match found {
+            Ok(r) if r.status().is_success() => r
+                .json::<serde_json::Value>()
+                .await
+                .is_ok_and(|v| v["full_name"].as_str() == Some(ack.name.as_str())),
+            _ => false,
+        };
+        lost += usize::from(!same);
+    }
+    let samples: Vec<_> = recorded.iter().flat_map(|r| r.samples.iter()).collect();
+    let failed_creates = samples
+        .iter()
+        .filter(|s| s.kind == super::load::Kind::Create && !s.ok && s.at_ms >= fault_ms)
+        .count();
+    let new_side_first = acknowledged
+        .iter()
+        .filter(|a| a.at_ms >= fault_ms && !before.is_empty() && a.site != before)
+        .map(|a| a.at_ms)
+        .min();
+    let split_brain_writes = new_side_first.map_or(0, |first| {
+        acknowledged
+            .iter()
+            .filter(|a| a.site == before && a.at_ms > first)
+            .count()
+    });
+    // Clients outside the old primary's host: inside b's and outside.
+    let survivors_first = recorded[1..]
+        .iter()
+        .flat_map(|r| r.samples.iter())
+        .filter(|s| {
+            s.kind == super::load::Kind::Create && s.ok && s.at_ms >= fault_ms && s.site == after
+        })
+        .map(|s| s.at_ms)
+        .min();
+    let rto_seconds = fault
+        .fails_over()
+        .then(|| survivors_first.map(|t| ms_to_s(t - fault_ms)))
+        .flatten();
+    let old_side_last_write_seconds = acknowledged
+        .iter()
+        .filter(|a| a.at_ms >= fault_ms && a.site == before)
+        .map(|a| a.at_ms)
+        .max()
+        .filter(|_| fault.fails_over())
+        .map(|t| ms_to_s(t - fault_ms));
+
+    let mut passed = split_brain_writes == 0 && resumed.is_ok();
+    if split_brain_writes > 0 {
+        notes.push(format!("{split_brain_writes} write(s) acknowledged by the old primary after the new one's first"));
+    }
+    if mode == "strict" && lost > 0 {
+        passed = false;
+        notes.push(format!("{lost} acknowledged create(s) lost in strict mode"));
+    }
+    if fault.fails_over() && (after == before || after.is_empty()) {
+        passed = false;
+        notes.push(format!("no failover: the quorum still names '{after}'"));
+    }
+    if fault.fails_over() && rto_seconds.is_none() {
+        passed = false;
+        notes.push(
+            "the surviving side's clients never had a create acknowledged by the new primary"
+                .into(),
+        );
+    }
+    if fault.no_failed_write() && failed_creates > 0 {
+        passed = false;
+        notes.push(format!(
+            "{failed_creates} create(s) failed during a fault that should not fail any"
+        ));
+    }
+    if acknowledged.is_empty() {
+        passed = false;
+        let refusal = recorded.iter().find_map(|r| r.first_refusal.clone());
+        notes.push(format!(
+            "no create was acknowledged at all (first refusal: {})",
+            refusal.as_deref().unwrap_or("none")
+        ));
+    }
+    drop(cluster);
+    Ok(HostRun {
+        fault,
+        sync_mode: mode.to_owned(),
+        acknowledged: acknowledged.len(),
+        acknowledged_lost: lost,
+        split_brain_writes,
+        failed_creates,
+        rto_seconds,
+        old_side_last_write_seconds,
+        primary_before: before,
+        primary_after: after,
+        passed,
+        notes,
+    })
+}
