@@ -213,7 +213,11 @@ impl Databases {
             // its server is known gone: then its receiver may be stuck on a
             // cut connection (stopping it takes seconds), and is cleared
             // after writes flow again.
-            detach_later = self.others_stopped(name);
+            // Across hosts the old primary's write lease ended before the
+            // epoch moved (the quorum's release): whatever it still sends
+            // here, no client was told it succeeded, so its receiver need
+            // not be stopped first either.
+            detach_later = self.others_stopped(name) || self.topology.quorum.is_some();
             if !detach_later {
                 admin.stop_receiving().await?;
             }

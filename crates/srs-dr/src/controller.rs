@@ -343,6 +343,11 @@ impl<P: Plant> Controller<P> {
     pub async fn step(&mut self) -> (Decision, bool) {
         match self.quorum.lead().await {
             Leadership::Following { leader } => {
+                // A follower watches too: taking the lead, it already knows
+                // how long the primary has failed its probes.
+                let down = self.memory.down(self.topology.controller.failure_threshold);
+                let observation = self.plant.observe(&down).await;
+                self.memory.note(&observation);
                 self.follow(leader);
                 return (Decision::Steady, true);
             }

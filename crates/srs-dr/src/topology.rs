@@ -372,7 +372,7 @@ pub struct QuorumSection {
     /// A site's write lease, seconds: its app instances take writes only
     /// while its agent renewed its etcd lease within this; a cut-off site
     /// stops writing, and the other is promoted, this long after the cut.
-    #[serde(default = "leader_ttl_default")]
+    #[serde(default = "write_lease_default")]
     pub write_lease_secs: u64,
 }
 
@@ -380,6 +380,12 @@ fn cluster_default() -> String {
     "srs".into()
 }
 fn leader_ttl_default() -> u64 {
+    // Only who leads the controllers rides on it: a lost leader is replaced
+    // in about a second (etcd may hold it longer: its minimum TTL is 1.5
+    // election timeouts), while writes ride on the sites' own leases.
+    1
+}
+fn write_lease_default() -> u64 {
     2
 }
 

@@ -233,8 +233,11 @@ pub async fn run(options: HostDrillOptions) -> anyhow::Result<HostReport> {
                     run.notes.join("; ")
                 );
                 if run.passed {
-                    // Logs are kept only for failed runs.
-                    let _ = std::fs::remove_dir_all(&logs);
+                    // The logs and events stay; the databases and etcd's
+                    // data (hundreds of MB) only for a failed run.
+                    for data in ["hosts/a/a", "hosts/b/b", "etcd-a", "etcd-b", "etcd-witness"] {
+                        let _ = std::fs::remove_dir_all(logs.join(data));
+                    }
                 }
                 report.passed &= run.passed;
                 report.runs.push(run);

@@ -279,22 +279,37 @@ impl EtcdQuorum {
                 "site '{site}''s database is fenced, so its write lease does not matter"
             ));
         }
-        let held = self
-            .etcd
-            .get(&self.keys.site(site))
-            .await
-            .context("Failed to read the old primary site's lease from etcd")?
-            .and_then(|kv| kv.lease);
-        if held != Some(granted) {
-            return Ok(format!("site '{site}''s write lease had already run out"));
+        // A site cut off or gone stops renewing: its lease ends in etcd
+        // within a TTL of the cut, which is sooner than a revoke-and-wait.
+        let started = tokio::time::Instant::now();
+        loop {
+            let held = self
+                .etcd
+                .get(&self.keys.site(site))
+                .await
+                .context("Failed to read the old primary site's lease from etcd")?
+                .and_then(|kv| kv.lease);
+            if held != Some(granted) {
+                return Ok(format!(
+                    "site '{site}''s write lease ran out {:.2} s after the failover was decided",
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+            if started.elapsed() >= self.site_wait {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // Still renewed: its agent reaches the quorum (only its database
+        // failed). The lease is ended here, and every write lease handed
+        // out under it runs out a TTL later at the latest.
         self.etcd
             .revoke(granted)
             .await
             .context("Failed to revoke the old primary site's lease")?;
         tokio::time::sleep(self.site_wait).await;
         Ok(format!(
-            "site '{site}''s agent still held its lease: revoked, then waited {:.2} s for its write leases to run out",
+            "site '{site}''s agent still renewed its lease: revoked, then waited {:.2} s for its write leases to run out",
             self.site_wait.as_secs_f64()
         ))
     }

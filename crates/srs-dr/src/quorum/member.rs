@@ -92,6 +92,10 @@ pub fn args(member: &Member, cluster: &[Member], data_dir: &Path, timing: Timing
     ]
     .into_iter()
     .flat_map(|(flag, value)| [flag.to_owned(), value])
+    // A member cut off and back would otherwise force an election with its
+    // raised term, and every lease renewal fails meanwhile. (A boolean
+    // flag takes its value after `=`.)
+    .chain(["--pre-vote=true".to_owned()])
     .collect()
 }
 

@@ -266,6 +266,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_site_that_stopped_renewing_is_released_as_soon_as_its_lease_ends() {
+        let etcd = LocalEtcd::start().await.expect("etcd starts");
+        let section = section(etcd.url());
+        let mut a = SiteLease::new(&section, &name("a")).expect("lease");
+        a.check().await;
+        let mut q = leader(&section).await;
+        q.record_primary(&PrimaryRecord::new(name("a"), 1))
+            .await
+            .expect("recorded");
+        let a_until = a.check().await.writes_until.expect("a writes");
+        // The agent dies (or its host is cut off): nothing renews the lease.
+        drop(a);
+        let started = Instant::now();
+        let note = q.release(&name("a"), false).await.expect("released");
+        assert!(note.contains("ran out"), "not revoked: {note}");
+        assert!(
+            Instant::now() >= a_until,
+            "not before the last write lease ended"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        q.record_primary(&PrimaryRecord::new(name("b"), 2))
+            .await
+            .expect("the epoch moves");
+    }
+
+    #[tokio::test]
     async fn a_site_that_lost_its_lease_writes_again_only_when_the_leader_grants_the_new_one() {
         let etcd = LocalEtcd::start().await.expect("etcd starts");
         let section = section(etcd.url());
