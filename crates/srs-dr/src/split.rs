@@ -2,7 +2,8 @@
 //! files each of the three hosts needs: a site host gets its copy of the
 //! topology (its own edge address) and the shared secrets; every host with
 //! an etcd member gets the member's command line. Secrets travel as files,
-//! never on a command line.
+//! never on a command line (made here, in the source directory, if it has
+//! none yet).
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::quorum::member::{self, Member, Timing};
@@ -79,13 +80,11 @@ pub fn etcd_line(member: &Member, all: &[Member], data_dir: &Path, timing: Timin
 pub fn split(data_dir: &ClusterDir, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let topology = Topology::of(data_dir)?;
     let members = members(&topology)?;
-    let secrets =
-        std::fs::read_to_string(data_dir.file(ClusterFile::Secrets)).with_context(|| {
-            format!(
-                "{}: run srs up once, or write secrets.toml, before splitting",
-                data_dir
-            )
-        })?;
+    // Generated here on first use: every site host gets the same file.
+    crate::Secrets::load_or_create(data_dir)?;
+    let secrets_file = data_dir.file(ClusterFile::Secrets);
+    let secrets = std::fs::read_to_string(&secrets_file)
+        .with_context(|| format!("Failed to read {}", secrets_file.display()))?;
     let mut written = Vec::new();
     for site in &topology.sites {
         let dir = ClusterDir::new(out.join(site.name.as_str()));

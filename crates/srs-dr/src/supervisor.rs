@@ -215,6 +215,9 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
     if created {
         tracing::info!(file = %path.display(), "wrote the default topology; edit it to change ports, instance counts or sync mode");
     }
+    if topology.quorum.is_some() {
+        anyhow::bail!("this topology has a [quorum]: its sites run on their own hosts; split it with `srs topology split` and run `srs site` on each");
+    }
     if topology.sites.iter().any(|s| !s.is_local()) {
         anyhow::bail!("srs up runs local sites only (db_host = \"127.0.0.1\", not managed = false); for sites run elsewhere use `srs controller` and `srs edge`");
     }

@@ -277,3 +277,75 @@ async fn a_site_takes_writes_only_under_its_lease_and_stops_within_one_when_cut_
         "the agent's fence is an event: {events}"
     );
 }
+
+/// An operator lays out three hosts from one topology, as the runbook says:
+/// split makes the secrets once and gives each host its folder; srs up
+/// refuses a topology meant for three hosts; a drill on two hosts is refused.
+#[test]
+fn an_operator_splits_a_three_host_topology_and_is_told_what_does_not_fit() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let src = tmp.path().join("src");
+    std::fs::create_dir_all(&src).expect("dir");
+    std::fs::write(
+        src.join("srs-topology.toml"),
+        "sync_mode = \"strict\"\n[edge]\nlisten = \"0.0.0.0:8080\"\nadmin_listen = \"127.0.0.1:8079\"\n\
+         [quorum]\netcd = [\"http://10.0.0.1:2379\", \"http://10.0.0.2:2379\", \"http://10.0.0.3:2379\"]\n\
+         [[sites]]\nname = \"a\"\nrole = \"primary\"\ndb_host = \"10.0.0.1\"\napp_host = \"10.0.0.1\"\nmanaged = true\ndb_port = 3306\napp_ports = [8101]\nagent_port = 8090\n\
+         [[sites]]\nname = \"b\"\nrole = \"dr\"\ndb_host = \"10.0.0.2\"\napp_host = \"10.0.0.2\"\nmanaged = true\ndb_port = 3307\napp_ports = [8102]\nagent_port = 8091\n",
+    )
+    .expect("topology");
+    let out = tmp.path().join("hosts");
+    let split = srs()
+        .args(["topology", "split", "--data-dir"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("srs runs");
+    assert!(
+        split.status.success(),
+        "{}",
+        String::from_utf8_lossy(&split.stderr)
+    );
+    let listed = String::from_utf8_lossy(&split.stdout);
+    for host in ["a", "b", "witness"] {
+        assert!(listed.contains(&format!("hosts/{host}")), "{listed}");
+        assert!(out.join(host).join("etcd.sh").exists(), "{host}");
+    }
+    assert!(
+        src.join("secrets.toml").exists(),
+        "made once, at the source"
+    );
+    assert_eq!(
+        std::fs::read(src.join("secrets.toml")).expect("source"),
+        std::fs::read(out.join("a").join("secrets.toml")).expect("copy"),
+        "every site host gets the same secrets"
+    );
+
+    let up = srs()
+        .args(["up", "--data-dir"])
+        .arg(out.join("a"))
+        .output()
+        .expect("srs runs");
+    assert!(!up.status.success());
+    let said = String::from_utf8_lossy(&up.stderr);
+    assert!(said.contains("srs site"), "{said}");
+
+    let two = srs()
+        .args(["drill", "--hosts", "2"])
+        .output()
+        .expect("srs runs");
+    assert!(!two.status.success());
+    assert!(String::from_utf8_lossy(&two.stderr).contains("cannot outvote"));
+
+    let unknown = srs()
+        .args(["drill", "--hosts", "3", "--fault", "kill-primary-db"])
+        .output()
+        .expect("srs runs");
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("not a three-host fault"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+}
