@@ -53,6 +53,8 @@ pub struct ControllerStatus {
     pub alerts: Vec<Alert>,
     /// Write admission advice.
     pub admission: Option<crate::admission::Advice>,
+    /// Its place in the quorum (leads, or follows whom).
+    pub quorum: Option<crate::published::QuorumState>,
 }
 
 /// The whole topology.
@@ -91,6 +93,7 @@ fn controller_status(data_dir: &ClusterDir) -> Option<ControllerStatus> {
         running: age_secs <= CONTROLLER_STALE_SECS,
         alerts: p.memory.alerts.into_values().collect(),
         admission: p.admission,
+        quorum: p.quorum,
     })
 }
 
@@ -149,8 +152,22 @@ pub fn controller_text(status: &Status) -> String {
             "NOT RUNNING (last seen {} s ago; epoch {}, primary '{}')",
             c.age_secs, c.epoch, c.primary
         ),
+        Some(c) if c.quorum.as_ref().is_some_and(|q| !q.leading) => format!(
+            "follows {} (etcd quorum; the leader acts); last known epoch {}, primary '{}'",
+            c.quorum
+                .as_ref()
+                .and_then(|q| q.leader.as_deref())
+                .unwrap_or("no leader it can reach"),
+            c.epoch,
+            c.primary
+        ),
         Some(c) => format!(
-            "epoch {}, primary '{}', {}; last step: {}{}",
+            "{}epoch {}, primary '{}', {}; last step: {}{}",
+            if c.quorum.as_ref().is_some_and(|q| q.kind == "etcd") {
+                "leads the cluster (etcd quorum); "
+            } else {
+                ""
+            },
             c.epoch,
             c.primary,
             if c.ready { "ready" } else { "NOT READY" },
@@ -387,6 +404,52 @@ mod tests {
     use super::*;
 
     fn is_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn the_controller_line_says_who_leads_the_quorum() {
+        let controller = |quorum| ControllerStatus {
+            epoch: 2,
+            primary: SiteName::parse("b").expect("valid"),
+            ready: true,
+            last_decision: "steady".into(),
+            observed_at: String::new(),
+            age_secs: 0,
+            running: true,
+            alerts: Vec::new(),
+            admission: None,
+            quorum,
+        };
+        let status = |c| Status {
+            sync_mode: "strict".into(),
+            sites: Vec::new(),
+            edge_active: None,
+            edge_up: true,
+            controller: Some(c),
+            events: Vec::new(),
+            last_drill: None,
+            backups: None,
+        };
+        let leads = controller_text(&status(controller(Some(crate::published::QuorumState {
+            kind: "etcd".into(),
+            leading: true,
+            leader: None,
+        }))));
+        assert!(
+            leads.starts_with("leads the cluster (etcd quorum); epoch 2"),
+            "{leads}"
+        );
+        let follows = controller_text(&status(controller(Some(crate::published::QuorumState {
+            kind: "etcd".into(),
+            leading: false,
+            leader: Some("controller of site a".into()),
+        }))));
+        assert!(
+            follows.starts_with("follows controller of site a"),
+            "{follows}"
+        );
+        let local = controller_text(&status(controller(None)));
+        assert!(local.starts_with("epoch 2, primary 'b', ready"), "{local}");
+    }
 
     #[test]
     fn reading_the_status_can_run_on_any_runtime_thread() {
