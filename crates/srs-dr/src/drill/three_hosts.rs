@@ -406,29 +406,6 @@ async fn until(
     Ok(started.elapsed())
 }
 
-async fn cli(exe: &Path, args: &[&str], dir: &ClusterDir, stdin: &str) -> anyhow::Result<String> {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(exe)
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).await?;
-    }
-    let out = child.wait_with_output().await?;
-    anyhow::ensure!(
-        out.status.success(),
-        "srs {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 /// A load running inside a host, stopped by dropping the sender.
 struct Located {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -536,7 +513,7 @@ async fn run_once(
     }
     // The operator's commands go to the primary the quorum names.
     let primary_dir = cluster.site_dir(&cluster.primary().await.unwrap_or_else(|| "a".into()));
-    cli(
+    super::run_cli(
         &options.exe,
         &[
             "user",
@@ -550,7 +527,7 @@ async fn run_once(
         "drill password that is long enough\n",
     )
     .await?;
-    let token = cli(
+    let token = super::run_cli(
         &options.exe,
         &["token", "create", "--user", "drill", "--name", "drill"],
         &primary_dir,
