@@ -13,6 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// How soon a failed keep-alive is tried again.
+const RETRY: Duration = Duration::from_millis(100);
+
 /// A lease and its keep-alive task; the task ends when this is dropped
 /// (the lease then runs out in etcd on its own).
 #[derive(Debug)]
@@ -70,8 +73,10 @@ impl KeptLease {
 async fn keep(etcd: Arc<Etcd>, id: LeaseId, ttl_secs: i64, tell: watch::Sender<Option<Instant>>) {
     let ttl = Duration::from_secs(ttl_secs.unsigned_abs());
     let every = ttl / 3;
+    let mut pause = every;
     loop {
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(pause).await;
+        pause = every;
         let sent = Instant::now();
         match etcd.keep_alive(id).await {
             Ok(Some(left)) => {
@@ -85,8 +90,12 @@ async fn keep(etcd: Arc<Etcd>, id: LeaseId, ttl_secs: i64, tell: watch::Sender<O
             }
             Err(e) => {
                 // Kept as it was: it lapses on its own unless a later
-                // keep-alive gets through.
+                // keep-alive gets through. Tried again soon, not a third of
+                // a TTL later: while etcd elects a new leader (a member
+                // lost) every call fails for up to a second, and two
+                // misses in a row would end a lease etcd itself keeps.
                 tracing::debug!(lease = %id, error = %e, "lease keep-alive failed");
+                pause = RETRY;
             }
         }
     }
