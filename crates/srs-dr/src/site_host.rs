@@ -8,16 +8,14 @@
 
 use crate::actuators::EdgeSwitch;
 use crate::cluster_dir::ClusterFile;
-use crate::reach::server_config;
 use crate::secrets::{write_private, Secrets};
 use crate::supervisor::{
     record_databases, spawn_spec, stop_all, watch_children, watch_databases, ChildInfo, ChildKind,
-    Restart, Server, Spec, Started, UpOptions,
+    Server, Spec, Started, UpOptions,
 };
 use crate::topology::{Site, Topology};
 use anyhow::Context;
 use srs_domain::{SiteName, SiteRole};
-use srs_mariadb::LocalServer;
 use std::future::Future;
 use std::time::Duration;
 
@@ -51,17 +49,10 @@ pub async fn run(
     })?;
     tracing::info!(site = %site, sync_mode = %topology.sync_mode(), "starting the site");
 
+    // Unless someone else runs it (`managed = false`, or a remote host).
     let mut servers = Vec::new();
-    if own.managed.unwrap_or(false) || own.is_local() {
-        let mut server = LocalServer::new(server_config(&topology, &secrets, data_dir, &own))?;
-        server.prepare().await?;
-        server.start().await?;
-        servers.push(Server {
-            site: own.name.clone(),
-            server,
-            restart: Restart::new(),
-            exits: 0,
-        });
+    if own.is_local() {
+        servers.push(Server::start(&topology, &secrets, data_dir, &own).await?);
     }
     let mut started = Started {
         file: data_dir.file(ClusterFile::RunFile),

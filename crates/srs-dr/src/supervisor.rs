@@ -227,15 +227,7 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
 
     let mut servers = Vec::new();
     for site in &topology.sites {
-        let mut server = LocalServer::new(server_config(&topology, &secrets, data_dir, site))?;
-        server.prepare().await?;
-        server.start().await?;
-        servers.push(Server {
-            site: site.name.clone(),
-            server,
-            restart: Restart::new(),
-            exits: 0,
-        });
+        servers.push(Server::start(&topology, &secrets, data_dir, site).await?);
     }
     let mut started = Started {
         file: data_dir.file(ClusterFile::RunFile),
@@ -294,6 +286,26 @@ pub(crate) struct Server {
     pub(crate) server: LocalServer,
     pub(crate) restart: Restart,
     pub(crate) exits: u32,
+}
+
+impl Server {
+    /// Prepares and starts `site`'s server, waiting until it answers.
+    pub(crate) async fn start(
+        topology: &Topology,
+        secrets: &Secrets,
+        data_dir: &ClusterDir,
+        site: &Site,
+    ) -> anyhow::Result<Self> {
+        let mut server = LocalServer::new(server_config(topology, secrets, data_dir, site))?;
+        server.prepare().await?;
+        server.start().await?;
+        Ok(Self {
+            site: site.name.clone(),
+            server,
+            restart: Restart::new(),
+            exits: 0,
+        })
+    }
 }
 
 pub(crate) fn record_databases(started: &mut Started, topology: &Topology, servers: &[Server]) {
