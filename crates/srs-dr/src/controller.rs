@@ -24,6 +24,9 @@ use std::time::Duration;
 /// decision that never settles cannot spin.
 const MAX_STEPS_WITHOUT_PAUSE: u32 = 20;
 
+/// How often a controller candidate surveys the quorum for operators.
+const SURVEY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// What the controller observes and acts on.
 pub trait Plant {
     /// Reads every site and the edge; `down` names sites whose database
@@ -139,6 +142,9 @@ pub struct Controller<P> {
     shared: Shared,
     regulator: Regulator,
     started: std::time::Instant,
+    /// The quorum's members and site leases, surveyed in the background
+    /// while `run` runs (etcd only).
+    survey: Option<crate::quorum::survey::LastSurvey>,
 }
 
 impl<P: Plant> Controller<P> {
@@ -161,6 +167,7 @@ impl<P: Plant> Controller<P> {
             regulator: Regulator::new(topology.apply_lag_budget_ms),
             started: std::time::Instant::now(),
             topology,
+            survey: None,
         }
     }
 
@@ -315,6 +322,19 @@ impl<P: Plant> Controller<P> {
         Ok(())
     }
 
+    /// Its place in the quorum, with the last survey.
+    fn quorum_state(&self, leading: bool, leader: Option<String>) -> QuorumState {
+        QuorumState {
+            kind: self.quorum.kind().into(),
+            leading,
+            leader,
+            survey: self
+                .survey
+                .as_ref()
+                .and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).clone()),
+        }
+    }
+
     /// Publishes a follower's state: it watches, the leader acts.
     fn follow(&mut self, leader: Option<String>) {
         let published = Published {
@@ -327,12 +347,13 @@ impl<P: Plant> Controller<P> {
             observed_at: now_text(),
             pid: std::process::id(),
             admission: None,
-            quorum: Some(QuorumState {
-                kind: self.quorum.kind().into(),
-                leading: false,
-                leader,
-            }),
+            quorum: Some(self.quorum_state(false, leader)),
         };
+        self.shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .quorum
+            .clone_from(&published.quorum);
         if let Err(e) = published.write(&self.data_dir) {
             tracing::error!(error = %e, "could not publish the controller's state");
         }
@@ -441,6 +462,7 @@ impl<P: Plant> Controller<P> {
             s.children = children;
             s.backups = backups;
             s.last_drill = last_drill;
+            s.quorum = Some(self.quorum_state(true, None));
         }
         let published = Published {
             memory: self.memory.clone(),
@@ -449,11 +471,7 @@ impl<P: Plant> Controller<P> {
             observed_at: now_text(),
             pid: std::process::id(),
             admission: Some(advice),
-            quorum: Some(QuorumState {
-                kind: self.quorum.kind().into(),
-                leading: true,
-                leader: None,
-            }),
+            quorum: Some(self.quorum_state(true, None)),
         };
         if let Err(e) = published.write(&self.data_dir) {
             tracing::error!(error = %e, "could not publish the controller's state");
@@ -475,6 +493,13 @@ impl<P: Plant> Controller<P> {
             ),
             None,
         );
+        let surveying = self
+            .quorum
+            .surveyor(self.topology.sites.iter().map(|s| s.name.clone()).collect())
+            .map(|surveyor| surveyor.spawn(SURVEY_INTERVAL));
+        if let Some((last, _)) = &surveying {
+            self.survey = Some(last.clone());
+        }
         tokio::pin!(shutdown);
         let mut back_to_back = 0;
         loop {
@@ -494,6 +519,9 @@ impl<P: Plant> Controller<P> {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(pause) => {}
             }
+        }
+        if let Some((_, task)) = surveying {
+            task.abort();
         }
         self.events
             .record(self.memory.epoch, "controller stopped", None);

@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub backups: Option<crate::backups::BackupState>,
     /// The verdict of the last `srs drill` on this topology.
     pub last_drill: Option<crate::drill::LastDrill>,
+    /// Its place in the quorum and the last survey of it (etcd).
+    pub quorum: Option<crate::published::QuorumState>,
 }
 
 /// The snapshot shared between the loop and the endpoint.
@@ -177,7 +179,65 @@ pub fn render(s: &Snapshot) -> String {
     if let Some(d) = &s.last_drill {
         render_drill(&mut out, d);
     }
+    if let Some(q) = s.quorum.as_ref().filter(|q| q.kind == "etcd") {
+        render_quorum(&mut out, q);
+    }
     out
+}
+
+/// The quorum as this candidate sees it: a member down anywhere shows on
+/// every candidate that can still reach the others.
+fn render_quorum(out: &mut String, q: &crate::published::QuorumState) {
+    let _ = writeln!(
+        out,
+        "# HELP srs_quorum_leading 1 when this controller candidate leads the cluster.\n# TYPE srs_quorum_leading gauge\nsrs_quorum_leading {}",
+        u8::from(q.leading)
+    );
+    let Some(survey) = &q.survey else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "# HELP srs_quorum_member_up 1 when the etcd member answers and follows a raft leader.\n# TYPE srs_quorum_member_up gauge"
+    );
+    for m in &survey.members {
+        let _ = writeln!(
+            out,
+            "srs_quorum_member_up{{member=\"{}\"}} {}",
+            m.endpoint,
+            u8::from(m.up && m.has_leader)
+        );
+    }
+    let (up, all) = survey.members_up();
+    let _ = writeln!(
+        out,
+        "# HELP srs_quorum_members_up etcd members up, of srs_quorum_members.\n# TYPE srs_quorum_members_up gauge\nsrs_quorum_members_up {up}\n\
+         # HELP srs_quorum_members etcd members in the topology.\n# TYPE srs_quorum_members gauge\nsrs_quorum_members {all}"
+    );
+    let _ = writeln!(
+        out,
+        "# HELP srs_site_lease_held 1 while the site's agent holds its lease in the quorum.\n# TYPE srs_site_lease_held gauge"
+    );
+    for site in &survey.sites {
+        let _ = writeln!(
+            out,
+            "srs_site_lease_held{{site=\"{}\"}} {}",
+            site.site,
+            u8::from(site.holds_lease)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP srs_site_writes_granted 1 while the quorum grants the site writes (it holds the primary epoch on its live lease).\n# TYPE srs_site_writes_granted gauge"
+    );
+    for site in &survey.sites {
+        let _ = writeln!(
+            out,
+            "srs_site_writes_granted{{site=\"{}\"}} {}",
+            site.site,
+            u8::from(site.may_write)
+        );
+    }
 }
 
 fn render_drill(out: &mut String, d: &crate::drill::LastDrill) {

@@ -9,7 +9,7 @@
 use crate::actuators::Databases;
 use crate::cluster_dir::ClusterDir;
 use crate::published::EventLog;
-use crate::quorum::site_lease::{SiteLease, SiteStanding};
+use crate::quorum::site_lease::{LiveGrant, SiteLease, SiteStanding};
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use anyhow::Context;
@@ -27,7 +27,30 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 struct View {
     standing: Option<SiteStanding>,
+    /// The writes the last record read grants, following the lease live.
+    grant: Option<LiveGrant>,
     fenced: bool,
+}
+
+impl View {
+    fn write_lease_left(&self) -> Duration {
+        self.grant
+            .as_ref()
+            .and_then(LiveGrant::writes_until)
+            .map_or(Duration::ZERO, |until| {
+                until.saturating_duration_since(Instant::now())
+            })
+    }
+
+    /// The site is the primary as last known, yet takes no writes because
+    /// it lost the quorum (not merely waiting for the leader's grant).
+    fn refuses_writes_without_quorum(&self, site: &SiteName) -> bool {
+        let Some(standing) = &self.standing else {
+            return false;
+        };
+        let named = standing.primary.as_ref().is_some_and(|p| p.site == *site);
+        named && self.write_lease_left().is_zero() && !(standing.reached && standing.holds_lease())
+    }
 }
 
 type Shared = Arc<Mutex<View>>;
@@ -51,9 +74,7 @@ struct Answer {
 fn answer(site: &SiteName, view: &View) -> Answer {
     let standing = view.standing.as_ref();
     let primary = standing.and_then(|s| s.primary.as_ref());
-    let left = standing.and_then(|s| s.writes_until).map_or(0, |until| {
-        until.saturating_duration_since(Instant::now()).as_millis()
-    });
+    let left = view.write_lease_left().as_millis();
     Answer {
         site: site.clone(),
         primary_site: primary.map(|p| p.site.clone()),
@@ -62,6 +83,38 @@ fn answer(site: &SiteName, view: &View) -> Answer {
         holds_lease: standing.is_some_and(SiteStanding::holds_lease),
         fenced: view.fenced,
     }
+}
+
+/// Prometheus text: what an operator alerts on when a location is cut off
+/// (this agent is the one process there that knows it).
+fn metrics(site: &SiteName, view: &View) -> String {
+    let standing = view.standing.as_ref();
+    let gauge = |name: &str, help: &str, value: f64| {
+        format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{site=\"{site}\"}} {value}\n")
+    };
+    [
+        gauge(
+            "srs_site_agent_quorum_reached",
+            "1 while the site's agent reaches the quorum and holds the site's lease.",
+            f64::from(u8::from(standing.is_some_and(|s| s.reached && s.holds_lease()))),
+        ),
+        gauge(
+            "srs_site_agent_write_lease_seconds",
+            "Write lease the site's app instances have left (0: they refuse writes).",
+            view.write_lease_left().as_secs_f64(),
+        ),
+        gauge(
+            "srs_site_agent_refuses_writes_without_quorum",
+            "1 while the site is primary as last known but refuses writes because it lost the quorum.",
+            f64::from(u8::from(view.refuses_writes_without_quorum(site))),
+        ),
+        gauge(
+            "srs_site_agent_fenced",
+            "1 after the agent set its database read-only for losing the quorum.",
+            f64::from(u8::from(view.fenced)),
+        ),
+    ]
+    .concat()
 }
 
 /// How often the agent renews its view: eight times a write lease, within
@@ -109,7 +162,7 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("site agent: cannot listen on {addr} (is it in use?)"))?;
-    tracing::info!(%addr, site = %site, "site agent: /admission, /healthz");
+    tracing::info!(%addr, site = %site, "site agent: /admission, /metrics, /healthz");
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -118,6 +171,22 @@ pub async fn run(
                 |State((site, shared)): State<(SiteName, Shared)>| async move {
                     let view = shared.lock().unwrap_or_else(|e| e.into_inner());
                     axum::Json(answer(&site, &view)).into_response()
+                },
+            ),
+        )
+        .route(
+            "/metrics",
+            get(
+                |State((site, shared)): State<(SiteName, Shared)>| async move {
+                    let view = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4",
+                        )],
+                        metrics(&site, &view),
+                    )
+                        .into_response()
                 },
             ),
         )
@@ -147,6 +216,7 @@ pub async fn run(
         {
             let mut view = shared.lock().unwrap_or_else(|e| e.into_inner());
             view.standing = Some(standing);
+            view.grant = lease.grant();
             if view.fenced && granted {
                 view.fenced = false;
             }
@@ -174,4 +244,64 @@ pub async fn run(
     }
     server.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quorum::PrimaryRecord;
+
+    fn name(n: &str) -> SiteName {
+        SiteName::parse(n).expect("valid")
+    }
+
+    fn view(primary: &str, reached: bool, lease_left: Option<Duration>) -> View {
+        View {
+            standing: Some(SiteStanding {
+                primary: Some(PrimaryRecord::new(name(primary), 3)),
+                writes_until: None,
+                lease_until: lease_left.map(|d| Instant::now() + d),
+                reached,
+            }),
+            grant: None,
+            fenced: false,
+        }
+    }
+
+    #[test]
+    fn a_primary_cut_off_from_the_quorum_says_it_refuses_writes() {
+        let a = name("a");
+        let cut_off = view("a", false, None);
+        assert!(cut_off.refuses_writes_without_quorum(&a));
+        let text = metrics(&a, &cut_off);
+        assert!(
+            text.contains("srs_site_agent_refuses_writes_without_quorum{site=\"a\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("srs_site_agent_quorum_reached{site=\"a\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("srs_site_agent_write_lease_seconds{site=\"a\"} 0"),
+            "{text}"
+        );
+
+        // Holding its lease while the leader has yet to grant it writes is
+        // not being cut off; nor is a replica that lost the quorum.
+        let waiting = view("a", true, Some(Duration::from_secs(2)));
+        assert!(!waiting.refuses_writes_without_quorum(&a));
+        let replica = view("b", false, None);
+        assert!(!replica.refuses_writes_without_quorum(&a));
+        assert!(!View::default().refuses_writes_without_quorum(&a));
+    }
+
+    #[test]
+    fn the_answer_without_a_grant_gives_no_write_lease() {
+        let a = name("a");
+        let answer = answer(&a, &view("a", true, Some(Duration::from_secs(2))));
+        assert_eq!(answer.write_lease_ms, 0);
+        assert!(answer.holds_lease);
+        assert_eq!(answer.epoch, Some(3));
+    }
 }

@@ -261,6 +261,8 @@ pub struct Row {
     pub semi_sync: String,
     /// Healthy / configured app instances.
     pub apps: String,
+    /// Its lease in the quorum ("-" without one).
+    pub lease: String,
     /// Errors.
     pub note: String,
 }
@@ -272,6 +274,43 @@ pub fn edge_text(status: &Status) -> String {
         (true, None) => "up, no active site".into(),
         (false, _) => "DOWN".into(),
     }
+}
+
+/// The last survey of the quorum, when the cluster has one.
+fn survey(status: &Status) -> Option<&crate::quorum::survey::Survey> {
+    status
+        .controller
+        .as_ref()
+        .and_then(|c| c.quorum.as_ref())
+        .and_then(|q| q.survey.as_ref())
+}
+
+/// The quorum's members and site leases in one line (None on one machine,
+/// where a lock file stands in for the quorum).
+pub fn quorum_text(status: &Status) -> Option<String> {
+    let c = status.controller.as_ref()?;
+    let q = c.quorum.as_ref().filter(|q| q.kind == "etcd")?;
+    Some(match &q.survey {
+        Some(survey) => format!("{} (surveyed {})", survey.summary(), survey.at),
+        None => "not surveyed yet".into(),
+    })
+}
+
+/// A site's lease as the last survey found it.
+fn lease_text(status: &Status, site: &SiteName) -> String {
+    survey(status)
+        .and_then(|s| s.sites.iter().find(|l| l.site == *site))
+        .map_or_else(
+            || "-".into(),
+            |l| {
+                match (l.holds_lease, l.may_write) {
+                    (true, true) => "may write",
+                    (true, false) => "held",
+                    (false, _) => "NONE",
+                }
+                .into()
+            },
+        )
 }
 
 /// Every site as a row.
@@ -325,6 +364,7 @@ pub fn rows(status: &Status) -> Vec<Row> {
                 } else {
                     format!("{}/{}", s.apps_healthy, s.apps_total)
                 },
+                lease: lease_text(status, &s.name),
                 note: d
                     .error
                     .clone()
@@ -348,14 +388,29 @@ pub fn render(status: &Status) -> String {
         edge_text(status),
         controller_text(status)
     );
+    if let Some(quorum) = quorum_text(status) {
+        out.push_str(&format!("quorum: {quorum}\n"));
+    }
     out.push_str(&format!("last drill: {}\n", drill_text(status)));
     out.push_str(&format!("backups: {}\n", backups_text(status)));
     for alert in alert_texts(status) {
         out.push_str(&format!("ALERT: {alert}\n"));
     }
     out.push('\n');
-    out.push_str(&format!(
-        "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<16} {}\n",
+    // The lease column only where a quorum hands out leases.
+    let leases = quorum_text(status).is_some();
+    let line = |cells: [&str; 11]| {
+        let [name, role, db, ro, gtid, threads, lag, semi, apps, lease, note] = cells;
+        let lease = if leases {
+            format!("{lease:<10} ")
+        } else {
+            String::new()
+        };
+        format!(
+            "{name:<10} {role:<8} {db:<5} {ro:<9} {gtid:<18} {threads:<9} {lag:<11} {semi:<13} {apps:<16} {lease}{note}\n"
+        )
+    };
+    out.push_str(&line([
         "SITE",
         "ROLE",
         "DB",
@@ -365,22 +420,23 @@ pub fn render(status: &Status) -> String {
         "LAG s/txn",
         "SEMI-SYNC",
         "APPS",
-        "NOTE"
-    ));
+        "LEASE",
+        "NOTE",
+    ]));
     for r in rows(status) {
-        out.push_str(&format!(
-            "{:<10} {:<8} {:<5} {:<9} {:<18} {:<9} {:<11} {:<13} {:<16} {}\n",
-            r.name,
-            r.role,
-            r.database,
+        out.push_str(&line([
+            r.name.as_str(),
+            &r.role.to_string(),
+            &r.database,
             yes(r.read_only),
-            r.gtid,
-            r.threads,
-            r.lag,
-            r.semi_sync,
-            r.apps,
-            r.note
-        ));
+            &r.gtid,
+            &r.threads,
+            &r.lag,
+            &r.semi_sync,
+            &r.apps,
+            &r.lease,
+            &r.note,
+        ]));
     }
     if !status.events.is_empty() {
         out.push_str("\nRECENT EVENTS\n");
@@ -433,6 +489,7 @@ mod tests {
             kind: "etcd".into(),
             leading: true,
             leader: None,
+            survey: None,
         }))));
         assert!(
             leads.starts_with("leads the cluster (etcd quorum); epoch 2"),
@@ -442,6 +499,7 @@ mod tests {
             kind: "etcd".into(),
             leading: false,
             leader: Some("controller of site a".into()),
+            survey: None,
         }))));
         assert!(
             follows.starts_with("follows controller of site a"),
@@ -449,6 +507,94 @@ mod tests {
         );
         let local = controller_text(&status(controller(None)));
         assert!(local.starts_with("epoch 2, primary 'b', ready"), "{local}");
+    }
+
+    #[test]
+    fn the_table_shows_the_quorum_and_each_sites_lease_only_with_a_quorum() {
+        use crate::quorum::survey::{MemberState, SiteLeaseState, Survey};
+        let name = |n: &str| SiteName::parse(n).expect("valid");
+        let member = |endpoint: &str, up: bool| MemberState {
+            endpoint: endpoint.into(),
+            up,
+            raft_leader: false,
+            has_leader: up,
+        };
+        let survey = Survey {
+            at: "2026-12-05T16:00:00.000Z".into(),
+            members: vec![
+                member("http://10.0.0.1:2379", true),
+                member("http://10.0.0.2:2379", true),
+                member("http://10.0.0.3:2379", false),
+            ],
+            sites: vec![
+                SiteLeaseState {
+                    site: name("a"),
+                    holds_lease: true,
+                    may_write: true,
+                },
+                SiteLeaseState {
+                    site: name("b"),
+                    holds_lease: false,
+                    may_write: false,
+                },
+            ],
+            primary: None,
+        };
+        let site = |n: &str| SiteStatus {
+            name: name(n),
+            role: SiteRole::Replica,
+            database: DatabaseStatus::default(),
+            lag_transactions: None,
+            apps_healthy: 0,
+            apps_total: 1,
+            standby_total: 0,
+        };
+        let status = |quorum| Status {
+            sync_mode: "strict".into(),
+            sites: vec![site("a"), site("b")],
+            edge_active: None,
+            edge_up: true,
+            controller: Some(ControllerStatus {
+                epoch: 1,
+                primary: name("a"),
+                ready: true,
+                last_decision: "steady".into(),
+                observed_at: String::new(),
+                age_secs: 0,
+                running: true,
+                alerts: Vec::new(),
+                admission: None,
+                quorum,
+            }),
+            events: Vec::new(),
+            last_drill: None,
+            backups: None,
+        };
+        let table = render(&status(Some(crate::published::QuorumState {
+            kind: "etcd".into(),
+            leading: true,
+            leader: None,
+            survey: Some(survey),
+        })));
+        assert!(
+            table.contains("quorum: 2/3 members up (")
+                && table.contains("http://10.0.0.3:2379 DOWN or unreachable"),
+            "{table}"
+        );
+        let row = |site: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(&format!("{site} ")))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(table.contains(" LEASE "), "{table}");
+        assert!(row("a").contains("may write"), "{table}");
+        assert!(row("b").contains("NONE"), "{table}");
+
+        let one_machine = render(&status(None));
+        assert!(!one_machine.contains("quorum:"), "{one_machine}");
+        assert!(!one_machine.contains(" LEASE "), "{one_machine}");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct DrSiteView {
     pub semi_sync: String,
     /// Healthy / configured app instances.
     pub apps: String,
+    /// Its lease in the quorum (shown only when the cluster has one).
+    pub lease: String,
     /// Errors worth a look.
     pub note: String,
 }
@@ -39,6 +41,8 @@ pub struct DrView {
     pub edge: String,
     /// The controller: epoch, primary, last step.
     pub controller: String,
+    /// The quorum's members and site leases (None on one machine).
+    pub quorum: Option<String>,
     /// Standing alerts.
     pub alerts: Vec<String>,
     /// The last `srs drill` on this cluster: when, which fault, verdict.

@@ -16,6 +16,7 @@ impl ClusterView for DataDirView {
                 sync_mode: status.sync_mode.clone(),
                 edge: srs_dr::status::edge_text(&status),
                 controller: srs_dr::status::controller_text(&status),
+                quorum: srs_dr::status::quorum_text(&status),
                 alerts: srs_dr::status::alert_texts(&status),
                 last_drill: srs_dr::status::drill_text(&status),
                 backups: srs_dr::status::backups_text(&status),
@@ -44,6 +45,7 @@ impl ClusterView for DataDirView {
                         lag: r.lag,
                         semi_sync: r.semi_sync,
                         apps: r.apps,
+                        lease: r.lease,
                         note: r.note,
                     })
                     .collect(),

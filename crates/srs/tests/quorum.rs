@@ -213,6 +213,13 @@ async fn a_site_takes_writes_only_under_its_lease_and_stops_within_one_when_cut_
     .await;
     let read = list().await.expect("sent");
     assert!(read.headers().get("x-srs-possibly-stale").is_none());
+    let metrics = agent_metrics(agent_a).await;
+    assert!(
+        metrics.contains("srs_site_agent_quorum_reached{site=\"a\"} 1")
+            && metrics.contains("srs_site_agent_refuses_writes_without_quorum{site=\"a\"} 0")
+            && !metrics.contains("srs_site_agent_write_lease_seconds{site=\"a\"} 0\n"),
+        "{metrics}"
+    );
 
     // The agent stops (as a site cut off from the quorum would): within
     // one write lease, the app refuses writes on its own.
@@ -276,6 +283,33 @@ async fn a_site_takes_writes_only_under_its_lease_and_stops_within_one_when_cut_
         events.contains("site agent of 'a': lost the quorum for a whole write lease"),
         "the agent's fence is an event: {events}"
     );
+
+    // The quorum itself stops answering (etcd paused): the agent, still
+    // up, tells monitoring its primary site refuses writes for want of it.
+    let etcd_pid = Pid::from_raw(i32::try_from(etcd.pid()).expect("pid"));
+    kill(etcd_pid, Signal::SIGSTOP).expect("etcd paused");
+    within(
+        "the agent reports writes refused without the quorum",
+        Duration::from_secs(5),
+        async || {
+            agent_metrics(agent_a)
+                .await
+                .contains("srs_site_agent_refuses_writes_without_quorum{site=\"a\"} 1")
+        },
+    )
+    .await;
+    assert_eq!(create("Alan Turing").await.expect("sent").status(), 503);
+    kill(etcd_pid, Signal::SIGCONT).expect("etcd resumed");
+}
+
+/// The site agent's Prometheus text.
+async fn agent_metrics(port: u16) -> String {
+    reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("the agent answers /metrics")
+        .text()
+        .await
+        .expect("text")
 }
 
 /// An operator lays out three hosts from one topology, as the runbook says:

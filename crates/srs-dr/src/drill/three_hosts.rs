@@ -70,6 +70,16 @@ impl HostFault {
         )
     }
 
+    /// The host whose etcd member the fault takes away (`target`: the
+    /// primary's host), and so which member the survivors must see down.
+    fn lost_member(self, target: &str) -> Option<&str> {
+        match self {
+            HostFault::PartitionHost | HostFault::KillHost | HostFault::PauseHost => Some(target),
+            HostFault::WitnessDown => Some("witness"),
+            HostFault::KillLeader | HostFault::EtcdDown => None,
+        }
+    }
+
     /// Whether writes must go on throughout.
     fn no_failed_write(self) -> bool {
         matches!(self, HostFault::KillLeader | HostFault::WitnessDown)
@@ -406,6 +416,52 @@ async fn until(
     Ok(started.elapsed())
 }
 
+/// Waits until `srs status` on a surviving site host shows the etcd member
+/// of host `lost` down, and (when that host held the primary `before`) its
+/// site's lease gone: what an operator and the alerts rely on.
+async fn survivors_see(
+    cluster: &Cluster,
+    lost: &str,
+    before: &str,
+    limit: Duration,
+) -> anyhow::Result<String> {
+    let survivor = if lost == "a" { "b" } else { "a" };
+    let dir = cluster.site_dir(survivor);
+    let url = cluster
+        .members
+        .iter()
+        .find(|m| m.name == lost)
+        .map(Member::client_url)
+        .unwrap_or_default();
+    let took = until(
+        &format!("srs status at site {survivor} shows etcd member {lost} down"),
+        limit,
+        async || {
+            let survey = crate::published::Published::read(&dir)
+                .and_then(|p| p.quorum)
+                .and_then(|q| q.survey);
+            survey.is_some_and(|s| {
+                let member_down = s.members.iter().any(|m| m.endpoint == url && !m.up);
+                let lease_gone = lost != before
+                    || s.sites
+                        .iter()
+                        .any(|l| l.site.as_str() == lost && !l.holds_lease);
+                member_down && s.members_up() == (2, 3) && lease_gone
+            })
+        },
+    )
+    .await?;
+    Ok(format!(
+        "srs status at site {survivor} showed etcd member {lost} down{} {:.1} s into the fault",
+        if lost == before {
+            " and its site's lease gone"
+        } else {
+            ""
+        },
+        took.as_secs_f64()
+    ))
+}
+
 /// A load running inside a host, stopped by dropping the sender.
 struct Located {
     stop: tokio::sync::oneshot::Sender<()>,
@@ -638,7 +694,18 @@ async fn run_once(
             }
         }
     }
-    tokio::time::sleep(options.outage).await;
+    let outage_ends = Instant::now() + options.outage;
+    let mut shown = true;
+    if let Some(lost) = fault.lost_member(&target) {
+        match survivors_see(&cluster, lost, &before, options.outage).await {
+            Ok(note) => notes.push(note),
+            Err(e) => {
+                shown = false;
+                notes.push(format!("{e:#}"));
+            }
+        }
+    }
+    tokio::time::sleep(outage_ends.saturating_duration_since(Instant::now())).await;
 
     // Undo, then let the load run on.
     match fault {
@@ -742,7 +809,7 @@ async fn run_once(
         .filter(|_| fault.fails_over())
         .map(|t| ms_to_s(t - fault_ms));
 
-    let mut passed = split_brain_writes == 0 && resumed.is_ok();
+    let mut passed = split_brain_writes == 0 && resumed.is_ok() && shown;
     if split_brain_writes > 0 {
         notes.push(format!("{split_brain_writes} write(s) acknowledged by the old primary after the new one's first"));
     }

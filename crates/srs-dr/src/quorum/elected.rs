@@ -93,6 +93,11 @@ impl EtcdQuorum {
         self.etcd.clone()
     }
 
+    /// The cluster's keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     fn stop_leading(&mut self, why: &str) {
         if self.leading {
             tracing::warn!(candidate = %self.candidate, "stopped leading: {why}");

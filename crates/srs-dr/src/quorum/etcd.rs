@@ -74,6 +74,15 @@ pub struct TxnOutcome {
     pub reads: Vec<Option<KeyValue>>,
 }
 
+/// One member's own account of itself (`/v3/maintenance/status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Its id in the etcd cluster.
+    pub id: u64,
+    /// The id of the member it follows as raft leader (0: none known).
+    pub leader: u64,
+}
+
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EtcdError {
@@ -103,6 +112,14 @@ fn int(v: &Value) -> i64 {
     v.as_str()
         .and_then(|s| s.parse().ok())
         .or_else(|| v.as_i64())
+        .unwrap_or(0)
+}
+
+/// Member ids use the whole unsigned 64-bit range.
+fn uint(v: &Value) -> u64 {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_u64())
         .unwrap_or(0)
 }
 
@@ -303,21 +320,15 @@ impl Etcd {
         Ok(TxnOutcome { succeeded, reads })
     }
 
-    /// Whether each member answers its health check, by endpoint.
-    pub async fn health(&self) -> Vec<(reqwest::Url, bool)> {
-        let checks = self.endpoints.iter().map(|e| async move {
-            let healthy = match e.join("health") {
-                Ok(url) => match self.http.get(url).send().await {
-                    Ok(r) => r
-                        .json::<Value>()
-                        .await
-                        .is_ok_and(|v| v["health"].as_str() == Some("true")),
-                    Err(_) => false,
-                },
-                Err(_) => false,
-            };
-            (e.clone(), healthy)
-        });
-        futures::future::join_all(checks).await
+    /// What the member at `endpoints()[at]` says of itself; asked of that
+    /// member alone, never of another in its place.
+    pub async fn member_status(&self, at: usize) -> Result<MemberStatus, EtcdError> {
+        let v = self
+            .call_member(at, "v3/maintenance/status", &json!({}))
+            .await?;
+        Ok(MemberStatus {
+            id: uint(&v["header"]["member_id"]),
+            leader: uint(&v["leader"]),
+        })
     }
 }

@@ -58,6 +58,12 @@ impl KeptLease {
         *self.valid_until.borrow()
     }
 
+    /// A view of `valid_until` that follows every renewal, for whoever
+    /// answers between rounds.
+    pub fn watch(&self) -> watch::Receiver<Option<Instant>> {
+        self.valid_until.clone()
+    }
+
     /// Whether it surely lives for at least `margin` more.
     pub fn holds_for(&self, margin: Duration) -> bool {
         self.valid_until()

@@ -193,6 +193,11 @@ impl LocalEtcd {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Its process id (tests pause it to take the quorum away).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for LocalEtcd {

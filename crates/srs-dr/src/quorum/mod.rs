@@ -16,6 +16,7 @@ pub mod lease;
 mod local;
 pub mod member;
 pub mod site_lease;
+pub mod survey;
 
 use crate::cluster_dir::ClusterDir;
 use crate::topology::QuorumSection;
@@ -148,6 +149,15 @@ impl Quorum {
         match self {
             Quorum::Local(_) => Ok(None),
             Quorum::Etcd(q) => q.regrant(primary).await,
+        }
+    }
+
+    /// Who can survey the quorum for operators (etcd only: a lock file has
+    /// nothing to survey).
+    pub fn surveyor(&self, sites: Vec<SiteName>) -> Option<survey::Surveyor> {
+        match self {
+            Quorum::Local(_) => None,
+            Quorum::Etcd(q) => Some(survey::Surveyor::new(q.etcd(), q.keys().clone(), sites)),
         }
     }
 

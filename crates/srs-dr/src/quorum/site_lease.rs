@@ -48,6 +48,22 @@ impl SiteStanding {
     }
 }
 
+/// Writes granted to a site, kept current by its lease's renewals between
+/// the agent's rounds: an app instance asking just after a renewal gets the
+/// whole lease, not what was left at the last round. A grant never
+/// outlives its lease, and the leader moves the epoch away only after the
+/// lease ended in etcd, so following renewals is as safe as the round.
+#[derive(Debug, Clone)]
+pub struct LiveGrant(tokio::sync::watch::Receiver<Option<Instant>>);
+
+impl LiveGrant {
+    /// Until when the site's app instances may take writes (None: not now).
+    pub fn writes_until(&self) -> Option<Instant> {
+        let until = (*self.0.borrow())?;
+        Some(until.checked_sub(GRANT_MARGIN).unwrap_or(until)).filter(|u| *u > Instant::now())
+    }
+}
+
 /// One site's lease.
 #[derive(Debug)]
 pub struct SiteLease {
@@ -121,12 +137,23 @@ impl SiteLease {
         self.standing(reached)
     }
 
+    /// The writes the last record read grants this site, following its
+    /// lease from now on; None when the record grants it none.
+    pub fn grant(&self) -> Option<LiveGrant> {
+        self.granted_lease().map(|l| LiveGrant(l.watch()))
+    }
+
+    fn granted_lease(&self) -> Option<&KeptLease> {
+        let lease = self.lease.as_ref().filter(|l| self.keyed && !l.lost())?;
+        self.primary
+            .as_ref()
+            .is_some_and(|p| p.site == self.site && p.lease == Some(lease.id()))
+            .then_some(lease)
+    }
+
     fn standing(&self, reached: bool) -> SiteStanding {
         let lease = self.lease.as_ref().filter(|l| self.keyed && !l.lost());
-        let granted = self
-            .primary
-            .as_ref()
-            .is_some_and(|p| p.site == self.site && lease.is_some_and(|l| p.lease == Some(l.id())));
+        let granted = self.granted_lease().is_some();
         let writes_until = lease
             .and_then(KeptLease::valid_until)
             .filter(|_| granted)
@@ -211,12 +238,19 @@ mod tests {
             "most of a TTL ahead"
         );
         assert_eq!(granted.primary.as_ref().map(|p| p.epoch), Some(1));
+        // Between rounds the grant follows the lease's renewals (three a
+        // TTL): an instance asking later is not handed what was left then.
+        let live = a.grant().expect("a live grant");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let later = live.writes_until().expect("still granted");
+        assert!(later > until, "renewed: {later:?} after {until:?}");
         let mut b = SiteLease::new(&section, &name("b")).expect("lease");
         assert_eq!(
             b.check().await.writes_until,
             None,
             "the other site is not primary"
         );
+        assert!(b.grant().is_none());
     }
 
     #[tokio::test]
