@@ -14,6 +14,8 @@ pub enum ClusterFile {
     Secrets,
     /// The controller's published state, `controller.json`.
     ControllerState,
+    /// The last survey of the etcd quorum, `quorum.json`.
+    QuorumSurvey,
     /// The DR event log, `events.jsonl`.
     Events,
     /// The running controller's lock, `controller.lock`.
@@ -47,6 +49,7 @@ impl ClusterFile {
             ClusterFile::Topology => "srs-topology.toml".into(),
             ClusterFile::Secrets => "secrets.toml".into(),
             ClusterFile::ControllerState => "controller.json".into(),
+            ClusterFile::QuorumSurvey => "quorum.json".into(),
             ClusterFile::Events => "events.jsonl".into(),
             ClusterFile::ControllerLock => "controller.lock".into(),
             ClusterFile::OperatorRequest => "operator-request.json".into(),
@@ -138,6 +141,7 @@ mod tests {
             ClusterFile::Topology,
             ClusterFile::Secrets,
             ClusterFile::ControllerState,
+            ClusterFile::QuorumSurvey,
             ClusterFile::Events,
             ClusterFile::ControllerLock,
             ClusterFile::OperatorRequest,

@@ -142,9 +142,9 @@ pub struct Controller<P> {
     shared: Shared,
     regulator: Regulator,
     started: std::time::Instant,
-    /// The quorum's members and site leases, surveyed in the background
-    /// while `run` runs (etcd only).
-    survey: Option<crate::quorum::survey::LastSurvey>,
+    /// Whether it led at its last step (the survey task steers etcd only
+    /// then).
+    leading: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<P: Plant> Controller<P> {
@@ -167,7 +167,7 @@ impl<P: Plant> Controller<P> {
             regulator: Regulator::new(topology.apply_lag_budget_ms),
             started: std::time::Instant::now(),
             topology,
-            survey: None,
+            leading: Default::default(),
         }
     }
 
@@ -322,16 +322,14 @@ impl<P: Plant> Controller<P> {
         Ok(())
     }
 
-    /// Its place in the quorum, with the last survey.
+    /// Its place in the quorum; remembers `leading` for the survey task.
     fn quorum_state(&self, leading: bool, leader: Option<String>) -> QuorumState {
+        self.leading
+            .store(leading, std::sync::atomic::Ordering::Relaxed);
         QuorumState {
             kind: self.quorum.kind().into(),
             leading,
             leader,
-            survey: self
-                .survey
-                .as_ref()
-                .and_then(|s| s.lock().unwrap_or_else(|e| e.into_inner()).clone()),
         }
     }
 
@@ -493,12 +491,11 @@ impl<P: Plant> Controller<P> {
             ),
             None,
         );
-        let surveying = self
-            .quorum
-            .surveyor(self.topology.sites.iter().map(|s| s.name.clone()).collect())
-            .map(|surveyor| surveyor.spawn(SURVEY_INTERVAL));
+        let surveying = self.quorum.surveyor(&self.topology).map(|surveyor| {
+            surveyor.spawn(SURVEY_INTERVAL, self.leading.clone(), self.data_dir.clone())
+        });
         if let Some((last, _)) = &surveying {
-            self.survey = Some(last.clone());
+            self.shared.lock().unwrap_or_else(|e| e.into_inner()).survey = Some(last.clone());
         }
         tokio::pin!(shutdown);
         let mut back_to_back = 0;

@@ -38,8 +38,10 @@ pub struct Snapshot {
     pub backups: Option<crate::backups::BackupState>,
     /// The verdict of the last `srs drill` on this topology.
     pub last_drill: Option<crate::drill::LastDrill>,
-    /// Its place in the quorum and the last survey of it (etcd).
+    /// Its place in the quorum (etcd).
     pub quorum: Option<crate::published::QuorumState>,
+    /// The survey task's last survey of the quorum.
+    pub survey: Option<crate::quorum::survey::LastSurvey>,
 }
 
 /// The snapshot shared between the loop and the endpoint.
@@ -180,20 +182,28 @@ pub fn render(s: &Snapshot) -> String {
         render_drill(&mut out, d);
     }
     if let Some(q) = s.quorum.as_ref().filter(|q| q.kind == "etcd") {
-        render_quorum(&mut out, q);
+        let survey = s
+            .survey
+            .as_ref()
+            .and_then(|last| last.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        render_quorum(&mut out, q, survey.as_ref());
     }
     out
 }
 
 /// The quorum as this candidate sees it: a member down anywhere shows on
 /// every candidate that can still reach the others.
-fn render_quorum(out: &mut String, q: &crate::published::QuorumState) {
+fn render_quorum(
+    out: &mut String,
+    q: &crate::published::QuorumState,
+    survey: Option<&crate::quorum::survey::Survey>,
+) {
     let _ = writeln!(
         out,
         "# HELP srs_quorum_leading 1 when this controller candidate leads the cluster.\n# TYPE srs_quorum_leading gauge\nsrs_quorum_leading {}",
         u8::from(q.leading)
     );
-    let Some(survey) = &q.survey else {
+    let Some(survey) = survey else {
         return;
     };
     let _ = writeln!(

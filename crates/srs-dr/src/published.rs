@@ -43,9 +43,6 @@ pub struct QuorumState {
     /// The leader, as it named itself, when another one leads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader: Option<String>,
-    /// The members and site leases as last surveyed from here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub survey: Option<crate::quorum::survey::Survey>,
 }
 
 impl Published {

@@ -117,11 +117,12 @@ fn metrics(site: &SiteName, view: &View) -> String {
     .concat()
 }
 
-/// How often the agent renews its view: eight times a write lease, within
-/// 100-500 ms, so app instances (polling every 100 ms) always hold most of
-/// a lease.
+/// How often the agent reads the primary record: twenty times a write
+/// lease, within 100-500 ms. A new primary's site waits up to one round to
+/// learn it was granted writes, so the round is part of every failover's
+/// RTO (100 ms with the default 2 s lease, for one small read a round).
 fn round(write_lease: Duration) -> Duration {
-    (write_lease / 8).clamp(Duration::from_millis(100), Duration::from_millis(500))
+    (write_lease / 20).clamp(Duration::from_millis(100), Duration::from_millis(500))
 }
 
 /// Runs the agent of site `site` of the topology in `data_dir` until

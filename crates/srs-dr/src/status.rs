@@ -13,6 +13,9 @@ use srs_domain::{SiteName, SiteRole};
 /// A controller that has not published for this long is reported as not running.
 const CONTROLLER_STALE_SECS: i64 = 10;
 
+/// A survey of the quorum older than this is called stale (one a second).
+const SURVEY_STALE_SECS: i64 = 10;
+
 /// One site.
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteStatus {
@@ -76,6 +79,8 @@ pub struct Status {
     pub last_drill: Option<crate::drill::LastDrill>,
     /// Backups and the binlog archive, when the backup agent runs.
     pub backups: Option<crate::backups::BackupState>,
+    /// The last survey of the quorum taken here (etcd only).
+    pub quorum: Option<crate::quorum::survey::Survey>,
 }
 
 fn controller_status(data_dir: &ClusterDir) -> Option<ControllerStatus> {
@@ -141,6 +146,7 @@ pub async fn collect(data_dir: &ClusterDir) -> anyhow::Result<Status> {
         events: EventLog::tail(data_dir, 8),
         last_drill: crate::drill::LastDrill::read(data_dir),
         backups: crate::backups::BackupState::read(data_dir),
+        quorum: crate::quorum::survey::Survey::read(data_dir),
     })
 }
 
@@ -278,20 +284,28 @@ pub fn edge_text(status: &Status) -> String {
 
 /// The last survey of the quorum, when the cluster has one.
 fn survey(status: &Status) -> Option<&crate::quorum::survey::Survey> {
-    status
+    let etcd = status
         .controller
         .as_ref()
         .and_then(|c| c.quorum.as_ref())
-        .and_then(|q| q.survey.as_ref())
+        .is_some_and(|q| q.kind == "etcd");
+    status.quorum.as_ref().filter(|_| etcd)
 }
 
 /// The quorum's members and site leases in one line (None on one machine,
 /// where a lock file stands in for the quorum).
 pub fn quorum_text(status: &Status) -> Option<String> {
     let c = status.controller.as_ref()?;
-    let q = c.quorum.as_ref().filter(|q| q.kind == "etcd")?;
-    Some(match &q.survey {
-        Some(survey) => format!("{} (surveyed {})", survey.summary(), survey.at),
+    c.quorum.as_ref().filter(|q| q.kind == "etcd")?;
+    Some(match survey(status) {
+        Some(survey) => match survey.age_secs() {
+            Some(age) if age > SURVEY_STALE_SECS => format!(
+                "{} (STALE: surveyed {age} s ago, at {}; is the controller candidate running?)",
+                survey.summary(),
+                survey.at
+            ),
+            _ => format!("{} (surveyed {})", survey.summary(), survey.at),
+        },
         None => "not surveyed yet".into(),
     })
 }
@@ -484,12 +498,12 @@ mod tests {
             events: Vec::new(),
             last_drill: None,
             backups: None,
+            quorum: None,
         };
         let leads = controller_text(&status(controller(Some(crate::published::QuorumState {
             kind: "etcd".into(),
             leading: true,
             leader: None,
-            survey: None,
         }))));
         assert!(
             leads.starts_with("leads the cluster (etcd quorum); epoch 2"),
@@ -499,7 +513,6 @@ mod tests {
             kind: "etcd".into(),
             leading: false,
             leader: Some("controller of site a".into()),
-            survey: None,
         }))));
         assert!(
             follows.starts_with("follows controller of site a"),
@@ -515,6 +528,8 @@ mod tests {
         let name = |n: &str| SiteName::parse(n).expect("valid");
         let member = |endpoint: &str, up: bool| MemberState {
             endpoint: endpoint.into(),
+            id: 1,
+            witness: endpoint.contains(".3:"),
             up,
             raft_leader: false,
             has_leader: up,
@@ -549,7 +564,7 @@ mod tests {
             apps_total: 1,
             standby_total: 0,
         };
-        let status = |quorum| Status {
+        let status = |quorum: Option<crate::published::QuorumState>| Status {
             sync_mode: "strict".into(),
             sites: vec![site("a"), site("b")],
             edge_active: None,
@@ -564,21 +579,24 @@ mod tests {
                 running: true,
                 alerts: Vec::new(),
                 admission: None,
-                quorum,
+                quorum: quorum.clone(),
             }),
             events: Vec::new(),
             last_drill: None,
             backups: None,
+            // A survey file left from a three-host past shows only while
+            // the controller holds an etcd quorum.
+            quorum: Some(survey.clone()),
         };
         let table = render(&status(Some(crate::published::QuorumState {
             kind: "etcd".into(),
             leading: true,
             leader: None,
-            survey: Some(survey),
         })));
         assert!(
             table.contains("quorum: 2/3 members up (")
-                && table.contains("http://10.0.0.3:2379 DOWN or unreachable"),
+                && table.contains("http://10.0.0.3:2379 (witness) DOWN or unreachable")
+                && table.contains("STALE"),
             "{table}"
         );
         let row = |site: &str| {

@@ -331,4 +331,16 @@ impl Etcd {
             leader: uint(&v["leader"]),
         })
     }
+
+    /// Asks the raft leader at `endpoints()[at]` to hand leadership to the
+    /// member `target` (etcd's MoveLeader; only the leader can).
+    pub async fn move_leader(&self, at: usize, target: u64) -> Result<(), EtcdError> {
+        self.call_member(
+            at,
+            "v3/maintenance/transfer-leadership",
+            &json!({"targetID": target.to_string()}),
+        )
+        .await
+        .map(drop)
+    }
 }

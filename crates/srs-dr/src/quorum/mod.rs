@@ -154,11 +154,22 @@ impl Quorum {
 
     /// Who can survey the quorum for operators (etcd only: a lock file has
     /// nothing to survey).
-    pub fn surveyor(&self, sites: Vec<SiteName>) -> Option<survey::Surveyor> {
-        match self {
-            Quorum::Local(_) => None,
-            Quorum::Etcd(q) => Some(survey::Surveyor::new(q.etcd(), q.keys().clone(), sites)),
-        }
+    pub fn surveyor(&self, topology: &crate::topology::Topology) -> Option<survey::Surveyor> {
+        let Quorum::Etcd(q) = self else {
+            return None;
+        };
+        let sites = topology.sites.iter().map(|s| s.name.clone()).collect();
+        let hosts: Vec<String> = topology
+            .sites
+            .iter()
+            .flat_map(|s| [s.app_host.clone(), s.db_host.clone()])
+            .collect();
+        Some(survey::Surveyor::new(
+            q.etcd(),
+            q.keys().clone(),
+            sites,
+            &hosts,
+        ))
     }
 
     /// Kind, for status and events.
