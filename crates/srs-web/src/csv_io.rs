@@ -79,6 +79,58 @@ fn row_error(line: u64, field: &str, message: impl Into<String>) -> RowError {
     RowError::new(line, field, message)
 }
 
+/// Numbers lines the way an editor does (CRLF, LF and a lone CR each end
+/// one), for byte offsets met in increasing order. The CSV reader's own
+/// line count differs with CRLF files and after blank lines, so every line
+/// a registrar is told is counted here from the bytes.
+struct LineCounter<'a> {
+    data: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        Self {
+            data,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the record the reader found at `byte`: the reader
+    /// reports where it started looking, before any blank lines it
+    /// skipped, so those are skipped here too.
+    fn record_line(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.data.len());
+        while start < self.data.len() && matches!(self.data[start], b'\n' | b'\r') {
+            start += 1;
+        }
+        self.advance(start);
+        self.line
+    }
+
+    fn advance(&mut self, to: usize) {
+        let to = to.min(self.data.len());
+        for i in self.at..to {
+            match self.data[i] {
+                b'\n' => self.line += 1,
+                // A CRLF counts once, at its LF.
+                b'\r' if self.data.get(i + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+        }
+        self.at = self.at.max(to);
+    }
+}
+
+/// Whether a field holds a line break (its quotes ran on over lines).
+fn spans_lines(field: &str) -> bool {
+    field.contains(['\n', '\r'])
+}
+
 /// Parses an uploaded CSV into the rows that are valid on their own and
 /// every problem found, each with its line number. The caller imports
 /// nothing unless the problem list is empty.
@@ -107,6 +159,7 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         .has_headers(false)
         .flexible(true)
         .from_reader(data);
+    let mut lines = LineCounter::new(data);
     let mut records = reader.byte_records();
     let header = match records.next() {
         Some(Ok(h)) => h,
@@ -166,7 +219,9 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let line = e
+                    .position()
+                    .map_or(0, |p| LineCounter::new(data).record_line(p.byte()));
                 errors.push(row_error(
                     line,
                     "row",
@@ -175,7 +230,7 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
                 break;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record.position().map_or(0, |p| lines.record_line(p.byte()));
         if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
             continue;
         }
@@ -201,10 +256,16 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         }
         let mut raw = RawStudent::default();
         let mut bad_utf8 = false;
+        let mut broken = Vec::new();
         for (field, column) in record.iter().zip(&columns) {
             let Some(column) = column else { continue };
             match std::str::from_utf8(field) {
-                Ok(s) => raw.set(*column, restore(s)),
+                Ok(s) => {
+                    if spans_lines(s) {
+                        broken.push(*column);
+                    }
+                    raw.set(*column, restore(s));
+                }
                 Err(_) => {
                     errors.push(row_error(
                         line,
@@ -225,9 +286,24 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
                 .map(str::to_owned);
             row_error(line, &f.field, f.message).about(name.clone(), value)
         };
+        // A value run on over lines would be imported with its line break
+        // folded away, unseen: refused, so the registrar fixes the file.
+        errors.extend(broken.iter().map(|column| {
+            row_error(
+                line,
+                column.name(),
+                "holds a line break (its quotes run on to the next line); put the value on one line",
+            )
+            .about(name.clone(), raw.get(*column).map(str::to_owned))
+        }));
         match NewStudent::parse(&raw, today) {
-            Ok(student) => rows.push(ImportRow { line, student }),
-            Err(v) => errors.extend(v.0.into_iter().map(field_error)),
+            Ok(student) if broken.is_empty() => rows.push(ImportRow { line, student }),
+            Ok(_) => {}
+            Err(v) => errors.extend(
+                v.0.into_iter()
+                    .filter(|f| !broken.iter().any(|b| b.name() == f.field))
+                    .map(field_error),
+            ),
         }
     }
     if rows.is_empty() && errors.is_empty() {
@@ -269,13 +345,39 @@ mod tests {
 
     #[test]
     fn lines_are_the_file_s_own_even_after_a_field_spanning_lines() {
-        let csv = "full_name,date_of_birth,department\n\"Ada\nLovelace\",2004-01-01,Arts\nBob,2020-01-01,Arts\n";
-        let (rows, errors) = parse_import(csv.as_bytes(), today());
-        assert_eq!(rows.len(), 1);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].line, 4, "the file's fourth line: {errors:?}");
-        assert_eq!(errors[0].name.as_deref(), Some("Bob"));
-        assert_eq!(errors[0].value.as_deref(), Some("2020-01-01"));
+        for eol in ["\n", "\r\n"] {
+            let csv = format!(
+                "full_name,date_of_birth,department{eol}\"Ada{eol}Lovelace\",2004-01-01,Arts{eol}Cy Good,2001-01-01,Arts{eol}Bob,2020-01-01,Arts{eol}"
+            );
+            let (rows, errors) = parse_import(csv.as_bytes(), today());
+            assert_eq!(rows.len(), 1, "{eol:?}: only Cy is whole");
+            assert_eq!(rows[0].line, 4, "{eol:?}");
+            let lines: Vec<(u64, &str)> =
+                errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+            assert_eq!(
+                lines,
+                vec![(2, "full_name"), (5, "date_of_birth")],
+                "{eol:?}: the name's line break is refused, Bob is on line 5"
+            );
+            assert!(errors[0].message.contains("line break"), "{errors:?}");
+            assert_eq!(errors[1].name.as_deref(), Some("Bob"));
+            assert_eq!(errors[1].value.as_deref(), Some("2020-01-01"));
+        }
+    }
+
+    #[test]
+    fn crlf_files_blank_lines_and_a_lone_bad_row_name_their_own_lines() {
+        let header_and_one = "full_name,date_of_birth,department\r\nBob,2020-01-01,Arts\r\n";
+        let (_, errors) = parse_import(header_and_one.as_bytes(), today());
+        assert_eq!(errors[0].line, 2, "not the header: {errors:?}");
+        let after_blanks =
+            "full_name,date_of_birth,department\r\nAda Good,2001-01-01,Arts\r\n\r\n\r\n\r\nBob,2020-01-01,Arts\r\n";
+        let (rows, errors) = parse_import(after_blanks.as_bytes(), today());
+        assert_eq!(rows[0].line, 2);
+        assert_eq!(errors[0].line, 6, "after three blank lines: {errors:?}");
+        let bom_lf = "\u{feff}full_name,date_of_birth,department\n\nBob,2020-01-01,Arts";
+        let (_, errors) = parse_import(bom_lf.as_bytes(), today());
+        assert_eq!(errors[0].line, 3, "{errors:?}");
     }
 
     #[test]
@@ -299,5 +401,119 @@ mod tests {
         assert_eq!(neutralise("=1+1"), "'=1+1");
         assert_eq!(restore("'=1+1"), "=1+1");
         assert_eq!(restore("'Brien"), "'Brien");
+    }
+
+    /// One generated data row and what precedes it.
+    #[derive(Debug, Clone)]
+    struct GenRow {
+        blank_lines: usize,
+        blank_with_spaces: bool,
+        eol: &'static str,
+        /// 0 plain, 1 quoted, 2 quoted with doubled quotes, 3 spanning lines.
+        kind: u8,
+        first: String,
+        last: String,
+    }
+
+    fn gen_row() -> impl proptest::strategy::Strategy<Value = GenRow> {
+        use proptest::prelude::*;
+        (
+            0..3usize,
+            any::<bool>(),
+            prop_oneof![Just("\n"), Just("\r\n")],
+            0..4u8,
+            "[A-Z][a-z]{1,8}",
+            "[A-Z][a-zé]{1,8}",
+        )
+            .prop_map(
+                |(blank_lines, blank_with_spaces, eol, kind, first, last)| GenRow {
+                    blank_lines,
+                    blank_with_spaces,
+                    eol,
+                    kind,
+                    first,
+                    last,
+                },
+            )
+    }
+
+    /// A file of `rows` (row `bad` with a date that is not one), the line
+    /// the bad row starts on, and the lines of rows whose name spans lines.
+    fn gen_file(
+        rows: &[GenRow],
+        bad: usize,
+        bom: bool,
+        final_eol: bool,
+    ) -> (String, u64, Vec<u64>) {
+        let mut text = String::new();
+        if bom {
+            text.push('\u{feff}');
+        }
+        text.push_str("full_name,date_of_birth,department");
+        text.push_str(rows.first().map_or("\n", |r| r.eol));
+        let mut line = 2u64;
+        let (mut expected, mut spanning) = (0, Vec::new());
+        for (i, row) in rows.iter().enumerate() {
+            for _ in 0..row.blank_lines {
+                if row.blank_with_spaces {
+                    text.push_str("  ");
+                }
+                text.push_str(row.eol);
+                line += 1;
+            }
+            let start = line;
+            let (first, last, eol) = (&row.first, &row.last, row.eol);
+            let name = match row.kind {
+                0 => format!("{first} {last}"),
+                1 => format!("\"{first} {last}\""),
+                2 => format!("\"{first} \"\"{last}\"\"\""),
+                _ => {
+                    line += 1;
+                    spanning.push(start);
+                    format!("\"{first}{eol}{last}\"")
+                }
+            };
+            let date = if i == bad { "2001-02-30" } else { "2001-02-03" };
+            text.push_str(&format!("{name},{date},Arts"));
+            if i + 1 < rows.len() || final_eol {
+                text.push_str(eol);
+                line += 1;
+            }
+            if i == bad {
+                expected = start;
+            }
+        }
+        (text, expected, spanning)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Whatever the file looks like, a bad value is reported on the
+        /// line an editor shows it on, and every name run on over lines is
+        /// refused on the line its row starts.
+        #[test]
+        fn reported_lines_are_the_editor_s_lines(
+            rows in proptest::collection::vec(gen_row(), 1..20),
+            bad in proptest::prelude::any::<proptest::sample::Index>(),
+            bom in proptest::prelude::any::<bool>(),
+            final_eol in proptest::prelude::any::<bool>(),
+        ) {
+            let bad = bad.index(rows.len());
+            let (text, expected, spanning) = gen_file(&rows, bad, bom, final_eol);
+            let (_, errors) = parse_import(text.as_bytes(), today());
+            let dates: Vec<u64> = errors
+                .iter()
+                .filter(|e| e.field == "date_of_birth")
+                .map(|e| e.line)
+                .collect();
+            proptest::prop_assert_eq!(dates, vec![expected], "{:?}", text);
+            let broken: Vec<u64> = errors
+                .iter()
+                .filter(|e| e.message.contains("line break"))
+                .map(|e| e.line)
+                .collect();
+            proptest::prop_assert_eq!(broken, spanning, "{:?}", text);
+        }
     }
 }

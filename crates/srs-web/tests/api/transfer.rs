@@ -188,8 +188,8 @@ both_engines!(
 );
 
 both_engines!(import_can_take_the_good_rows_and_report_the_others, |app| {
-    // Line 3's quoted field spans two lines, so Bob's row is line 5 of the
-    // file, not the third data row.
+    // Line 3's quoted name spans two lines (refused: its line break would
+    // vanish), so Bob's row is line 5 of the file, not the third data row.
     let csv = "full_name,email,date_of_birth,department\n\
                Ada Lovelace,ada@example.edu,2001-12-10,Computer Science\n\
                \"Cy\nTwo Lines\",cy@example.edu,2001-01-01,Arts\n\
@@ -204,6 +204,7 @@ both_engines!(import_can_take_the_good_rows_and_report_the_others, |app| {
         .iter()
         .filter_map(|r| r["line"].as_i64())
         .collect();
+    assert!(lines.contains(&3), "Cy's name over two lines: {lines:?}");
     assert!(lines.contains(&5), "Bob is on line 5: {lines:?}");
     assert!(
         lines.contains(&7),
@@ -227,7 +228,10 @@ both_engines!(import_can_take_the_good_rows_and_report_the_others, |app| {
         .iter()
         .filter_map(|r| r["line"].as_i64())
         .collect();
-    assert!(skipped.contains(&5) && skipped.contains(&7), "{summary}");
+    assert!(
+        skipped.contains(&3) && skipped.contains(&5) && skipped.contains(&7),
+        "{summary}"
+    );
     let imported = summary["imported"].as_i64().expect("count");
     assert_eq!(total(&app).await, imported);
     let names: Value = app
@@ -258,3 +262,55 @@ both_engines!(import_can_take_the_good_rows_and_report_the_others, |app| {
     .await;
     assert_eq!(total(&app).await, imported);
 });
+
+both_engines!(
+    an_excel_file_s_problems_name_the_lines_its_editor_shows,
+    |app| {
+        // As Excel saves it: a BOM, CRLF line ends, a blank line, a name
+        // over two lines. Line 1 header, 2 Ada, 3 blank, 4-5 Cy, 6 Bob.
+        let csv = "\u{feff}full_name,date_of_birth,department\r\n\
+                   Ada Good,2001-01-01,Arts\r\n\
+                   \r\n\
+                   \"Cy\r\nTwo Lines\",2001-01-01,Arts\r\n\
+                   Bob Young,2020-01-01,Arts\r\n";
+        let problem = expect_problem(import(&app, csv, "").await, 422, "bad rows").await;
+        let lines: Vec<(i64, String)> = problem["row_errors"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["line"].as_i64().unwrap_or_default(),
+                    r["field"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(4, "full_name".to_owned()), (6, "date_of_birth".to_owned())],
+            "{problem}"
+        );
+
+        // The import page names the same lines.
+        let html = app.upload_csv(csv, &[]).await.text().await.expect("html");
+        assert!(html.contains("<tr><td>4</td>"), "{html}");
+        assert!(
+            html.contains("<tr><td>6</td><td dir=\"auto\">Bob Young</td>"),
+            "{html}"
+        );
+        assert!(html.contains("line break"), "{html}");
+
+        // The good row goes in, and its audit entry names its own line.
+        let real = import(&app, csv, "?skip_invalid=true").await;
+        assert_eq!(real.status(), 200);
+        let audit: Value = app
+            .get("/api/v1/audit?action=student.import")
+            .await
+            .json()
+            .await
+            .expect("json");
+        let after = &audit["items"][0]["after"];
+        assert_eq!(after["full_name"], "Ada Good", "{audit}");
+        assert_eq!(after["import_line"], 2, "{audit}");
+    }
+);
