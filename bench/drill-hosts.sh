@@ -2,7 +2,7 @@
 # Three-host failover benchmark: `srs drill --hosts 3 --repeat N` (release
 # build) for the faults that fail over (partition-host, kill-host,
 # pause-host) and those that must not fail a write (kill-leader,
-# witness-down), in strict and async mode. Prints the p50/p95/max RTO per
+# witness-down), in strict and async mode (--modes to choose). Prints the p50/p95/max RTO per
 # fault and mode and the totals of split-brain writes and lost creates;
 # with --write appends it to docs/BENCHMARKS.md. Needs root and etcd.
 #
