@@ -403,3 +403,71 @@ pub async fn serve(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::published::QuorumState;
+    use crate::quorum::survey::{MemberState, SiteLeaseState, Survey};
+
+    #[test]
+    fn a_candidate_of_an_etcd_quorum_exports_its_survey() {
+        let survey = Survey {
+            at: "2026-12-05T16:00:00.000Z".into(),
+            members: vec![
+                MemberState {
+                    endpoint: "http://10.0.0.1:2379".into(),
+                    id: 1,
+                    witness: false,
+                    up: true,
+                    raft_leader: false,
+                    has_leader: true,
+                },
+                MemberState {
+                    endpoint: "http://10.0.0.3:2379".into(),
+                    id: 3,
+                    witness: true,
+                    up: false,
+                    raft_leader: false,
+                    has_leader: false,
+                },
+            ],
+            sites: vec![SiteLeaseState {
+                site: SiteName::parse("a").expect("valid"),
+                holds_lease: true,
+                may_write: true,
+            }],
+            primary: None,
+        };
+        let snapshot = Snapshot {
+            quorum: Some(QuorumState {
+                kind: "etcd".into(),
+                leading: true,
+                leader: None,
+            }),
+            survey: Some(Arc::new(Mutex::new(Some(survey)))),
+            ..Snapshot::default()
+        };
+        let text = render(&snapshot);
+        for line in [
+            "srs_quorum_leading 1",
+            "srs_quorum_member_up{member=\"http://10.0.0.1:2379\"} 1",
+            "srs_quorum_member_up{member=\"http://10.0.0.3:2379\"} 0",
+            "srs_quorum_members_up 1",
+            "srs_quorum_members 2",
+            "srs_site_lease_held{site=\"a\"} 1",
+            "srs_site_writes_granted{site=\"a\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        let one_machine = render(&Snapshot {
+            quorum: Some(QuorumState {
+                kind: "local".into(),
+                leading: true,
+                leader: None,
+            }),
+            ..Snapshot::default()
+        });
+        assert!(!one_machine.contains("srs_quorum_"), "{one_machine}");
+    }
+}

@@ -40,6 +40,9 @@ pub struct Standing {
     known: RwLock<Option<PrimaryEpoch>>,
     /// Writes need a lease (a cluster across hosts): until when it holds.
     lease: Option<Mutex<Option<Instant>>>,
+    /// When the controller last named this site primary after another:
+    /// its database's promotion may still be landing.
+    promoted_at: Mutex<Option<Instant>>,
 }
 
 impl Standing {
@@ -51,6 +54,7 @@ impl Standing {
             configured,
             known: RwLock::new(None),
             lease: None,
+            promoted_at: Mutex::new(None),
         }
     }
 
@@ -117,6 +121,9 @@ impl Standing {
         }
         let was_primary = known.as_ref().map(|k| k.site == self.own);
         let is_primary = primary.site == self.own;
+        if was_primary == Some(false) && is_primary {
+            *self.promoted_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
         if was_primary != Some(is_primary) {
             if is_primary {
                 tracing::info!(site = %self.own, epoch = primary.epoch, "this site holds the primary epoch: writes are taken");
@@ -133,6 +140,18 @@ impl Standing {
     pub fn fenced_by(&self) -> Option<PrimaryEpoch> {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         known.as_ref().filter(|k| k.site != self.own).cloned()
+    }
+
+    /// Whether this site was named primary, after another site, within
+    /// `within`: a database refusing writes now is most likely still being
+    /// promoted, not fenced.
+    pub fn newly_promoted(&self, within: std::time::Duration) -> bool {
+        self.holds_primary()
+            && self
+                .promoted_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|at| at.elapsed() < within)
     }
 
     /// Whether a DR controller has named the primary at least once.
@@ -195,9 +214,23 @@ mod tests {
             Some(primary("dr", 2)),
             "an older epoch is ignored"
         );
+        assert!(!s.newly_promoted(std::time::Duration::from_secs(5)));
         s.learn(primary("main", 3));
         assert!(s.fenced_by().is_none());
         assert_eq!(s.role(), SiteRole::Primary);
+        assert!(
+            s.newly_promoted(std::time::Duration::from_secs(5)),
+            "named primary after another site"
+        );
+        assert!(!s.newly_promoted(std::time::Duration::ZERO));
+    }
+
+    #[test]
+    fn a_site_primary_from_the_start_is_not_newly_promoted() {
+        let s = Standing::new(name("main"), SiteRole::Primary);
+        s.learn(primary("main", 1));
+        s.learn(primary("main", 2));
+        assert!(!s.newly_promoted(std::time::Duration::from_secs(5)));
     }
 
     #[test]

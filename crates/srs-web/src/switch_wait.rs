@@ -7,8 +7,10 @@
 //! the switch is still under way; answering after the new primary is named,
 //! plus a few of its health-check intervals, lets the retry find the new
 //! primary's instances already marked up. srs edge waits for its own switch
-//! and loses nothing by it. Without a controller, or without a write lease
-//! (cut off from the quorum), the answer goes at once.
+//! and loses nothing by it. Without a controller, without a write lease
+//! (cut off from the quorum), or on a site just named primary (its
+//! database's promotion is landing: a retry in a moment succeeds here),
+//! the answer goes at once.
 
 use crate::error::SITE_UNAVAILABLE_HEADER;
 use crate::state::AppState;
@@ -26,6 +28,13 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// How often the wait looks at what the controller said.
 const POLL: Duration = Duration::from_millis(25);
 
+/// How long after being named primary a site's refusals are taken for a
+/// promotion still landing. Across hosts the site learns it holds the
+/// epoch from the quorum before the controller has made its database
+/// writable; holding those refusals for another site to be named (none
+/// will be) kept a new primary's clients waiting the whole write timeout.
+const PROMOTION_LANDING: Duration = Duration::from_secs(5);
+
 /// Holds a site-unavailable 503 until another site is known to be primary
 /// (at most the write timeout), then `SETTLE` more.
 pub(crate) async fn answer_once_primary_named(
@@ -38,6 +47,7 @@ pub(crate) async fn answer_once_primary_named(
         || !response.headers().contains_key(SITE_UNAVAILABLE_HEADER)
         || !state.standing.under_controller()
         || !state.standing.lease_holds()
+        || state.standing.newly_promoted(PROMOTION_LANDING)
     {
         // A site without its write lease is cut off from the quorum: it
         // would learn of the new primary only once reconnected, so holding
