@@ -136,6 +136,15 @@ impl StudentField {
         }
     }
 
+    /// Whether its value may span lines (an address's lines, one
+    /// emergency contact a line); every other field is one line.
+    pub fn keeps_lines(self) -> bool {
+        matches!(
+            self,
+            StudentField::Address | StudentField::EmergencyContacts
+        )
+    }
+
     /// Whether a new student needs it.
     pub fn required(self) -> bool {
         matches!(

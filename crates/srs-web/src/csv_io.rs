@@ -126,7 +126,7 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// Whether a field holds a line break (its quotes ran on over lines).
+/// Whether a value holds a line break (its quotes ran on over lines).
 fn spans_lines(field: &str) -> bool {
     field.contains(['\n', '\r'])
 }
@@ -261,7 +261,7 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
             let Some(column) = column else { continue };
             match std::str::from_utf8(field) {
                 Ok(s) => {
-                    if spans_lines(s) {
+                    if spans_lines(s) && !column.keeps_lines() {
                         broken.push(*column);
                     }
                     raw.set(*column, restore(s));
@@ -286,8 +286,9 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
                 .map(str::to_owned);
             row_error(line, &f.field, f.message).about(name.clone(), value)
         };
-        // A value run on over lines would be imported with its line break
-        // folded away, unseen: refused, so the registrar fixes the file.
+        // A one-line value run on over lines would be imported with its
+        // line break folded away, unseen: refused, so the registrar fixes
+        // the file. An address keeps its lines.
         errors.extend(broken.iter().map(|column| {
             row_error(
                 line,
