@@ -57,10 +57,7 @@ fn read<T>(shared: &Shared, f: impl FnOnce(&Snapshot) -> T) -> T {
 pub fn render(s: &Snapshot) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        write_gauge(&mut out, name, help, samples);
     };
     let epoch = s.memory.as_ref().map_or(0, |m| m.epoch);
     gauge(
@@ -198,55 +195,72 @@ fn render_quorum(
     q: &crate::published::QuorumState,
     survey: Option<&crate::quorum::survey::Survey>,
 ) {
-    let _ = writeln!(
+    let flag = |b: bool| f64::from(u8::from(b));
+    write_gauge(
         out,
-        "# HELP srs_quorum_leading 1 when this controller candidate leads the cluster.\n# TYPE srs_quorum_leading gauge\nsrs_quorum_leading {}",
-        u8::from(q.leading)
+        "srs_quorum_leading",
+        "1 when this controller candidate leads the cluster.",
+        &[(String::new(), flag(q.leading))],
     );
     let Some(survey) = survey else {
         return;
     };
-    let _ = writeln!(
+    let members: Vec<(String, f64)> = survey
+        .members
+        .iter()
+        .map(|m| {
+            (
+                format!("{{member=\"{}\"}}", m.endpoint),
+                flag(m.up && m.has_leader),
+            )
+        })
+        .collect();
+    write_gauge(
         out,
-        "# HELP srs_quorum_member_up 1 when the etcd member answers and follows a raft leader.\n# TYPE srs_quorum_member_up gauge"
+        "srs_quorum_member_up",
+        "1 when the etcd member answers and follows a raft leader.",
+        &members,
     );
-    for m in &survey.members {
-        let _ = writeln!(
-            out,
-            "srs_quorum_member_up{{member=\"{}\"}} {}",
-            m.endpoint,
-            u8::from(m.up && m.has_leader)
-        );
-    }
     let (up, all) = survey.members_up();
-    let _ = writeln!(
+    write_gauge(
         out,
-        "# HELP srs_quorum_members_up etcd members up, of srs_quorum_members.\n# TYPE srs_quorum_members_up gauge\nsrs_quorum_members_up {up}\n\
-         # HELP srs_quorum_members etcd members in the topology.\n# TYPE srs_quorum_members gauge\nsrs_quorum_members {all}"
+        "srs_quorum_members_up",
+        "etcd members up, of srs_quorum_members.",
+        &[(String::new(), up as f64)],
     );
-    let _ = writeln!(
+    write_gauge(
         out,
-        "# HELP srs_site_lease_held 1 while the site's agent holds its lease in the quorum.\n# TYPE srs_site_lease_held gauge"
+        "srs_quorum_members",
+        "etcd members in the topology.",
+        &[(String::new(), all as f64)],
     );
-    for site in &survey.sites {
-        let _ = writeln!(
-            out,
-            "srs_site_lease_held{{site=\"{}\"}} {}",
-            site.site,
-            u8::from(site.holds_lease)
-        );
-    }
-    let _ = writeln!(
+    let per_site = |value: fn(&crate::quorum::survey::SiteLeaseState) -> bool| {
+        survey
+            .sites
+            .iter()
+            .map(|l| (format!("{{site=\"{}\"}}", l.site), flag(value(l))))
+            .collect::<Vec<_>>()
+    };
+    write_gauge(
         out,
-        "# HELP srs_site_writes_granted 1 while the quorum grants the site writes (it holds the primary epoch on its live lease).\n# TYPE srs_site_writes_granted gauge"
+        "srs_site_lease_held",
+        "1 while the site's agent holds its lease in the quorum.",
+        &per_site(|l| l.holds_lease),
     );
-    for site in &survey.sites {
-        let _ = writeln!(
-            out,
-            "srs_site_writes_granted{{site=\"{}\"}} {}",
-            site.site,
-            u8::from(site.may_write)
-        );
+    write_gauge(
+        out,
+        "srs_site_writes_granted",
+        "1 while the quorum grants the site writes (it holds the primary epoch on its live lease).",
+        &per_site(|l| l.may_write),
+    );
+}
+
+/// One gauge family in Prometheus text: its help, type and samples
+/// (labels already in braces, or empty).
+fn write_gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
     }
 }
 
