@@ -7,9 +7,13 @@ mod digest;
 mod files;
 pub mod scratch;
 mod tables;
+#[cfg(test)]
+mod test_support;
 
 pub mod archive;
 pub mod create;
+pub mod due;
+pub mod hand_kept;
 pub mod key;
 pub mod layout;
 pub mod lock;
@@ -18,6 +22,7 @@ pub mod pitr;
 pub mod progress;
 pub mod prune;
 pub mod restore;
+pub mod retention;
 pub mod second_store;
 pub mod swap;
 pub mod verify;

@@ -1,27 +1,37 @@
-//! Retention: which backups to keep (the newest of each of the last N days
-//! and of the last M weeks, and always the newest), and which archived
-//! binlogs may go (only those wholly before the oldest kept backup, so the
-//! log chain from every kept backup stays unbroken).
+//! Applying retention to a store: the backups `retention::plan` lets go,
+//! and the archived binlogs no kept backup needs (only those wholly before
+//! the oldest kept backup, so the log chain from every kept backup stays
+//! unbroken). A prune that would leave any point of the recovery window
+//! unrestorable refuses.
 
 use crate::archive::Archive;
+use crate::hand_kept::HandKept;
 use crate::layout::{BackupId, BackupStore};
 use crate::manifest::{Engine, Manifest};
-use chrono::{DateTime, Datelike, Utc};
-use std::collections::BTreeSet;
+use crate::retention::{Candidate, Retention, Verdict};
+use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
-/// How many backups to keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    /// The newest backup of each of this many most recent days that have one.
-    pub keep_daily: u32,
-    /// The newest backup of each of this many most recent weeks that have one.
-    pub keep_weekly: u32,
+/// One backup and what retention does with it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Judged {
+    /// The backup.
+    pub id: String,
+    /// Its snapshot time.
+    pub taken_at: DateTime<Utc>,
+    /// Whether it stays.
+    pub kept: bool,
+    /// Why it stays or goes, in words.
+    pub why: String,
 }
 
 /// What a prune removes (or would).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Pruned {
+    /// Where the recovery window started.
+    pub window_from: Option<DateTime<Utc>>,
+    /// Every backup, oldest first, with its verdict.
+    pub judged: Vec<Judged>,
     /// Backups kept.
     pub kept: Vec<String>,
     /// Backups removed.
@@ -32,62 +42,71 @@ pub struct Pruned {
     pub bytes: u64,
 }
 
-/// The backups `retention` keeps, given each backup's time (pure: tested
-/// without a store).
-pub fn keep(backups: &[(BackupId, DateTime<Utc>)], retention: Retention) -> BTreeSet<BackupId> {
-    let mut newest_first: Vec<&(BackupId, DateTime<Utc>)> = backups.iter().collect();
-    newest_first.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
-    let mut kept = BTreeSet::new();
-    if let Some((id, _)) = newest_first.first() {
-        kept.insert(id.clone());
+/// The store's backups (oldest first) with their manifests and verdicts.
+pub fn judge(
+    store: &BackupStore,
+    retention: Retention,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<(BackupId, Manifest, Verdict)>> {
+    let mut all = Vec::new();
+    for id in store.ids()? {
+        let dir = store.backup_dir(&id);
+        let manifest = Manifest::read(&dir)?;
+        let kept_by_hand = HandKept::read(&dir).map(|k| k.label);
+        all.push((id, manifest, kept_by_hand));
     }
-    let mut days = BTreeSet::new();
-    let mut weeks = BTreeSet::new();
-    for (id, at) in newest_first {
-        let day = at.date_naive();
-        if days.len() < retention.keep_daily as usize && days.insert(day) {
-            kept.insert(id.clone());
-        }
-        let week = (at.iso_week().year(), at.iso_week().week());
-        if weeks.len() < retention.keep_weekly as usize && weeks.insert(week) {
-            kept.insert(id.clone());
-        }
-    }
-    kept
+    let candidates: Vec<Candidate> = all
+        .iter()
+        .map(|(id, m, kept_by_hand)| Candidate {
+            id: id.clone(),
+            engine: m.engine,
+            taken_at: m.taken_at,
+            kept_by_hand: kept_by_hand.clone(),
+        })
+        .collect();
+    let verdicts = crate::retention::plan(&candidates, retention, now);
+    Ok(all
+        .into_iter()
+        .zip(verdicts)
+        .map(|((id, manifest, _), (_, verdict))| (id, manifest, verdict))
+        .collect())
 }
 
 /// Applies `retention` to the store (or, with `dry_run`, says what it
 /// would remove).
 pub fn prune(store: &BackupStore, retention: Retention, dry_run: bool) -> anyhow::Result<Pruned> {
     let _lock = crate::lock::exclusive(store.root())?;
-    let mut all = Vec::new();
-    for id in store.ids()? {
-        let manifest = Manifest::read(&store.backup_dir(&id))?;
-        all.push((id, manifest));
-    }
-    let times: Vec<(BackupId, DateTime<Utc>)> =
-        all.iter().map(|(id, m)| (id.clone(), m.taken_at)).collect();
-    let kept = keep(&times, retention);
+    let now = Utc::now();
+    let judged = judge(store, retention, now)?;
     let mut pruned = Pruned {
-        kept: kept.iter().map(ToString::to_string).collect(),
+        window_from: Some(retention.window_start(now)),
         ..Pruned::default()
     };
-    for (id, manifest) in &all {
-        if !kept.contains(id) {
+    for (id, manifest, verdict) in &judged {
+        pruned.judged.push(Judged {
+            id: id.to_string(),
+            taken_at: manifest.taken_at,
+            kept: verdict.keeps(),
+            why: verdict.to_string(),
+        });
+        if verdict.keeps() {
+            pruned.kept.push(id.to_string());
+        } else {
             pruned.backups.push(id.to_string());
             pruned.bytes += manifest.bytes();
-            if !dry_run {
-                let dir = store.backup_dir(id);
-                std::fs::remove_dir_all(&dir)
-                    .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
-            }
         }
     }
+    let all: Vec<(&BackupId, &Manifest)> = judged.iter().map(|(id, m, _)| (id, m)).collect();
+    let kept_ids: std::collections::BTreeSet<&BackupId> = judged
+        .iter()
+        .filter(|(_, _, v)| v.keeps())
+        .map(|(id, _, _)| id)
+        .collect();
     // The oldest kept MariaDB backup's position: every archived transaction
     // after it is needed to roll it (or any later one) forward.
     let oldest_kept_seq = all
         .iter()
-        .filter(|(id, m)| kept.contains(id) && m.engine == Engine::Mariadb)
+        .filter(|(id, m)| kept_ids.contains(id) && m.engine == Engine::Mariadb)
         .filter_map(|(_, m)| {
             crate::binlog::parse_position(m.gtid.as_deref().unwrap_or_default())
                 .ok()?
@@ -95,8 +114,8 @@ pub fn prune(store: &BackupStore, retention: Retention, dry_run: bool) -> anyhow
                 .map(|g| g.seq)
         })
         .min();
+    let archive = Archive::load(store)?;
     if let Some(keep_after) = oldest_kept_seq {
-        let archive = Archive::load(store)?;
         for (i, file) in archive.files.iter().enumerate() {
             // A server's newest file may still be growing.
             let is_last_of_server = archive
@@ -112,65 +131,145 @@ pub fn prune(store: &BackupStore, retention: Retention, dry_run: bool) -> anyhow
             if wholly_before && !is_last_of_server {
                 pruned.bytes += std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
                 pruned.binlogs.push(file.path.clone());
-                if !dry_run {
-                    std::fs::remove_file(&file.path).map_err(|e| {
-                        anyhow::anyhow!("cannot remove {}: {e}", file.path.display())
-                    })?;
-                }
             }
         }
     }
+    refuse_to_shrink(&judged, &archive, &pruned, retention.window_start(now), now)?;
+    if dry_run {
+        return Ok(pruned);
+    }
+    for id in &judged
+        .iter()
+        .filter(|(_, _, v)| !v.keeps())
+        .map(|(id, _, _)| id)
+        .collect::<Vec<_>>()
+    {
+        let dir = store.backup_dir(id);
+        std::fs::remove_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", dir.display()))?;
+    }
+    for path in &pruned.binlogs {
+        std::fs::remove_file(path)
+            .map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", path.display()))?;
+    }
     Ok(pruned)
+}
+
+/// A safety net under the policy: the restorable MariaDB window inside
+/// `[from, now]` after the prune must cover all it covered before.
+fn refuse_to_shrink(
+    judged: &[(BackupId, Manifest, Verdict)],
+    archive: &Archive,
+    pruned: &Pruned,
+    from: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mariadb = |keep_all: bool| -> Vec<Manifest> {
+        judged
+            .iter()
+            .filter(|(_, m, v)| m.engine == Engine::Mariadb && (keep_all || v.keeps()))
+            .map(|(_, m, _)| m.clone())
+            .collect()
+    };
+    let after_archive = Archive {
+        files: archive
+            .files
+            .iter()
+            .filter(|f| !pruned.binlogs.contains(&f.path))
+            .cloned()
+            .collect(),
+    };
+    let before = crate::window::window(&mariadb(true), archive);
+    let after = crate::window::window(&mariadb(false), &after_archive);
+    for span in &before {
+        let (lo, hi) = (span.from.max(from), span.to.min(now));
+        if lo > hi {
+            continue;
+        }
+        let covered = after.iter().any(|s| s.from <= lo && hi <= s.to);
+        if !covered {
+            anyhow::bail!(
+                "refusing to prune: the restorable window from {} to {} would shrink \
+                 (removing {}); nothing was removed",
+                lo.format("%Y-%m-%d %H:%M:%S UTC"),
+                hi.format("%Y-%m-%d %H:%M:%S UTC"),
+                pruned.backups.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retention::KeptBecause;
+    use crate::test_support::{archive, manifest};
 
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .map(|t| t.with_timezone(&Utc))
-            .expect("time")
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).expect("time")
     }
 
     fn id(n: u32) -> BackupId {
         format!("20260101T0000{n:02}Z").parse().expect("id")
     }
 
-    #[test]
-    fn the_newest_of_each_day_and_week_is_kept() {
-        // Two a day for ten days (2026-11-20 is a Friday).
-        let mut backups = Vec::new();
-        for day in 0..10 {
-            for hour in [1, 13] {
-                let n = day * 2 + u32::from(hour == 13);
-                backups.push((
-                    id(n),
-                    at(&format!("2026-11-{:02}T{hour:02}:00:00Z", 20 + day)),
-                ));
-            }
-        }
-        let kept = keep(
-            &backups,
-            Retention {
-                keep_daily: 3,
-                keep_weekly: 2,
-            },
-        );
-        // Days 29, 28, 27 (their 13:00 backups), and the newest of the week
-        // before (Sunday 22nd, 13:00); the newest week's is the 29th's.
-        let expected: BTreeSet<BackupId> = [id(19), id(17), id(15), id(5)].into_iter().collect();
-        assert_eq!(kept, expected);
+    /// Two backups over an unbroken archive (transactions 2..=6, at
+    /// 1020..=1060); the older one is judged `older`.
+    fn two_backups(older: Verdict) -> Vec<(BackupId, Manifest, Verdict)> {
+        vec![
+            (id(1), manifest(1015, 1), older),
+            (id(2), manifest(1045, 4), Verdict::Keep(KeptBecause::Newest)),
+        ]
     }
 
     #[test]
-    fn the_newest_backup_is_always_kept() {
-        let backups = vec![(id(1), at("2026-11-20T01:00:00Z"))];
-        let none = Retention {
-            keep_daily: 0,
-            keep_weekly: 0,
+    fn a_plan_that_would_leave_a_point_of_the_window_unrestorable_is_refused() {
+        let judged = two_backups(Verdict::Remove {
+            starts_window: id(2),
+        });
+        let pruned = Pruned {
+            backups: vec![id(1).to_string()],
+            ..Pruned::default()
         };
-        assert_eq!(keep(&backups, none).len(), 1);
-        assert!(keep(&[], none).is_empty());
+        // The window starts at 1000: 1015..1045 is reachable only from the
+        // older backup.
+        let err = refuse_to_shrink(
+            &judged,
+            &archive(&[2, 3, 4, 5, 6]),
+            &pruned,
+            t(1000),
+            t(2000),
+        )
+        .expect_err("refused");
+        assert!(err.to_string().contains("would shrink"), "{err}");
+        assert!(err.to_string().contains(id(1).as_str()), "{err}");
+        // Starting at 1050, the newer backup covers the whole window.
+        refuse_to_shrink(
+            &judged,
+            &archive(&[2, 3, 4, 5, 6]),
+            &pruned,
+            t(1050),
+            t(2000),
+        )
+        .expect("allowed");
+    }
+
+    #[test]
+    fn removing_binlogs_a_kept_backup_needs_is_refused() {
+        let judged = two_backups(Verdict::Keep(KeptBecause::StartsWindow));
+        let pruned = Pruned {
+            binlogs: vec!["x.000001".into()],
+            ..Pruned::default()
+        };
+        let err = refuse_to_shrink(
+            &judged,
+            &archive(&[2, 3, 4, 5, 6]),
+            &pruned,
+            t(1000),
+            t(2000),
+        )
+        .expect_err("refused");
+        assert!(err.to_string().contains("would shrink"), "{err}");
     }
 }

@@ -3,9 +3,11 @@
 //! first store's disk loses no restorable point. Copies only add: a backup
 //! is copied whole into a hidden folder, checked against its manifest and
 //! then published; archived binlogs only grow, so each copy appends what
-//! the second store lacks. Nothing is ever deleted there by a copy (a
-//! damaged or emptied first store must not empty the second); each store
-//! has its own retention (`srs backup prune --store`).
+//! the second store lacks. No backup or binlog is ever deleted there by a
+//! copy (a damaged or emptied first store must not empty the second); each
+//! store has its own retention (`srs backup prune --store`). The markers
+//! beside a manifest follow the first store: its last verification, and
+//! whether an operator keeps it by hand (kept, or released).
 
 use crate::files::{check, sync_dir};
 use crate::layout::{BackupId, BackupStore};
@@ -42,7 +44,9 @@ pub fn copy(from: &BackupStore, to: &BackupStore) -> anyhow::Result<Copied> {
         let source = from.backup_dir(&id);
         let target = to.backup_dir(&id);
         if target.exists() {
-            copied.bytes += copy_verification(&source, &target)?;
+            copied.bytes += copy_marker(&source, &target, crate::verify::VERIFIED)?;
+            copied.bytes += copy_marker(&source, &target, crate::hand_kept::KEPT)?;
+            release_marker(&source, &target, crate::hand_kept::KEPT)?;
             continue;
         }
         copied.bytes += copy_backup(&id, &source, to)?;
@@ -96,7 +100,8 @@ fn copy_backup(id: &BackupId, source: &Path, to: &BackupStore) -> anyhow::Result
         })?;
         sync_dir(&partial.join("data"))?;
         bytes += copy_file(&source.join(MANIFEST), &partial.join(MANIFEST))?;
-        bytes += copy_verification(source, &partial)?;
+        bytes += copy_marker(source, &partial, crate::verify::VERIFIED)?;
+        bytes += copy_marker(source, &partial, crate::hand_kept::KEPT)?;
         let published = to.publish(id, &partial)?;
         sync_dir(published.parent().unwrap_or(&published))?;
         Ok(bytes)
@@ -107,9 +112,9 @@ fn copy_backup(id: &BackupId, source: &Path, to: &BackupStore) -> anyhow::Result
     result
 }
 
-/// Copies the last verification result when the second store's differs.
-fn copy_verification(source: &Path, target: &Path) -> anyhow::Result<u64> {
-    let name = crate::verify::VERIFIED;
+/// Copies a marker beside the manifest (the last verification, kept by
+/// hand) when the second store's differs.
+fn copy_marker(source: &Path, target: &Path, name: &str) -> anyhow::Result<u64> {
     let Ok(theirs) = std::fs::read(source.join(name)) else {
         return Ok(0);
     };
@@ -121,6 +126,19 @@ fn copy_verification(source: &Path, target: &Path) -> anyhow::Result<u64> {
     std::fs::rename(&tmp, target.join(name))
         .with_context(|| format!("cannot write {}", target.join(name).display()))?;
     Ok(theirs.len() as u64)
+}
+
+/// Removes a marker the source no longer has (a backup released from
+/// being kept by hand is released in both stores).
+fn release_marker(source: &Path, target: &Path, name: &str) -> anyhow::Result<()> {
+    if source.join(name).exists() {
+        return Ok(());
+    }
+    match std::fs::remove_file(target.join(name)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", target.join(name).display())),
+    }
 }
 
 fn copy_file(from: &Path, to: &Path) -> anyhow::Result<u64> {

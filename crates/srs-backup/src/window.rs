@@ -63,53 +63,7 @@ pub fn window(manifests: &[Manifest], archive: &Archive) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::ArchivedFile;
-    use crate::binlog::{FileIndex, Gtid, Transaction};
-    use crate::manifest::Engine;
-
-    fn manifest(at: i64, seq: u64) -> Manifest {
-        let taken_at = DateTime::from_timestamp(at, 0).expect("time");
-        Manifest {
-            format: crate::manifest::FORMAT,
-            id: String::new(),
-            engine: Engine::Mariadb,
-            taken_at,
-            finished_at: taken_at,
-            gtid: Some(format!("0-1-{seq}")),
-            database: None,
-            source: String::new(),
-            srs_version: String::new(),
-            server_version: String::new(),
-            schema_version: 1,
-            files: Vec::new(),
-            tables: Vec::new(),
-            encryption: None,
-        }
-    }
-
-    fn archive(seqs: &[u64]) -> Archive {
-        let transactions = seqs
-            .iter()
-            .map(|&seq| Transaction {
-                gtid: Gtid {
-                    domain: 0,
-                    server: 1,
-                    seq,
-                },
-                at: 1000 + seq as i64 * 10,
-            })
-            .collect();
-        Archive {
-            files: vec![ArchivedFile {
-                path: "x.000001".into(),
-                server_id: 1,
-                index: FileIndex {
-                    transactions,
-                    ..FileIndex::default()
-                },
-            }],
-        }
-    }
+    use crate::test_support::{archive, manifest};
 
     fn t(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(secs, 0).expect("time")

@@ -280,6 +280,75 @@ impl std::fmt::Display for BackupSchedule {
     }
 }
 
+/// How far back every point stays restorable: a number of days, hours or
+/// weeks such as `7d`, `36h` or `2w` (`0d`: only the newest backup's point
+/// and after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RecoveryWindow {
+    /// The window's length in seconds.
+    pub secs: u64,
+}
+
+impl RecoveryWindow {
+    /// The window as a duration.
+    pub fn duration(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.secs)
+    }
+}
+
+impl std::str::FromStr for RecoveryWindow {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let t = text.trim().to_ascii_lowercase();
+        let bad = || {
+            format!(
+                "recovery window '{text}': use a number of days, hours or weeks such as 7d, 36h or 2w"
+            )
+        };
+        let (digits, unit) = t.split_at(t.len().saturating_sub(1));
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let secs = match unit {
+            "h" => n.checked_mul(3_600),
+            "d" => n.checked_mul(86_400),
+            "w" => n.checked_mul(7 * 86_400),
+            _ => return Err(bad()),
+        }
+        .ok_or_else(bad)?;
+        if secs > 3_660 * 86_400 {
+            return Err(format!(
+                "recovery window '{text}': at most 3660d (ten years)"
+            ));
+        }
+        Ok(Self { secs })
+    }
+}
+
+impl TryFrom<String> for RecoveryWindow {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl From<RecoveryWindow> for String {
+    fn from(w: RecoveryWindow) -> Self {
+        if w.secs.is_multiple_of(86_400) {
+            format!("{}d", w.secs / 86_400)
+        } else {
+            format!("{}h", w.secs / 3_600)
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryWindow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from(*self))
+    }
+}
+
 /// The `[backup]` section.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -293,10 +362,13 @@ pub struct BackupSection {
     /// Prove each new backup by a trial restore.
     #[serde(default = "archive_default")]
     pub verify: bool,
-    /// Retention: the newest backup of each of this many recent days...
+    /// Retention: every point of this much recent time stays restorable.
+    #[serde(default = "recovery_window_default")]
+    pub recovery_window: RecoveryWindow,
+    /// Beyond the window: the newest backup of each of this many days...
     #[serde(default = "keep_daily_default")]
     pub keep_daily: u32,
-    /// ...and of this many recent weeks.
+    /// ...and of this many weeks.
     #[serde(default = "keep_weekly_default")]
     pub keep_weekly: u32,
     /// Encrypt backups with this key file (relative to the data
@@ -317,6 +389,9 @@ fn schedule_default() -> BackupSchedule {
 fn archive_default() -> bool {
     true
 }
+fn recovery_window_default() -> RecoveryWindow {
+    RecoveryWindow { secs: 7 * 86_400 }
+}
 fn keep_daily_default() -> u32 {
     7
 }
@@ -330,6 +405,7 @@ impl Default for BackupSection {
             schedule: schedule_default(),
             archive: archive_default(),
             verify: archive_default(),
+            recovery_window: recovery_window_default(),
             keep_daily: keep_daily_default(),
             keep_weekly: keep_weekly_default(),
             key_file: None,
@@ -531,8 +607,12 @@ schedule = "daily"
 verify = true
 # Copy the primary's binary logs continuously, for `srs restore --at`.
 archive = true
-# Retention: the newest backup of each of the last keep_daily days and
-# keep_weekly weeks; archived binlogs go only when no kept backup needs them.
+# Retention: every point of the last recovery_window (e.g. 7d, 36h, 2w)
+# stays restorable: each backup taken inside it stays, and the newest one
+# before it. Beyond it, the newest backup of each of keep_daily days and
+# keep_weekly weeks. Backups kept by hand (`srs backup keep`) always stay;
+# archived binlogs go only when no kept backup needs them.
+recovery_window = "7d"
 keep_daily = 7
 keep_weekly = 4
 # The store is backup-store/ in this directory; sync it elsewhere with
@@ -797,6 +877,37 @@ mod tests {
         }
         let t: Result<Topology, _> =
             toml::from_str(&DEFAULT.replace("schedule = \"daily\"", "schedule = \"sometimes\""));
+        assert!(t.is_err());
+    }
+
+    #[test]
+    fn recovery_windows_read_as_people_write_them() {
+        for (text, secs, shown) in [
+            ("7d", 7 * 86_400, "7d"),
+            ("36h", 36 * 3_600, "36h"),
+            ("2w", 14 * 86_400, "14d"),
+            ("0d", 0, "0d"),
+            (" 30D ", 30 * 86_400, "30d"),
+        ] {
+            let w: RecoveryWindow = text.parse().expect(text);
+            assert_eq!(w.secs, secs);
+            assert_eq!(w.to_string(), shown);
+        }
+        for bad in [
+            "7",
+            "d",
+            "1y",
+            "-1d",
+            "99999d",
+            "1.5d",
+            "18446744073709551615w",
+        ] {
+            let err = bad.parse::<RecoveryWindow>().expect_err(bad);
+            assert!(err.contains("recovery window"), "{err}");
+        }
+        let t: Result<Topology, _> = toml::from_str(
+            &DEFAULT.replace("recovery_window = \"7d\"", "recovery_window = \"a week\""),
+        );
         assert!(t.is_err());
     }
 

@@ -64,10 +64,7 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
         tasks.spawn(archive_loop(data_dir.clone(), store.clone(), state.clone()));
     }
     tasks.spawn(report_loop(cluster.clone(), store.clone(), state.clone()));
-    let retention = srs_backup::prune::Retention {
-        keep_daily: section.keep_daily,
-        keep_weekly: section.keep_weekly,
-    };
+    let retention = crate::backup_cli::retention_of(&section);
     if let Some(second) = second {
         tasks.spawn(second_store_loop(
             cluster.clone(),
@@ -200,22 +197,23 @@ async fn schedule_loop(
     state: Shared,
     every: Duration,
     verify: bool,
-    retention: srs_backup::prune::Retention,
+    retention: srs_backup::retention::Retention,
 ) {
     let cluster = ClusterDir::new(&data_dir);
     let events = EventLog::new(&cluster);
     tokio::time::sleep(FIRST_BACKUP_AFTER).await;
     loop {
-        let due = with(&state, |s| {
-            let last = s.last_success.as_ref().map(|r| r.at);
-            let last_try = s.last_attempt.as_ref().map(|r| r.at);
-            let now = chrono::Utc::now();
-            let since = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.map_or(Duration::MAX, |t| (now - t).to_std().unwrap_or_default())
-            };
-            // After a failure, try again within a minute, not a whole period.
-            since(last) >= every && since(last_try) >= every.min(Duration::from_secs(60))
+        // Due from the store, not from memory: a backup an operator took,
+        // or one taken before a restart, counts.
+        let last_failure = with(&state, |s| {
+            s.last_attempt.as_ref().filter(|r| !r.ok).map(|r| r.at)
         });
+        let due = srs_backup::due::backup_due(
+            &taken_times(&store),
+            last_failure,
+            chrono::Utc::now(),
+            every,
+        );
         if due {
             backup_once(&data_dir, &store, &state, &events).await;
         }
@@ -291,6 +289,17 @@ async fn backup_once(
         s.last_attempt = Some(run.clone());
         s.last_success = Some(run);
     });
+}
+
+/// The snapshot times of the store's backups (unreadable ones left out).
+fn taken_times(store: &BackupStore) -> Vec<chrono::DateTime<chrono::Utc>> {
+    store
+        .ids()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|id| srs_backup::Manifest::read(&store.backup_dir(id)).ok())
+        .map(|m| m.taken_at)
+        .collect()
 }
 
 fn unverified_newest(store: &BackupStore) -> Option<(BackupId, chrono::DateTime<chrono::Utc>)> {
@@ -379,20 +388,35 @@ fn prune_once(
     cluster: &ClusterDir,
     store: &BackupStore,
     events: &EventLog,
-    retention: srs_backup::prune::Retention,
+    retention: srs_backup::retention::Retention,
 ) {
     match srs_backup::prune::prune(store, retention, false) {
-        Ok(p) if !p.backups.is_empty() || !p.binlogs.is_empty() => events.record(
-            epoch(cluster),
-            &format!(
-                "retention removed {} backup(s) and {} archived binlog file(s)",
-                p.backups.len(),
-                p.binlogs.len()
-            ),
-            None,
-        ),
+        Ok(p) if !p.backups.is_empty() || !p.binlogs.is_empty() => {
+            let why: Vec<String> = p
+                .judged
+                .iter()
+                .filter(|j| !j.kept)
+                .map(|j| format!("{} ({})", j.id, j.why))
+                .collect();
+            events.record(
+                epoch(cluster),
+                &format!(
+                    "retention in {} removed {} backup(s){}{} and {} archived binlog file(s)",
+                    store.root().display(),
+                    p.backups.len(),
+                    if why.is_empty() { "" } else { ": " },
+                    why.join("; "),
+                    p.binlogs.len()
+                ),
+                None,
+            );
+        }
         Ok(_) => {}
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "retention did not run"),
+        Err(e) => {
+            let error = format!("{e:#}");
+            tracing::warn!(error = %error, "retention did not run");
+            events.record(epoch(cluster), "retention", Some(&error));
+        }
     }
 }
 
@@ -404,7 +428,7 @@ async fn second_store_loop(
     store: BackupStore,
     second: BackupStore,
     state: Shared,
-    retention: srs_backup::prune::Retention,
+    retention: srs_backup::retention::Retention,
 ) {
     let events = EventLog::new(&cluster);
     loop {

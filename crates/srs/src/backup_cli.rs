@@ -59,6 +59,58 @@ impl StoreDirArgs {
     }
 }
 
+/// The retention policy, when the topology's is not the one wanted.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Every point of this much recent time stays restorable, e.g. 7d,
+    /// 36h, 2w [default: the topology's with --data-dir, else 7d]
+    #[arg(long, value_name = "DURATION")]
+    recovery_window: Option<srs_dr::topology::RecoveryWindow>,
+    /// Beyond the window, keep the newest backup of each of this many days
+    /// [default: the topology's with --data-dir, else 7]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=3660))]
+    keep_daily: Option<u32>,
+    /// Beyond the window, keep the newest backup of each of this many
+    /// weeks [default: the topology's with --data-dir, else 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=520))]
+    keep_weekly: Option<u32>,
+}
+
+impl RetentionArgs {
+    /// The flags over the cluster's `[backup]` section (or its defaults).
+    fn resolve(
+        &self,
+        data_dir: Option<&std::path::Path>,
+    ) -> anyhow::Result<srs_backup::retention::Retention> {
+        let mut section = match data_dir {
+            Some(dir) => {
+                let cluster = srs_dr::ClusterDir::new(dir);
+                srs_dr::Topology::of(&cluster)
+                    .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?
+                    .backup
+            }
+            None => srs_dr::topology::BackupSection::default(),
+        };
+        if let Some(window) = self.recovery_window {
+            section.recovery_window = window;
+        }
+        section.keep_daily = self.keep_daily.unwrap_or(section.keep_daily);
+        section.keep_weekly = self.keep_weekly.unwrap_or(section.keep_weekly);
+        Ok(retention_of(&section))
+    }
+}
+
+/// The retention a topology's `[backup]` section asks for.
+pub fn retention_of(section: &srs_dr::topology::BackupSection) -> srs_backup::retention::Retention {
+    srs_backup::retention::Retention {
+        window: chrono::Duration::seconds(
+            i64::try_from(section.recovery_window.secs).unwrap_or(i64::MAX / 1_000),
+        ),
+        keep_daily: section.keep_daily,
+        keep_weekly: section.keep_weekly,
+    }
+}
+
 /// `srs backup` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
@@ -80,15 +132,41 @@ pub enum BackupCommand {
         /// Prove it at once with a trial restore (see `srs backup verify`).
         #[arg(long)]
         verify: bool,
+        /// Keep it whatever retention says, until released with `srs backup
+        /// keep ID --release`.
+        #[arg(long)]
+        keep: bool,
+        /// With --keep: why it is kept, shown by `srs backup list`.
+        #[arg(long, requires = "keep", value_name = "TEXT")]
+        label: Option<String>,
     },
-    /// List the backups: when, size, rows, and whether each was proven
-    /// restorable.
+    /// Keep a backup whatever retention says (or, with --release, hand it
+    /// back to retention).
+    Keep {
+        /// The backup (see `srs backup list`).
+        id: BackupId,
+        /// Why it is kept, shown by `srs backup list`.
+        #[arg(long, value_name = "TEXT", conflicts_with = "release")]
+        label: Option<String>,
+        /// Hand it back to retention: the next prune may remove it.
+        #[arg(long)]
+        release: bool,
+        /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreDirArgs,
+    },
+    /// List the backups: when, size, rows, whether each was proven
+    /// restorable, and why retention keeps it.
     List {
         /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
         #[arg(long, value_name = "DIR")]
         data_dir: Option<PathBuf>,
         #[command(flatten)]
         store: StoreDirArgs,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Copy the primary's binary logs into the store as they are written,
     /// following a new primary after a failover; runs until Ctrl-C.
@@ -129,16 +207,13 @@ pub enum BackupCommand {
         #[command(flatten)]
         store: StoreDirArgs,
     },
-    /// Remove backups past the retention policy, and archived binlogs that
-    /// no kept backup needs; never while a restore or verify runs.
+    /// Remove the backups retention no longer needs (every point of the
+    /// recovery window stays restorable) and the archived binlogs no kept
+    /// backup needs; never while a restore or verify runs.
     Prune {
-        /// Keep the newest backup of each of this many recent days.
-        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(0..=3660))]
-        keep_daily: u32,
-        /// Keep the newest backup of each of this many recent weeks.
-        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(0..=520))]
-        keep_weekly: u32,
-        /// Say what would be removed, and remove nothing.
+        #[command(flatten)]
+        retention: RetentionArgs,
+        /// Say what would be removed and why, and remove nothing.
         #[arg(long)]
         dry_run: bool,
         /// A cluster started by `srs up` (its store is DATA_DIR/backup-store).
@@ -217,6 +292,12 @@ fn size(bytes: u64) -> String {
     }
 }
 
+/// A retention window in the words the topology uses (7d, 36h).
+fn humanize(window: chrono::Duration) -> String {
+    let secs = window.num_seconds().max(0) as u64;
+    srs_dr::topology::RecoveryWindow { secs }.to_string()
+}
+
 fn print_json(value: serde_json::Value) {
     println!("{value}");
 }
@@ -238,6 +319,8 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             source,
             store,
             verify,
+            keep,
+            label: keep_label,
         } => {
             let data_dir = source.data_dir().map(PathBuf::from);
             let backups = store.store(data_dir.as_deref())?;
@@ -245,8 +328,13 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             let mut progress = store.progress();
             let manifest =
                 srs_backup::create(&backups, url.expose_secret(), &label, &mut progress).await?;
+            let id: BackupId = manifest.id.parse().map_err(anyhow::Error::msg)?;
+            let kept = keep
+                .then(|| {
+                    srs_backup::hand_kept::keep(&backups, &id, keep_label.as_deref().unwrap_or(""))
+                })
+                .transpose()?;
             let verification = if verify {
-                let id: BackupId = manifest.id.parse().map_err(anyhow::Error::msg)?;
                 Some(srs_backup::verify(&backups, &id, &mut progress).await?)
             } else {
                 None
@@ -263,6 +351,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
                     "rows": manifest.rows(),
                     "secs": (manifest.finished_at - manifest.taken_at).num_milliseconds() as f64 / 1000.0,
                     "verified": verification,
+                    "kept_by_hand": kept,
                 }));
             } else {
                 println!(
@@ -280,6 +369,11 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
                         .map(|g| format!(" at GTID {g}"))
                         .unwrap_or_default()
                 );
+                if kept.is_some() {
+                    println!(
+                        "kept by hand: retention will not remove it until `srs backup keep {id} --release`"
+                    );
+                }
                 if let Some(v) = verification {
                     println!(
                         "verified: restored {} rows into a scratch database in {:.1} s; every table matches",
@@ -328,17 +422,13 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
         }
         BackupCommand::Run { data_dir } => crate::backup_agent::run(data_dir).await,
         BackupCommand::Prune {
-            keep_daily,
-            keep_weekly,
+            retention,
             dry_run,
             data_dir,
             store,
         } => {
             let backups = store.store(data_dir.as_deref())?;
-            let retention = srs_backup::prune::Retention {
-                keep_daily,
-                keep_weekly,
-            };
+            let retention = retention.resolve(data_dir.as_deref())?;
             let pruned = srs_backup::prune::prune(&backups, retention, dry_run)?;
             if store.json {
                 print_json(
@@ -346,23 +436,70 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
                 );
             } else {
                 let verb = if dry_run { "would remove" } else { "removed" };
+                if let Some(from) = pruned.window_from {
+                    println!(
+                        "recovery window: every point since {} stays restorable",
+                        from.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                }
+                for j in &pruned.judged {
+                    println!(
+                        "  {} {}: {}",
+                        if j.kept {
+                            "keep  "
+                        } else if dry_run {
+                            "would remove"
+                        } else {
+                            "remove"
+                        },
+                        j.id,
+                        j.why
+                    );
+                }
                 println!(
-                    "{verb} {} backup(s) and {} archived binlog file(s), {}; kept {} backup(s): {}",
+                    "{verb} {} backup(s) and {} archived binlog file(s), {}; kept {} backup(s)",
                     pruned.backups.len(),
                     pruned.binlogs.len(),
                     size(pruned.bytes),
                     pruned.kept.len(),
-                    pruned.kept.join(", ")
                 );
-                for id in &pruned.backups {
-                    println!("  {verb} backup {id}");
-                }
             }
             Ok(())
         }
-        BackupCommand::List { data_dir, store } => {
+        BackupCommand::Keep {
+            id,
+            label,
+            release,
+            data_dir,
+            store,
+        } => {
             let backups = store.store(data_dir.as_deref())?;
-            list(&backups, store.json)
+            if release {
+                let was = srs_backup::hand_kept::release(&backups, &id)?;
+                println!(
+                    "{}",
+                    if was {
+                        format!("backup {id} is released: retention decides about it again")
+                    } else {
+                        format!("backup {id} was not kept by hand: nothing changed")
+                    }
+                );
+            } else {
+                srs_backup::hand_kept::keep(&backups, &id, label.as_deref().unwrap_or(""))?;
+                println!(
+                    "backup {id} is kept by hand: retention will not remove it until `srs backup keep {id} --release`"
+                );
+            }
+            Ok(())
+        }
+        BackupCommand::List {
+            data_dir,
+            store,
+            retention,
+        } => {
+            let backups = store.store(data_dir.as_deref())?;
+            let retention = retention.resolve(data_dir.as_deref())?;
+            list(&backups, retention, store.json)
         }
         BackupCommand::Verify {
             id,
@@ -399,34 +536,41 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
     }
 }
 
-fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
-    let ids = backups.ids()?;
+fn list(
+    backups: &BackupStore,
+    retention: srs_backup::retention::Retention,
+    json: bool,
+) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
     let mut rows = Vec::new();
-    for id in &ids {
-        let dir = backups.backup_dir(id);
-        let manifest = Manifest::read(&dir)?;
-        let verified = Verification::read(&dir);
-        rows.push((manifest, verified));
+    for (id, manifest, verdict) in srs_backup::prune::judge(backups, retention, now)? {
+        let verified = Verification::read(&backups.backup_dir(&id));
+        rows.push((manifest, verified, verdict));
     }
     let archive = srs_backup::archive::Archive::load(backups)?;
     let mariadb: Vec<Manifest> = rows
         .iter()
-        .filter(|(m, _)| m.engine == srs_backup::Engine::Mariadb)
-        .map(|(m, _)| m.clone())
+        .filter(|(m, _, _)| m.engine == srs_backup::Engine::Mariadb)
+        .map(|(m, _, _)| m.clone())
         .collect();
     let window = srs_backup::window::window(&mariadb, &archive);
     if json {
         let items: Vec<_> = rows
             .iter()
-            .map(|(m, v)| {
+            .map(|(m, v, verdict)| {
                 serde_json::json!({
                     "id": m.id, "engine": m.engine, "taken_at": m.taken_at, "gtid": m.gtid,
                     "bytes": m.bytes(), "rows": m.rows(), "source": m.source, "verified": v,
                     "encryption": m.encryption,
+                    "retention": {"kept": verdict.keeps(), "why": verdict.to_string()},
                 })
             })
             .collect();
-        let value = serde_json::json!({"backups": items, "window": window});
+        let value = serde_json::json!({
+            "backups": items,
+            "window": window,
+            "recovery_window_from": retention.window_start(now),
+        });
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -441,7 +585,7 @@ fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
         "{:<20} {:<8} {:<20} {:>10} {:>9}  PROVEN RESTORABLE",
         "ID", "ENGINE", "TAKEN (UTC)", "SIZE", "ROWS"
     );
-    for (m, v) in &rows {
+    for (m, v, verdict) in &rows {
         let proven = match v {
             Some(v) if v.ok => format!(
                 "yes, {} ({:.1} s)",
@@ -468,10 +612,15 @@ fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
             m.rows(),
             proven
         );
+        if verdict.keeps() {
+            println!("    kept: {verdict}");
+        } else {
+            println!("    the next prune removes it: {verdict}");
+        }
     }
     let mut keys: Vec<&str> = rows
         .iter()
-        .filter_map(|(m, _)| m.encryption.as_ref().map(|e| e.recipient.as_str()))
+        .filter_map(|(m, _, _)| m.encryption.as_ref().map(|e| e.recipient.as_str()))
         .collect();
     keys.sort_unstable();
     keys.dedup();
@@ -499,6 +648,11 @@ fn list(backups: &BackupStore, json: bool) -> anyhow::Result<()> {
             if spans.len() > 1 {
                 println!("the archive has gaps: times between these spans cannot be restored");
             }
+            println!(
+                "retention keeps every point since {} restorable (recovery window {})",
+                stamp(retention.window_start(now)),
+                humanize(retention.window)
+            );
         }
     }
     Ok(())

@@ -4,34 +4,11 @@
 //! re-seeds it, and a switchover back restores the original roles.
 
 mod common;
-use common::cluster::{cli, get_json, Cluster};
+use common::cluster::{cli, get_json, secret, site_entry, topology_port, wait_until, Cluster};
 
 use serde_json::{json, Value};
 use sqlx::Connection;
 use std::time::{Duration, Instant};
-
-fn secret(cluster: &Cluster, key: &str) -> String {
-    let text = std::fs::read_to_string(cluster.path().join("secrets.toml")).expect("secrets");
-    let secrets: toml::Value = toml::from_str(&text).expect("toml");
-    secrets[key].as_str().expect("a secret").to_owned()
-}
-
-fn site_entry(cluster: &Cluster, site: &str) -> toml::Value {
-    let text = std::fs::read_to_string(cluster.path().join("srs-topology.toml")).expect("topology");
-    let topology: toml::Value = toml::from_str(&text).expect("toml");
-    topology["sites"]
-        .as_array()
-        .and_then(|sites| sites.iter().find(|s| s["name"].as_str() == Some(site)))
-        .cloned()
-        .expect("the site")
-}
-
-fn topology_port(cluster: &Cluster, site: &str) -> u16 {
-    site_entry(cluster, site)["db_port"]
-        .as_integer()
-        .and_then(|p| u16::try_from(p).ok())
-        .expect("the site's port")
-}
 
 /// The first port of a site's `app_ports` or `standby_app_ports`.
 fn app_port(cluster: &Cluster, site: &str, key: &str) -> u16 {
@@ -50,18 +27,6 @@ fn alert_kinds(status: &Value) -> Vec<String> {
         .flatten()
         .filter_map(|a| a["kind"].as_str().map(str::to_owned))
         .collect()
-}
-
-async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let began = Instant::now();
-    while !check() {
-        assert!(
-            began.elapsed() < within,
-            "{what} within {} s",
-            within.as_secs()
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[tokio::test]

@@ -397,6 +397,8 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
         let (success, _, err) = run(&[
             "backup",
             "prune",
+            "--recovery-window",
+            "0d",
             "--keep-daily",
             "1",
             "--keep-weekly",
@@ -412,6 +414,8 @@ async fn restore_at_a_time_or_gtid_brings_back_exactly_what_was_there() {
     let out = ok(&[
         "backup",
         "prune",
+        "--recovery-window",
+        "0d",
         "--keep-daily",
         "1",
         "--keep-weekly",

@@ -35,8 +35,9 @@ impl Drop for Cluster {
 }
 
 /// Writes a strict two-site topology on free ports (the DR site with two
-/// standby app instances); returns the edge's and the DR database's ports.
-pub fn write_topology(dir: &Path) -> (u16, u16) {
+/// standby app instances) with `backup` added to its `[backup]` section;
+/// returns the edge's and the DR database's ports.
+pub fn write_topology(dir: &Path, backup: &str) -> (u16, u16) {
     let [standby1, standby2, controller, edge, admin, db1, db2, app1, app2] = free_ports::<9>();
     let text = format!(
         "sync_mode = \"strict\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 2\n\
@@ -45,7 +46,7 @@ pub fn write_topology(dir: &Path) -> (u16, u16) {
          [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {db1}\napp_ports = [{app1}, {app2}]\n\
          [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {db2}\napp_ports = []\n\
          standby_app_ports = [{standby1}, {standby2}]\n\
-         [backup]\nkey_file = \"backup.key\"\nsecond_store = \"second-store\"\n"
+         [backup]\nkey_file = \"backup.key\"\nsecond_store = \"second-store\"\n{backup}\n"
     );
     std::fs::write(dir.join("srs-topology.toml"), text).expect("topology");
     // Backups encrypted at rest and copied to a second store, as an
@@ -143,11 +144,55 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
         .expect("json")
 }
 
+/// A generated secret from `secrets.toml`.
+pub fn secret(cluster: &Cluster, key: &str) -> String {
+    let text = std::fs::read_to_string(cluster.path().join("secrets.toml")).expect("secrets");
+    let secrets: toml::Value = toml::from_str(&text).expect("toml");
+    secrets[key].as_str().expect("a secret").to_owned()
+}
+
+/// A site's entry in the topology.
+pub fn site_entry(cluster: &Cluster, site: &str) -> toml::Value {
+    let text = std::fs::read_to_string(cluster.path().join("srs-topology.toml")).expect("topology");
+    let topology: toml::Value = toml::from_str(&text).expect("toml");
+    topology["sites"]
+        .as_array()
+        .and_then(|sites| sites.iter().find(|s| s["name"].as_str() == Some(site)))
+        .cloned()
+        .expect("the site")
+}
+
+/// A site's database port.
+pub fn topology_port(cluster: &Cluster, site: &str) -> u16 {
+    site_entry(cluster, site)["db_port"]
+        .as_integer()
+        .and_then(|p| u16::try_from(p).ok())
+        .expect("the site's port")
+}
+
+/// Polls `check` until it holds, failing after `within`.
+pub async fn wait_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let began = Instant::now();
+    while !check() {
+        assert!(
+            began.elapsed() < within,
+            "{what} within {} s",
+            within.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 impl Cluster {
     /// A fresh cluster in a temporary directory, started and ready.
     pub async fn up() -> Self {
+        Self::up_with_backup("").await
+    }
+
+    /// The same, with `backup` added to the topology's `[backup]` section.
+    pub async fn up_with_backup(backup: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (edge_port, dr_db_port) = write_topology(dir.path());
+        let (edge_port, dr_db_port) = write_topology(dir.path(), backup);
         let mut cluster = Cluster {
             child: Some(start(dir.path())),
             edge: format!("http://127.0.0.1:{edge_port}"),
@@ -157,6 +202,16 @@ impl Cluster {
         let edge = cluster.edge.clone();
         wait_ready(&edge, cluster.child.as_mut().expect("child")).await;
         cluster
+    }
+
+    /// Stops `srs up` with SIGTERM and starts it again, ready.
+    pub async fn restart(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let status = sigterm_and_wait(&mut child, Duration::from_secs(60));
+        assert!(status.success(), "srs up stopped with {status}");
+        let mut child = start(self.path());
+        wait_ready(&self.edge, &mut child).await;
+        self.child = Some(child);
     }
 
     /// Its data directory.
