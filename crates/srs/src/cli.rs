@@ -153,12 +153,10 @@ enum Command {
     /// Prove failover: run a client load, inject a fault, recover, verify
     /// every acknowledged write, fail back, and write a report.
     Drill {
-        /// One machine: kill-primary-db, kill-primary-site,
-        /// pause-primary-site, kill-controller or switchover. Three hosts:
-        /// partition-host, kill-host, kill-leader, witness-down, pause-host,
-        /// etcd-down, a comma-separated list of them, or all.
-        #[arg(long)]
-        fault: Option<String>,
+        /// The fault to inject [default: kill-primary-site on one machine,
+        /// all on three hosts]; three hosts take a comma-separated list.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        fault: Vec<crate::drill_fault::DrillFault>,
         /// 1: both sites on this machine (srs up). 3: site a, site b and an
         /// etcd witness, each in a network namespace of its own (needs root
         /// and etcd).
@@ -489,19 +487,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             outage_secs,
             ..
         } => {
-            use srs_dr::drill::three_hosts::{HostDrillOptions, HostFault};
+            use srs_dr::drill::three_hosts::HostDrillOptions;
             anyhow::ensure!(
                 data_dir.is_none(),
                 "--hosts 3 builds its own three hosts; --data-dir is for a drill on a running srs up"
             );
             telemetry::init(LogFormat::Text, "warn")?;
-            let faults = match fault.as_deref() {
-                None | Some("all") => HostFault::ALL.to_vec(),
-                Some(list) => list
-                    .split(',')
-                    .map(|f| f.trim().parse::<HostFault>().map_err(anyhow::Error::msg))
-                    .collect::<anyhow::Result<Vec<_>>>()?,
-            };
+            let faults = crate::drill_fault::three_hosts(&fault)?;
             let sync_modes = sync_mode
                 .split(',')
                 .map(|m| {
@@ -549,11 +541,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             outage_secs,
             ..
         } => {
-            let fault: srs_dr::drill::fault::Fault = fault
-                .as_deref()
-                .unwrap_or("kill-primary-site")
-                .parse()
-                .map_err(anyhow::Error::msg)?;
+            let fault = crate::drill_fault::one_machine(&fault)?;
             anyhow::ensure!(
                 matches!(sync_mode.as_str(), "strict" | "bounded" | "async"),
                 "--sync-mode: '{sync_mode}' is not strict, bounded or async"

@@ -127,7 +127,7 @@ fn a_planned_switchover_loses_nothing_and_fails_no_request() {
 #[test]
 fn drill_refuses_bad_options_with_a_clear_message() {
     let cases: [(&[&str], &str); 3] = [
-        (&["drill", "--fault", "unplug"], "unknown fault 'unplug'"),
+        (&["drill", "--fault", "unplug"], "invalid value 'unplug'"),
         (&["drill", "--repeat", "0"], "repeat"),
         (&["drill", "--data-dir", "/nonexistent"], "--yes"),
     ];
@@ -137,6 +137,34 @@ fn drill_refuses_bad_options_with_a_clear_message() {
         assert!(
             !out.status.success() && err.contains(expected),
             "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn drill_help_lists_every_fault_with_a_line_each() {
+    let out = srs().args(["drill", "--help"]).output().expect("runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for fault in [
+        "kill-primary-db",
+        "kill-primary-site",
+        "pause-primary-site",
+        "kill-controller",
+        "partition-primary",
+        "stop-replica",
+        "switchover",
+        "partition-host",
+        "kill-host",
+        "kill-leader",
+        "witness-down",
+        "pause-host",
+        "etcd-down",
+        "all",
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("- {fault}:"))),
+            "{fault} has no line of its own:\n{help}"
         );
     }
 }

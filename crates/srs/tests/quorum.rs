@@ -378,7 +378,7 @@ fn an_operator_splits_a_three_host_topology_and_is_told_what_does_not_fit() {
         .expect("srs runs");
     assert!(!unknown.status.success());
     assert!(
-        String::from_utf8_lossy(&unknown.stderr).contains("not a three-host fault"),
+        String::from_utf8_lossy(&unknown.stderr).contains("a one-machine fault"),
         "{}",
         String::from_utf8_lossy(&unknown.stderr)
     );

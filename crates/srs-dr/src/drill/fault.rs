@@ -58,6 +58,31 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// What it does, in one line (the command line's help).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Fault::KillPrimaryDb => "one machine: SIGKILL the primary's MariaDB server",
+            Fault::KillPrimarySite => {
+                "one machine: SIGKILL the primary's MariaDB server and its app instances"
+            }
+            Fault::PausePrimarySite => {
+                "one machine: SIGSTOP the primary site, SIGCONT it after the failover"
+            }
+            Fault::KillController => {
+                "one machine: SIGKILL the primary's database, then the controller mid-failover"
+            }
+            Fault::PartitionPrimary => {
+                "one machine: drop all traffic to and from the primary site (nftables, root)"
+            }
+            Fault::StopReplica => {
+                "one machine: SIGSTOP the replica; the sync mode's promise must hold"
+            }
+            Fault::Switchover => "one machine: a planned switchover, no fault",
+        }
+    }
+}
+
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

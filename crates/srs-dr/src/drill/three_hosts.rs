@@ -62,6 +62,24 @@ impl HostFault {
         }
     }
 
+    /// What it does, in one line (the command line's help).
+    pub fn summary(self) -> &'static str {
+        match self {
+            HostFault::PartitionHost => {
+                "three hosts: cut the primary's host off; its own clients keep writing"
+            }
+            HostFault::KillHost => {
+                "three hosts: SIGKILL every process of the primary's host, link down"
+            }
+            HostFault::KillLeader => "three hosts: SIGKILL the leading controller",
+            HostFault::WitnessDown => "three hosts: SIGKILL the witness's etcd member",
+            HostFault::PauseHost => {
+                "three hosts: SIGSTOP the primary's host for longer than its lease"
+            }
+            HostFault::EtcdDown => "three hosts: SIGKILL every etcd member",
+        }
+    }
+
     /// Whether the other site must take over.
     fn fails_over(self) -> bool {
         matches!(
