@@ -10,6 +10,7 @@ pub mod load;
 pub mod progress;
 pub mod report;
 pub mod three_hosts;
+pub mod timeline;
 
 use crate::decide::{errant, Alert};
 use crate::published::{EventLog, Published};

@@ -1,7 +1,7 @@
 //! The drill's figures and how they are written: `report.json`,
 //! `report.md` and an SVG timeline per run.
 
-use super::load::{Kind, Sample};
+use super::load::Sample;
 use serde::Serialize;
 use std::fmt::Write;
 use std::path::Path;
@@ -220,95 +220,11 @@ impl Report {
         for (i, (run, samples)) in self.runs.iter().zip(samples).enumerate() {
             std::fs::write(
                 dir.join(format!("timeline-run-{}.svg", i + 1)),
-                timeline(run, samples),
+                super::timeline::timeline(run, samples),
             )?;
         }
         Ok(())
     }
-}
-
-/// Escapes text for SVG.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Requests per 100 ms by outcome, with the run's moments marked. Written
-/// by hand: a few rectangles and lines need no plotting library or fonts.
-pub fn timeline(run: &Run, samples: &[Sample]) -> String {
-    const BUCKET_MS: u64 = 100;
-    const WIDTH: f64 = 1000.0;
-    const HEIGHT: f64 = 300.0;
-    const TOP: f64 = 40.0;
-    let start = samples.first().map_or(0, |s| s.at_ms);
-    let end = samples
-        .last()
-        .map_or(start + 1000, |s| s.at_ms)
-        .max(start + 1000);
-    let buckets = ((end - start) / BUCKET_MS + 1) as usize;
-    let mut ok = vec![0u32; buckets];
-    let mut failed = vec![0u32; buckets];
-    for s in samples {
-        let b = ((s.at_ms - start) / BUCKET_MS) as usize;
-        if s.ok {
-            ok[b] += 1;
-        } else {
-            failed[b] += 1;
-        }
-    }
-    let peak = ok
-        .iter()
-        .zip(&failed)
-        .map(|(a, b)| a + b)
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let bar = WIDTH / buckets as f64;
-    let y = |n: u32| HEIGHT * f64::from(n) / f64::from(peak);
-    let x = |ms: u64| (ms.saturating_sub(start)) as f64 / (end - start).max(1) as f64 * WIDTH;
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"11\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"4\" y=\"14\" font-size=\"13\">{title}: requests per 100 ms (green ok, red failed); peak {peak}</text>\n",
-        w = WIDTH + 20.0,
-        h = HEIGHT + TOP + 60.0,
-        title = escape(&format!("srs drill, {} ({})", run.fault, run.sync_mode)),
-    );
-    for (i, (o, f)) in ok.iter().zip(&failed).enumerate() {
-        let left = 10.0 + i as f64 * bar;
-        let base = TOP + HEIGHT;
-        if *o > 0 {
-            let _ = writeln!(svg, "<rect x=\"{left:.1}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"#2e7d32\"/>", base - y(*o), bar.max(0.5), y(*o));
-        }
-        if *f > 0 {
-            let _ = writeln!(svg, "<rect x=\"{left:.1}\" y=\"{:.1}\" width=\"{:.2}\" height=\"{:.1}\" fill=\"#c62828\"/>", base - y(*o) - y(*f), bar.max(0.5), y(*f));
-        }
-    }
-    for (i, m) in run.marks.iter().enumerate() {
-        let mx = 10.0 + x(m.at_ms);
-        let label_y = TOP + HEIGHT + 14.0 + (i % 4) as f64 * 12.0;
-        let _ = writeln!(
-            svg,
-            "<line x1=\"{mx:.1}\" y1=\"{TOP}\" x2=\"{mx:.1}\" y2=\"{:.1}\" stroke=\"#1565c0\" stroke-dasharray=\"4 2\"/>\n<text x=\"{:.1}\" y=\"{label_y:.1}\" fill=\"#1565c0\">{}</text>",
-            label_y - 10.0,
-            mx + 2.0,
-            escape(&format!("{} ({:.2} s)", m.what, m.at_ms.saturating_sub(start) as f64 / 1000.0))
-        );
-    }
-    let reads = samples.iter().filter(|s| s.kind == Kind::Read).count();
-    let _ = writeln!(
-        svg,
-        "<text x=\"4\" y=\"{:.1}\">{} requests ({} reads); time axis {:.1} s</text>\n</svg>",
-        TOP + HEIGHT + 58.0,
-        samples.len(),
-        reads,
-        (end - start) as f64 / 1000.0
-    );
-    svg
 }
 
 #[cfg(test)]
@@ -320,46 +236,5 @@ mod tests {
         let s = Spread::of((1..=10).map(f64::from).collect()).expect("values");
         assert_eq!((s.p50, s.p95, s.max), (5.0, 10.0, 10.0));
         assert!(Spread::of(Vec::new()).is_none());
-    }
-
-    #[test]
-    fn the_timeline_marks_moments_and_escapes_text() {
-        let run = Run {
-            fault: "kill<primary>".into(),
-            sync_mode: "strict".into(),
-            detection_seconds: Some(0.3),
-            rto_seconds: Some(1.0),
-            write_pause_seconds: 1.0,
-            failed_requests: 1,
-            requests: 3,
-            failures: Default::default(),
-            acknowledged_writes: 2,
-            acknowledged_lost: 0,
-            lost_oldest_age_seconds: None,
-            split_brain_writes: 0,
-            failback_seconds: None,
-            passed: true,
-            problems: Vec::new(),
-            marks: vec![Mark {
-                what: "fault".into(),
-                at_ms: 150,
-            }],
-        };
-        let samples = [(100, true), (150, false), (1_200, true)].map(|(at_ms, ok)| Sample {
-            at_ms,
-            took_ms: 1,
-            kind: Kind::Create,
-            ok,
-            site: "a".into(),
-            status: if ok { 201 } else { 503 },
-        });
-        let svg = timeline(&run, &samples);
-        assert!(svg.contains("kill&lt;primary&gt;"));
-        assert!(svg.contains("fault (0.05 s)"));
-        assert_eq!(
-            svg.matches("#c62828").count(),
-            1,
-            "one bucket with a failure"
-        );
     }
 }
