@@ -26,7 +26,7 @@ pub use department::{Department, DepartmentName};
 pub use email::Email;
 pub use error::{FieldError, ParseError, ValidationErrors};
 pub use fields::{StudentField, Widget};
-pub use fold::fold;
+pub use fold::{fold, fold_for_search, search_matches, search_words};
 pub use ids::{DepartmentId, StudentId, TokenId, UserId};
 pub use name::FullName;
 pub use note::NoteText;

@@ -101,7 +101,7 @@ impl TryFrom<DepartmentRow> for Department {
     }
 }
 
-/// The folded text `q` searches (see `srs_domain::fold`): name, number
+/// The folded text `q` searches (see `srs_domain::fold_for_search`): name, number
 /// (a new student's is added once assigned), e-mail, and the digits of the
 /// student's and their emergency contacts' phone numbers (`phones`, from
 /// [`phone_digits`]).
@@ -124,7 +124,7 @@ pub(crate) fn search_text(
         s.push(' ');
         s.push_str(phones);
     }
-    srs_domain::fold(&s)
+    srs_domain::fold_for_search(&s)
 }
 
 /// The digits of every phone number on a record, space-separated: what a

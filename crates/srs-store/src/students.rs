@@ -144,7 +144,7 @@ macro_rules! insert_student {
         let (number_column, first_search) = match given {
             Some(n) => (
                 n.as_str().to_owned(),
-                format!("{} {}", values.search_text, n.as_str().to_lowercase()),
+                srs_domain::fold_for_search(&format!("{} {}", values.search_text, n.as_str())),
             ),
             None => (
                 format!(
@@ -211,11 +211,11 @@ macro_rules! insert_student {
                     ))
                     .map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?
                 };
-                let search = format!(
+                let search = srs_domain::fold_for_search(&format!(
                     "{} {}",
                     values.search_text,
-                    candidate.as_str().to_lowercase()
-                );
+                    candidate.as_str()
+                ));
                 let updated = sqlx::query(
                     "UPDATE students SET student_number = ?, search_text = ? WHERE id = ?",
                 )
@@ -819,20 +819,28 @@ pub(crate) fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
     let mut args = Vec::new();
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // INSTR, not LIKE: no wildcards to escape, and several times faster
-        // on SQLite; search_text is folded, so is the needle.
+        // on SQLite; search_text is folded for search, so are the words.
         let digits: String = q.chars().filter(char::is_ascii_digit).collect();
         let phone_like = digits.len() >= 3
             && q.chars()
                 .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+        // Every word, in any order: "sharma ada" finds Ada Bz Sharma.
+        let words = srs_domain::search_words(q);
+        let all_words = if words.is_empty() {
+            // Only punctuation: nothing to look for, so nothing matches.
+            "1 = 0".to_owned()
+        } else {
+            vec!["INSTR(s.search_text, ?) > 0"; words.len()].join(" AND ")
+        };
         if phone_like && digits != q {
             // "(555) 123-45" finds 5551234567 however it was written, and
             // still finds "S2026-000123" written as it is.
-            conditions.push("(INSTR(s.search_text, ?) > 0 OR INSTR(s.search_text, ?) > 0)".into());
-            args.push(srs_domain::fold(q));
+            conditions.push(format!("(({all_words}) OR INSTR(s.search_text, ?) > 0)"));
+            args.extend(words);
             args.push(digits);
         } else {
-            conditions.push("INSTR(s.search_text, ?) > 0".into());
-            args.push(srs_domain::fold(q));
+            conditions.push(format!("({all_words})"));
+            args.extend(words);
         }
     }
     if let Some(department) = &filter.department {

@@ -604,3 +604,173 @@ both_engines!(
         );
     }
 );
+
+both_engines!(
+    search_takes_words_in_any_order_and_folds_punctuation,
+    |app| {
+        app.create_student("Ada Bz Sharma", None).await;
+        app.create_student("Zoë Müller", None).await;
+        app.create_student("Seán O'Brien", None).await;
+        app.create_student("Anna Smith-Jones", None).await;
+        app.create_student("Ada Lovelace", None).await;
+        let found = |q: &'static str| {
+            let app = &app;
+            async move {
+                let page: Value = app
+                    .get(&format!("/api/v1/students?q={}", urlencode(q)))
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
+                let mut names: Vec<String> = page["items"]
+                    .as_array()
+                    .expect("items")
+                    .iter()
+                    .map(|s| s["full_name"].as_str().unwrap_or_default().to_owned())
+                    .collect();
+                names.sort();
+                names
+            }
+        };
+        assert_eq!(found("Ada Sharma").await, ["Ada Bz Sharma"]);
+        assert_eq!(found("sharma ada").await, ["Ada Bz Sharma"]);
+        assert_eq!(found("ada").await, ["Ada Bz Sharma", "Ada Lovelace"]);
+        assert_eq!(found("muller zoe").await, ["Zoë Müller"]);
+        for q in ["obrien", "O'Brien", "o’brien", "brien seán"] {
+            assert_eq!(found(q).await, ["Seán O'Brien"], "{q}");
+        }
+        for q in ["smith-jones", "Smith‐Jones", "jones anna", "smith jones"] {
+            assert_eq!(found(q).await, ["Anna Smith-Jones"], "{q}");
+        }
+        assert!(
+            found("’ -").await.is_empty(),
+            "punctuation alone finds nothing"
+        );
+    }
+);
+
+both_engines!(every_write_path_keeps_the_search_text_in_step, |app| {
+    let search = |q: String| {
+        let app = &app;
+        async move {
+            let page: Value = app
+                .get(&format!("/api/v1/students?q={}", urlencode(&q)))
+                .await
+                .json()
+                .await
+                .expect("json");
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|s| s["id"].as_i64())
+                .collect::<Vec<_>>()
+        }
+    };
+    // Create.
+    let mut body = valid_student("Seán O'Brien");
+    body["email"] = json!("sean.obrien@example.edu");
+    let created: Value = app
+        .post_json("/api/v1/students", &body)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_i64().expect("id");
+    let number = created["student_number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    for q in ["obrien sean", number.as_str(), "sean.obrien@example"] {
+        assert_eq!(search(q.to_owned()).await, [id], "after create: {q}");
+    }
+    // Update of another field, then of the name.
+    let patched = app
+        .patch_json(
+            &format!("/api/v1/students/{id}"),
+            &json!({"version": created["version"], "status": "on_leave"}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.expect("json");
+    assert_eq!(
+        search("o’brien".into()).await,
+        [id],
+        "after a status change"
+    );
+    assert_eq!(
+        search(number.clone()).await,
+        [id],
+        "number after a status change"
+    );
+    // Contacts: a contact's phone is found, the old one no longer is.
+    let patched = app
+        .patch_json(
+            &format!("/api/v1/students/{id}"),
+            &json!({"version": patched["version"], "emergency_contacts": [
+                {"name": "Mary O'Brien", "relationship": "mother", "phone": "020 7946 0958"}
+            ]}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.expect("json");
+    assert_eq!(search("7946-0958".into()).await, [id], "a contact's phone");
+    let renamed = app
+        .patch_json(
+            &format!("/api/v1/students/{id}"),
+            &json!({"version": patched["version"], "full_name": "Seán Smith-O'Brien"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(search("smith obrien".into()).await, [id], "after a rename");
+    // Bulk change through the page.
+    let csrf = app.csrf_token().await;
+    let bulk = app
+        .client
+        .post(app.url("/students/bulk"))
+        .form(&[
+            ("csrf_token", csrf),
+            ("scope", "picked".into()),
+            ("ids", id.to_string()),
+            ("set_status", "graduated".into()),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert!(bulk.status().is_success() || bulk.status().is_redirection());
+    assert_eq!(
+        search("smith obrien".into()).await,
+        [id],
+        "after a bulk change"
+    );
+    // Delete and restore.
+    assert_eq!(
+        app.delete(&format!("/api/v1/students/{id}")).await.status(),
+        204
+    );
+    assert!(search("smith obrien".into()).await.is_empty(), "deleted");
+    let restored = app
+        .client
+        .post(app.url(&format!("/api/v1/students/{id}/restore")))
+        .send()
+        .await
+        .expect("sent");
+    assert!(restored.status().is_success(), "{}", restored.status());
+    assert_eq!(search("smith obrien".into()).await, [id], "after a restore");
+    // Import.
+    let imported = app
+        .client
+        .post(app.url("/api/v1/students/import"))
+        .header("content-type", "text/csv")
+        .body("full_name,date_of_birth,department\n\"Zoë D’Arcy-Müller\",2001-02-03,Arts\n")
+        .send()
+        .await
+        .expect("sent");
+    let summary: Value = imported.json().await.expect("json");
+    assert_eq!(summary["imported"], 1, "{summary}");
+    assert_eq!(
+        search("muller darcy zoe".into()).await.len(),
+        1,
+        "after an import"
+    );
+});
