@@ -268,6 +268,35 @@ impl Store {
         self.get_user(id).await
     }
 
+    /// Unlocks an account the sign-in throttle holds: forgets the failed
+    /// sign-ins counted under `failures_key` and audits it as
+    /// `user.unlock`; returns how many were forgotten.
+    #[tracing::instrument(skip_all, fields(user_id = %id))]
+    pub async fn unlock_user(
+        &self,
+        id: UserId,
+        failures_key: &str,
+        actor: &Actor,
+    ) -> StoreResult<u64> {
+        let user = self.get_user(id).await?;
+        let forgotten: Result<u64, sqlx::Error> = on_writer!(self, p => async {
+            let mut tx = p.begin().await?;
+            let forgotten = sqlx::query("DELETE FROM login_failures WHERE throttle_key = ?")
+                .bind(failures_key)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let before = serde_json::json!({"username": user.username, "failed_sign_ins": forgotten}).to_string();
+            let after = serde_json::json!({"username": user.username, "failed_sign_ins": 0}).to_string();
+            write_audit!(tx, actor, "user.unlock", "user", Some(id.get()), Some(before), Some(after)).await?;
+            tx.commit().await?;
+            Ok(forgotten)
+        }.await);
+        let forgotten = forgotten?;
+        tracing::info!(forgotten, "account unlocked");
+        Ok(forgotten)
+    }
+
     /// Starts a session for `user` under the hash of its secret.
     pub async fn create_session(
         &self,

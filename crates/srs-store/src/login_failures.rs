@@ -72,6 +72,38 @@ impl Store {
         Ok(())
     }
 
+    /// The keys starting with `prefix` (plain text: no `%` or `_`) that
+    /// have at least `at_least` failures since `since`: the locked ones.
+    pub async fn login_failures_over(
+        &self,
+        prefix: &str,
+        since: DateTime<Utc>,
+        at_least: i64,
+    ) -> StoreResult<Vec<FailureCount>> {
+        let rows: Vec<(String, i64, Option<DateTime<Utc>>)> = on_pool!(self, p => {
+            sqlx::query_as(
+                "SELECT throttle_key, COUNT(*), MIN(failed_at) FROM login_failures \
+                 WHERE throttle_key LIKE ? AND failed_at > ? \
+                 GROUP BY throttle_key HAVING COUNT(*) >= ?",
+            )
+            .bind(format!("{prefix}%"))
+            .bind(since)
+            .bind(at_least)
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(key, count, oldest)| {
+                Some(FailureCount {
+                    key,
+                    count,
+                    oldest: oldest?,
+                })
+            })
+            .collect())
+    }
+
     /// Forgets the failures of `key` (after a successful sign-in).
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         on_writer!(self, p => {

@@ -164,6 +164,7 @@ pub fn action_label(action: &str) -> String {
         "disable" => "disabled",
         "enable" => "enabled",
         "reset_password" => "password reset",
+        "unlock" => "unlocked",
         other => other,
     };
     format!("{entity} {done}")

@@ -252,7 +252,14 @@ enum UserCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Set a new password and end the account's sessions.
+    /// Unlock an account held after too many failed sign-ins (audited).
+    Unlock {
+        /// Login name.
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a new password, end the account's sessions and unlock it.
     ResetPassword {
         /// Login name.
         name: String,
@@ -735,6 +742,18 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             let user = set_disabled(store, &name, false).await?;
             println!("enabled {user}");
         }
+        UserCommand::Unlock { name, store } => {
+            let store = open_store(store).await?;
+            let user = service::find_user(&store, &name).await.map_err(explain)?;
+            let (user, forgotten) =
+                service::unlock(&store, user.id, &Actor::system("srs user unlock"))
+                    .await
+                    .map_err(explain)?;
+            println!(
+                "unlocked {}: {forgotten} failed sign-in(s) forgotten",
+                user.username
+            );
+        }
         UserCommand::ResetPassword {
             name,
             password_stdin,
@@ -752,7 +771,7 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             .await
             .map_err(explain)?;
             println!(
-                "password of {} reset; its sessions have ended",
+                "password of {} reset; its sessions have ended and it is unlocked",
                 user.username
             );
         }

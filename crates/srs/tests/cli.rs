@@ -340,6 +340,8 @@ fn accounts_and_tokens_are_managed_from_the_command_line() {
         "a brand new password\n",
     );
     assert!(ok);
+    let (ok, out, _) = run_with_input(&["user", "unlock", "ada", "--database-url", url], "");
+    assert!(ok && out.contains("unlocked ada: 0 failed sign-in(s) forgotten"), "{out}");
     let (ok, _, _) = run_with_input(&["user", "disable", "ada", "--database-url", url], "");
     assert!(ok);
     let (_, users, _) = run_with_input(&["user", "list", "--database-url", url], "");
@@ -378,6 +380,7 @@ fn accounts_and_tokens_are_managed_from_the_command_line() {
             "token.create",
             "token.revoke",
             "user.reset_password",
+            "user.unlock",
             "user.disable"
         ]
     );

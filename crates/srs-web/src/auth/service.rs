@@ -65,9 +65,23 @@ pub async fn reset_password(
     let hash = hash_off_thread(password)
         .await
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    store
+    let user = store
         .update_user(user, None, None, Some(&hash), actor)
-        .await
+        .await?;
+    // A new password is the usual cure for a locked account: it unlocks it.
+    store
+        .clear_login_failures(&LoginThrottle::user_key(user.username.as_str()))
+        .await?;
+    Ok(user)
+}
+
+/// Unlocks an account the sign-in throttle holds (audited); returns it and
+/// how many failed sign-ins were forgotten.
+pub async fn unlock(store: &Store, user: UserId, actor: &Actor) -> Result<(User, u64), StoreError> {
+    let account = store.get_user(user).await?;
+    let key = LoginThrottle::user_key(account.username.as_str());
+    let forgotten = store.unlock_user(user, &key, actor).await?;
+    Ok((account, forgotten))
 }
 
 /// An account by name, or a clear not-found.

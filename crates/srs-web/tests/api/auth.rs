@@ -546,15 +546,22 @@ impl srs_web::auth::Clock for FakeClock {
 }
 
 #[tokio::test]
-async fn sign_in_is_throttled_after_ten_failures_until_the_window_passes() {
+async fn one_account_s_typos_lock_that_account_only_until_unlocked_or_the_window_passes() {
     let clock = std::sync::Arc::new(FakeClock(std::sync::atomic::AtomicI64::new(1_800_000_000)));
     let app = crate::helpers::spawn_app_with_clock(clock.clone()).await;
     app.as_user("vera", Role::Viewer).await;
+    app.as_user("walt", Role::Viewer).await;
     let client = anonymous();
-    for attempt in 0..10 {
-        let r = try_sign_in(&client, &app.address, "vera", "wrong password!").await;
-        assert_eq!(r.status(), 401, "attempt {attempt}");
-    }
+    let mistype = |who: &'static str| {
+        let (client, address) = (client.clone(), app.address.clone());
+        async move {
+            for attempt in 0..10 {
+                let r = try_sign_in(&client, &address, who, "wrong password!").await;
+                assert_eq!(r.status(), 401, "{who}: attempt {attempt}");
+            }
+        }
+    };
+    mistype("vera").await;
     let r = try_sign_in(&client, &app.address, "vera", PASSWORD).await;
     assert_eq!(r.status(), 429, "even the right password waits");
     assert!(r
@@ -562,16 +569,102 @@ async fn sign_in_is_throttled_after_ten_failures_until_the_window_passes() {
         .await
         .expect("html")
         .contains("too many failed sign-ins"));
+    // A colleague behind the same address signs in as ever.
+    let r = try_sign_in(&anonymous(), &app.address, "walt", PASSWORD).await;
+    assert_eq!(r.status(), 303, "another account from the same address");
     let metrics = app.get("/metrics").await.text().await.expect("metrics");
     assert!(
         metrics.contains("srs_login_failures_total"),
         "counted in /metrics"
     );
+
+    // The admin sees the lock and lifts it; the audit says who did.
+    let accounts = app.get("/admin/users").await.text().await.expect("html");
+    assert!(accounts.contains("Locked"), "{accounts}");
+    assert!(accounts.contains("10 failed sign-ins"), "{accounts}");
+    let vera = srs_web::auth::service::find_user(&app.store, "vera")
+        .await
+        .expect("vera");
+    let token = csrf_of(&app.client, &app.url("/admin/users")).await;
+    let unlocked = app
+        .client
+        .post(app.url(&format!("/admin/users/{}", vera.id)))
+        .form(&[("csrf_token", token.as_str()), ("action", "unlock")])
+        .send()
+        .await
+        .expect("sent");
+    assert!(unlocked.status().is_redirection(), "{}", unlocked.status());
+    let accounts = app.get("/admin/users").await.text().await.expect("html");
+    assert!(!accounts.contains("Locked"), "{accounts}");
+    let r = try_sign_in(&anonymous(), &app.address, "vera", PASSWORD).await;
+    assert_eq!(r.status(), 303, "unlocked");
+    let unlocks = app
+        .store
+        .audit_entries(
+            &srs_store::AuditFilter {
+                action: Some("user.unlock".into()),
+                ..srs_store::AuditFilter::default()
+            },
+            srs_store::PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+        )
+        .await
+        .expect("audit")
+        .items;
+    assert_eq!(unlocks.len(), 1, "{unlocks:?}");
+    assert_eq!(unlocks[0].entity_id, Some(vera.id.get()));
+    assert!(
+        unlocks[0].actor.starts_with("admin"),
+        "{}",
+        unlocks[0].actor
+    );
+
+    // A password reset unlocks too.
+    mistype("vera").await;
+    let token = csrf_of(&app.client, &app.url("/admin/users")).await;
+    let reset = app
+        .client
+        .post(app.url(&format!("/admin/users/{}", vera.id)))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("action", "reset_password"),
+            ("password", "a brand new passphrase"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert!(reset.status().is_redirection());
+    let r = try_sign_in(&anonymous(), &app.address, "vera", "a brand new passphrase").await;
+    assert_eq!(r.status(), 303, "a reset unlocks");
+
+    // Left alone, a lock ends with its window.
+    mistype("walt").await;
+    let r = try_sign_in(&client, &app.address, "walt", PASSWORD).await;
+    assert_eq!(r.status(), 429);
     clock
         .0
         .fetch_add(15 * 60, std::sync::atomic::Ordering::SeqCst);
-    let r = try_sign_in(&client, &app.address, "vera", PASSWORD).await;
+    let r = try_sign_in(&client, &app.address, "walt", PASSWORD).await;
     assert_eq!(r.status(), 303, "the window passed");
+
+    // One address is refused only at a much higher bound.
+    let now =
+        chrono::DateTime::from_timestamp(clock.0.load(std::sync::atomic::Ordering::SeqCst), 0)
+            .expect("time");
+    for _ in 0..srs_web::auth::throttle::MAX_FAILURES_PER_ADDRESS {
+        app.store
+            .record_login_failure(
+                &["addr:127.0.0.1".to_owned()],
+                now,
+                now - chrono::Duration::minutes(15),
+            )
+            .await
+            .expect("recorded");
+    }
+    let r = try_sign_in(&anonymous(), &app.address, "walt", PASSWORD).await;
+    assert_eq!(r.status(), 429, "an address trying many accounts is held");
 }
 
 both_engines!(admins_manage_accounts_and_tokens_from_pages, |app| {

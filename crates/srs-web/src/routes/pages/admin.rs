@@ -1,7 +1,8 @@
 //! Administration pages: accounts and API tokens.
 
 use super::forms::{CsrfForm, TokenOnly};
-use crate::auth::service::{create_token, create_user, reset_password};
+use crate::auth::service::{create_token, create_user, reset_password, unlock};
+use crate::auth::throttle::Locked;
 use crate::auth::Admin;
 use crate::extract::PageId;
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
@@ -55,7 +56,8 @@ async fn dr(_: Admin, ctx: PageCtx, State(state): State<AppState>) -> PageResult
 #[template(path = "admin/users.html")]
 struct UsersPage {
     ctx: PageCtx,
-    users: Vec<User>,
+    /// Every account, with the throttle's hold on it if any.
+    users: Vec<(User, Option<Locked>)>,
     roles: [Role; 3],
     username: String,
     role: String,
@@ -74,9 +76,20 @@ async fn users_page(
     } else {
         StatusCode::OK
     };
+    let mut locked = state.throttle.locked(&state.store).await?;
+    let users = state
+        .store
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| {
+            let lock = locked.remove(&u.username.as_str().to_lowercase());
+            (u, lock)
+        })
+        .collect();
     let page = UsersPage {
         ctx,
-        users: state.store.list_users().await?,
+        users,
         roles: Role::ALL,
         username,
         role,
@@ -179,7 +192,20 @@ async fn change_user(
         },
         "reset_password" => reset_password(&state.store, id, &input.password, &auth.actor)
             .await
-            .map(|u| format!("Password of {} reset; its sessions ended.", u.username)),
+            .map(|u| {
+                format!(
+                    "Password of {} reset; its sessions ended and it is unlocked.",
+                    u.username
+                )
+            }),
+        "unlock" => unlock(&state.store, id, &auth.actor)
+            .await
+            .map(|(u, forgotten)| {
+                format!(
+                    "Account {} unlocked ({forgotten} failed sign-ins forgotten).",
+                    u.username
+                )
+            }),
         _ => {
             return Err(PageError::new(
                 StatusCode::BAD_REQUEST,

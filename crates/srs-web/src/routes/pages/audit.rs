@@ -17,7 +17,7 @@ use srs_domain::Username;
 use srs_store::{AuditFilter, PageRequest};
 
 /// Every action the trail records, in the filter's order.
-const ACTIONS: [&str; 17] = [
+const ACTIONS: [&str; 18] = [
     "student.create",
     "student.import",
     "student.update",
@@ -33,6 +33,7 @@ const ACTIONS: [&str; 17] = [
     "user.disable",
     "user.enable",
     "user.reset_password",
+    "user.unlock",
     "token.create",
     "token.revoke",
 ];
