@@ -92,6 +92,11 @@ impl Student {
 pub struct RawStudent(BTreeMap<StudentField, String>);
 
 impl RawStudent {
+    /// Forgets the value given for `field` (a form field left as loaded).
+    pub fn remove(&mut self, field: StudentField) {
+        self.0.remove(&field);
+    }
+
     /// The value given for `field`, if any.
     pub fn get(&self, field: StudentField) -> Option<&str> {
         self.0.get(&field).map(String::as_str)
@@ -359,6 +364,40 @@ impl StudentPatch {
                 version: self.version,
                 ..Self::default()
             }
+    }
+
+    /// Whether the patch sets `field`.
+    pub fn sets(&self, field: StudentField) -> bool {
+        match field {
+            StudentField::StudentNumber => false,
+            StudentField::FullName => self.full_name.is_some(),
+            StudentField::Email => self.email.is_some(),
+            StudentField::Phone => self.phone.is_some(),
+            StudentField::Address => self.address.is_some(),
+            StudentField::EmergencyContacts => self.emergency_contacts.is_some(),
+            StudentField::DateOfBirth => self.date_of_birth.is_some(),
+            StudentField::Department => self.department.is_some(),
+            StudentField::Status => self.status.is_some(),
+            StudentField::EnrolledOn => self.enrolled_on.is_some(),
+        }
+    }
+
+    /// The real clashes of an edit made from an older version with the
+    /// changes others made since (`changed_by_others`): the fields this
+    /// patch sets to a value other than the one now saved. A field only
+    /// one side changed is no clash, nor is one both set alike.
+    pub fn clashes(
+        &self,
+        current: &Student,
+        changed_by_others: &std::collections::BTreeSet<StudentField>,
+    ) -> Vec<StudentField> {
+        let after = self.applied_to(current);
+        StudentField::ALL
+            .into_iter()
+            .filter(|f| {
+                self.sets(*f) && changed_by_others.contains(f) && after.text(*f) != current.text(*f)
+            })
+            .collect()
     }
 
     /// `current` with this change applied (version and times untouched).

@@ -32,6 +32,8 @@ pub enum StoreError {
     VersionConflict {
         /// The record as it is now.
         current: Box<Student>,
+        /// The fields the refused change sets that others changed too.
+        clashes: Vec<srs_domain::StudentField>,
     },
     /// The new record matches a live one.
     #[error("duplicate of student {}", .existing.student_number)]

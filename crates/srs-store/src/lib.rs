@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod bulk;
+mod changed_since;
 mod constraints;
 mod departments;
 mod dialect;

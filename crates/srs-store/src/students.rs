@@ -10,7 +10,7 @@ use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
 use srs_domain::{
     DepartmentId, DepartmentName, Email, EmergencyContacts, NewStudent, Phone, PostalAddress,
-    Student, StudentId, StudentNumber, StudentPatch, ValidationErrors,
+    Student, StudentField, StudentId, StudentNumber, StudentPatch, ValidationErrors,
 };
 use std::sync::Arc;
 
@@ -583,9 +583,12 @@ impl Store {
     }
 
     /// Applies `patch` to `current` (the record as the caller read it, which
-    /// it needed to check the patch) if the record is still at
-    /// `patch.version`; the update itself re-checks the version, so a
-    /// change in between gives a conflict, never a lost update.
+    /// it needed to check the patch). When `patch.version` is older, the
+    /// patch is merged field by field: it applies if no field it changes
+    /// was changed by someone else since (the audit trail says which), and
+    /// is refused naming the real clashes otherwise. The update itself
+    /// re-checks the version, so a change in between gives a conflict,
+    /// never a lost update.
     #[tracing::instrument(skip_all, fields(student_id = %current.id))]
     pub async fn update_student(
         &self,
@@ -595,9 +598,29 @@ impl Store {
     ) -> StoreResult<Student> {
         let id = current.id;
         if current.version != patch.version {
-            return Err(StoreError::VersionConflict {
-                current: Box::new(current.clone()),
-            });
+            let others = if patch.version < current.version {
+                self.fields_changed_between(id, patch.version, current.version)
+                    .await?
+            } else {
+                // A version from the future: nothing to merge with.
+                StudentField::ALL.into_iter().collect()
+            };
+            let clashes = patch.clashes(current, &others);
+            if !clashes.is_empty() || patch.version > current.version {
+                return Err(StoreError::VersionConflict {
+                    current: Box::new(current.clone()),
+                    clashes: if clashes.is_empty() {
+                        patch_fields(patch)
+                    } else {
+                        clashes
+                    },
+                });
+            }
+            tracing::info!(
+                from = patch.version,
+                to = current.version,
+                "an edit from an older version merged: it changes no field changed since"
+            );
         }
         if patch.is_empty() {
             return Ok(current.clone());
@@ -656,7 +679,7 @@ impl Store {
             .bind(search)
             .bind(now)
             .bind(id.get())
-            .bind(patch.version)
+            .bind(current.version)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -671,8 +694,11 @@ impl Store {
                 self.get_student(id).await
             }
             Ok(_) => match self.get_student(id).await {
+                // Changed in the moment between reading and writing: the
+                // caller merges again from the record as it is now.
                 Ok(now) => Err(StoreError::VersionConflict {
                     current: Box::new(now),
+                    clashes: patch_fields(patch),
                 }),
                 Err(e) => Err(e),
             },
@@ -852,4 +878,12 @@ pub(crate) fn where_clause(filter: &StudentFilter) -> (String, Vec<String>) {
         args.push(status.as_str().to_owned());
     }
     (format!("WHERE {}", conditions.join(" AND ")), args)
+}
+
+/// Every field `patch` sets.
+fn patch_fields(patch: &StudentPatch) -> Vec<StudentField> {
+    StudentField::ALL
+        .into_iter()
+        .filter(|f| patch.sets(*f))
+        .collect()
 }

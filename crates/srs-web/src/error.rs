@@ -34,7 +34,12 @@ pub enum ApiError {
     NotFound,
     /// 409: the client's version is stale.
     #[error("version conflict")]
-    VersionConflict(Box<Student>),
+    VersionConflict {
+        /// The record as it is now.
+        current: Box<Student>,
+        /// The fields the refused change sets that others changed too.
+        clashes: Vec<srs_domain::StudentField>,
+    },
     /// 405: the route exists but not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -89,7 +94,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::VersionConflict { current } => ApiError::VersionConflict(current),
+            StoreError::VersionConflict { current, clashes } => {
+                ApiError::VersionConflict { current, clashes }
+            }
             StoreError::Duplicate { kind, existing } => ApiError::Duplicate { kind, existing },
             StoreError::Invalid(v) => ApiError::Validation(v),
             StoreError::Conflict(m) => ApiError::Conflict(m),
@@ -137,6 +144,9 @@ pub struct Problem {
     /// The record as it is now, after a version conflict.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current: Option<Student>,
+    /// After a version conflict: the fields both sides changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clashes: Option<Vec<String>>,
 }
 
 impl Problem {
@@ -151,6 +161,7 @@ impl Problem {
             duplicate_of: None,
             confirmable: None,
             current: None,
+            clashes: None,
         }
     }
 }
@@ -202,17 +213,20 @@ impl ApiError {
                 "Not found",
                 "no such record",
             ),
-            ApiError::VersionConflict(current) => {
+            ApiError::VersionConflict { current, clashes } => {
+                let names: Vec<&str> = clashes.iter().map(|f| f.name()).collect();
                 let mut p = Problem::new(
                     S::CONFLICT,
                     "/problems/version-conflict",
                     "Version conflict",
                     format!(
-                        "the record was changed by someone else and is now at version {}; nothing was overwritten",
-                        current.version
+                        "the record was changed by someone else and is now at version {}; they changed {} too, so nothing was overwritten (fields only you changed would have been applied)",
+                        current.version,
+                        names.join(", ")
                     ),
                 );
                 p.current = Some((**current).clone());
+                p.clashes = Some(names.into_iter().map(str::to_owned).collect());
                 p
             }
             ApiError::Duplicate { kind, existing } => {

@@ -341,7 +341,10 @@ fn accounts_and_tokens_are_managed_from_the_command_line() {
     );
     assert!(ok);
     let (ok, out, _) = run_with_input(&["user", "unlock", "ada", "--database-url", url], "");
-    assert!(ok && out.contains("unlocked ada: 0 failed sign-in(s) forgotten"), "{out}");
+    assert!(
+        ok && out.contains("unlocked ada: 0 failed sign-in(s) forgotten"),
+        "{out}"
+    );
     let (ok, _, _) = run_with_input(&["user", "disable", "ada", "--database-url", url], "");
     assert!(ok);
     let (_, users, _) = run_with_input(&["user", "list", "--database-url", url], "");

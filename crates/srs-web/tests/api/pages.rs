@@ -155,40 +155,118 @@ both_engines!(
 );
 
 both_engines!(
-    edit_with_a_stale_version_shows_the_conflict_and_keeps_input,
+    an_edit_from_an_older_form_keeps_a_colleague_s_change_and_names_real_clashes,
     |app| {
         let s = app.create_student("Original Name", None).await;
         let id = s["id"].as_i64().expect("id");
-        let token = app.csrf_token().await;
+        let today = chrono::Utc::now().date_naive().to_string();
+        // The form as loaded at version 1: every field, and the same values
+        // again as orig_* (what the page's hidden inputs carry).
+        let edit = app
+            .get(&format!("/students/{id}/edit"))
+            .await
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            edit.contains("name=\"orig_status\" value=\"active\""),
+            "{edit}"
+        );
+        let loaded = [
+            ("full_name", "Original Name"),
+            ("email", ""),
+            ("phone", ""),
+            ("address", ""),
+            ("date_of_birth", "2000-03-15"),
+            ("department", "Computer Science"),
+            ("status", "active"),
+            ("enrolled_on", today.as_str()),
+        ];
+        let form = |version: &str, orig: &[(&str, &str)], changes: &[(&str, &str)]| {
+            let mut f: Vec<(String, String)> = vec![("version".into(), version.into())];
+            for (name, value) in loaded {
+                let value = changes
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(value, |(_, v)| *v);
+                f.push((name.into(), value.into()));
+            }
+            for (name, value) in orig {
+                f.push((format!("orig_{name}"), (*value).into()));
+            }
+            f
+        };
+        let post = |fields: Vec<(String, String)>| {
+            let app = &app;
+            async move {
+                let mut fields = fields;
+                fields.push(("csrf_token".into(), app.csrf_token().await));
+                app.client
+                    .post(app.url(&format!("/students/{id}/edit")))
+                    .form(&fields)
+                    .send()
+                    .await
+                    .expect("sent")
+            }
+        };
+        // A colleague sets the student On leave.
         let api = app
             .patch_json(
                 &format!("/api/v1/students/{id}"),
-                &serde_json::json!({"version": 1, "status": "graduated"}),
+                &serde_json::json!({"version": 1, "status": "on_leave"}),
             )
             .await;
         assert_eq!(api.status(), 200);
-        let response = app
-            .post_form(
-                &format!("/students/{id}/edit"),
-                &[
-                    ("csrf_token", &token),
-                    ("version", "1"),
-                    ("full_name", "My Edit"),
-                    ("email", ""),
-                    ("date_of_birth", "2000-03-15"),
-                    ("department", "Computer Science"),
-                    ("status", "active"),
-                    ("enrolled_on", &chrono::Utc::now().date_naive().to_string()),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 409);
-        let html = response.text().await.expect("html");
-        assert!(html.contains("changed by someone else"));
-        assert!(html.contains("value=\"My Edit\""), "user input kept");
+        // The older form changes the name only: saved, the status stays.
+        let saved = post(form("1", &loaded, &[("full_name", "My Edit")])).await;
+        assert_eq!(saved.status(), 303);
+        let now: Value = app
+            .get(&format!("/api/v1/students/{id}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(now["full_name"], "My Edit");
+        assert_eq!(now["status"], "on_leave", "the colleague's change stays");
+        let history = app
+            .get(&format!("/students/{id}"))
+            .await
+            .text()
+            .await
+            .expect("html");
         assert!(
-            html.contains("<dt class=\"col-sm-4\">Status</dt><dd class=\"col-sm-8 note-body\" dir=\"auto\">Graduated</dd>"),
-            "the saved values, every field: {html}"
+            !history.contains("On leave → Active"),
+            "nobody set the status back: {history}"
+        );
+
+        // The same old form changing the status too: a real clash, named
+        // alone, with the user's value kept.
+        let clash = post(form(
+            "1",
+            &loaded,
+            &[("full_name", "My Edit"), ("status", "graduated")],
+        ))
+        .await;
+        assert_eq!(clash.status(), 409);
+        let html = clash.text().await.expect("html");
+        assert!(html.contains("id=\"conflict-clashes\""), "{html}");
+        assert!(
+            html.contains("<th scope=\"row\">Status</th><td class=\"note-body\" dir=\"auto\">On leave</td><td class=\"note-body\" dir=\"auto\">Graduated</td>"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("<th scope=\"row\">Full name</th>")
+                && !html.contains("<th scope=\"row\">Name</th>"),
+            "not a clash: {html}"
+        );
+        assert!(html.contains("name=\"version\" value=\"3\""), "{html}");
+        assert!(
+            html.contains("name=\"orig_status\" value=\"on_leave\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("value=\"graduated\" selected"),
+            "yours kept: {html}"
         );
         let now: Value = app
             .get(&format!("/api/v1/students/{id}"))
@@ -196,8 +274,88 @@ both_engines!(
             .json()
             .await
             .expect("json");
-        assert_eq!(now["full_name"], "Original Name");
+        assert_eq!(now["status"], "on_leave", "nothing written on a clash");
+        // Saving again applies the user's value, knowingly.
+        let mut current = loaded;
+        current[0] = ("full_name", "My Edit");
+        current[6] = ("status", "on_leave");
+        let again = post(form(
+            "3",
+            &current,
+            &[("full_name", "My Edit"), ("status", "graduated")],
+        ))
+        .await;
+        assert_eq!(again.status(), 303);
+        let now: Value = app
+            .get(&format!("/api/v1/students/{id}"))
+            .await
+            .json()
+            .await
+            .expect("json");
         assert_eq!(now["status"], "graduated");
+        assert_eq!(now["full_name"], "My Edit");
+    }
+);
+
+both_engines!(
+    editing_a_record_deleted_meanwhile_keeps_the_typing_and_offers_restore,
+    |app| {
+        let s = app.create_student("Soon Gone", None).await;
+        let id = s["id"].as_i64().expect("id");
+        let today = chrono::Utc::now().date_naive().to_string();
+        let fields = |restore: bool| {
+            let mut f = vec![
+                ("version", "1".to_owned()),
+                ("full_name", "Typed Name".to_owned()),
+                ("orig_full_name", "Soon Gone".to_owned()),
+                ("date_of_birth", "2000-03-15".to_owned()),
+                ("orig_date_of_birth", "2000-03-15".to_owned()),
+                ("department", "Computer Science".to_owned()),
+                ("orig_department", "Computer Science".to_owned()),
+                ("status", "active".to_owned()),
+                ("orig_status", "active".to_owned()),
+                ("enrolled_on", today.clone()),
+                ("orig_enrolled_on", today.clone()),
+            ];
+            if restore {
+                f.push(("restore_first", "true".to_owned()));
+            }
+            f
+        };
+        assert_eq!(
+            app.delete(&format!("/api/v1/students/{id}")).await.status(),
+            204
+        );
+        let post = |restore: bool| {
+            let app = &app;
+            let mut form = fields(restore);
+            async move {
+                form.push(("csrf_token", app.csrf_token().await));
+                app.client
+                    .post(app.url(&format!("/students/{id}/edit")))
+                    .form(&form)
+                    .send()
+                    .await
+                    .expect("sent")
+            }
+        };
+        let refused = post(false).await;
+        assert_eq!(refused.status(), 409);
+        let html = refused.text().await.expect("html");
+        assert!(html.contains("id=\"deleted-warning\""), "{html}");
+        assert!(html.contains("deleted this record"), "{html}");
+        assert!(html.contains("value=\"Typed Name\""), "typing kept: {html}");
+        assert!(html.contains("id=\"restore-and-save\""), "{html}");
+        assert!(!html.contains("404"), "{html}");
+        let saved = post(true).await;
+        assert_eq!(saved.status(), 303);
+        let now: Value = app
+            .get(&format!("/api/v1/students/{id}"))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(now["full_name"], "Typed Name", "restored, then saved");
     }
 );
 

@@ -188,7 +188,7 @@ both_engines!(
 );
 
 both_engines!(
-    update_with_a_stale_version_gets_409_and_overwrites_nothing,
+    an_edit_from_an_old_version_merges_or_names_its_clashes,
     |app| {
         let s = app
             .create_student("Alan Turing", Some("alan@example.edu"))
@@ -208,19 +208,45 @@ both_engines!(
             updated.get("email").is_none_or(Value::is_null),
             "email cleared: {updated}"
         );
+        // From version 1, changing the status someone else changed since:
+        // a real clash, named; nothing is written.
         let stale = app
-            .patch_json(&path, &json!({"version": 1, "full_name": "Someone Else"}))
+            .patch_json(
+                &path,
+                &json!({"version": 1, "status": "graduated", "full_name": "Someone Else"}),
+            )
             .await;
         let problem = expect_problem(stale, 409, "stale version").await;
         assert_eq!(problem["current"]["version"], 2);
+        assert_eq!(problem["clashes"], json!(["status"]), "{problem}");
         let now: Value = app.get(&path).await.json().await.expect("json");
         assert_eq!(now["full_name"], "Alan Turing", "nothing was overwritten");
+        // From version 1, changing only fields nobody else changed: merged,
+        // and the colleague's status and cleared email stay.
+        let merged = app
+            .patch_json(&path, &json!({"version": 1, "full_name": "Alan M. Turing"}))
+            .await;
+        assert_eq!(merged.status(), 200);
+        let merged: Value = merged.json().await.expect("json");
+        assert_eq!(merged["version"], 3);
+        assert_eq!(merged["full_name"], "Alan M. Turing");
+        assert_eq!(merged["status"], "on_leave", "the colleague's change stays");
+        assert!(merged.get("email").is_none_or(Value::is_null), "{merged}");
+        // Setting a field to what the colleague set is no clash either.
+        let same = app
+            .patch_json(&path, &json!({"version": 1, "status": "on_leave"}))
+            .await;
+        assert_eq!(same.status(), 200);
         let bad = app
-            .patch_json(&path, &json!({"version": 2, "date_of_birth": "2030-01-01"}))
+            .patch_json(&path, &json!({"version": 3, "date_of_birth": "2030-01-01"}))
             .await;
         expect_problem(bad, 422, "bad patch").await;
+        let future = app
+            .patch_json(&path, &json!({"version": 99, "full_name": "Ahead Of Time"}))
+            .await;
+        expect_problem(future, 409, "a version from the future").await;
         let renumber = app
-            .patch_json(&path, &json!({"version": 2, "student_number": "X-1"}))
+            .patch_json(&path, &json!({"version": 3, "student_number": "X-1"}))
             .await;
         expect_problem(renumber, 422, "numbers never change").await;
         let missing_version = app.patch_json(&path, &json!({"status": "active"})).await;

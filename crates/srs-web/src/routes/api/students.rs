@@ -218,7 +218,7 @@ impl utoipa::PartialSchema for UpdateStudentRequest {
                 ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .description(Some(
-                        "The version last read; a stale one gets 409 and changes nothing.",
+                        "The version last read. From an older version the change is merged: it applies when nobody changed the same fields since, else 409 names them in `clashes` and changes nothing.",
                     )),
             )
             .required("version");
@@ -458,7 +458,7 @@ pub async fn get_student(
 #[utoipa::path(patch, path = "/api/v1/students/{id}", request_body = UpdateStudentRequest, tag = "students",
     params(("id" = i64, Path)),
     responses((status = 200, body = Student), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "Stale version; nothing was overwritten"),
+        (status = 409, body = Problem, description = "Someone changed the same fields since this version (named in `clashes`); nothing was overwritten"),
         (status = 422, body = Problem)))]
 pub async fn update_student(
     Registrar(auth): Registrar,
@@ -483,10 +483,9 @@ pub async fn update_student(
         }
     };
     let raw = raw_student(&body.value, &["version"], true)?;
+    // A stale version is merged by the store: refused only where others
+    // changed a field this patch changes too.
     let current = state.store.get_student(id).await?;
-    if version != current.version {
-        return Err(ApiError::VersionConflict(Box::new(current)));
-    }
     let patch = StudentPatch::parse(&raw, version, &current, state.today())?;
     Ok(Json(
         state

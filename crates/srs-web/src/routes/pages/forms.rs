@@ -35,6 +35,9 @@ pub struct FormView {
     values: BTreeMap<&'static str, String>,
     /// Field errors, shown beside their fields.
     pub errors: ValidationErrors,
+    /// The record's fields as the form was loaded (hidden `orig_*` inputs):
+    /// what the user left alone is not sent as a change.
+    pub orig: BTreeMap<&'static str, String>,
 }
 
 /// One line of a form's error summary: links to its field.

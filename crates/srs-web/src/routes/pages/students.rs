@@ -368,21 +368,37 @@ struct FormPage {
     departments: Vec<String>,
     statuses: [Status; 4],
     duplicate: Option<DuplicateView>,
-    conflict: Option<Student>,
+    conflict: Option<Conflict>,
+    /// Deleted while the user edited: by whom and when.
+    deleted: Option<Deleted>,
     fields: Vec<FormField>,
 }
 
+/// Who deleted the record being edited, and when.
+struct Deleted {
+    by: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An edit that met a newer version changing the same fields.
+struct Conflict {
+    /// The record as saved now.
+    saved: Student,
+    /// The fields both changed, with the saved value and the user's.
+    clashes: Vec<(StudentField, String, String)>,
+}
+
 impl FormPage {
-    /// The record as saved by someone else, field by field, when the edit
-    /// met a newer version.
-    fn conflict_rows(&self) -> Vec<(&'static str, String)> {
-        let Some(saved) = &self.conflict else {
+    /// The clashing fields (label, saved value, yours), when the edit met
+    /// a newer version that changed them too.
+    fn conflict_rows(&self) -> Vec<(&'static str, String, String)> {
+        let Some(conflict) = &self.conflict else {
             return Vec::new();
         };
-        StudentField::ALL
-            .into_iter()
-            .filter(|f| *f != StudentField::StudentNumber)
-            .map(|f| (f.label(), saved.shown(f)))
+        conflict
+            .clashes
+            .iter()
+            .map(|(f, saved, yours)| (f.label(), saved.clone(), yours.clone()))
             .collect()
     }
 
@@ -423,6 +439,8 @@ struct StudentInput {
     view: FormView,
     version: Option<String>,
     confirm_duplicate: bool,
+    /// Restore the record first (it was deleted while being edited).
+    restore_first: bool,
 }
 
 impl<'de> Deserialize<'de> for StudentInput {
@@ -434,10 +452,14 @@ impl<'de> Deserialize<'de> for StudentInput {
             if let Some(field) = StudentField::named(key) {
                 input.raw.set(field, value.clone());
                 input.view.set(field.name(), value.clone());
+            } else if let Some(field) = key.strip_prefix("orig_").and_then(StudentField::named) {
+                input.view.orig.insert(field.name(), value.clone());
             } else if key == "version" {
                 input.version = Some(value.clone());
             } else if key == "confirm_duplicate" {
                 input.confirm_duplicate = value == "true";
+            } else if key == "restore_first" {
+                input.restore_first = value == "true";
             } else {
                 for (row, names) in CONTACT_INPUTS.iter().enumerate() {
                     if let Some(part) = names.iter().position(|n| n == key) {
@@ -461,6 +483,7 @@ fn view_of(s: &Student) -> FormView {
     let mut form = FormView::default();
     for field in StudentField::ALL {
         form.set(field.name(), s.text(field));
+        form.orig.insert(field.name(), s.text(field));
     }
     for (contact, names) in s.emergency_contacts.list().iter().zip(CONTACT_INPUTS) {
         form.set(names[0], contact.name.to_string());
@@ -569,6 +592,7 @@ async fn form_page(
         statuses: Status::ALL,
         duplicate: None,
         conflict: None,
+        deleted: None,
     };
     Ok((status, render(&page)).into_response())
 }
@@ -667,6 +691,7 @@ async fn duplicate_page(
             confirmable,
         }),
         conflict: None,
+        deleted: None,
         fields: form_fields(false),
     };
     Ok((StatusCode::CONFLICT, render(&page)).into_response())
@@ -775,13 +800,33 @@ async fn edit_form(
     form_page(&state, ctx, Some(s), version, form, StatusCode::OK).await
 }
 
+/// The form again after an edit met a newer version changing the same
+/// fields: the saved record, with the user's changes (`changed`) kept on
+/// top and the clashes named; saving it again applies the user's values.
 async fn conflict_page(
     state: &AppState,
     ctx: PageCtx,
     current: Student,
-    view: FormView,
+    clashes: Vec<StudentField>,
+    typed: FormView,
+    changed: &RawStudent,
+    patch: &StudentPatch,
 ) -> PageResult {
     let keep = current.department.to_string();
+    let mut view = view_of(&current);
+    for (field, value) in changed.fields() {
+        view.set(field.name(), value.to_owned());
+    }
+    if changed.get(StudentField::EmergencyContacts).is_some() {
+        for name in CONTACT_INPUTS.iter().flatten() {
+            view.set(name, typed.value(name).to_owned());
+        }
+    }
+    let mine = patch.applied_to(&current);
+    let clashes = clashes
+        .into_iter()
+        .map(|f| (f, current.shown(f), mine.shown(f)))
+        .collect();
     let page = FormPage {
         ctx,
         action: format!("/students/{}/edit", current.id),
@@ -791,10 +836,84 @@ async fn conflict_page(
         departments: department_choices(state, Some(&keep)).await?,
         statuses: Status::ALL,
         duplicate: None,
-        conflict: Some(current),
+        conflict: Some(Conflict {
+            saved: current,
+            clashes,
+        }),
+        deleted: None,
         fields: form_fields(true),
     };
     Ok((StatusCode::CONFLICT, render(&page)).into_response())
+}
+
+/// The form again, as typed, for a record deleted while it was edited.
+async fn deleted_page(
+    state: &AppState,
+    ctx: PageCtx,
+    gone: Student,
+    typed: FormView,
+    version: i64,
+) -> PageResult {
+    let deletion = state
+        .store
+        .audit_entries(
+            &srs_store::AuditFilter {
+                action: Some("student.delete".into()),
+                entity: Some("student".into()),
+                entity_id: Some(gone.id.get()),
+                ..srs_store::AuditFilter::default()
+            },
+            srs_store::PageRequest {
+                page: 1,
+                per_page: 1,
+            },
+        )
+        .await?
+        .items
+        .into_iter()
+        .next();
+    let keep = gone.department.to_string();
+    let page = FormPage {
+        ctx,
+        action: format!("/students/{}/edit", gone.id),
+        version,
+        student: Some(gone.clone()),
+        form: typed,
+        departments: department_choices(state, Some(&keep)).await?,
+        statuses: Status::ALL,
+        duplicate: None,
+        conflict: None,
+        deleted: Some(match deletion {
+            Some(entry) => Deleted {
+                by: entry.actor,
+                at: entry.at,
+            },
+            None => Deleted {
+                by: "someone".into(),
+                at: gone.updated_at,
+            },
+        }),
+        fields: form_fields(true),
+    };
+    Ok((StatusCode::CONFLICT, render(&page)).into_response())
+}
+
+/// Leaves out of `raw` the fields the form sent back as they were loaded:
+/// an edit changes only what its user changed.
+fn only_changed(
+    raw: &RawStudent,
+    orig: &std::collections::BTreeMap<&'static str, String>,
+) -> RawStudent {
+    let mut changed = raw.clone();
+    for (field, value) in raw.fields() {
+        if orig
+            .get(field.name())
+            .is_some_and(|was| was.trim() == value.trim())
+        {
+            changed.remove(field);
+        }
+    }
+    changed
 }
 
 async fn update(
@@ -804,7 +923,24 @@ async fn update(
     PageId(id): PageId<StudentId>,
     CsrfForm(input): CsrfForm<StudentInput>,
 ) -> PageResult {
-    let current = load(&state, id).await?;
+    let current = match state.store.get_student(id).await {
+        Ok(s) => s,
+        // Deleted while this form was open: say by whom and keep what was
+        // typed; "Restore and save" restores it, then saves the changes.
+        Err(StoreError::NotFound) => {
+            let gone = state.store.get_student_any(id).await?;
+            if !input.restore_first {
+                let version = input
+                    .version
+                    .as_deref()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(gone.version);
+                return deleted_page(&state, ctx, gone, input.view, version).await;
+            }
+            state.store.restore_student(id, &auth.actor).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut view = input.view;
     let Some(version) = input.version.as_deref().and_then(|v| v.parse::<i64>().ok()) else {
         return Err(PageError::new(
@@ -812,10 +948,8 @@ async fn update(
             "The form lacks the record's version; reload the page.",
         ));
     };
-    if version != current.version {
-        return conflict_page(&state, ctx, current, view).await;
-    }
-    let patch = match StudentPatch::parse(&input.raw, version, &current, state.today()) {
+    let changed = only_changed(&input.raw, &view.orig);
+    let patch = match StudentPatch::parse(&changed, version, &current, state.today()) {
         Ok(p) => p,
         Err(errors) => {
             view.errors = errors;
@@ -835,12 +969,19 @@ async fn update(
         .update_student(&current, &patch, &auth.actor)
         .await
     {
+        Ok(s) if version < current.version => Ok(redirect_with_flash(
+            &format!("/students/{}", s.id),
+            Flash::success(format!(
+                "Changes to {} saved; someone else's changes to other fields meanwhile are kept.",
+                s.student_number
+            )),
+        )),
         Ok(s) => Ok(redirect_with_flash(
             &format!("/students/{}", s.id),
             Flash::success(format!("Changes to {} saved.", s.student_number)),
         )),
-        Err(StoreError::VersionConflict { current }) => {
-            conflict_page(&state, ctx, *current, view).await
+        Err(StoreError::VersionConflict { current, clashes }) => {
+            conflict_page(&state, ctx, *current, clashes, view, &changed, &patch).await
         }
         Err(StoreError::Invalid(errors)) => {
             view.errors = errors;
