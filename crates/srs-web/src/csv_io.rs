@@ -126,6 +126,52 @@ impl<'a> LineCounter<'a> {
     }
 }
 
+/// The rows of `data` that have problems, as a CSV to fix and import
+/// again: the file's own header and values, with a `problems` column
+/// naming each row's problems (its line in the uploaded file first).
+/// None when the header itself is at fault (nothing to hand back).
+pub(crate) fn rejected_rows(data: &[u8], errors: &[RowError]) -> Option<Bytes> {
+    let mut problems: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+    for e in errors {
+        problems
+            .entry(e.line)
+            .or_default()
+            .push(format!("{}: {}", e.field, e.message));
+    }
+    if problems.contains_key(&1) {
+        return None;
+    }
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data);
+    let mut lines = LineCounter::new(data);
+    let mut out = Vec::new();
+    let text = |r: &csv::ByteRecord| -> Vec<String> {
+        r.iter()
+            .map(|f| neutralise(&String::from_utf8_lossy(f)))
+            .collect()
+    };
+    let mut records = reader.byte_records();
+    let mut header = text(&records.next()?.ok()?);
+    header.push("problems".into());
+    out.extend_from_slice(&write_record(&header));
+    for record in records {
+        let Ok(record) = record else {
+            // The rest cannot be read as CSV: the report names the line.
+            break;
+        };
+        let line = record.position().map_or(0, |p| lines.record_line(p.byte()));
+        if let Some(found) = problems.get(&line) {
+            let mut row = text(&record);
+            row.push(format!("line {line}: {}", found.join("; ")));
+            out.extend_from_slice(&write_record(&row));
+        }
+    }
+    Some(Bytes::from(out))
+}
+
 /// Whether a value holds a line break (its quotes ran on over lines).
 fn spans_lines(field: &str) -> bool {
     field.contains(['\n', '\r'])
@@ -516,5 +562,32 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(broken, spanning, "{:?}", text);
         }
+    }
+
+    #[test]
+    fn rejected_rows_come_back_as_written_with_their_problems() {
+        let file = "full_name,date_of_birth,department\r\nGood Row,2001-01-01,Arts\r\n\"Bad,\r\nRow\",2001-01-01,Arts\r\nYoung One,2020-01-01,=Arts\r\n";
+        let (_, errors) = parse_import(file.as_bytes(), today());
+        assert!(!errors.is_empty());
+        let csv = rejected_rows(file.as_bytes(), &errors).expect("a report");
+        let text = String::from_utf8(csv.to_vec()).expect("utf-8");
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().expect("header").clone();
+        assert_eq!(headers.get(3), Some("problems"));
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert!(rows.iter().all(|r| r.get(0) != Some("Good Row")), "{text}");
+        let young = rows
+            .iter()
+            .find(|r| r.get(0) == Some("Young One"))
+            .expect("the young one");
+        assert!(
+            young.get(3).is_some_and(|p| p.starts_with("line 5: ")),
+            "{text}"
+        );
+        // A formula-looking cell is neutralised for spreadsheets.
+        assert_eq!(young.get(2), Some("'=Arts"));
+        // A header at fault gives no report.
+        let (_, errors) = parse_import(b"nonsense\nx\n", today());
+        assert!(rejected_rows(b"nonsense\nx\n", &errors).is_none());
     }
 }

@@ -394,6 +394,19 @@ pub fn render<T: Template>(template: &T) -> Response {
 /// Shorthand for page handler results.
 pub type PageResult = Result<Response, PageError>;
 
+/// A count as people read it: 112600 as "112,600".
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// How much of a moment a page shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shown {
@@ -453,5 +466,14 @@ mod sentence_tests {
         );
         assert_eq!(sentence("émile?"), "Émile?");
         assert_eq!(sentence("  "), "");
+    }
+
+    #[test]
+    fn counts_get_thousands_separators() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1_000), "1,000");
+        assert_eq!(super::thousands(112_600), "112,600");
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
     }
 }

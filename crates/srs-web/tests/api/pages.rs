@@ -752,6 +752,87 @@ both_engines!(the_import_page_can_import_only_the_good_rows, |app| {
     assert_eq!(list["total"], 1);
 });
 
+#[tokio::test]
+async fn a_file_with_thousands_of_bad_rows_gets_a_short_report_and_a_csv_to_fix() {
+    let app = crate::helpers::spawn_app_configured(crate::helpers::Engine::Sqlite, |s| {
+        s.max_import_bytes = 4 * 1024 * 1024;
+    })
+    .await;
+    // 3,000 rows: every third too young, every fifth in no department (a
+    // row too young is reported for that alone).
+    let mut csv = String::from("full_name,date_of_birth,department\n");
+    for n in 0..3_000u32 {
+        let born = if n % 3 == 0 {
+            "2020-01-01"
+        } else {
+            "2001-01-01"
+        };
+        let department = if n % 5 == 0 { "Nowhere" } else { "Arts" };
+        let letters: String = n
+            .to_string()
+            .chars()
+            .map(|d| char::from(b'a' + d.to_digit(10).unwrap_or(0) as u8))
+            .collect();
+        csv.push_str(&format!("Student {letters},{born},{department}\n"));
+    }
+    let r = app.upload_csv(&csv, &["dry_run"]).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.expect("html");
+    assert!(html.len() < 200_000, "a short page: {} bytes", html.len());
+    assert_eq!(
+        html.matches("<tr><td>").count(),
+        100,
+        "the first 100 listed"
+    );
+    assert!(html.contains("id=\"problems-by-column\""), "{html}");
+    assert!(html.contains("<code>date_of_birth</code> 1,000"), "{html}");
+    assert!(html.contains("<code>department</code> 400"), "{html}");
+    assert!(html.contains("1,300 more"), "{html}");
+    assert!(html.contains("Import only adds new students"));
+
+    // The rows with problems, whole, as a CSV with a problems column.
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", app.csrf_token().await)
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.into_bytes())
+                .file_name("students.csv")
+                .mime_str("text/csv")
+                .expect("mime"),
+        );
+    let download = app
+        .client
+        .post(app.url("/import/rows-with-problems.csv"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(download.status(), 200);
+    assert!(download.headers()["content-disposition"]
+        .to_str()
+        .expect("text")
+        .contains("rows-with-problems.csv"));
+    let body = download.text().await.expect("csv");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(
+        reader.headers().expect("header").iter().collect::<Vec<_>>(),
+        ["full_name", "date_of_birth", "department", "problems"]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    // Rows n % 3 == 0 or n % 5 == 0: 1,000 + 600 - 200.
+    assert_eq!(rows.len(), 1_400);
+    assert!(rows[0]
+        .get(3)
+        .is_some_and(|p| p.starts_with("line 2: date_of_birth:")));
+    let list: serde_json::Value = app
+        .get("/api/v1/students")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["total"], 0, "a check imports nothing");
+}
+
 both_engines!(form_errors_read_as_sentences, |app| {
     let token = app.csrf_token().await;
     let response = app

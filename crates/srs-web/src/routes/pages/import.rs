@@ -15,13 +15,23 @@ use srs_store::{ImportOptions, RowError, RowRemedy};
 
 /// Import page routes.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new().route(
-        "/import",
-        get(form)
-            .post(upload)
-            .layer(DefaultBodyLimit::max(state.settings.max_import_bytes)),
-    )
+    Router::new()
+        .route(
+            "/import",
+            get(form)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(state.settings.max_import_bytes)),
+        )
+        .route(
+            "/import/rows-with-problems.csv",
+            axum::routing::post(rows_with_problems)
+                .layer(DefaultBodyLimit::max(state.settings.max_import_bytes)),
+        )
 }
+
+/// Problems listed on the page; the rest are counted by column and come
+/// whole in the CSV download.
+const SHOWN_PROBLEMS: usize = 100;
 
 #[derive(Template)]
 #[template(path = "import.html")]
@@ -54,8 +64,36 @@ impl ImportPage {
     fn problems(&self) -> String {
         match self.row_errors.len() {
             1 => "1 problem".to_owned(),
-            n => format!("{n} problems"),
+            n => format!("{} problems", crate::page::thousands(n as u64)),
         }
+    }
+
+    /// The problems listed on the page: the first ones.
+    fn shown(&self) -> &[RowError] {
+        &self.row_errors[..self.row_errors.len().min(SHOWN_PROBLEMS)]
+    }
+
+    /// How many problems are not listed.
+    fn not_shown(&self) -> String {
+        crate::page::thousands(self.row_errors.len().saturating_sub(SHOWN_PROBLEMS) as u64)
+    }
+
+    /// Problems counted by column, most first, when there are more than
+    /// the page lists.
+    fn by_column(&self) -> Vec<(String, String)> {
+        if self.row_errors.len() <= SHOWN_PROBLEMS {
+            return Vec::new();
+        }
+        let mut counts: std::collections::BTreeMap<&str, u64> = Default::default();
+        for e in &self.row_errors {
+            *counts.entry(e.field.as_str()).or_default() += 1;
+        }
+        let mut counts: Vec<(&str, u64)> = counts.into_iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        counts
+            .into_iter()
+            .map(|(field, n)| (field.to_owned(), crate::page::thousands(n)))
+            .collect()
     }
 }
 
@@ -82,79 +120,96 @@ async fn form(_: Registrar, ctx: PageCtx) -> PageResult {
     }))
 }
 
-async fn upload(
-    Registrar(auth): Registrar,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    mut multipart: Multipart,
-) -> PageResult {
-    let mut token = String::new();
-    let mut file: Option<Vec<u8>> = None;
-    let mut options = ImportOptions::default();
-    let mut skip_invalid = false;
-    let page = |ctx: PageCtx,
-                status: StatusCode,
-                summary: Option<ImportSummary>,
-                row_errors: Vec<RowError>,
-                error: Option<String>,
-                options: ImportOptions,
-                skip_invalid: bool| {
-        (
-            status,
-            render(&ImportPage {
-                ctx,
-                summary,
-                row_errors: row_errors.into_iter().map(with_page_remedy).collect(),
-                error,
-                options,
-                skip_invalid,
-                fields: &srs_domain::StudentField::ALL,
-            }),
-        )
-            .into_response()
-    };
+/// What the import form sends.
+#[derive(Default)]
+struct Upload {
+    token: String,
+    file: Option<Vec<u8>>,
+    options: ImportOptions,
+    skip_invalid: bool,
+}
+
+/// Reads the import form; an unreadable upload is an error message.
+async fn read_upload(mut multipart: Multipart) -> Result<Upload, (StatusCode, String, Upload)> {
+    let mut upload = Upload::default();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                let status = e.status();
-                return Ok(page(
-                    ctx,
-                    status,
-                    None,
-                    Vec::new(),
-                    Some(format!("The upload could not be read: {}", e.body_text())),
-                    options,
-                    skip_invalid,
-                ));
+                let message = format!("The upload could not be read: {}", e.body_text());
+                return Err((e.status(), message, upload));
             }
         };
         let name = field.name().unwrap_or_default().to_owned();
         let data = match field.bytes().await {
             Ok(d) => d,
             Err(e) => {
-                let status = e.status();
-                return Ok(page(
-                    ctx,
-                    status,
-                    None,
-                    Vec::new(),
-                    Some(format!("The upload could not be read: {}", e.body_text())),
-                    options,
-                    skip_invalid,
-                ));
+                let message = format!("The upload could not be read: {}", e.body_text());
+                return Err((e.status(), message, upload));
             }
         };
         match name.as_str() {
-            "csrf_token" => token = String::from_utf8_lossy(&data).into_owned(),
-            "file" => file = Some(data.to_vec()),
-            "dry_run" => options.dry_run = data.as_ref() == b"true",
-            "allow_duplicates" => options.allow_duplicates = data.as_ref() == b"true",
-            "skip_invalid" => skip_invalid = data.as_ref() == b"true",
+            "csrf_token" => upload.token = String::from_utf8_lossy(&data).into_owned(),
+            "file" => upload.file = Some(data.to_vec()),
+            "dry_run" => upload.options.dry_run = data.as_ref() == b"true",
+            "allow_duplicates" => upload.options.allow_duplicates = data.as_ref() == b"true",
+            "skip_invalid" => upload.skip_invalid = data.as_ref() == b"true",
             _ => {}
         }
     }
+    Ok(upload)
+}
+
+fn page(
+    ctx: PageCtx,
+    status: StatusCode,
+    summary: Option<ImportSummary>,
+    row_errors: Vec<RowError>,
+    error: Option<String>,
+    options: ImportOptions,
+    skip_invalid: bool,
+) -> axum::response::Response {
+    (
+        status,
+        render(&ImportPage {
+            ctx,
+            summary,
+            row_errors: row_errors.into_iter().map(with_page_remedy).collect(),
+            error,
+            options,
+            skip_invalid,
+            fields: &srs_domain::StudentField::ALL,
+        }),
+    )
+        .into_response()
+}
+
+async fn upload(
+    Registrar(auth): Registrar,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    multipart: Multipart,
+) -> PageResult {
+    let Upload {
+        token,
+        file,
+        options,
+        skip_invalid,
+    } = match read_upload(multipart).await {
+        Ok(u) => u,
+        Err((status, message, u)) => {
+            return Ok(page(
+                ctx,
+                status,
+                None,
+                Vec::new(),
+                Some(message),
+                u.options,
+                u.skip_invalid,
+            ))
+        }
+    };
     ctx.check_csrf(&token)?;
     let Some(file) = file.filter(|f| !f.is_empty()) else {
         return Ok(page(
@@ -191,5 +246,74 @@ async fn upload(
             skip_invalid,
         )),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks the file (imports nothing) and answers its rows with problems
+/// as a CSV, each with a `problems` column, ready to fix in a spreadsheet
+/// and import again.
+async fn rows_with_problems(
+    Registrar(auth): Registrar,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    multipart: Multipart,
+) -> PageResult {
+    let upload = match read_upload(multipart).await {
+        Ok(u) => u,
+        Err((status, message, u)) => {
+            return Ok(page(
+                ctx,
+                status,
+                None,
+                Vec::new(),
+                Some(message),
+                u.options,
+                u.skip_invalid,
+            ))
+        }
+    };
+    ctx.check_csrf(&upload.token)?;
+    let Some(file) = upload.file.filter(|f| !f.is_empty()) else {
+        return Ok(page(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Vec::new(),
+            Some("Choose a CSV file to upload.".into()),
+            upload.options,
+            upload.skip_invalid,
+        ));
+    };
+    let check = ImportOptions {
+        dry_run: true,
+        ..upload.options
+    };
+    let errors = match run_import(&state, &file, check, true, &auth.actor).await {
+        Ok(summary) => summary.skipped,
+        Err(ApiError::ImportRejected(rows)) => rows,
+        Err(e) => return Err(e.into()),
+    };
+    match crate::csv_io::rejected_rows(&file, &errors) {
+        Some(csv) => Ok((
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"rows-with-problems.csv\"",
+                ),
+            ],
+            csv,
+        )
+            .into_response()),
+        // The header is at fault: the page says how.
+        None => Ok(page(
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            errors,
+            None,
+            upload.options,
+            upload.skip_invalid,
+        )),
     }
 }
