@@ -26,11 +26,72 @@ fn parse_iso(raw: &str, what: &str) -> Result<NaiveDate, ParseError> {
         return Err(ParseError::new(format!("{what} is required")));
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        ParseError::new(format!(
-            "{what} must be a date written YYYY-MM-DD (got '{}')",
-            s.chars().take(40).collect::<String>().escape_default()
-        ))
+        let shown = s
+            .chars()
+            .take(40)
+            .collect::<String>()
+            .escape_default()
+            .to_string();
+        match well_formed_but_impossible(s) {
+            Some((year, month)) if (1..=12).contains(&month) => ParseError::new(format!(
+                "{what} {shown} does not exist: {} {year} has {} days",
+                MONTHS[month as usize - 1],
+                days_in_month(year, month)
+            )),
+            Some((_, month)) => ParseError::new(format!(
+                "{what} {shown} does not exist: there is no month {month}"
+            )),
+            None => ParseError::new(format!(
+                "{what} must be a date written YYYY-MM-DD (got '{shown}')"
+            )),
+        }
     })
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// The year and month of text in the form `YYYY-MM-DD` (four, two and
+/// two digits), whatever the values.
+fn well_formed_but_impossible(s: &str) -> Option<(i32, u32)> {
+    let shape = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return None;
+    }
+    Some((s.get(0..4)?.parse().ok()?, s.get(5..7)?.parse().ok()?))
+}
+
+/// How many days `month` of `year` has.
+fn days_in_month(year: i32, month: u32) -> u32 {
+    let first = NaiveDate::from_ymd_opt(year, month, 1);
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    match (first, next) {
+        (Some(a), Some(b)) => u32::try_from((b - a).num_days()).unwrap_or(31),
+        _ => 31,
+    }
 }
 
 /// A date of birth that made the student 16 to 100 years old on the day the
@@ -188,5 +249,23 @@ mod tests {
             let accepted = DateOfBirth::new(born, today).is_ok();
             prop_assert_eq!(accepted, (MIN_AGE..=MAX_AGE).contains(&age));
         }
+    }
+
+    #[test]
+    fn an_impossible_date_is_named_as_such() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 5).expect("day");
+        let err = DateOfBirth::parse("2001-02-30", today).expect_err("no such day");
+        assert!(
+            err.0
+                .contains("2001-02-30 does not exist: February 2001 has 28 days"),
+            "{}",
+            err.0
+        );
+        let err = DateOfBirth::parse("2000-02-30", today).expect_err("no such day");
+        assert!(err.0.contains("February 2000 has 29 days"), "{}", err.0);
+        let err = DateOfBirth::parse("2001-13-01", today).expect_err("no such month");
+        assert!(err.0.contains("there is no month 13"), "{}", err.0);
+        let err = DateOfBirth::parse("1.2.2001", today).expect_err("not the format");
+        assert!(err.0.contains("YYYY-MM-DD"), "{}", err.0);
     }
 }

@@ -5,8 +5,10 @@ use serde::Serialize;
 use serde_json::Value;
 use srs_store::AuditEntry;
 
-/// Fields every change touches; listing them would hide the real change.
-const NOISE: [&str; 4] = ["updated_at", "version", "created_at", "id"];
+/// Fields every change touches, or that the action itself names (a
+/// delete or restore sets or clears `deleted_at`); listing them would hide
+/// the real change.
+const NOISE: [&str; 5] = ["updated_at", "version", "created_at", "id", "deleted_at"];
 
 /// One field's change.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -54,8 +56,13 @@ fn parse(json: Option<&str>) -> Option<Value> {
     json.and_then(|s| serde_json::from_str(s).ok())
 }
 
-/// The fields whose values differ between `before` and `after`.
+/// The fields whose values differ between `before` and `after`; none for
+/// a deletion (the record is kept whole to restore; every field going to
+/// nothing would say otherwise).
 pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<FieldChange> {
+    if before.is_some() && after.is_none() {
+        return Vec::new();
+    }
     let empty = serde_json::Map::new();
     let b = before.and_then(Value::as_object).unwrap_or(&empty);
     let a = after.and_then(Value::as_object).unwrap_or(&empty);
@@ -120,6 +127,33 @@ impl HistoryEntry {
     /// What happened, in words ("Student updated").
     pub fn what(&self) -> String {
         action_label(&self.action)
+    }
+
+    /// The record as people name it: a student's number and name, an
+    /// account's or a department's name; the kind and id otherwise.
+    pub fn record_name(&self) -> String {
+        let record = self.after.as_ref().or(self.before.as_ref());
+        let text = |key: &str| {
+            record
+                .and_then(|r| r.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let named = match self.entity.as_str() {
+            "student" => match (text("student_number"), text("full_name")) {
+                (Some(number), Some(name)) => Some(format!("{number} {name}")),
+                (None, Some(name)) => Some(name),
+                _ => None,
+            },
+            "user" => text("username").map(|u| format!("account {u}")),
+            "department" => text("name").map(|d| format!("department {d}")),
+            "token" => text("name").map(|t| format!("token {t}")),
+            _ => None,
+        };
+        named.unwrap_or_else(|| match self.entity_id {
+            Some(id) => format!("{} {id}", self.entity),
+            None => self.entity.clone(),
+        })
     }
 
     /// Whether the entry made a record (its changes are initial values,
@@ -252,5 +286,51 @@ mod tests {
             "Account password reset"
         );
         assert_eq!(field_label("last_used_at"), "Last used at");
+    }
+
+    #[test]
+    fn a_delete_and_a_restore_list_no_field_going_to_nothing() {
+        let record =
+            json!({"full_name": "Ada", "status": "active", "deleted_at": null, "version": 3});
+        assert!(changes(Some(&record), None).is_empty(), "a delete");
+        let deleted = json!({"full_name": "Ada", "status": "active", "deleted_at": "2026-12-05T10:00:00Z", "version": 4});
+        let restored =
+            json!({"full_name": "Ada", "status": "active", "deleted_at": null, "version": 5});
+        assert!(
+            changes(Some(&deleted), Some(&restored)).is_empty(),
+            "a restore"
+        );
+        assert_eq!(action_label("student.delete"), "Student deleted");
+        assert_eq!(action_label("student.restore"), "Student restored");
+    }
+
+    #[test]
+    fn a_record_is_named_by_its_number_and_name() {
+        let entry = |entity: &str, after: Value| HistoryEntry {
+            id: 1,
+            at: chrono::Utc::now(),
+            actor: "admin".into(),
+            action: format!("{entity}.update"),
+            entity: entity.into(),
+            entity_id: Some(52),
+            client_addr: None,
+            request_id: None,
+            changes: Vec::new(),
+            before: None,
+            after: Some(after),
+        };
+        assert_eq!(
+            entry(
+                "student",
+                json!({"student_number": "S2026-000052", "full_name": "Ada King"})
+            )
+            .record_name(),
+            "S2026-000052 Ada King"
+        );
+        assert_eq!(
+            entry("user", json!({"username": "vera"})).record_name(),
+            "account vera"
+        );
+        assert_eq!(entry("student", json!({})).record_name(), "student 52");
     }
 }

@@ -296,9 +296,10 @@ impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
         e.log();
         let problem = e.problem();
+        // The API's details are lower-case clauses; a page shows sentences.
         Self {
             status: e.status(),
-            message: problem.detail,
+            message: sentence(&problem.detail),
         }
     }
 }
@@ -395,9 +396,14 @@ pub fn render<T: Template>(template: &T) -> Response {
 pub type PageResult = Result<Response, PageError>;
 
 /// A count as people read it: 112600 as "112,600".
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+pub fn thousands(n: impl std::fmt::Display) -> String {
+    let text = n.to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let mut out = String::with_capacity(text.len() + digits.len() / 3);
+    out.push_str(sign);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
@@ -475,5 +481,6 @@ mod sentence_tests {
         assert_eq!(super::thousands(1_000), "1,000");
         assert_eq!(super::thousands(112_600), "112,600");
         assert_eq!(super::thousands(1_234_567), "1,234,567");
+        assert_eq!(super::thousands(-56_000i64), "-56,000");
     }
 }
