@@ -193,14 +193,35 @@ impl EmergencyContacts {
         Self::contact(name, relationship, phone)
     }
 
-    /// A contact from its three parts.
+    /// A contact from its three parts; the first problem found.
     pub fn contact(
         name: &str,
         relationship: &str,
         phone: &str,
     ) -> Result<EmergencyContact, String> {
         let name = FullName::parse(name).map_err(|e| format!("name: {e}"))?;
-        let relationship = collapse_spaces(relationship);
+        let relationship = Self::relationship(relationship)?;
+        let phone = Phone::parse(phone).map_err(|e| format!("phone: {e}"))?;
+        Ok(EmergencyContact {
+            name,
+            relationship,
+            phone,
+        })
+    }
+
+    /// Every problem of a contact's three parts at once (name,
+    /// relationship, phone; None where the part is fine), so a form can
+    /// mark only the inputs at fault and name them all together.
+    pub fn part_problems(name: &str, relationship: &str, phone: &str) -> [Option<String>; 3] {
+        [
+            FullName::parse(name).err().map(|e| e.0),
+            Self::relationship(relationship).err(),
+            Phone::parse(phone).err().map(|e| e.0),
+        ]
+    }
+
+    fn relationship(raw: &str) -> Result<String, String> {
+        let relationship = collapse_spaces(raw);
         if relationship.is_empty() {
             return Err("the relationship is empty (mother, guardian, partner…).".into());
         }
@@ -218,12 +239,7 @@ impl EmergencyContacts {
                 "the relationship holds letters, spaces, hyphens and apostrophes only.".into(),
             );
         }
-        let phone = Phone::parse(phone).map_err(|e| format!("phone: {e}"))?;
-        Ok(EmergencyContact {
-            name,
-            relationship,
-            phone,
-        })
+        Ok(relationship)
     }
 
     fn too_many(given: usize) -> ParseError {

@@ -833,6 +833,54 @@ async fn a_file_with_thousands_of_bad_rows_gets_a_short_report_and_a_csv_to_fix(
     assert_eq!(list["total"], 0, "a check imports nothing");
 }
 
+both_engines!(
+    a_bad_contact_marks_only_its_inputs_and_names_every_problem,
+    |app| {
+        let token = app.csrf_token().await;
+        let response = app
+            .post_form(
+                "/students",
+                &[
+                    ("csrf_token", &token),
+                    ("full_name", "Contact Check"),
+                    ("date_of_birth", "2000-03-15"),
+                    ("department", "Computer Science"),
+                    ("status", "active"),
+                    ("emergency_name_1", "Maria Núñez"),
+                    ("emergency_relationship_1", ""),
+                    ("emergency_phone_1", "12"),
+                    ("emergency_name_2", "Ok Person"),
+                    ("emergency_relationship_2", "father"),
+                    ("emergency_phone_2", "020 7946 0958"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 422);
+        let html = response.text().await.expect("html");
+        let marked = |input: &str| {
+            html.split("<input ")
+                .find(|tag| tag.contains(&format!("id=\"{input}\"")))
+                .is_some_and(|tag| tag.contains("is-invalid"))
+        };
+        assert!(marked("emergency_relationship_1"), "{html}");
+        assert!(marked("emergency_phone_1"), "{html}");
+        for fine in [
+            "emergency_name_1",
+            "emergency_name_2",
+            "emergency_relationship_2",
+            "emergency_phone_2",
+            "emergency_name_3",
+        ] {
+            assert!(!marked(fine), "{fine} is fine: {html}");
+        }
+        assert!(
+            html.contains("Contact 1, relationship: The relationship is empty"),
+            "{html}"
+        );
+        assert!(html.contains("Contact 1, phone:"), "both at once: {html}");
+    }
+);
+
 both_engines!(form_errors_read_as_sentences, |app| {
     let token = app.csrf_token().await;
     let response = app

@@ -402,6 +402,57 @@ impl FormPage {
             .collect()
     }
 
+    /// After the contacts were refused: each contact input at fault with
+    /// its problem, every one at once (only those inputs are marked).
+    fn contact_problems(&self) -> Vec<(&'static str, String)> {
+        if self
+            .form
+            .error(StudentField::EmergencyContacts.name())
+            .is_none()
+        {
+            return Vec::new();
+        }
+        let mut found = Vec::new();
+        for (row, names) in CONTACT_INPUTS.iter().enumerate() {
+            let [name, relationship, phone] = names.map(|n| self.form.value(n).trim());
+            if name.is_empty() && relationship.is_empty() && phone.is_empty() {
+                continue;
+            }
+            let problems = EmergencyContacts::part_problems(name, relationship, phone);
+            for ((input, part), problem) in names
+                .iter()
+                .zip(["name", "relationship", "phone"])
+                .zip(problems)
+            {
+                if let Some(problem) = problem {
+                    found.push((
+                        *input,
+                        format!(
+                            "Contact {}, {part}: {}",
+                            row + 1,
+                            crate::page::sentence(&problem)
+                        ),
+                    ));
+                }
+            }
+        }
+        found
+    }
+
+    /// Whether a contact input is at fault (all of them when the problem
+    /// is not one input's, such as too many contacts).
+    fn contact_invalid(&self, input: &str) -> bool {
+        if self
+            .form
+            .error(StudentField::EmergencyContacts.name())
+            .is_none()
+        {
+            return false;
+        }
+        let problems = self.contact_problems();
+        problems.is_empty() || problems.iter().any(|(name, _)| *name == input)
+    }
+
     /// The contact rows' input names with their values, for the template.
     fn contact_rows(&self) -> Vec<[(&'static str, &str); 3]> {
         CONTACT_INPUTS
