@@ -8,6 +8,8 @@ pub enum SortKey {
     Name,
     /// Student number.
     StudentNumber,
+    /// Date of birth (oldest first).
+    DateOfBirth,
     /// E-mail address (those without one first).
     Email,
     /// Department name.
@@ -20,9 +22,10 @@ pub enum SortKey {
 
 impl SortKey {
     /// Every key, in the order the list shows its columns.
-    pub const ALL: [SortKey; 6] = [
+    pub const ALL: [SortKey; 7] = [
         SortKey::StudentNumber,
         SortKey::Name,
+        SortKey::DateOfBirth,
         SortKey::Email,
         SortKey::Department,
         SortKey::Status,
@@ -34,6 +37,7 @@ impl SortKey {
         match self {
             SortKey::Name => "name",
             SortKey::StudentNumber => "student_number",
+            SortKey::DateOfBirth => "date_of_birth",
             SortKey::Email => "email",
             SortKey::Department => "department",
             SortKey::Status => "status",
@@ -45,6 +49,7 @@ impl SortKey {
         match self {
             SortKey::Name => "s.name_key",
             SortKey::StudentNumber => "s.student_number",
+            SortKey::DateOfBirth => "s.date_of_birth",
             SortKey::Email => "s.email",
             SortKey::Department => "department",
             SortKey::Status => "s.status",
@@ -64,11 +69,13 @@ pub struct Sort {
 
 impl Sort {
     /// Every sort as the API spells it: each key, and `-key` for descending.
-    pub const ALL: [&'static str; 12] = [
+    pub const ALL: [&'static str; 14] = [
         "name",
         "-name",
         "student_number",
         "-student_number",
+        "date_of_birth",
+        "-date_of_birth",
         "email",
         "-email",
         "department",
@@ -96,6 +103,8 @@ impl Sort {
             (SortKey::Name, true) => "-name",
             (SortKey::StudentNumber, false) => "student_number",
             (SortKey::StudentNumber, true) => "-student_number",
+            (SortKey::DateOfBirth, false) => "date_of_birth",
+            (SortKey::DateOfBirth, true) => "-date_of_birth",
             (SortKey::Email, false) => "email",
             (SortKey::Email, true) => "-email",
             (SortKey::Department, false) => "department",

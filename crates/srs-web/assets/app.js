@@ -36,3 +36,20 @@ document.addEventListener('keydown', function (event) {
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', localise);
   else localise();
 })();
+
+// Keyboard: after a search the keyboard starts at the results (not 29
+// tabs above them), and after a save at the message that says it was
+// saved, so the next Tab goes on from there.
+(function () {
+  function place() {
+    var flash = document.getElementById('flash');
+    var count = document.getElementById('result-count');
+    var searched = /[?&]q=[^&]/.test(window.location.search);
+    var target = flash || (searched ? count : null);
+    if (!target || document.activeElement && document.activeElement !== document.body) return;
+    target.setAttribute('tabindex', '-1');
+    target.focus({ preventScroll: !flash });
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', place);
+  else place();
+})();

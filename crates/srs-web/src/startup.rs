@@ -207,7 +207,11 @@ impl Application {
 const DOCS_WAY_BACK: &str =
     "<body>\n<p style=\"margin:.5rem 1rem;font-family:sans-serif\"><a href=\"/\" id=\"docs-back\">&larr; Back to srs</a></p>";
 
-/// Adds [`DOCS_WAY_BACK`] to the documentation's HTML page; its scripts
+/// The viewport tag the documentation page lacks.
+const DOCS_VIEWPORT: &str =
+    "<head>\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
+
+/// Adds [`DOCS_WAY_BACK`] (and a viewport tag) to the documentation's HTML page; its scripts
 /// and JSON pass as they are.
 async fn docs_way_back(response: axum::response::Response) -> axum::response::Response {
     let is_html = response
@@ -223,7 +227,11 @@ async fn docs_way_back(response: axum::response::Response) -> axum::response::Re
     let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let html = String::from_utf8_lossy(&bytes).replacen("<body>", DOCS_WAY_BACK, 1);
+    let mut html = String::from_utf8_lossy(&bytes).replacen("<body>", DOCS_WAY_BACK, 1);
+    // Swagger UI's page has no viewport tag: phones render it 980 px wide.
+    if !html.contains("name=\"viewport\"") {
+        html = html.replacen("<head>", DOCS_VIEWPORT, 1);
+    }
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     axum::response::Response::from_parts(parts, axum::body::Body::from(html))
 }

@@ -346,7 +346,7 @@ both_engines!(
         assert!(html.contains("deleted this record"), "{html}");
         assert!(html.contains("value=\"Typed Name\""), "typing kept: {html}");
         assert!(html.contains("id=\"restore-and-save\""), "{html}");
-        assert!(!html.contains("404"), "{html}");
+        assert!(!html.contains("Not Found"), "{html}");
         let saved = post(true).await;
         assert_eq!(saved.status(), 303);
         let now: Value = app
@@ -464,6 +464,10 @@ both_engines!(assets_are_served_from_the_binary, |app| {
         "the API documentation leads back to the site"
     );
     assert!(docs.contains("swagger-ui"), "and is still Swagger UI");
+    assert!(
+        docs.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"),
+        "phones render it at their own width"
+    );
 });
 
 both_engines!(
@@ -501,6 +505,15 @@ both_engines!(
             "the header says how it is sorted and links the other way"
         );
         assert!(by_department.contains("<a href=\"/students?sort=email\">Email</a>"));
+        // Same-named students are told apart by their date of birth, and
+        // the list sorts by it.
+        assert!(by_department.contains("<a href=\"/students?sort=date_of_birth\">Born</a>"));
+        assert!(
+            by_department.contains("<td class=\"text-nowrap\">2000-03-15</td>"),
+            "{by_department}"
+        );
+        let by_birth = html("/students?sort=-date_of_birth").await;
+        assert!(by_birth.contains("Born ▼"), "{by_birth}");
 
         // A sort or page the list cannot show is a note, not an error page.
         let unknown = html("/students?sort=age").await;

@@ -211,6 +211,7 @@ async fn list(
     let headers = [
         (SortKey::StudentNumber, "Student number"),
         (SortKey::Name, "Name"),
+        (SortKey::DateOfBirth, "Born"),
         (SortKey::Email, "Email"),
         (SortKey::Department, "Department"),
         (SortKey::Status, "Status"),
