@@ -53,3 +53,19 @@ document.addEventListener('keydown', function (event) {
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', place);
   else place();
 })();
+
+// The bulk panel says how many rows are ticked (without this script the
+// review page is the first to count them).
+(function () {
+  function count() {
+    var shown = document.getElementById('ticked-count');
+    if (!shown) return;
+    var n = document.querySelectorAll('input[name="ids"][form="bulk"]:checked').length;
+    shown.textContent = '(' + n + ' ticked)';
+  }
+  document.addEventListener('change', function (event) {
+    if (event.target && event.target.name === 'ids') count();
+  });
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', count);
+  else count();
+})();

@@ -214,6 +214,14 @@ both_engines!(bulk_change_is_all_or_nothing, |app| {
         .await
         .expect("html");
     assert!(html.contains("Tick at least one student"), "{html}");
+    // The message names the option as the list's panel labels it, and the
+    // panel, above the table, points down to it.
+    let list = app.get("/students").await.text().await.expect("html");
+    let option = "All this list shows";
+    assert!(html.contains(option), "{html}");
+    assert!(list.contains(option), "{list}");
+    assert!(list.contains("The ones ticked in the list below"), "{list}");
+    assert!(!list.contains("ticked above"), "{list}");
     let html = app
         .get(&format!("/students/bulk?scope=picked&ids={a}"))
         .await

@@ -131,7 +131,7 @@ impl BulkInput {
             }
             "picked" | "" => {
                 if self.ids.is_empty() {
-                    return Err("Tick at least one student in the list, or choose \"All students this list shows\".".into());
+                    return Err("Tick at least one student in the list, or choose \"All this list shows\".".into());
                 }
                 let ids = self
                     .ids
