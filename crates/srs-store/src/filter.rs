@@ -6,6 +6,8 @@ pub enum SortKey {
     /// Name, ignoring case and accents (the default).
     #[default]
     Name,
+    /// The name's last word (the surname, in most names), then the name.
+    Surname,
     /// Student number.
     StudentNumber,
     /// Date of birth (oldest first).
@@ -22,9 +24,10 @@ pub enum SortKey {
 
 impl SortKey {
     /// Every key, in the order the list shows its columns.
-    pub const ALL: [SortKey; 7] = [
+    pub const ALL: [SortKey; 8] = [
         SortKey::StudentNumber,
         SortKey::Name,
+        SortKey::Surname,
         SortKey::DateOfBirth,
         SortKey::Email,
         SortKey::Department,
@@ -36,6 +39,7 @@ impl SortKey {
     pub fn as_str(self) -> &'static str {
         match self {
             SortKey::Name => "name",
+            SortKey::Surname => "surname",
             SortKey::StudentNumber => "student_number",
             SortKey::DateOfBirth => "date_of_birth",
             SortKey::Email => "email",
@@ -45,9 +49,17 @@ impl SortKey {
         }
     }
 
-    fn column(self) -> &'static str {
+    /// The column (or expression) sorted on; `sqlite` picks the dialect.
+    fn column(self, sqlite: bool) -> &'static str {
         match self {
             SortKey::Name => "s.name_key",
+            // The folded name after its last space. SQLite has no
+            // SUBSTRING_INDEX: trimming every character but spaces from
+            // the right leaves the name up to its last space.
+            SortKey::Surname if sqlite => {
+                "substr(s.name_key, length(rtrim(s.name_key, replace(s.name_key, ' ', ''))) + 1)"
+            }
+            SortKey::Surname => "SUBSTRING_INDEX(s.name_key, ' ', -1)",
             SortKey::StudentNumber => "s.student_number",
             SortKey::DateOfBirth => "s.date_of_birth",
             SortKey::Email => "s.email",
@@ -69,9 +81,11 @@ pub struct Sort {
 
 impl Sort {
     /// Every sort as the API spells it: each key, and `-key` for descending.
-    pub const ALL: [&'static str; 14] = [
+    pub const ALL: [&'static str; 16] = [
         "name",
         "-name",
+        "surname",
+        "-surname",
         "student_number",
         "-student_number",
         "date_of_birth",
@@ -101,6 +115,8 @@ impl Sort {
         match (self.key, self.descending) {
             (SortKey::Name, false) => "name",
             (SortKey::Name, true) => "-name",
+            (SortKey::Surname, false) => "surname",
+            (SortKey::Surname, true) => "-surname",
             (SortKey::StudentNumber, false) => "student_number",
             (SortKey::StudentNumber, true) => "-student_number",
             (SortKey::DateOfBirth, false) => "date_of_birth",
@@ -124,10 +140,16 @@ impl Sort {
         }
     }
 
-    pub(crate) fn order_by(self) -> String {
+    pub(crate) fn order_by(self, sqlite: bool) -> String {
         let dir = if self.descending { "DESC" } else { "ASC" };
-        // The id breaks ties, so pages never repeat or skip a row.
-        format!("{} {dir}, s.id {dir}", self.key.column())
+        // The id breaks ties, so pages never repeat or skip a row; by
+        // surname, the whole name first.
+        let then = if self.key == SortKey::Surname {
+            format!("s.name_key {dir}, ")
+        } else {
+            String::new()
+        };
+        format!("{} {dir}, {then}s.id {dir}", self.key.column(sqlite))
     }
 }
 

@@ -339,9 +339,10 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<Student>> {
         let (where_sql, args) = where_clause(filter);
+        let sqlite = matches!(self.pool, crate::Pool::Sqlite(_));
         let sql = format!(
             "SELECT {STUDENT_COLUMNS} {STUDENT_FROM} {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
-            filter.sort.order_by()
+            filter.sort.order_by(sqlite)
         );
         let rows: Vec<StudentRow> = on_pool!(self, p => {
             let mut q = sqlx::query_as(&sql);

@@ -514,6 +514,13 @@ both_engines!(
         );
         let by_birth = html("/students?sort=-date_of_birth").await;
         assert!(by_birth.contains("Born ▼"), "{by_birth}");
+        // By surname: Bea Arts, then Al and Cy Computing (by whole name).
+        let by_surname = html("/students?sort=surname").await;
+        let at = |name: &str| by_surname.find(name).expect(name);
+        assert!(at("Bea Arts") < at("Al Computing") && at("Al Computing") < at("Cy Computing"));
+        assert!(by_surname.contains("by surname ▲"), "{by_surname}");
+        let by_name = html("/students?sort=name").await;
+        assert!(by_name.find("Al Computing") < by_name.find("Bea Arts"));
 
         // A sort or page the list cannot show is a note, not an error page.
         let unknown = html("/students?sort=age").await;

@@ -78,9 +78,19 @@ struct SortHeader {
     url: String,
     /// "ascending", "descending" or "none", for aria-sort and the arrow.
     state: &'static str,
+    /// A second way to sort the same column (the name by surname).
+    also: Option<Box<SortHeader>>,
 }
 
 impl SortHeader {
+    /// The column's aria-sort: either of its two ways.
+    fn column_state(&self) -> &'static str {
+        match &self.also {
+            Some(also) if self.state == "none" => also.state,
+            _ => self.state,
+        }
+    }
+
     fn arrow(&self) -> &'static str {
         match self.state {
             "ascending" => " ▲",
@@ -208,17 +218,7 @@ async fn list(
         ));
     }
     let current = filter.sort;
-    let headers = [
-        (SortKey::StudentNumber, "Student number"),
-        (SortKey::Name, "Name"),
-        (SortKey::DateOfBirth, "Born"),
-        (SortKey::Email, "Email"),
-        (SortKey::Department, "Department"),
-        (SortKey::Status, "Status"),
-        (SortKey::CreatedAt, "Added"),
-    ]
-    .into_iter()
-    .map(|(key, label)| {
+    let header = |key: SortKey, label: &'static str| {
         let (next, state) = if current.key == key {
             (
                 current.reversed(),
@@ -242,7 +242,26 @@ async fn list(
             label,
             url: base(1, next.as_str()),
             state,
+            also: None,
         }
+    };
+    let headers = [
+        (SortKey::StudentNumber, "Student number"),
+        (SortKey::Name, "Name"),
+        (SortKey::DateOfBirth, "Born"),
+        (SortKey::Email, "Email"),
+        (SortKey::Department, "Department"),
+        (SortKey::Status, "Status"),
+        (SortKey::CreatedAt, "Added"),
+    ]
+    .into_iter()
+    .map(|(key, label)| {
+        let mut h = header(key, label);
+        if key == SortKey::Name {
+            // Registrars file by surname: the name column sorts either way.
+            h.also = Some(Box::new(header(SortKey::Surname, "by surname")));
+        }
+        h
     })
     .collect();
     let page_links = page_numbers(page, u32::try_from(pages).unwrap_or(u32::MAX))
