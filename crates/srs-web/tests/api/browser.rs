@@ -462,6 +462,24 @@ async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
                 panic!("{page} at {width} px is {scroll} px wide (window {inner} px): {wide}");
             }
             assert!(menu, "{page} at {width} px: Sign out is off screen");
+            if width == 390 && page.starts_with("/admin/audit") {
+                // Each entry stacks: every column is on screen, none
+                // hidden sideways.
+                let table = c
+                    .execute(
+                        "const t = document.getElementById('audit').parentElement;
+                         const cell = document.querySelector('#audit td[data-label=Changes]');
+                         return [t.scrollWidth, t.clientWidth,
+                                 !!cell && cell.getBoundingClientRect().right <= window.innerWidth];",
+                        vec![],
+                    )
+                    .await
+                    .expect("measure");
+                assert!(
+                    table[0].as_i64() <= table[1].as_i64() && table[2] == json!(true),
+                    "the audit page scrolls sideways at 390 px: {table}"
+                );
+            }
             if width == 1366 && page == "/students" {
                 // A 100-character name wraps in its column: the list needs
                 // no sideways scrolling on a desk to reach Edit and Delete.
