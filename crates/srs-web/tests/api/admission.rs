@@ -25,12 +25,7 @@ async fn a_write_not_admitted_in_time_is_refused_and_changes_nothing() {
         .as_str()
         .unwrap_or_default()
         .contains("nothing was changed"));
-    let listed: Value = app
-        .get("/api/v1/students")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json("/api/v1/students").await;
     assert_eq!(listed["total"], 0, "reads are never held back");
 
     // Once the place is free, the same write goes through.

@@ -90,29 +90,14 @@ async fn call(
 }
 
 async fn snapshot(app: &crate::helpers::TestApp) -> (Value, Value) {
-    let students: Value = app
-        .get("/api/v1/students?per_page=200")
-        .await
-        .json()
-        .await
-        .expect("json");
-    let departments: Value = app
-        .get("/api/v1/departments")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let students: Value = app.get_json("/api/v1/students?per_page=200").await;
+    let departments: Value = app.get_json("/api/v1/departments").await;
     (students["items"].clone(), departments)
 }
 
 both_engines!(each_role_gets_exactly_the_api_routes_it_is_allowed, |app| {
     let s = app.create_student("Existing Student", None).await;
-    let departments: Value = app
-        .get("/api/v1/departments")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let departments: Value = app.get_json("/api/v1/departments").await;
     let routes = api_routes(
         s["id"].as_i64().expect("id"),
         departments[0]["id"].as_i64().expect("id"),
@@ -447,12 +432,7 @@ both_engines!(every_change_is_in_the_history_with_its_author, |app| {
         200
     );
 
-    let history: Vec<Value> = app
-        .get(&format!("{path}/history"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history: Vec<Value> = app.get_json(&format!("{path}/history")).await;
     let actions: Vec<&str> = history
         .iter()
         .filter_map(|h| h["action"].as_str())
@@ -506,18 +486,10 @@ both_engines!(every_change_is_in_the_history_with_its_author, |app| {
     );
 
     let audit: Value = app
-        .get("/api/v1/audit?actor=reggie&action=student.update")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json("/api/v1/audit?actor=reggie&action=student.update")
+        .await;
     assert_eq!(audit["total"], 1);
-    let all: Value = app
-        .get("/api/v1/audit?entity=user")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let all: Value = app.get_json("/api/v1/audit?entity=user").await;
     assert!(
         all["total"].as_i64().unwrap_or_default() >= 2,
         "account creations are audited too"

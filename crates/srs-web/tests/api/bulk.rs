@@ -18,11 +18,7 @@ async fn add(app: &TestApp, name: &str, department: &str, status: &str) -> i64 {
 }
 
 async fn student(app: &TestApp, id: i64) -> Value {
-    app.get(&format!("/api/v1/students/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json")
+    app.get_json(&format!("/api/v1/students/{id}")).await
 }
 
 async fn updates_of(app: &TestApp, id: i64) -> usize {

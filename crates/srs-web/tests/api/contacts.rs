@@ -29,12 +29,7 @@ both_engines!(
         assert_eq!(s["address"], "12 Rue de la Paix\n75002 Paris");
         assert_eq!(s["emergency_contacts"][0]["name"], "Maria Núñez");
         assert_eq!(s["emergency_contacts"][1]["phone"], "020 7946 0958");
-        let read: Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let read: Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(
             read["emergency_contacts"], s["emergency_contacts"],
             "reads back as written"
@@ -50,11 +45,8 @@ both_engines!(
             "7946-0958",
         ] {
             let found: Value = app
-                .get(&format!("/api/v1/students?q={}", urlencoding(q)))
-                .await
-                .json()
-                .await
-                .expect("json");
+                .get_json(&format!("/api/v1/students?q={}", urlencoding(q)))
+                .await;
             assert_eq!(found["total"], 1, "searching {q}: {found}");
             assert_eq!(found["items"][0]["id"], id, "searching {q}");
         }
@@ -120,11 +112,8 @@ both_engines!(
             "absent stays"
         );
         let history: Vec<Value> = app
-            .get(&format!("/api/v1/students/{id}/history"))
-            .await
-            .json()
-            .await
-            .expect("json");
+            .get_json(&format!("/api/v1/students/{id}/history"))
+            .await;
         let fields: Vec<&str> = history[0]["changes"]
             .as_array()
             .expect("changes")
@@ -195,12 +184,7 @@ both_engines!(contacts_travel_through_csv_and_the_form, |app| {
         .expect("sent");
     let summary: Value = imported.json().await.expect("json");
     assert_eq!(summary["imported"], 1, "{summary}");
-    let list: Value = app
-        .get("/api/v1/students?q=Csv")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/students?q=Csv").await;
     assert_eq!(
         list["items"][0]["emergency_contacts"][1]["relationship"],
         "uncle"

@@ -5,12 +5,7 @@ use serde_json::{json, Value};
 both_engines!(
     departments_are_seeded_added_renamed_retired_and_protected,
     |app| {
-        let list: Vec<Value> = app
-            .get("/api/v1/departments")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let list: Vec<Value> = app.get_json("/api/v1/departments").await;
         let names: Vec<&str> = list.iter().filter_map(|d| d["name"].as_str()).collect();
         for seeded in [
             "Computer Science",
@@ -72,12 +67,7 @@ both_engines!(
             "retired departments take no new students",
         )
         .await;
-        let still: Value = app
-            .get(&format!("/api/v1/students/{}", s["id"]))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let still: Value = app.get_json(&format!("/api/v1/students/{}", s["id"])).await;
         assert_eq!(
             still["department"], "Law School",
             "existing students keep it"

@@ -85,12 +85,7 @@ both_engines!(
         again[0] = ("csrf_token", fresh.as_str());
         let response = rita.post(&edit).form(&again).send().await.expect("sent");
         assert_eq!(response.status(), 303, "saved once sent again");
-        let saved: serde_json::Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let saved: serde_json::Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(saved["full_name"], "Kept Edit Changed");
         assert_eq!(saved["status"], "on_leave");
     }

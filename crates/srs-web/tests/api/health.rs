@@ -13,12 +13,7 @@ both_engines!(health_readiness_metrics_and_openapi_answer, |app| {
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
     assert!(metrics.contains("srs_db_pool_connections"));
     assert!(metrics.contains("srs_students_live"));
-    let spec: Value = app
-        .get("/api/v1/openapi.json")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let spec: Value = app.get_json("/api/v1/openapi.json").await;
     for path in [
         "/api/v1/students",
         "/api/v1/students/{id}",

@@ -243,6 +243,11 @@ impl TestApp {
             .expect("request")
     }
 
+    /// GETs `path` as this app's admin and reads the JSON answer.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.get(path).await.json().await.expect("json")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
         self.client
             .post(self.url(path))

@@ -22,17 +22,14 @@ both_engines!(notes_are_dated_by_author_audited_and_validated, |app| {
     let second = app.post_json(&path, &json!({"body": "Second note"})).await;
     assert_eq!(second.status(), 201);
 
-    let notes: Vec<Value> = app.get(&path).await.json().await.expect("json");
+    let notes: Vec<Value> = app.get_json(&path).await;
     assert_eq!(notes.len(), 2);
     assert_eq!(notes[0]["body"], "Second note", "newest first");
 
     // Each note is in the student's history.
     let history: Vec<Value> = app
-        .get(&format!("/api/v1/students/{id}/history"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&format!("/api/v1/students/{id}/history"))
+        .await;
     let noted: Vec<&Value> = history
         .iter()
         .filter(|h| h["action"] == "student.note")
@@ -55,7 +52,7 @@ both_engines!(notes_are_dated_by_author_audited_and_validated, |app| {
         "unknown field",
     )
     .await;
-    let notes: Vec<Value> = app.get(&path).await.json().await.expect("json");
+    let notes: Vec<Value> = app.get_json(&path).await;
     assert_eq!(notes.len(), 2);
 
     // Viewers read notes but do not write them.
@@ -81,7 +78,7 @@ both_engines!(notes_are_dated_by_author_audited_and_validated, |app| {
         "deleted",
     )
     .await;
-    let notes: Vec<Value> = app.get(&path).await.json().await.expect("json");
+    let notes: Vec<Value> = app.get_json(&path).await;
     assert_eq!(notes.len(), 2);
     expect_problem(
         app.get("/api/v1/students/999999/notes").await,

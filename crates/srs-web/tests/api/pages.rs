@@ -99,12 +99,7 @@ both_engines!(
             )
             .await;
         assert_eq!(response.status(), 403);
-        let list: Value = app
-            .get("/api/v1/students")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let list: Value = app.get_json("/api/v1/students").await;
         assert_eq!(list["total"], 1, "nothing changed");
     }
 );
@@ -220,12 +215,7 @@ both_engines!(
         // The older form changes the name only: saved, the status stays.
         let saved = post(form("1", &loaded, &[("full_name", "My Edit")])).await;
         assert_eq!(saved.status(), 303);
-        let now: Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let now: Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(now["full_name"], "My Edit");
         assert_eq!(now["status"], "on_leave", "the colleague's change stays");
         let history = app
@@ -268,12 +258,7 @@ both_engines!(
             html.contains("value=\"graduated\" selected"),
             "yours kept: {html}"
         );
-        let now: Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let now: Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(now["status"], "on_leave", "nothing written on a clash");
         // Saving again applies the user's value, knowingly.
         let mut current = loaded;
@@ -286,12 +271,7 @@ both_engines!(
         ))
         .await;
         assert_eq!(again.status(), 303);
-        let now: Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let now: Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(now["status"], "graduated");
         assert_eq!(now["full_name"], "My Edit");
     }
@@ -349,12 +329,7 @@ both_engines!(
         assert!(!html.contains("Not Found"), "{html}");
         let saved = post(true).await;
         assert_eq!(saved.status(), 303);
-        let now: Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let now: Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(now["full_name"], "Typed Name", "restored, then saved");
     }
 );
@@ -663,7 +638,10 @@ both_engines!(
             "menu links the audit page"
         );
         let html = app.get("/admin/audit").await.text().await.expect("html");
-        assert!(html.contains("<td>Student changed</td>"), "{html}");
+        assert!(
+            html.contains("<td data-label=\"What\">Student changed</td>"),
+            "{html}"
+        );
         assert!(
             html.contains("<strong>Status</strong>: Active → On leave"),
             "{html}"
@@ -680,12 +658,15 @@ both_engines!(
             .text()
             .await
             .expect("html");
-        assert!(html.contains("<td>Student added</td>"), "{html}");
+        assert!(
+            html.contains("<td data-label=\"What\">Student added</td>"),
+            "{html}"
+        );
         assert!(
             html.contains("<strong>Name</strong>: Ada Lovelace"),
             "{html}"
         );
-        assert!(!html.contains("<td>Student changed</td>"), "{html}");
+        assert!(!html.contains("Student changed</td>"), "{html}");
         assert!(html.contains("1 entry, newest first."), "{html}");
 
         // A bad filter is a sentence on the page, not an error page.
@@ -763,12 +744,7 @@ both_engines!(the_import_page_can_import_only_the_good_rows, |app| {
         !html.contains("id=\"import-problems\""),
         "not a failure headline"
     );
-    let list: serde_json::Value = app
-        .get("/api/v1/students")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: serde_json::Value = app.get_json("/api/v1/students").await;
     assert_eq!(list["total"], 1);
 });
 
@@ -844,12 +820,7 @@ async fn a_file_with_thousands_of_bad_rows_gets_a_short_report_and_a_csv_to_fix(
     assert!(rows[0]
         .get(3)
         .is_some_and(|p| p.starts_with("line 2: date_of_birth:")));
-    let list: serde_json::Value = app
-        .get("/api/v1/students")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: serde_json::Value = app.get_json("/api/v1/students").await;
     assert_eq!(list["total"], 0, "a check imports nothing");
 }
 

@@ -97,12 +97,8 @@ both_engines!(
                 );
                 if status == 201 {
                     let s: Value = r.json().await.expect("json");
-                    let stored: Value = app
-                        .get(&format!("/api/v1/students/{}", s["id"]))
-                        .await
-                        .json()
-                        .await
-                        .expect("json");
+                    let stored: Value =
+                        app.get_json(&format!("/api/v1/students/{}", s["id"])).await;
                     assert_eq!(stored[field].as_str(), Some(payload), "stored literally");
                 }
             }
@@ -140,12 +136,7 @@ both_engines!(
                 );
             }
         }
-        let list: Value = app
-            .get("/api/v1/students?per_page=200")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let list: Value = app.get_json("/api/v1/students?per_page=200").await;
         assert!(list["total"].as_i64().is_some(), "the table is still there");
     }
 );

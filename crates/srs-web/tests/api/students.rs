@@ -23,7 +23,7 @@ both_engines!(
         assert_eq!(student["full_name"], "José Núñez-O'Brien");
         assert_eq!(student["status"], "active");
         assert_eq!(student["version"], 1);
-        let fetched: Value = app.get(&location).await.json().await.expect("json");
+        let fetched: Value = app.get_json(&location).await;
         assert_eq!(fetched, student);
     }
 );
@@ -39,12 +39,7 @@ both_engines!(create_student_rejects_age_under_16, |app| {
     )
     .await;
     assert_eq!(error_fields(&problem), vec!["date_of_birth"]);
-    let list: Value = app
-        .get("/api/v1/students")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/students").await;
     assert_eq!(list["total"], 0, "nothing was stored");
 });
 
@@ -169,12 +164,7 @@ both_engines!(
         assert_eq!(second.headers()["idempotent-replayed"], "true");
         let second_body: Value = second.json().await.expect("json");
         assert_eq!(first_body, second_body);
-        let list: Value = app
-            .get("/api/v1/students")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let list: Value = app.get_json("/api/v1/students").await;
         assert_eq!(list["total"], 1, "the retry created nothing");
         let mut other = body.clone();
         other["full_name"] = json!("Grace Hopper");
@@ -219,7 +209,7 @@ both_engines!(
         let problem = expect_problem(stale, 409, "stale version").await;
         assert_eq!(problem["current"]["version"], 2);
         assert_eq!(problem["clashes"], json!(["status"]), "{problem}");
-        let now: Value = app.get(&path).await.json().await.expect("json");
+        let now: Value = app.get_json(&path).await;
         assert_eq!(now["full_name"], "Alan Turing", "nothing was overwritten");
         // From version 1, changing only fields nobody else changed: merged,
         // and the colleague's status and cleared email stay.
@@ -266,19 +256,9 @@ both_engines!(delete_is_soft_and_restore_brings_the_record_back, |app| {
         "deleted record is gone from lookups",
     )
     .await;
-    let live: Value = app
-        .get("/api/v1/students")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let live: Value = app.get_json("/api/v1/students").await;
     assert_eq!(live["total"], 0);
-    let deleted: Value = app
-        .get("/api/v1/students?deleted=true")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let deleted: Value = app.get_json("/api/v1/students?deleted=true").await;
     assert_eq!(deleted["total"], 1);
     // Its email is free while it is deleted...
     let twin = app
@@ -304,7 +284,7 @@ both_engines!(delete_is_soft_and_restore_brings_the_record_back, |app| {
         .await
         .expect("sent");
     assert_eq!(restore.status(), 200);
-    let back: Value = app.get(&path).await.json().await.expect("json");
+    let back: Value = app.get_json(&path).await;
     assert_eq!(back["student_number"], s["student_number"]);
     assert_eq!(app.delete("/api/v1/students/424242").await.status(), 404);
 });
@@ -363,13 +343,7 @@ both_engines!(list_searches_filters_sorts_and_pages, |app| {
             .collect()
     };
     let app = &app;
-    let get = |q: &'static str| async move {
-        app.get(&format!("/api/v1/students?{q}"))
-            .await
-            .json::<Value>()
-            .await
-            .expect("json")
-    };
+    let get = |q: &'static str| async move { app.get_json(&format!("/api/v1/students?{q}")).await };
     assert_eq!(
         names(&get("sort=name").await),
         vec!["Amy Beta", "Carl Gamma", "Zed Alpha"]
@@ -396,13 +370,7 @@ both_engines!(list_searches_filters_sorts_and_pages, |app| {
         .expect("number")
         .to_owned();
     assert_eq!(
-        names(
-            &app.get(&format!("/api/v1/students?q={number}"))
-                .await
-                .json::<Value>()
-                .await
-                .expect("json")
-        ),
+        names(&app.get_json(&format!("/api/v1/students?q={number}")).await),
         vec!["Carl Gamma"]
     );
     let page2 = get("sort=name&per_page=2&page=2").await;
@@ -427,35 +395,14 @@ both_engines!(
         app.create_student("Zoë Smith", None).await;
         app.create_student("Émile Zola", None).await;
         app.create_student("Fay Ford", None).await;
-        let found = |q: &'static str| {
-            let app = &app;
-            async move {
-                let page: Value = app
-                    .get(&format!("/api/v1/students?q={}", urlencode(q)))
-                    .await
-                    .json()
-                    .await
-                    .expect("json");
-                page["items"]
-                    .as_array()
-                    .expect("items")
-                    .iter()
-                    .map(|s| s["full_name"].as_str().unwrap_or_default().to_owned())
-                    .collect::<Vec<_>>()
-            }
-        };
+        let found = |q: &'static str| names_found(&app, q);
         for q in ["muller", "Müller", "MÜLLER", "jurgen", "JÜRG"] {
             assert_eq!(found(q).await, vec!["Jürgen Müller"], "q={q}");
         }
         assert_eq!(found("zoe").await, vec!["Zoë Smith"]);
         assert_eq!(found("emile").await, vec!["Émile Zola"]);
         // É sorts with E, not after Z.
-        let sorted: Value = app
-            .get("/api/v1/students?sort=name")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let sorted: Value = app.get_json("/api/v1/students?sort=name").await;
         let names: Vec<&str> = sorted["items"]
             .as_array()
             .expect("items")
@@ -515,22 +462,25 @@ both_engines!(hostile_text_is_stored_literally, |app| {
     let s = app
         .create_student("O'Brien-Smith Jr.", Some("o'brien+test@example.edu"))
         .await;
-    let fetched: Value = app
-        .get(&format!("/api/v1/students/{}", s["id"]))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let fetched: Value = app.get_json(&format!("/api/v1/students/{}", s["id"])).await;
     assert_eq!(fetched["full_name"], "O'Brien-Smith Jr.");
     assert_eq!(fetched["email"], "o'brien+test@example.edu");
-    let found: Value = app
-        .get("/api/v1/students?q=o'brien")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let found: Value = app.get_json("/api/v1/students?q=o'brien").await;
     assert_eq!(found["total"], 1);
 });
+
+/// The names a search for `q` finds, in the list's order (by name).
+async fn names_found(app: &crate::helpers::TestApp, q: &str) -> Vec<String> {
+    let page: Value = app
+        .get_json(&format!("/api/v1/students?q={}", urlencode(q)))
+        .await;
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| s["full_name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
 
 fn urlencode(s: &str) -> String {
     s.bytes()
@@ -618,12 +568,7 @@ both_engines!(
         assert_eq!(created.status(), 201);
         let created: serde_json::Value = created.json().await.expect("json");
         let id = created["id"].as_i64().expect("id");
-        let read: serde_json::Value = app
-            .get(&format!("/api/v1/students/{id}"))
-            .await
-            .json()
-            .await
-            .expect("json");
+        let read: serde_json::Value = app.get_json(&format!("/api/v1/students/{id}")).await;
         assert_eq!(
             created, read,
             "the answer to the create is the stored record"
@@ -639,25 +584,7 @@ both_engines!(
         app.create_student("Seán O'Brien", None).await;
         app.create_student("Anna Smith-Jones", None).await;
         app.create_student("Ada Lovelace", None).await;
-        let found = |q: &'static str| {
-            let app = &app;
-            async move {
-                let page: Value = app
-                    .get(&format!("/api/v1/students?q={}", urlencode(q)))
-                    .await
-                    .json()
-                    .await
-                    .expect("json");
-                let mut names: Vec<String> = page["items"]
-                    .as_array()
-                    .expect("items")
-                    .iter()
-                    .map(|s| s["full_name"].as_str().unwrap_or_default().to_owned())
-                    .collect();
-                names.sort();
-                names
-            }
-        };
+        let found = |q: &'static str| names_found(&app, q);
         assert_eq!(found("Ada Sharma").await, ["Ada Bz Sharma"]);
         assert_eq!(found("sharma ada").await, ["Ada Bz Sharma"]);
         assert_eq!(found("ada").await, ["Ada Bz Sharma", "Ada Lovelace"]);
@@ -680,11 +607,8 @@ both_engines!(every_write_path_keeps_the_search_text_in_step, |app| {
         let app = &app;
         async move {
             let page: Value = app
-                .get(&format!("/api/v1/students?q={}", urlencode(&q)))
-                .await
-                .json()
-                .await
-                .expect("json");
+                .get_json(&format!("/api/v1/students?q={}", urlencode(&q)))
+                .await;
             page["items"]
                 .as_array()
                 .expect("items")

@@ -13,12 +13,7 @@ async fn import(app: &TestApp, csv: &str, query: &str) -> reqwest::Response {
 }
 
 async fn total(app: &TestApp) -> i64 {
-    let list: Value = app
-        .get("/api/v1/students")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let list: Value = app.get_json("/api/v1/students").await;
     list["total"].as_i64().expect("total")
 }
 
@@ -234,12 +229,7 @@ both_engines!(import_can_take_the_good_rows_and_report_the_others, |app| {
     );
     let imported = summary["imported"].as_i64().expect("count");
     assert_eq!(total(&app).await, imported);
-    let names: Value = app
-        .get("/api/v1/students?per_page=50")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let names: Value = app.get_json("/api/v1/students?per_page=50").await;
     let names: Vec<&str> = names["items"]
         .as_array()
         .expect("items")
@@ -303,12 +293,7 @@ both_engines!(
         // The good row goes in, and its audit entry names its own line.
         let real = import(&app, csv, "?skip_invalid=true").await;
         assert_eq!(real.status(), 200);
-        let audit: Value = app
-            .get("/api/v1/audit?action=student.import")
-            .await
-            .json()
-            .await
-            .expect("json");
+        let audit: Value = app.get_json("/api/v1/audit?action=student.import").await;
         let after = &audit["items"][0]["after"];
         assert_eq!(after["full_name"], "Ada Good", "{audit}");
         assert_eq!(after["import_line"], 2, "{audit}");

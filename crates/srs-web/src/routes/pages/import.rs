@@ -2,7 +2,7 @@
 
 use crate::auth::Registrar;
 use crate::error::ApiError;
-use crate::page::{render, PageCtx, PageResult};
+use crate::page::{render, PageCtx, PageError, PageResult};
 use crate::routes::api::transfer::{run_import, ImportSummary};
 use crate::state::AppState;
 use askama::Template;
@@ -185,42 +185,50 @@ fn page(
         .into_response()
 }
 
-async fn upload(
-    Registrar(auth): Registrar,
-    ctx: PageCtx,
-    State(state): State<AppState>,
+/// The uploaded file and the options chosen, the CSRF token checked; or
+/// the page saying what is missing.
+async fn file_and_options(
+    ctx: &PageCtx,
     multipart: Multipart,
-) -> PageResult {
-    let Upload {
-        token,
-        file,
-        options,
-        skip_invalid,
-    } = match read_upload(multipart).await {
+) -> Result<Result<(Vec<u8>, ImportOptions, bool), axum::response::Response>, PageError> {
+    let upload = match read_upload(multipart).await {
         Ok(u) => u,
         Err((status, message, u)) => {
-            return Ok(page(
-                ctx,
+            return Ok(Err(page(
+                ctx.clone(),
                 status,
                 None,
                 Vec::new(),
                 Some(message),
                 u.options,
                 u.skip_invalid,
-            ))
+            )))
         }
     };
-    ctx.check_csrf(&token)?;
-    let Some(file) = file.filter(|f| !f.is_empty()) else {
-        return Ok(page(
-            ctx,
+    ctx.check_csrf(&upload.token)?;
+    Ok(match upload.file.filter(|f| !f.is_empty()) {
+        Some(file) => Ok((file, upload.options, upload.skip_invalid)),
+        None => Err(page(
+            ctx.clone(),
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             Vec::new(),
             Some("Choose a CSV file to upload.".into()),
-            options,
-            skip_invalid,
-        ));
+            upload.options,
+            upload.skip_invalid,
+        )),
+    })
+}
+
+async fn upload(
+    Registrar(auth): Registrar,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    multipart: Multipart,
+) -> PageResult {
+    let (file, options, skip_invalid) = match file_and_options(&ctx, multipart).await? {
+        Ok(form) => form,
+        Err(refused) => return Ok(refused),
     };
     match run_import(&state, &file, options, skip_invalid, &auth.actor).await {
         Ok(mut summary) => {
@@ -258,35 +266,13 @@ async fn rows_with_problems(
     State(state): State<AppState>,
     multipart: Multipart,
 ) -> PageResult {
-    let upload = match read_upload(multipart).await {
-        Ok(u) => u,
-        Err((status, message, u)) => {
-            return Ok(page(
-                ctx,
-                status,
-                None,
-                Vec::new(),
-                Some(message),
-                u.options,
-                u.skip_invalid,
-            ))
-        }
-    };
-    ctx.check_csrf(&upload.token)?;
-    let Some(file) = upload.file.filter(|f| !f.is_empty()) else {
-        return Ok(page(
-            ctx,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Vec::new(),
-            Some("Choose a CSV file to upload.".into()),
-            upload.options,
-            upload.skip_invalid,
-        ));
+    let (file, options, skip_invalid) = match file_and_options(&ctx, multipart).await? {
+        Ok(form) => form,
+        Err(refused) => return Ok(refused),
     };
     let check = ImportOptions {
         dry_run: true,
-        ..upload.options
+        ..options
     };
     let errors = match run_import(&state, &file, check, true, &auth.actor).await {
         Ok(summary) => summary.skipped,
@@ -312,8 +298,8 @@ async fn rows_with_problems(
             None,
             errors,
             None,
-            upload.options,
-            upload.skip_invalid,
+            options,
+            skip_invalid,
         )),
     }
 }
