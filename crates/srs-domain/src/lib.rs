@@ -4,6 +4,7 @@
 //! fallible `parse`, so a value that exists is valid. No I/O lives here.
 
 mod account;
+mod audit_action;
 mod contact;
 mod dates;
 mod department;
@@ -20,6 +21,7 @@ mod student;
 mod student_number;
 
 pub use account::{NewPassword, Role, Username};
+pub use audit_action::AuditAction;
 pub use contact::{EmergencyContact, EmergencyContacts, Phone, PostalAddress};
 pub use dates::{age_on, DateOfBirth, EnrolledOn, MAX_AGE, MIN_AGE};
 pub use department::{Department, DepartmentName};

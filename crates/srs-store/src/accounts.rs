@@ -198,7 +198,7 @@ impl Store {
             .await?
             .inserted_id();
             let after = serde_json::json!({"id": id, "username": username, "role": role}).to_string();
-            write_audit!(tx, actor, "user.create", "user", Some(id), None::<String>, Some(after)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::UserCreate, "user", Some(id), None::<String>, Some(after)).await?;
             tx.commit().await?;
             Ok(id)
         }.await);
@@ -231,10 +231,10 @@ impl Store {
         let now = Utc::now();
         let disabled_at = if disabled { Some(now) } else { None };
         let action = match (password_hash.is_some(), disabled != before.disabled) {
-            (true, _) => "user.reset_password",
-            (false, true) if disabled => "user.disable",
-            (false, true) => "user.enable",
-            _ => "user.update",
+            (true, _) => srs_domain::AuditAction::UserResetPassword,
+            (false, true) if disabled => srs_domain::AuditAction::UserDisable,
+            (false, true) => srs_domain::AuditAction::UserEnable,
+            _ => srs_domain::AuditAction::UserUpdate,
         };
         let before_json = to_json(&before)?;
         let end_sessions = disabled || password_hash.is_some();
@@ -264,7 +264,7 @@ impl Store {
             Ok(())
         }.await);
         result?;
-        tracing::info!(action, "account changed");
+        tracing::info!(action = %action, "account changed");
         self.get_user(id).await
     }
 
@@ -288,7 +288,7 @@ impl Store {
                 .rows_affected();
             let before = serde_json::json!({"username": user.username, "failed_sign_ins": forgotten}).to_string();
             let after = serde_json::json!({"username": user.username, "failed_sign_ins": 0}).to_string();
-            write_audit!(tx, actor, "user.unlock", "user", Some(id.get()), Some(before), Some(after)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::UserUnlock, "user", Some(id.get()), Some(before), Some(after)).await?;
             tx.commit().await?;
             Ok(forgotten)
         }.await);
@@ -407,7 +407,7 @@ impl Store {
             .await?
             .inserted_id();
             let after = serde_json::json!({"id": id, "user_id": user, "name": name, "expires_at": expires_at}).to_string();
-            write_audit!(tx, actor, "token.create", "token", Some(id), None::<String>, Some(after)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::TokenCreate, "token", Some(id), None::<String>, Some(after)).await?;
             tx.commit().await?;
             id
         });
@@ -511,7 +511,7 @@ impl Store {
                 .await?;
             bump_auth_generation!(tx).await?;
             let after = serde_json::json!({"id": id, "revoked_at": now}).to_string();
-            write_audit!(tx, actor, "token.revoke", "token", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::TokenRevoke, "token", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
             tx.commit().await?;
         });
         tracing::info!("API token revoked");

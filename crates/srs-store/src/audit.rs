@@ -86,6 +86,7 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
 macro_rules! write_audit {
     ($tx:expr, $actor:expr, $action:expr, $entity:expr, $entity_id:expr, $before:expr, $after:expr) => {{
         let actor: &$crate::Actor = $actor;
+        let action: srs_domain::AuditAction = $action;
         sqlx::query(
             "INSERT INTO audit_log (at, actor, actor_user_id, action, entity, entity_id, \
              before_json, after_json, client_addr, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -93,7 +94,7 @@ macro_rules! write_audit {
         .bind(chrono::Utc::now())
         .bind(actor.label.clone())
         .bind(actor.user_id.map(srs_domain::UserId::get))
-        .bind($action)
+        .bind(action.as_str())
         .bind($entity)
         .bind($entity_id)
         .bind($before)

@@ -169,7 +169,7 @@ impl Store {
                         .bind(before.id.get())
                         .execute(&mut *tx)
                         .await?;
-                        crate::audit::write_audit!(tx, actor, "student.update", "student", Some(before.id.get()), Some(before_json), Some(after_json)).await?;
+                        crate::audit::write_audit!(tx, actor, srs_domain::AuditAction::StudentUpdate, "student", Some(before.id.get()), Some(before_json), Some(after_json)).await?;
                         outcome.changed += 1;
                     }
                     Ok(outcome)

@@ -87,7 +87,7 @@ impl Store {
             .await?
             .inserted_id();
             let after = serde_json::json!({"id": id, "name": name, "retired": false}).to_string();
-            write_audit!(tx, actor, "department.create", "department", Some(id), None::<String>, Some(after)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::DepartmentCreate, "department", Some(id), None::<String>, Some(after)).await?;
             crate::generation::bump_department_generation!(tx).await?;
             id
         }));
@@ -138,7 +138,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             let after = serde_json::json!({"id": id, "name": name, "retired": retired}).to_string();
-            write_audit!(tx, actor, "department.update", "department", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::DepartmentUpdate, "department", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
             crate::generation::bump_department_generation!(tx).await?;
         }));
         match result {
@@ -176,7 +176,7 @@ impl Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound);
             }
-            write_audit!(tx, actor, "department.delete", "department", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::DepartmentDelete, "department", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
             crate::generation::bump_generation!(tx).await?;
             crate::generation::bump_department_generation!(tx).await?;
             tx.commit().await?;

@@ -135,7 +135,7 @@ impl Store {
                             .map_err(|e| StoreError::Corrupt(format!("audit serialisation: {e}")))?;
                         after["import_line"] = serde_json::json!(row.line);
                         let after = after.to_string();
-                        write_audit!(tx, actor, "student.import", "student", Some(id), None::<String>, Some(after)).await?;
+                        write_audit!(tx, actor, srs_domain::AuditAction::StudentImport, "student", Some(id), None::<String>, Some(after)).await?;
                     }
                     Err(e) => {
                     return Err(match e {

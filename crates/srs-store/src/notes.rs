@@ -90,7 +90,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?
                     .inserted_id();
-                    write_audit!(tx, actor, "student.note", "student", Some(student.get()), None::<String>, Some(after.clone())).await?;
+                    write_audit!(tx, actor, srs_domain::AuditAction::StudentNote, "student", Some(student.get()), None::<String>, Some(after.clone())).await?;
                     Some(id)
                 }
             }

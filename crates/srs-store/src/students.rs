@@ -536,7 +536,7 @@ impl Store {
             let number = StudentNumber::parse(&number)
                 .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
             let student = Student::created(new, StudentId::new(id), number, department_name.clone(), now);
-            write_audit!(tx, actor, "student.create", "student", Some(id), None::<String>, Some(to_json(&student)?)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::StudentCreate, "student", Some(id), None::<String>, Some(to_json(&student)?)).await?;
             if let Some(key) = &options.idempotency {
                 let body = serde_json::to_string(&student)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -685,7 +685,7 @@ impl Store {
             .await?
             .rows_affected();
             if updated == 1 {
-                write_audit!(tx, actor, "student.update", "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
+                write_audit!(tx, actor, srs_domain::AuditAction::StudentUpdate, "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
             }
             updated
         }));
@@ -741,7 +741,7 @@ impl Store {
             .await?
             .rows_affected();
             if deleted == 1 {
-                write_audit!(tx, actor, "student.delete", "student", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
+                write_audit!(tx, actor, srs_domain::AuditAction::StudentDelete, "student", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
             }
             deleted
         }))?;
@@ -791,7 +791,7 @@ impl Store {
             .await?
             .rows_affected();
             if restored == 1 {
-                write_audit!(tx, actor, "student.restore", "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
+                write_audit!(tx, actor, srs_domain::AuditAction::StudentRestore, "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
             }
             restored
         }));
@@ -827,7 +827,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let summary = serde_json::json!({"purged": purged, "deleted_before": cutoff}).to_string();
-            write_audit!(tx, actor, "student.purge", "student", None::<i64>, None::<String>, Some(summary)).await?;
+            write_audit!(tx, actor, srs_domain::AuditAction::StudentPurge, "student", None::<i64>, None::<String>, Some(summary)).await?;
             purged
         }))?;
         tracing::info!(purged, "deleted students purged");

@@ -174,34 +174,11 @@ pub fn field_label(field: &str) -> String {
     }
 }
 
-/// An audit action as pages show it: `student.update` is "Student updated".
+/// An audit action as pages show it: `student.update` is "Student
+/// changed"; a name the trail does not know (from an older srs) as it is.
 pub fn action_label(action: &str) -> String {
-    if action == "student.note" {
-        return "Note added".into();
-    }
-    let (entity, verb) = action.split_once('.').unwrap_or((action, ""));
-    let entity = match entity {
-        "student" => "Student",
-        "department" => "Department",
-        "user" => "Account",
-        "token" => "API token",
-        other => other,
-    };
-    let done = match verb {
-        "create" => "added",
-        "update" => "changed",
-        "delete" => "deleted",
-        "restore" => "restored",
-        "import" => "imported",
-        "purge" => "purged for good",
-        "revoke" => "revoked",
-        "disable" => "disabled",
-        "enable" => "enabled",
-        "reset_password" => "password reset",
-        "unlock" => "unlocked",
-        other => other,
-    };
-    format!("{entity} {done}")
+    srs_domain::AuditAction::named(action)
+        .map_or_else(|| action.to_owned(), |a| a.label().to_owned())
 }
 
 /// A field's value as pages show it: statuses by their label.

@@ -4,7 +4,7 @@
 use super::students::{page_numbers, url};
 use crate::auth::Admin;
 use crate::extract::AppQuery;
-use crate::history::{action_label, HistoryEntry};
+use crate::history::HistoryEntry;
 use crate::page::{render, PageCtx, PageResult};
 use crate::state::AppState;
 use askama::Template;
@@ -15,28 +15,6 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 use srs_domain::Username;
 use srs_store::{AuditFilter, PageRequest};
-
-/// Every action the trail records, in the filter's order.
-const ACTIONS: [&str; 18] = [
-    "student.create",
-    "student.import",
-    "student.update",
-    "student.note",
-    "student.delete",
-    "student.restore",
-    "student.purge",
-    "department.create",
-    "department.update",
-    "department.delete",
-    "user.create",
-    "user.update",
-    "user.disable",
-    "user.enable",
-    "user.reset_password",
-    "user.unlock",
-    "token.create",
-    "token.revoke",
-];
 
 /// The kinds of record, with their names on the page.
 const ENTITIES: [(&str, &str); 4] = [
@@ -100,7 +78,7 @@ impl AuditPage {
     /// Where an entry's record is shown, when it has a page.
     fn link(&self, h: &HistoryEntry) -> Option<String> {
         match (h.entity.as_str(), h.entity_id, h.action.as_str()) {
-            (_, _, "student.purge") => None,
+            (_, _, action) if action == srs_domain::AuditAction::StudentPurge.as_str() => None,
             ("student", Some(id), _) => Some(format!("/students/{id}")),
             _ => None,
         }
@@ -151,7 +129,7 @@ async fn audit(
         }
     }
     if !action.is_empty() {
-        if ACTIONS.contains(&action.as_str()) {
+        if srs_domain::AuditAction::named(&action).is_some() {
             filter.action = Some(action.clone());
         } else {
             problems.push(format!("\u{201c}{action}\u{201d} is not an action the trail records, so that filter was left out."));
@@ -255,11 +233,11 @@ async fn audit(
         } else {
             String::new()
         },
-        actions: ACTIONS
+        actions: srs_domain::AuditAction::ALL
             .iter()
             .map(|a| Choice {
-                value: a,
-                label: action_label(a),
+                value: a.as_str(),
+                label: a.label().to_owned(),
             })
             .collect(),
         entities: ENTITIES

@@ -813,7 +813,7 @@ async fn show_page(
     let deleted_by = s.deleted_at.and(
         history
             .iter()
-            .filter(|h| h.action == "student.delete")
+            .filter(|h| h.action == srs_domain::AuditAction::StudentDelete.as_str())
             .max_by_key(|h| h.at)
             .map(|h| h.actor.clone()),
     );
@@ -929,7 +929,7 @@ async fn deleted_page(
         .store
         .audit_entries(
             &srs_store::AuditFilter {
-                action: Some("student.delete".into()),
+                action: Some(srs_domain::AuditAction::StudentDelete.as_str().into()),
                 entity: Some("student".into()),
                 entity_id: Some(gone.id.get()),
                 ..srs_store::AuditFilter::default()
