@@ -4,8 +4,10 @@
 //! clients inside each site's host (a cut-off location keeps its local
 //! users) and outside, injects one fault, undoes it after the outage, and
 //! checks every acknowledged create and the one rule that matters: no site
-//! acknowledges a write after the other site has acknowledged one of its
-//! own as primary (`split_brain_writes`).
+//! takes a write after the other site has acknowledged one of its own as
+//! primary (`split_brain_writes`: the old side's answers after the new
+//! side's first that the new primary lacks; one it holds was committed
+//! before the switch and only answered late, `answered_late`).
 
 use super::hosts::{Host, Hosts};
 use super::load::{Load, Recorded};
@@ -18,6 +20,29 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::process::Child;
+
+/// The old side's answers after the new side's first (`new_side_first`),
+/// as (split-brain writes, writes answered late). One the new primary
+/// holds (not in `missing`) was committed and replicated before the
+/// switch, for a new primary stops replicating from the old one when
+/// promoted: its answer only arrived late (a paused host answers on
+/// waking). One it lacks was taken by a second primary.
+fn late_on_old_side(
+    acknowledged: &[super::load::Acknowledged],
+    missing: &std::collections::HashSet<i64>,
+    old_site: &str,
+    new_side_first: Option<u64>,
+) -> (usize, usize) {
+    let Some(first) = new_side_first else {
+        return (0, 0);
+    };
+    let late: Vec<_> = acknowledged
+        .iter()
+        .filter(|a| a.site == old_site && a.at_ms > first)
+        .collect();
+    let split_brain = late.iter().filter(|a| missing.contains(&a.id)).count();
+    (split_brain, late.len() - split_brain)
+}
 
 /// What goes wrong in a three-host run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,8 +181,13 @@ pub struct HostRun {
     pub acknowledged: usize,
     /// Acknowledged creates not found, as written, on the final primary.
     pub acknowledged_lost: usize,
-    /// Acknowledged writes by the old primary after the first one by the new.
+    /// Writes the old primary acknowledged after the new one's first that
+    /// the new primary lacks: taken by a second primary.
     pub split_brain_writes: usize,
+    /// Writes the old primary answered after the new one's first that the
+    /// new primary holds: committed before the switch, answered late (a
+    /// paused host answers on waking).
+    pub answered_late: usize,
     /// Creates that failed (refused, not confirmed, or unanswered).
     pub failed_creates: usize,
     /// From the fault to the first create the new primary acknowledged to
@@ -242,6 +272,7 @@ pub async fn run(options: HostDrillOptions) -> anyhow::Result<HostReport> {
                         acknowledged: 0,
                         acknowledged_lost: 0,
                         split_brain_writes: 0,
+                        answered_late: 0,
                         failed_creates: 0,
                         rto_seconds: None,
                         old_side_last_write_seconds: None,
@@ -804,6 +835,8 @@ async fn run_once(
     acknowledged.sort_by_key(|a| a.at_ms);
     let final_edge = cluster.edge(if after.is_empty() { "b" } else { &after })?;
     let mut lost = 0;
+    // The acknowledged creates missing on the final primary, by id.
+    let mut missing = std::collections::HashSet::new();
     for ack in &acknowledged {
         let found = http
             .get(format!("{final_edge}/api/v1/students/{}", ack.id))
@@ -818,6 +851,9 @@ async fn run_once(
             _ => false,
         };
         lost += usize::from(!same);
+        if !same {
+            missing.insert(ack.id);
+        }
     }
     let samples: Vec<_> = recorded.iter().flat_map(|r| r.samples.iter()).collect();
     let failed_creates = samples
@@ -829,12 +865,13 @@ async fn run_once(
         .filter(|a| a.at_ms >= fault_ms && !before.is_empty() && a.site != before)
         .map(|a| a.at_ms)
         .min();
-    let split_brain_writes = new_side_first.map_or(0, |first| {
-        acknowledged
-            .iter()
-            .filter(|a| a.site == before && a.at_ms > first)
-            .count()
-    });
+    let (split_brain_writes, answered_late) =
+        late_on_old_side(&acknowledged, &missing, &before, new_side_first);
+    if answered_late > 0 {
+        notes.push(format!(
+            "{answered_late} write(s) committed before the failover were answered after the new primary's first (the new primary holds them)"
+        ));
+    }
     // Clients outside the old primary's host: inside b's and outside.
     let survivors_first = recorded[1..]
         .iter()
@@ -896,6 +933,7 @@ async fn run_once(
         acknowledged: acknowledged.len(),
         acknowledged_lost: lost,
         split_brain_writes,
+        answered_late,
         failed_creates,
         rto_seconds,
         old_side_last_write_seconds,
@@ -904,4 +942,38 @@ async fn run_once(
         passed,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::late_on_old_side;
+    use crate::drill::load::Acknowledged;
+    use std::collections::HashSet;
+
+    fn ack(id: i64, at_ms: u64, site: &str) -> Acknowledged {
+        Acknowledged {
+            id,
+            name: format!("s{id}"),
+            at_ms,
+            site: site.into(),
+        }
+    }
+
+    #[test]
+    fn a_late_answer_is_split_brain_only_when_the_new_primary_lacks_it() {
+        let acks = [
+            ack(1, 900, "a"),
+            ack(2, 1_000, "b"),
+            ack(3, 5_040, "a"),
+            ack(4, 5_041, "a"),
+        ];
+        // 3 was committed before the switch (b holds it); 4 was not.
+        let missing: HashSet<i64> = [4].into();
+        assert_eq!(late_on_old_side(&acks, &missing, "a", Some(1_000)), (1, 1));
+        assert_eq!(
+            late_on_old_side(&acks, &HashSet::new(), "a", Some(1_000)),
+            (0, 2)
+        );
+        assert_eq!(late_on_old_side(&acks, &missing, "a", None), (0, 0));
+    }
 }
