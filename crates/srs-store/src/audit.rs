@@ -200,11 +200,11 @@ impl Store {
         }
         let sql = format!(
             "SELECT entity_id, actor FROM audit_log WHERE entity = 'student' \
-             AND action = 'student.delete' AND entity_id IN ({}) ORDER BY id",
+             AND action = ? AND entity_id IN ({}) ORDER BY id",
             crate::dialect::placeholders(ids.len())
         );
         let rows: Vec<(i64, String)> = on_pool!(self, p => {
-            let mut q = sqlx::query_as(&sql);
+            let mut q = sqlx::query_as(&sql).bind(srs_domain::AuditAction::StudentDelete.as_str());
             for id in ids {
                 q = q.bind(id.get());
             }

@@ -394,6 +394,22 @@ struct FormPage {
     fields: Vec<FormField>,
 }
 
+/// The contacts' problems after they were refused, input by input.
+struct ContactProblems {
+    /// Whether the contacts were refused at all.
+    refused: bool,
+    /// Each input at fault, with its problem.
+    inputs: Vec<(&'static str, String)>,
+}
+
+impl ContactProblems {
+    /// Whether `input` is at fault (all of them when the problem is not
+    /// one input's, such as too many contacts).
+    fn marks(&self, input: &str) -> bool {
+        self.refused && (self.inputs.is_empty() || self.inputs.iter().any(|(n, _)| *n == input))
+    }
+}
+
 /// Who deleted the record being edited, and when.
 struct Deleted {
     by: String,
@@ -424,15 +440,17 @@ impl FormPage {
 
     /// After the contacts were refused: each contact input at fault with
     /// its problem, every one at once (only those inputs are marked).
-    fn contact_problems(&self) -> Vec<(&'static str, String)> {
-        if self
-            .form
-            .error(StudentField::EmergencyContacts.name())
-            .is_none()
-        {
-            return Vec::new();
+    fn contact_problems(&self) -> ContactProblems {
+        let mut found = ContactProblems {
+            refused: self
+                .form
+                .error(StudentField::EmergencyContacts.name())
+                .is_some(),
+            inputs: Vec::new(),
+        };
+        if !found.refused {
+            return found;
         }
-        let mut found = Vec::new();
         for (row, names) in CONTACT_INPUTS.iter().enumerate() {
             let [name, relationship, phone] = names.map(|n| self.form.value(n).trim());
             if name.is_empty() && relationship.is_empty() && phone.is_empty() {
@@ -445,7 +463,7 @@ impl FormPage {
                 .zip(problems)
             {
                 if let Some(problem) = problem {
-                    found.push((
+                    found.inputs.push((
                         *input,
                         format!(
                             "Contact {}, {part}: {}",
@@ -457,20 +475,6 @@ impl FormPage {
             }
         }
         found
-    }
-
-    /// Whether a contact input is at fault (all of them when the problem
-    /// is not one input's, such as too many contacts).
-    fn contact_invalid(&self, input: &str) -> bool {
-        if self
-            .form
-            .error(StudentField::EmergencyContacts.name())
-            .is_none()
-        {
-            return false;
-        }
-        let problems = self.contact_problems();
-        problems.is_empty() || problems.iter().any(|(name, _)| *name == input)
     }
 
     /// The contact rows' input names with their values, for the template.
@@ -925,24 +929,15 @@ async fn deleted_page(
     typed: FormView,
     version: i64,
 ) -> PageResult {
-    let deletion = state
+    // Who, from the trail (as the deleted list and the record's page say
+    // it); when, from the record itself.
+    let by = state
         .store
-        .audit_entries(
-            &srs_store::AuditFilter {
-                action: Some(srs_domain::AuditAction::StudentDelete.as_str().into()),
-                entity: Some("student".into()),
-                entity_id: Some(gone.id.get()),
-                ..srs_store::AuditFilter::default()
-            },
-            srs_store::PageRequest {
-                page: 1,
-                per_page: 1,
-            },
-        )
+        .deleted_by(&[gone.id])
         .await?
-        .items
-        .into_iter()
-        .next();
+        .remove(&gone.id.get())
+        .unwrap_or_else(|| "someone".into());
+    let at = gone.deleted_at.unwrap_or(gone.updated_at);
     let keep = gone.department.to_string();
     let page = FormPage {
         ctx,
@@ -954,16 +949,7 @@ async fn deleted_page(
         statuses: Status::ALL,
         duplicate: None,
         conflict: None,
-        deleted: Some(match deletion {
-            Some(entry) => Deleted {
-                by: entry.actor,
-                at: entry.at,
-            },
-            None => Deleted {
-                by: "someone".into(),
-                at: gone.updated_at,
-            },
-        }),
+        deleted: Some(Deleted { by, at }),
         fields: form_fields(true),
     };
     Ok((StatusCode::CONFLICT, render(&page)).into_response())
