@@ -5,9 +5,9 @@
 
 mod common;
 use common::cluster::{cli, secret, topology_port, wait_until, Cluster};
+use common::records::names;
 
 use serde_json::{json, Value};
-use sqlx::Connection;
 use std::time::Duration;
 
 /// `srs backup list --json`.
@@ -44,22 +44,12 @@ async fn add(client: &reqwest::Client, edge: &str, name: &str) -> i64 {
 
 /// The live students' names in a database restored on the primary.
 async fn restored_names(cluster: &Cluster, database: &str) -> Vec<String> {
-    let url = format!(
+    names(&format!(
         "mysql://root:{}@127.0.0.1:{}/{database}",
         secret(cluster, "root_password"),
         topology_port(cluster, "primary")
-    );
-    let mut conn = sqlx::MySqlConnection::connect(&url)
-        .await
-        .expect("restored database");
-    let mut names: Vec<String> =
-        sqlx::query_scalar("SELECT full_name FROM students WHERE deleted_at IS NULL")
-            .fetch_all(&mut conn)
-            .await
-            .expect("names");
-    conn.close().await.ok();
-    names.sort();
-    names
+    ))
+    .await
 }
 
 #[tokio::test]

@@ -216,10 +216,7 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
         .expect("pick");
     click_and_load(&c, Locator::Id("save")).await;
     assert!(text_of(&c, "flash").await.contains("saved"));
-    let focused = c
-        .execute("return document.activeElement.id;", vec![])
-        .await
-        .expect("focus");
+    let focused = focused_id(&c).await;
     assert_eq!(
         focused,
         json!("flash"),
@@ -265,10 +262,7 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
         table.contains("Ada King") && !table.contains("Babbage"),
         "search result: {table}"
     );
-    let focused = c
-        .execute("return document.activeElement.id;", vec![])
-        .await
-        .expect("focus");
+    let focused = focused_id(&c).await;
     assert_eq!(
         focused,
         json!("result-count"),
@@ -323,6 +317,13 @@ async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
     );
 
     c.close().await.expect("close browser");
+}
+
+/// The id of the element the keyboard is on.
+async fn focused_id(c: &Client) -> serde_json::Value {
+    c.execute("return document.activeElement.id;", vec![])
+        .await
+        .expect("focus")
 }
 
 /// The page's own width against the window's, and whether "Sign out" (or

@@ -303,6 +303,12 @@ impl TestApp {
     /// Uploads `csv` on the import page with a fresh CSRF token and the
     /// ticked `options` (e.g. `dry_run`, `skip_invalid`).
     pub async fn upload_csv(&self, csv: &str, options: &[&str]) -> Response {
+        self.upload_csv_to("/import", csv, options).await
+    }
+
+    /// The import form sent to `path` (its Upload button's, or another
+    /// button's formaction) with `csv` and the ticked `options`.
+    pub async fn upload_csv_to(&self, path: &str, csv: &str, options: &[&str]) -> Response {
         let mut form = reqwest::multipart::Form::new()
             .text("csrf_token", self.csrf_token().await)
             .part(
@@ -316,7 +322,7 @@ impl TestApp {
             form = form.text(option.to_string(), "true");
         }
         self.client
-            .post(self.url("/import"))
+            .post(self.url(path))
             .multipart(form)
             .send()
             .await

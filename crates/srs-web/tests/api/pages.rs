@@ -787,22 +787,9 @@ async fn a_file_with_thousands_of_bad_rows_gets_a_short_report_and_a_csv_to_fix(
     assert!(html.contains("Import only adds new students"));
 
     // The rows with problems, whole, as a CSV with a problems column.
-    let form = reqwest::multipart::Form::new()
-        .text("csrf_token", app.csrf_token().await)
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(csv.into_bytes())
-                .file_name("students.csv")
-                .mime_str("text/csv")
-                .expect("mime"),
-        );
     let download = app
-        .client
-        .post(app.url("/import/rows-with-problems.csv"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("sent");
+        .upload_csv_to("/import/rows-with-problems.csv", &csv, &[])
+        .await;
     assert_eq!(download.status(), 200);
     assert!(download.headers()["content-disposition"]
         .to_str()
