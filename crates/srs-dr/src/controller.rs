@@ -9,7 +9,7 @@ use crate::decide::{decide, ready, Decision, Memory, Policy};
 use crate::exposition::{self, Shared};
 use crate::gtid;
 use crate::observe::{Observation, Observer};
-use crate::published::{now_text, primary_site, EventLog, Published, QuorumState};
+use crate::published::{now_text, primary_site, EventKind, EventLog, Published, QuorumState};
 use crate::quorum::{Leadership, PrimaryRecord, Quorum};
 use crate::request::OperatorRequest;
 use crate::secrets::Secrets;
@@ -236,6 +236,7 @@ impl<P: Plant> Controller<P> {
         if before == UNLIMITED && advice.write_concurrency < UNLIMITED {
             self.events.record(
                 self.memory.epoch,
+                EventKind::WritesThrottled,
                 &format!(
                     "writes throttled: the replica's apply backlog ({lag_text}) is over a quarter of the {:.1} s budget",
                     advice.budget_seconds
@@ -245,6 +246,7 @@ impl<P: Plant> Controller<P> {
         } else if before < UNLIMITED && advice.write_concurrency == UNLIMITED {
             self.events.record(
                 self.memory.epoch,
+                EventKind::WritesUnthrottled,
                 &format!("writes unthrottled: the replica has caught up (apply lag {lag_text})"),
                 None,
             );
@@ -318,7 +320,8 @@ impl<P: Plant> Controller<P> {
         }
         self.memory.primary = record.site;
         self.memory.epoch = record.epoch;
-        self.events.record(self.memory.epoch, &what, None);
+        self.events
+            .record(self.memory.epoch, EventKind::TookTheLead, &what, None);
         Ok(())
     }
 
@@ -342,6 +345,7 @@ impl<P: Plant> Controller<P> {
                 Some(l) => format!("following the leader, {l}"),
                 None => "following: no leader can be reached".into(),
             },
+            last_decision_kind: None,
             observed_at: now_text(),
             pid: std::process::id(),
             admission: None,
@@ -376,6 +380,7 @@ impl<P: Plant> Controller<P> {
                     if self.last_failure.as_deref() != Some(error.as_str()) {
                         self.events.record(
                             self.memory.epoch,
+                            EventKind::TookTheLead,
                             "read the recorded primary epoch",
                             Some(&error),
                         );
@@ -387,7 +392,10 @@ impl<P: Plant> Controller<P> {
             Leadership::Leading { newly: false } => {}
         }
         match self.quorum.regrant(&self.memory.primary).await {
-            Ok(Some(what)) => self.events.record(self.memory.epoch, &what, None),
+            Ok(Some(what)) => {
+                self.events
+                    .record(self.memory.epoch, EventKind::LeaseRegranted, &what, None)
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %format!("{e:#}"), "could not check the primary site's lease")
@@ -422,7 +430,8 @@ impl<P: Plant> Controller<P> {
                         Some(note) => format!("{decision}; {note}"),
                         None => decision.to_string(),
                     };
-                    self.events.record(self.memory.epoch, &what, None);
+                    self.events
+                        .record(self.memory.epoch, &decision, &what, None);
                 }
                 self.last_failure = None;
                 true
@@ -431,8 +440,12 @@ impl<P: Plant> Controller<P> {
                 let error = format!("{e:#}");
                 // A step that keeps failing is one event, not one per probe.
                 if self.last_failure.as_deref() != Some(error.as_str()) {
-                    self.events
-                        .record(self.memory.epoch, &decision.to_string(), Some(&error));
+                    self.events.record(
+                        self.memory.epoch,
+                        &decision,
+                        &decision.to_string(),
+                        Some(&error),
+                    );
                     self.last_failure = Some(error);
                 }
                 false
@@ -466,6 +479,7 @@ impl<P: Plant> Controller<P> {
             memory: self.memory.clone(),
             ready: is_ready,
             last_decision: decision.to_string(),
+            last_decision_kind: Some(decision.kind()),
             observed_at: now_text(),
             pid: std::process::id(),
             admission: Some(advice),
@@ -485,6 +499,7 @@ impl<P: Plant> Controller<P> {
         let recheck = Duration::from_millis(self.topology.controller.recheck_interval_ms);
         self.events.record(
             self.memory.epoch,
+            EventKind::ControllerStarted,
             &format!(
                 "controller started; site '{}' is to be primary",
                 self.memory.primary
@@ -520,8 +535,12 @@ impl<P: Plant> Controller<P> {
         if let Some((_, task)) = surveying {
             task.abort();
         }
-        self.events
-            .record(self.memory.epoch, "controller stopped", None);
+        self.events.record(
+            self.memory.epoch,
+            EventKind::ControllerStopped,
+            "controller stopped",
+            None,
+        );
     }
 }
 
@@ -769,7 +788,7 @@ mod tests {
     fn actions(dir: &ClusterDir) -> Vec<crate::published::Event> {
         EventLog::tail(dir, 50)
             .into_iter()
-            .filter(|e| !e.what.starts_with("leads the cluster"))
+            .filter(|e| e.kind != EventKind::TookTheLead)
             .collect()
     }
 
@@ -1022,9 +1041,12 @@ mod tests {
         assert_eq!(b.memory().epoch, 1);
         assert_eq!(b.memory().primary, "primary");
         assert!(
-            EventLog::tail(&dir_b, 5).iter().any(|e| e
-                .what
-                .contains("leads the cluster (etcd); it records site 'primary' in epoch 1")),
+            EventLog::tail(&dir_b, 5)
+                .iter()
+                .any(|e| e.kind == EventKind::TookTheLead
+                    && e.what.contains(
+                        "leads the cluster (etcd); it records site 'primary' in epoch 1"
+                    )),
             "{:?}",
             EventLog::tail(&dir_b, 5)
         );

@@ -242,26 +242,89 @@ pub enum Decision {
     Clear(Alert),
 }
 
-impl Decision {
-    /// A short name for metrics and logs.
-    pub fn kind(&self) -> &'static str {
+/// What kind of step a [`Decision`] is: for metrics, events and any code
+/// that must tell steps apart (their `Display` is for people only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Nothing to do.
+    Steady,
+    /// Make a replica primary because the primary failed.
+    Failover,
+    /// Make a site the writable primary.
+    Promote,
+    /// Move the primary as an operator asked, nothing lost.
+    Switchover,
+    /// Refuse an operator's request.
+    Refuse,
+    /// Commits wait for a replica again.
+    RestoreSync,
+    /// Clear replication settings kept from before a promotion.
+    Detach,
+    /// Start a site's standby app instances.
+    ScaleUp,
+    /// Stop a site's app instances.
+    ScaleDown,
+    /// Make a site's database read-only.
+    Fence,
+    /// Make a site replicate from the primary.
+    Replicate,
+    /// Create the application's account on the primary.
+    CreateAppAccount,
+    /// Record the epoch in a site's data.
+    RecordEpoch,
+    /// Route the edge to a site.
+    SwitchEdge,
+    /// An alert began.
+    Raise,
+    /// An alert ended.
+    Clear,
+}
+
+impl DecisionKind {
+    /// Its metric label.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Decision::Steady => "steady",
-            Decision::Failover { .. } => "failover",
-            Decision::Promote { .. } => "promote",
-            Decision::Switchover { .. } => "switchover",
-            Decision::Refuse { .. } => "refuse",
-            Decision::RestoreSync { .. } => "restore_sync",
-            Decision::Detach { .. } => "detach",
-            Decision::ScaleUp { .. } => "scale_up",
-            Decision::ScaleDown { .. } => "scale_down",
-            Decision::Fence { .. } => "fence",
-            Decision::Replicate { .. } => "replicate",
-            Decision::CreateAppAccount { .. } => "create_app_account",
-            Decision::RecordEpoch { .. } => "record_epoch",
-            Decision::SwitchEdge { .. } => "switch_edge",
-            Decision::Raise(_) => "raise",
-            Decision::Clear(_) => "clear",
+            DecisionKind::Steady => "steady",
+            DecisionKind::Failover => "failover",
+            DecisionKind::Promote => "promote",
+            DecisionKind::Switchover => "switchover",
+            DecisionKind::Refuse => "refuse",
+            DecisionKind::RestoreSync => "restore_sync",
+            DecisionKind::Detach => "detach",
+            DecisionKind::ScaleUp => "scale_up",
+            DecisionKind::ScaleDown => "scale_down",
+            DecisionKind::Fence => "fence",
+            DecisionKind::Replicate => "replicate",
+            DecisionKind::CreateAppAccount => "create_app_account",
+            DecisionKind::RecordEpoch => "record_epoch",
+            DecisionKind::SwitchEdge => "switch_edge",
+            DecisionKind::Raise => "raise",
+            DecisionKind::Clear => "clear",
+        }
+    }
+}
+
+impl Decision {
+    /// What kind of step it is.
+    pub fn kind(&self) -> DecisionKind {
+        match self {
+            Decision::Steady => DecisionKind::Steady,
+            Decision::Failover { .. } => DecisionKind::Failover,
+            Decision::Promote { .. } => DecisionKind::Promote,
+            Decision::Switchover { .. } => DecisionKind::Switchover,
+            Decision::Refuse { .. } => DecisionKind::Refuse,
+            Decision::RestoreSync { .. } => DecisionKind::RestoreSync,
+            Decision::Detach { .. } => DecisionKind::Detach,
+            Decision::ScaleUp { .. } => DecisionKind::ScaleUp,
+            Decision::ScaleDown { .. } => DecisionKind::ScaleDown,
+            Decision::Fence { .. } => DecisionKind::Fence,
+            Decision::Replicate { .. } => DecisionKind::Replicate,
+            Decision::CreateAppAccount { .. } => DecisionKind::CreateAppAccount,
+            Decision::RecordEpoch { .. } => DecisionKind::RecordEpoch,
+            Decision::SwitchEdge { .. } => DecisionKind::SwitchEdge,
+            Decision::Raise(_) => DecisionKind::Raise,
+            Decision::Clear(_) => DecisionKind::Clear,
         }
     }
 

@@ -27,9 +27,9 @@ pub struct Snapshot {
     /// The last observation.
     pub observation: Observation,
     /// Steps carried out, by decision kind.
-    pub steps: BTreeMap<&'static str, u64>,
+    pub steps: BTreeMap<crate::decide::DecisionKind, u64>,
     /// Steps that failed, by decision kind.
-    pub failed_steps: BTreeMap<&'static str, u64>,
+    pub failed_steps: BTreeMap<crate::decide::DecisionKind, u64>,
     /// What app instances are told about admitting writes.
     pub advice: Option<Advice>,
     /// The processes `srs up` runs, when it runs this topology.
@@ -144,12 +144,13 @@ pub fn render(s: &Snapshot) -> String {
             .map(|s| vec![(String::new(), s)])
             .unwrap_or_default(),
     );
-    let mut counter = |name: &str, help: &str, samples: &BTreeMap<&'static str, u64>| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-        for (kind, n) in samples {
-            let _ = writeln!(out, "{name}{{decision=\"{kind}\"}} {n}");
-        }
-    };
+    let mut counter =
+        |name: &str, help: &str, samples: &BTreeMap<crate::decide::DecisionKind, u64>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (kind, n) in samples {
+                let _ = writeln!(out, "{name}{{decision=\"{}\"}} {n}", kind.as_str());
+            }
+        };
     counter(
         "srs_controller_steps_total",
         "Steps carried out, by decision.",

@@ -3,7 +3,8 @@
 //! the edge, or the controller refuses.
 
 use crate::cluster_dir::ClusterDir;
-use crate::published::{Event, EventLog, Published};
+use crate::decide::DecisionKind;
+use crate::published::{Event, EventKind, EventLog, Published};
 use crate::request::OperatorRequest;
 use crate::topology::Topology;
 use serde::Serialize;
@@ -74,8 +75,7 @@ pub async fn request_and_wait(
         "no controller is running on {} (start `srs up`, or `srs controller --data-dir`)",
         data_dir
     );
-    let (OperatorRequest::Switchover { to } | OperatorRequest::Failover { to }) = &request;
-    let to = to.clone();
+    let to = request.target().clone();
     let seen = EventLog::tail(data_dir, usize::MAX).len();
     let began = Instant::now();
     request.submit(data_dir)?;
@@ -84,14 +84,14 @@ pub async fn request_and_wait(
         let all = EventLog::tail(data_dir, usize::MAX);
         for e in all.into_iter().skip(seen + events.len()) {
             on_event(&e);
-            if e.what.starts_with("refused the operator's") {
+            if e.kind == EventKind::Step(DecisionKind::Refuse) {
                 anyhow::bail!("{}", e.what);
             }
             events.push(e);
         }
         let switched = events
             .iter()
-            .any(|e| e.ok && e.what == format!("route the edge to site '{to}'"));
+            .any(|e| e.is_step(DecisionKind::SwitchEdge) && e.site.as_ref() == Some(&to));
         if let Some(p) = Published::read(data_dir) {
             if switched && p.memory.primary == to && p.ready {
                 return Ok(Outcome {

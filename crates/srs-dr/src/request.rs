@@ -35,6 +35,13 @@ impl fmt::Display for OperatorRequest {
 }
 
 impl OperatorRequest {
+    /// The site it asks to make primary.
+    pub fn target(&self) -> &SiteName {
+        match self {
+            OperatorRequest::Switchover { to } | OperatorRequest::Failover { to } => to,
+        }
+    }
+
     /// Leaves the request for the controller (replacing an earlier one).
     pub fn submit(&self, data_dir: &ClusterDir) -> anyhow::Result<()> {
         let path = data_dir.file(ClusterFile::OperatorRequest);

@@ -8,7 +8,7 @@
 
 use crate::actuators::Databases;
 use crate::cluster_dir::ClusterDir;
-use crate::published::EventLog;
+use crate::published::{About, EventKind, EventLog};
 use crate::quorum::site_lease::{LiveGrant, SiteLease, SiteStanding};
 use crate::secrets::Secrets;
 use crate::topology::Topology;
@@ -199,6 +199,11 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut held_once = false;
     let mut held_last = false;
+    let about = |kind| About {
+        kind,
+        site: Some(site.clone()),
+        from: None,
+    };
     loop {
         let standing = lease.check().await;
         held_once |= standing.holds_lease();
@@ -208,6 +213,7 @@ pub async fn run(
         if standing.holds_lease() && !held_last && fenced {
             events.record(
                 epoch,
+                about(EventKind::QuorumRegained),
                 &format!("site agent of '{site}': the quorum is reached again; the database stays read-only until the leader promotes it"),
                 None,
             );
@@ -229,13 +235,26 @@ pub async fn run(
             );
             match tokio::time::timeout(Duration::from_secs(5), databases.fence(site)).await {
                 Ok(Ok(how)) => {
-                    events.record(epoch, &format!("{what} ({how})"), None);
+                    events.record(
+                        epoch,
+                        about(EventKind::SiteSelfFenced),
+                        &format!("{what} ({how})"),
+                        None,
+                    );
                     shared.lock().unwrap_or_else(|e| e.into_inner()).fenced = true;
                 }
-                Ok(Err(e)) => events.record(epoch, &what, Some(&format!("{e:#}"))),
-                Err(_) => {
-                    events.record(epoch, &what, Some("the database did not answer within 5 s"))
-                }
+                Ok(Err(e)) => events.record(
+                    epoch,
+                    about(EventKind::SiteSelfFenced),
+                    &what,
+                    Some(&format!("{e:#}")),
+                ),
+                Err(_) => events.record(
+                    epoch,
+                    about(EventKind::SiteSelfFenced),
+                    &what,
+                    Some("the database did not answer within 5 s"),
+                ),
             }
         }
         tokio::select! {

@@ -9,7 +9,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use srs_backup::{BackupId, BackupStore, Progress, ProgressMode};
 use srs_dr::backups::{ArchiveRun, BackupRun, BackupState, SecondStoreRun, VerifyRun};
-use srs_dr::published::{EventLog, Published};
+use srs_dr::published::{EventKind, EventLog, Published};
 use srs_dr::{ClusterDir, ClusterFile, Topology};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -250,7 +250,12 @@ async fn backup_once(
         Ok(m) => m,
         Err(e) => {
             let error = format!("{e:#}");
-            events.record(epoch(&cluster), "scheduled backup", Some(&error));
+            events.record(
+                epoch(&cluster),
+                EventKind::Backup,
+                "scheduled backup",
+                Some(&error),
+            );
             with(state, |s| {
                 s.failures += 1;
                 s.last_attempt = Some(BackupRun {
@@ -275,6 +280,7 @@ async fn backup_once(
     };
     events.record(
         epoch(&cluster),
+        EventKind::Backup,
         &format!(
             "backup {} taken from {} ({} rows, {} bytes, {:.1} s)",
             manifest.id,
@@ -367,6 +373,7 @@ async fn verify_once(
     match &record.error {
         None => events.record(
             epoch(cluster),
+            EventKind::BackupVerified,
             &format!(
                 "backup {id} (taken {}) proven restorable: trial restore in {:.1} s matched every table{replay}",
                 taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -374,7 +381,12 @@ async fn verify_once(
             ),
             None,
         ),
-        Some(e) => events.record(epoch(cluster), &format!("verifying backup {id}"), Some(e)),
+        Some(e) => events.record(
+            epoch(cluster),
+            EventKind::BackupVerified,
+            &format!("verifying backup {id}"),
+            Some(e),
+        ),
     }
     with(state, |s| {
         if !record.ok {
@@ -400,6 +412,7 @@ fn prune_once(
                 .collect();
             events.record(
                 epoch(cluster),
+                EventKind::Retention,
                 &format!(
                     "retention in {} removed {} backup(s){}{} and {} archived binlog file(s)",
                     store.root().display(),
@@ -415,7 +428,12 @@ fn prune_once(
         Err(e) => {
             let error = format!("{e:#}");
             tracing::warn!(error = %error, "retention did not run");
-            events.record(epoch(cluster), "retention", Some(&error));
+            events.record(
+                epoch(cluster),
+                EventKind::Retention,
+                "retention",
+                Some(&error),
+            );
         }
     }
 }
@@ -444,6 +462,7 @@ async fn second_store_loop(
                 for id in &copied.backups {
                     events.record(
                         epoch(&cluster),
+                        EventKind::SecondStore,
                         &format!(
                             "backup {id} copied to the second store {}",
                             second.root().display()
@@ -480,6 +499,7 @@ async fn second_store_loop(
                 if first == Some(true) {
                     events.record(
                         epoch(&cluster),
+                        EventKind::SecondStore,
                         &format!("copying to the second store {}", second.root().display()),
                         Some(&error),
                     );

@@ -12,8 +12,8 @@ pub mod report;
 pub mod three_hosts;
 pub mod timeline;
 
-use crate::decide::{errant, Alert};
-use crate::published::{EventLog, Published};
+use crate::decide::{errant, Alert, DecisionKind};
+use crate::published::{Event, EventKind, EventLog, Published};
 use crate::request::OperatorRequest;
 use crate::status::{collect, Status};
 use crate::supervisor::ChildKind;
@@ -628,42 +628,26 @@ async fn run_once(
             Vec::new()
         }
     };
+    let mut detection_ms = None;
     for e in EventLog::tail(&target.dir, 200) {
         let Some(at_ms) = offset_ms(wall0, &e.at) else {
             continue;
         };
-        if at_ms < fault_ms || !e.ok {
+        if at_ms < fault_ms {
             continue;
         }
-        let what = if e.what.starts_with("fail over") {
-            "failover decided (fence)"
-        } else if e.what.starts_with("switch over") {
-            if at_ms >= failback_start_ms {
-                "failback switchover"
-            } else {
-                "switchover (fence)"
-            }
-        } else if e.what.starts_with("promote") {
-            "promoted"
-        } else if e.what.starts_with("route the edge") {
-            "edge switched"
-        } else if e.what.starts_with("fence") {
-            "zombie fenced"
-        } else {
+        let Some(step) = step_mark(&e, at_ms >= failback_start_ms) else {
             continue;
         };
+        if step.detects && detection_ms.is_none() {
+            detection_ms = Some(at_ms.saturating_sub(fault_ms));
+        }
         marks.push(Mark {
-            what: what.into(),
+            what: step.what.into(),
             at_ms,
         });
     }
     marks.sort_by_key(|m| m.at_ms);
-    let detection_ms = marks
-        .iter()
-        .find(|m| {
-            m.what.starts_with("failover decided") || m.what.starts_with("switchover (fence)")
-        })
-        .map(|m| m.at_ms.saturating_sub(fault_ms));
     let mut failures = std::collections::BTreeMap::new();
     for s in recorded
         .samples
@@ -802,7 +786,7 @@ async fn inject(
                 if events
                     .iter()
                     .skip(seen)
-                    .any(|e| e.what.starts_with("fail over"))
+                    .any(|e| e.is_step(DecisionKind::Failover))
                 {
                     fault::signal_site(dir, None, &[ChildKind::Controller], Signal::SIGKILL)?;
                     return Ok(Injected::Nothing);
@@ -878,7 +862,7 @@ async fn failback(dir: &ClusterDir, original: &SiteName, now: &SiteName) -> anyh
                 }
             }
             if let Some(p) = Published::read(dir) {
-                if p.last_decision.starts_with("refused") {
+                if p.last_decision_kind == Some(DecisionKind::Refuse) {
                     anyhow::bail!("{}", p.last_decision);
                 }
             }
@@ -1022,5 +1006,89 @@ impl LastDrill {
     /// The last drill recorded in `dir`, if any.
     pub fn read(dir: &ClusterDir) -> Option<Self> {
         serde_json::from_str(&std::fs::read_to_string(dir.file(ClusterFile::LastDrill)).ok()?).ok()
+    }
+}
+
+/// A controller step the drill's timeline marks.
+#[derive(Debug, PartialEq, Eq)]
+struct StepMark {
+    /// Its label on the timeline.
+    what: &'static str,
+    /// It is the controller's first reaction to the fault.
+    detects: bool,
+}
+
+/// The timeline's mark for a successful controller step, if it gets one;
+/// `failing_back`: the step came after the drill asked to fail back.
+fn step_mark(e: &Event, failing_back: bool) -> Option<StepMark> {
+    let EventKind::Step(kind) = e.kind else {
+        return None;
+    };
+    if !e.ok {
+        return None;
+    }
+    let (what, detects) = match kind {
+        DecisionKind::Failover => ("failover decided (fence)", true),
+        DecisionKind::Switchover if failing_back => ("failback switchover", false),
+        DecisionKind::Switchover => ("switchover (fence)", true),
+        DecisionKind::Promote => ("promoted", false),
+        DecisionKind::SwitchEdge => ("edge switched", false),
+        DecisionKind::Fence => ("zombie fenced", false),
+        _ => return None,
+    };
+    Some(StepMark { what, detects })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: EventKind, ok: bool, what: &str) -> Event {
+        Event {
+            at: "2026-12-05T10:00:00.000Z".into(),
+            epoch: 2,
+            kind,
+            site: Some(SiteName::parse("b").expect("site name")),
+            from: None,
+            what: what.into(),
+            ok,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_timeline_follows_the_step_kind_not_its_wording() {
+        let reworded = event(
+            EventKind::Step(DecisionKind::Failover),
+            true,
+            "site 'b' takes over from site 'a'",
+        );
+        assert_eq!(
+            step_mark(&reworded, false),
+            Some(StepMark {
+                what: "failover decided (fence)",
+                detects: true
+            })
+        );
+        let switchover = event(EventKind::Step(DecisionKind::Switchover), true, "");
+        assert!(step_mark(&switchover, false).is_some_and(|m| m.detects));
+        assert_eq!(
+            step_mark(&switchover, true),
+            Some(StepMark {
+                what: "failback switchover",
+                detects: false
+            })
+        );
+    }
+
+    #[test]
+    fn failed_steps_and_other_events_get_no_mark() {
+        let failed = event(EventKind::Step(DecisionKind::Promote), false, "promote");
+        assert_eq!(step_mark(&failed, false), None);
+        // Worded like a failover, but the controller started: no mark.
+        let started = event(EventKind::ControllerStarted, true, "fail over soon");
+        assert_eq!(step_mark(&started, false), None);
+        let old = event(EventKind::Unrecorded, true, "fail over from site 'a'");
+        assert_eq!(step_mark(&old, false), None);
     }
 }

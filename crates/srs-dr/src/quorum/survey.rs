@@ -279,7 +279,12 @@ impl Surveyor {
                         steered = Some(std::time::Instant::now());
                         let epoch = survey.primary.as_ref().map_or(0, |p| p.epoch);
                         match outcome {
-                            Ok(what) => events.record(epoch, &what, None),
+                            Ok(what) => events.record(
+                                epoch,
+                                crate::published::EventKind::QuorumSteered,
+                                &what,
+                                None,
+                            ),
                             Err(failed) => tracing::warn!("{failed}"),
                         }
                     }
