@@ -14,6 +14,16 @@
 #
 #   bench/backup.sh [--write] [--students 100000] [--duration 20s] [--rounds 3]
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/bench.sh"
+# shellcheck source=scripts/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/net.sh"
+# shellcheck source=scripts/lib/accounts.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/accounts.sh"
+# shellcheck source=scripts/lib/wrk.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/wrk.sh"
 cd "$(dirname "$0")/.."
 
 write=false
@@ -31,17 +41,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
-command -v mariadb-binlog >/dev/null 2>&1 || need+=(mariadb-client)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+need_command wrk wrk
+need_command mariadbd mariadb-server /usr/sbin/mariadbd
+need_command mariadb-binlog mariadb-client
+install_packages bench/backup.sh
 
-echo "building the release binary..." >&2
-cargo build --release -p srs >&2
-bin=$PWD/target/release/srs
+bin=$(release_binary)
 
 # shellcheck source=scripts/lib/mariadb.sh
 . scripts/lib/mariadb.sh
@@ -65,9 +70,9 @@ port=$(free_port)
 RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --database-url "$url" --max-import-bytes 134217728 \
   >"$work/srs.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
-printf 'bench password 1234\n' | "$bin" user add bench --role admin --password-stdin --database-url "$url" >/dev/null
-token=$("$bin" token create --user bench --name bench --database-url "$url" 2>/dev/null)
+# Not ready in time: said on stderr, and the import below fails.
+wait_ready "http://127.0.0.1:$port" 10 || true
+token=$(create_admin_token "$bin" bench 'bench password 1234' bench --database-url "$url")
 
 echo "loading $students students..." >&2
 python3 bench/gen_students.py "$students" > "$work/students.csv"
@@ -81,11 +86,8 @@ for _ in $(seq 1 100); do [ -d "$store/binlogs" ] && break; sleep 0.1; done
 
 field() { python3 -c "import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print($1)"; }
 run_create() {
-  cat bench/wrk/create.lua bench/wrk/report.lua > "$work/create.lua"
-  SRS_BENCH_TOKEN="$token" wrk -t2 -c16 -d"$duration" --timeout 10s -s "$work/create.lua" "http://127.0.0.1:$port/" \
-    | sed -n 's/^RESULT //p'
+  wrk_result "$work/create.lua" create.lua "$token" -t2 -c16 -d"$duration" "http://127.0.0.1:$port/"
 }
-kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 echo "full backup..." >&2
 b=$("$bin" backup create --database-url "$url" --store "$store" --json)
@@ -131,7 +133,7 @@ p=$("$bin" restore --at "$end_time" --into "$MARIADB_URL/srs_replayed" --store "
 p_n=$(echo "$p" | field 'd["replayed"]')
 p_secs=$(echo "$p" | field 'd["replay_secs"]')
 
-rps=$(kv "$warm" rps)
+rps=$(result_field "$warm" rps)
 rpo=$(cat "$work/rpo.json")
 report="$work/report.md"
 python3 - "$report" <<PY
@@ -159,8 +161,8 @@ hour = rps * 3600 / replay_rate if replay_rate else 0
 with open(sys.argv[1], "w") as f:
     f.write(f"""## bench/backup.sh — $(date -u +%Y-%m-%d)
 
-- Command: \`bench/backup.sh --students $students --duration $duration --rounds $rounds\` (release build; MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) private instance with its binary log, innodb_buffer_pool_size=256M, sync_binlog=1)
-- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, srs, the archive and the database share the cores
+- Command: \`bench/backup.sh --students $students --duration $duration --rounds $rounds\` (release build; MariaDB $(mariadb_version) private instance with its binary log, innodb_buffer_pool_size=256M, sync_binlog=1)
+- Machine: $(machine_summary) RAM; wrk, srs, the archive and the database share the cores
 
 | measure | value |
 |---|---:|
@@ -176,7 +178,4 @@ with open(sys.argv[1], "w") as f:
 """)
 PY
 cat "$report"
-if $write; then
-  { echo; cat "$report"; } >> docs/BENCHMARKS.md
-  echo "appended to docs/BENCHMARKS.md" >&2
-fi
+if $write; then append_to_benchmarks "$report"; fi

@@ -8,6 +8,10 @@
 #
 #   bench/drill-hosts.sh [--write] [--repeat 10] [--faults partition-host,kill-host]
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/bench.sh"
 cd "$(dirname "$0")/.."
 
 write=false
@@ -24,12 +28,12 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-command -v etcd >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+need_command etcd etcd-server
+install_packages bench/drill-hosts.sh
 
-echo "building the release binary..." >&2
-cargo build --release -p srs >&2
+bin=$(release_binary)
 out=$(mktemp -d /tmp/srs-drill-hosts.XXXXXX)
-target/release/srs drill --hosts 3 --fault "$faults" --sync-mode "$modes" \
+"$bin" drill --hosts 3 --fault "$faults" --sync-mode "$modes" \
   --repeat "$repeat" --report-dir "$out" >"$out/drill.log" 2>&1 || true
 
 report=$(python3 - "$out/three-hosts.json" "$repeat" <<'PY'
@@ -58,4 +62,4 @@ PY
 )
 echo "$report"
 echo "reports: $out" >&2
-if $write; then printf '\n%s\n' "$report" >> docs/BENCHMARKS.md; fi
+if $write; then printf '%s\n' "$report" > "$out/benchmark.md"; append_to_benchmarks "$out/benchmark.md"; fi

@@ -7,6 +7,10 @@
 #
 #   bench/drill.sh [--write] [--repeat 10] [--faults "kill-primary-site ..."]
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/bench.sh"
 cd "$(dirname "$0")/.."
 
 write=false
@@ -23,13 +27,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-if [ "$(id -u)" -eq 0 ] && ! command -v nft >/dev/null 2>&1; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null
-fi
+if [ "$(id -u)" -eq 0 ]; then need_command nft nftables; fi
+install_packages bench/drill.sh
 
-echo "building the release binary..." >&2
-cargo build --release -p srs >&2
-bin=$PWD/target/release/srs
+bin=$(release_binary)
 out=$(mktemp -d /tmp/srs-drill-bench.XXXXXX)
 report="$out/benchmark.md"
 
@@ -49,7 +50,7 @@ fi
   echo "## bench/drill.sh — $(date -u +%Y-%m-%d)"
   echo
   echo "- Command: \`bench/drill.sh --repeat $repeat\` (release build; \`srs drill --fault F --repeat $repeat\`, strict mode, 8 clients creating with Idempotency-Key and reading through the edge)"
-  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB; the load, the edge, both databases, the app instances and the controller share the cores"
+  echo "- Machine: $(machine_summary); the load, the edge, both databases, the app instances and the controller share the cores"
   echo "- RTO = fault to the first create acknowledged through the edge by the other site; detection = fault to the controller's decision; write pause = longest gap between acknowledged creates from 1 s before the fault to 1 s after recovery; failback = the old site rejoined, caught up and switched back to"
   echo
   echo "| fault | runs | passed | RTO s p50 / p95 / max | detection s p50 / p95 | write pause s p50 / p95 | failed requests p50 / max | acknowledged (all runs) | lost | split-brain | failback s p50 / max |"
@@ -80,7 +81,4 @@ PY
   echo "Reports and timelines: $out"
 } > "$report"
 cat "$report"
-if $write; then
-  { echo; cat "$report"; } >> docs/BENCHMARKS.md
-  echo "appended to docs/BENCHMARKS.md" >&2
-fi
+if $write; then append_to_benchmarks "$report"; fi

@@ -10,6 +10,16 @@
 #
 #   bench/edge.sh [--write] [--duration 15s]
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/bench.sh"
+# shellcheck source=scripts/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/net.sh"
+# shellcheck source=scripts/lib/accounts.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/accounts.sh"
+# shellcheck source=scripts/lib/wrk.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/wrk.sh"
 cd "$(dirname "$0")/.."
 
 write=false
@@ -22,11 +32,10 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+need_command wrk wrk
+install_packages bench/edge.sh
 
-echo "building the release binary..." >&2
-cargo build --release -p srs >&2
-bin=$PWD/target/release/srs
+bin=$(release_binary)
 work=$(mktemp -d /tmp/srs-edge-bench.XXXXXX)
 up_pid=""
 stop_up() {
@@ -34,17 +43,14 @@ stop_up() {
 }
 cleanup() { stop_up; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 python3 bench/gen_students.py 10000 > "$work/students.csv"
 
 run_wrk_c() { # connections url script-or-empty
-  local lua="$work/run.lua" threads=2
+  local threads=2
   [ "$1" -le 4 ] && threads=1
-  if [ -n "$3" ]; then cat "bench/wrk/$3" bench/wrk/report.lua > "$lua"; else cp bench/wrk/report.lua "$lua"; fi
-  SRS_BENCH_TOKEN="$token" wrk -t"$threads" -c"$1" -d"$duration" --timeout 10s -H "Authorization: Bearer $token" -s "$lua" "$2" | sed -n 's/^RESULT //p'
+  wrk_result "$work/run.lua" "$3" "$token" -t"$threads" -c"$1" -d"$duration" -H "Authorization: Bearer $token" "$2"
 }
 run_wrk() { run_wrk_c 64 "$@"; } # url script-or-empty
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 report="$work/report.md"
 latency="$work/latency.md"
@@ -52,7 +58,7 @@ latency="$work/latency.md"
   echo "## bench/edge.sh — $(date -u +%Y-%m-%d)"
   echo
   echo "- Command: \`bench/edge.sh --duration $duration\` (release build; \`srs up\` with two local MariaDB servers, 2 primary app instances, the controller, the edge; wrk -t2 -c64; 10,000 students loaded through the edge)"
-  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, the edge, both apps, the controller and both databases share the cores"
+  echo "- Machine: $(machine_summary) RAM; wrk, the edge, both apps, the controller and both databases share the cores"
   echo "- Direct = straight at one app instance on the same database. Lag sampled every 250 ms (bench/lag_sampler.py) during the create run through the edge: receive = transactions binlogged on the primary not yet received by the DR server, apply = not yet applied; apply lag in seconds is the controller's estimate (backlog / the replica's best apply rate over 2 s windows in the last 30 s: what a failover would wait). Admission = write admission control (apply_lag_budget_ms = 1000)."
   echo
   echo "| sync mode | parallel apply | admission | endpoint | edge req/s | direct req/s | edge/direct | edge p50 ms | direct p50 ms | edge p99 ms | receive lag p50/p99/max (txn) | apply lag p50/p99/max (txn) | apply lag p50/p99/max (s) | write concurrency min/median |"
@@ -92,9 +98,9 @@ TOML
   echo "== $mode, parallel apply threads $threads, admission $admission" >&2
   RUST_LOG=warn "$bin" up --data-dir "$dir" >"$dir/up.log" 2>&1 &
   up_pid=$!
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$edge/readyz" >/dev/null && break; sleep 0.2; done
-  printf 'bench password 1234\n' | "$bin" user add bench --role admin --password-stdin --data-dir "$dir" >/dev/null
-  token=$("$bin" token create --user bench --name bench --data-dir "$dir" 2>/dev/null)
+  # Not ready in time: said on stderr, and the import below fails.
+  wait_ready "http://127.0.0.1:$edge" 120 0.2 || true
+  token=$(create_admin_token "$bin" bench 'bench password 1234' bench --data-dir "$dir")
   curl -sf -X POST -H 'Content-Type: text/csv' -H "Authorization: Bearer $token" --data-binary @"$work/students.csv" \
     "http://127.0.0.1:$edge/api/v1/students/import" >/dev/null
 
@@ -108,8 +114,8 @@ TOML
       echo
       echo "| endpoint | edge req/s | direct req/s | edge p50 ms | direct p50 ms | p50 added ms | edge p99 ms | direct p99 ms |"
       echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-      added=$(python3 -c "print(f'{float(\"$(field "$light_edge" p50_ms)\") - float(\"$(field "$light_direct" p50_ms)\"):.2f}')")
-      echo "| list API | $(field "$light_edge" rps) | $(field "$light_direct" rps) | $(field "$light_edge" p50_ms) | $(field "$light_direct" p50_ms) | $added | $(field "$light_edge" p99_ms) | $(field "$light_direct" p99_ms) |"
+      added=$(python3 -c "print(f'{float(\"$(result_field "$light_edge" p50_ms)\") - float(\"$(result_field "$light_direct" p50_ms)\"):.2f}')")
+      echo "| list API | $(result_field "$light_edge" rps) | $(result_field "$light_direct" rps) | $(result_field "$light_edge" p50_ms) | $(result_field "$light_direct" p50_ms) | $added | $(result_field "$light_edge" p99_ms) | $(result_field "$light_direct" p99_ms) |"
     } > "$latency"
   fi
 
@@ -140,16 +146,13 @@ PY
 )
   for pair in "list API|$list_edge|$list_direct|-" "create|$create_edge|$create_direct|$lag"; do
     IFS='|' read -r name e d l1 l2 l3 l4 <<<"$pair"
-    ratio=$(python3 -c "e=float('$(field "$e" rps)' or 0); d=float('$(field "$d" rps)' or 1); print(f'{e/d:.2f}')")
+    ratio=$(python3 -c "e=float('$(result_field "$e" rps)' or 0); d=float('$(result_field "$d" rps)' or 1); print(f'{e/d:.2f}')")
     if [ "$name" = "create" ]; then lagcols="$l1 | $l2 | $l3 | $l4"; else lagcols="- | - | - | -"; fi
-    echo "| $mode | $threads | $admission | $name | $(field "$e" rps) | $(field "$d" rps) | $ratio | $(field "$e" p50_ms) | $(field "$d" p50_ms) | $(field "$e" p99_ms) | $lagcols |" >> "$report"
+    echo "| $mode | $threads | $admission | $name | $(result_field "$e" rps) | $(result_field "$d" rps) | $ratio | $(result_field "$e" p50_ms) | $(result_field "$d" p50_ms) | $(result_field "$e" p99_ms) | $lagcols |" >> "$report"
   done
   stop_up
 done
 [ -f "$latency" ] && cat "$latency" >> "$report"
 
 cat "$report"
-if $write; then
-  { echo; cat "$report"; } >> docs/BENCHMARKS.md
-  echo "appended to docs/BENCHMARKS.md" >&2
-fi
+if $write; then append_to_benchmarks "$report"; fi

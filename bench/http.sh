@@ -8,6 +8,16 @@
 #   bench/http.sh [--write] [--duration 20s] [--engines "mariadb sqlite"]
 #                 [--cases "overview,list page,list API,get by id,search,create"]
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
+# shellcheck source=scripts/lib/bench.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/bench.sh"
+# shellcheck source=scripts/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/net.sh"
+# shellcheck source=scripts/lib/accounts.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/accounts.sh"
+# shellcheck source=scripts/lib/wrk.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/wrk.sh"
 cd "$(dirname "$0")/.."
 
 write=false
@@ -25,16 +35,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+need_command wrk wrk
+need_command mariadbd mariadb-server /usr/sbin/mariadbd
+install_packages bench/http.sh
 
-echo "building the release binary..." >&2
-cargo build --release -p srs >&2
-bin=target/release/srs
+bin=$(release_binary)
 
 # shellcheck source=scripts/lib/mariadb.sh
 . scripts/lib/mariadb.sh
@@ -50,16 +55,13 @@ trap cleanup EXIT INT TERM
 python3 bench/gen_students.py 10000 > "$work/students.csv"
 
 run_wrk() { # connections script-or-empty path [header]
-  local conns=$1 script=$2 path=$3 header=${4:-"X-Bench: 1"} lua="$work/run.lua"
-  if [ -n "$script" ]; then cat "bench/wrk/$script" bench/wrk/report.lua > "$lua"; else cp bench/wrk/report.lua "$lua"; fi
-  SRS_BENCH_TOKEN="$token" wrk -t2 -c"$conns" -d"$duration" --timeout 10s -H "$header" -s "$lua" "http://127.0.0.1:$port$path" \
-    | sed -n 's/^RESULT //p'
+  local conns=$1 script=$2 path=$3 header=${4:-"X-Bench: 1"}
+  wrk_result "$work/run.lua" "$script" "$token" -t2 -c"$conns" -d"$duration" -H "$header" "http://127.0.0.1:$port$path"
 }
 
 # An admin, a bearer token for the API and a signed-in session for the page.
 sign_in() { # database-url port
-  printf 'bench password 1234\n' | "$bin" user add bench --role admin --password-stdin --database-url "$1" >/dev/null
-  token=$("$bin" token create --user bench --name bench --database-url "$1" 2>/dev/null)
+  token=$(create_admin_token "$bin" bench 'bench password 1234' bench --database-url "$1")
   local jar="$work/cookies" csrf
   rm -f "$jar"
   csrf=$(curl -s -c "$jar" "http://127.0.0.1:$2/login" | sed -n 's/.*name="csrf_token" value="\([0-9a-f]*\)".*/\1/p' | head -1)
@@ -67,15 +69,13 @@ sign_in() { # database-url port
   session="srs_session=$(awk '$6 == "srs_session" {print $7}' "$jar")"
 }
 
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
-
 report="$work/report.md"
 {
   echo "## bench/http.sh — $(date -u +%Y-%m-%d)"
   echo
   echo "- Command: \`bench/http.sh --duration $duration --engines \"$engines\" --cases \"$cases\"\` (release build, wrk -t2, 10,000 students loaded by CSV import)"
-  echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; wrk, srs and the database share the cores"
-  echo "- Server: \`srs serve\` with default settings (pool of 16 connections); MariaDB $(mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1) private instance, innodb_buffer_pool_size=256M, durable commits (innodb_flush_log_at_trx_commit=1); SQLite in WAL mode, synchronous=NORMAL"
+  echo "- Machine: $(machine_summary) RAM; wrk, srs and the database share the cores"
+  echo "- Server: \`srs serve\` with default settings (pool of 16 connections); MariaDB $(mariadb_version) private instance, innodb_buffer_pool_size=256M, durable commits (innodb_flush_log_at_trx_commit=1); SQLite in WAL mode, synchronous=NORMAL"
   echo
 } > "$report"
 
@@ -91,7 +91,8 @@ for engine in $engines; do
   port=$(free_port)
   RUST_LOG=warn "$bin" serve --listen "127.0.0.1:$port" --database-url "$url" >"$work/srs-$engine.log" 2>&1 &
   srs_pid=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  # Not ready in time: said on stderr, and the import below fails.
+  wait_ready "http://127.0.0.1:$port" 10 || true
   sign_in "$url" "$port"
   echo "loading 10,000 students into $engine..." >&2
   load_start=$(date +%s%N)
@@ -121,7 +122,7 @@ for engine in $engines; do
       if [ "$name" = "list page" ] || [ "$name" = "overview" ]; then header="Cookie: $session"; else header="Authorization: Bearer $token"; fi
       r=$(run_wrk "$conns" "$script" "$path" "$header")
       printf '| %s (`%s`) | %s | %s | %s | %s | %s |\n' "$name" "$label" "$conns" \
-        "$(field "$r" rps)" "$(field "$r" p50_ms)" "$(field "$r" p99_ms)" "$(field "$r" errors)" >> "$report"
+        "$(result_field "$r" rps)" "$(result_field "$r" p50_ms)" "$(result_field "$r" p99_ms)" "$(result_field "$r" errors)" >> "$report"
     done
   done
   peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$srs_pid/status")
@@ -131,7 +132,4 @@ for engine in $engines; do
 done
 
 cat "$report"
-if $write; then
-  { echo; cat "$report"; } >> docs/BENCHMARKS.md
-  echo "appended to docs/BENCHMARKS.md" >&2
-fi
+if $write; then append_to_benchmarks "$report"; fi

@@ -1,17 +1,19 @@
-# Sourced by scripts/test and bench/http.sh: starts a private MariaDB server
-# in a temp dir on a free port and stops it on exit. Never touches a system
-# server on 3306.
+# shellcheck shell=bash
+# Sourced by scripts/test, bench/http.sh and bench/backup.sh: starts a
+# private MariaDB server in a temp dir on a free port and stops it on exit.
+# Never touches a system server on 3306.
 #
 #   private_mariadb_start DIR [extra mariadbd options...]
 #     sets MARIADB_PORT, MARIADB_PID, MARIADB_SOCKET and MARIADB_URL
 #     (mysql://root@127.0.0.1:PORT, no database) and registers cleanup.
+#   mariadb_version   the server's x.y.z, for a report
+
+# shellcheck source=scripts/lib/net.sh
+. "$(dirname "${BASH_SOURCE[0]}")/net.sh"
 
 export PATH="$PATH:/usr/sbin"
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
+# Stops the server private_mariadb_start started (TERM, then KILL after 20 s); does nothing when none runs.
 private_mariadb_stop() {
   if [ -n "${MARIADB_PID:-}" ] && kill -0 "$MARIADB_PID" 2>/dev/null; then
     kill -TERM "$MARIADB_PID" 2>/dev/null || true
@@ -20,6 +22,7 @@ private_mariadb_stop() {
   fi
 }
 
+# Starts mariadbd on a free port with its data under DIR and returns once it answers a ping (30 s at most), else fails with its log.
 private_mariadb_start() {
   local dir=$1; shift
   MARIADB_PORT=$(free_port)
@@ -40,4 +43,9 @@ private_mariadb_start() {
   mariadb-admin --no-defaults --socket="$MARIADB_SOCKET" -uroot ping >/dev/null
   MARIADB_URL="mysql://root@127.0.0.1:$MARIADB_PORT"
   export MARIADB_PORT MARIADB_PID MARIADB_SOCKET MARIADB_URL
+}
+
+# Prints the installed server's version (x.y.z), read from mariadbd itself, for a benchmark report.
+mariadb_version() {
+  mariadbd --version | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1
 }
