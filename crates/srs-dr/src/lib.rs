@@ -5,7 +5,9 @@
 
 pub mod actuators;
 pub mod admission;
+pub mod backup_agent;
 pub mod backups;
+pub mod cluster;
 pub mod cluster_dir;
 pub mod controller;
 pub mod decide;
@@ -31,6 +33,7 @@ pub mod status;
 pub mod supervisor;
 pub mod topology;
 
+pub use cluster::Cluster;
 pub use cluster_dir::{ClusterDir, ClusterFile};
 pub use secrets::Secrets;
 pub use srs_domain::{SiteName, SiteRole};

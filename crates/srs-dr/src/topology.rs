@@ -415,6 +415,17 @@ impl Default for BackupSection {
 }
 
 impl BackupSection {
+    /// The retention this section asks for.
+    pub fn retention(&self) -> srs_backup::retention::Retention {
+        srs_backup::retention::Retention {
+            window: chrono::Duration::seconds(
+                i64::try_from(self.recovery_window.secs).unwrap_or(i64::MAX / 1_000),
+            ),
+            keep_daily: self.keep_daily,
+            keep_weekly: self.keep_weekly,
+        }
+    }
+
     /// Whether `srs up` runs the backup agent at all.
     pub fn enabled(&self) -> bool {
         self.archive || self.schedule.every_secs.is_some()

@@ -96,18 +96,7 @@ impl RetentionArgs {
         }
         section.keep_daily = self.keep_daily.unwrap_or(section.keep_daily);
         section.keep_weekly = self.keep_weekly.unwrap_or(section.keep_weekly);
-        Ok(retention_of(&section))
-    }
-}
-
-/// The retention a topology's `[backup]` section asks for.
-pub fn retention_of(section: &srs_dr::topology::BackupSection) -> srs_backup::retention::Retention {
-    srs_backup::retention::Retention {
-        window: chrono::Duration::seconds(
-            i64::try_from(section.recovery_window.secs).unwrap_or(i64::MAX / 1_000),
-        ),
-        keep_daily: section.keep_daily,
-        keep_weekly: section.keep_weekly,
+        Ok(section.retention())
     }
 }
 
@@ -420,7 +409,13 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        BackupCommand::Run { data_dir } => crate::backup_agent::run(data_dir).await,
+        BackupCommand::Run { data_dir } => {
+            srs_dr::backup_agent::run(
+                &srs_dr::ClusterDir::new(data_dir),
+                crate::cli::shutdown_signal(),
+            )
+            .await
+        }
         BackupCommand::Prune {
             retention,
             dry_run,
@@ -881,7 +876,10 @@ async fn archive(
 ) -> anyhow::Result<()> {
     let locate = || match (&data_dir, &server) {
         (_, Some(url)) => config::archive_server(url),
-        (Some(dir), None) => config::archive_primary(dir),
+        (Some(dir), None) => {
+            let cluster = srs_dr::Cluster::open(&srs_dr::ClusterDir::new(dir))?;
+            Ok(cluster.root_source(&cluster.primary()))
+        }
         (None, None) => anyhow::bail!("srs backup archive needs --data-dir DIR or --server URL"),
     };
     // A wrong flag is an error now, not a retry every second.

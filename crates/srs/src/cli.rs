@@ -420,9 +420,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("Invalid edge config {}", file.display()))?
                 }
                 (None, Some(dir)) => {
-                    let topology = srs_dr::Topology::of(&dir)?;
-                    let secrets = srs_dr::Secrets::load(&dir)?;
-                    srs_dr::front_door::edge_config(&topology, &secrets, &dir)?
+                    let cluster = srs_dr::Cluster::open(&dir)?;
+                    srs_dr::front_door::edge_config(&cluster.topology, &cluster.secrets, &dir)?
                 }
                 (None, None) => anyhow::bail!("srs edge needs --config FILE or --data-dir DIR"),
             };

@@ -29,12 +29,8 @@ pub struct StoreArgs {
 
 /// The database URL of the active site of the cluster in `dir`.
 fn cluster_url(dir: &Path) -> anyhow::Result<String> {
-    let dir = srs_dr::ClusterDir::new(dir);
-    let topology = srs_dr::Topology::of(&dir)
-        .with_context(|| format!("--data-dir {dir}: no cluster topology there"))?;
-    let secrets = srs_dr::Secrets::load(&dir)?;
-    let site = srs_dr::published::primary_site(&topology, &dir);
-    Ok(secrets.app_url(&site.db_host, site.db_port))
+    let cluster = srs_dr::Cluster::open(&srs_dr::ClusterDir::new(dir))?;
+    Ok(cluster.app_url(&cluster.primary()))
 }
 
 /// `srs serve` settings. Each may also come from the config file under the
@@ -336,15 +332,6 @@ pub fn resolve_store(args: StoreArgs) -> anyhow::Result<SecretString> {
 }
 
 impl StoreArgs {
-    /// The database of a cluster directory, as `--data-dir DIR` names it.
-    pub fn for_cluster(dir: &Path) -> Self {
-        Self {
-            database_url: None,
-            config: None,
-            data_dir: Some(dir.to_path_buf()),
-        }
-    }
-
     /// A database named by a URL or a cluster directory (or the default).
     pub fn with(database_url: Option<String>, data_dir: Option<PathBuf>) -> Self {
         Self {
@@ -398,23 +385,6 @@ pub fn archive_server(url: &str) -> anyhow::Result<srs_backup::archive::ArchiveS
     })
 }
 
-/// The binlog archive's source in a cluster: the current primary, as root
-/// (SHOW BINARY LOGS needs more than the replication account holds).
-pub fn archive_primary(dir: &Path) -> anyhow::Result<srs_backup::archive::ArchiveSource> {
-    let cluster = srs_dr::ClusterDir::new(dir);
-    let topology = srs_dr::Topology::of(&cluster)
-        .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
-    let secrets = srs_dr::Secrets::load(&cluster)?;
-    let site = srs_dr::published::primary_site(&topology, &cluster);
-    Ok(srs_backup::archive::ArchiveSource {
-        host: site.db_host.clone(),
-        port: site.db_port,
-        user: "root".into(),
-        password: secrets.root_password.clone(),
-        label: format!("site {}", site.name),
-    })
-}
-
 /// Where `srs restore --into` writes: a database URL as given, or, with
 /// `--data-dir`, a bare database name on the cluster's current primary
 /// (as root, so that it may create the database), e.g. `srs_restored`.
@@ -431,7 +401,8 @@ pub fn restore_target(into: &str, data_dir: Option<&Path>) -> anyhow::Result<Str
     let Some(dir) = data_dir else {
         bail!("--into {into}: a bare database name needs --data-dir (the cluster whose primary it goes to); otherwise give a URL such as sqlite:./restored.db");
     };
-    let primary = archive_primary(dir)?;
+    let cluster = srs_dr::Cluster::open(&srs_dr::ClusterDir::new(dir))?;
+    let primary = cluster.root_source(&cluster.primary());
     let encode = |s: &str| {
         s.bytes()
             .map(|b| {
@@ -464,31 +435,10 @@ pub async fn resolve_backup_source(args: StoreArgs) -> anyhow::Result<(SecretStr
     if args.database_url.is_some() {
         bail!("give either --database-url or --data-dir, not both");
     }
-    let cluster = srs_dr::ClusterDir::new(&dir);
-    let topology = srs_dr::Topology::of(&cluster)
-        .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
-    let secrets = srs_dr::Secrets::load(&cluster)?;
-    let primary = srs_dr::published::primary_site(&topology, &cluster);
-    for site in topology.sites.iter().filter(|s| s.name != primary.name) {
-        let url = secrets.app_url(&site.db_host, site.db_port);
-        if srs_backup::create::answers(&url).await {
-            return Ok((
-                SecretString::from(url),
-                format!(
-                    "site {} (replica, {}:{})",
-                    site.name, site.db_host, site.db_port
-                ),
-            ));
-        }
-        tracing::warn!(site = %site.name, "the replica does not answer; backing up the primary");
-    }
-    Ok((
-        SecretString::from(secrets.app_url(&primary.db_host, primary.db_port)),
-        format!(
-            "site {} (primary, {}:{})",
-            primary.name, primary.db_host, primary.db_port
-        ),
-    ))
+    let source = srs_dr::Cluster::open(&srs_dr::ClusterDir::new(&dir))?
+        .backup_source()
+        .await;
+    Ok((source.url, source.label))
 }
 
 /// Refuses unknown schemes before anything is created; never echoes the

@@ -3,7 +3,6 @@
 
 mod admission_feed;
 mod allocator;
-mod backup_agent;
 mod backup_cli;
 mod cli;
 mod cluster_view;

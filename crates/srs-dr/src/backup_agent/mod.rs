@@ -4,14 +4,15 @@
 //! by a trial restore, applies retention, and reports all of it in
 //! `backup-state.json` and the DR event log.
 
-use crate::config;
-use anyhow::Context;
+mod judge;
+
+use crate::backups::{ArchiveRun, BackupRun, BackupState, SecondStoreRun, VerifyRun};
+use crate::cluster::Cluster;
+use crate::cluster_dir::{ClusterDir, ClusterFile};
+use crate::published::{EventKind, EventLog, Published};
 use secrecy::ExposeSecret;
 use srs_backup::{BackupId, BackupStore, Progress, ProgressMode};
-use srs_dr::backups::{ArchiveRun, BackupRun, BackupState, SecondStoreRun, VerifyRun};
-use srs_dr::published::{EventKind, EventLog, Published};
-use srs_dr::{ClusterDir, ClusterFile, Topology};
-use std::path::PathBuf;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,15 +34,17 @@ fn epoch(cluster: &ClusterDir) -> u64 {
     Published::read(cluster).map_or(0, |p| p.memory.epoch)
 }
 
-/// Runs the agent until Ctrl-C or SIGTERM.
-pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
-    let cluster = ClusterDir::new(&data_dir);
-    let topology = Topology::of(&cluster)
-        .with_context(|| format!("--data-dir {cluster}: no cluster topology there"))?;
-    let section = topology.backup.clone();
+/// Runs the agent for the cluster in `dir` until `shutdown`.
+pub async fn run(dir: &ClusterDir, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let opened = Cluster::open(dir)?;
+    let cluster = opened.dir.clone();
+    let section = opened.topology.backup.clone();
     let key = section
         .key_file_in(&cluster)
-        .map(|file| srs_backup::BackupKey::load(&file).context("the topology's [backup] key_file"))
+        .map(|file| {
+            srs_backup::BackupKey::load(&file)
+                .map_err(|e| e.context("the topology's [backup] key_file"))
+        })
         .transpose()?
         .map(Arc::new);
     let store = BackupStore::new(cluster.file(ClusterFile::BackupStore)).with_key(key.clone());
@@ -61,10 +64,10 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     if section.archive {
-        tasks.spawn(archive_loop(data_dir.clone(), store.clone(), state.clone()));
+        tasks.spawn(archive_loop(opened.clone(), store.clone(), state.clone()));
     }
-    tasks.spawn(report_loop(cluster.clone(), store.clone(), state.clone()));
-    let retention = crate::backup_cli::retention_of(&section);
+    tasks.spawn(report_loop(opened.clone(), store.clone(), state.clone()));
+    let retention = section.retention();
     if let Some(second) = second {
         tasks.spawn(second_store_loop(
             cluster.clone(),
@@ -76,7 +79,7 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
     }
     if let Some(every) = section.schedule.every_secs {
         tasks.spawn(schedule_loop(
-            data_dir.clone(),
+            opened.clone(),
             store.clone(),
             state.clone(),
             Duration::from_secs(every),
@@ -87,7 +90,7 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
     // The loops never end on their own: one that does has failed, and the
     // agent exits so that `srs up` restarts it whole.
     tokio::select! {
-        () = crate::cli::shutdown_signal() => {
+        () = shutdown => {
             tasks.abort_all();
             Ok(())
         }
@@ -103,7 +106,7 @@ pub async fn run(data_dir: PathBuf) -> anyhow::Result<()> {
 
 /// Copies the primary's binlogs, restarting the copy when it stops and
 /// moving it when the primary moves.
-async fn archive_loop(data_dir: PathBuf, store: BackupStore, state: Shared) {
+async fn archive_loop(cluster: Cluster, store: BackupStore, state: Shared) {
     let report = |status| {
         with(&state, |s| {
             if let Some(a) = s.archive.as_mut() {
@@ -121,14 +124,14 @@ async fn archive_loop(data_dir: PathBuf, store: BackupStore, state: Shared) {
             }
         });
     };
-    let locate = || config::archive_primary(&data_dir);
+    let locate = || Ok(cluster.root_source(&cluster.primary()));
     match srs_backup::archive::supervise(&store, locate, report).await {}
 }
 
 /// The primary's newest GTID sequence number (domain 0), if it answers.
-async fn primary_seq(data_dir: &std::path::Path) -> Option<u64> {
+async fn primary_seq(cluster: &Cluster) -> Option<u64> {
     use sqlx::ConnectOptions;
-    let source = config::archive_primary(data_dir).ok()?;
+    let source = cluster.root_source(&cluster.primary());
     let options = sqlx::mysql::MySqlConnectOptions::new()
         .host(&source.host)
         .port(source.port)
@@ -149,11 +152,11 @@ async fn primary_seq(data_dir: &std::path::Path) -> Option<u64> {
 }
 
 /// Refreshes the archive's position, the backup count and the state file.
-async fn report_loop(cluster: ClusterDir, store: BackupStore, state: Shared) {
+async fn report_loop(cluster: Cluster, store: BackupStore, state: Shared) {
     let mut cache = srs_backup::archive::IndexCache::default();
     loop {
         let archived = srs_backup::archive::state_cached(&store, &mut cache);
-        let primary = primary_seq(cluster.path()).await;
+        let primary = primary_seq(&cluster).await;
         let backups = store.ids().map(|ids| ids.len()).unwrap_or(0);
         let proven = proven(&store);
         let now = chrono::Utc::now();
@@ -170,20 +173,12 @@ async fn report_loop(cluster: ClusterDir, store: BackupStore, state: Shared) {
                     .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&chrono::Utc));
                 a.gaps = archived.gaps.len();
-                let newest_seq = archived.covered_seq;
-                // Behind only when the primary holds something newer.
-                a.rpo_secs = match (primary, newest_seq) {
-                    (Some(p), Some(n)) if n >= p => 0.0,
-                    (Some(_), Some(_)) => a
-                        .newest_at
-                        .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0),
-                    (Some(p), None) if p > 0 => f64::from(u32::MAX),
-                    _ => a.rpo_secs,
-                };
+                a.rpo_secs =
+                    judge::rpo_secs(primary, archived.covered_seq, a.newest_at, now, a.rpo_secs);
             }
             s.clone()
         });
-        if let Err(e) = snapshot.write(&cluster) {
+        if let Err(e) = snapshot.write(&cluster.dir) {
             tracing::warn!(error = %format!("{e:#}"), "could not write backup-state.json");
         }
         tokio::time::sleep(REPORT_EVERY).await;
@@ -192,15 +187,14 @@ async fn report_loop(cluster: ClusterDir, store: BackupStore, state: Shared) {
 
 /// Takes a backup whenever the last success is older than `every`.
 async fn schedule_loop(
-    data_dir: PathBuf,
+    cluster: Cluster,
     store: BackupStore,
     state: Shared,
     every: Duration,
     verify: bool,
     retention: srs_backup::retention::Retention,
 ) {
-    let cluster = ClusterDir::new(&data_dir);
-    let events = EventLog::new(&cluster);
+    let events = EventLog::new(&cluster.dir);
     tokio::time::sleep(FIRST_BACKUP_AFTER).await;
     loop {
         // Due from the store, not from memory: a backup an operator took,
@@ -215,43 +209,31 @@ async fn schedule_loop(
             every,
         );
         if due {
-            backup_once(&data_dir, &store, &state, &events).await;
+            backup_once(&cluster, &store, &state, &events).await;
         }
-        if verify {
-            // The newest backup, if no trial restore has judged it yet
-            // (just taken, or left unverified by an agent that stopped).
-            if let Some((id, taken_at)) = unverified_newest(&store) {
-                verify_once(&cluster, &store, &state, &events, &id, taken_at).await;
-                prune_once(&cluster, &store, &events, retention);
-            }
-        } else if due {
-            prune_once(&cluster, &store, &events, retention);
+        let next = judge::after_backup(due, verify, unverified_newest(&store));
+        if let Some((id, taken_at)) = &next.verify {
+            verify_once(&cluster.dir, &store, &state, &events, id, *taken_at).await;
+        }
+        if next.prune {
+            prune_once(&cluster.dir, &store, &events, retention);
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
 
-async fn backup_once(
-    data_dir: &std::path::Path,
-    store: &BackupStore,
-    state: &Shared,
-    events: &EventLog,
-) {
-    let cluster = ClusterDir::new(data_dir);
+async fn backup_once(cluster: &Cluster, store: &BackupStore, state: &Shared, events: &EventLog) {
     let started = std::time::Instant::now();
     let mut quiet = Progress::new(ProgressMode::Quiet);
-    let taken = async {
-        let args = config::StoreArgs::for_cluster(data_dir);
-        let (url, label) = config::resolve_backup_source(args).await?;
-        srs_backup::create(store, url.expose_secret(), &label, &mut quiet).await
-    }
-    .await;
+    let source = cluster.backup_source().await;
+    let taken =
+        srs_backup::create(store, source.url.expose_secret(), &source.label, &mut quiet).await;
     let manifest = match taken {
         Ok(m) => m,
         Err(e) => {
             let error = format!("{e:#}");
             events.record(
-                epoch(&cluster),
+                epoch(&cluster.dir),
                 EventKind::Backup,
                 "scheduled backup",
                 Some(&error),
@@ -279,7 +261,7 @@ async fn backup_once(
         error: None,
     };
     events.record(
-        epoch(&cluster),
+        epoch(&cluster.dir),
         EventKind::Backup,
         &format!(
             "backup {} taken from {} ({} rows, {} bytes, {:.1} s)",
