@@ -12,6 +12,7 @@ mod test_support;
 
 pub mod archive;
 pub mod create;
+pub mod db_url;
 pub mod due;
 pub mod hand_kept;
 pub mod key;
@@ -22,8 +23,10 @@ pub mod pitr;
 pub mod progress;
 pub mod prune;
 pub mod restore;
+pub mod restore_job;
 pub mod retention;
 pub mod second_store;
+pub mod student_restore;
 pub mod swap;
 pub mod verify;
 pub mod window;

@@ -3,6 +3,7 @@
 //! Pages and the API call the same store functions; neither holds SQL.
 
 pub mod admission;
+pub mod admission_feed;
 pub mod auth;
 pub mod charts;
 pub mod cluster;

@@ -4,6 +4,7 @@ use crate::config::{self, StoreArgs};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use secrecy::ExposeSecret;
+use srs_backup::restore_job::{RestoreJob, RestoreOutcome, RestoreRequest};
 use srs_backup::{BackupId, BackupStore, Manifest, Progress, ProgressMode, Verification};
 use std::path::PathBuf;
 
@@ -687,184 +688,63 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let Some(into) = args.into.as_deref() else {
         anyhow::bail!("--into: say where to restore (a database URL)");
     };
-    let into = config::restore_target(into, args.data_dir.as_deref())?;
-    if point.is_some()
-        && srs_backup::create::engine_of(&into).context("--into")? == srs_backup::Engine::Sqlite
-    {
-        anyhow::bail!("--at and --gtid need MariaDB's binary log; a SQLite database restores to one backup's point: choose it with --backup ID (see `srs backup list`)");
-    }
-    let plan = point
-        .map(|p| srs_backup::pitr::plan(&backups, p))
-        .transpose()?;
-    let id = match (&plan, &args.backup) {
-        (Some(plan), _) => plan.backup.clone(),
-        (None, Some(id)) => id.clone(),
-        (None, None) => backups.newest()?,
+    let request = RestoreRequest {
+        into: config::restore_target(into, args.data_dir.as_deref())?,
+        point,
+        backup: args.backup.clone(),
+        force: args.force,
     };
-    let dir = backups.existing(&id)?;
-    let _reading = srs_backup::lock::shared(backups.root())?;
-    let manifest = Manifest::read(&dir)?;
-    srs_backup::key::key_for(&manifest.id, manifest.encryption.as_ref(), backups.key())?;
-    srs_backup::create::engine_of(&into).context("--into")?;
-    let holds_data = srs_backup::target_holds_data(&into)
-        .await
-        .context("--into")?;
-    if holds_data && !args.force {
-        anyhow::bail!("--into: that database already exists and holds data; add --force to replace it (srs backs it up first)");
-    }
-    let engine = srs_backup::create::engine_of(&into).context("--into")?;
-    if holds_data && engine == srs_backup::Engine::Sqlite {
-        let users = srs_backup::restore::sqlite_users(&into)?;
-        if !users.is_empty() {
-            anyhow::bail!(
-                "--into: the database is open in process {users:?} (a running srs serve?): stop it, restore, then start it again; a running server would go on writing to the replaced file"
-            );
-        }
-    }
-    // A live MariaDB database is restored beside itself and swapped in.
-    let swap = (holds_data && engine == srs_backup::Engine::Mariadb)
-        .then(|| srs_backup::swap::Swap::plan(&into, chrono::Utc::now()))
-        .transpose()?;
-    let replay = plan.as_ref().map_or_else(String::new, |p| match &p.to {
-        Some(to) => format!(
-            ", then replay {} archived transaction(s) from {} files up to GTID {} (logged {})",
-            p.transactions,
-            p.segments.len(),
-            to.transaction.gtid,
-            chrono::DateTime::from_timestamp(to.transaction.at, 0).map_or_else(String::new, |d| d
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string())
-        ),
-        None => ", with no archived transaction to replay after it".to_owned(),
-    });
-    let note = plan.as_ref().and_then(|p| p.note.clone());
-    let description = format!(
-        "restore backup {id} ({} rows taken {} from {}) into {}{replay}{}",
-        manifest.rows(),
-        manifest.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        manifest.source,
-        config::redacted(&into),
-        match (&swap, holds_data) {
-            (Some(swap), _) => format!(
-                ", after backing up what it holds now: restored into {} first, then swapped in with one atomic RENAME TABLE; the replaced tables are kept in database {}",
-                swap.staging, swap.kept
-            ),
-            (None, true) => ", after backing up what it holds now".to_owned(),
-            (None, false) => String::new(),
-        }
-    );
-    if let Some(note) = &note {
+    let job = RestoreJob::plan(&backups, request).await?;
+    if let Some(note) = job.note() {
         eprintln!("note: {note}");
     }
     if args.dry_run {
         if args.store.json {
-            print_json(serde_json::json!({"event": "plan", "plan": description, "dry_run": true}));
+            print_json(
+                serde_json::json!({"event": "plan", "plan": job.to_string(), "dry_run": true}),
+            );
         } else {
-            println!("would {description}");
+            println!("would {job}");
         }
         return Ok(());
     }
     let mut progress = args.store.progress();
-    progress.stage("checksums", 0);
-    srs_backup::check_files(&dir, &manifest)?;
-    let overwrite = if holds_data {
-        let safety = srs_backup::create(
-            &backups,
-            &into,
-            &format!("{} (before a restore replaced it)", config::redacted(&into)),
-            &mut progress,
-        )
-        .await
-        .context("cannot back up the database about to be replaced, so it was left as it was")?;
-        if !args.store.json {
-            eprintln!("backed up what is being replaced as backup {}", safety.id);
-        }
-        srs_backup::Overwrite::Replace
-    } else {
-        srs_backup::Overwrite::Refuse
-    };
-    // Instances serving the live database cache reads against its change
-    // counters; the restored ones must move past what they have seen.
-    let past = match &swap {
-        Some(_) => live_generations(&into).await,
-        None => None,
-    };
-    let (target, overwrite) = match &swap {
-        Some(swap) => {
-            swap.clear_staging(&into).await?;
-            (swap.staging_url.clone(), srs_backup::Overwrite::Refuse)
-        }
-        None => (into.clone(), overwrite),
-    };
-    let done = srs_backup::restore(
-        &dir,
-        &manifest,
-        backups.key(),
-        &target,
-        overwrite,
-        &mut progress,
-    )
-    .await?;
-    let (replayed, replay_secs) = match &plan {
-        Some(plan) => srs_backup::pitr::replay(plan, &target, &mut progress).await?,
-        None => (0, 0.0),
-    };
-    if let Some(swap) = &swap {
-        progress.stage("swap", 0);
-        swap.swap(&into).await?;
-        if let Some(past) = past {
-            let store = srs_store::Store::connect(&into, &srs_store::StoreOptions::default())
-                .await
-                .context("cannot open the restored database")?;
-            store
-                .advance_generations_past(past)
-                .await
-                .context("cannot advance the restored database's change counters")?;
-            store.close().await;
-        }
-    }
+    let done = job.execute(&backups, &mut progress).await?;
     progress.finish();
-    let reached = plan.as_ref().and_then(|p| {
-        p.to.map(|t| t.transaction.gtid.to_string())
-            .or_else(|| manifest.gtid.clone())
-    });
     if args.store.json {
         print_json(serde_json::json!({
-            "event": "done", "backup": id.as_str(), "rows": done.rows, "secs": done.secs,
-            "replayed": replayed, "replay_secs": replay_secs, "gtid": reached,
-            "replaced_tables_kept_in": swap.as_ref().map(|s| s.kept.clone()),
+            "event": "done", "backup": done.backup.as_str(), "rows": done.rows, "secs": done.secs,
+            "replayed": done.replayed, "replay_secs": done.replay_secs, "gtid": done.gtid,
+            "replaced_tables_kept_in": done.swap.as_ref().map(|s| s.kept.clone()),
         }));
     } else {
-        println!(
-            "restored backup {id}: {} rows in {:.1} s; every table matches the backup's manifest",
-            done.rows, done.secs
-        );
-        if plan.is_some() {
-            println!(
-                "replayed {replayed} archived transaction(s) in {replay_secs:.1} s; the database now stands at GTID {}",
-                reached.as_deref().unwrap_or("(the backup's)")
-            );
-        }
-        if let Some(swap) = &swap {
-            println!(
-                "swapped in: {} now holds the restored tables; the replaced ones are kept in database {} (drop it once you are satisfied)",
-                swap.live, swap.kept
-            );
-        }
+        print_restored(&done);
     }
     Ok(())
 }
 
-/// The change counters of a live srs database, if it has them.
-async fn live_generations(url: &str) -> Option<srs_store::Generations> {
-    let options = srs_store::StoreOptions {
-        max_connections: 1,
-        ..Default::default()
-    };
-    let store = srs_store::Store::connect(url, &options).await.ok()?;
-    let past = store.generations().await.ok();
-    store.close().await;
-    past
+fn print_restored(done: &RestoreOutcome) {
+    if let Some(id) = &done.safety_backup {
+        println!("backed up what was replaced as backup {id}");
+    }
+    println!(
+        "restored backup {}: {} rows in {:.1} s; every table matches the backup's manifest",
+        done.backup, done.rows, done.secs
+    );
+    if done.replayed_to_point {
+        println!(
+            "replayed {} archived transaction(s) in {:.1} s; the database now stands at GTID {}",
+            done.replayed,
+            done.replay_secs,
+            done.gtid.as_deref().unwrap_or("(the backup's)")
+        );
+    }
+    if let Some(swap) = &done.swap {
+        println!(
+            "swapped in: {} now holds the restored tables; the replaced ones are kept in database {} (drop it once you are satisfied)",
+            swap.live, swap.kept
+        );
+    }
 }
 
 /// Supervises the binlog copy: restarts it when it stops, and moves it to

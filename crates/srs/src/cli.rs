@@ -904,7 +904,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )));
     }
     if let Some(url) = resolved.admission_url {
-        tokio::spawn(crate::admission_feed::follow(
+        tokio::spawn(srs_web::admission_feed::follow(
             url,
             app.state().write_gate.clone(),
             app.state().standing.clone(),

@@ -347,19 +347,7 @@ impl StoreArgs {
     }
 }
 
-/// A database URL as it may be shown: the password replaced by `***`.
-pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}")
-        }
-        None => url.to_owned(),
-    }
-}
+pub use srs_backup::db_url::redacted;
 
 /// The binlog archive's source for a server URL (no database needed).
 pub fn archive_server(url: &str) -> anyhow::Result<srs_backup::archive::ArchiveSource> {

@@ -1,7 +1,6 @@
 //! The `srs` binary: parses the command line and hands over to the library
 //! crates. No logic lives here.
 
-mod admission_feed;
 mod allocator;
 mod backup_cli;
 mod cli;

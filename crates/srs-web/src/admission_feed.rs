@@ -8,9 +8,9 @@
 //! from when the question was *sent*, so the instance never believes in a
 //! lease longer than the agent did; unanswered, it simply runs out.
 
-use srs_web::admission::{WriteGate, UNLIMITED};
-use srs_web::standing::{PrimaryEpoch, Standing};
-use srs_web::SiteName;
+use crate::admission::{WriteGate, UNLIMITED};
+use crate::standing::{PrimaryEpoch, Standing};
+use crate::SiteName;
 use std::sync::Arc;
 use std::time::Duration;
 
