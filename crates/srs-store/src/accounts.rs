@@ -2,12 +2,12 @@
 
 use crate::audit::{to_json, write_audit, Actor};
 use crate::constraints::UniqueKey;
-use crate::dialect::InsertedId;
-use crate::generation::{bump_auth_generation, CachedSession, CachedToken};
-use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
+use crate::generation::{CachedSession, CachedToken};
+use crate::write_tx::Counter;
+use crate::{on_pool, Store, StoreError, StoreResult};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use srs_domain::{Role, TokenId, UserId, Username};
+use srs_domain::{AuditAction, Role, TokenId, UserId, Username};
 
 /// How often a session's or token's last use is written: not on every
 /// request, which would turn every read into a write.
@@ -183,35 +183,41 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<User> {
         let now = Utc::now();
-        let result: Result<i64, sqlx::Error> = on_writer!(self, p => async {
-            let mut tx = p.begin().await?;
-            let id = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let inserted = tx
+            .execute(
                 "INSERT INTO users (username, password_hash, role, disabled_at, created_at, updated_at) \
                  VALUES (?, ?, ?, NULL, ?, ?)",
+                &[
+                    username.as_str().into(),
+                    password_hash.into(),
+                    role.as_str().into(),
+                    now.into(),
+                    now.into(),
+                ],
             )
-            .bind(username.as_str())
-            .bind(password_hash)
-            .bind(role.as_str())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .inserted_id();
-            let after = serde_json::json!({"id": id, "username": username, "role": role}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::UserCreate, "user", Some(id), None::<String>, Some(after)).await?;
-            tx.commit().await?;
-            Ok(id)
-        }.await);
-        match result {
-            Ok(id) => {
-                tracing::info!(user_id = id, role = %role, "account created");
-                self.get_user(UserId::new(id)).await
-            }
+            .await;
+        let id = match inserted {
+            Ok(done) => done.inserted_id,
             Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::Username) => {
-                Err(UniqueKey::Username.taken(username.as_str()))
+                return Err(UniqueKey::Username.taken(username.as_str()))
             }
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        let after = serde_json::json!({"id": id, "username": username, "role": role}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::UserCreate,
+            "user",
+            Some(id),
+            None,
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user_id = id, role = %role, "account created");
+        self.get_user(UserId::new(id)).await
     }
 
     /// Changes an account's role, disabled flag or password hash; disabling
@@ -238,32 +244,39 @@ impl Store {
         };
         let before_json = to_json(&before)?;
         let end_sessions = disabled || password_hash.is_some();
-        let result: Result<(), sqlx::Error> = on_writer!(self, p => async {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-                "UPDATE users SET role = ?, disabled_at = CASE WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END, \
-                 password_hash = COALESCE(?, password_hash), updated_at = ? WHERE id = ?",
-            )
-            .bind(role.as_str())
-            .bind(disabled_at.is_some())
-            .bind(now)
-            .bind(password_hash)
-            .bind(now)
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await?;
-            if end_sessions {
-                sqlx::query("DELETE FROM sessions WHERE user_id = ?").bind(id.get()).execute(&mut *tx).await?;
-            }
-            // A new role, a disabled account or a new password: cached
-            // credentials of this account are stale on every instance.
-            bump_auth_generation!(tx).await?;
-            let after = serde_json::json!({"id": id, "username": before.username, "role": role, "disabled": disabled, "password_changed": password_hash.is_some()}).to_string();
-            write_audit!(tx, actor, action, "user", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
-            tx.commit().await?;
-            Ok(())
-        }.await);
-        result?;
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            "UPDATE users SET role = ?, disabled_at = CASE WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END, \
+             password_hash = COALESCE(?, password_hash), updated_at = ? WHERE id = ?",
+            &[
+                role.as_str().into(),
+                disabled_at.is_some().into(),
+                now.into(),
+                password_hash.into(),
+                now.into(),
+                id.get().into(),
+            ],
+        )
+        .await?;
+        if end_sessions {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?", &[id.get().into()])
+                .await?;
+        }
+        // A new role, a disabled account or a new password: cached
+        // credentials of this account are stale on every instance.
+        tx.bump(Counter::Auth).await?;
+        let after = serde_json::json!({"id": id, "username": before.username, "role": role, "disabled": disabled, "password_changed": password_hash.is_some()}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            action,
+            "user",
+            Some(id.get()),
+            Some(&before_json),
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!(action = %action, "account changed");
         self.get_user(id).await
     }
@@ -279,20 +292,29 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<u64> {
         let user = self.get_user(id).await?;
-        let forgotten: Result<u64, sqlx::Error> = on_writer!(self, p => async {
-            let mut tx = p.begin().await?;
-            let forgotten = sqlx::query("DELETE FROM login_failures WHERE throttle_key = ?")
-                .bind(failures_key)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let before = serde_json::json!({"username": user.username, "failed_sign_ins": forgotten}).to_string();
-            let after = serde_json::json!({"username": user.username, "failed_sign_ins": 0}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::UserUnlock, "user", Some(id.get()), Some(before), Some(after)).await?;
-            tx.commit().await?;
-            Ok(forgotten)
-        }.await);
-        let forgotten = forgotten?;
+        let mut tx = self.begin_write().await?;
+        let forgotten = tx
+            .execute(
+                "DELETE FROM login_failures WHERE throttle_key = ?",
+                &[failures_key.into()],
+            )
+            .await?
+            .rows;
+        let before = serde_json::json!({"username": user.username, "failed_sign_ins": forgotten})
+            .to_string();
+        let after =
+            serde_json::json!({"username": user.username, "failed_sign_ins": 0}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::UserUnlock,
+            "user",
+            Some(id.get()),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!(forgotten, "account unlocked");
         Ok(forgotten)
     }
@@ -305,18 +327,17 @@ impl Store {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<()> {
         let now = Utc::now();
-        on_writer!(self, p => {
-            sqlx::query(
-                "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(id_hash)
-            .bind(user.get())
-            .bind(now)
-            .bind(now)
-            .bind(expires_at)
-            .execute(p)
-            .await?;
-        });
+        self.write_one(
+            "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            &[
+                id_hash.into(),
+                user.get().into(),
+                now.into(),
+                now.into(),
+                expires_at.into(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -356,13 +377,11 @@ impl Store {
         };
         let mut session = session;
         if now - session.last_seen_at > TOUCH_EVERY {
-            on_writer!(self, p => {
-                sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
-                    .bind(now)
-                    .bind(id_hash)
-                    .execute(p)
-                    .await?;
-            });
+            self.write_one(
+                "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?",
+                &[now.into(), id_hash.into()],
+            )
+            .await?;
             session.last_seen_at = now;
         }
         self.cache
@@ -372,12 +391,11 @@ impl Store {
 
     /// Ends a session, on every instance from its next request on.
     pub async fn delete_session(&self, id_hash: &str) -> StoreResult<()> {
-        on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("DELETE FROM sessions WHERE id_hash = ?").bind(id_hash).execute(&mut *tx).await?;
-            bump_auth_generation!(tx).await?;
-            tx.commit().await?;
-        });
+        let mut tx = self.begin_write().await?;
+        tx.execute("DELETE FROM sessions WHERE id_hash = ?", &[id_hash.into()])
+            .await?;
+        tx.bump(Counter::Auth).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -392,25 +410,35 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<ApiToken> {
         let now = Utc::now();
-        let id: i64 = on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            let id = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let id = tx
+            .execute(
                 "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at, last_used_at, revoked_at) \
                  VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                &[
+                    user.get().into(),
+                    name.into(),
+                    token_hash.into(),
+                    now.into(),
+                    expires_at.into(),
+                ],
             )
-            .bind(user.get())
-            .bind(name)
-            .bind(token_hash)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *tx)
             .await?
-            .inserted_id();
-            let after = serde_json::json!({"id": id, "user_id": user, "name": name, "expires_at": expires_at}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::TokenCreate, "token", Some(id), None::<String>, Some(after)).await?;
-            tx.commit().await?;
-            id
-        });
+            .inserted_id;
+        let after =
+            serde_json::json!({"id": id, "user_id": user, "name": name, "expires_at": expires_at})
+                .to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::TokenCreate,
+            "token",
+            Some(id),
+            None,
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!(token_id = id, "API token created");
         self.get_token(TokenId::new(id)).await
     }
@@ -479,13 +507,11 @@ impl Store {
             .last_used_at
             .is_none_or(|t| now - t > TOUCH_EVERY)
         {
-            on_writer!(self, p => {
-                sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
-                    .bind(now)
-                    .bind(found.token.id.get())
-                    .execute(p)
-                    .await?;
-            });
+            self.write_one(
+                "UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
+                &[now.into(), found.token.id.get().into()],
+            )
+            .await?;
             found.token.last_used_at = Some(now);
         }
         self.cache
@@ -502,18 +528,25 @@ impl Store {
         }
         let before_json = to_json(&before)?;
         let now = Utc::now();
-        on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.get())
-                .execute(&mut *tx)
-                .await?;
-            bump_auth_generation!(tx).await?;
-            let after = serde_json::json!({"id": id, "revoked_at": now}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::TokenRevoke, "token", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
-            tx.commit().await?;
-        });
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            &[now.into(), id.get().into()],
+        )
+        .await?;
+        tx.bump(Counter::Auth).await?;
+        let after = serde_json::json!({"id": id, "revoked_at": now}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::TokenRevoke,
+            "token",
+            Some(id.get()),
+            Some(&before_json),
+            Some(&after),
+        )
+        .await?;
+        tx.commit().await?;
         tracing::info!("API token revoked");
         self.get_token(id).await
     }

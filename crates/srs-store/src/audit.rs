@@ -1,10 +1,11 @@
 //! The audit trail: who changed what, when and from where. Entries are
 //! written in the same transaction as the change and never altered.
 
+use crate::write_tx::WriteTx;
 use crate::{on_pool, Page, PageRequest, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use srs_domain::UserId;
+use srs_domain::{AuditAction, UserId};
 
 /// Who is making a change, and from where.
 #[derive(Debug, Clone)]
@@ -81,30 +82,36 @@ pub(crate) fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
         .map_err(|e| StoreError::Corrupt(format!("audit serialisation: {e}")))
 }
 
-/// Appends an entry inside the caller's transaction; evaluates to the
-/// statement's future.
-macro_rules! write_audit {
-    ($tx:expr, $actor:expr, $action:expr, $entity:expr, $entity_id:expr, $before:expr, $after:expr) => {{
-        let actor: &$crate::Actor = $actor;
-        let action: srs_domain::AuditAction = $action;
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, actor_user_id, action, entity, entity_id, \
-             before_json, after_json, client_addr, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(chrono::Utc::now())
-        .bind(actor.label.clone())
-        .bind(actor.user_id.map(srs_domain::UserId::get))
-        .bind(action.as_str())
-        .bind($entity)
-        .bind($entity_id)
-        .bind($before)
-        .bind($after)
-        .bind(actor.client_addr.clone())
-        .bind(actor.request_id.clone())
-        .execute(&mut *$tx)
-    }};
+/// Appends an entry inside the change's own write, so that the trail and
+/// the data never disagree.
+pub(crate) async fn write_audit(
+    tx: &mut WriteTx<'_>,
+    actor: &Actor,
+    action: AuditAction,
+    entity: &str,
+    entity_id: Option<i64>,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    tx.execute(
+        "INSERT INTO audit_log (at, actor, actor_user_id, action, entity, entity_id, \
+         before_json, after_json, client_addr, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            Utc::now().into(),
+            actor.label.as_str().into(),
+            actor.user_id.map(UserId::get).into(),
+            action.as_str().into(),
+            entity.into(),
+            entity_id.into(),
+            before.into(),
+            after.into(),
+            actor.client_addr.as_deref().into(),
+            actor.request_id.as_deref().into(),
+        ],
+    )
+    .await?;
+    Ok(())
 }
-pub(crate) use write_audit;
 
 impl Store {
     /// Entries matching `filter`, newest first.

@@ -1,14 +1,14 @@
 //! Changing the status or department of many students at once: one
 //! transaction, one audit entry per student changed, all or nothing.
 
-use crate::audit::to_json;
+use crate::audit::{to_json, write_audit};
 use crate::dialect::placeholders;
 use crate::filter::StudentFilter;
-use crate::generation::in_write_tx;
 use crate::rows::{StudentRow, STUDENT_COLUMNS};
-use crate::{on_writer, Actor, Store, StoreError, StoreResult};
+use crate::write_tx::Counter;
+use crate::{Actor, Store, StoreError, StoreResult};
 use chrono::Utc;
-use srs_domain::{DepartmentName, Status, Student, StudentId};
+use srs_domain::{AuditAction, DepartmentName, Status, Student, StudentId};
 
 /// Most students one bulk change may touch: a transaction holding more
 /// locks than this would stall every other writer for seconds.
@@ -59,6 +59,15 @@ enum Refusal {
 enum Arg {
     Id(i64),
     Text(String),
+}
+
+impl Arg {
+    fn as_arg(&self) -> crate::write_tx::Arg<'_> {
+        match self {
+            Arg::Id(id) => (*id).into(),
+            Arg::Text(text) => text.as_str().into(),
+        }
+    }
 }
 
 /// Binds `args` in order.
@@ -115,85 +124,97 @@ impl Store {
             crate::Pool::Sqlite(_) => sql,
         };
         let now = Utc::now();
-        let result = on_writer!(self, p => in_write_tx!(p, tx => {
-            let rows = bind_all!(sqlx::query_as::<_, StudentRow>(&sql), &args)
-                .fetch_all(&mut *tx)
-                .await?;
-            let refusal = match target {
-                _ if rows.len() > MAX_BULK => Some(Refusal::TooMany),
-                BulkTarget::Picked(ids) if rows.len() != ids.len() => Some(Refusal::Missing {
-                    wanted: ids.len(),
-                    found: rows.len(),
-                }),
-                BulkTarget::Matching { expected, .. } if rows.len() as i64 != *expected => {
-                    Some(Refusal::Drifted {
-                        expected: *expected,
-                        found: rows.len(),
-                    })
-                }
-                _ => None,
+        let args: Vec<crate::write_tx::Arg<'_>> = args.iter().map(Arg::as_arg).collect();
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<StudentRow> = tx.fetch_all(&sql, &args).await?;
+        if let Some(refusal) = refusal(target, rows.len()) {
+            return Err(refusal.into());
+        }
+        let mut outcome = BulkOutcome {
+            changed: 0,
+            unchanged: 0,
+        };
+        for row in rows {
+            let before = Student::try_from(row)?;
+            let after = Student {
+                status: change.status.unwrap_or(before.status),
+                department: department
+                    .as_ref()
+                    .map_or_else(|| before.department.clone(), |(_, name)| name.clone()),
+                updated_at: now,
+                version: before.version + 1,
+                ..before.clone()
             };
-            match refusal {
-                Some(r) => Err(r),
-                None => {
-                    let mut outcome = BulkOutcome { changed: 0, unchanged: 0 };
-                    for row in rows {
-                        let before = Student::try_from(row).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                        let after = Student {
-                            status: change.status.unwrap_or(before.status),
-                            department: department
-                                .as_ref()
-                                .map_or_else(|| before.department.clone(), |(_, name)| name.clone()),
-                            updated_at: now,
-                            version: before.version + 1,
-                            ..before.clone()
-                        };
-                        if after.status == before.status
-                            && after.department.unique_key() == before.department.unique_key()
-                        {
-                            outcome.unchanged += 1;
-                            continue;
-                        }
-                        let (before_json, after_json) = match (to_json(&before), to_json(&after)) {
-                            (Ok(b), Ok(a)) => (b, a),
-                            (Err(e), _) | (_, Err(e)) => return Err(sqlx::Error::Decode(Box::new(e))),
-                        };
-                        sqlx::query(
-                            "UPDATE students SET status = ?, \
-                             department_id = COALESCE(?, department_id), updated_at = ?, \
-                             version = version + 1 WHERE id = ?",
-                        )
-                        .bind(after.status.as_str())
-                        .bind(department.as_ref().map(|(id, _)| id.get()))
-                        .bind(now)
-                        .bind(before.id.get())
-                        .execute(&mut *tx)
-                        .await?;
-                        crate::audit::write_audit!(tx, actor, srs_domain::AuditAction::StudentUpdate, "student", Some(before.id.get()), Some(before_json), Some(after_json)).await?;
-                        outcome.changed += 1;
-                    }
-                    Ok(outcome)
-                }
+            if after.status == before.status
+                && after.department.unique_key() == before.department.unique_key()
+            {
+                outcome.unchanged += 1;
+                continue;
             }
-        }));
-        match result {
-            Ok(Ok(outcome)) => {
-                tracing::info!(
-                    changed = outcome.changed,
-                    unchanged = outcome.unchanged,
-                    "bulk change applied"
-                );
-                Ok(outcome)
-            }
-            Ok(Err(Refusal::Missing { wanted, found })) => Err(StoreError::Conflict(format!(
+            tx.execute(
+                "UPDATE students SET status = ?, \
+                 department_id = COALESCE(?, department_id), updated_at = ?, \
+                 version = version + 1 WHERE id = ?",
+                &[
+                    after.status.as_str().into(),
+                    department.as_ref().map(|(id, _)| id.get()).into(),
+                    now.into(),
+                    before.id.get().into(),
+                ],
+            )
+            .await?;
+            write_audit(
+                &mut tx,
+                actor,
+                AuditAction::StudentUpdate,
+                "student",
+                Some(before.id.get()),
+                Some(&to_json(&before)?),
+                Some(&to_json(&after)?),
+            )
+            .await?;
+            outcome.changed += 1;
+        }
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
+        tracing::info!(
+            changed = outcome.changed,
+            unchanged = outcome.unchanged,
+            "bulk change applied"
+        );
+        Ok(outcome)
+    }
+}
+
+/// Why the rows read inside the write cannot all be changed, if so.
+fn refusal(target: &BulkTarget, found: usize) -> Option<Refusal> {
+    match target {
+        _ if found > MAX_BULK => Some(Refusal::TooMany),
+        BulkTarget::Picked(ids) if found != ids.len() => Some(Refusal::Missing {
+            wanted: ids.len(),
+            found,
+        }),
+        BulkTarget::Matching { expected, .. } if found as i64 != *expected => {
+            Some(Refusal::Drifted {
+                expected: *expected,
+                found,
+            })
+        }
+        _ => None,
+    }
+}
+
+impl From<Refusal> for StoreError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Missing { wanted, found } => StoreError::Conflict(format!(
                 "{} of the {wanted} chosen students were deleted or changed since they were chosen; nothing was changed",
                 wanted - found
-            ))),
-            Ok(Err(Refusal::Drifted { expected, found })) => Err(StoreError::Conflict(format!(
+            )),
+            Refusal::Drifted { expected, found } => StoreError::Conflict(format!(
                 "the list changed since it was shown: {expected} students matched then, {found} match now; nothing was changed"
-            ))),
-            Ok(Err(Refusal::TooMany)) => Err(too_many()),
-            Err(e) => Err(e.into()),
+            )),
+            Refusal::TooMany => too_many(),
         }
     }
 }

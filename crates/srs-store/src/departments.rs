@@ -2,12 +2,11 @@
 
 use crate::audit::{to_json, write_audit, Actor};
 use crate::constraints::UniqueKey;
-use crate::dialect::InsertedId;
-use crate::generation::in_write_tx;
 use crate::rows::DepartmentRow;
-use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
+use crate::write_tx::Counter;
+use crate::{on_pool, Store, StoreError, StoreResult};
 use chrono::Utc;
-use srs_domain::{Department, DepartmentId, DepartmentName};
+use srs_domain::{AuditAction, Department, DepartmentId, DepartmentName};
 
 /// A change to a department; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -74,33 +73,37 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Department> {
         let now = Utc::now();
-        let result = on_writer!(self, p => in_write_tx!(p, tx => {
-            let id = sqlx::query(
+        let key = name.unique_key();
+        let mut tx = self.begin_write().await?;
+        let inserted = tx
+            .execute(
                 "INSERT INTO departments (name, name_key, retired_at, created_at, updated_at) \
                  VALUES (?, ?, NULL, ?, ?)",
+                &[
+                    name.as_str().into(),
+                    key.as_str().into(),
+                    now.into(),
+                    now.into(),
+                ],
             )
-            .bind(name.as_str())
-            .bind(name.unique_key())
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .inserted_id();
-            let after = serde_json::json!({"id": id, "name": name, "retired": false}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::DepartmentCreate, "department", Some(id), None::<String>, Some(after)).await?;
-            crate::generation::bump_department_generation!(tx).await?;
-            id
-        }));
-        match result {
-            Ok(id) => {
-                tracing::info!(department_id = id, "department created");
-                self.get_department(DepartmentId::new(id)).await
-            }
-            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::DepartmentName) => {
-                Err(UniqueKey::DepartmentName.taken(name.as_str()))
-            }
-            Err(e) => Err(e.into()),
-        }
+            .await
+            .map_err(|e| name_taken(e, name))?;
+        let id = inserted.inserted_id;
+        let after = serde_json::json!({"id": id, "name": name, "retired": false}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::DepartmentCreate,
+            "department",
+            Some(id),
+            None,
+            Some(&after),
+        )
+        .await?;
+        tx.bump(Counter::Departments).await?;
+        tx.commit().await?;
+        tracing::info!(department_id = id, "department created");
+        self.get_department(DepartmentId::new(id)).await
     }
 
     /// Renames, retires or brings back a department.
@@ -126,64 +129,83 @@ impl Store {
         } else {
             None
         };
-        let result = on_writer!(self, p => in_write_tx!(p, tx => {
-            sqlx::query(
-                "UPDATE departments SET name = ?, name_key = ?, retired_at = ?, updated_at = ? WHERE id = ?",
-            )
-            .bind(name.as_str())
-            .bind(name.unique_key())
-            .bind(retired_at)
-            .bind(now)
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await?;
-            let after = serde_json::json!({"id": id, "name": name, "retired": retired}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::DepartmentUpdate, "department", Some(id.get()), Some(before_json.clone()), Some(after)).await?;
-            crate::generation::bump_department_generation!(tx).await?;
-        }));
-        match result {
-            Ok(_) => {
-                tracing::info!("department updated");
-                self.get_department(id).await
-            }
-            Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::DepartmentName) => {
-                Err(UniqueKey::DepartmentName.taken(name.as_str()))
-            }
-            Err(e) => Err(e.into()),
-        }
+        let key = name.unique_key();
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            "UPDATE departments SET name = ?, name_key = ?, retired_at = ?, updated_at = ? WHERE id = ?",
+            &[
+                name.as_str().into(),
+                key.as_str().into(),
+                retired_at.into(),
+                now.into(),
+                id.get().into(),
+            ],
+        )
+        .await
+        .map_err(|e| name_taken(e, name))?;
+        let after = serde_json::json!({"id": id, "name": name, "retired": retired}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::DepartmentUpdate,
+            "department",
+            Some(id.get()),
+            Some(&before_json),
+            Some(&after),
+        )
+        .await?;
+        tx.bump(Counter::Departments).await?;
+        tx.commit().await?;
+        tracing::info!("department updated");
+        self.get_department(id).await
     }
 
     /// Deletes a department no record names, live or deleted.
     #[tracing::instrument(skip_all, fields(department_id = %id))]
     pub async fn delete_department(&self, id: DepartmentId, actor: &Actor) -> StoreResult<()> {
         let before_json = to_json(&self.get_department(id).await?)?;
-        let result: StoreResult<()> = on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            let in_use: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM students WHERE department_id = ?")
-                .bind(id.get())
-                .fetch_one(&mut *tx)
-                .await?;
-            if in_use > 0 {
-                return Err(StoreError::Conflict(format!(
-                    "the department is used by {in_use} record(s) and cannot be deleted; retire it instead"
-                )));
-            }
-            let deleted = sqlx::query("DELETE FROM departments WHERE id = ?")
-                .bind(id.get())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if deleted == 0 {
-                return Err(StoreError::NotFound);
-            }
-            write_audit!(tx, actor, srs_domain::AuditAction::DepartmentDelete, "department", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
-            crate::generation::bump_generation!(tx).await?;
-            crate::generation::bump_department_generation!(tx).await?;
-            tx.commit().await?;
-            Ok(())
-        });
-        result?;
+        let mut tx = self.begin_write().await?;
+        let (in_use,): (i64,) = tx
+            .fetch_one(
+                "SELECT COUNT(*) FROM students WHERE department_id = ?",
+                &[id.get().into()],
+            )
+            .await?;
+        if in_use > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the department is used by {in_use} record(s) and cannot be deleted; retire it instead"
+            )));
+        }
+        let deleted = tx
+            .execute("DELETE FROM departments WHERE id = ?", &[id.get().into()])
+            .await?
+            .rows;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::DepartmentDelete,
+            "department",
+            Some(id.get()),
+            Some(&before_json),
+            None,
+        )
+        .await?;
+        tx.bump(Counter::Data).await?;
+        tx.bump(Counter::Departments).await?;
+        tx.commit().await?;
         tracing::info!("department deleted");
         Ok(())
+    }
+}
+
+/// A department name another department holds, as the caller says it.
+fn name_taken(e: sqlx::Error, name: &DepartmentName) -> StoreError {
+    if UniqueKey::violated_by(&e) == Some(UniqueKey::DepartmentName) {
+        UniqueKey::DepartmentName.taken(name.as_str())
+    } else {
+        e.into()
     }
 }

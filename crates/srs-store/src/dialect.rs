@@ -1,8 +1,6 @@
 //! Everything that differs between SQLite and MariaDB/MySQL lives here.
 
 use crate::StoreError;
-use sqlx::mysql::MySqlQueryResult;
-use sqlx::sqlite::SqliteQueryResult;
 
 /// MySQL/MariaDB: "The MariaDB server is running with the --read-only option".
 const MYSQL_OPTION_PREVENTS_STATEMENT: u16 = 1290;
@@ -14,23 +12,6 @@ const SQLITE_READONLY: i64 = 8;
 /// `n` comma-separated `?` placeholders, for an `IN (...)` list.
 pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
-}
-
-/// The id the database assigned to the row just inserted.
-pub(crate) trait InsertedId {
-    fn inserted_id(&self) -> i64;
-}
-
-impl InsertedId for SqliteQueryResult {
-    fn inserted_id(&self) -> i64 {
-        self.last_insert_rowid()
-    }
-}
-
-impl InsertedId for MySqlQueryResult {
-    fn inserted_id(&self) -> i64 {
-        i64::try_from(self.last_insert_id()).unwrap_or(i64::MAX)
-    }
 }
 
 /// Sorts a driver error into the store's error kinds.

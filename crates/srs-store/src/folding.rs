@@ -4,9 +4,9 @@
 //! rebuilt once at start-up (the `text_folding` table says which rules
 //! the stored text follows).
 
-use crate::generation::in_write_tx;
 use crate::rows::{name_key, phone_digits, search_text};
-use crate::{on_pool, on_writer, Store, StoreResult};
+use crate::write_tx::Counter;
+use crate::{on_pool, Store, StoreResult};
 use srs_domain::{Email, FullName, StudentNumber};
 
 /// A student's columns that its folded text is made of.
@@ -82,25 +82,24 @@ impl Store {
                     ))
                 })
                 .collect();
-            on_writer!(self, p => in_write_tx!(p, tx => {
-                for (id, key, text) in &folded {
-                    sqlx::query("UPDATE students SET name_key = ?, search_text = ? WHERE id = ?")
-                        .bind(key)
-                        .bind(text)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }))?;
+            let mut tx = self.begin_write().await?;
+            for (id, key, text) in &folded {
+                tx.execute(
+                    "UPDATE students SET name_key = ?, search_text = ? WHERE id = ?",
+                    &[key.into(), text.into(), (*id).into()],
+                )
+                .await?;
+            }
+            tx.bump(Counter::Data).await?;
+            tx.commit().await?;
             rebuilt += folded.len() as u64;
             after = last;
         }
-        on_writer!(self, p => {
-            sqlx::query("UPDATE text_folding SET version = ? WHERE id = 1")
-                .bind(FOLD_VERSION)
-                .execute(p)
-                .await?;
-        });
+        self.write_one(
+            "UPDATE text_folding SET version = ? WHERE id = 1",
+            &[FOLD_VERSION.into()],
+        )
+        .await?;
         tracing::info!(
             rebuilt,
             secs = started.elapsed().as_secs_f64(),

@@ -8,7 +8,7 @@
 
 use crate::filter::{Listing, PageRequest, StudentFilter};
 use crate::fresh::Generations;
-use crate::{on_writer, Store, StoreError, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 use srs_domain::Student;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,52 +16,6 @@ use std::sync::{Arc, Mutex};
 /// Most cached list pages; beyond it the cache starts over. A page of 50
 /// with its three renderings holds about 100 KB, so at most about 25 MB.
 const MAX_CACHED_LISTS: usize = 256;
-
-/// Adds one to the credential generation; evaluates to the statement's
-/// future, to be awaited inside the transaction that ends a credential.
-macro_rules! bump_auth_generation {
-    ($tx:expr) => {
-        sqlx::query("UPDATE auth_changes SET n = n + 1 WHERE id = 1").execute(&mut *$tx)
-    };
-}
-pub(crate) use bump_auth_generation;
-
-/// Adds one to the departments generation; evaluates to the statement's
-/// future, to be awaited inside the transaction that changes a department.
-macro_rules! bump_department_generation {
-    ($tx:expr) => {
-        sqlx::query("UPDATE department_changes SET n = n + 1 WHERE id = 1").execute(&mut *$tx)
-    };
-}
-pub(crate) use bump_department_generation;
-
-/// Adds one to a random generation slot; evaluates to the statement's
-/// future, to be awaited inside the caller's transaction.
-macro_rules! bump_generation {
-    ($tx:expr) => {
-        sqlx::query("UPDATE change_counters SET n = n + 1 WHERE slot = ?")
-            .bind(i32::from(rand::random::<u8>() % 16))
-            .execute(&mut *$tx)
-    };
-}
-pub(crate) use bump_generation;
-
-/// Runs `$body` in a transaction on `$pool` that also bumps the generation;
-/// evaluates to `Result<value of $body, sqlx::Error>`. `$body` may use `?`
-/// on driver errors.
-macro_rules! in_write_tx {
-    ($pool:expr, $tx:ident => $body:expr) => {
-        async {
-            let mut $tx = $pool.begin().await?;
-            let out = $body;
-            $crate::generation::bump_generation!($tx).await?;
-            $tx.commit().await?;
-            Ok::<_, sqlx::Error>(out)
-        }
-        .await
-    };
-}
-pub(crate) use in_write_tx;
 
 type ListKey = (StudentFilter, PageRequest);
 
@@ -241,22 +195,23 @@ impl Store {
     /// caches with these counters, and a restored database starts from the
     /// backup's older values, which they may have seen with other data.
     pub async fn advance_generations_past(&self, past: Generations) -> StoreResult<()> {
-        on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("UPDATE change_counters SET n = n + ? WHERE slot = 0")
-                .bind(past.data + 1)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE auth_changes SET n = n + ? WHERE id = 1")
-                .bind(past.auth + 1)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE department_changes SET n = n + ? WHERE id = 1")
-                .bind(past.departments + 1)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        let mut tx = self.begin_write().await?;
+        tx.execute(
+            "UPDATE change_counters SET n = n + ? WHERE slot = 0",
+            &[(past.data + 1).into()],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE auth_changes SET n = n + ? WHERE id = 1",
+            &[(past.auth + 1).into()],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE department_changes SET n = n + ? WHERE id = 1",
+            &[(past.departments + 1).into()],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -3,10 +3,11 @@
 
 use crate::audit::{write_audit, Actor};
 use crate::rows::name_key;
-use crate::students::{insert_student, StudentValues};
-use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
+use crate::student_values::{insert_student, StudentValues};
+use crate::write_tx::Counter;
+use crate::{on_pool, Store, StoreError, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
-use srs_domain::{DepartmentId, NewStudent};
+use srs_domain::{AuditAction, DepartmentId, NewStudent};
 use std::collections::{HashMap, HashSet};
 
 /// One parsed row of an import and the line it came from.
@@ -106,59 +107,46 @@ impl Store {
         }
         let departments = self.department_ids().await?;
         let now = Utc::now();
-        let imported: StoreResult<usize> = on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            for row in rows {
-                let department = departments
-                    .get(&row.student.department.unique_key())
-                    .map(|(id, _)| *id)
-                    .ok_or_else(|| StoreError::Conflict("a department was removed during the import".into()))?;
-                let values = StudentValues::of_new(&row.student, department);
-                let inserted: StoreResult<(i64, String)> = async {
-                    Ok(insert_student!(tx, &values, row.student.student_number.as_ref(), now))
-                }
-                .await;
-                match inserted {
-                    Ok((id, number)) => {
-                        // The record as a create would record it, and the
-                        // line of the file it came from.
-                        let number = srs_domain::StudentNumber::parse(&number)
-                            .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
-                        let student = srs_domain::Student::created(
-                            &row.student,
-                            srs_domain::StudentId::new(id),
-                            number,
-                            row.student.department.clone(),
-                            now,
-                        );
-                        let mut after = serde_json::to_value(&student)
-                            .map_err(|e| StoreError::Corrupt(format!("audit serialisation: {e}")))?;
-                        after["import_line"] = serde_json::json!(row.line);
-                        let after = after.to_string();
-                        write_audit!(tx, actor, srs_domain::AuditAction::StudentImport, "student", Some(id), None::<String>, Some(after)).await?;
-                    }
-                    Err(e) => {
-                    return Err(match e {
-                        StoreError::Invalid(v) => StoreError::ImportRejected(
-                            v.0.into_iter()
-                                .map(|f| {
-                                    RowError::new(row.line, &f.field, f.message).about(
-                                        Some(row.student.full_name.to_string()),
-                                        value_of(&row.student, &f.field),
-                                    )
-                                })
-                                .collect(),
-                        ),
-                        other => other,
-                    });
-                    }
-                }
-            }
-            crate::generation::bump_generation!(tx).await?;
-            tx.commit().await?;
-            Ok(rows.len())
-        });
-        let imported = imported?;
+        let mut tx = self.begin_write().await?;
+        for row in rows {
+            let department = departments
+                .get(&row.student.department.unique_key())
+                .map(|(id, _)| *id)
+                .ok_or_else(|| {
+                    StoreError::Conflict("a department was removed during the import".into())
+                })?;
+            let values = StudentValues::of_new(&row.student, department);
+            let inserted =
+                insert_student(&mut tx, &values, row.student.student_number.as_ref(), now).await;
+            let (id, number) = inserted.map_err(|e| rejected_row(row, e))?;
+            // The record as a create would record it, and the line of the
+            // file it came from.
+            let number = srs_domain::StudentNumber::parse(&number)
+                .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
+            let student = srs_domain::Student::created(
+                &row.student,
+                srs_domain::StudentId::new(id),
+                number,
+                row.student.department.clone(),
+                now,
+            );
+            let mut after = serde_json::to_value(&student)
+                .map_err(|e| StoreError::Corrupt(format!("audit serialisation: {e}")))?;
+            after["import_line"] = serde_json::json!(row.line);
+            write_audit(
+                &mut tx,
+                actor,
+                AuditAction::StudentImport,
+                "student",
+                Some(id),
+                None,
+                Some(&after.to_string()),
+            )
+            .await?;
+        }
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
+        let imported = rows.len();
         tracing::info!(imported, "students imported");
         Ok(imported)
     }
@@ -338,5 +326,23 @@ impl Store {
             }
         }
         Ok(errors)
+    }
+}
+
+/// A row the database refused (a number or e-mail taken meanwhile), as
+/// the import's report names it; other errors pass through.
+fn rejected_row(row: &ImportRow, e: StoreError) -> StoreError {
+    match e {
+        StoreError::Invalid(v) => StoreError::ImportRejected(
+            v.0.into_iter()
+                .map(|f| {
+                    RowError::new(row.line, &f.field, f.message).about(
+                        Some(row.student.full_name.to_string()),
+                        value_of(&row.student, &f.field),
+                    )
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }

@@ -20,7 +20,9 @@ mod notes;
 mod overview;
 mod rows;
 mod sqlite_writer;
+mod student_values;
 mod students;
+mod write_tx;
 
 pub use accounts::{ApiToken, User};
 pub use audit::{Actor, AuditEntry, AuditFilter};
@@ -103,31 +105,6 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
-
-/// As `on_pool!`, for a body that writes. On SQLite the body gets the
-/// writer's connection inside the group transaction (`begin()` on it opens
-/// the write's savepoint), and the result is returned once the group
-/// committed.
-macro_rules! on_writer {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.pool {
-            $crate::Pool::Sqlite(pools) => {
-                let mut turn = pools.writer.turn().await?;
-                let value = {
-                    // `begin()` on the connection opens a savepoint.
-                    #[allow(unused_imports)]
-                    use sqlx::Connection as _;
-                    let $pool = turn.conn();
-                    $body
-                };
-                turn.finish().await?;
-                value
-            }
-            $crate::Pool::MySql($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_writer;
 
 /// Settings for opening a store.
 #[derive(Debug, Clone)]

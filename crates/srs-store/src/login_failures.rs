@@ -2,7 +2,7 @@
 //! throttle counts them per key (an account, a client address) within a
 //! window, so N instances do not allow N times the tries.
 
-use crate::{on_pool, on_writer, Store, StoreResult};
+use crate::{on_pool, Store, StoreResult};
 use chrono::{DateTime, Utc};
 
 /// Failures of one key within a window.
@@ -54,21 +54,20 @@ impl Store {
         at: DateTime<Utc>,
         forget_before: DateTime<Utc>,
     ) -> StoreResult<()> {
-        on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            for key in keys {
-                sqlx::query("INSERT INTO login_failures (throttle_key, failed_at) VALUES (?, ?)")
-                    .bind(key)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM login_failures WHERE failed_at < ?")
-                .bind(forget_before)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        let mut tx = self.begin_write().await?;
+        for key in keys {
+            tx.execute(
+                "INSERT INTO login_failures (throttle_key, failed_at) VALUES (?, ?)",
+                &[key.into(), at.into()],
+            )
+            .await?;
+        }
+        tx.execute(
+            "DELETE FROM login_failures WHERE failed_at < ?",
+            &[forget_before.into()],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -106,12 +105,11 @@ impl Store {
 
     /// Forgets the failures of `key` (after a successful sign-in).
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
-        on_writer!(self, p => {
-            sqlx::query("DELETE FROM login_failures WHERE throttle_key = ?")
-                .bind(key)
-                .execute(p)
-                .await?;
-        });
+        self.write_one(
+            "DELETE FROM login_failures WHERE throttle_key = ?",
+            &[key.into()],
+        )
+        .await?;
         Ok(())
     }
 }

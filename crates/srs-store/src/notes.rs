@@ -1,12 +1,11 @@
 //! Notes on a student: dated, by author, written with their audit entry.
 
 use crate::audit::{to_json, write_audit};
-use crate::dialect::InsertedId;
-use crate::generation::in_write_tx;
-use crate::{on_pool, on_writer, Actor, Store, StoreError, StoreResult};
+use crate::write_tx::Counter;
+use crate::{on_pool, Actor, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use srs_domain::{NoteText, StudentId};
+use srs_domain::{AuditAction, NoteText, StudentId};
 
 /// One note.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -67,37 +66,43 @@ impl Store {
     ) -> StoreResult<Note> {
         let now = Utc::now();
         let after = to_json(&serde_json::json!({ "note": body.as_str() }))?;
-        let id = on_writer!(self, p => in_write_tx!(p, tx => {
-            // Inside the transaction: a student deleted meanwhile gets no note.
-            let live: Option<i64> = sqlx::query_scalar(
+        let mut tx = self.begin_write().await?;
+        // Inside the write: a student deleted meanwhile gets no note.
+        let live: Option<(i64,)> = tx
+            .fetch_optional(
                 "SELECT id FROM students WHERE id = ? AND deleted_at IS NULL",
+                &[student.get().into()],
             )
-            .bind(student.get())
-            .fetch_optional(&mut *tx)
             .await?;
-            match live {
-                None => None,
-                Some(_) => {
-                    let id = sqlx::query(
-                        "INSERT INTO student_notes (student_id, body, author, author_user_id, created_at) \
-                         VALUES (?, ?, ?, ?, ?)",
-                    )
-                    .bind(student.get())
-                    .bind(body.as_str())
-                    .bind(&actor.label)
-                    .bind(actor.user_id.map(srs_domain::UserId::get))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .inserted_id();
-                    write_audit!(tx, actor, srs_domain::AuditAction::StudentNote, "student", Some(student.get()), None::<String>, Some(after.clone())).await?;
-                    Some(id)
-                }
-            }
-        }))?;
-        let Some(id) = id else {
+        if live.is_none() {
             return Err(StoreError::NotFound);
-        };
+        }
+        let id = tx
+            .execute(
+                "INSERT INTO student_notes (student_id, body, author, author_user_id, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+                &[
+                    student.get().into(),
+                    body.as_str().into(),
+                    actor.label.as_str().into(),
+                    actor.user_id.map(srs_domain::UserId::get).into(),
+                    now.into(),
+                ],
+            )
+            .await?
+            .inserted_id;
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::StudentNote,
+            "student",
+            Some(student.get()),
+            None,
+            Some(&after),
+        )
+        .await?;
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
         tracing::info!("note added");
         Ok(Note {
             id,

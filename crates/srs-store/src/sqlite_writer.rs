@@ -10,7 +10,7 @@
 //! error and none of them happened.
 
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
-use sqlx::Transaction;
+use sqlx::{Executor, Transaction};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,12 +24,37 @@ const MAX_GROUP_AGE: Duration = Duration::from_millis(10);
 /// Outcomes of finished groups kept for writes still to read theirs.
 const KEPT_OUTCOMES: usize = 256;
 
+/// Opens the savepoint each write runs in, inside the group transaction.
+const SAVEPOINT: &str = "SAVEPOINT srs_write";
+/// Keeps what a write did, as part of the group.
+const RELEASE: &str = "RELEASE srs_write";
+/// Undoes a write that ended without releasing its savepoint.
+const UNDO: &str = "ROLLBACK TO srs_write; RELEASE srs_write";
+
 /// The open group transaction.
 struct Open {
     tx: Option<Transaction<'static, Sqlite>>,
     group: u64,
     writes: u32,
     since: Instant,
+    /// A write's savepoint is open: a write that ended without releasing
+    /// it (dropped early) is rolled back before the connection's next use.
+    savepoint_open: bool,
+}
+
+impl Open {
+    /// Rolls back the savepoint a dropped write left open, if any.
+    async fn undo_dropped_write(&mut self) -> Result<(), sqlx::Error> {
+        if !self.savepoint_open {
+            return Ok(());
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            let conn: &mut SqliteConnection = tx;
+            conn.execute(UNDO).await?;
+        }
+        self.savepoint_open = false;
+        Ok(())
+    }
 }
 
 /// The writer: one connection, one open group at a time.
@@ -76,6 +101,7 @@ impl Writer {
                 group: 0,
                 writes: 0,
                 since: Instant::now(),
+                savepoint_open: false,
             }),
             waiting: AtomicUsize::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
@@ -127,6 +153,7 @@ impl Writer {
         let waiting = Waiting::new(&self.waiting);
         let mut open = self.open.lock().await;
         drop(waiting);
+        open.undo_dropped_write().await?;
         if open.tx.is_none() {
             open.tx = Some(self.pool.begin().await?);
             open.group += 1;
@@ -153,10 +180,19 @@ impl Writer {
 
     /// Commits the open group, if any; its outcome goes to every write in it.
     async fn commit(&self, open: &mut Open) -> Result<(), String> {
+        let undone = open.undo_dropped_write().await;
         let Some(tx) = open.tx.take() else {
             return Ok(());
         };
-        let outcome = tx.commit().await.map_err(|e| e.to_string());
+        let outcome = match undone {
+            // The group's state is unknown: none of its writes happened.
+            Err(e) => {
+                open.savepoint_open = false;
+                drop(tx);
+                Err(format!("a failed write could not be undone: {e}"))
+            }
+            Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
+        };
         self.record(open.group, outcome.clone());
         if self.restart_wanted.swap(false, Ordering::SeqCst) {
             // Between groups, while no write runs: waits for readers still
@@ -207,6 +243,25 @@ impl Writer {
 }
 
 impl Turn<'_> {
+    /// Opens the write's savepoint: what the write does until
+    /// `release_savepoint` is undone if the turn is dropped first.
+    pub(crate) async fn open_savepoint(&mut self) -> Result<(), sqlx::Error> {
+        self.conn().execute(SAVEPOINT).await?;
+        if let Some(open) = self.open.as_mut() {
+            open.savepoint_open = true;
+        }
+        Ok(())
+    }
+
+    /// Keeps what the write did, as part of the group.
+    pub(crate) async fn release_savepoint(&mut self) -> Result<(), sqlx::Error> {
+        self.conn().execute(RELEASE).await?;
+        if let Some(open) = self.open.as_mut() {
+            open.savepoint_open = false;
+        }
+        Ok(())
+    }
+
     /// The connection, inside the group transaction: `begin()` on it opens
     /// the write's savepoint.
     pub(crate) fn conn(&mut self) -> &mut SqliteConnection {

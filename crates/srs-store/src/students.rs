@@ -4,13 +4,15 @@ use crate::audit::{to_json, write_audit, Actor};
 use crate::constraints::UniqueKey;
 use crate::error::{DuplicateKind, StudentRef};
 use crate::filter::{Listing, Page, PageRequest, StudentFilter};
-use crate::generation::{bump_generation, in_write_tx, CachedDepartment};
-use crate::rows::{name_key, phone_digits, search_text, StudentRow, STUDENT_COLUMNS};
-use crate::{on_pool, on_writer, Store, StoreError, StoreResult};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::generation::CachedDepartment;
+use crate::rows::{name_key, StudentRow, STUDENT_COLUMNS};
+use crate::student_values::{insert_student, update_student as update_row, StudentValues};
+use crate::write_tx::{Counter, WriteTx};
+use crate::{on_pool, Store, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
 use srs_domain::{
-    DepartmentId, DepartmentName, Email, EmergencyContacts, NewStudent, Phone, PostalAddress,
-    Student, StudentField, StudentId, StudentNumber, StudentPatch, ValidationErrors,
+    AuditAction, DepartmentId, DepartmentName, Email, EmergencyContacts, NewStudent, Student,
+    StudentField, StudentId, StudentNumber, StudentPatch, ValidationErrors,
 };
 use std::sync::Arc;
 
@@ -66,49 +68,6 @@ pub(crate) const STUDENT_FROM: &str = "FROM students s";
 /// the assignment of its generated number, inside one transaction.
 pub(crate) const PENDING_NUMBER_PREFIX: &str = "PENDING-";
 
-/// A row about to be written, with the keys derived from its values.
-pub(crate) struct StudentValues<'a> {
-    pub full_name: &'a str,
-    pub name_key: String,
-    pub email: Option<&'a str>,
-    pub live_email_key: Option<String>,
-    pub phone: Option<&'a str>,
-    pub address: Option<&'a str>,
-    /// The emergency contacts' text form; `None` when there are none.
-    pub emergency_contacts: Option<String>,
-    pub date_of_birth: NaiveDate,
-    pub department_id: i64,
-    pub status: &'static str,
-    pub enrolled_on: NaiveDate,
-    pub search_text: String,
-}
-
-impl<'a> StudentValues<'a> {
-    /// The values of a new student; `search_text` lacks the number, which
-    /// the insert adds once it is known.
-    pub(crate) fn of_new(new: &'a NewStudent, department: DepartmentId) -> Self {
-        Self {
-            full_name: new.full_name.as_str(),
-            name_key: name_key(&new.full_name),
-            email: new.email.as_ref().map(Email::as_str),
-            live_email_key: new.email.as_ref().map(Email::unique_key),
-            phone: new.phone.as_ref().map(Phone::as_str),
-            address: new.address.as_ref().map(PostalAddress::as_str),
-            emergency_contacts: contacts_column(&new.emergency_contacts),
-            date_of_birth: new.date_of_birth.date(),
-            department_id: department.get(),
-            status: new.status.as_str(),
-            enrolled_on: new.enrolled_on.date(),
-            search_text: search_text(
-                &new.full_name,
-                None,
-                new.email.as_ref(),
-                &phone_digits(new.phone.as_ref(), &new.emergency_contacts),
-            ),
-        }
-    }
-}
-
 /// The emergency-contacts column: the text form, or NULL for none.
 pub(crate) fn contacts_column(contacts: &EmergencyContacts) -> Option<String> {
     (!contacts.is_empty()).then(|| contacts.to_string())
@@ -132,118 +91,6 @@ fn to_ref(row: (i64, String, String)) -> StoreResult<StudentRef> {
         full_name: row.2,
     })
 }
-
-/// Inserts one student and gives it its number; runs inside the caller's
-/// transaction and evaluates to `(id, student number)`. Generated numbers come from the row id, so concurrent
-/// creates never wait on a shared counter.
-macro_rules! insert_student {
-    ($tx:expr, $values:expr, $given:expr, $now:expr) => {{
-        let values: &$crate::students::StudentValues<'_> = $values;
-        let given: Option<&srs_domain::StudentNumber> = $given;
-        let now: chrono::DateTime<chrono::Utc> = $now;
-        let (number_column, first_search) = match given {
-            Some(n) => (
-                n.as_str().to_owned(),
-                srs_domain::fold_for_search(&format!("{} {}", values.search_text, n.as_str())),
-            ),
-            None => (
-                format!(
-                    "{}{}",
-                    $crate::students::PENDING_NUMBER_PREFIX,
-                    &uuid::Uuid::new_v4().simple().to_string()[..20]
-                ),
-                values.search_text.clone(),
-            ),
-        };
-        let result = sqlx::query(
-            "INSERT INTO students (student_number, full_name, name_key, email, live_email_key, \
-             phone, address, emergency_contacts, \
-             date_of_birth, department_id, status, enrolled_on, search_text, created_at, \
-             updated_at, deleted_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 1)",
-        )
-        .bind(&number_column)
-        .bind(values.full_name)
-        .bind(&values.name_key)
-        .bind(values.email)
-        .bind(values.live_email_key.as_deref())
-        .bind(values.phone)
-        .bind(values.address)
-        .bind(values.emergency_contacts.as_deref())
-        .bind(values.date_of_birth)
-        .bind(values.department_id)
-        .bind(values.status)
-        .bind(values.enrolled_on)
-        .bind(&first_search)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *$tx)
-        .await;
-        let id = match result {
-            Ok(r) => $crate::dialect::InsertedId::inserted_id(&r),
-            Err(e) => match ($crate::constraints::UniqueKey::violated_by(&e), given) {
-                (Some(key @ $crate::constraints::UniqueKey::LiveEmail), _) => {
-                    return Err(key.taken(""))
-                }
-                (Some(key @ $crate::constraints::UniqueKey::StudentNumber), Some(n)) => {
-                    return Err(key.taken(n.as_str()))
-                }
-                _ => return Err($crate::StoreError::from(e)),
-            },
-        };
-        let mut final_number = number_column.clone();
-        if given.is_none() {
-            let year = chrono::Datelike::year(&now);
-            let mut attempt = 0u32;
-            loop {
-                let candidate = if attempt == 0 {
-                    srs_domain::StudentNumber::generated(
-                        year,
-                        u64::try_from(id).unwrap_or_default(),
-                    )
-                } else {
-                    // Someone gave this number by hand earlier: add a suffix.
-                    srs_domain::StudentNumber::parse(&format!(
-                        "{}-{attempt}",
-                        srs_domain::StudentNumber::generated(
-                            year,
-                            u64::try_from(id).unwrap_or_default()
-                        )
-                    ))
-                    .map_err(|e| $crate::StoreError::Corrupt(e.to_string()))?
-                };
-                let search = srs_domain::fold_for_search(&format!(
-                    "{} {}",
-                    values.search_text,
-                    candidate.as_str()
-                ));
-                let updated = sqlx::query(
-                    "UPDATE students SET student_number = ?, search_text = ? WHERE id = ?",
-                )
-                .bind(candidate.as_str())
-                .bind(search)
-                .bind(id)
-                .execute(&mut *$tx)
-                .await;
-                match updated {
-                    Ok(_) => {
-                        final_number = candidate.as_str().to_owned();
-                        break;
-                    }
-                    Err(e)
-                        if $crate::constraints::UniqueKey::violated_by(&e)
-                            == Some($crate::constraints::UniqueKey::StudentNumber)
-                            && attempt < 9 =>
-                    {
-                        attempt += 1;
-                    }
-                    Err(e) => return Err($crate::StoreError::from(e)),
-                }
-            }
-        }
-        (id, final_number)
-    }};
-}
-pub(crate) use insert_student;
 
 impl Store {
     /// A live student by id.
@@ -448,14 +295,13 @@ impl Store {
     /// Forgets idempotency keys past their retention; how many went.
     pub async fn purge_idempotency_keys(&self) -> StoreResult<u64> {
         let before = Utc::now() - IDEMPOTENCY_RETENTION;
-        let done = on_writer!(self, p => {
-            sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= ?")
-                .bind(before)
-                .execute(p)
-                .await?
-                .rows_affected()
-        });
-        Ok(done)
+        let done = self
+            .write_one(
+                "DELETE FROM idempotency_keys WHERE created_at <= ?",
+                &[before.into()],
+            )
+            .await?;
+        Ok(done.rows)
     }
 
     async fn find_idempotent(&self, key: &IdempotencyKey) -> StoreResult<Option<Created>> {
@@ -528,57 +374,40 @@ impl Store {
         // To the microsecond, as both engines store it: the record built
         // here is the one a later read returns.
         let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-        let outcome: StoreResult<Student> = on_writer!(self, p => {
-            let mut tx = p.begin().await?;
-            let (id, number) = insert_student!(tx, &values, new.student_number.as_ref(), now);
-            // Built from what was written rather than read back: one round
-            // trip less on the write path.
-            let number = StudentNumber::parse(&number)
-                .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
-            let student = Student::created(new, StudentId::new(id), number, department_name.clone(), now);
-            write_audit!(tx, actor, srs_domain::AuditAction::StudentCreate, "student", Some(id), None::<String>, Some(to_json(&student)?)).await?;
-            if let Some(key) = &options.idempotency {
-                let body = serde_json::to_string(&student)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                // The same key, past its retention: forgotten, so reusable.
-                // Only when it is there: on MariaDB a DELETE that finds
-                // nothing locks the gap where the key would be, and two
-                // creates doing that before their INSERTs deadlock.
-                if stale_key {
-                    sqlx::query("DELETE FROM idempotency_keys WHERE idem_key = ? AND created_at <= ?")
-                        .bind(&key.key)
-                        .bind(now - IDEMPOTENCY_RETENTION)
-                        .execute(&mut *tx)
-                        .await?;
+        let mut tx = self.begin_write().await?;
+        let (id, number) =
+            insert_student(&mut tx, &values, new.student_number.as_ref(), now).await?;
+        // Built from what was written rather than read back: one round
+        // trip less on the write path.
+        let number = StudentNumber::parse(&number)
+            .map_err(|e| StoreError::Corrupt(format!("student {id}: {e}")))?;
+        let student = Student::created(new, StudentId::new(id), number, department_name, now);
+        let after = to_json(&student)?;
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::StudentCreate,
+            "student",
+            Some(id),
+            None,
+            Some(&after),
+        )
+        .await?;
+        if let Some(key) = &options.idempotency {
+            if let Err(e) = remember_key(&mut tx, key, stale_key, &after, id, now).await {
+                if UniqueKey::violated_by(&e) == Some(UniqueKey::IdempotencyKey) {
+                    // A concurrent request with the same key won: answer as it did.
+                    drop(tx);
+                    return match self.find_idempotent(key).await? {
+                        Some(replay) => Ok(replay),
+                        None => Err(StoreError::from(e)),
+                    };
                 }
-                let saved = sqlx::query(
-                    "INSERT INTO idempotency_keys (idem_key, request_hash, response_body, student_id, created_at) \
-                     VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(&key.key)
-                .bind(&key.request_hash)
-                .bind(body)
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await;
-                if let Err(e) = saved {
-                    if UniqueKey::violated_by(&e) == Some(UniqueKey::IdempotencyKey) {
-                        // A concurrent request with the same key won: answer as it did.
-                        drop(tx);
-                        return match self.find_idempotent(key).await? {
-                            Some(replay) => Ok(replay),
-                            None => Err(StoreError::from(e)),
-                        };
-                    }
-                    return Err(StoreError::from(e));
-                }
+                return Err(e.into());
             }
-            bump_generation!(tx).await?;
-            tx.commit().await?;
-            Ok(student)
-        });
-        let student = outcome?;
+        }
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
         tracing::info!(student_id = %student.id, "student created");
         Ok(Created::New(student))
     }
@@ -651,63 +480,40 @@ impl Store {
             version: current.version + 1,
             ..patch.applied_to(current)
         };
-        let search = search_text(
-            &after.full_name,
-            Some(&after.student_number),
-            after.email.as_ref(),
-            &phone_digits(after.phone.as_ref(), &after.emergency_contacts),
-        );
+        let values = StudentValues::of_student(&after, department_id);
         let (before_json, after_json) = (to_json(&current)?, to_json(&after)?);
-        let result = on_writer!(self, p => in_write_tx!(p, tx => {
-            let updated = sqlx::query(
-                "UPDATE students SET full_name = ?, name_key = ?, email = ?, live_email_key = ?, \
-                 phone = ?, address = ?, emergency_contacts = ?, \
-                 date_of_birth = ?, department_id = ?, status = ?, enrolled_on = ?, search_text = ?, \
-                 updated_at = ?, version = version + 1 \
-                 WHERE id = ? AND version = ? AND deleted_at IS NULL",
-            )
-            .bind(after.full_name.as_str())
-            .bind(name_key(&after.full_name))
-            .bind(after.email.as_ref().map(Email::as_str))
-            .bind(after.email.as_ref().map(Email::unique_key))
-            .bind(after.phone.as_ref().map(Phone::as_str))
-            .bind(after.address.as_ref().map(PostalAddress::as_str))
-            .bind(contacts_column(&after.emergency_contacts))
-            .bind(after.date_of_birth.date())
-            .bind(department_id.get())
-            .bind(after.status.as_str())
-            .bind(after.enrolled_on.date())
-            .bind(search)
-            .bind(now)
-            .bind(id.get())
-            .bind(current.version)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                write_audit!(tx, actor, srs_domain::AuditAction::StudentUpdate, "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
-            }
-            updated
-        }));
-        match result {
-            Ok(1) => {
-                tracing::info!("student updated");
-                self.get_student(id).await
-            }
-            Ok(_) => match self.get_student(id).await {
-                // Changed in the moment between reading and writing: the
-                // caller merges again from the record as it is now.
-                Ok(now) => Err(StoreError::VersionConflict {
-                    current: Box::new(now),
-                    clashes: patch_fields(patch),
-                }),
-                Err(e) => Err(e),
-            },
+        let mut tx = self.begin_write().await?;
+        let updated = match update_row(&mut tx, &values, id.get(), current.version, now).await {
+            Ok(n) => n,
             Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::LiveEmail) => {
-                Err(UniqueKey::LiveEmail.taken(""))
+                return Err(UniqueKey::LiveEmail.taken(""))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if updated == 0 {
+            drop(tx);
+            // Changed in the moment between reading and writing: the
+            // caller merges again from the record as it is now.
+            let now = self.get_student(id).await?;
+            return Err(StoreError::VersionConflict {
+                current: Box::new(now),
+                clashes: patch_fields(patch),
+            });
         }
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::StudentUpdate,
+            "student",
+            Some(id.get()),
+            Some(&before_json),
+            Some(&after_json),
+        )
+        .await?;
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
+        tracing::info!("student updated");
+        self.get_student(id).await
     }
 
     async fn department_id_of(&self, name: &DepartmentName) -> StoreResult<DepartmentId> {
@@ -729,25 +535,30 @@ impl Store {
     pub async fn delete_student(&self, id: StudentId, actor: &Actor) -> StoreResult<()> {
         let before_json = to_json(&self.get_student(id).await?)?;
         let now = Utc::now();
-        let affected = on_writer!(self, p => in_write_tx!(p, tx => {
-            let deleted = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let deleted = tx
+            .execute(
                 "UPDATE students SET deleted_at = ?, live_email_key = NULL, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NULL",
+                &[now.into(), now.into(), id.get().into()],
             )
-            .bind(now)
-            .bind(now)
-            .bind(id.get())
-            .execute(&mut *tx)
             .await?
-            .rows_affected();
-            if deleted == 1 {
-                write_audit!(tx, actor, srs_domain::AuditAction::StudentDelete, "student", Some(id.get()), Some(before_json.clone()), None::<String>).await?;
-            }
-            deleted
-        }))?;
-        if affected == 0 {
+            .rows;
+        if deleted == 0 {
             return Err(StoreError::NotFound);
         }
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::StudentDelete,
+            "student",
+            Some(id.get()),
+            Some(&before_json),
+            None,
+        )
+        .await?;
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
         tracing::info!("student deleted");
         Ok(())
     }
@@ -779,60 +590,119 @@ impl Store {
             version: student.version + 1,
             ..student.clone()
         })?;
-        let result = on_writer!(self, p => in_write_tx!(p, tx => {
-            let restored = sqlx::query(
+        let email_key = student.email.as_ref().map(Email::unique_key);
+        let mut tx = self.begin_write().await?;
+        let restored = tx
+            .execute(
                 "UPDATE students SET deleted_at = NULL, live_email_key = ?, updated_at = ?, \
                  version = version + 1 WHERE id = ? AND deleted_at IS NOT NULL",
+                &[(&email_key).into(), now.into(), id.get().into()],
             )
-            .bind(student.email.as_ref().map(Email::unique_key))
-            .bind(now)
-            .bind(id.get())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if restored == 1 {
-                write_audit!(tx, actor, srs_domain::AuditAction::StudentRestore, "student", Some(id.get()), Some(before_json.clone()), Some(after_json.clone())).await?;
-            }
-            restored
-        }));
-        match result {
-            Ok(0) => Err(StoreError::NotFound),
-            Ok(_) => {
-                tracing::info!("student restored");
-                self.get_student(id).await
-            }
+            .await;
+        let restored = match restored {
+            Ok(done) => done.rows,
             Err(e) if UniqueKey::violated_by(&e) == Some(UniqueKey::LiveEmail) => {
-                Err(StoreError::Conflict(
+                return Err(StoreError::Conflict(
                     "cannot restore: its email is now used by another student".into(),
                 ))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if restored == 0 {
+            return Err(StoreError::NotFound);
         }
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::StudentRestore,
+            "student",
+            Some(id.get()),
+            Some(&before_json),
+            Some(&after_json),
+        )
+        .await?;
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
+        tracing::info!("student restored");
+        self.get_student(id).await
     }
 
     /// Removes for good the students deleted before `cutoff`; returns how many.
     #[tracing::instrument(skip_all)]
     pub async fn purge_deleted(&self, cutoff: DateTime<Utc>, actor: &Actor) -> StoreResult<u64> {
-        let purged = on_writer!(self, p => in_write_tx!(p, tx => {
-            let purged = sqlx::query("DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?")
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            sqlx::query("DELETE FROM idempotency_keys WHERE student_id NOT IN (SELECT id FROM students)")
-                .execute(&mut *tx)
-                .await?;
-            // The foreign key cascades; this also holds where it is not enforced.
-            sqlx::query("DELETE FROM student_notes WHERE student_id NOT IN (SELECT id FROM students)")
-                .execute(&mut *tx)
-                .await?;
-            let summary = serde_json::json!({"purged": purged, "deleted_before": cutoff}).to_string();
-            write_audit!(tx, actor, srs_domain::AuditAction::StudentPurge, "student", None::<i64>, None::<String>, Some(summary)).await?;
-            purged
-        }))?;
+        let mut tx = self.begin_write().await?;
+        let purged = tx
+            .execute(
+                "DELETE FROM students WHERE deleted_at IS NOT NULL AND deleted_at < ?",
+                &[cutoff.into()],
+            )
+            .await?
+            .rows;
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE student_id NOT IN (SELECT id FROM students)",
+            &[],
+        )
+        .await?;
+        // The foreign key cascades; this also holds where it is not enforced.
+        tx.execute(
+            "DELETE FROM student_notes WHERE student_id NOT IN (SELECT id FROM students)",
+            &[],
+        )
+        .await?;
+        let summary = serde_json::json!({"purged": purged, "deleted_before": cutoff}).to_string();
+        write_audit(
+            &mut tx,
+            actor,
+            AuditAction::StudentPurge,
+            "student",
+            None,
+            None,
+            Some(&summary),
+        )
+        .await?;
+        tx.bump(Counter::Data).await?;
+        tx.commit().await?;
         tracing::info!(purged, "deleted students purged");
         Ok(purged)
     }
+}
+
+/// Keeps the first answer under `key` (forgetting a stale record of the
+/// same key first), inside the create's write.
+async fn remember_key(
+    tx: &mut WriteTx<'_>,
+    key: &IdempotencyKey,
+    stale: bool,
+    body: &str,
+    student_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    // Only when it is there: on MariaDB a DELETE that finds nothing locks
+    // the gap where the key would be, and two creates doing that before
+    // their INSERTs deadlock.
+    if stale {
+        tx.execute(
+            "DELETE FROM idempotency_keys WHERE idem_key = ? AND created_at <= ?",
+            &[
+                key.key.as_str().into(),
+                (now - IDEMPOTENCY_RETENTION).into(),
+            ],
+        )
+        .await?;
+    }
+    tx.execute(
+        "INSERT INTO idempotency_keys (idem_key, request_hash, response_body, student_id, created_at) \
+         VALUES (?, ?, ?, ?, ?)",
+        &[
+            key.key.as_str().into(),
+            key.request_hash.as_str().into(),
+            body.into(),
+            student_id.into(),
+            now.into(),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The WHERE clause and its arguments, all bound as parameters.
