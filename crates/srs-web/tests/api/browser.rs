@@ -28,6 +28,21 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Chromium's driver is on PATH (or the fast loop skips the test).
+fn chromedriver_available() -> bool {
+    let present = Command::new("chromedriver")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    crate::helpers::available(
+        "Chromium and its driver",
+        present,
+        "install Debian's chromium and chromium-driver, or run scripts/test",
+    )
+}
+
 async fn start_driver() -> Driver {
     let port = free_port();
     // A zone far from UTC: pages must show times in the reader's zone.
@@ -137,6 +152,9 @@ async fn text_of(c: &Client, id: &str) -> String {
 
 #[tokio::test]
 async fn a_registrar_adds_edits_searches_deletes_and_restores_a_student() {
+    if !chromedriver_available() {
+        return;
+    }
     let app = spawn_app(Engine::Sqlite).await;
     let driver = start_driver().await;
     let c = browser(&driver).await;
@@ -347,14 +365,28 @@ async fn fits(c: &Client) -> (i64, i64, bool) {
 }
 
 /// axe-core's script, which `scripts/test` installs with npm.
-fn axe_source() -> String {
-    let path = std::env::var("SRS_AXE_JS").unwrap_or_else(|_| {
+fn axe_path() -> String {
+    std::env::var("SRS_AXE_JS").unwrap_or_else(|_| {
         concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../target/axe/node_modules/axe-core/axe.min.js"
         )
         .to_owned()
-    });
+    })
+}
+
+/// axe-core is where the accessibility check looks (or the fast loop
+/// skips the test).
+fn axe_available() -> bool {
+    crate::helpers::available(
+        "axe-core",
+        std::path::Path::new(&axe_path()).exists(),
+        "run `npm install --prefix target/axe axe-core@4.14.1`, or scripts/test",
+    )
+}
+
+fn axe_source() -> String {
+    let path = axe_path();
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "axe-core is needed at {path} ({e}): scripts/test installs it, or run \
@@ -391,6 +423,9 @@ async fn accessibility_violations(c: &Client, axe: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_page_fits_a_phone_and_a_desk_without_sideways_scrolling() {
+    if !chromedriver_available() || !axe_available() {
+        return;
+    }
     let app = spawn_app(Engine::Sqlite).await;
     let long = app
         .create_student(
