@@ -1,373 +1,22 @@
-//! Student pages: list, add, view, edit, delete, restore.
+//! The student form: add and edit, the duplicate warning, an edit that
+//! meets a newer version or a record deleted meanwhile.
 
-use super::forms::{CsrfForm, FormView, TokenOnly};
-use crate::auth::{Registrar, Viewer};
-use crate::error::ApiError;
-use crate::extract::{AppQuery, PageId};
+use super::super::forms::{CsrfForm, FormView};
+use super::record::load;
+use crate::auth::Registrar;
+use crate::extract::PageId;
 use crate::page::{redirect_with_flash, render, Flash, PageCtx, PageError, PageResult};
-use crate::routes::api::students::ListQuery;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 use srs_domain::{
     EmergencyContacts, NewStudent, RawStudent, Status, Student, StudentField, StudentId,
     StudentPatch, Widget,
 };
-use srs_store::{CreateOptions, Created, DuplicateKind, Sort, SortKey, StoreError, StudentRef};
-
-/// Student page routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/students", get(list).post(create))
-        .route("/students/new", get(new_form))
-        .route("/students/{id}", get(show))
-        .route("/students/{id}/edit", get(edit_form).post(update))
-        .route("/students/{id}/delete", get(confirm_delete).post(delete))
-        .route("/students/{id}/restore", post(restore))
-        .route("/students/{id}/notes", post(add_note))
-}
-
-#[derive(Template)]
-#[template(path = "students/list.html")]
-struct ListPage<'a> {
-    ctx: PageCtx,
-    students: &'a [Student],
-    /// The rows, rendered by `students/rows.html` (kept with the cached
-    /// page for the live list).
-    rows: KeptHtml,
-    total: i64,
-    page: u32,
-    pages: i64,
-    q: String,
-    department: String,
-    status: String,
-    sort: String,
-    deleted: bool,
-    departments: Vec<String>,
-    statuses: [Status; 4],
-    prev_url: String,
-    next_url: String,
-    /// The column headers, each a link that sorts by it.
-    headers: Vec<SortHeader>,
-    /// Links to nearby pages (None: a gap, shown as an ellipsis).
-    page_links: Vec<Option<(u32, String)>>,
-    per_page: u32,
-    per_page_choices: [u32; 4],
-    /// Why the list is not exactly what the address asked for.
-    notice: Option<String>,
-    export_url: String,
-    /// The same export with a byte-order mark, for Excel.
-    export_excel_url: String,
-}
-
-impl ListPage<'_> {
-    /// Whether rows can be ticked for a bulk change: editors, live list.
-    fn bulk(&self) -> bool {
-        self.ctx.can_edit() && !self.deleted
-    }
-}
-
-/// A sortable column header.
-struct SortHeader {
-    label: &'static str,
-    url: String,
-    /// "ascending", "descending" or "none", for aria-sort and the arrow.
-    state: &'static str,
-    /// A second way to sort the same column (the name by surname).
-    also: Option<Box<SortHeader>>,
-}
-
-impl SortHeader {
-    /// The column's aria-sort: either of its two ways.
-    fn column_state(&self) -> &'static str {
-        match &self.also {
-            Some(also) if self.state == "none" => also.state,
-            _ => self.state,
-        }
-    }
-
-    fn arrow(&self) -> &'static str {
-        match self.state {
-            "ascending" => " ▲",
-            "descending" => " ▼",
-            _ => "",
-        }
-    }
-}
-
-/// The page numbers to link: the first, the last, and two either side of
-/// the current one, with gaps between.
-pub(super) fn page_numbers(page: u32, pages: u32) -> Vec<Option<u32>> {
-    let mut out: Vec<Option<u32>> = Vec::new();
-    for n in 1..=pages {
-        if n == 1 || n == pages || n.abs_diff(page) <= 2 {
-            if let Some(Some(last)) = out.last() {
-                if n > last + 1 {
-                    out.push(None);
-                }
-            }
-            out.push(Some(n));
-        }
-    }
-    out
-}
-
-/// Builds a URL from a path and the non-empty parameters.
-pub(super) fn url(path: &str, params: &[(&str, String)]) -> String {
-    let kept: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (*k, v.as_str()))
-        .collect();
-    match serde_urlencoded::to_string(&kept) {
-        Ok(q) if !q.is_empty() => format!("{path}?{q}"),
-        _ => path.to_owned(),
-    }
-}
-
-async fn list(
-    _: Viewer,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    AppQuery(query): AppQuery<ListQuery>,
-) -> PageResult {
-    // A hand-edited or stale address gets the list with a note, not an
-    // error page: only the order and the page fall back to defaults.
-    let (filter, page_req, mut notice) = match query.parse() {
-        Ok((filter, page_req)) => (filter, page_req, None),
-        Err(ApiError::BadRequest(why)) => {
-            let fallback = ListQuery {
-                sort: None,
-                page: None,
-                per_page: None,
-                ..query
-            };
-            let (filter, page_req) = fallback.parse()?;
-            (
-                filter,
-                page_req,
-                Some(format!(
-                    "The address asked for something this list cannot show ({why}); it is shown in its usual order from the first page instead."
-                )),
-            )
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let (result, departments) = state
-        .store
-        .list_students_and_departments(&filter, page_req)
-        .await?;
-    let q = filter.q.clone().unwrap_or_default();
-    let department = filter
-        .department
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    let status = filter
-        .status
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default();
-    let sort = filter.sort.as_str().to_owned();
-    let deleted = if filter.deleted {
-        "true".to_owned()
-    } else {
-        String::new()
-    };
-    let per_page = if page_req.per_page == srs_store::PageRequest::DEFAULT_PER_PAGE {
-        String::new()
-    } else {
-        page_req.per_page.to_string()
-    };
-    // The list's filters and order, which its own links and the export
-    // links both carry, followed by what each adds.
-    let with_filters = |path: &str, sort: &str, extra: &[(&'static str, String)]| {
-        let mut params = vec![
-            ("q", q.clone()),
-            ("department", department.clone()),
-            ("status", status.clone()),
-            ("sort", sort.to_owned()),
-            ("deleted", deleted.clone()),
-        ];
-        params.extend_from_slice(extra);
-        url(path, &params)
-    };
-    let base = |page: u32, sort: &str| {
-        let page = if page > 1 {
-            page.to_string()
-        } else {
-            String::new()
-        };
-        with_filters(
-            "/students",
-            sort,
-            &[("per_page", per_page.clone()), ("page", page)],
-        )
-    };
-    let pages =
-        ((result.total + i64::from(result.per_page) - 1) / i64::from(result.per_page)).max(1);
-    let page = result.page;
-    if i64::from(page) > pages {
-        notice = Some(format!(
-            "There is no page {page}: this list has {pages} page{}.",
-            if pages == 1 { "" } else { "s" }
-        ));
-    }
-    let current = filter.sort;
-    let header = |key: SortKey, label: &'static str| {
-        let (next, state) = if current.key == key {
-            (
-                current.reversed(),
-                if current.descending {
-                    "descending"
-                } else {
-                    "ascending"
-                },
-            )
-        } else {
-            (
-                Sort {
-                    key,
-                    // Newest first is what people want of "Added".
-                    descending: key == SortKey::CreatedAt,
-                },
-                "none",
-            )
-        };
-        SortHeader {
-            label,
-            url: base(1, next.as_str()),
-            state,
-            also: None,
-        }
-    };
-    let headers = [
-        (SortKey::StudentNumber, "Student number"),
-        (SortKey::Name, "Name"),
-        (SortKey::DateOfBirth, "Born"),
-        (SortKey::Email, "Email"),
-        (SortKey::Department, "Department"),
-        (SortKey::Status, "Status"),
-        (SortKey::CreatedAt, "Added"),
-    ]
-    .into_iter()
-    .map(|(key, label)| {
-        let mut h = header(key, label);
-        if key == SortKey::Name {
-            // Registrars file by surname: the name column sorts either way.
-            h.also = Some(Box::new(header(SortKey::Surname, "by surname")));
-        }
-        h
-    })
-    .collect();
-    let page_links = page_numbers(page, u32::try_from(pages).unwrap_or(u32::MAX))
-        .into_iter()
-        .map(|n| n.map(|n| (n, base(n, &sort))))
-        .collect();
-    let export = |bom: bool| {
-        let bom = if bom { "true" } else { "" }.to_owned();
-        with_filters("/api/v1/students/export.csv", &sort, &[("bom", bom)])
-    };
-    // The live list's rows depend only on the page of records and on
-    // whether the reader may edit: made once per cached page. The deleted
-    // list's carry the session's CSRF token, so they are made each time.
-    let can_edit = ctx.can_edit();
-    let deleted_by = if filter.deleted {
-        let ids: Vec<StudentId> = result.items.iter().map(|s| s.id).collect();
-        state.store.deleted_by(&ids).await?
-    } else {
-        Default::default()
-    };
-    let render_rows = |students: &[Student], restore_csrf: Option<&str>| {
-        RowsView {
-            students,
-            can_edit,
-            restore_csrf,
-            deleted_by: &deleted_by,
-        }
-        .render()
-        .map(bytes::Bytes::from)
-    };
-    let rows = if filter.deleted {
-        render_rows(&result.items, Some(&ctx.csrf))
-    } else {
-        let slot = if can_edit {
-            crate::page::LISTING_ROWS_EDITABLE
-        } else {
-            crate::page::LISTING_ROWS_READ_ONLY
-        };
-        result.rendered(slot, |p| render_rows(&p.items, None))
-    }
-    .map(KeptHtml)
-    .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))?;
-    let page_view = ListPage {
-        prev_url: if page > 1 {
-            base(page - 1, &sort)
-        } else {
-            String::new()
-        },
-        next_url: if i64::from(page) < pages {
-            base(page + 1, &sort)
-        } else {
-            String::new()
-        },
-        headers,
-        page_links,
-        per_page: page_req.per_page,
-        per_page_choices: [25, 50, 100, 200],
-        notice,
-        export_url: export(false),
-        export_excel_url: export(true),
-        ctx,
-        students: &result.items,
-        rows,
-        total: result.total,
-        page,
-        pages,
-        q,
-        department,
-        status,
-        sort,
-        deleted: filter.deleted,
-        departments,
-        statuses: Status::ALL,
-    };
-    Ok(render(&page_view))
-}
-
-/// HTML rendered (and escaped) earlier, written as it is.
-struct KeptHtml(bytes::Bytes);
-
-impl std::fmt::Display for KeptHtml {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Made by an askama template, so UTF-8; anything else is left out.
-        f.write_str(std::str::from_utf8(&self.0).unwrap_or_default())
-    }
-}
-
-#[derive(Template)]
-#[template(path = "students/rows.html")]
-struct RowsView<'a> {
-    students: &'a [Student],
-    can_edit: bool,
-    /// The deleted list's: its Restore forms' token.
-    restore_csrf: Option<&'a str>,
-    /// The deleted list's: who deleted each, by id.
-    deleted_by: &'a std::collections::HashMap<i64, String>,
-}
-
-impl RowsView<'_> {
-    fn deleter(&self, s: &Student) -> &str {
-        self.deleted_by
-            .get(&s.id.get())
-            .map(String::as_str)
-            .unwrap_or_default()
-    }
-}
+use srs_store::{CreateOptions, Created, DuplicateKind, StoreError, StudentRef};
 
 /// A duplicate warning as the form shows it.
 struct DuplicateView {
@@ -508,7 +157,7 @@ const CONTACT_INPUTS: [[&str; 3]; EmergencyContacts::MAX] = [
 /// The student form as posted: the record's fields by their names, the
 /// contact rows, and the form's own `version` and `confirm_duplicate`.
 #[derive(Debug, Default)]
-struct StudentInput {
+pub(super) struct StudentInput {
     raw: RawStudent,
     /// Everything typed, to show again.
     view: FormView,
@@ -672,13 +321,17 @@ async fn form_page(
     Ok((status, render(&page)).into_response())
 }
 
-async fn new_form(_: Registrar, ctx: PageCtx, State(state): State<AppState>) -> PageResult {
+pub(super) async fn new_form(
+    _: Registrar,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+) -> PageResult {
     let mut form = FormView::default();
     form.set("status", "active");
     form_page(&state, ctx, None, 0, form, StatusCode::OK).await
 }
 
-async fn create(
+pub(super) async fn create(
     Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
@@ -772,98 +425,7 @@ async fn duplicate_page(
     Ok((StatusCode::CONFLICT, render(&page)).into_response())
 }
 
-#[derive(Template)]
-#[template(path = "students/show.html")]
-struct ShowPage {
-    ctx: PageCtx,
-    s: Student,
-    history: Vec<crate::history::HistoryEntry>,
-    /// Who deleted it, when it is deleted (from its history).
-    deleted_by: Option<String>,
-    /// Its notes, newest first.
-    notes: Vec<srs_store::Note>,
-    /// The note being written (kept when refused).
-    note: String,
-    /// Why the note was refused.
-    note_error: Option<String>,
-}
-
-async fn load(state: &AppState, id: StudentId) -> Result<Student, PageError> {
-    Ok(state.store.get_student(id).await?)
-}
-
-async fn show(
-    _: Viewer,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    PageId(id): PageId<StudentId>,
-) -> PageResult {
-    show_page(&state, ctx, id, NoteInput::default(), None).await
-}
-
-/// A student's page, with the note form holding `note` and its error.
-async fn show_page(
-    state: &AppState,
-    ctx: PageCtx,
-    id: StudentId,
-    note: NoteInput,
-    note_error: Option<String>,
-) -> PageResult {
-    // A deleted student is shown as deleted (with Restore), not as a
-    // dead end: its number and history are still what people look for.
-    let s = state.store.get_student_any(id).await?;
-    let history = crate::routes::api::audit::history_of(state, s.id).await?;
-    let notes = state.store.notes(s.id).await?;
-    let deleted_by = s.deleted_at.and(
-        history
-            .iter()
-            .filter(|h| h.action == srs_domain::AuditAction::StudentDelete.as_str())
-            .max_by_key(|h| h.at)
-            .map(|h| h.actor.clone()),
-    );
-    let status = if note_error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    let page = ShowPage {
-        ctx,
-        s,
-        history,
-        deleted_by,
-        notes,
-        note: note.body,
-        note_error,
-    };
-    Ok((status, render(&page)).into_response())
-}
-
-/// The note form.
-#[derive(Debug, Default, Deserialize)]
-struct NoteInput {
-    #[serde(default)]
-    body: String,
-}
-
-async fn add_note(
-    Registrar(auth): Registrar,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    PageId(id): PageId<StudentId>,
-    CsrfForm(input): CsrfForm<NoteInput>,
-) -> PageResult {
-    let text = match srs_domain::NoteText::parse(&input.body) {
-        Ok(t) => t,
-        Err(e) => return show_page(&state, ctx, id, input, Some(e.to_string())).await,
-    };
-    state.store.add_note(id, &text, &auth.actor).await?;
-    Ok(redirect_with_flash(
-        &format!("/students/{}#notes", id),
-        Flash::success("Note added."),
-    ))
-}
-
-async fn edit_form(
+pub(super) async fn edit_form(
     _: Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
@@ -973,7 +535,7 @@ fn only_changed(
     changed
 }
 
-async fn update(
+pub(super) async fn update(
     Registrar(auth): Registrar,
     ctx: PageCtx,
     State(state): State<AppState>,
@@ -1053,60 +615,5 @@ async fn update(
             .await
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "students/delete.html")]
-struct DeletePage {
-    ctx: PageCtx,
-    s: Student,
-}
-
-async fn confirm_delete(
-    _: Registrar,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    PageId(id): PageId<StudentId>,
-) -> PageResult {
-    let s = load(&state, id).await?;
-    Ok(render(&DeletePage { ctx, s }))
-}
-
-async fn delete(
-    Registrar(auth): Registrar,
-    State(state): State<AppState>,
-    PageId(id): PageId<StudentId>,
-    _: CsrfForm<TokenOnly>,
-) -> PageResult {
-    let s = load(&state, id).await?;
-    state.store.delete_student(s.id, &auth.actor).await?;
-    let mut flash = Flash::success(format!(
-        "Student {} ({}) deleted.",
-        s.student_number, s.full_name
-    ));
-    flash.restore_id = Some(s.id.get());
-    Ok(redirect_with_flash("/students", flash))
-}
-
-async fn restore(
-    Registrar(auth): Registrar,
-    State(state): State<AppState>,
-    PageId(id): PageId<StudentId>,
-    _: CsrfForm<TokenOnly>,
-) -> PageResult {
-    match state.store.restore_student(id, &auth.actor).await {
-        Ok(s) => Ok(redirect_with_flash(
-            &format!("/students/{}", s.id),
-            Flash::success(format!(
-                "Student {} ({}) restored.",
-                s.student_number, s.full_name
-            )),
-        )),
-        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(
-            "/students?deleted=true",
-            Flash::danger(message),
-        )),
-        Err(e) => Err(ApiError::from(e).into()),
     }
 }
