@@ -311,68 +311,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             verify,
             keep,
             label: keep_label,
-        } => {
-            let data_dir = source.data_dir().map(PathBuf::from);
-            let backups = store.store(data_dir.as_deref())?;
-            let (url, label) = config::resolve_backup_source(source).await?;
-            let mut progress = store.progress();
-            let manifest =
-                srs_backup::create(&backups, url.expose_secret(), &label, &mut progress).await?;
-            let id: BackupId = manifest.id.parse().map_err(anyhow::Error::msg)?;
-            let kept = keep
-                .then(|| {
-                    srs_backup::hand_kept::keep(&backups, &id, keep_label.as_deref().unwrap_or(""))
-                })
-                .transpose()?;
-            let verification = if verify {
-                Some(srs_backup::verify(&backups, &id, &mut progress).await?)
-            } else {
-                None
-            };
-            progress.finish();
-            if store.json {
-                print_json(serde_json::json!({
-                    "event": "done",
-                    "backup": manifest.id,
-                    "store": backups.root(),
-                    "engine": manifest.engine,
-                    "gtid": manifest.gtid,
-                    "bytes": manifest.bytes(),
-                    "rows": manifest.rows(),
-                    "secs": (manifest.finished_at - manifest.taken_at).num_milliseconds() as f64 / 1000.0,
-                    "verified": verification,
-                    "kept_by_hand": kept,
-                }));
-            } else {
-                println!(
-                    "backup {} written to {}: {} rows, {} compressed, from {}{}",
-                    manifest.id,
-                    backups
-                        .backup_dir(&manifest.id.parse().map_err(anyhow::Error::msg)?)
-                        .display(),
-                    manifest.rows(),
-                    size(manifest.bytes()),
-                    manifest.source,
-                    manifest
-                        .gtid
-                        .as_deref()
-                        .map(|g| format!(" at GTID {g}"))
-                        .unwrap_or_default()
-                );
-                if kept.is_some() {
-                    println!(
-                        "kept by hand: retention will not remove it until `srs backup keep {id} --release`"
-                    );
-                }
-                if let Some(v) = verification {
-                    println!(
-                        "verified: restored {} rows into a scratch database in {:.1} s; every table matches",
-                        v.rows, v.restore_secs
-                    );
-                }
-            }
-            Ok(())
-        }
+        } => create_backup(source, store, verify, keep, keep_label).await,
         BackupCommand::Archive {
             data_dir,
             server,
@@ -385,31 +324,7 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             to,
             data_dir,
             store,
-        } => {
-            let backups = store.store(data_dir.as_deref())?;
-            let second = BackupStore::new(&to);
-            let copied = tokio::task::spawn_blocking(move || {
-                srs_backup::second_store::copy(&backups, &second)
-            })
-            .await??;
-            if store.json {
-                print_json(serde_json::json!({"event": "done", "to": to, "copied": copied}));
-            } else {
-                println!(
-                    "copied {} backup(s) and {} binlog file(s) ({}) to {}{}",
-                    copied.backups.len(),
-                    copied.binlog_files,
-                    size(copied.bytes),
-                    to.display(),
-                    if copied.backups.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", copied.backups.join(", "))
-                    }
-                );
-            }
-            Ok(())
-        }
+        } => copy_store(to, data_dir, store).await,
         BackupCommand::Run { data_dir } => {
             srs_dr::backup_agent::run(
                 &srs_dr::ClusterDir::new(data_dir),
@@ -422,72 +337,14 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             dry_run,
             data_dir,
             store,
-        } => {
-            let backups = store.store(data_dir.as_deref())?;
-            let retention = retention.resolve(data_dir.as_deref())?;
-            let pruned = srs_backup::prune::prune(&backups, retention, dry_run)?;
-            if store.json {
-                print_json(
-                    serde_json::json!({"event": "done", "dry_run": dry_run, "pruned": pruned}),
-                );
-            } else {
-                let verb = if dry_run { "would remove" } else { "removed" };
-                if let Some(from) = pruned.window_from {
-                    println!(
-                        "recovery window: every point since {} stays restorable",
-                        from.format("%Y-%m-%d %H:%M:%S UTC")
-                    );
-                }
-                for j in &pruned.judged {
-                    println!(
-                        "  {} {}: {}",
-                        if j.kept {
-                            "keep  "
-                        } else if dry_run {
-                            "would remove"
-                        } else {
-                            "remove"
-                        },
-                        j.id,
-                        j.why
-                    );
-                }
-                println!(
-                    "{verb} {} backup(s) and {} archived binlog file(s), {}; kept {} backup(s)",
-                    pruned.backups.len(),
-                    pruned.binlogs.len(),
-                    size(pruned.bytes),
-                    pruned.kept.len(),
-                );
-            }
-            Ok(())
-        }
+        } => prune_store(retention, dry_run, data_dir, store).await,
         BackupCommand::Keep {
             id,
             label,
             release,
             data_dir,
             store,
-        } => {
-            let backups = store.store(data_dir.as_deref())?;
-            if release {
-                let was = srs_backup::hand_kept::release(&backups, &id)?;
-                println!(
-                    "{}",
-                    if was {
-                        format!("backup {id} is released: retention decides about it again")
-                    } else {
-                        format!("backup {id} was not kept by hand: nothing changed")
-                    }
-                );
-            } else {
-                srs_backup::hand_kept::keep(&backups, &id, label.as_deref().unwrap_or(""))?;
-                println!(
-                    "backup {id} is kept by hand: retention will not remove it until `srs backup keep {id} --release`"
-                );
-            }
-            Ok(())
-        }
+        } => keep_backup(id, label, release, data_dir, store).await,
         BackupCommand::List {
             data_dir,
             store,
@@ -501,35 +358,210 @@ pub async fn backup(command: BackupCommand) -> anyhow::Result<()> {
             id,
             data_dir,
             store,
-        } => {
-            let backups = store.store(data_dir.as_deref())?;
-            let id = match id {
-                Some(id) => id,
-                None => backups.newest()?,
-            };
-            let mut progress = store.progress();
-            let result = srs_backup::verify(&backups, &id, &mut progress).await;
-            progress.finish();
-            let v = result.with_context(|| format!("backup {id} failed verification"))?;
-            if store.json {
-                print_json(
-                    serde_json::json!({"event": "done", "backup": id.as_str(), "verified": v}),
-                );
-            } else {
-                println!(
-                    "backup {id} is restorable: checksums match, and a trial restore of {} rows took {:.1} s with every table matching its manifest",
-                    v.rows, v.restore_secs
-                );
-                if let Some(to) = &v.replayed_to {
-                    println!(
-                        "rolled forward: {} archived transaction(s) replayed to GTID {to} (a random point in the archive) in {:.1} s",
-                        v.replayed, v.replay_secs
-                    );
-                }
-            }
-            Ok(())
+        } => verify_backup(id, data_dir, store).await,
+    }
+}
+
+/// `srs backup create`: takes a backup, keeps it by hand or proves it when asked.
+async fn create_backup(
+    source: StoreArgs,
+    store: StoreDirArgs,
+    verify: bool,
+    keep: bool,
+    keep_label: Option<String>,
+) -> anyhow::Result<()> {
+    let data_dir = source.data_dir().map(PathBuf::from);
+    let backups = store.store(data_dir.as_deref())?;
+    let (url, label) = config::resolve_backup_source(source).await?;
+    let mut progress = store.progress();
+    let manifest = srs_backup::create(&backups, url.expose_secret(), &label, &mut progress).await?;
+    let id: BackupId = manifest.id.parse().map_err(anyhow::Error::msg)?;
+    let kept = keep
+        .then(|| srs_backup::hand_kept::keep(&backups, &id, keep_label.as_deref().unwrap_or("")))
+        .transpose()?;
+    let verification = if verify {
+        Some(srs_backup::verify(&backups, &id, &mut progress).await?)
+    } else {
+        None
+    };
+    progress.finish();
+    if store.json {
+        print_json(serde_json::json!({
+            "event": "done",
+            "backup": manifest.id,
+            "store": backups.root(),
+            "engine": manifest.engine,
+            "gtid": manifest.gtid,
+            "bytes": manifest.bytes(),
+            "rows": manifest.rows(),
+            "secs": (manifest.finished_at - manifest.taken_at).num_milliseconds() as f64 / 1000.0,
+            "verified": verification,
+            "kept_by_hand": kept,
+        }));
+    } else {
+        println!(
+            "backup {} written to {}: {} rows, {} compressed, from {}{}",
+            manifest.id,
+            backups
+                .backup_dir(&manifest.id.parse().map_err(anyhow::Error::msg)?)
+                .display(),
+            manifest.rows(),
+            size(manifest.bytes()),
+            manifest.source,
+            manifest
+                .gtid
+                .as_deref()
+                .map(|g| format!(" at GTID {g}"))
+                .unwrap_or_default()
+        );
+        if kept.is_some() {
+            println!(
+                "kept by hand: retention will not remove it until `srs backup keep {id} --release`"
+            );
+        }
+        if let Some(v) = verification {
+            println!(
+                "verified: restored {} rows into a scratch database in {:.1} s; every table matches",
+                v.rows, v.restore_secs
+            );
         }
     }
+    Ok(())
+}
+
+/// `srs backup copy`: brings a second store up to date.
+async fn copy_store(
+    to: PathBuf,
+    data_dir: Option<PathBuf>,
+    store: StoreDirArgs,
+) -> anyhow::Result<()> {
+    let backups = store.store(data_dir.as_deref())?;
+    let second = BackupStore::new(&to);
+    let copied =
+        tokio::task::spawn_blocking(move || srs_backup::second_store::copy(&backups, &second))
+            .await??;
+    if store.json {
+        print_json(serde_json::json!({"event": "done", "to": to, "copied": copied}));
+    } else {
+        println!(
+            "copied {} backup(s) and {} binlog file(s) ({}) to {}{}",
+            copied.backups.len(),
+            copied.binlog_files,
+            size(copied.bytes),
+            to.display(),
+            if copied.backups.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", copied.backups.join(", "))
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `srs backup prune`: applies retention, or says what it would remove.
+async fn prune_store(
+    retention: RetentionArgs,
+    dry_run: bool,
+    data_dir: Option<PathBuf>,
+    store: StoreDirArgs,
+) -> anyhow::Result<()> {
+    let backups = store.store(data_dir.as_deref())?;
+    let retention = retention.resolve(data_dir.as_deref())?;
+    let pruned = srs_backup::prune::prune(&backups, retention, dry_run)?;
+    if store.json {
+        print_json(serde_json::json!({"event": "done", "dry_run": dry_run, "pruned": pruned}));
+    } else {
+        let verb = if dry_run { "would remove" } else { "removed" };
+        if let Some(from) = pruned.window_from {
+            println!(
+                "recovery window: every point since {} stays restorable",
+                from.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+        for j in &pruned.judged {
+            println!(
+                "  {} {}: {}",
+                if j.kept {
+                    "keep  "
+                } else if dry_run {
+                    "would remove"
+                } else {
+                    "remove"
+                },
+                j.id,
+                j.why
+            );
+        }
+        println!(
+            "{verb} {} backup(s) and {} archived binlog file(s), {}; kept {} backup(s)",
+            pruned.backups.len(),
+            pruned.binlogs.len(),
+            size(pruned.bytes),
+            pruned.kept.len(),
+        );
+    }
+    Ok(())
+}
+
+/// `srs backup keep`: keeps a backup by hand, or releases it.
+async fn keep_backup(
+    id: BackupId,
+    label: Option<String>,
+    release: bool,
+    data_dir: Option<PathBuf>,
+    store: StoreDirArgs,
+) -> anyhow::Result<()> {
+    let backups = store.store(data_dir.as_deref())?;
+    if release {
+        let was = srs_backup::hand_kept::release(&backups, &id)?;
+        println!(
+            "{}",
+            if was {
+                format!("backup {id} is released: retention decides about it again")
+            } else {
+                format!("backup {id} was not kept by hand: nothing changed")
+            }
+        );
+    } else {
+        srs_backup::hand_kept::keep(&backups, &id, label.as_deref().unwrap_or(""))?;
+        println!(
+            "backup {id} is kept by hand: retention will not remove it until `srs backup keep {id} --release`"
+        );
+    }
+    Ok(())
+}
+
+/// `srs backup verify`: proves a backup by a trial restore.
+async fn verify_backup(
+    id: Option<BackupId>,
+    data_dir: Option<PathBuf>,
+    store: StoreDirArgs,
+) -> anyhow::Result<()> {
+    let backups = store.store(data_dir.as_deref())?;
+    let id = match id {
+        Some(id) => id,
+        None => backups.newest()?,
+    };
+    let mut progress = store.progress();
+    let result = srs_backup::verify(&backups, &id, &mut progress).await;
+    progress.finish();
+    let v = result.with_context(|| format!("backup {id} failed verification"))?;
+    if store.json {
+        print_json(serde_json::json!({"event": "done", "backup": id.as_str(), "verified": v}));
+    } else {
+        println!(
+            "backup {id} is restorable: checksums match, and a trial restore of {} rows took {:.1} s with every table matching its manifest",
+            v.rows, v.restore_secs
+        );
+        if let Some(to) = &v.replayed_to {
+            println!(
+                "rolled forward: {} archived transaction(s) replayed to GTID {to} (a random point in the archive) in {:.1} s",
+                v.replayed, v.replay_secs
+            );
+        }
+    }
+    Ok(())
 }
 
 fn list(

@@ -152,40 +152,7 @@ enum Command {
     },
     /// Prove failover: run a client load, inject a fault, recover, verify
     /// every acknowledged write, fail back, and write a report.
-    Drill {
-        /// The fault to inject [default: kill-primary-site on one machine,
-        /// all on three hosts]; three hosts take a comma-separated list.
-        #[arg(long, value_enum, value_delimiter = ',')]
-        fault: Vec<crate::drill_fault::DrillFault>,
-        /// 1: both sites on this machine (srs up). 3: site a, site b and an
-        /// etcd witness, each in a network namespace of its own (needs root
-        /// and etcd).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=3))]
-        hosts: u8,
-        /// How many runs (each with its own failback).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-        repeat: u32,
-        /// Concurrent clients writing and reading through the edge.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
-        clients: u16,
-        /// Sync mode of the fresh topology: strict, bounded or async (three
-        /// hosts: a comma-separated list runs each fault in each).
-        #[arg(long, default_value = "strict")]
-        sync_mode: String,
-        /// Act on this running topology (`srs up`) instead of a fresh one; needs --yes.
-        #[arg(long)]
-        data_dir: Option<std::path::PathBuf>,
-        /// Confirm a drill on an existing topology: it kills its processes.
-        #[arg(long)]
-        yes: bool,
-        /// Where report.json, report.md and the timelines go.
-        #[arg(long, default_value = "./drill-report")]
-        report_dir: std::path::PathBuf,
-        /// How long a pause or partition lasts after the failover before it
-        /// is undone, seconds (the site is then failed back under load).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=3600))]
-        outage_secs: u64,
-    },
+    Drill(Box<crate::drill_cli::DrillArgs>),
     /// Print a shell completion script: `srs completions bash > /etc/bash_completion.d/srs`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -410,24 +377,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Edge {
             config, data_dir, ..
-        } => {
-            telemetry::init(LogFormat::Json, "info")?;
-            let config = match (config, data_dir) {
-                (Some(file), _) => {
-                    let text = std::fs::read_to_string(&file)
-                        .with_context(|| format!("Failed to read {}", file.display()))?;
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("Invalid edge config {}", file.display()))?
-                }
-                (None, Some(dir)) => {
-                    let cluster = srs_dr::Cluster::open(&dir)?;
-                    srs_dr::front_door::edge_config(&cluster.topology, &cluster.secrets, &dir)?
-                }
-                (None, None) => anyhow::bail!("srs edge needs --config FILE or --data-dir DIR"),
-            };
-            let edge = srs_edge::Edge::bind(config).await?;
-            edge.run_until_stopped(shutdown_signal()).await
-        }
+        } => edge(config, data_dir).await,
         Command::Status {
             data_dir,
             json,
@@ -453,139 +403,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let request = srs_dr::request::OperatorRequest::Switchover { to };
             operator(&target.data_dir, request, target.json).await
         }
-        Command::Failover { yes, target } => {
-            let to = srs_dr::operator::target(&target.data_dir, target.to)?;
-            anyhow::ensure!(
-                yes,
-                "this promotes site '{to}' now and fences the current primary if it answers; \
-                 in async or bounded mode writes it acknowledged without the replica may be lost. \
-                 Run again with --yes to go ahead"
-            );
-            let request = srs_dr::request::OperatorRequest::Failover { to };
-            operator(&target.data_dir, request, target.json).await
-        }
-        Command::Failback { data_dir, json } => {
-            telemetry::init(LogFormat::Text, "warn")?;
-            let outcome = srs_dr::failback::failback(&data_dir, |line| {
-                if !json {
-                    println!("{line}");
-                }
-            })
-            .await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&outcome)?);
-            } else {
-                println!(
-                    "done in {:.1} s: site '{}' replicates from site '{}' and has caught up; `srs switchover --to {}` gives it the primary role back",
-                    outcome.seconds, outcome.site, outcome.primary, outcome.site
-                );
-            }
-            Ok(())
-        }
-        Command::Drill {
-            fault,
-            hosts: 3,
-            repeat,
-            clients,
-            sync_mode,
-            data_dir,
-            report_dir,
-            outage_secs,
-            ..
-        } => {
-            use srs_dr::drill::three_hosts::HostDrillOptions;
-            anyhow::ensure!(
-                data_dir.is_none(),
-                "--hosts 3 builds its own three hosts; --data-dir is for a drill on a running srs up"
-            );
-            telemetry::init(LogFormat::Text, "warn")?;
-            let faults = crate::drill_fault::three_hosts(&fault)?;
-            let sync_modes = sync_mode
-                .split(',')
-                .map(|m| {
-                    let m = m.trim();
-                    anyhow::ensure!(
-                        matches!(m, "strict" | "bounded" | "async"),
-                        "--sync-mode: '{m}' is not strict, bounded or async"
-                    );
-                    Ok(m.to_owned())
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let exe = std::env::current_exe().context("Failed to find the srs executable")?;
-            let report = srs_dr::drill::three_hosts::run(HostDrillOptions {
-                faults,
-                sync_modes,
-                repeat,
-                clients: usize::from(clients).min(8),
-                // Longer than a write lease, so a paused or cut-off host
-                // is replaced before it returns.
-                outage: std::time::Duration::from_secs(outage_secs.max(5)),
-                report_dir: report_dir.clone(),
-                exe,
-            })
-            .await?;
-            println!("{}", report.markdown());
-            println!("report: {}", report_dir.join("three-hosts.md").display());
-            anyhow::ensure!(
-                report.passed,
-                "the three-host drill failed; see {}",
-                report_dir.join("three-hosts.md").display()
-            );
-            Ok(())
-        }
-        Command::Drill { hosts: 2, .. } => anyhow::bail!(
-            "--hosts 2: two hosts cannot outvote a cut between them; use 1 (one machine) or 3 (two sites and a witness)"
-        ),
-        Command::Drill {
-            fault,
-            repeat,
-            clients,
-            sync_mode,
-            data_dir,
-            yes,
-            report_dir,
-            outage_secs,
-            ..
-        } => {
-            let fault = crate::drill_fault::one_machine(&fault)?;
-            anyhow::ensure!(
-                matches!(sync_mode.as_str(), "strict" | "bounded" | "async"),
-                "--sync-mode: '{sync_mode}' is not strict, bounded or async"
-            );
-            anyhow::ensure!(
-                data_dir.is_none() || yes,
-                "a drill on an existing topology kills and pauses its processes; run again with --yes to go ahead"
-            );
-            telemetry::init(LogFormat::Text, "warn")?;
-            let exe = std::env::current_exe().context("Failed to find the srs executable")?;
-            let report = srs_dr::drill::run(srs_dr::drill::DrillOptions {
-                fault,
-                repeat,
-                clients: usize::from(clients),
-                sync_mode,
-                data_dir,
-                report_dir: report_dir.clone(),
-                exe,
-                outage: std::time::Duration::from_secs(outage_secs),
-            })
-            .await?;
-            println!(
-                "{}",
-                report
-                    .markdown()
-                    .lines()
-                    .take(5 + report.runs.len())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            );
-            println!("\nreport: {}", report_dir.join("report.md").display());
-            anyhow::ensure!(
-                report.passed,
-                "the drill failed; see {}",
-                report_dir.join("report.md").display()
-            );
-            Ok(())
-        }
+        Command::Failover { yes, target } => failover(yes, target).await,
+        Command::Failback { data_dir, json } => failback(&data_dir, json).await,
+        Command::Drill(args) => crate::drill_cli::drill(*args).await,
         Command::Token { command } => token(command).await,
         Command::Audit {
             command: AuditCommand::Export { store },
@@ -997,5 +817,61 @@ fn write_man_pages(out: &std::path::Path) -> anyhow::Result<()> {
         .with_context(|| format!("Failed to list {}", out.display()))?
         .count();
     println!("Wrote {pages} man pages into {}", out.display());
+    Ok(())
+}
+
+/// `srs edge`: the front door, from its config file or a cluster directory.
+async fn edge(
+    config: Option<std::path::PathBuf>,
+    data_dir: Option<srs_dr::ClusterDir>,
+) -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Json, "info")?;
+    let config = match (config, data_dir) {
+        (Some(file), _) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("Failed to read {}", file.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("Invalid edge config {}", file.display()))?
+        }
+        (None, Some(dir)) => {
+            let cluster = srs_dr::Cluster::open(&dir)?;
+            srs_dr::front_door::edge_config(&cluster.topology, &cluster.secrets, &dir)?
+        }
+        (None, None) => anyhow::bail!("srs edge needs --config FILE or --data-dir DIR"),
+    };
+    let edge = srs_edge::Edge::bind(config).await?;
+    edge.run_until_stopped(shutdown_signal()).await
+}
+
+/// `srs failover --yes`: a forced failover, once confirmed.
+async fn failover(yes: bool, target: OperatorArgs) -> anyhow::Result<()> {
+    let to = srs_dr::operator::target(&target.data_dir, target.to)?;
+    anyhow::ensure!(
+        yes,
+        "this promotes site '{to}' now and fences the current primary if it answers; \
+         in async or bounded mode writes it acknowledged without the replica may be lost. \
+         Run again with --yes to go ahead"
+    );
+    let request = srs_dr::request::OperatorRequest::Failover { to };
+    operator(&target.data_dir, request, target.json).await
+}
+
+/// `srs failback`: brings the old primary back as a replica.
+async fn failback(data_dir: &srs_dr::ClusterDir, json: bool) -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Text, "warn")?;
+    let outcome = srs_dr::failback::failback(data_dir, |line| {
+        if !json {
+            println!("{line}");
+        }
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        println!(
+            "done in {:.1} s: site '{}' replicates from site '{}' and has caught up; `srs switchover --to {}` gives it the primary role back",
+            outcome.seconds, outcome.site, outcome.primary, outcome.site
+        );
+    }
     Ok(())
 }

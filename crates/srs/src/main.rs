@@ -6,6 +6,7 @@ mod backup_cli;
 mod cli;
 mod cluster_view;
 mod config;
+mod drill_cli;
 mod drill_fault;
 mod haproxy_cli;
 mod student_restore;
