@@ -209,7 +209,11 @@ pub async fn run(
         held_once |= standing.holds_lease();
         let fenced = shared.lock().unwrap_or_else(|e| e.into_inner()).fenced;
         let epoch = standing.primary.as_ref().map_or(0, |p| p.epoch);
-        let fence_now = held_once && !standing.holds_lease() && !fenced;
+        // Without a lease now, or with a new one that replaced a lease that
+        // ran out while the agent could not renew it (a pause shorter
+        // than a round would otherwise go unnoticed).
+        let lost = !standing.holds_lease() || standing.lost_a_lease;
+        let fence_now = held_once && lost && !fenced;
         if standing.holds_lease() && !held_last && fenced {
             events.record(
                 epoch,
@@ -282,6 +286,7 @@ mod tests {
                 writes_until: None,
                 lease_until: lease_left.map(|d| Instant::now() + d),
                 reached,
+                lost_a_lease: false,
             }),
             grant: None,
             fenced: false,

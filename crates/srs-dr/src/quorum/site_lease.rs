@@ -33,6 +33,10 @@ pub struct SiteStanding {
     pub lease_until: Option<Instant>,
     /// Whether this round reached the quorum at all.
     pub reached: bool,
+    /// This round found the lease it held ran out (the site went a whole
+    /// lease without renewing it: paused, or cut off and back) and took a
+    /// new one.
+    pub lost_a_lease: bool,
 }
 
 impl SiteStanding {
@@ -102,6 +106,7 @@ impl SiteLease {
     /// record, and says what the site may do until the next round.
     pub async fn check(&mut self) -> SiteStanding {
         let mut reached = true;
+        let lost_a_lease = self.lease.as_ref().is_some_and(KeptLease::lost);
         if self.lease.as_ref().is_none_or(KeptLease::lost) {
             self.lease = None;
             self.keyed = false;
@@ -134,7 +139,10 @@ impl SiteLease {
                 reached = false;
             }
         }
-        self.standing(reached)
+        SiteStanding {
+            lost_a_lease,
+            ..self.standing(reached)
+        }
     }
 
     /// The writes the last record read grants this site, following its
@@ -164,6 +172,7 @@ impl SiteLease {
             writes_until,
             lease_until: lease.and_then(KeptLease::valid_until),
             reached,
+            lost_a_lease: false,
         }
     }
 
@@ -345,16 +354,24 @@ mod tests {
         q.etcd().revoke(old).await.expect("revoked");
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut standing = a.check().await;
+        let mut replaced = standing.lost_a_lease;
         while standing.writes_until.is_some() || a.lease.as_ref().is_some_and(|l| l.id() == old) {
             assert!(Instant::now() < deadline, "a never noticed: {standing:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
             standing = a.check().await;
+            replaced |= standing.lost_a_lease;
         }
         assert!(standing.holds_lease(), "a new lease is taken: {standing:?}");
+        assert!(
+            replaced,
+            "the round that took the new lease says the old one ran out"
+        );
         assert_eq!(standing.writes_until, None, "but not yet granted");
         let said = q.regrant(&name("a")).await.expect("regrant");
         assert!(said.is_some_and(|s| s.contains("writes granted to it again in epoch 1")));
-        assert!(a.check().await.writes_until.is_some(), "granted again");
+        let again = a.check().await;
+        assert!(again.writes_until.is_some(), "granted again");
+        assert!(!again.lost_a_lease, "said once");
         assert_eq!(q.regrant(&name("a")).await.expect("regrant"), None, "once");
     }
 }
