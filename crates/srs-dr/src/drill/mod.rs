@@ -9,6 +9,7 @@ pub mod hosts;
 pub mod load;
 pub mod progress;
 pub mod report;
+mod run;
 pub mod three_hosts;
 pub mod timeline;
 
@@ -20,10 +21,10 @@ use crate::supervisor::ChildKind;
 use crate::topology::Topology;
 use anyhow::Context;
 use fault::Fault;
-use load::{Acknowledged, Load, Sample};
+use load::{Acknowledged, Sample};
 use nix::sys::signal::Signal;
 use progress::Progress;
-use report::{Mark, Report, Run};
+use report::{Report, Run};
 use srs_domain::SiteName;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -428,282 +429,6 @@ fn longest_pause(samples: &[Sample], from_ms: u64, to_ms: u64) -> u64 {
     longest.max(to_ms.saturating_sub(last))
 }
 
-/// One fault, recovery and failback.
-async fn run_once(
-    target: &Target,
-    options: &DrillOptions,
-    index: u32,
-    progress: &Progress,
-) -> (Run, Vec<Sample>) {
-    let mut problems = Vec::new();
-    let clock = Instant::now();
-    let wall0 = SystemTime::now();
-    let mut marks = Vec::new();
-    let original = match wait_whole(&target.dir, HEALTHY_TIMEOUT).await {
-        Ok(p) => p,
-        Err(e) => {
-            problems.push(format!("before the run: {e:#}"));
-            return (failed_run(options, problems), Vec::new());
-        }
-    };
-    let topology = match Topology::of(&target.dir) {
-        Ok(t) => t,
-        Err(e) => return (failed_run(options, vec![format!("{e:#}")]), Vec::new()),
-    };
-    let sync_mode = topology.sync_mode().to_string();
-    let Some(other) = topology
-        .sites
-        .iter()
-        .find(|s| s.name != original)
-        .map(|s| s.name.clone())
-    else {
-        return (
-            failed_run(options, vec!["the topology has one site".into()]),
-            Vec::new(),
-        );
-    };
-    let tag = load::letters(u64::from(index) + 26 * u64::from(rand::random::<u16>()));
-    let load = match Load::start(
-        &target.edge,
-        &target.token,
-        &target.department,
-        options.clients,
-        &tag,
-        clock,
-    ) {
-        Ok(l) => l,
-        Err(e) => return (failed_run(options, vec![format!("{e:#}")]), Vec::new()),
-    };
-    tokio::time::sleep(WARM_UP).await;
-    if load.acknowledged() == 0 {
-        let why = load.first_refusal().unwrap_or_else(|| "no answer".into());
-        let recorded = load.stop().await;
-        return (
-            failed_run(
-                options,
-                vec![format!(
-                    "no create was acknowledged before the fault ({why})"
-                )],
-            ),
-            recorded.samples,
-        );
-    }
-    progress.say(&format!(
-        "run {}: {} clients acknowledged {} creates; injecting {} on site '{original}'",
-        index + 1,
-        options.clients,
-        load.acknowledged(),
-        options.fault
-    ));
-    let fault_ms = ms_since(clock);
-    marks.push(Mark {
-        what: format!("fault: {}", options.fault),
-        at_ms: fault_ms,
-    });
-    let injected = match inject(options.fault, &target.dir, &topology, &original, &other).await {
-        Ok(i) => i,
-        Err(e) => {
-            problems.push(format!("injecting the fault: {e:#}"));
-            Injected::Nothing
-        }
-    };
-
-    // A stopped replica: the primary goes on serving (or waits, in strict
-    // mode) until the replica is resumed; nothing fails over.
-    let serving = if options.fault == Fault::StopReplica {
-        original.clone()
-    } else {
-        other.clone()
-    };
-    let mut recovery_from_ms = fault_ms;
-    if let Injected::ReplicaStopped(pids) = &injected {
-        tokio::time::sleep(options.outage.max(Duration::from_secs(3))).await;
-        let resumed_ms = ms_since(clock);
-        for pid in pids {
-            let _ = fault::send(*pid, Signal::SIGCONT);
-        }
-        marks.push(Mark {
-            what: "replica resumed (SIGCONT)".into(),
-            at_ms: resumed_ms,
-        });
-        recovery_from_ms = resumed_ms;
-        // Commits the replica had acknowledged just before it stopped may
-        // still be answered in the first moments.
-        let acknowledged = load.creates_between(fault_ms + STOP_GRACE_MS, resumed_ms);
-        if topology.sync_mode() == srs_mariadb::SyncMode::Strict && acknowledged > 0 {
-            problems.push(format!(
-                "strict mode acknowledged {acknowledged} create(s) while the replica was stopped"
-            ));
-        }
-    }
-    // Recovery: the first create acknowledged by the serving site.
-    let mut recovered_ms = None;
-    while problems.is_empty()
-        && clock.elapsed() < Duration::from_millis(fault_ms) + RECOVERY_TIMEOUT
-    {
-        if let Some(at) = load.first_create_by(&serving, recovery_from_ms) {
-            recovered_ms = Some(at);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    match recovered_ms {
-        Some(at) => {
-            marks.push(Mark {
-                what: format!("first create on site '{serving}'"),
-                at_ms: at,
-            });
-            progress.say(&format!(
-                "run {}: writes succeed on site '{serving}' {:.2} s after the fault",
-                index + 1,
-                secs(at - fault_ms)
-            ));
-        }
-        None => problems.push(format!(
-            "no create succeeded on site '{serving}' within {} s",
-            RECOVERY_TIMEOUT.as_secs()
-        )),
-    }
-    let mut split_brain = 0;
-    let undone = match injected {
-        Injected::Nothing | Injected::ReplicaStopped(_) => None,
-        Injected::Paused(pids) => {
-            tokio::time::sleep(options.outage).await;
-            for pid in &pids {
-                let _ = fault::send(*pid, Signal::SIGCONT);
-            }
-            Some("zombie resumed (SIGCONT)")
-        }
-        Injected::Partitioned(cut) => {
-            tokio::time::sleep(options.outage).await;
-            cut.heal();
-            Some("partition healed")
-        }
-    };
-    if let Some(what) = undone {
-        // The old primary's site is back believing it is primary: it must
-        // not get a write acknowledged, through the edge or directly.
-        marks.push(Mark {
-            what: what.into(),
-            at_ms: ms_since(clock),
-        });
-        split_brain += zombie_writes(&topology, &original, &target.token).await;
-    }
-    tokio::time::sleep(AFTER_RECOVERY).await;
-    let fault_phase_end = ms_since(clock);
-
-    // Failback: the original site back as a replica, then a switchover.
-    let failback_began = Instant::now();
-    let failback_start_ms = ms_since(clock);
-    let mut failback_seconds = None;
-    if problems.is_empty() {
-        progress.say(&format!(
-            "run {}: waiting for site '{original}' to rejoin, then switching back",
-            index + 1
-        ));
-        let back = if options.fault == Fault::StopReplica {
-            // Nothing failed over: the roles are as they were once whole.
-            wait_whole(&target.dir, HEALTHY_TIMEOUT).await.map(|_| 0)
-        } else {
-            failback(&target.dir, &original, &other).await
-        };
-        match back {
-            Ok(errant_count) => {
-                split_brain += errant_count;
-                failback_seconds = Some(failback_began.elapsed().as_secs_f64());
-                marks.push(Mark {
-                    what: format!("failed back to site '{original}'"),
-                    at_ms: ms_since(clock),
-                });
-            }
-            Err(e) => problems.push(format!("failback: {e:#}")),
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let recorded = load.stop().await;
-    let lost = match verify(&target.edge, &target.token, &recorded.acknowledged).await {
-        Ok(lost) => lost,
-        Err(e) => {
-            problems.push(format!("verifying acknowledged creates: {e:#}"));
-            Vec::new()
-        }
-    };
-    let mut detection_ms = None;
-    for e in EventLog::tail(&target.dir, 200) {
-        let Some(at_ms) = offset_ms(wall0, &e.at) else {
-            continue;
-        };
-        if at_ms < fault_ms {
-            continue;
-        }
-        let Some(step) = step_mark(&e, at_ms >= failback_start_ms) else {
-            continue;
-        };
-        if step.detects && detection_ms.is_none() {
-            detection_ms = Some(at_ms.saturating_sub(fault_ms));
-        }
-        marks.push(Mark {
-            what: step.what.into(),
-            at_ms,
-        });
-    }
-    marks.sort_by_key(|m| m.at_ms);
-    let mut failures = std::collections::BTreeMap::new();
-    for s in recorded
-        .samples
-        .iter()
-        .filter(|s| !s.ok && s.at_ms >= fault_ms)
-    {
-        let kind = match s.kind {
-            load::Kind::Create => "create",
-            load::Kind::Read => "read",
-        };
-        *failures.entry(format!("{kind} {}", s.status)).or_insert(0) += 1;
-    }
-    let failed_requests = recorded
-        .samples
-        .iter()
-        .filter(|s| !s.ok && s.at_ms >= fault_ms)
-        .count() as u64;
-    let pause_end = recovered_ms.map_or(fault_phase_end, |r| r + 1000);
-    let write_pause = longest_pause(&recorded.samples, fault_ms.saturating_sub(1000), pause_end);
-    let lost_oldest = lost
-        .iter()
-        .map(|a| a.at_ms)
-        .min()
-        .map(|at| secs(fault_ms.saturating_sub(at)));
-    let passed = problems.is_empty()
-        && lost.is_empty()
-        && split_brain == 0
-        && recovered_ms.is_some()
-        && failback_seconds.is_some();
-    for a in &lost {
-        problems.push(format!(
-            "acknowledged create of student {} ('{}') is missing",
-            a.id, a.name
-        ));
-    }
-    let run = Run {
-        fault: options.fault.to_string(),
-        sync_mode,
-        detection_seconds: detection_ms.map(secs),
-        rto_seconds: recovered_ms.map(|r| secs(r - fault_ms)),
-        write_pause_seconds: secs(write_pause),
-        failed_requests,
-        requests: recorded.samples.len() as u64,
-        failures,
-        acknowledged_writes: recorded.acknowledged.len() as u64,
-        acknowledged_lost: lost.len() as u64,
-        lost_oldest_age_seconds: lost_oldest,
-        split_brain_writes: split_brain,
-        failback_seconds,
-        passed,
-        problems,
-        marks,
-    };
-    (run, recorded.samples)
-}
-
 fn failed_run(options: &DrillOptions, problems: Vec<String>) -> Run {
     Run {
         fault: options.fault.to_string(),
@@ -913,7 +638,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
     let mut runs = Vec::new();
     let mut samples = Vec::new();
     for i in 0..options.repeat {
-        let (run, s) = run_once(&target, &options, i, &progress).await;
+        let (run, s) = run::run_once(&target, &options, i, &progress).await;
         progress.say(&format!(
             "run {}: {} - RTO {}, {} acknowledged, {} lost, {} split-brain, failback {}",
             i + 1,

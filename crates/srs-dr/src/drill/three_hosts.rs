@@ -565,6 +565,135 @@ async fn run_once(
     mode: &str,
     logs: &Path,
 ) -> anyhow::Result<HostRun> {
+    let whole = bring_up(options, mode, logs).await?;
+    let Whole {
+        mut cluster,
+        a,
+        b,
+        http,
+        token,
+        department,
+        edge_a,
+        edge_b,
+        before,
+    } = whole;
+    let clock = Instant::now();
+    let (inside_a, inside_b, outside) = start_loads(
+        options,
+        (&a, &b),
+        (&edge_a, &edge_b),
+        &token,
+        &department,
+        clock,
+    )
+    .await?;
+
+    let fault_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
+    let mut notes = Vec::new();
+    // Where etcd's raft leader sat decides whether the fault costs an
+    // etcd election (the leader keeps it on the witness when it can).
+    let raft_leader = crate::quorum::survey::Survey::read(&cluster.site_dir("a"))
+        .and_then(|s| s.members.into_iter().find(|m| m.raft_leader))
+        .and_then(|m| {
+            cluster
+                .members
+                .iter()
+                .find(|member| member.client_url() == m.endpoint)
+                .map(|member| member.name.clone())
+        });
+    notes.push(format!(
+        "etcd's raft leader at the fault: {}",
+        raft_leader.as_deref().unwrap_or("unknown")
+    ));
+    let target = if fault.fails_over() {
+        before.clone()
+    } else {
+        String::new()
+    };
+    inject(&mut cluster, fault, &target, &mut notes).await?;
+    let outage_ends = Instant::now() + options.outage;
+    let mut shown = true;
+    if let Some(lost) = fault.lost_member(&target) {
+        match survivors_see(&cluster, lost, &before, options.outage).await {
+            Ok(note) => notes.push(note),
+            Err(e) => {
+                shown = false;
+                notes.push(format!("{e:#}"));
+            }
+        }
+    }
+    tokio::time::sleep(outage_ends.saturating_duration_since(Instant::now())).await;
+
+    // Undo, then let the load run on.
+    undo(&mut cluster, fault, &target)?;
+    let after_deadline = Instant::now() + Duration::from_secs(60);
+    let mut after = cluster.primary().await.unwrap_or_default();
+    while Instant::now() < after_deadline
+        && (after.is_empty() || (fault.fails_over() && after == before))
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = cluster.primary().await.unwrap_or_default();
+    }
+    // Writes resume at the primary before the load stops.
+    let resume_from = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
+    let resumed = until(
+        "writes resume after the fault is undone",
+        Duration::from_secs(60),
+        async || outside.first_create_by(&after, resume_from).is_some(),
+    )
+    .await;
+    if let Err(e) = &resumed {
+        notes.push(format!("{e}"));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut recorded = vec![inside_a.finish()?, inside_b.finish()?, outside.stop().await];
+
+    // Every acknowledged create, as written, on the final primary.
+    let mut acknowledged = Vec::new();
+    for r in &mut recorded {
+        acknowledged.append(&mut r.acknowledged);
+    }
+    acknowledged.sort_by_key(|a| a.at_ms);
+    let final_edge = cluster.edge(if after.is_empty() { "b" } else { &after })?;
+    let missing = missing_on(&http, &final_edge, &token, &acknowledged).await;
+    drop(cluster);
+    Ok(verdict(Observed {
+        fault,
+        mode,
+        recorded,
+        acknowledged,
+        missing,
+        fault_ms,
+        before,
+        after,
+        resumed: resumed.is_ok(),
+        shown,
+        notes,
+    }))
+}
+
+/// The three hosts, whole: both sites up, the drill's account made, both
+/// edges routing to the primary.
+struct Whole {
+    cluster: Cluster,
+    a: Host,
+    b: Host,
+    http: reqwest::Client,
+    token: String,
+    department: String,
+    edge_a: String,
+    edge_b: String,
+    /// The primary site before the fault.
+    before: String,
+}
+
+/// Builds the three hosts, writes and splits the topology (in `mode`)
+/// into `logs`, and starts etcd on each and both sites.
+async fn start_cluster(
+    options: &HostDrillOptions,
+    mode: &str,
+    logs: &Path,
+) -> anyhow::Result<(Cluster, Host, Host)> {
     // A failed run keeps its folder for reading; the next run into the same
     // report directory starts clean (an old etcd data dir would not join).
     if logs.exists() {
@@ -600,7 +729,13 @@ async fn run_once(
     }
     cluster.start_site("a")?;
     cluster.start_site("b")?;
+    Ok((cluster, a, b))
+}
 
+/// Starts the cluster and waits until it is whole: the primary ready,
+/// both sites' apps up, the drill's account made, both edges routing.
+async fn bring_up(options: &HostDrillOptions, mode: &str, logs: &Path) -> anyhow::Result<Whole> {
+    let (cluster, a, b) = start_cluster(options, mode, logs).await?;
     // Whole: the primary takes writes and the other site's app answers.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
@@ -684,9 +819,29 @@ async fn run_once(
     )
     .await?;
     let before = cluster.primary().await.unwrap_or_default();
+    Ok(Whole {
+        cluster,
+        a,
+        b,
+        http,
+        token,
+        department,
+        edge_a,
+        edge_b,
+        before,
+    })
+}
 
-    // Load: inside a, inside b, and outside (through b's front door).
-    let clock = Instant::now();
+/// The load: clients inside a, inside b, and outside through b's front
+/// door, after a few seconds of warm-up.
+async fn start_loads(
+    options: &HostDrillOptions,
+    (a, b): (&Host, &Host),
+    (edge_a, edge_b): (&str, &str),
+    token: &str,
+    department: &str,
+    clock: Instant,
+) -> anyhow::Result<(Located, Located, Load)> {
     let clients = options.clients.max(1);
     // Letters only: names may hold no digits, keys no spaces.
     let tag = super::load::letters(
@@ -694,64 +849,52 @@ async fn run_once(
             + u64::try_from(clock.elapsed().as_nanos() % 100).unwrap_or(0),
     );
     let inside_a = load_inside(
-        &a,
-        edge_a.clone(),
-        token.clone(),
-        department.clone(),
+        a,
+        edge_a.to_owned(),
+        token.to_owned(),
+        department.to_owned(),
         clients,
         format!("{tag}A"),
         clock,
     )?;
     let inside_b = load_inside(
-        &b,
-        edge_b.clone(),
-        token.clone(),
-        department.clone(),
+        b,
+        edge_b.to_owned(),
+        token.to_owned(),
+        department.to_owned(),
         clients,
         format!("{tag}B"),
         clock,
     )?;
     let outside = Load::start(
-        &edge_b,
-        &token,
-        &department,
+        edge_b,
+        token,
+        department,
         clients,
         &format!("{tag}O"),
         clock,
     )?;
     tokio::time::sleep(Duration::from_secs(3)).await;
+    Ok((inside_a, inside_b, outside))
+}
 
-    let fault_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
-    let mut notes = Vec::new();
-    // Where etcd's raft leader sat decides whether the fault costs an
-    // etcd election (the leader keeps it on the witness when it can).
-    let raft_leader = crate::quorum::survey::Survey::read(&cluster.site_dir("a"))
-        .and_then(|s| s.members.into_iter().find(|m| m.raft_leader))
-        .and_then(|m| {
-            cluster
-                .members
-                .iter()
-                .find(|member| member.client_url() == m.endpoint)
-                .map(|member| member.name.clone())
-        });
-    notes.push(format!(
-        "etcd's raft leader at the fault: {}",
-        raft_leader.as_deref().unwrap_or("unknown")
-    ));
-    let target = if fault.fails_over() {
-        before.clone()
-    } else {
-        String::new()
-    };
+/// Injects `fault` on `target` (the primary's site, for faults that fail
+/// over).
+async fn inject(
+    cluster: &mut Cluster,
+    fault: HostFault,
+    target: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
     match fault {
-        HostFault::PartitionHost => cluster.hosts.set_link(cluster.host(&target)?, false)?,
+        HostFault::PartitionHost => cluster.hosts.set_link(cluster.host(target)?, false)?,
         HostFault::KillHost => {
-            let host = cluster.host(&target)?.clone();
+            let host = cluster.host(target)?.clone();
             cluster.hosts.set_link(&host, false)?;
             host.signal_all(Signal::SIGKILL);
         }
         HostFault::PauseHost => {
-            cluster.host(&target)?.signal_all(Signal::SIGSTOP);
+            cluster.host(target)?.signal_all(Signal::SIGSTOP);
         }
         HostFault::KillLeader => match cluster.leader_pid().await {
             Some((site, pid)) => {
@@ -772,30 +915,22 @@ async fn run_once(
             }
         }
     }
-    let outage_ends = Instant::now() + options.outage;
-    let mut shown = true;
-    if let Some(lost) = fault.lost_member(&target) {
-        match survivors_see(&cluster, lost, &before, options.outage).await {
-            Ok(note) => notes.push(note),
-            Err(e) => {
-                shown = false;
-                notes.push(format!("{e:#}"));
-            }
-        }
-    }
-    tokio::time::sleep(outage_ends.saturating_duration_since(Instant::now())).await;
+    Ok(())
+}
 
-    // Undo, then let the load run on.
+/// Undoes `fault`: the link back, the killed host's processes restarted,
+/// the paused ones resumed, etcd started again.
+fn undo(cluster: &mut Cluster, fault: HostFault, target: &str) -> anyhow::Result<()> {
     match fault {
-        HostFault::PartitionHost => cluster.hosts.set_link(cluster.host(&target)?, true)?,
+        HostFault::PartitionHost => cluster.hosts.set_link(cluster.host(target)?, true)?,
         HostFault::KillHost => {
-            let host = cluster.host(&target)?.clone();
+            let host = cluster.host(target)?.clone();
             cluster.hosts.set_link(&host, true)?;
-            cluster.start_etcd(&target)?;
-            cluster.start_site(&target)?;
+            cluster.start_etcd(target)?;
+            cluster.start_site(target)?;
         }
         HostFault::PauseHost => {
-            cluster.host(&target)?.signal_all(Signal::SIGCONT);
+            cluster.host(target)?.signal_all(Signal::SIGCONT);
         }
         HostFault::KillLeader => {}
         HostFault::WitnessDown => cluster.start_etcd("witness")?,
@@ -805,42 +940,23 @@ async fn run_once(
             }
         }
     }
-    let after_deadline = Instant::now() + Duration::from_secs(60);
-    let mut after = cluster.primary().await.unwrap_or_default();
-    while Instant::now() < after_deadline
-        && (after.is_empty() || (fault.fails_over() && after == before))
-    {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        after = cluster.primary().await.unwrap_or_default();
-    }
-    // Writes resume at the primary before the load stops.
-    let resume_from = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
-    let resumed = until(
-        "writes resume after the fault is undone",
-        Duration::from_secs(60),
-        async || outside.first_create_by(&after, resume_from).is_some(),
-    )
-    .await;
-    if let Err(e) = &resumed {
-        notes.push(format!("{e}"));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut recorded = vec![inside_a.finish()?, inside_b.finish()?, outside.stop().await];
+    Ok(())
+}
 
-    // Every acknowledged create, as written, on the final primary.
-    let mut acknowledged = Vec::new();
-    for r in &mut recorded {
-        acknowledged.append(&mut r.acknowledged);
-    }
-    acknowledged.sort_by_key(|a| a.at_ms);
-    let final_edge = cluster.edge(if after.is_empty() { "b" } else { &after })?;
-    let mut lost = 0;
+/// The acknowledged creates that the final primary (through `edge`) does
+/// not hold as written, by id.
+async fn missing_on(
+    http: &reqwest::Client,
+    edge: &str,
+    token: &str,
+    acknowledged: &[super::load::Acknowledged],
+) -> std::collections::HashSet<i64> {
     // The acknowledged creates missing on the final primary, by id.
     let mut missing = std::collections::HashSet::new();
-    for ack in &acknowledged {
+    for ack in acknowledged {
         let found = http
-            .get(format!("{final_edge}/api/v1/students/{}", ack.id))
-            .bearer_auth(&token)
+            .get(format!("{edge}/api/v1/students/{}", ack.id))
+            .bearer_auth(token)
             .send()
             .await;
         let same = match found {
@@ -850,11 +966,48 @@ async fn run_once(
                 .is_ok_and(|v| v["full_name"].as_str() == Some(ack.name.as_str())),
             _ => false,
         };
-        lost += usize::from(!same);
         if !same {
             missing.insert(ack.id);
         }
     }
+    missing
+}
+
+/// What a run saw, for its verdict.
+struct Observed<'a> {
+    fault: HostFault,
+    mode: &'a str,
+    recorded: Vec<Recorded>,
+    /// Every acknowledged create, oldest first.
+    acknowledged: Vec<super::load::Acknowledged>,
+    /// The acknowledged creates the final primary lacks, by id.
+    missing: std::collections::HashSet<i64>,
+    fault_ms: u64,
+    /// The primary site before the fault and after it was undone.
+    before: String,
+    after: String,
+    /// Writes resumed at the final primary.
+    resumed: bool,
+    /// The survivors saw the lost member as lost.
+    shown: bool,
+    notes: Vec<String>,
+}
+
+/// Judges a run: lost writes, split brain, failover time, failed creates.
+fn verdict(observed: Observed<'_>) -> HostRun {
+    let Observed {
+        fault,
+        mode,
+        recorded,
+        acknowledged,
+        missing,
+        fault_ms,
+        before,
+        after,
+        resumed,
+        shown,
+        mut notes,
+    } = observed;
     let samples: Vec<_> = recorded.iter().flat_map(|r| r.samples.iter()).collect();
     let failed_creates = samples
         .iter()
@@ -893,13 +1046,16 @@ async fn run_once(
         .filter(|_| fault.fails_over())
         .map(|t| ms_to_s(t - fault_ms));
 
-    let mut passed = split_brain_writes == 0 && resumed.is_ok() && shown;
+    let mut passed = split_brain_writes == 0 && resumed && shown;
     if split_brain_writes > 0 {
         notes.push(format!("{split_brain_writes} write(s) acknowledged by the old primary after the new one's first"));
     }
-    if mode == "strict" && lost > 0 {
+    if mode == "strict" && !missing.is_empty() {
         passed = false;
-        notes.push(format!("{lost} acknowledged create(s) lost in strict mode"));
+        notes.push(format!(
+            "{} acknowledged create(s) lost in strict mode",
+            missing.len()
+        ));
     }
     if fault.fails_over() && (after == before || after.is_empty()) {
         passed = false;
@@ -926,12 +1082,11 @@ async fn run_once(
             refusal.as_deref().unwrap_or("none")
         ));
     }
-    drop(cluster);
-    Ok(HostRun {
+    HostRun {
         fault,
         sync_mode: mode.to_owned(),
         acknowledged: acknowledged.len(),
-        acknowledged_lost: lost,
+        acknowledged_lost: missing.len(),
         split_brain_writes,
         answered_late,
         failed_creates,
@@ -941,7 +1096,7 @@ async fn run_once(
         primary_after: after,
         passed,
         notes,
-    })
+    }
 }
 
 #[cfg(test)]
