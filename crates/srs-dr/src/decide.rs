@@ -75,20 +75,128 @@ pub enum Alert {
     },
 }
 
-impl Alert {
-    /// What identifies the condition (the same alert with a new error text
-    /// is not a new alert).
-    pub fn key(&self) -> String {
+/// What kind of condition an alert reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertKind {
+    /// The primary's database fails its probes.
+    PrimaryUnreachable,
+    /// The replica's database fails its probes.
+    ReplicaUnreachable,
+    /// Replication stopped with an error.
+    ReplicationBroken,
+    /// Bounded mode stopped waiting for the replica.
+    SemiSyncFallback,
+    /// The edge does not answer.
+    EdgeUnreachable,
+    /// A promotion was refused: the site lacks transactions.
+    PromotionRefused,
+    /// A primary runs without a replica.
+    RunningWithoutReplica,
+    /// A failover is held back.
+    FailoverHeld,
+    /// A former primary holds errant transactions.
+    ErrantTransactions,
+}
+
+impl AlertKind {
+    const ALL: [AlertKind; 9] = [
+        AlertKind::PrimaryUnreachable,
+        AlertKind::ReplicaUnreachable,
+        AlertKind::ReplicationBroken,
+        AlertKind::SemiSyncFallback,
+        AlertKind::EdgeUnreachable,
+        AlertKind::PromotionRefused,
+        AlertKind::RunningWithoutReplica,
+        AlertKind::FailoverHeld,
+        AlertKind::ErrantTransactions,
+    ];
+
+    /// Its name in keys and metric labels.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Alert::PrimaryUnreachable { site } => format!("primary-unreachable:{site}"),
-            Alert::ReplicaUnreachable { site, .. } => format!("replica-unreachable:{site}"),
-            Alert::ReplicationBroken { site, .. } => format!("replication-broken:{site}"),
-            Alert::SemiSyncFallback { site } => format!("semi-sync-fallback:{site}"),
-            Alert::EdgeUnreachable => "edge-unreachable".into(),
-            Alert::PromotionRefused { site, .. } => format!("promotion-refused:{site}"),
-            Alert::RunningWithoutReplica { site } => format!("running-without-replica:{site}"),
-            Alert::FailoverHeld { site, .. } => format!("failover-held:{site}"),
-            Alert::ErrantTransactions { site, .. } => format!("errant-transactions:{site}"),
+            AlertKind::PrimaryUnreachable => "primary-unreachable",
+            AlertKind::ReplicaUnreachable => "replica-unreachable",
+            AlertKind::ReplicationBroken => "replication-broken",
+            AlertKind::SemiSyncFallback => "semi-sync-fallback",
+            AlertKind::EdgeUnreachable => "edge-unreachable",
+            AlertKind::PromotionRefused => "promotion-refused",
+            AlertKind::RunningWithoutReplica => "running-without-replica",
+            AlertKind::FailoverHeld => "failover-held",
+            AlertKind::ErrantTransactions => "errant-transactions",
+        }
+    }
+}
+
+/// What identifies an alert's condition: its kind and site (the same
+/// alert with a new error text is not a new alert). Written as
+/// `kind:site` in `controller.json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AlertKey {
+    /// The condition.
+    pub kind: AlertKind,
+    /// The site it is about (none for the edge).
+    pub site: Option<SiteName>,
+}
+
+impl fmt::Display for AlertKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.site {
+            Some(site) => write!(f, "{}:{site}", self.kind.as_str()),
+            None => f.write_str(self.kind.as_str()),
+        }
+    }
+}
+
+impl std::str::FromStr for AlertKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (kind, site) = match text.split_once(':') {
+            Some((kind, site)) => (kind, Some(site)),
+            None => (text, None),
+        };
+        let kind = AlertKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)
+            .ok_or_else(|| format!("'{kind}' is not an alert"))?;
+        let site = site
+            .map(SiteName::parse)
+            .transpose()
+            .map_err(|e| format!("alert '{text}': {e}"))?;
+        Ok(Self { kind, site })
+    }
+}
+
+impl Serialize for AlertKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Alert {
+    /// What identifies the condition.
+    pub fn key(&self) -> AlertKey {
+        let (kind, site) = match self {
+            Alert::PrimaryUnreachable { site } => (AlertKind::PrimaryUnreachable, Some(site)),
+            Alert::ReplicaUnreachable { site, .. } => (AlertKind::ReplicaUnreachable, Some(site)),
+            Alert::ReplicationBroken { site, .. } => (AlertKind::ReplicationBroken, Some(site)),
+            Alert::SemiSyncFallback { site } => (AlertKind::SemiSyncFallback, Some(site)),
+            Alert::EdgeUnreachable => (AlertKind::EdgeUnreachable, None),
+            Alert::PromotionRefused { site, .. } => (AlertKind::PromotionRefused, Some(site)),
+            Alert::RunningWithoutReplica { site } => (AlertKind::RunningWithoutReplica, Some(site)),
+            Alert::FailoverHeld { site, .. } => (AlertKind::FailoverHeld, Some(site)),
+            Alert::ErrantTransactions { site, .. } => (AlertKind::ErrantTransactions, Some(site)),
+        };
+        AlertKey {
+            kind,
+            site: site.cloned(),
         }
     }
 }
@@ -422,7 +530,7 @@ pub struct Memory {
     pub primary: SiteName,
     /// Standing alerts by key.
     #[serde(default)]
-    pub alerts: BTreeMap<String, Alert>,
+    pub alerts: BTreeMap<AlertKey, Alert>,
     /// When the last automatic failover was decided (Unix ms): none back
     /// within the cool-down unless an operator acts.
     #[serde(default)]
@@ -996,6 +1104,28 @@ mod tests {
     use srs_mariadb::{ReplicaStatus, SemiSync};
 
     const PRIMARY_ADDR: &str = "127.0.0.1:3407";
+
+    #[test]
+    fn alert_keys_are_typed_and_keep_their_written_form() {
+        let alert = Alert::ReplicaUnreachable {
+            site: site_named("west"),
+            strict: true,
+        };
+        let key = alert.key();
+        assert_eq!(key.kind, AlertKind::ReplicaUnreachable);
+        assert_eq!(key.to_string(), "replica-unreachable:west");
+        assert_eq!(
+            "replica-unreachable:west".parse::<AlertKey>(),
+            Ok(key.clone())
+        );
+        assert_eq!(Alert::EdgeUnreachable.key().to_string(), "edge-unreachable");
+        assert!("made-up:west".parse::<AlertKey>().is_err());
+        // controller.json written before the type still reads.
+        let json = r#"{"replica-unreachable:west":{"kind":"replica_unreachable","site":"west","strict":true}}"#;
+        let alerts: BTreeMap<AlertKey, Alert> = serde_json::from_str(json).expect("reads");
+        assert_eq!(alerts.get(&key), Some(&alert));
+        assert_eq!(serde_json::to_string(&alerts).expect("writes"), json);
+    }
 
     fn db(read_only: bool, gtid: &str) -> DatabaseStatus {
         DatabaseStatus {

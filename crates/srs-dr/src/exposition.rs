@@ -75,8 +75,11 @@ pub fn render(s: &Snapshot) -> String {
         .iter()
         .flat_map(|m| m.alerts.keys())
         .map(|key| {
-            let (kind, site) = key.split_once(':').unwrap_or((key.as_str(), ""));
-            (format!("{{kind=\"{kind}\",site=\"{site}\"}}"), 1.0)
+            let site = key.site.as_ref().map_or("", SiteName::as_str);
+            (
+                format!("{{kind=\"{}\",site=\"{site}\"}}", key.kind.as_str()),
+                1.0,
+            )
         })
         .collect();
     gauge(

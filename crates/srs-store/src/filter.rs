@@ -210,20 +210,42 @@ pub struct Page<T> {
     pub per_page: u32,
 }
 
+/// A rendering of a listing the caller makes and the listing keeps, named
+/// by what it is for (the store does not know how each is made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rendering {
+    /// The API's JSON body.
+    ApiJson,
+    /// The list page's rows with Edit and Delete buttons.
+    RowsForEditors,
+    /// The list page's rows for readers.
+    RowsForReaders,
+}
+
+impl Rendering {
+    /// Every rendering a listing may keep.
+    const ALL: [Rendering; 3] = [
+        Rendering::ApiJson,
+        Rendering::RowsForEditors,
+        Rendering::RowsForReaders,
+    ];
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
 /// A page of students as the store caches it: shared by every request
-/// that reads it at the same data generation, with a rendering of it (the
-/// API's JSON) made once and reused until the data changes.
+/// that reads it at the same data generation, with its renderings (the
+/// API's JSON, the page's rows) made once and reused until the data
+/// changes.
 #[derive(Debug)]
 pub struct Listing {
     page: Page<srs_domain::Student>,
-    renderings: [std::sync::OnceLock<bytes::Bytes>; Listing::RENDERINGS],
+    renderings: [std::sync::OnceLock<bytes::Bytes>; Rendering::ALL.len()],
 }
 
 impl Listing {
-    /// How many renderings a listing keeps (e.g. the API's JSON, the
-    /// page's rows for editors and for readers).
-    pub const RENDERINGS: usize = 4;
-
     /// Renderings are kept for pages of at most this many rows (the
     /// default page size); larger pages, rarer, are rendered each time so
     /// that the cache's memory stays bounded.
@@ -237,17 +259,16 @@ impl Listing {
         }
     }
 
-    /// Its rendering number `slot` (the caller numbers its renderings):
-    /// made by `render` the first time it succeeds, shared afterwards
-    /// (exact: a listing belongs to one data generation). A slot past
-    /// [`Listing::RENDERINGS`], or a page longer than
-    /// [`Listing::KEEP_RENDERINGS_UP_TO`], is rendered every time.
+    /// Its rendering `which`: made by `render` the first time it
+    /// succeeds, shared afterwards (exact: a listing belongs to one data
+    /// generation). A page longer than [`Listing::KEEP_RENDERINGS_UP_TO`]
+    /// is rendered every time.
     pub fn rendered<E>(
         &self,
-        slot: usize,
+        which: Rendering,
         render: impl FnOnce(&Page<srs_domain::Student>) -> Result<bytes::Bytes, E>,
     ) -> Result<bytes::Bytes, E> {
-        let kept = match self.renderings.get(slot) {
+        let kept = match self.renderings.get(which.slot()) {
             Some(kept) if self.page.items.len() <= Self::KEEP_RENDERINGS_UP_TO => kept,
             _ => return render(&self.page),
         };

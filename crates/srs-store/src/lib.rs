@@ -29,7 +29,7 @@ pub use audit::{Actor, AuditEntry, AuditFilter};
 pub use bulk::{BulkChange, BulkOutcome, BulkTarget, MAX_BULK};
 pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
-pub use filter::{Listing, Page, PageRequest, Sort, SortKey, StudentFilter};
+pub use filter::{Listing, Page, PageRequest, Rendering, Sort, SortKey, StudentFilter};
 pub use fresh::Generations;
 pub use import::{ImportOptions, ImportRow, RowError, RowRemedy};
 pub use login_failures::FailureCount;

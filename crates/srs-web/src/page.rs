@@ -94,13 +94,6 @@ impl Flash {
     }
 }
 
-/// Which of a cached listing's renderings (`srs_store::Listing`) is which.
-pub const LISTING_JSON: usize = 0;
-/// The list page's rows with Edit and Delete buttons.
-pub const LISTING_ROWS_EDITABLE: usize = 1;
-/// The list page's rows for readers.
-pub const LISTING_ROWS_READ_ONLY: usize = 2;
-
 /// Cookies the page middleware read, for the handlers.
 #[derive(Debug, Clone)]
 struct PageCookies {

@@ -363,7 +363,7 @@ pub async fn list_students(
     // Every request for this page until the data changes gets the same
     // bytes: serialising 50 records was a fifth of the list's CPU.
     let body = listing
-        .rendered(crate::page::LISTING_JSON, |p| {
+        .rendered(srs_store::Rendering::ApiJson, |p| {
             serde_json::to_vec(&StudentListView {
                 items: &p.items,
                 total: p.total,

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
 use srs_domain::{Status, Student, StudentId};
-use srs_store::{Listing, PageRequest, StudentFilter};
+use srs_store::{Listing, PageRequest, Rendering, StudentFilter};
 
 #[derive(Template)]
 #[template(path = "students/list.html")]
@@ -151,12 +151,12 @@ async fn rows_of(
     let rows = if filter.deleted {
         render_rows(&result.items, Some(&ctx.csrf))
     } else {
-        let slot = if can_edit {
-            crate::page::LISTING_ROWS_EDITABLE
+        let which = if can_edit {
+            Rendering::RowsForEditors
         } else {
-            crate::page::LISTING_ROWS_READ_ONLY
+            Rendering::RowsForReaders
         };
-        result.rendered(slot, |p| render_rows(&p.items, None))
+        result.rendered(which, |p| render_rows(&p.items, None))
     };
     rows.map(KeptHtml)
         .map_err(|e| PageError::from(ApiError::Internal(anyhow::Error::new(e))))
