@@ -12,6 +12,7 @@ pub mod report;
 mod run;
 pub mod three_hosts;
 pub mod timeline;
+mod topology_file;
 
 use crate::decide::{errant, Alert, DecisionKind};
 use crate::published::{Event, EventKind, EventLog, Published};
@@ -109,15 +110,37 @@ fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
 /// A two-site topology on free ports, so a drill never collides with a
 /// running `srs up`.
 fn fresh_topology(sync_mode: &str) -> anyhow::Result<String> {
+    use topology_file::{DrillSite, DrillTopology, EdgeListen, Listen};
     let p = free_ports(9)?;
-    Ok(format!(
-        "sync_mode = \"{sync_mode}\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 5\n\
-         [controller]\nlisten = \"127.0.0.1:{}\"\n\
-         [edge]\nlisten = \"127.0.0.1:{}\"\nadmin_listen = \"127.0.0.1:{}\"\n\
-         [[sites]]\nname = \"primary\"\nrole = \"primary\"\ndb_port = {}\napp_ports = [{}, {}]\n\
-         [[sites]]\nname = \"dr\"\nrole = \"dr\"\ndb_port = {}\napp_ports = []\nstandby_app_ports = [{}, {}]\n",
-        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-    ))
+    let local = |port: u16| format!("127.0.0.1:{port}");
+    let mut topology = DrillTopology::small(
+        sync_mode,
+        Listen {
+            listen: local(p[0]),
+        },
+        EdgeListen {
+            listen: local(p[1]),
+            admin_listen: local(p[2]),
+        },
+    );
+    topology.sites = vec![
+        DrillSite {
+            name: "primary".into(),
+            role: "primary",
+            db_port: p[3],
+            app_ports: vec![p[4], p[5]],
+            ..DrillSite::default()
+        },
+        DrillSite {
+            name: "dr".into(),
+            role: "dr",
+            db_port: p[6],
+            app_ports: Vec::new(),
+            standby_app_ports: vec![p[7], p[8]],
+            ..DrillSite::default()
+        },
+    ];
+    topology.to_toml()
 }
 
 async fn run_cli(

@@ -317,17 +317,42 @@ const EDGE_ADMIN: u16 = 8079;
 const CONTROLLER: u16 = 8077;
 const ETCD: u16 = 2379;
 
-fn topology(mode: &str, a: &Host, b: &Host, witness: &Host) -> String {
-    format!(
-        "sync_mode = \"{mode}\"\nparallel_apply_threads = 2\nbuffer_pool_mb = 64\nwrite_timeout_secs = 5\n\
-         [edge]\nlisten = \"0.0.0.0:{EDGE}\"\nadmin_listen = \"127.0.0.1:{EDGE_ADMIN}\"\n\
-         [controller]\nlisten = \"127.0.0.1:{CONTROLLER}\"\n\
-         [backup]\nschedule = \"off\"\narchive = false\nverify = false\n\
-         [quorum]\netcd = [\"http://{}:{ETCD}\", \"http://{}:{ETCD}\", \"http://{}:{ETCD}\"]\ncluster = \"drill\"\n\
-         [[sites]]\nname = \"a\"\nrole = \"primary\"\ndb_host = \"{}\"\napp_host = \"{}\"\nmanaged = true\ndb_port = 3306\napp_ports = [8101]\nagent_port = 8090\n\
-         [[sites]]\nname = \"b\"\nrole = \"dr\"\ndb_host = \"{}\"\napp_host = \"{}\"\nmanaged = true\ndb_port = 3307\napp_ports = [8102]\nagent_port = 8091\n",
-        a.ip, b.ip, witness.ip, a.ip, a.ip, b.ip, b.ip
-    )
+fn topology(mode: &str, a: &Host, b: &Host, witness: &Host) -> anyhow::Result<String> {
+    use super::topology_file::{BackupOff, DrillSite, DrillTopology, EdgeListen, Listen, Quorum};
+    let mut topology = DrillTopology::small(
+        mode,
+        Listen {
+            listen: format!("127.0.0.1:{CONTROLLER}"),
+        },
+        EdgeListen {
+            listen: format!("0.0.0.0:{EDGE}"),
+            admin_listen: format!("127.0.0.1:{EDGE_ADMIN}"),
+        },
+    );
+    topology.backup = Some(BackupOff::new());
+    topology.quorum = Some(Quorum {
+        etcd: [a, b, witness]
+            .iter()
+            .map(|h| format!("http://{}:{ETCD}", h.ip))
+            .collect(),
+        cluster: "drill".into(),
+    });
+    let site = |name: &str, role, host: &Host, db_port, app_port, agent_port| DrillSite {
+        name: name.into(),
+        role,
+        db_host: Some(host.ip.to_string()),
+        app_host: Some(host.ip.to_string()),
+        managed: Some(true),
+        db_port,
+        app_ports: vec![app_port],
+        agent_port: Some(agent_port),
+        ..DrillSite::default()
+    };
+    topology.sites = vec![
+        site("a", "primary", a, 3306, 8101, 8090),
+        site("b", "dr", b, 3307, 8102, 8091),
+    ];
+    topology.to_toml()
 }
 
 /// The processes of one run, by host.
@@ -709,7 +734,7 @@ async fn start_cluster(
     let work = logs.to_path_buf();
     let src = ClusterDir::new(work.join("src"));
     std::fs::create_dir_all(src.path())?;
-    std::fs::write(src.file(ClusterFile::Topology), topology(mode, &a, &b, &w))?;
+    std::fs::write(src.file(ClusterFile::Topology), topology(mode, &a, &b, &w)?)?;
     crate::Secrets::load_or_create(&src)?;
     crate::split::split(&src, &work.join("hosts"))?;
     let members = crate::split::members(&crate::Topology::of(&src)?)?;
