@@ -457,7 +457,7 @@ impl<P: Plant> Controller<P> {
         // its own has none.
         let children = crate::supervisor::ChildInfo::read_all(&self.data_dir).unwrap_or_default();
         let backups = crate::backups::BackupState::read(&self.data_dir);
-        let last_drill = crate::drill::LastDrill::read(&self.data_dir);
+        let last_drill = crate::last_drill::LastDrill::read(&self.data_dir);
         {
             let mut s = self.shared.lock().unwrap_or_else(|e| e.into_inner());
             let tally = if done {

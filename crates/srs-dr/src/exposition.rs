@@ -37,7 +37,7 @@ pub struct Snapshot {
     /// What the backup agent last reported.
     pub backups: Option<crate::backups::BackupState>,
     /// The verdict of the last `srs drill` on this topology.
-    pub last_drill: Option<crate::drill::LastDrill>,
+    pub last_drill: Option<crate::last_drill::LastDrill>,
     /// Its place in the quorum (etcd).
     pub quorum: Option<crate::published::QuorumState>,
     /// The survey task's last survey of the quorum.
@@ -268,7 +268,7 @@ fn write_gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64
     }
 }
 
-fn render_drill(out: &mut String, d: &crate::drill::LastDrill) {
+fn render_drill(out: &mut String, d: &crate::last_drill::LastDrill) {
     let at = chrono::DateTime::parse_from_rfc3339(&d.at).map_or(0, |t| t.timestamp());
     let _ = writeln!(
         out,

@@ -42,8 +42,9 @@ pub struct Outcome {
 /// Runs a failback on the topology in `data_dir`; `say` reports each step.
 pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Result<Outcome> {
     let began = Instant::now();
-    let topology = Topology::of(data_dir)?;
-    let secrets = Secrets::load(data_dir)?;
+    let crate::Cluster {
+        topology, secrets, ..
+    } = crate::Cluster::open(data_dir)?;
     let published = Published::read(data_dir)
         .context("the controller has not run on this topology; start `srs up` first")?;
     let primary = published.memory.primary.clone();

@@ -17,6 +17,7 @@ pub mod failback;
 pub mod front_door;
 pub mod gtid;
 pub mod haproxy;
+pub mod last_drill;
 pub mod lock;
 pub mod observe;
 pub mod operator;

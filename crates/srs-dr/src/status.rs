@@ -5,8 +5,6 @@ use crate::cluster_dir::ClusterDir;
 use crate::decide::Alert;
 use crate::observe::{DatabaseStatus, Observer};
 use crate::published::{primary_site, Event, EventLog, Published};
-use crate::secrets::Secrets;
-use crate::topology::Topology;
 use serde::Serialize;
 use srs_domain::{SiteName, SiteRole};
 
@@ -76,7 +74,7 @@ pub struct Status {
     /// The latest DR events, oldest first.
     pub events: Vec<Event>,
     /// The last `srs drill` on this cluster.
-    pub last_drill: Option<crate::drill::LastDrill>,
+    pub last_drill: Option<crate::last_drill::LastDrill>,
     /// Backups and the binlog archive, when the backup agent runs.
     pub backups: Option<crate::backups::BackupState>,
     /// The last survey of the quorum taken here (etcd only).
@@ -104,8 +102,9 @@ fn controller_status(data_dir: &ClusterDir) -> Option<ControllerStatus> {
 
 /// Reads the state of the topology in `data_dir`.
 pub async fn collect(data_dir: &ClusterDir) -> anyhow::Result<Status> {
-    let topology = Topology::of(data_dir)?;
-    let secrets = Secrets::load(data_dir)?;
+    let crate::Cluster {
+        topology, secrets, ..
+    } = crate::Cluster::open(data_dir)?;
     let primary = primary_site(&topology, data_dir);
     let sync_mode = topology.sync_mode().to_string();
     let observer = Observer::new(topology, secrets, data_dir)?;
@@ -144,7 +143,7 @@ pub async fn collect(data_dir: &ClusterDir) -> anyhow::Result<Status> {
         edge_up: observation.edge.up,
         controller: controller_status(data_dir),
         events: EventLog::tail(data_dir, 8),
-        last_drill: crate::drill::LastDrill::read(data_dir),
+        last_drill: crate::last_drill::LastDrill::read(data_dir),
         backups: crate::backups::BackupState::read(data_dir),
         quorum: crate::quorum::survey::Survey::read(data_dir),
     })

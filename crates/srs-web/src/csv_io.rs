@@ -218,48 +218,8 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         }
         None => return Err(vec![row_error(1, "file", "the file has no header row")]),
     };
+    let columns = header_columns(&header)?;
     let mut errors = Vec::new();
-    let mut columns: Vec<Option<StudentField>> = Vec::new();
-    for (i, raw) in header.iter().enumerate() {
-        let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
-        if let Some(known) = StudentField::named(&name) {
-            if columns.contains(&Some(known)) {
-                errors.push(row_error(
-                    1,
-                    &name,
-                    "this column appears twice in the header",
-                ));
-            }
-            columns.push(Some(known));
-        } else if IGNORED_COLUMNS.contains(&name.as_str()) {
-            columns.push(None);
-        } else {
-            errors.push(row_error(
-                1,
-                "header",
-                format!(
-                    "unknown column '{}' (column {}); expected {}",
-                    name.chars().take(40).collect::<String>().escape_default(),
-                    i + 1,
-                    StudentField::ALL.map(StudentField::name).join(", ")
-                ),
-            ));
-            columns.push(None);
-        }
-    }
-    for required in StudentField::ALL.into_iter().filter(|f| f.required()) {
-        if !columns.contains(&Some(required)) {
-            errors.push(row_error(
-                1,
-                required.name(),
-                format!("the header has no '{}' column", required.name()),
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-
     let mut rows = Vec::new();
     for record in records {
         let record = match record {
@@ -300,57 +260,9 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
             ));
             break;
         }
-        let mut raw = RawStudent::default();
-        let mut bad_utf8 = false;
-        let mut broken = Vec::new();
-        for (field, column) in record.iter().zip(&columns) {
-            let Some(column) = column else { continue };
-            match std::str::from_utf8(field) {
-                Ok(s) => {
-                    if spans_lines(s) && !column.keeps_lines() {
-                        broken.push(*column);
-                    }
-                    raw.set(*column, restore(s));
-                }
-                Err(_) => {
-                    errors.push(row_error(
-                        line,
-                        column.name(),
-                        "is not valid UTF-8 text; save the file as UTF-8",
-                    ));
-                    bad_utf8 = true;
-                }
-            }
-        }
-        if bad_utf8 {
-            continue;
-        }
-        let name = raw.get(StudentField::FullName).map(str::to_owned);
-        let field_error = |f: srs_domain::FieldError| {
-            let value = StudentField::named(&f.field)
-                .and_then(|field| raw.get(field))
-                .map(str::to_owned);
-            row_error(line, &f.field, f.message).about(name.clone(), value)
-        };
-        // A one-line value run on over lines would be imported with its
-        // line break folded away, unseen: refused, so the registrar fixes
-        // the file. An address keeps its lines.
-        errors.extend(broken.iter().map(|column| {
-            row_error(
-                line,
-                column.name(),
-                "holds a line break (its quotes run on to the next line); put the value on one line",
-            )
-            .about(name.clone(), raw.get(*column).map(str::to_owned))
-        }));
-        match NewStudent::parse(&raw, today) {
-            Ok(student) if broken.is_empty() => rows.push(ImportRow { line, student }),
-            Ok(_) => {}
-            Err(v) => errors.extend(
-                v.0.into_iter()
-                    .filter(|f| !broken.iter().any(|b| b.name() == f.field))
-                    .map(field_error),
-            ),
+        match parse_row(&record, line, &columns, today) {
+            Ok(row) => rows.push(row),
+            Err(problems) => errors.extend(problems),
         }
     }
     if rows.is_empty() && errors.is_empty() {
@@ -361,6 +273,118 @@ fn parse_rows(data: &[u8], today: chrono::NaiveDate) -> Result<Parsed, Vec<RowEr
         ));
     }
     Ok((rows, errors))
+}
+
+/// The field each column of the header holds (None: a column ignored on
+/// purpose, e.g. the export's id); every unknown, repeated or missing
+/// required column is an error on line 1.
+fn header_columns(header: &csv::ByteRecord) -> Result<Vec<Option<StudentField>>, Vec<RowError>> {
+    let mut errors = Vec::new();
+    let mut columns: Vec<Option<StudentField>> = Vec::new();
+    for (i, raw) in header.iter().enumerate() {
+        let name = String::from_utf8_lossy(raw).trim().to_ascii_lowercase();
+        if let Some(known) = StudentField::named(&name) {
+            if columns.contains(&Some(known)) {
+                errors.push(row_error(
+                    1,
+                    &name,
+                    "this column appears twice in the header",
+                ));
+            }
+            columns.push(Some(known));
+        } else if IGNORED_COLUMNS.contains(&name.as_str()) {
+            columns.push(None);
+        } else {
+            errors.push(row_error(
+                1,
+                "header",
+                format!(
+                    "unknown column '{}' (column {}); expected {}",
+                    name.chars().take(40).collect::<String>().escape_default(),
+                    i + 1,
+                    StudentField::ALL.map(StudentField::name).join(", ")
+                ),
+            ));
+            columns.push(None);
+        }
+    }
+    for required in StudentField::ALL.into_iter().filter(|f| f.required()) {
+        if !columns.contains(&Some(required)) {
+            errors.push(row_error(
+                1,
+                required.name(),
+                format!("the header has no '{}' column", required.name()),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(columns)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One data row on `line`: its student, or every problem it has.
+fn parse_row(
+    record: &csv::ByteRecord,
+    line: u64,
+    columns: &[Option<StudentField>],
+    today: chrono::NaiveDate,
+) -> Result<ImportRow, Vec<RowError>> {
+    let mut raw = RawStudent::default();
+    let mut errors = Vec::new();
+    let mut broken = Vec::new();
+    for (field, column) in record.iter().zip(columns) {
+        let Some(column) = column else { continue };
+        match std::str::from_utf8(field) {
+            Ok(s) => {
+                if spans_lines(s) && !column.keeps_lines() {
+                    broken.push(*column);
+                }
+                raw.set(*column, restore(s));
+            }
+            Err(_) => {
+                errors.push(row_error(
+                    line,
+                    column.name(),
+                    "is not valid UTF-8 text; save the file as UTF-8",
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let name = raw.get(StudentField::FullName).map(str::to_owned);
+    let field_error = |f: srs_domain::FieldError| {
+        let value = StudentField::named(&f.field)
+            .and_then(|field| raw.get(field))
+            .map(str::to_owned);
+        row_error(line, &f.field, f.message).about(name.clone(), value)
+    };
+    // A one-line value run on over lines would be imported with its
+    // line break folded away, unseen: refused, so the registrar fixes
+    // the file. An address keeps its lines.
+    errors.extend(broken.iter().map(|column| {
+        row_error(
+            line,
+            column.name(),
+            "holds a line break (its quotes run on to the next line); put the value on one line",
+        )
+        .about(name.clone(), raw.get(*column).map(str::to_owned))
+    }));
+    match NewStudent::parse(&raw, today) {
+        Ok(student) if broken.is_empty() => Ok(ImportRow { line, student }),
+        Ok(_) => Err(errors),
+        Err(v) => {
+            errors.extend(
+                v.0.into_iter()
+                    .filter(|f| !broken.iter().any(|b| b.name() == f.field))
+                    .map(field_error),
+            );
+            Err(errors)
+        }
+    }
 }
 
 #[cfg(test)]

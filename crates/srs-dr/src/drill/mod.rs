@@ -15,6 +15,7 @@ pub mod timeline;
 mod topology_file;
 
 use crate::decide::{errant, Alert, DecisionKind};
+pub use crate::last_drill::LastDrill;
 use crate::published::{Event, EventKind, EventLog, Published};
 use crate::request::OperatorRequest;
 use crate::status::{collect, Status};
@@ -695,7 +696,7 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
         runs,
     );
     report.write(&options.report_dir, &samples)?;
-    let summary = LastDrill::of(&report, &options.report_dir);
+    let summary = last_drill_of(&report, &options.report_dir);
     summary.save(&target.dir);
     if options.data_dir.is_none() {
         // A user's own cluster in the default place shows it in srs status too.
@@ -709,51 +710,19 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// The last drill's verdict, kept in the cluster directory for `srs status`
-/// and /admin/dr.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct LastDrill {
-    /// When it started.
-    pub at: String,
-    /// Which fault.
-    pub fault: String,
-    /// Runs made.
-    pub runs: usize,
-    /// Every run passed.
-    pub passed: bool,
-    /// RTO p95 over the runs, s.
-    pub rto_p95_seconds: Option<f64>,
-    /// Acknowledged creates lost in all runs.
-    pub acknowledged_lost: u64,
-    /// Where the report is.
-    pub report: String,
-}
-
-impl LastDrill {
-    fn of(report: &Report, dir: &Path) -> Self {
-        Self {
-            at: report.started_at.clone(),
-            fault: report.fault.clone(),
-            runs: report.runs.len(),
-            passed: report.passed,
-            rto_p95_seconds: report.summary.get("rto_seconds").map(|s| s.p95),
-            acknowledged_lost: report.runs.iter().map(|r| r.acknowledged_lost).sum(),
-            report: std::path::absolute(dir)
-                .unwrap_or_else(|_| dir.to_owned())
-                .display()
-                .to_string(),
-        }
-    }
-
-    fn save(&self, dir: &ClusterDir) {
-        if let Ok(text) = serde_json::to_string_pretty(self) {
-            let _ = std::fs::write(dir.file(ClusterFile::LastDrill), text);
-        }
-    }
-
-    /// The last drill recorded in `dir`, if any.
-    pub fn read(dir: &ClusterDir) -> Option<Self> {
-        serde_json::from_str(&std::fs::read_to_string(dir.file(ClusterFile::LastDrill)).ok()?).ok()
+/// The verdict `srs status` shows of a drill's report in `dir`.
+fn last_drill_of(report: &Report, dir: &Path) -> LastDrill {
+    LastDrill {
+        at: report.started_at.clone(),
+        fault: report.fault.clone(),
+        runs: report.runs.len(),
+        passed: report.passed,
+        rto_p95_seconds: report.summary.get("rto_seconds").map(|s| s.p95),
+        acknowledged_lost: report.runs.iter().map(|r| r.acknowledged_lost).sum(),
+        report: std::path::absolute(dir)
+            .unwrap_or_else(|_| dir.to_owned())
+            .display()
+            .to_string(),
     }
 }
 

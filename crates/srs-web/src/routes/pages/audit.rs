@@ -5,7 +5,7 @@ use super::students::{page_numbers, url};
 use crate::auth::Admin;
 use crate::extract::AppQuery;
 use crate::history::HistoryEntry;
-use crate::page::{render, PageCtx, PageResult};
+use crate::page::{render, PageCtx, PageError, PageResult};
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
@@ -104,23 +104,64 @@ fn day(name: &str, raw: &str, problems: &mut Vec<String>) -> Option<NaiveDate> {
     }
 }
 
-async fn audit(
-    _: Admin,
-    ctx: PageCtx,
-    State(state): State<AppState>,
-    AppQuery(q): AppQuery<AuditQuery>,
-) -> PageResult {
-    let (who, action, entity, id) = (
-        trimmed(&q.who),
-        trimmed(&q.action),
-        trimmed(&q.entity),
-        trimmed(&q.id),
-    );
-    let (from, to) = (trimmed(&q.from), trimmed(&q.to));
-    let mut problems = Vec::new();
+/// The filters as the reader typed them (trimmed): kept in the form and
+/// in every link.
+struct Asked {
+    who: String,
+    action: String,
+    entity: String,
+    id: String,
+    from: String,
+    to: String,
+}
+
+impl Asked {
+    fn of(q: &AuditQuery) -> Self {
+        Self {
+            who: trimmed(&q.who),
+            action: trimmed(&q.action),
+            entity: trimmed(&q.entity),
+            id: trimmed(&q.id),
+            from: trimmed(&q.from),
+            to: trimmed(&q.to),
+        }
+    }
+
+    /// Page `n` of the trail with these filters.
+    fn link(&self, n: u32) -> String {
+        let page = if n > 1 { n.to_string() } else { String::new() };
+        url(
+            "/admin/audit",
+            &[
+                ("who", self.who.clone()),
+                ("action", self.action.clone()),
+                ("entity", self.entity.clone()),
+                ("id", self.id.clone()),
+                ("from", self.from.clone()),
+                ("to", self.to.clone()),
+                ("page", page),
+            ],
+        )
+    }
+}
+
+/// The filter the typed values make; each value that cannot be used is
+/// left out with a sentence in `problems` saying why.
+async fn filter_for(
+    state: &AppState,
+    asked: &Asked,
+    problems: &mut Vec<String>,
+) -> Result<AuditFilter, PageError> {
+    let Asked {
+        who,
+        action,
+        entity,
+        id,
+        ..
+    } = asked;
     let mut filter = AuditFilter::default();
     if !who.is_empty() {
-        match Username::parse(&who) {
+        match Username::parse(who) {
             Err(e) => problems.push(format!("\u{201c}{who}\u{201d} cannot be an account name ({e}), so that filter was left out.")),
             Ok(name) => match state.store.user_credentials(&name).await? {
                 Some((user, _)) => filter.actor_user_id = Some(user.id),
@@ -129,14 +170,14 @@ async fn audit(
         }
     }
     if !action.is_empty() {
-        if srs_domain::AuditAction::named(&action).is_some() {
+        if srs_domain::AuditAction::named(action).is_some() {
             filter.action = Some(action.clone());
         } else {
             problems.push(format!("\u{201c}{action}\u{201d} is not an action the trail records, so that filter was left out."));
         }
     }
     if !entity.is_empty() {
-        if ENTITIES.iter().any(|(e, _)| *e == entity) {
+        if ENTITIES.iter().any(|(e, _)| e == entity) {
             filter.entity = Some(entity.clone());
         } else {
             problems.push(format!(
@@ -150,24 +191,34 @@ async fn audit(
             _ => problems.push(format!("The record number \u{201c}{id}\u{201d} is not a whole number above 0, so it was left out.")),
         }
     }
-    let from_day = day("from", &from, &mut problems);
-    let to_day = day("to", &to, &mut problems);
+    dates_into(&mut filter, asked, problems);
+    Ok(filter)
+}
+
+/// The from and to days, both included; a range that ends before it
+/// starts is left out.
+fn dates_into(filter: &mut AuditFilter, asked: &Asked, problems: &mut Vec<String>) {
+    let from_day = day("from", &asked.from, problems);
+    let to_day = day("to", &asked.to, problems);
     if let (Some(f), Some(t)) = (from_day, to_day) {
         if f > t {
             problems.push(format!("The from date ({f}) is after the to date ({t}): nothing can match, so both were left out."));
+            return;
         }
     }
-    if !matches!((from_day, to_day), (Some(f), Some(t)) if f > t) {
-        filter.since = from_day
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| Utc.from_utc_datetime(&t));
-        // "To" includes that whole day.
-        filter.until = to_day
-            .and_then(|d| d.succ_opt())
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| Utc.from_utc_datetime(&t));
-    }
-    let page_no = match q.page.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    filter.since = from_day
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t));
+    // "To" includes that whole day.
+    filter.until = to_day
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t));
+}
+
+/// The page asked for, the first when it is not a page number.
+fn page_number(raw: Option<&str>, problems: &mut Vec<String>) -> u32 {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
         None => 1,
         Some(raw) => match raw.parse::<u32>() {
             Ok(n) if n >= 1 => n,
@@ -178,7 +229,19 @@ async fn audit(
                 1
             }
         },
-    };
+    }
+}
+
+async fn audit(
+    _: Admin,
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<AuditQuery>,
+) -> PageResult {
+    let asked = Asked::of(&q);
+    let mut problems = Vec::new();
+    let filter = filter_for(&state, &asked, &mut problems).await?;
+    let page_no = page_number(q.page.as_deref(), &mut problems);
     let result = state
         .store
         .audit_entries(
@@ -198,21 +261,6 @@ async fn audit(
             if pages == 1 { "" } else { "s" }
         ));
     }
-    let base = |n: u32| {
-        let page = if n > 1 { n.to_string() } else { String::new() };
-        url(
-            "/admin/audit",
-            &[
-                ("who", who.clone()),
-                ("action", action.clone()),
-                ("entity", entity.clone()),
-                ("id", id.clone()),
-                ("from", from.clone()),
-                ("to", to.clone()),
-                ("page", page),
-            ],
-        )
-    };
     let view = AuditPage {
         ctx,
         entries: result.items.into_iter().map(HistoryEntry::from).collect(),
@@ -221,15 +269,15 @@ async fn audit(
         pages,
         page_links: page_numbers(page_no, pages)
             .into_iter()
-            .map(|n| n.map(|n| (n, base(n))))
+            .map(|n| n.map(|n| (n, asked.link(n))))
             .collect(),
         prev_url: if page_no > 1 {
-            base(page_no - 1)
+            asked.link(page_no - 1)
         } else {
             String::new()
         },
         next_url: if page_no < pages {
-            base(page_no + 1)
+            asked.link(page_no + 1)
         } else {
             String::new()
         },
@@ -247,12 +295,12 @@ async fn audit(
                 label: (*label).to_owned(),
             })
             .collect(),
-        who,
-        action,
-        entity,
-        id,
-        from,
-        to,
+        who: asked.who,
+        action: asked.action,
+        entity: asked.entity,
+        id: asked.id,
+        from: asked.from,
+        to: asked.to,
         problems,
     };
     Ok(render(&view))
