@@ -154,6 +154,142 @@ pub async fn run(
     let mut lease = SiteLease::new(&section, site)?;
     let shared = Shared::default();
 
+    let server = serve(&own, port, site, &shared).await?;
+
+    let every = round(Duration::from_secs(section.write_lease_secs));
+    tokio::pin!(shutdown);
+    let mut watch = Watch::default();
+    loop {
+        let standing = lease.check().await;
+        let fenced = shared.lock().unwrap_or_else(|e| e.into_inner()).fenced;
+        let epoch = standing.primary.as_ref().map_or(0, |p| p.epoch);
+        let next = watch.after(&standing, fenced);
+        if next.regained {
+            events.record(
+                epoch,
+                about(site, EventKind::QuorumRegained),
+                &format!("site agent of '{site}': the quorum is reached again; the database stays read-only until the leader promotes it"),
+                None,
+            );
+        }
+        let granted = standing.writes_until.is_some();
+        {
+            let mut view = shared.lock().unwrap_or_else(|e| e.into_inner());
+            view.standing = Some(standing);
+            view.grant = lease.grant();
+            if view.fenced && granted {
+                view.fenced = false;
+            }
+        }
+        if next.fence {
+            let fence = SelfFence {
+                databases: &databases,
+                events: &events,
+                site,
+                lease_secs: section.write_lease_secs,
+            };
+            if fence.fence(epoch).await {
+                shared.lock().unwrap_or_else(|e| e.into_inner()).fenced = true;
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+    server.abort();
+    Ok(())
+}
+
+/// What one round of the agent does about its lease.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Next {
+    /// Set the database read-only.
+    fence: bool,
+    /// Say the quorum is reached again (the database stays fenced).
+    regained: bool,
+}
+
+/// What the agent remembers of its lease between rounds.
+#[derive(Debug, Default)]
+struct Watch {
+    held_once: bool,
+    held_last: bool,
+}
+
+impl Watch {
+    /// The next step after a round found `standing`, the database being
+    /// `fenced` already or not. A site that held a lease and has none now,
+    /// or has a new one that replaced a lease that ran out while the agent
+    /// could not renew it (a pause shorter than a round would otherwise go
+    /// unnoticed), fences its database.
+    fn after(&mut self, standing: &SiteStanding, fenced: bool) -> Next {
+        let holds = standing.holds_lease();
+        self.held_once |= holds;
+        let lost = !holds || standing.lost_a_lease;
+        let next = Next {
+            fence: self.held_once && lost && !fenced,
+            regained: holds && !self.held_last && fenced,
+        };
+        self.held_last = holds;
+        next
+    }
+}
+
+/// An event about site `site`.
+fn about(site: &SiteName, kind: EventKind) -> About {
+    About {
+        kind,
+        site: Some(site.clone()),
+        from: None,
+    }
+}
+
+/// Sets the site's own database read-only, as an event.
+struct SelfFence<'a> {
+    databases: &'a Databases,
+    events: &'a EventLog,
+    site: &'a SiteName,
+    lease_secs: u64,
+}
+
+impl SelfFence<'_> {
+    /// Tries once (5 s at most); true when the database is fenced.
+    async fn fence(&self, epoch: u64) -> bool {
+        let site = self.site;
+        let what = format!(
+            "site agent of '{site}': lost the quorum for a whole write lease ({} s): database set read-only",
+            self.lease_secs
+        );
+        let about = about(site, EventKind::SiteSelfFenced);
+        match tokio::time::timeout(Duration::from_secs(5), self.databases.fence(site)).await {
+            Ok(Ok(how)) => {
+                self.events
+                    .record(epoch, about, &format!("{what} ({how})"), None);
+                true
+            }
+            Ok(Err(e)) => {
+                self.events
+                    .record(epoch, about, &what, Some(&format!("{e:#}")));
+                false
+            }
+            Err(_) => {
+                let error = "the database did not answer within 5 s";
+                self.events.record(epoch, about, &what, Some(error));
+                false
+            }
+        }
+    }
+}
+
+/// Serves `/admission`, `/metrics` and `/healthz` for the site's app
+/// instances and monitoring, from what the rounds share.
+async fn serve(
+    own: &crate::topology::Site,
+    port: u16,
+    site: &SiteName,
+    shared: &Shared,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let addr = std::net::SocketAddr::new(
         own.app_host
             .parse()
@@ -195,84 +331,58 @@ pub async fn run(
         .with_state((site.clone(), shared.clone()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let every = round(Duration::from_secs(section.write_lease_secs));
-    tokio::pin!(shutdown);
-    let mut held_once = false;
-    let mut held_last = false;
-    let about = |kind| About {
-        kind,
-        site: Some(site.clone()),
-        from: None,
-    };
-    loop {
-        let standing = lease.check().await;
-        held_once |= standing.holds_lease();
-        let fenced = shared.lock().unwrap_or_else(|e| e.into_inner()).fenced;
-        let epoch = standing.primary.as_ref().map_or(0, |p| p.epoch);
-        // Without a lease now, or with a new one that replaced a lease that
-        // ran out while the agent could not renew it (a pause shorter
-        // than a round would otherwise go unnoticed).
-        let lost = !standing.holds_lease() || standing.lost_a_lease;
-        let fence_now = held_once && lost && !fenced;
-        if standing.holds_lease() && !held_last && fenced {
-            events.record(
-                epoch,
-                about(EventKind::QuorumRegained),
-                &format!("site agent of '{site}': the quorum is reached again; the database stays read-only until the leader promotes it"),
-                None,
-            );
-        }
-        held_last = standing.holds_lease();
-        let granted = standing.writes_until.is_some();
-        {
-            let mut view = shared.lock().unwrap_or_else(|e| e.into_inner());
-            view.standing = Some(standing);
-            view.grant = lease.grant();
-            if view.fenced && granted {
-                view.fenced = false;
-            }
-        }
-        if fence_now {
-            let what = format!(
-                "site agent of '{site}': lost the quorum for a whole write lease ({} s): database set read-only",
-                section.write_lease_secs
-            );
-            match tokio::time::timeout(Duration::from_secs(5), databases.fence(site)).await {
-                Ok(Ok(how)) => {
-                    events.record(
-                        epoch,
-                        about(EventKind::SiteSelfFenced),
-                        &format!("{what} ({how})"),
-                        None,
-                    );
-                    shared.lock().unwrap_or_else(|e| e.into_inner()).fenced = true;
-                }
-                Ok(Err(e)) => events.record(
-                    epoch,
-                    about(EventKind::SiteSelfFenced),
-                    &what,
-                    Some(&format!("{e:#}")),
-                ),
-                Err(_) => events.record(
-                    epoch,
-                    about(EventKind::SiteSelfFenced),
-                    &what,
-                    Some("the database did not answer within 5 s"),
-                ),
-            }
-        }
-        tokio::select! {
-            () = &mut shutdown => break,
-            () = tokio::time::sleep(every) => {}
-        }
-    }
-    server.abort();
-    Ok(())
+    Ok(server)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn standing(holds: bool, lost_a_lease: bool) -> SiteStanding {
+        SiteStanding {
+            primary: None,
+            writes_until: None,
+            lease_until: holds.then(|| Instant::now() + Duration::from_secs(2)),
+            reached: holds,
+            lost_a_lease,
+        }
+    }
+
+    #[test]
+    fn a_site_fences_once_it_lost_its_lease_and_says_when_the_quorum_is_back() {
+        let mut watch = Watch::default();
+        assert_eq!(
+            watch.after(&standing(false, false), false),
+            Next::default(),
+            "never held: nothing to fence"
+        );
+        assert_eq!(watch.after(&standing(true, false), false), Next::default());
+        let cut = watch.after(&standing(false, false), false);
+        assert!(cut.fence, "held, now none: fence");
+        assert_eq!(
+            watch.after(&standing(false, false), true),
+            Next::default(),
+            "fenced already"
+        );
+        let back = watch.after(&standing(true, false), true);
+        assert_eq!(
+            back,
+            Next {
+                fence: false,
+                regained: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_pause_that_replaced_the_lease_fences_too() {
+        let mut watch = Watch::default();
+        watch.after(&standing(true, false), false);
+        // Woken after the lease ran out: a new lease already, in one round.
+        let woke = watch.after(&standing(true, true), false);
+        assert!(woke.fence, "{woke:?}");
+        assert!(!woke.regained, "it never saw the quorum lost");
+    }
     use crate::quorum::PrimaryRecord;
 
     fn name(n: &str) -> SiteName {
