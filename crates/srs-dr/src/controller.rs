@@ -364,43 +364,10 @@ impl<P: Plant> Controller<P> {
     /// One observe -> decide -> act round; the decision and whether it was
     /// carried out. A controller that does not lead only watches.
     pub async fn step(&mut self) -> (Decision, bool) {
-        match self.quorum.lead().await {
-            Leadership::Following { leader } => {
-                // A follower watches too: taking the lead, it already knows
-                // how long the primary has failed its probes.
-                let down = self.memory.down(self.topology.controller.failure_threshold);
-                let observation = self.plant.observe(&down).await;
-                self.memory.note(&observation);
-                self.follow(leader);
-                return (Decision::Steady, true);
-            }
-            Leadership::Leading { newly: true } => {
-                if let Err(e) = self.adopt_recorded_primary().await {
-                    let error = format!("{e:#}");
-                    if self.last_failure.as_deref() != Some(error.as_str()) {
-                        self.events.record(
-                            self.memory.epoch,
-                            EventKind::TookTheLead,
-                            "read the recorded primary epoch",
-                            Some(&error),
-                        );
-                        self.last_failure = Some(error);
-                    }
-                    return (Decision::Steady, false);
-                }
-            }
-            Leadership::Leading { newly: false } => {}
+        if let Some(watched) = self.lead_or_watch().await {
+            return watched;
         }
-        match self.quorum.regrant(&self.memory.primary).await {
-            Ok(Some(what)) => {
-                self.events
-                    .record(self.memory.epoch, EventKind::LeaseRegranted, &what, None)
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "could not check the primary site's lease")
-            }
-        }
+        self.regrant_primary().await;
         let down = self.memory.down(self.topology.controller.failure_threshold);
         let observation = self.plant.observe(&down).await;
         self.memory.note(&observation);
@@ -418,39 +385,7 @@ impl<P: Plant> Controller<P> {
         } else {
             Ok(None)
         };
-        let done = match outcome {
-            Ok(note) => {
-                self.memory.apply(&decision);
-                if let Decision::Raise(alert) = &decision {
-                    // Loud: operators must see this in any log view.
-                    tracing::error!(epoch = self.memory.epoch, alert = %alert.key(), "ALERT: {alert}");
-                }
-                if decision != Decision::Steady {
-                    let what = match note {
-                        Some(note) => format!("{decision}; {note}"),
-                        None => decision.to_string(),
-                    };
-                    self.events
-                        .record(self.memory.epoch, &decision, &what, None);
-                }
-                self.last_failure = None;
-                true
-            }
-            Err(e) => {
-                let error = format!("{e:#}");
-                // A step that keeps failing is one event, not one per probe.
-                if self.last_failure.as_deref() != Some(error.as_str()) {
-                    self.events.record(
-                        self.memory.epoch,
-                        &decision,
-                        &decision.to_string(),
-                        Some(&error),
-                    );
-                    self.last_failure = Some(error);
-                }
-                false
-            }
-        };
+        let done = self.record(&decision, outcome);
         let is_ready = ready(&observation, &self.memory);
         let advice = self.admission(&observation);
         // Under srs up its children are counted too; a controller run on
@@ -489,6 +424,93 @@ impl<P: Plant> Controller<P> {
             tracing::error!(error = %e, "could not publish the controller's state");
         }
         (decision, done)
+    }
+
+    /// Takes (or keeps) the lead; a follower only watches, and a new
+    /// leader that cannot read the recorded epoch does nothing this round:
+    /// then the round's outcome, else None (lead and act).
+    async fn lead_or_watch(&mut self) -> Option<(Decision, bool)> {
+        match self.quorum.lead().await {
+            Leadership::Following { leader } => {
+                // A follower watches too: taking the lead, it already knows
+                // how long the primary has failed its probes.
+                let down = self.memory.down(self.topology.controller.failure_threshold);
+                let observation = self.plant.observe(&down).await;
+                self.memory.note(&observation);
+                self.follow(leader);
+                return Some((Decision::Steady, true));
+            }
+            Leadership::Leading { newly: true } => {
+                if let Err(e) = self.adopt_recorded_primary().await {
+                    let error = format!("{e:#}");
+                    if self.last_failure.as_deref() != Some(error.as_str()) {
+                        self.events.record(
+                            self.memory.epoch,
+                            EventKind::TookTheLead,
+                            "read the recorded primary epoch",
+                            Some(&error),
+                        );
+                        self.last_failure = Some(error);
+                    }
+                    return Some((Decision::Steady, false));
+                }
+            }
+            Leadership::Leading { newly: false } => {}
+        }
+        None
+    }
+
+    /// Grants the primary's site its write lease again when it took a new
+    /// one (after a pause or a cut), under the current epoch.
+    async fn regrant_primary(&mut self) {
+        match self.quorum.regrant(&self.memory.primary).await {
+            Ok(Some(what)) => {
+                self.events
+                    .record(self.memory.epoch, EventKind::LeaseRegranted, &what, None)
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "could not check the primary site's lease")
+            }
+        }
+    }
+
+    /// Applies a carried-out decision to memory and records it as an
+    /// event; a step that keeps failing the same way is one event. True
+    /// when it was carried out.
+    fn record(&mut self, decision: &Decision, outcome: anyhow::Result<Option<String>>) -> bool {
+        match outcome {
+            Ok(note) => {
+                self.memory.apply(decision);
+                if let Decision::Raise(alert) = &decision {
+                    // Loud: operators must see this in any log view.
+                    tracing::error!(epoch = self.memory.epoch, alert = %alert.key(), "ALERT: {alert}");
+                }
+                if *decision != Decision::Steady {
+                    let what = match note {
+                        Some(note) => format!("{decision}; {note}"),
+                        None => decision.to_string(),
+                    };
+                    self.events.record(self.memory.epoch, decision, &what, None);
+                }
+                self.last_failure = None;
+                true
+            }
+            Err(e) => {
+                let error = format!("{e:#}");
+                // A step that keeps failing is one event, not one per probe.
+                if self.last_failure.as_deref() != Some(error.as_str()) {
+                    self.events.record(
+                        self.memory.epoch,
+                        decision,
+                        &decision.to_string(),
+                        Some(&error),
+                    );
+                    self.last_failure = Some(error);
+                }
+                false
+            }
+        }
     }
 
     /// Runs until `shutdown`: acts step after step while there is something
