@@ -95,6 +95,67 @@ fn forwarded_headers(mut headers: HeaderMap, peer: SocketAddr) -> HeaderMap {
     headers
 }
 
+/// The request for `instance`: the client's method, path, headers and
+/// body; None when the path cannot make a URI.
+fn outgoing(
+    instance: &crate::state::Instance,
+    path_and_query: &PathAndQuery,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<axum::http::Request<Full<Bytes>>> {
+    let mut uri = uri::Parts::default();
+    uri.scheme = Some(uri::Scheme::HTTP);
+    uri.authority = Some(instance.authority.clone());
+    uri.path_and_query = Some(path_and_query.clone());
+    let uri = Uri::from_parts(uri).ok()?;
+    let mut outgoing = axum::http::Request::new(Full::new(body.clone()));
+    *outgoing.method_mut() = method.clone();
+    *outgoing.uri_mut() = uri;
+    *outgoing.headers_mut() = headers.clone();
+    Some(outgoing)
+}
+
+/// What the instance answered; None when the instance stopped answering
+/// health checks or its site stopped being active meanwhile (a failover):
+/// the edge does not wait for it.
+async fn send(
+    state: &EdgeState,
+    pick: Pick,
+    outgoing: axum::http::Request<Full<Bytes>>,
+) -> Option<Result<Response, hyper_util::client::legacy::Error>> {
+    let sent = state.client.request(outgoing);
+    tokio::pin!(sent);
+    loop {
+        let lost = state.lost.notified();
+        if !state.still_wanted(pick) {
+            return None;
+        }
+        tokio::select! {
+            answer = &mut sent => return Some(answer.map(|r| r.map(Body::new))),
+            () = lost => {}
+        }
+    }
+}
+
+/// The instance's answer as the client gets it: hop-by-hop headers
+/// dropped, the answering site named, counted by outcome.
+fn relay(response: Response, route: &crate::state::SiteRoute) -> Response {
+    let (mut parts, body) = response.into_parts();
+    for name in HOP_BY_HOP {
+        parts.headers.remove(name);
+    }
+    parts
+        .headers
+        .insert(HeaderName::from_static("x-srs-site"), route.header.clone());
+    if parts.status.is_server_error() {
+        route.server_error.increment(1);
+    } else {
+        route.ok.increment(1);
+    }
+    Response::from_parts(parts, body)
+}
+
 async fn forward(
     State(state): State<Arc<EdgeState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -133,33 +194,14 @@ async fn forward(
         let (Some(instance), Some(route)) = (state.instance(pick), state.route(pick)) else {
             return problem(StatusCode::SERVICE_UNAVAILABLE, "no instance to forward to");
         };
-        let mut uri = uri::Parts::default();
-        uri.scheme = Some(uri::Scheme::HTTP);
-        uri.authority = Some(instance.authority.clone());
-        uri.path_and_query = Some(path_and_query.clone());
-        let Ok(uri) = Uri::from_parts(uri) else {
+        let Some(outgoing) = outgoing(instance, &path_and_query, &parts.method, &headers, &body)
+        else {
             return problem(
                 StatusCode::BAD_REQUEST,
                 "the request path cannot be forwarded",
             );
         };
-        let mut outgoing = axum::http::Request::new(Full::new(body.clone()));
-        *outgoing.method_mut() = parts.method.clone();
-        *outgoing.uri_mut() = uri;
-        *outgoing.headers_mut() = headers.clone();
-        let sent = state.client.request(outgoing);
-        tokio::pin!(sent);
-        let answer = loop {
-            let lost = state.lost.notified();
-            if !state.still_wanted(pick) {
-                break None;
-            }
-            tokio::select! {
-                answer = &mut sent => break Some(answer),
-                () = lost => {}
-            }
-        };
-        let Some(answer) = answer else {
+        let Some(answer) = send(&state, pick, outgoing).await else {
             // Its instance stopped answering health checks or its site is no
             // longer active (a failover): do not wait for it.
             route.instance_error.increment(1);
@@ -188,21 +230,7 @@ async fn forward(
                     .min(std::time::Duration::from_millis(200));
                 let _ = tokio::time::timeout(wait, state.changed.notified()).await;
             }
-            Ok(response) => {
-                let (mut parts, incoming) = response.into_parts();
-                for name in HOP_BY_HOP {
-                    parts.headers.remove(name);
-                }
-                parts
-                    .headers
-                    .insert(HeaderName::from_static("x-srs-site"), route.header.clone());
-                if parts.status.is_server_error() {
-                    route.server_error.increment(1);
-                } else {
-                    route.ok.increment(1);
-                }
-                return Response::from_parts(parts, Body::new(incoming));
-            }
+            Ok(response) => return relay(response, route),
             Err(e) => {
                 let addr = instance.addr;
                 state.mark(addr, false);
