@@ -10,7 +10,7 @@ use crate::published::Published;
 use crate::reach::server_config;
 use crate::reseeding::{self, Phase};
 use crate::secrets::Secrets;
-use crate::topology::Topology;
+use crate::topology::{Site, Topology};
 use anyhow::Context;
 use serde::Serialize;
 use srs_domain::SiteName;
@@ -95,17 +95,13 @@ pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Resu
             "site '{}' holds transactions site '{primary}' lacks (up to {count}): saving them, then re-seeding it",
             site.name
         ));
-        reseed(
+        let reseed = Reseed {
             data_dir,
-            &topology,
-            &secrets,
-            &site.name,
-            old,
-            new,
-            &mut outcome,
-            &say,
-        )
-        .await?;
+            topology: &topology,
+            secrets: &secrets,
+            say: &say,
+        };
+        reseed.run(&site.name, old, new, &mut outcome).await?;
     }
     say("waiting for the controller to attach it as a replica and for it to catch up");
     wait_for(&observer, WAIT, |o| {
@@ -131,42 +127,68 @@ pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Resu
     Ok(outcome)
 }
 
-/// Saves the errant transactions, replaces the site's data with a dump of
-/// the primary's, and leaves it for the controller to attach.
-#[allow(clippy::too_many_arguments)]
-async fn reseed(
-    data_dir: &ClusterDir,
-    topology: &Topology,
-    secrets: &Secrets,
-    name: &SiteName,
-    old: &SiteObservation,
-    new: &SiteObservation,
-    outcome: &mut Outcome,
-    say: &impl Fn(&str),
-) -> anyhow::Result<()> {
-    let site = topology.site(name).context("no such site")?;
-    let source = topology.site(&new.name).context("no such site")?;
-    let config = server_config(topology, secrets, data_dir, site);
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    let saved = data_dir.errant_file(name, &stamp.to_string());
-    let start = crate::gtid::start_after(
-        &new.database.gtid_binlog_state,
-        old.database.server_id,
-        &old.database.gtid_binlog_state,
-    );
-    let count = save_transactions(&config, old.database.server_id, &start, &saved).await?;
-    say(&format!(
-        "saved {count} transaction(s) to {} for review",
-        saved.display()
-    ));
-    outcome.errant_transactions = count;
-    outcome.saved_to = Some(saved);
+/// A site's data replaced by a copy of the primary's, its errant
+/// transactions saved first.
+struct Reseed<'a, F: Fn(&str)> {
+    data_dir: &'a ClusterDir,
+    topology: &'a Topology,
+    secrets: &'a Secrets,
+    say: &'a F,
+}
 
-    // Stop it and keep srs up from starting it while its data is replaced.
-    reseeding::mark(data_dir, name, Phase::Stopped)?;
-    let result = async {
+impl<F: Fn(&str)> Reseed<'_, F> {
+    /// Saves site `name`'s errant transactions, replaces its data with a
+    /// dump of the primary's (site `new.name`), and leaves it for the
+    /// controller to attach.
+    async fn run(
+        &self,
+        name: &SiteName,
+        old: &SiteObservation,
+        new: &SiteObservation,
+        outcome: &mut Outcome,
+    ) -> anyhow::Result<()> {
+        let site = self.topology.site(name).context("no such site")?;
+        let source = self.topology.site(&new.name).context("no such site")?;
+        let config = server_config(self.topology, self.secrets, self.data_dir, site);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+        let saved = self.data_dir.errant_file(name, &stamp);
+        let start = crate::gtid::start_after(
+            &new.database.gtid_binlog_state,
+            old.database.server_id,
+            &old.database.gtid_binlog_state,
+        );
+        let count = save_transactions(&config, old.database.server_id, &start, &saved).await?;
+        (self.say)(&format!(
+            "saved {count} transaction(s) to {} for review",
+            saved.display()
+        ));
+        outcome.errant_transactions = count;
+        outcome.saved_to = Some(saved);
+        // Stop it and keep srs up from starting it while its data is replaced.
+        reseeding::mark(self.data_dir, name, Phase::Stopped)?;
+        let result = async {
+            outcome.old_data = Some(self.set_aside(&config, name, &stamp).await?);
+            LocalServer::new(config.clone())?.prepare().await?;
+            reseeding::mark(self.data_dir, name, Phase::Loading)?;
+            (self.say)("initialised a fresh data directory; waiting for srs up to start it");
+            self.load(site, source).await
+        }
+        .await;
+        reseeding::clear(self.data_dir, name);
+        result
+    }
+
+    /// Stops the site's server and moves its data directory and binlogs
+    /// (which hold the errant transactions too: a fresh server must not
+    /// continue them) aside; returns where.
+    async fn set_aside(
+        &self,
+        config: &srs_mariadb::ServerConfig,
+        name: &SiteName,
+        stamp: &str,
+    ) -> anyhow::Result<PathBuf> {
         if config.kill_running() {
-            say(&format!("stopped site '{name}''s server"));
+            (self.say)(&format!("stopped site '{name}''s server"));
         }
         for _ in 0..100 {
             if !config.is_running() {
@@ -180,31 +202,28 @@ async fn reseed(
             .with_file_name(format!("data.errant-{stamp}"));
         std::fs::rename(config.data_dir(), &aside)
             .with_context(|| format!("Failed to set {} aside", config.data_dir().display()))?;
-        // Its binlogs hold the errant transactions too: a fresh server
-        // must not continue them.
         let binlogs = config.dir.join("binlog");
         std::fs::rename(&binlogs, aside.join("binlog"))
             .with_context(|| format!("Failed to set {} aside", binlogs.display()))?;
-        say(&format!(
+        (self.say)(&format!(
             "set its data directory and binlogs aside in {}",
             aside.display()
         ));
-        outcome.old_data = Some(aside);
-        LocalServer::new(config.clone())?.prepare().await?;
-        reseeding::mark(data_dir, name, Phase::Loading)?;
-        say("initialised a fresh data directory; waiting for srs up to start it");
+        Ok(aside)
+    }
+
+    /// Waits for srs up to start the fresh server, copies the primary's
+    /// records into it and positions it to replicate from there.
+    async fn load(&self, site: &Site, source: &Site) -> anyhow::Result<()> {
         let root = Credentials {
             user: "root".into(),
-            password: secrets.root_password.clone(),
+            password: self.secrets.root_password.clone(),
         };
         let began = Instant::now();
-        loop {
-            if srs_mariadb::Admin::connect_tcp("127.0.0.1", site.db_port, &root)
-                .await
-                .is_ok()
-            {
-                break;
-            }
+        while srs_mariadb::Admin::connect_tcp("127.0.0.1", site.db_port, &root)
+            .await
+            .is_err()
+        {
             anyhow::ensure!(
                 began.elapsed() < WAIT,
                 "the fresh server did not start (is srs up running?)"
@@ -220,7 +239,7 @@ async fn reseed(
                 } else {
                     source.admin_user.clone()
                 },
-                password: secrets.root_password.clone(),
+                password: self.secrets.root_password.clone(),
             },
         };
         let to = Endpoint {
@@ -228,9 +247,9 @@ async fn reseed(
             port: site.db_port,
             account: root.clone(),
         };
-        say(&format!("copying the records from site '{}'", source.name));
+        (self.say)(&format!("copying the records from site '{}'", source.name));
         let position = copy_databases(&from, &to, &["srs"], |bytes| {
-            say(&format!("  {:.1} MiB copied", bytes as f64 / 1_048_576.0));
+            (self.say)(&format!("  {:.1} MiB copied", bytes as f64 / 1_048_576.0));
         })
         .await?;
         let mut admin = srs_mariadb::Admin::connect_tcp("127.0.0.1", site.db_port, &root).await?;
@@ -244,12 +263,9 @@ async fn reseed(
             )
             .await?;
         admin.close().await;
-        say(&format!("loaded; it continues from {position}"));
+        (self.say)(&format!("loaded; it continues from {position}"));
         Ok(())
     }
-    .await;
-    reseeding::clear(data_dir, name);
-    result
 }
 
 /// Observes until `ready` says yes, or `within` passes.

@@ -239,93 +239,126 @@ impl Store {
             .iter()
             .map(|r| name_key(&r.student.full_name))
             .collect();
-        let taken_emails = self
-            .existing_values("live_email_key", false, &emails)
-            .await?;
-        let taken_numbers = self
-            .existing_values("student_number", false, &numbers)
-            .await?;
-        let taken_names = if options.allow_duplicates {
-            HashSet::new()
-        } else {
-            self.existing_name_births(&names).await?
+        let taken = Taken {
+            emails: self
+                .existing_values("live_email_key", false, &emails)
+                .await?,
+            numbers: self
+                .existing_values("student_number", false, &numbers)
+                .await?,
+            names: if options.allow_duplicates {
+                HashSet::new()
+            } else {
+                self.existing_name_births(&names).await?
+            },
         };
+        let mut checker = RowChecker {
+            departments: &departments,
+            taken,
+            allow_duplicates: options.allow_duplicates,
+            seen_emails: HashMap::new(),
+            seen_numbers: HashMap::new(),
+            seen_names: HashMap::new(),
+        };
+        Ok(rows.iter().flat_map(|row| checker.check(row)).collect())
+    }
+}
 
+/// The keys the database already holds that a new student may not take.
+struct Taken {
+    /// Live students' e-mails (folded).
+    emails: HashSet<String>,
+    /// Student numbers.
+    numbers: HashSet<String>,
+    /// Live students' folded names with their dates of birth.
+    names: HashSet<(String, NaiveDate)>,
+}
+
+/// Checks a file's rows, one after another, against the departments, the
+/// keys taken in the database and the rows before them.
+struct RowChecker<'a> {
+    departments: &'a HashMap<String, (DepartmentId, bool)>,
+    taken: Taken,
+    allow_duplicates: bool,
+    seen_emails: HashMap<String, u64>,
+    seen_numbers: HashMap<String, u64>,
+    seen_names: HashMap<(String, NaiveDate), u64>,
+}
+
+impl RowChecker<'_> {
+    /// Every problem of `row`.
+    fn check(&mut self, row: &ImportRow) -> Vec<RowError> {
+        let s = &row.student;
+        let error = |field: &str, message: String| {
+            RowError::new(row.line, field, message)
+                .about(Some(s.full_name.to_string()), value_of(s, field))
+        };
         let mut errors = Vec::new();
-        let mut seen_emails: HashMap<String, u64> = HashMap::new();
-        let mut seen_numbers: HashMap<String, u64> = HashMap::new();
-        let mut seen_names: HashMap<(String, NaiveDate), u64> = HashMap::new();
-        for row in rows {
-            let s = &row.student;
-            let mut fail = |field: &str, message: String| {
-                errors.push(
-                    RowError::new(row.line, field, message)
-                        .about(Some(s.full_name.to_string()), value_of(s, field)),
-                )
-            };
-            match departments.get(&s.department.unique_key()) {
-                None => fail(
-                    "department",
-                    format!("there is no department named '{}'", s.department),
+        match self.departments.get(&s.department.unique_key()) {
+            None => errors.push(error(
+                "department",
+                format!("there is no department named '{}'", s.department),
+            )),
+            Some((_, true)) => errors.push(error(
+                "department",
+                format!(
+                    "department '{}' is retired and takes no new students",
+                    s.department
                 ),
-                Some((_, true)) => fail(
-                    "department",
-                    format!(
-                        "department '{}' is retired and takes no new students",
-                        s.department
-                    ),
-                ),
-                Some(_) => {}
-            }
-            if let Some(email) = &s.email {
-                let key = email.unique_key();
-                if taken_emails.contains(&key) {
-                    fail(
-                        "email",
-                        format!("email {email} is already used by a live student"),
-                    );
-                } else if let Some(first) = seen_emails.insert(key, row.line) {
-                    fail(
-                        "email",
-                        format!("email {email} also appears on line {first}"),
-                    );
-                }
-            }
-            if let Some(number) = &s.student_number {
-                let key = number.as_str().to_owned();
-                if taken_numbers.contains(&key) {
-                    fail(
-                        "student_number",
-                        format!("student number {number} is already in use"),
-                    );
-                } else if let Some(first) = seen_numbers.insert(key, row.line) {
-                    fail(
-                        "student_number",
-                        format!("student number {number} also appears on line {first}"),
-                    );
-                }
-            }
-            if !options.allow_duplicates {
-                let key = (name_key(&s.full_name), s.date_of_birth.date());
-                let duplicate = if taken_names.contains(&key) {
-                    Some(
-                        "a student already on record has the same name and date of birth"
-                            .to_owned(),
-                    )
-                } else {
-                    seen_names
-                        .insert(key, row.line)
-                        .map(|first| format!("line {first} has the same name and date of birth"))
-                };
-                if let Some(message) = duplicate {
-                    let mut e = RowError::new(row.line, "full_name", message)
-                        .about(Some(s.full_name.to_string()), value_of(s, "full_name"));
-                    e.remedy = Some(RowRemedy::AllowDuplicates);
-                    errors.push(e);
-                }
+            )),
+            Some(_) => {}
+        }
+        if let Some(email) = &s.email {
+            let key = email.unique_key();
+            if self.taken.emails.contains(&key) {
+                errors.push(error(
+                    "email",
+                    format!("email {email} is already used by a live student"),
+                ));
+            } else if let Some(first) = self.seen_emails.insert(key, row.line) {
+                errors.push(error(
+                    "email",
+                    format!("email {email} also appears on line {first}"),
+                ));
             }
         }
-        Ok(errors)
+        if let Some(number) = &s.student_number {
+            let key = number.as_str().to_owned();
+            if self.taken.numbers.contains(&key) {
+                errors.push(error(
+                    "student_number",
+                    format!("student number {number} is already in use"),
+                ));
+            } else if let Some(first) = self.seen_numbers.insert(key, row.line) {
+                errors.push(error(
+                    "student_number",
+                    format!("student number {number} also appears on line {first}"),
+                ));
+            }
+        }
+        if let Some(message) = self.twin(row) {
+            let mut e = error("full_name", message);
+            e.remedy = Some(RowRemedy::AllowDuplicates);
+            errors.push(e);
+        }
+        errors
+    }
+
+    /// Why `row` looks like a student already on record or earlier in
+    /// the file (same name and date of birth), unless duplicates are
+    /// allowed.
+    fn twin(&mut self, row: &ImportRow) -> Option<String> {
+        if self.allow_duplicates {
+            return None;
+        }
+        let s = &row.student;
+        let key = (name_key(&s.full_name), s.date_of_birth.date());
+        if self.taken.names.contains(&key) {
+            return Some("a student already on record has the same name and date of birth".into());
+        }
+        self.seen_names
+            .insert(key, row.line)
+            .map(|first| format!("line {first} has the same name and date of birth"))
     }
 }
 
