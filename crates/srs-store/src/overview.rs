@@ -142,8 +142,26 @@ impl Store {
             return Ok(hit);
         }
         let months = this_month.last_n(12);
-        let since = months[0].first_day();
-        let (statuses, departments, days, recent): Counted = on_pool!(self, p => {
+        let (statuses, departments, days, recent) = self.count(months[0].first_day()).await?;
+        let recent = self.with_current_names(recent).await?;
+        let by_status = by_status(&statuses);
+        let overview = Arc::new(Overview {
+            total: by_status.iter().map(|(_, n)| n).sum(),
+            by_status,
+            by_department: departments,
+            enrolments: by_month(&months, &days),
+            recent,
+        });
+        self.overview_cache.put(key, Arc::clone(&overview));
+        Ok(overview)
+    }
+}
+
+impl Store {
+    /// Students by status, by department, by day of enrolment since
+    /// `since`, and the latest changes to students.
+    async fn count(&self, since: NaiveDate) -> StoreResult<Counted> {
+        Ok(on_pool!(self, p => {
             (
                 sqlx::query_as(
                     "SELECT status, COUNT(*) FROM students WHERE deleted_at IS NULL GROUP BY status",
@@ -177,31 +195,16 @@ impl Store {
                 .fetch_all(p)
                 .await?,
             )
-        });
-        let by_status: Vec<(Status, i64)> = Status::ALL
-            .into_iter()
-            .map(|s| {
-                let n = statuses
-                    .iter()
-                    .filter(|(stored, _)| stored == s.as_str())
-                    .map(|(_, n)| n)
-                    .sum();
-                (s, n)
-            })
-            .collect();
-        let enrolments = months
-            .iter()
-            .map(|m| {
-                let n = days
-                    .iter()
-                    .filter(|(day, _)| Month::of(*day) == *m)
-                    .map(|(_, n)| n)
-                    .sum();
-                (*m, n)
-            })
-            .collect();
-        // The names as they are now: an entry's own JSON may not hold one
-        // (a note) or hold an old one (a rename since).
+        }))
+    }
+
+    /// The latest changes, each with its student's name as it is now: an
+    /// entry's own JSON may not hold one (a note) or hold an old one (a
+    /// rename since).
+    async fn with_current_names(
+        &self,
+        recent: Vec<AuditEntry>,
+    ) -> StoreResult<Vec<(AuditEntry, Option<String>)>> {
         let ids: Vec<i64> = recent.iter().filter_map(|e| e.entity_id).collect();
         let names: Vec<(i64, String)> = if ids.is_empty() {
             Vec::new()
@@ -218,7 +221,7 @@ impl Store {
                 q.fetch_all(p).await?
             })
         };
-        let recent = recent
+        Ok(recent
             .into_iter()
             .map(|e| {
                 let name = names
@@ -227,17 +230,38 @@ impl Store {
                     .map(|(_, n)| n.clone());
                 (e, name)
             })
-            .collect();
-        let overview = Arc::new(Overview {
-            total: by_status.iter().map(|(_, n)| n).sum(),
-            by_status,
-            by_department: departments,
-            enrolments,
-            recent,
-        });
-        self.overview_cache.put(key, Arc::clone(&overview));
-        Ok(overview)
+            .collect())
     }
+}
+
+/// Every status with its count (0 when none).
+fn by_status(counted: &[(String, i64)]) -> Vec<(Status, i64)> {
+    Status::ALL
+        .into_iter()
+        .map(|s| {
+            let n = counted
+                .iter()
+                .filter(|(stored, _)| stored == s.as_str())
+                .map(|(_, n)| n)
+                .sum();
+            (s, n)
+        })
+        .collect()
+}
+
+/// Enrolments summed into `months`.
+fn by_month(months: &[Month], days: &[(NaiveDate, i64)]) -> Vec<(Month, i64)> {
+    months
+        .iter()
+        .map(|m| {
+            let n = days
+                .iter()
+                .filter(|(day, _)| Month::of(*day) == *m)
+                .map(|(_, n)| n)
+                .sum();
+            (*m, n)
+        })
+        .collect()
 }
 
 #[cfg(test)]
