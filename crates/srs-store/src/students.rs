@@ -427,43 +427,11 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<Student> {
         let id = current.id;
-        if current.version != patch.version {
-            let others = if patch.version < current.version {
-                self.fields_changed_between(id, patch.version, current.version)
-                    .await?
-            } else {
-                // A version from the future: nothing to merge with.
-                StudentField::ALL.into_iter().collect()
-            };
-            let clashes = patch.clashes(current, &others);
-            if !clashes.is_empty() || patch.version > current.version {
-                return Err(StoreError::VersionConflict {
-                    current: Box::new(current.clone()),
-                    clashes: if clashes.is_empty() {
-                        patch_fields(patch)
-                    } else {
-                        clashes
-                    },
-                });
-            }
-            tracing::info!(
-                from = patch.version,
-                to = current.version,
-                "an edit from an older version merged: it changes no field changed since"
-            );
-        }
+        self.merge_check(current, patch).await?;
         if patch.is_empty() {
             return Ok(current.clone());
         }
-        let (department_id, department_name) = match &patch.department {
-            Some(name) if name.unique_key() != current.department.unique_key() => {
-                self.department_for_new_student(name).await?
-            }
-            _ => (
-                self.department_id_of(&current.department).await?,
-                current.department.clone(),
-            ),
-        };
+        let (department_id, department_name) = self.department_after(current, patch).await?;
         if let Some(email) = patch
             .email
             .as_ref()
@@ -514,6 +482,57 @@ impl Store {
         tx.commit().await?;
         tracing::info!("student updated");
         self.get_student(id).await
+    }
+
+    /// Refuses a patch written against another version unless it merges:
+    /// an older version whose fields nobody changed since merges; a clash,
+    /// or a version from the future, is a conflict naming the fields.
+    async fn merge_check(&self, current: &Student, patch: &StudentPatch) -> StoreResult<()> {
+        if current.version == patch.version {
+            return Ok(());
+        }
+        let others = if patch.version < current.version {
+            self.fields_changed_between(current.id, patch.version, current.version)
+                .await?
+        } else {
+            // A version from the future: nothing to merge with.
+            StudentField::ALL.into_iter().collect()
+        };
+        let clashes = patch.clashes(current, &others);
+        if !clashes.is_empty() || patch.version > current.version {
+            return Err(StoreError::VersionConflict {
+                current: Box::new(current.clone()),
+                clashes: if clashes.is_empty() {
+                    patch_fields(patch)
+                } else {
+                    clashes
+                },
+            });
+        }
+        tracing::info!(
+            from = patch.version,
+            to = current.version,
+            "an edit from an older version merged: it changes no field changed since"
+        );
+        Ok(())
+    }
+
+    /// The department the record has after `patch`: a new one must exist
+    /// and take students; the same one (in any case) stays as stored.
+    async fn department_after(
+        &self,
+        current: &Student,
+        patch: &StudentPatch,
+    ) -> StoreResult<(DepartmentId, DepartmentName)> {
+        match &patch.department {
+            Some(name) if name.unique_key() != current.department.unique_key() => {
+                self.department_for_new_student(name).await
+            }
+            _ => Ok((
+                self.department_id_of(&current.department).await?,
+                current.department.clone(),
+            )),
+        }
     }
 
     async fn department_id_of(&self, name: &DepartmentName) -> StoreResult<DepartmentId> {

@@ -66,6 +66,35 @@ fn month_name(m: Month) -> String {
     m.first_day().format("%B %Y").to_string()
 }
 
+/// A recent change with the student's name: as it is now, or for a
+/// purged student as the entry itself holds it.
+fn change_of((e, now): (srs_store::AuditEntry, Option<String>)) -> Change {
+    let entry = HistoryEntry::from(e);
+    let name = now
+        .or_else(|| {
+            entry
+                .after
+                .as_ref()
+                .or(entry.before.as_ref())
+                .and_then(|v| v.get("full_name"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    Change { entry, name }
+}
+
+/// The DR line an admin sees: the cluster's state, or why there is none.
+async fn dr_line(state: &AppState) -> Result<String, String> {
+    match state.cluster.get() {
+        Some(source) => state.dr_summary.line(source.as_ref()).await,
+        None => Ok(format!(
+            "this instance runs on its own ({}): no replica, no failover. The two-site cluster (srs up) has both.",
+            state.store.backend().as_str()
+        )),
+    }
+}
+
 async fn overview(_: Viewer, ctx: PageCtx, State(state): State<AppState>) -> PageResult {
     let figures = state.store.overview(state.today()).await?;
     let statuses: Vec<Count> = figures
@@ -99,35 +128,9 @@ async fn overview(_: Viewer, ctx: PageCtx, State(state): State<AppState>) -> Pag
             .map(|(i, (m, n))| (month_label(*m, i == 0), *n))
             .collect::<Vec<_>>(),
     );
-    let recent = figures
-        .recent
-        .iter()
-        .cloned()
-        .map(|(e, now)| {
-            let entry = HistoryEntry::from(e);
-            // A purged student's name is only in the entry itself.
-            let name = now
-                .or_else(|| {
-                    entry
-                        .after
-                        .as_ref()
-                        .or(entry.before.as_ref())
-                        .and_then(|v| v.get("full_name"))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                })
-                .unwrap_or_default();
-            Change { entry, name }
-        })
-        .collect();
+    let recent = figures.recent.iter().cloned().map(change_of).collect();
     let dr_line = if ctx.is_admin() {
-        Some(match state.cluster.get() {
-            Some(source) => state.dr_summary.line(source.as_ref()).await,
-            None => Ok(format!(
-                "this instance runs on its own ({}): no replica, no failover. The two-site cluster (srs up) has both.",
-                state.store.backend().as_str()
-            )),
-        })
+        Some(dr_line(&state).await)
     } else {
         None
     };
