@@ -609,11 +609,26 @@ fn list(
         );
         return Ok(());
     }
+    print_backups(&rows);
+    print_window(&window, retention, now);
+    Ok(())
+}
+
+/// One backup with its trial restore and retention's verdict.
+type Listed = (
+    Manifest,
+    Option<Verification>,
+    srs_backup::retention::Verdict,
+);
+
+/// The backups as a table, each with why retention keeps it or not, and
+/// the keys they are encrypted to.
+fn print_backups(rows: &[Listed]) {
     println!(
         "{:<20} {:<8} {:<20} {:>10} {:>9}  PROVEN RESTORABLE",
         "ID", "ENGINE", "TAKEN (UTC)", "SIZE", "ROWS"
     );
-    for (m, v, verdict) in &rows {
+    for (m, v, verdict) in rows {
         let proven = match v {
             Some(v) if v.ok => format!(
                 "yes, {} ({:.1} s)",
@@ -655,8 +670,16 @@ fn list(
     for key in keys {
         println!("* encrypted at rest (age) to {key}");
     }
+}
+
+/// The points a restore can reach, and the recovery window retention keeps.
+fn print_window(
+    window: &[srs_backup::window::Span],
+    retention: srs_backup::retention::Retention,
+    now: chrono::DateTime<chrono::Utc>,
+) {
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    match window.as_slice() {
+    match window {
         [] => println!(
             "restorable points: each backup's own time (no MariaDB backup with a binlog archive)"
         ),
@@ -683,7 +706,6 @@ fn list(
             );
         }
     }
-    Ok(())
 }
 
 /// Runs `srs restore`.

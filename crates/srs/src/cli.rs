@@ -526,32 +526,7 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List { store } => {
             let store = open_store(store).await?;
-            let users = store.list_users().await?;
-            let mut out = std::io::stdout().lock();
-            // Domain types print without padding: pad their text, as wide
-            // as the longest name.
-            let width = users
-                .iter()
-                .map(|u| u.username.to_string().chars().count())
-                .max()
-                .unwrap_or(0)
-                .max(4);
-            writeln!(
-                out,
-                "{:<width$}  {:<10} {:<9} CREATED",
-                "NAME", "ROLE", "STATE"
-            )?;
-            for u in users {
-                let state = if u.disabled { "disabled" } else { "active" };
-                writeln!(
-                    out,
-                    "{:<width$}  {:<10} {:<9} {}",
-                    u.username.to_string(),
-                    u.role.to_string(),
-                    state,
-                    u.created_at.format("%Y-%m-%d")
-                )?;
-            }
+            print_users(&store.list_users().await?)?;
         }
         UserCommand::Disable { name, store } => {
             let user = set_disabled(store, &name, true).await?;
@@ -594,6 +569,36 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
                 user.username
             );
         }
+    }
+    Ok(())
+}
+
+/// The accounts as a table: name, role, state, created.
+fn print_users(users: &[srs_store::User]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    // Domain types print without padding: pad their text, as wide as the
+    // longest name.
+    let width = users
+        .iter()
+        .map(|u| u.username.to_string().chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(
+        out,
+        "{:<width$}  {:<10} {:<9} CREATED",
+        "NAME", "ROLE", "STATE"
+    )?;
+    for u in users {
+        let state = if u.disabled { "disabled" } else { "active" };
+        writeln!(
+            out,
+            "{:<width$}  {:<10} {:<9} {}",
+            u.username.to_string(),
+            u.role.to_string(),
+            state,
+            u.created_at.format("%Y-%m-%d")
+        )?;
     }
     Ok(())
 }
