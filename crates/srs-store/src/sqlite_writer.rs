@@ -24,12 +24,9 @@ const MAX_GROUP_AGE: Duration = Duration::from_millis(10);
 /// Outcomes of finished groups kept for writes still to read theirs.
 const KEPT_OUTCOMES: usize = 256;
 
-/// Opens the savepoint each write runs in, inside the group transaction.
-const SAVEPOINT: &str = "SAVEPOINT srs_write";
-/// Keeps what a write did, as part of the group.
-const RELEASE: &str = "RELEASE srs_write";
-/// Undoes a write that ended without releasing its savepoint.
-const UNDO: &str = "ROLLBACK TO srs_write; RELEASE srs_write";
+/// How SQLite says a savepoint is not open (released already, or never
+/// opened because the write was cancelled first).
+const NO_SUCH_SAVEPOINT: &str = "no such savepoint";
 
 /// The open group transaction.
 struct Open {
@@ -37,23 +34,34 @@ struct Open {
     group: u64,
     writes: u32,
     since: Instant,
-    /// A write's savepoint is open: a write that ended without releasing
-    /// it (dropped early) is rolled back before the connection's next use.
-    savepoint_open: bool,
+    /// The savepoint of the write that has the turn, named before it is
+    /// opened and forgotten once it is released: a write that ended
+    /// without releasing it (dropped early, or cancelled mid-statement) is
+    /// rolled back to it before the connection's next use.
+    savepoint: Option<String>,
+    /// Names each write's savepoint apart from the others'.
+    writes_ever: u64,
 }
 
 impl Open {
-    /// Rolls back the savepoint a dropped write left open, if any.
+    /// Rolls back the savepoint a dropped write left open, if any. A
+    /// savepoint that is not open (its RELEASE ran although the write was
+    /// cancelled before hearing so, or it was never opened) has nothing
+    /// to undo.
     async fn undo_dropped_write(&mut self) -> Result<(), sqlx::Error> {
-        if !self.savepoint_open {
+        let Some(name) = self.savepoint.take() else {
             return Ok(());
+        };
+        let Some(tx) = self.tx.as_mut() else {
+            return Ok(());
+        };
+        let conn: &mut SqliteConnection = tx;
+        let undo = format!("ROLLBACK TO {name}; RELEASE {name}");
+        match conn.execute(undo.as_str()).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains(NO_SUCH_SAVEPOINT) => Ok(()),
+            Err(e) => Err(e),
         }
-        if let Some(tx) = self.tx.as_mut() {
-            let conn: &mut SqliteConnection = tx;
-            conn.execute(UNDO).await?;
-        }
-        self.savepoint_open = false;
-        Ok(())
     }
 }
 
@@ -101,7 +109,8 @@ impl Writer {
                 group: 0,
                 writes: 0,
                 since: Instant::now(),
-                savepoint_open: false,
+                savepoint: None,
+                writes_ever: 0,
             }),
             waiting: AtomicUsize::new(0),
             outcomes: Mutex::new(BTreeMap::new()),
@@ -153,7 +162,12 @@ impl Writer {
         let waiting = Waiting::new(&self.waiting);
         let mut open = self.open.lock().await;
         drop(waiting);
-        open.undo_dropped_write().await?;
+        if open.undo_dropped_write().await.is_err() {
+            // The group's state is unknown: it ends here, failed for the
+            // writes in it (commit records that), and this write starts a
+            // new one.
+            let _ = self.commit(&mut open).await;
+        }
         if open.tx.is_none() {
             open.tx = Some(self.pool.begin().await?);
             open.group += 1;
@@ -187,7 +201,6 @@ impl Writer {
         let outcome = match undone {
             // The group's state is unknown: none of its writes happened.
             Err(e) => {
-                open.savepoint_open = false;
                 drop(tx);
                 Err(format!("a failed write could not be undone: {e}"))
             }
@@ -246,24 +259,34 @@ impl Turn<'_> {
     /// Opens the write's savepoint: what the write does until
     /// `release_savepoint` is undone if the turn is dropped first.
     pub(crate) async fn open_savepoint(&mut self) -> Result<(), sqlx::Error> {
-        self.conn().execute(SAVEPOINT).await?;
-        if let Some(open) = self.open.as_mut() {
-            open.savepoint_open = true;
-        }
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        open.writes_ever += 1;
+        let name = format!("srs_write_{}", open.writes_ever);
+        // Named before it is opened: a write cancelled while SQLite opens
+        // it is still undone.
+        open.savepoint = Some(name.clone());
+        let sql = format!("SAVEPOINT {name}");
+        self.conn().execute(sql.as_str()).await?;
         Ok(())
     }
 
     /// Keeps what the write did, as part of the group.
     pub(crate) async fn release_savepoint(&mut self) -> Result<(), sqlx::Error> {
-        self.conn().execute(RELEASE).await?;
+        let Some(name) = self.open.as_ref().and_then(|o| o.savepoint.clone()) else {
+            return Ok(());
+        };
+        let sql = format!("RELEASE {name}");
+        self.conn().execute(sql.as_str()).await?;
         if let Some(open) = self.open.as_mut() {
-            open.savepoint_open = false;
+            open.savepoint = None;
         }
         Ok(())
     }
 
-    /// The connection, inside the group transaction: `begin()` on it opens
-    /// the write's savepoint.
+    /// The connection, inside the group transaction (and the write's
+    /// savepoint, once `open_savepoint` opened it).
     pub(crate) fn conn(&mut self) -> &mut SqliteConnection {
         match self.open.as_mut().and_then(|o| o.tx.as_mut()) {
             Some(tx) => tx,
@@ -386,6 +409,47 @@ mod tests {
         );
         let groups = writer.open.lock().await.group;
         assert!(groups < 199, "writes shared commits: {groups} groups");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_write_is_undone_before_its_group_commits_and_a_released_one_is_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, reader) = writer(&dir).await;
+        let write = |v: i64| {
+            let writer = &writer;
+            async move {
+                let mut turn = writer.turn().await?;
+                turn.open_savepoint().await?;
+                sqlx::query("INSERT INTO t (v) VALUES (?)")
+                    .bind(v)
+                    .execute(turn.conn())
+                    .await?;
+                Ok::<_, sqlx::Error>(turn)
+            }
+        };
+        // Kept: released, then the turn ends.
+        let mut kept = write(1).await.expect("write");
+        kept.release_savepoint().await.expect("release");
+        kept.finish().await.expect("committed");
+        // Dropped before its release, as an early `?` return does.
+        drop(write(2).await.expect("write"));
+        // Released, then dropped before finishing, as a request cancelled
+        // after its RELEASE ran: what it did stays, and the undo that finds
+        // no open savepoint harms nothing.
+        let mut released = write(3).await.expect("write");
+        released.release_savepoint().await.expect("release");
+        if let Some(open) = released.open.as_mut() {
+            open.savepoint = Some("srs_write_3".into());
+        }
+        drop(released);
+        insert(&writer, 4)
+            .await
+            .expect("the next write goes through");
+        let values: Vec<i64> = sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(&reader)
+            .await
+            .expect("rows");
+        assert_eq!(values, vec![1, 3, 4]);
     }
 
     #[tokio::test]

@@ -396,11 +396,14 @@ impl Store {
         if let Some(key) = &options.idempotency {
             if let Err(e) = remember_key(&mut tx, key, stale_key, &after, id, now).await {
                 if UniqueKey::violated_by(&e) == Some(UniqueKey::IdempotencyKey) {
-                    // A concurrent request with the same key won: answer as it did.
+                    // A concurrent request with the same key won: answer as
+                    // it did. This create is undone; on SQLite the winner
+                    // may still be in an open group, so wait for it first.
                     drop(tx);
+                    self.begin_write().await?.commit().await?;
                     return match self.find_idempotent(key).await? {
                         Some(replay) => Ok(replay),
-                        None => Err(StoreError::from(e)),
+                        None => Err(UniqueKey::IdempotencyKey.taken("")),
                     };
                 }
                 return Err(e.into());
@@ -459,7 +462,9 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         if updated == 0 {
-            drop(tx);
+            // Nothing was written; on SQLite this also waits for the group
+            // holding the change that beat this one, so the read sees it.
+            tx.commit().await?;
             // Changed in the moment between reading and writing: the
             // caller merges again from the record as it is now.
             let now = self.get_student(id).await?;

@@ -94,3 +94,51 @@ both_engines!(
         .await;
     }
 );
+
+both_engines!(
+    a_rename_reaches_students_read_before_it_and_their_next_edit,
+    |app| {
+        let dept: Value = app
+            .post_json("/api/v1/departments", &json!({"name": "Optics"}))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let mut body = valid_student("Ibn al-Haytham");
+        body["department"] = json!("Optics");
+        let created: Value = app
+            .post_json("/api/v1/students", &body)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let path = format!("/api/v1/students/{}", created["id"]);
+        // Read (and cached) before the rename.
+        let before: Value = app.get_json(&path).await;
+        assert_eq!(before["department"], "Optics");
+        let listed: Value = app.get_json("/api/v1/students?q=haytham").await;
+        assert_eq!(listed["items"][0]["department"], "Optics");
+
+        let renamed = app
+            .patch_json(
+                &format!("/api/v1/departments/{}", dept["id"]),
+                &json!({"name": "Optics and Light"}),
+            )
+            .await;
+        assert_eq!(renamed.status(), 200);
+        let after: Value = app.get_json(&path).await;
+        assert_eq!(after["department"], "Optics and Light", "the record");
+        let listed: Value = app.get_json("/api/v1/students?q=haytham").await;
+        assert_eq!(
+            listed["items"][0]["department"], "Optics and Light",
+            "the list"
+        );
+        let edited = app
+            .patch_json(
+                &path,
+                &json!({"version": after["version"], "phone": "+44 20 7946 0958"}),
+            )
+            .await;
+        assert_eq!(edited.status(), 200, "an edit after the rename saves");
+    }
+);
