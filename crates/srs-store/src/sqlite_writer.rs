@@ -337,7 +337,6 @@ impl Drop for Turn<'_> {
 mod tests {
     use super::*;
     use sqlx::sqlite::SqliteConnectOptions;
-    use sqlx::Connection as _;
 
     async fn writer(dir: &tempfile::TempDir) -> (Arc<Writer>, SqlitePool) {
         let options = SqliteConnectOptions::new()
@@ -361,20 +360,17 @@ mod tests {
         (Writer::new(pool), reader)
     }
 
-    /// One write as the store does it: a savepoint on the turn's connection.
+    /// One write as the store does it (`write_tx.rs`): a savepoint, the
+    /// statement, its release, then the group's commit.
     async fn insert(writer: &Arc<Writer>, v: i64) -> Result<(), sqlx::Error> {
         let mut turn = writer.turn().await?;
-        let outcome = async {
-            let mut tx = turn.conn().begin().await?;
-            sqlx::query("INSERT INTO t (v) VALUES (?)")
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await
-        }
-        .await;
-        turn.finish().await?;
-        outcome
+        turn.open_savepoint().await?;
+        sqlx::query("INSERT INTO t (v) VALUES (?)")
+            .bind(v)
+            .execute(turn.conn())
+            .await?;
+        turn.release_savepoint().await?;
+        turn.finish().await
     }
 
     async fn count(reader: &SqlitePool) -> i64 {
@@ -458,12 +454,13 @@ mod tests {
         let (writer, reader) = writer(&dir).await;
         {
             let mut turn = writer.turn().await.expect("turn");
-            let mut tx = turn.conn().begin().await.expect("savepoint");
+            turn.open_savepoint().await.expect("savepoint");
             sqlx::query("INSERT INTO t (v) VALUES (1)")
-                .execute(&mut *tx)
+                .execute(turn.conn())
                 .await
                 .expect("insert");
-            // Dropped without commit or finish, as an early `?` return does.
+            // Dropped without its release or finish, as an early `?`
+            // return does.
         }
         insert(&writer, 2)
             .await

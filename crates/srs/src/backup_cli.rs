@@ -808,12 +808,15 @@ async fn archive(
     data_dir: Option<PathBuf>,
     server: Option<String>,
 ) -> anyhow::Result<()> {
-    let locate = || match (&data_dir, &server) {
+    // The cluster's topology and secrets are read once; which site is
+    // primary is asked each time the copy (re)starts.
+    let cluster = match (&data_dir, &server) {
+        (Some(dir), None) => Some(srs_dr::Cluster::open(&srs_dr::ClusterDir::new(dir))?),
+        _ => None,
+    };
+    let locate = || match (&cluster, &server) {
         (_, Some(url)) => config::archive_server(url),
-        (Some(dir), None) => {
-            let cluster = srs_dr::Cluster::open(&srs_dr::ClusterDir::new(dir))?;
-            Ok(cluster.root_source(&cluster.primary()))
-        }
+        (Some(cluster), None) => Ok(cluster.root_source(&cluster.primary())),
         (None, None) => anyhow::bail!("srs backup archive needs --data-dir DIR or --server URL"),
     };
     // A wrong flag is an error now, not a retry every second.

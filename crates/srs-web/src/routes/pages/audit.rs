@@ -1,7 +1,7 @@
 //! `/admin/audit`: the whole audit trail for admins, filtered by who, what,
 //! which kind of record and when, with each change in words.
 
-use super::students::{page_numbers, url};
+use super::students::{page_count, page_numbers, url};
 use crate::auth::Admin;
 use crate::extract::AppQuery;
 use crate::history::HistoryEntry;
@@ -252,9 +252,7 @@ async fn audit(
             },
         )
         .await?;
-    let pages = u32::try_from((result.total + i64::from(PER_PAGE) - 1) / i64::from(PER_PAGE))
-        .unwrap_or(u32::MAX)
-        .max(1);
+    let pages = u32::try_from(page_count(result.total, PER_PAGE)).unwrap_or(u32::MAX);
     if page_no > pages {
         problems.push(format!(
             "There is no page {page_no}: these entries fill {pages} page{}.",

@@ -185,7 +185,7 @@ impl ListLinks {
 }
 
 /// How many pages `total` records fill (at least one, for the empty list).
-pub(super) fn page_count(total: i64, per_page: u32) -> i64 {
+pub(in crate::routes::pages) fn page_count(total: i64, per_page: u32) -> i64 {
     ((total + i64::from(per_page) - 1) / i64::from(per_page.max(1))).max(1)
 }
 

@@ -7,7 +7,7 @@ mod list;
 mod list_view;
 mod record;
 
-pub(super) use list_view::{page_numbers, url};
+pub(super) use list_view::{page_count, page_numbers, url};
 
 use crate::state::AppState;
 use axum::routing::{get, post};
