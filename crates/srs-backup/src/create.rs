@@ -135,7 +135,43 @@ async fn mariadb(
     .await
     .context("starting the snapshot")?;
     let taken_at = Utc::now();
-    let status = conn
+    let gtid = snapshot_gtid(&mut conn).await?;
+    let row = conn
+        .fetch_one(sqlx::raw_sql("SELECT @@version, DATABASE()"))
+        .await
+        .context("reading the server version")?;
+    let server_version = text(&row, 0);
+    let database = text(&row, 1);
+
+    let mut source = Source::Mariadb(&mut conn);
+    let schema_version = source.schema_version().await?;
+    let (files, tables) = dump_tables(&mut source, dir, key, progress).await?;
+    conn.execute(sqlx::raw_sql("COMMIT"))
+        .await
+        .context("ending the snapshot")?;
+    Ok(Manifest {
+        format: FORMAT,
+        id: String::new(),
+        engine: Engine::Mariadb,
+        taken_at,
+        finished_at: taken_at,
+        gtid,
+        database: Some(database),
+        source: String::new(),
+        srs_version: env!("CARGO_PKG_VERSION").to_owned(),
+        server_version,
+        schema_version,
+        files,
+        tables,
+        encryption: key.map(BackupKey::encryption),
+    })
+}
+
+/// The GTID position of the open snapshot (None when the server writes no
+/// binary log: such a backup cannot be rolled forward).
+async fn snapshot_gtid(conn: &mut MySqlConnection) -> anyhow::Result<Option<String>> {
+    use sqlx::Executor;
+    let status = (&mut *conn)
         .fetch_all(sqlx::raw_sql("SHOW STATUS LIKE 'binlog_snapshot_%'"))
         .await
         .context("reading the snapshot's binlog position")?;
@@ -148,27 +184,31 @@ async fn mariadb(
             _ => {}
         }
     }
-    let gtid = if file.is_empty() {
+    if file.is_empty() {
         tracing::warn!("the server writes no binary log: this backup cannot be rolled forward");
-        None
+        Ok(None)
     } else {
         let pos: Option<String> = sqlx::query_scalar("SELECT BINLOG_GTID_POS(?, ?)")
             .bind(&file)
             .bind(position)
-            .fetch_one(&mut conn)
+            .fetch_one(&mut *conn)
             .await
             .context("turning the snapshot's binlog position into a GTID")?;
-        pos
-    };
-    let row = conn
-        .fetch_one(sqlx::raw_sql("SELECT @@version, DATABASE()"))
-        .await
-        .context("reading the server version")?;
-    let server_version = text(&row, 0);
-    let database = text(&row, 1);
+        Ok(pos)
+    }
+}
 
-    let mut source = Source::Mariadb(&mut conn);
-    let schema_version = source.schema_version().await?;
+/// Writes every table of `source` as a data file, returning the files and
+/// each table's row count and digest.
+async fn dump_tables(
+    source: &mut Source<'_>,
+    dir: &Path,
+    key: Option<&BackupKey>,
+    progress: &mut Progress,
+) -> anyhow::Result<(
+    Vec<crate::manifest::FileEntry>,
+    Vec<crate::manifest::TableEntry>,
+)> {
     let shapes = source.tables().await?;
     let mut total = 0;
     for shape in &shapes {
@@ -208,25 +248,7 @@ async fn mariadb(
             digest,
         });
     }
-    conn.execute(sqlx::raw_sql("COMMIT"))
-        .await
-        .context("ending the snapshot")?;
-    Ok(Manifest {
-        format: FORMAT,
-        id: String::new(),
-        engine: Engine::Mariadb,
-        taken_at,
-        finished_at: taken_at,
-        gtid,
-        database: Some(database),
-        source: String::new(),
-        srs_version: env!("CARGO_PKG_VERSION").to_owned(),
-        server_version,
-        schema_version,
-        files,
-        tables,
-        encryption: key.map(BackupKey::encryption),
-    })
+    Ok((files, tables))
 }
 
 /// The name of a SQLite backup's one data file.

@@ -37,11 +37,22 @@ pub struct Plan {
     pub to: Option<Located>,
     /// Transactions to replay.
     pub transactions: u64,
-    /// Archived files to replay from, with the first and last sequence
-    /// number taken from each.
-    pub segments: Vec<(PathBuf, u64, u64, u32)>,
+    /// Archived files to replay from, in order.
+    pub segments: Vec<Segment>,
     /// A note for the operator (e.g. the point is past the archive's end).
     pub note: Option<String>,
+}
+
+/// A run of consecutive transactions in one archived file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The archived file.
+    pub file: PathBuf,
+    /// The first and last sequence numbers taken from it.
+    pub first: u64,
+    pub last: u64,
+    /// The server that logged them (their GTID's middle number).
+    pub server: u32,
 }
 
 fn single_gtid(manifest: &Manifest) -> anyhow::Result<Option<Gtid>> {
@@ -99,8 +110,49 @@ fn plan_with(store: &BackupStore, point: Point, only: Option<&BackupId>) -> anyh
         }
         Point::Time(at) => last_before(&history, at.timestamp()),
     };
-    // The newest backup at or before the point.
-    let mut chosen: Option<(BackupId, Manifest, Option<Gtid>)> = None;
+    let (backup, manifest, from) = newest_backup_before(store, point, only)?;
+    let from_seq = from.map_or(0, |g| g.seq);
+    if let Point::Gtid(g) = point {
+        if target.is_none() && g.seq > from_seq {
+            bail!(
+                "--gtid {g} is not in the binlog archive (newest archived: {})",
+                archive
+                    .newest()
+                    .map_or_else(|| "none".to_owned(), |t| t.gtid.to_string())
+            );
+        }
+    }
+    let to = target.filter(|t| t.transaction.gtid.seq > from_seq);
+    let note = past_the_archive(point, &archive);
+    let (segments, transactions) = match to {
+        Some(to) => {
+            if from.is_none() {
+                bail!(
+                    "backup {backup} has no GTID position (its server wrote no binary log), so it cannot be rolled forward"
+                );
+            }
+            segments_between(&archive, &history, domain, from_seq, to, &backup)?
+        }
+        None => (Vec::new(), 0),
+    };
+    Ok(Plan {
+        backup,
+        manifest,
+        from,
+        to,
+        transactions,
+        segments,
+        note,
+    })
+}
+
+/// The newest MariaDB backup at or before `point` (of `only`, when given),
+/// with its manifest and GTID position.
+fn newest_backup_before(
+    store: &BackupStore,
+    point: Point,
+    only: Option<&BackupId>,
+) -> anyhow::Result<(BackupId, Manifest, Option<Gtid>)> {
     for id in store.ids()?.into_iter().rev() {
         if only.is_some_and(|only| *only != id) {
             continue;
@@ -116,74 +168,60 @@ fn plan_with(store: &BackupStore, point: Point, only: Option<&BackupId>) -> anyh
             Point::Gtid(g) => from.is_some_and(|f| f.seq <= g.seq),
         };
         if before {
-            chosen = Some((id, manifest, from));
-            break;
+            return Ok((id, manifest, from));
         }
     }
-    let Some((backup, manifest, from)) = chosen else {
-        bail!(
-            "no MariaDB backup was taken before that point, so it is outside the restorable window (see `srs backup list`)"
-        );
+    bail!(
+        "no MariaDB backup was taken before that point, so it is outside the restorable window (see `srs backup list`)"
+    )
+}
+
+/// A note when the point lies past the newest archived transaction.
+fn past_the_archive(point: Point, archive: &Archive) -> Option<String> {
+    let (Point::Time(at), Some(newest)) = (point, archive.newest()) else {
+        return None;
     };
-    let from_seq = from.map_or(0, |g| g.seq);
-    if let Point::Gtid(g) = point {
-        if target.is_none() && g.seq > from_seq {
-            bail!(
-                "--gtid {g} is not in the binlog archive (newest archived: {})",
-                archive
-                    .newest()
-                    .map_or_else(|| "none".to_owned(), |t| t.gtid.to_string())
-            );
-        }
-    }
-    let to = target.filter(|t| t.transaction.gtid.seq > from_seq);
-    let mut note = None;
-    if let (Point::Time(at), Some(newest)) = (point, archive.newest()) {
-        if at.timestamp() > newest.at {
-            note = Some(format!(
-                "nothing was archived after {} (GTID {}); the restore ends there",
-                DateTime::from_timestamp(newest.at, 0).map_or_else(String::new, |d| d.to_rfc3339()),
-                newest.gtid
-            ));
-        }
-    }
-    let mut segments: Vec<(PathBuf, u64, u64, u32)> = Vec::new();
-    let mut transactions = 0;
-    if let Some(to) = to {
-        let last = to.transaction.gtid.seq;
-        if from.is_none() {
-            bail!(
-                "backup {backup} has no GTID position (its server wrote no binary log), so it cannot be rolled forward"
-            );
-        }
-        let gaps = archive.gaps(domain, from_seq, last);
-        if let Some((a, b)) = gaps.first() {
-            bail!(
-                "the binlog archive has a gap: transactions {domain}-*-{a} to {domain}-*-{b} are missing, so the point cannot be reached from backup {backup}"
-            );
-        }
-        let wanted: BTreeMap<u64, Located> = history
-            .range(from_seq + 1..=last)
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        for (seq, located) in &wanted {
-            transactions += 1;
-            let path = archive.files[located.file].path.clone();
-            match segments.last_mut() {
-                Some(seg) if seg.0 == path && seg.2 + 1 == *seq => seg.2 = *seq,
-                _ => segments.push((path, *seq, *seq, located.transaction.gtid.server)),
-            }
-        }
-    }
-    Ok(Plan {
-        backup,
-        manifest,
-        from,
-        to,
-        transactions,
-        segments,
-        note,
+    (at.timestamp() > newest.at).then(|| {
+        format!(
+            "nothing was archived after {} (GTID {}); the restore ends there",
+            DateTime::from_timestamp(newest.at, 0).map_or_else(String::new, |d| d.to_rfc3339()),
+            newest.gtid
+        )
     })
+}
+
+/// The archived files holding transactions after `from_seq` up to `to`,
+/// each with the run of sequence numbers it gives, and how many in all.
+fn segments_between(
+    archive: &Archive,
+    history: &BTreeMap<u64, Located>,
+    domain: u32,
+    from_seq: u64,
+    to: Located,
+    backup: &BackupId,
+) -> anyhow::Result<(Vec<Segment>, u64)> {
+    let last = to.transaction.gtid.seq;
+    if let Some((a, b)) = archive.gaps(domain, from_seq, last).first() {
+        bail!(
+            "the binlog archive has a gap: transactions {domain}-*-{a} to {domain}-*-{b} are missing, so the point cannot be reached from backup {backup}"
+        );
+    }
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut transactions = 0;
+    for (seq, located) in history.range(from_seq + 1..=last) {
+        transactions += 1;
+        let file = &archive.files[located.file].path;
+        match segments.last_mut() {
+            Some(seg) if seg.file == *file && seg.last + 1 == *seq => seg.last = *seq,
+            _ => segments.push(Segment {
+                file: file.clone(),
+                first: *seq,
+                last: *seq,
+                server: located.transaction.gtid.server,
+            }),
+        }
+    }
+    Ok((segments, transactions))
 }
 
 /// Replays a plan's archived transactions into `url` (a database already
@@ -211,21 +249,9 @@ pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::
     let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
     let client = client_options(tmp.path(), &user, &password)?;
     let binlog_tool = srs_mariadb::tool("mariadb-binlog").context("replay needs mariadb-binlog")?;
-    let client_tool = srs_mariadb::tool("mariadb").context("replay needs the mariadb client")?;
     let domain = plan.from.map_or(0, |g| g.domain);
     progress.stage("replay", plan.transactions);
-    let mut mariadb = tokio::process::Command::new(client_tool)
-        .arg(format!("--defaults-extra-file={}", client.display()))
-        .arg(format!("--host={host}"))
-        .arg(format!("--port={port}"))
-        .arg("--binary-mode")
-        .arg(&database)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("cannot start the mariadb client")?;
+    let mut mariadb = spawn_client(&client, &host, port, &database)?;
     let mut stdin = mariadb
         .stdin
         .take()
@@ -235,7 +261,13 @@ pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::
     // their original sequence numbers (a server in strict mode with a
     // history of its own refuses older ones) and server IDs (a replica
     // skips events that carry its own ID as its own).
-    for (path, first, last, server) in &plan.segments {
+    for Segment {
+        file: path,
+        first,
+        last,
+        server,
+    } in &plan.segments
+    {
         let mut command = tokio::process::Command::new(&binlog_tool);
         command
             .arg(format!("--start-position={domain}-{server}-{}", first - 1))
@@ -248,25 +280,8 @@ pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::
         if source_db != database {
             command.arg(format!("--rewrite-db={source_db}->{database}"));
         }
-        let output = command
-            .arg(path)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .output()
-            .await
-            .context("cannot run mariadb-binlog")?;
-        if !output.status.success() {
-            bail!(
-                "mariadb-binlog could not read {}: {}",
-                path.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        if stdin
-            .write_all(&without_gtid_numbers(&output.stdout))
-            .await
-            .is_err()
-        {
+        let statements = binlog_output(command.arg(path), path).await?;
+        if stdin.write_all(&statements).await.is_err() {
             // The client stopped: its own message says why.
             break;
         }
@@ -284,6 +299,50 @@ pub async fn replay(plan: &Plan, url: &str, progress: &mut Progress) -> anyhow::
         );
     }
     Ok((plan.transactions, started.elapsed().as_secs_f64()))
+}
+
+/// The mariadb client that replays, reading statements from its stdin.
+fn spawn_client(
+    defaults: &std::path::Path,
+    host: &str,
+    port: u16,
+    database: &str,
+) -> anyhow::Result<tokio::process::Child> {
+    let client_tool = srs_mariadb::tool("mariadb").context("replay needs the mariadb client")?;
+    tokio::process::Command::new(client_tool)
+        .arg(format!("--defaults-extra-file={}", defaults.display()))
+        .arg(format!("--host={host}"))
+        .arg(format!("--port={port}"))
+        .arg("--binary-mode")
+        .arg(database)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the mariadb client")
+}
+
+/// What mariadb-binlog prints for one archived file, its GTID numbers
+/// taken out.
+async fn binlog_output(
+    command: &mut tokio::process::Command,
+    path: &std::path::Path,
+) -> anyhow::Result<Vec<u8>> {
+    let output = command
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .await
+        .context("cannot run mariadb-binlog")?;
+    if !output.status.success() {
+        bail!(
+            "mariadb-binlog could not read {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(without_gtid_numbers(&output.stdout))
 }
 
 /// The last transaction of the log's prefix that ends before the first

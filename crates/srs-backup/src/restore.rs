@@ -295,38 +295,7 @@ async fn mariadb(
         conn.execute(sqlx::raw_sql(&format!("DELETE FROM `{name}`")))
             .await
             .with_context(|| format!("cannot empty {name}"))?;
-        let file = manifest.data_file(&format!("data/{name}.jsonl.zst"))?;
-        let mut batch: Vec<Vec<Option<String>>> = Vec::with_capacity(BATCH);
-        let mut line_no = 0u64;
-        for line in crate::files::lines(dir, file, key)?.lines() {
-            line_no += 1;
-            let line = line.with_context(|| {
-                format!("backup {}: {file} cannot be read (damaged?)", manifest.id)
-            })?;
-            let row: Vec<Option<String>> = serde_json::from_str(&line).with_context(|| {
-                format!("backup {}: {file} line {line_no} is not a row", manifest.id)
-            })?;
-            if row.len() != table.columns.len() {
-                bail!(
-                    "backup {}: {file} line {line_no} has {} values for {} columns",
-                    manifest.id,
-                    row.len(),
-                    table.columns.len()
-                );
-            }
-            batch.push(row);
-            if batch.len() == BATCH {
-                insert(&mut conn, name, &table.columns, &batch).await?;
-                progress.advance(batch.len() as u64);
-                rows += batch.len() as u64;
-                batch.clear();
-            }
-        }
-        if !batch.is_empty() {
-            insert(&mut conn, name, &table.columns, &batch).await?;
-            progress.advance(batch.len() as u64);
-            rows += batch.len() as u64;
-        }
+        rows += load_table(&mut conn, dir, manifest, table, key, progress).await?;
     }
     conn.execute(sqlx::raw_sql("COMMIT"))
         .await
@@ -340,6 +309,52 @@ async fn mariadb(
         .await
         .context("cannot bring the restored schema up to date")?;
     store.close().await;
+    Ok(rows)
+}
+
+/// Loads one table's rows from its data file, in batches, into the
+/// emptied table; returns how many.
+async fn load_table(
+    conn: &mut sqlx::mysql::MySqlConnection,
+    dir: &Path,
+    manifest: &Manifest,
+    table: &crate::manifest::TableEntry,
+    key: Option<&BackupKey>,
+    progress: &mut Progress,
+) -> anyhow::Result<u64> {
+    let name = crate::tables::checked_name(&table.name)?;
+    let mut rows = 0;
+    let file = manifest.data_file(&format!("data/{name}.jsonl.zst"))?;
+    let mut batch: Vec<Vec<Option<String>>> = Vec::with_capacity(BATCH);
+    let mut line_no = 0u64;
+    for line in crate::files::lines(dir, file, key)?.lines() {
+        line_no += 1;
+        let line = line
+            .with_context(|| format!("backup {}: {file} cannot be read (damaged?)", manifest.id))?;
+        let row: Vec<Option<String>> = serde_json::from_str(&line).with_context(|| {
+            format!("backup {}: {file} line {line_no} is not a row", manifest.id)
+        })?;
+        if row.len() != table.columns.len() {
+            bail!(
+                "backup {}: {file} line {line_no} has {} values for {} columns",
+                manifest.id,
+                row.len(),
+                table.columns.len()
+            );
+        }
+        batch.push(row);
+        if batch.len() == BATCH {
+            insert(conn, name, &table.columns, &batch).await?;
+            progress.advance(batch.len() as u64);
+            rows += batch.len() as u64;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        insert(conn, name, &table.columns, &batch).await?;
+        progress.advance(batch.len() as u64);
+        rows += batch.len() as u64;
+    }
     Ok(rows)
 }
 

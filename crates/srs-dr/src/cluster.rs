@@ -2,7 +2,7 @@
 //! and the database addresses commands and agents derive from them.
 
 use crate::cluster_dir::ClusterDir;
-use crate::published::primary_site;
+use crate::controller::published::primary_site;
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
@@ -39,6 +39,13 @@ impl Cluster {
             topology,
             secrets,
         })
+    }
+
+    /// The site named `name`, or an error saying it is not in the topology.
+    pub fn site(&self, name: &str) -> anyhow::Result<&Site> {
+        self.topology
+            .site(name)
+            .with_context(|| format!("site '{name}' is not in the topology"))
     }
 
     /// The site that is primary now (the controller's word first).

@@ -1,36 +1,30 @@
-//! Disaster recovery: the topology file, the secrets it needs, what the
-//! controller observes, decides and publishes, the local supervisor that
-//! runs a whole two-site topology (`srs up`), and the view `srs status`
-//! prints.
+//! Disaster recovery. Its rooms:
+//!
+//! - `controller/`: the loop that observes every site, decides (a pure
+//!   table) and acts, and what it publishes;
+//! - `operator/`: what an operator runs against a cluster (`srs status`,
+//!   `srs switchover`, `srs failback`, `srs topology split`);
+//! - `supervisor/`: the processes that run a cluster (`srs up` on one
+//!   machine, `srs site` and `srs site-agent` on a host of their own);
+//! - `quorum/`: leases and epochs in etcd, for a cluster across hosts;
+//! - `drill/`: faults injected under load, and their reports;
+//! - `backup_agent/`: scheduled backups and the binlog archive;
+//! - at the top: the cluster directory and what it holds (topology,
+//!   secrets, the last drill's and backups' records), read through
+//!   [`Cluster`].
 
-pub mod actuators;
-pub mod admission;
 pub mod backup_agent;
 pub mod backups;
 pub mod cluster;
 pub mod cluster_dir;
 pub mod controller;
-pub mod decide;
 pub mod drill;
-pub mod exposition;
-pub mod failback;
-pub mod front_door;
 pub mod gtid;
-pub mod haproxy;
 pub mod last_drill;
-pub mod lock;
-pub mod observe;
 pub mod operator;
-pub mod published;
 pub mod quorum;
 pub mod reach;
-pub mod request;
-pub mod reseeding;
 pub mod secrets;
-pub mod site_agent;
-pub mod site_host;
-pub mod split;
-pub mod status;
 pub mod supervisor;
 pub mod topology;
 

@@ -186,6 +186,23 @@ pub enum SyncModeName {
     Async,
 }
 
+impl SyncModeName {
+    /// How the topology file spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "strict",
+            Self::Bounded => "bounded",
+            Self::Async => "async",
+        }
+    }
+}
+
+impl std::fmt::Display for SyncModeName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The whole topology.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -690,6 +707,14 @@ impl Topology {
     }
 
     fn check(&self) -> anyhow::Result<()> {
+        self.check_sites()?;
+        self.check_ports()?;
+        self.check_ranges()?;
+        self.check_standbys()
+    }
+
+    /// Two sites, one primary, each named and addressed well.
+    fn check_sites(&self) -> anyhow::Result<()> {
         if self.sites.len() != 2 {
             bail!(
                 "sites: exactly two are needed, one primary and one dr (found {})",
@@ -740,6 +765,11 @@ impl Topology {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// No two listeners share a port.
+    fn check_ports(&self) -> anyhow::Result<()> {
         let mut ports: Vec<u16> = self
             .sites
             .iter()
@@ -758,6 +788,11 @@ impl Topology {
         if sorted.len() != ports.len() {
             bail!("ports: every database, app and edge port must be different");
         }
+        Ok(())
+    }
+
+    /// Every number within its range, the edge's admin address on loopback.
+    fn check_ranges(&self) -> anyhow::Result<()> {
         if !self.edge.admin_listen.ip().is_loopback() {
             bail!("edge.admin_listen must be a loopback address");
         }
@@ -785,6 +820,11 @@ impl Topology {
         if self.controller.failover_cooldown_secs > 86_400 {
             bail!("controller.failover_cooldown_secs must be 0-86400");
         }
+        Ok(())
+    }
+
+    /// Standby instances and site agents fit how the sites are run.
+    fn check_standbys(&self) -> anyhow::Result<()> {
         if let Some(quorum) = &self.quorum {
             quorum.check()?;
             if let Some(s) = self.sites.iter().find(|s| !s.standby_app_ports.is_empty()) {

@@ -2,8 +2,8 @@
 //! (`managed = false`), reached over TCP with an admin account the way it
 //! reaches sites on other hosts.
 
-use srs_dr::decide::Alert;
-use srs_dr::published::{EventLog, Published};
+use srs_dr::controller::decide::Alert;
+use srs_dr::controller::published::{EventLog, Published};
 use srs_dr::ClusterDir;
 use srs_mariadb::{Admin, LocalServer, ServerConfig, SyncMode};
 use std::path::Path;
@@ -164,14 +164,18 @@ async fn the_controller_wires_sites_it_does_not_run_and_reports_an_outage() {
         assert!(west_read_only, "the DR site stays read-only");
         drop(w);
 
-        let status = srs_dr::status::collect(&cluster).await.expect("status");
+        let status = srs_dr::operator::status::collect(&cluster)
+            .await
+            .expect("status");
         let roles: Vec<(&str, &str)> = status
             .sites
             .iter()
             .map(|s| (s.name.as_str(), s.role.as_str()))
             .collect();
         assert_eq!(roles, [("east", "primary"), ("west", "replica")]);
-        assert!(srs_dr::status::render(&status).contains("epoch 1, primary 'east', ready"));
+        assert!(
+            srs_dr::operator::status::render(&status).contains("epoch 1, primary 'east', ready")
+        );
 
         let ready_probe = reqwest::get(format!("{endpoint}/readyz"))
             .await
@@ -266,8 +270,11 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
                 .any(|a| matches!(a, Alert::SemiSyncFallback { site } if site == "east"))
         })
         .await;
-        let table =
-            srs_dr::status::render(&srs_dr::status::collect(&cluster).await.expect("status"));
+        let table = srs_dr::operator::status::render(
+            &srs_dr::operator::status::collect(&cluster)
+                .await
+                .expect("status"),
+        );
         assert!(
             table.contains("ALERT: SEMI-SYNC FELL BACK TO ASYNCHRONOUS")
                 && table.contains("FELL BACK"),

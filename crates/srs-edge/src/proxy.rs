@@ -1,7 +1,7 @@
 //! Forwarding: pick an instance of the active site, wait briefly when none
 //! is available, retry only what is safe to retry.
 
-use crate::state::{EdgeState, Pick};
+use crate::state::{EdgeState, Pick, SiteRoute};
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::{self, PathAndQuery};
@@ -164,17 +164,9 @@ async fn forward(
     let started = Instant::now();
     let deadline = started + state.config.hold_timeout;
     let (parts, body) = request.into_parts();
-    let body: Bytes = match http_body_util::Limited::new(body, state.config.max_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is larger than the edge accepts",
-            )
-        }
+    let body = match collect_body(body, state.config.max_body_bytes).await {
+        Ok(body) => body,
+        Err(refused) => return refused,
     };
     let retry_any = idempotent(&parts.method, &parts.headers);
     let path_and_query = parts
@@ -214,37 +206,76 @@ async fn forward(
                 "the site failed while handling this request, which may or may not have taken effect; it was not repeated (send an Idempotency-Key to make writes safe to repeat)",
             );
         };
-        match answer {
-            Ok(response)
-                if retry_any
-                    && response.status() == StatusCode::SERVICE_UNAVAILABLE
-                    && response.headers().contains_key(SITE_UNAVAILABLE)
-                    && Instant::now() < deadline =>
-            {
-                // The site's database is fenced or gone and the request did
-                // nothing: wait for a switch (or a short while) and go again.
-                route.server_error.increment(1);
-                metrics::counter!("srs_edge_requests_retried_total").increment(1);
-                let wait = deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(std::time::Duration::from_millis(200));
-                let _ = tokio::time::timeout(wait, state.changed.notified()).await;
-            }
-            Ok(response) => return relay(response, route),
-            Err(e) => {
-                let addr = instance.addr;
-                state.mark(addr, false);
-                // A refused connection never reached the instance: any
-                // request may go elsewhere. Otherwise only idempotent ones.
-                let never_sent = e.is_connect();
-                route.instance_error.increment(1);
-                tracing::warn!(%addr, never_sent, error = %e, "instance failed a request");
-                if !(never_sent || retry_any) {
-                    return problem(
-                        StatusCode::BAD_GATEWAY,
-                        "the instance failed while handling this request, which may have taken effect; it was not repeated",
-                    );
-                }
+        if let Next::Done(response) =
+            after_answer(&state, instance.addr, route, answer, retry_any, deadline).await
+        {
+            return response;
+        }
+    }
+}
+
+/// The request body, whole, or the answer refusing a body over `limit`.
+async fn collect_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than the edge accepts",
+        )),
+    }
+}
+
+/// What the edge does after an instance answered (or failed to).
+enum Next {
+    /// Pass this on to the client.
+    Done(Response),
+    /// Try again, on whichever instance is picked next.
+    Again,
+}
+
+/// Relays an answer, or decides to go again: after a fenced site's
+/// refusal of a request that did nothing, or a failure of a request that
+/// is safe to repeat.
+async fn after_answer(
+    state: &EdgeState,
+    addr: SocketAddr,
+    route: &SiteRoute,
+    answer: Result<Response, hyper_util::client::legacy::Error>,
+    retry_any: bool,
+    deadline: Instant,
+) -> Next {
+    match answer {
+        Ok(response)
+            if retry_any
+                && response.status() == StatusCode::SERVICE_UNAVAILABLE
+                && response.headers().contains_key(SITE_UNAVAILABLE)
+                && Instant::now() < deadline =>
+        {
+            // The site's database is fenced or gone and the request did
+            // nothing: wait for a switch (or a short while) and go again.
+            route.server_error.increment(1);
+            metrics::counter!("srs_edge_requests_retried_total").increment(1);
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(std::time::Duration::from_millis(200));
+            let _ = tokio::time::timeout(wait, state.changed.notified()).await;
+            Next::Again
+        }
+        Ok(response) => Next::Done(relay(response, route)),
+        Err(e) => {
+            state.mark(addr, false);
+            // A refused connection never reached the instance: any
+            // request may go elsewhere. Otherwise only idempotent ones.
+            let never_sent = e.is_connect();
+            route.instance_error.increment(1);
+            tracing::warn!(%addr, never_sent, error = %e, "instance failed a request");
+            if never_sent || retry_any {
+                Next::Again
+            } else {
+                Next::Done(problem(
+                    StatusCode::BAD_GATEWAY,
+                    "the instance failed while handling this request, which may have taken effect; it was not repeated",
+                ))
             }
         }
     }

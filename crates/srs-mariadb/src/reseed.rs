@@ -148,12 +148,43 @@ pub async fn copy_databases(
         .kill_on_drop(true)
         .spawn()
         .map_err(io("starting mariadb"))?;
-    let (Some(mut from), Some(mut to)) = (dump.stdout.take(), load.stdin.take()) else {
+    let (Some(mut from), Some(to)) = (dump.stdout.take(), load.stdin.take()) else {
         return Err(MariaDbError::Server {
             port: target.port,
             reason: "could not connect mariadb-dump to mariadb".into(),
         });
     };
+    let position = pipe(&mut from, to, &mut progress).await?;
+    let dumped = dump.wait_with_output().await.map_err(io("mariadb-dump"))?;
+    let loaded = load.wait_with_output().await.map_err(io("mariadb"))?;
+    for (what, out) in [("mariadb-dump", &dumped), ("mariadb", &loaded)] {
+        if !out.status.success() {
+            return Err(MariaDbError::Server {
+                port: target.port,
+                reason: format!(
+                    "{what} failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            });
+        }
+    }
+    if position.is_empty() {
+        return Err(MariaDbError::Server {
+            port: source.port,
+            reason: "the dump did not say at which GTID position it was taken".into(),
+        });
+    }
+    Ok(position)
+}
+
+/// Copies the dump into the loading client, reporting the bytes copied
+/// every 4 MiB; returns the GTID position the dump's header names (empty
+/// when it names none).
+async fn pipe(
+    from: &mut tokio::process::ChildStdout,
+    mut to: tokio::process::ChildStdin,
+    progress: &mut impl FnMut(u64),
+) -> Result<String> {
     let mut buf = vec![0u8; 1 << 16];
     let mut copied = 0u64;
     let mut position = String::new();
@@ -177,25 +208,6 @@ pub async fn copy_databases(
     }
     drop(to);
     progress(copied);
-    let dumped = dump.wait_with_output().await.map_err(io("mariadb-dump"))?;
-    let loaded = load.wait_with_output().await.map_err(io("mariadb"))?;
-    for (what, out) in [("mariadb-dump", &dumped), ("mariadb", &loaded)] {
-        if !out.status.success() {
-            return Err(MariaDbError::Server {
-                port: target.port,
-                reason: format!(
-                    "{what} failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
-    }
-    if position.is_empty() {
-        return Err(MariaDbError::Server {
-            port: source.port,
-            reason: "the dump did not say at which GTID position it was taken".into(),
-        });
-    }
     Ok(position)
 }
 

@@ -355,7 +355,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TopologyCommand::Split { data_dir, out },
         } => {
             telemetry::init(LogFormat::Text, "warn")?;
-            let written = srs_dr::split::split(&data_dir, &out)?;
+            let written = srs_dr::operator::split::split(&data_dir, &out)?;
             for dir in written {
                 println!("{}", dir.display());
             }
@@ -364,7 +364,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Site { data_dir, site } => {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
             let exe = std::env::current_exe().context("Failed to find the srs executable")?;
-            srs_dr::site_host::run(
+            srs_dr::supervisor::site_host::run(
                 srs_dr::supervisor::UpOptions { data_dir, exe },
                 &site,
                 shutdown_signal(),
@@ -373,7 +373,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::SiteAgent { data_dir, site } => {
             telemetry::init(LogFormat::Json, "info,sqlx=warn")?;
-            srs_dr::site_agent::run(&data_dir, &site, shutdown_signal()).await
+            srs_dr::supervisor::site_agent::run(&data_dir, &site, shutdown_signal()).await
         }
         Command::Edge {
             config, data_dir, ..
@@ -400,7 +400,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Switchover { target } => {
             let to = srs_dr::operator::target(&target.data_dir, target.to)?;
-            let request = srs_dr::request::OperatorRequest::Switchover { to };
+            let request = srs_dr::operator::request::OperatorRequest::Switchover { to };
             operator(&target.data_dir, request, target.json).await
         }
         Command::Failover { yes, target } => failover(yes, target).await,
@@ -416,7 +416,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Hands an operator request to the controller and prints its progress.
 async fn operator(
     data_dir: &srs_dr::ClusterDir,
-    request: srs_dr::request::OperatorRequest,
+    request: srs_dr::operator::request::OperatorRequest,
     json: bool,
 ) -> anyhow::Result<()> {
     telemetry::init(LogFormat::Text, "warn")?;
@@ -681,11 +681,11 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
 
 async fn status(data_dir: &srs_dr::ClusterDir, json: bool, watch: bool) -> anyhow::Result<()> {
     loop {
-        let status = srs_dr::status::collect(data_dir).await?;
+        let status = srs_dr::operator::status::collect(data_dir).await?;
         let text = if json {
             serde_json::to_string_pretty(&status)?
         } else {
-            srs_dr::status::render(&status)
+            srs_dr::operator::status::render(&status)
         };
         if watch {
             // Clear the screen and go home, then redraw.
@@ -840,7 +840,7 @@ async fn edge(
         }
         (None, Some(dir)) => {
             let cluster = srs_dr::Cluster::open(&dir)?;
-            srs_dr::front_door::edge_config(&cluster.topology, &cluster.secrets, &dir)?
+            srs_dr::supervisor::front_door::edge_config(&cluster.topology, &cluster.secrets, &dir)?
         }
         (None, None) => anyhow::bail!("srs edge needs --config FILE or --data-dir DIR"),
     };
@@ -857,14 +857,14 @@ async fn failover(yes: bool, target: OperatorArgs) -> anyhow::Result<()> {
          in async or bounded mode writes it acknowledged without the replica may be lost. \
          Run again with --yes to go ahead"
     );
-    let request = srs_dr::request::OperatorRequest::Failover { to };
+    let request = srs_dr::operator::request::OperatorRequest::Failover { to };
     operator(&target.data_dir, request, target.json).await
 }
 
 /// `srs failback`: brings the old primary back as a replica.
 async fn failback(data_dir: &srs_dr::ClusterDir, json: bool) -> anyhow::Result<()> {
     telemetry::init(LogFormat::Text, "warn")?;
-    let outcome = srs_dr::failback::failback(data_dir, |line| {
+    let outcome = srs_dr::operator::failback::failback(data_dir, |line| {
         if !json {
             println!("{line}");
         }

@@ -11,15 +11,15 @@ impl ClusterView for DataDirView {
     fn view(&self) -> ViewFuture<'_> {
         let dir = self.0.clone();
         Box::pin(async move {
-            let status = srs_dr::status::collect(&dir).await?;
+            let status = srs_dr::operator::status::collect(&dir).await?;
             Ok(DrView {
                 sync_mode: status.sync_mode.clone(),
-                edge: srs_dr::status::edge_text(&status),
-                controller: srs_dr::status::controller_text(&status),
-                quorum: srs_dr::status::quorum_text(&status),
-                alerts: srs_dr::status::alert_texts(&status),
-                last_drill: srs_dr::status::drill_text(&status),
-                backups: srs_dr::status::backups_text(&status),
+                edge: srs_dr::operator::status::edge_text(&status),
+                controller: srs_dr::operator::status::controller_text(&status),
+                quorum: srs_dr::operator::status::quorum_text(&status),
+                alerts: srs_dr::operator::status::alert_texts(&status),
+                last_drill: srs_dr::operator::status::drill_text(&status),
+                backups: srs_dr::operator::status::backups_text(&status),
                 events: status
                     .events
                     .iter()
@@ -33,7 +33,7 @@ impl ClusterView for DataDirView {
                         (e.at.clone(), format!("{}{failed}", e.what))
                     })
                     .collect(),
-                sites: srs_dr::status::rows(&status)
+                sites: srs_dr::operator::status::rows(&status)
                     .into_iter()
                     .map(|r| DrSiteView {
                         name: r.name,

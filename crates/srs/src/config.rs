@@ -175,17 +175,11 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
     let file = read_file(path)?;
     let listen = match args.listen {
         Some(l) => l,
-        None => from_file::<SocketAddr>("listen", file.listen, path)?
+        None => from_file::<SocketAddr>("listen", file.listen.clone(), path)?
             .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
     };
-    let database_url = match (args.store.database_url, &args.store.data_dir) {
-        (Some(url), _) => url,
-        (None, Some(dir)) => cluster_url(dir)?,
-        (None, None) => file
-            .database_url
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-    };
-    check_database_url(&database_url)?;
+    let database_url = database_url(&args.store, file.database_url.clone())?;
+    let numbers = Numbers::resolve(&args, &file, database_url.starts_with("sqlite:"))?;
     let site_name = SiteName::parse(
         &args
             .site_name
@@ -202,93 +196,11 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         Some(f) => f,
         None => from_file::<LogFormat>("log_format", file.log_format, path)?.unwrap_or_default(),
     };
-    let max_connections = in_range(
-        "max_connections",
-        args.max_connections
-            .or(file.max_connections)
-            // SQLite reads are in-process: a few readers keep 2 cores busy,
-            // and each more is a thread with its own page cache.
-            .unwrap_or(if database_url.starts_with("sqlite:") {
-                4
-            } else {
-                16
-            }),
-        1,
-        1000,
-    )?;
-    let max_body_bytes = in_range(
-        "max_body_bytes",
-        args.max_body_bytes
-            .or(file.max_body_bytes)
-            .unwrap_or(64 * 1024),
-        1024,
-        10 * 1024 * 1024,
-    )?;
-    let max_import_bytes = in_range(
-        "max_import_bytes",
-        args.max_import_bytes
-            .or(file.max_import_bytes)
-            .unwrap_or(16 * 1024 * 1024),
-        1024,
-        256 * 1024 * 1024,
-    )?;
-    let shutdown_grace_secs = in_range(
-        "shutdown_grace_secs",
-        args.shutdown_grace_secs
-            .or(file.shutdown_grace_secs)
-            .unwrap_or(10),
-        0,
-        600,
-    )?;
-    let session_idle_minutes = in_range(
-        "session_idle_minutes",
-        args.session_idle_minutes
-            .or(file.session_idle_minutes)
-            .unwrap_or(30),
-        1,
-        1440,
-    )?;
-    let session_lifetime_hours = in_range(
-        "session_lifetime_hours",
-        args.session_lifetime_hours
-            .or(file.session_lifetime_hours)
-            .unwrap_or(12),
-        1,
-        168,
-    )?;
-    let tls = match (
+    let tls = tls_files(
         args.tls_cert.or(file.tls_cert),
         args.tls_key.or(file.tls_key),
-    ) {
-        (None, None) => None,
-        (Some(cert), Some(key)) => {
-            for (name, path) in [("tls_cert", &cert), ("tls_key", &key)] {
-                if !path.is_file() {
-                    bail!("{name}: {} is not a readable file", path.display());
-                }
-            }
-            Some(TlsFiles { cert, key })
-        }
-        _ => bail!("tls_cert and tls_key must be given together"),
-    };
-    let write_timeout_secs = in_range(
-        "write_timeout_secs",
-        args.write_timeout_secs
-            .or(file.write_timeout_secs)
-            .unwrap_or(10),
-        1,
-        600,
     )?;
-    let admission_url = args
-        .admission_url
-        .or(file.admission_url)
-        .map(|u| {
-            reqwest::Url::parse(&u)
-                .ok()
-                .filter(|url| url.scheme() == "http" || url.scheme() == "https")
-                .with_context(|| format!("admission_url '{u}' must be an http:// or https:// URL"))
-        })
-        .transpose()?;
+    let admission_url = admission_url(args.admission_url.or(file.admission_url))?;
     let write_lease = args.write_lease || file.write_lease.unwrap_or(false);
     if write_lease && admission_url.is_none() {
         bail!("write_lease needs admission_url: the lease comes from the site agent's /admission");
@@ -297,17 +209,17 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
         settings: Settings {
             listen,
             database_url: SecretString::from(database_url),
-            max_connections,
+            max_connections: numbers.max_connections,
             site_name,
             site_role,
-            max_body_bytes,
-            max_import_bytes,
-            shutdown_grace_secs,
-            session_idle: chrono::Duration::minutes(session_idle_minutes),
-            session_lifetime: chrono::Duration::hours(session_lifetime_hours),
+            max_body_bytes: numbers.max_body_bytes,
+            max_import_bytes: numbers.max_import_bytes,
+            shutdown_grace_secs: numbers.shutdown_grace_secs,
+            session_idle: chrono::Duration::minutes(numbers.session_idle_minutes),
+            session_lifetime: chrono::Duration::hours(numbers.session_lifetime_hours),
             secure_cookies: tls.is_some(),
             tls,
-            write_timeout: std::time::Duration::from_secs(write_timeout_secs),
+            write_timeout: std::time::Duration::from_secs(numbers.write_timeout_secs),
             trusted_proxies: args.trusted_proxies,
             write_lease,
         },
@@ -317,18 +229,131 @@ pub fn resolve_serve(args: ServeArgs) -> anyhow::Result<Resolved> {
     })
 }
 
+/// The numeric settings, each from the flags, the file or its default.
+struct Numbers {
+    max_connections: u32,
+    max_body_bytes: usize,
+    max_import_bytes: usize,
+    shutdown_grace_secs: u64,
+    session_idle_minutes: i64,
+    session_lifetime_hours: i64,
+    write_timeout_secs: u64,
+}
+
+impl Numbers {
+    fn resolve(args: &ServeArgs, file: &FileConfig, sqlite: bool) -> anyhow::Result<Self> {
+        // SQLite reads are in-process: a few readers keep 2 cores busy, and
+        // each more is a thread with its own page cache.
+        let default_connections = if sqlite { 4 } else { 16 };
+        let max_connections = bounded(
+            "max_connections",
+            args.max_connections.or(file.max_connections),
+            default_connections,
+            1..=1000,
+        )?;
+        let max_body_bytes = bounded(
+            "max_body_bytes",
+            args.max_body_bytes.or(file.max_body_bytes),
+            64 * 1024,
+            1024..=10 * 1024 * 1024,
+        )?;
+        let max_import_bytes = bounded(
+            "max_import_bytes",
+            args.max_import_bytes.or(file.max_import_bytes),
+            16 * 1024 * 1024,
+            1024..=256 * 1024 * 1024,
+        )?;
+        let shutdown_grace_secs = bounded(
+            "shutdown_grace_secs",
+            args.shutdown_grace_secs.or(file.shutdown_grace_secs),
+            10,
+            0..=600,
+        )?;
+        let session_idle_minutes = bounded(
+            "session_idle_minutes",
+            args.session_idle_minutes.or(file.session_idle_minutes),
+            30,
+            1..=1440,
+        )?;
+        let session_lifetime_hours = bounded(
+            "session_lifetime_hours",
+            args.session_lifetime_hours.or(file.session_lifetime_hours),
+            12,
+            1..=168,
+        )?;
+        let write_timeout_secs = bounded(
+            "write_timeout_secs",
+            args.write_timeout_secs.or(file.write_timeout_secs),
+            10,
+            1..=600,
+        )?;
+        Ok(Self {
+            max_connections,
+            max_body_bytes,
+            max_import_bytes,
+            shutdown_grace_secs,
+            session_idle_minutes,
+            session_lifetime_hours,
+            write_timeout_secs,
+        })
+    }
+}
+
+/// A number from the flags (or environment), else its default, checked
+/// against its range.
+fn bounded<T: PartialOrd + std::fmt::Display + Copy>(
+    name: &str,
+    given: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> anyhow::Result<T> {
+    in_range(name, given.unwrap_or(default), *range.start(), *range.end())
+}
+
+/// The database URL: the flag's, the cluster's active site's, the file's,
+/// or the default, in that order; checked for a known scheme.
+fn database_url(args: &StoreArgs, from_file: Option<String>) -> anyhow::Result<String> {
+    let url = match (&args.database_url, &args.data_dir) {
+        (Some(url), _) => url.clone(),
+        (None, Some(dir)) => cluster_url(dir)?,
+        (None, None) => from_file.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+    };
+    check_database_url(&url)?;
+    Ok(url)
+}
+
+/// HTTPS files: both or neither, each a readable file.
+fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> anyhow::Result<Option<TlsFiles>> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => {
+            for (name, path) in [("tls_cert", &cert), ("tls_key", &key)] {
+                if !path.is_file() {
+                    bail!("{name}: {} is not a readable file", path.display());
+                }
+            }
+            Ok(Some(TlsFiles { cert, key }))
+        }
+        _ => bail!("tls_cert and tls_key must be given together"),
+    }
+}
+
+/// The admission URL, when given: http or https only.
+fn admission_url(given: Option<String>) -> anyhow::Result<Option<reqwest::Url>> {
+    given
+        .map(|u| {
+            reqwest::Url::parse(&u)
+                .ok()
+                .filter(|url| url.scheme() == "http" || url.scheme() == "https")
+                .with_context(|| format!("admission_url '{u}' must be an http:// or https:// URL"))
+        })
+        .transpose()
+}
+
 /// The database URL for operator commands.
 pub fn resolve_store(args: StoreArgs) -> anyhow::Result<SecretString> {
     let file = read_file(args.config.as_deref())?;
-    let url = match (args.database_url, &args.data_dir) {
-        (Some(url), _) => url,
-        (None, Some(dir)) => cluster_url(dir)?,
-        (None, None) => file
-            .database_url
-            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
-    };
-    check_database_url(&url)?;
-    Ok(SecretString::from(url))
+    Ok(SecretString::from(database_url(&args, file.database_url)?))
 }
 
 impl StoreArgs {

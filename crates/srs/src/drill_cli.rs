@@ -3,6 +3,7 @@
 use crate::drill_fault;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use srs_dr::topology::SyncModeName;
 use srs_web::{telemetry, LogFormat};
 
 /// A sync mode a drill's fresh topology runs in.
@@ -17,12 +18,12 @@ pub enum DrillSyncMode {
 }
 
 impl DrillSyncMode {
-    /// How the topology file spells it.
-    fn as_str(self) -> &'static str {
+    /// The topology's sync mode it stands for.
+    fn name(self) -> SyncModeName {
         match self {
-            DrillSyncMode::Strict => "strict",
-            DrillSyncMode::Bounded => "bounded",
-            DrillSyncMode::Async => "async",
+            DrillSyncMode::Strict => SyncModeName::Strict,
+            DrillSyncMode::Bounded => SyncModeName::Bounded,
+            DrillSyncMode::Async => SyncModeName::Async,
         }
     }
 }
@@ -86,11 +87,7 @@ async fn three_hosts(args: DrillArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("Failed to find the srs executable")?;
     let report = srs_dr::drill::three_hosts::run(HostDrillOptions {
         faults,
-        sync_modes: args
-            .sync_mode
-            .iter()
-            .map(|m| m.as_str().to_owned())
-            .collect(),
+        sync_modes: args.sync_mode.iter().map(|m| m.name()).collect(),
         repeat: args.repeat,
         clients: usize::from(args.clients).min(8),
         // Longer than a write lease, so a paused or cut-off host is
@@ -126,7 +123,7 @@ async fn one_machine(args: DrillArgs) -> anyhow::Result<()> {
         fault,
         repeat: args.repeat,
         clients: usize::from(args.clients),
-        sync_mode: sync_mode.as_str().to_owned(),
+        sync_mode: sync_mode.name(),
         data_dir: args.data_dir,
         report_dir: args.report_dir.clone(),
         exe,

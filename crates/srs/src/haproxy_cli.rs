@@ -2,7 +2,7 @@
 //! operator installs with the distribution's package.
 
 use anyhow::Context;
-use srs_dr::haproxy::{self, HaproxyOptions, HOLD_LUA, HOLD_LUA_FILE};
+use srs_dr::supervisor::haproxy::{self, HaproxyOptions, HOLD_LUA, HOLD_LUA_FILE};
 use srs_dr::{ClusterDir, ClusterFile, Topology};
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -284,11 +284,14 @@ async fn a_site_takes_writes_only_under_its_lease_and_stops_within_one_when_cut_
         "the agent's fence is an event",
         Duration::from_secs(10),
         async || {
-            srs_dr::published::EventLog::tail(&dir, 50).iter().any(|e| {
-                e.kind == srs_dr::published::EventKind::SiteSelfFenced
-                    && e.what
-                        .starts_with("site agent of 'a': lost the quorum for a whole write lease")
-            })
+            srs_dr::controller::published::EventLog::tail(&dir, 50)
+                .iter()
+                .any(|e| {
+                    e.kind == srs_dr::controller::published::EventKind::SiteSelfFenced
+                        && e.what.starts_with(
+                            "site agent of 'a': lost the quorum for a whole write lease",
+                        )
+                })
         },
     )
     .await;

@@ -9,7 +9,7 @@ mod judge;
 use crate::backups::{ArchiveRun, BackupRun, BackupState, SecondStoreRun, VerifyRun};
 use crate::cluster::Cluster;
 use crate::cluster_dir::{ClusterDir, ClusterFile};
-use crate::published::{EventKind, EventLog, Published};
+use crate::controller::published::{EventKind, EventLog, Published};
 use secrecy::ExposeSecret;
 use srs_backup::{BackupId, BackupStore, Progress, ProgressMode};
 use std::future::Future;

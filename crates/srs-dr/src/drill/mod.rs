@@ -14,13 +14,13 @@ pub mod three_hosts;
 pub mod timeline;
 mod topology_file;
 
-use crate::decide::{errant, Alert, DecisionKind};
+use crate::controller::decide::{errant, Alert, DecisionKind};
+use crate::controller::published::{Event, EventKind, EventLog, Published};
 pub use crate::last_drill::LastDrill;
-use crate::published::{Event, EventKind, EventLog, Published};
-use crate::request::OperatorRequest;
-use crate::status::{collect, Status};
+use crate::operator::request::OperatorRequest;
+use crate::operator::status::{collect, Status};
 use crate::supervisor::ChildKind;
-use crate::topology::Topology;
+use crate::topology::{SyncModeName, Topology};
 use anyhow::Context;
 use fault::Fault;
 use load::{Acknowledged, Sample};
@@ -53,8 +53,8 @@ pub struct DrillOptions {
     pub repeat: u32,
     /// Clients in the load.
     pub clients: usize,
-    /// Sync mode of a fresh topology (strict, bounded or async).
-    pub sync_mode: String,
+    /// Sync mode of a fresh topology.
+    pub sync_mode: SyncModeName,
     /// Act on this running topology instead of a fresh one.
     pub data_dir: Option<PathBuf>,
     /// Where the report goes.
@@ -110,7 +110,7 @@ fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
 
 /// A two-site topology on free ports, so a drill never collides with a
 /// running `srs up`.
-fn fresh_topology(sync_mode: &str) -> anyhow::Result<String> {
+fn fresh_topology(sync_mode: SyncModeName) -> anyhow::Result<String> {
     use topology_file::{DrillSite, DrillTopology, EdgeListen, Listen};
     let p = free_ports(9)?;
     let local = |port: u16| format!("127.0.0.1:{port}");
@@ -251,7 +251,7 @@ impl Target {
         let dir = ClusterDir::new(path);
         std::fs::write(
             dir.file(ClusterFile::Topology),
-            fresh_topology(&options.sync_mode)?,
+            fresh_topology(options.sync_mode)?,
         )?;
         let topology = Topology::of(&dir)?;
         progress.say(&format!("starting a fresh two-site topology in {}", dir));
@@ -456,7 +456,7 @@ fn longest_pause(samples: &[Sample], from_ms: u64, to_ms: u64) -> u64 {
 fn failed_run(options: &DrillOptions, problems: Vec<String>) -> Run {
     Run {
         fault: options.fault.to_string(),
-        sync_mode: options.sync_mode.clone(),
+        sync_mode: options.sync_mode,
         detection_seconds: None,
         rto_seconds: None,
         write_pause_seconds: 0.0,
@@ -624,8 +624,10 @@ async fn failback(dir: &ClusterDir, original: &SiteName, now: &SiteName) -> anyh
     )
 }
 
-fn observation_of(s: &crate::status::SiteStatus) -> crate::observe::SiteObservation {
-    crate::observe::SiteObservation {
+fn observation_of(
+    s: &crate::operator::status::SiteStatus,
+) -> crate::controller::observe::SiteObservation {
+    crate::controller::observe::SiteObservation {
         name: s.name.clone(),
         database: s.database.clone(),
         apps_healthy: s.apps_healthy,
@@ -645,16 +647,12 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
         (1..=64).contains(&options.clients),
         "--clients must be 1-64"
     );
-    anyhow::ensure!(
-        ["strict", "bounded", "async"].contains(&options.sync_mode.as_str()),
-        "--sync-mode must be strict, bounded or async"
-    );
     if options.fault == Fault::PartitionPrimary {
         fault::Partition::possible()
             .map_err(|e| anyhow::anyhow!("{e}; the other faults run without it"))?;
     }
     let progress = Progress::new();
-    let started_at = crate::published::now_text();
+    let started_at = crate::controller::published::now_text();
     let target = match &options.data_dir {
         Some(dir) => Target::existing(&options, &ClusterDir::new(dir)).await?,
         None => Target::fresh(&options, &progress).await?,
@@ -685,13 +683,11 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
             break;
         }
     }
-    let sync_mode = runs
-        .first()
-        .map_or(options.sync_mode.clone(), |r| r.sync_mode.clone());
+    let sync_mode = runs.first().map_or(options.sync_mode, |r| r.sync_mode);
     let report = Report::new(
         started_at,
         options.fault.name(),
-        &sync_mode,
+        sync_mode,
         options.clients,
         runs,
     );

@@ -2,6 +2,7 @@
 //! `report.md` and an SVG timeline per run.
 
 use super::load::Sample;
+use crate::topology::SyncModeName;
 use serde::Serialize;
 use std::fmt::Write;
 use std::path::Path;
@@ -21,7 +22,7 @@ pub struct Run {
     /// Which fault.
     pub fault: String,
     /// The sync mode the topology ran in.
-    pub sync_mode: String,
+    pub sync_mode: SyncModeName,
     /// Fault to the controller's decision to fail over, s.
     pub detection_seconds: Option<f64>,
     /// Fault to the first create that succeeded through the edge on the new primary, s.
@@ -94,7 +95,7 @@ pub struct Report {
     /// Which fault.
     pub fault: String,
     /// The sync mode.
-    pub sync_mode: String,
+    pub sync_mode: SyncModeName,
     /// Client count.
     pub clients: usize,
     /// Every run.
@@ -110,7 +111,7 @@ impl Report {
     pub fn new(
         started_at: String,
         fault: &str,
-        sync_mode: &str,
+        sync_mode: SyncModeName,
         clients: usize,
         runs: Vec<Run>,
     ) -> Self {
@@ -132,7 +133,7 @@ impl Report {
         Self {
             started_at,
             fault: fault.to_owned(),
-            sync_mode: sync_mode.to_owned(),
+            sync_mode,
             clients,
             passed: !runs.is_empty() && runs.iter().all(|r| r.passed),
             runs,

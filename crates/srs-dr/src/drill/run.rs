@@ -12,7 +12,7 @@ use super::{
     wait_whole, zombie_writes, DrillOptions, Injected, Target, AFTER_RECOVERY, HEALTHY_TIMEOUT,
     RECOVERY_TIMEOUT, STOP_GRACE_MS, WARM_UP,
 };
-use crate::published::EventLog;
+use crate::controller::published::EventLog;
 use crate::topology::Topology;
 use nix::sys::signal::Signal;
 use srs_domain::SiteName;
@@ -79,21 +79,77 @@ pub(super) async fn run_once(
         Ok(started) => started,
         Err(failed) => return failed,
     };
+    progress.say(&format!(
+        "run {}: {} clients acknowledged {} creates; injecting {} on site '{}'",
+        index + 1,
+        options.clients,
+        started.load.acknowledged(),
+        options.fault,
+        started.original
+    ));
+    let (fault_ms, recovered_ms, mut split_brain) =
+        fault_phase(&mut journal, target, options, &started, index, progress).await;
+    tokio::time::sleep(AFTER_RECOVERY).await;
+    let fault_phase_end = journal.now_ms();
+    let failback_start_ms = journal.now_ms();
+    let failback_seconds = if journal.problems.is_empty() {
+        progress.say(&format!(
+            "run {}: waiting for site '{}' to rejoin, then switching back",
+            index + 1,
+            started.original
+        ));
+        fail_back(
+            &mut journal,
+            target,
+            options,
+            &started.original,
+            &started.other,
+            &mut split_brain,
+        )
+        .await
+    } else {
+        None
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let Started {
+        original: _,
+        other: _,
+        topology,
+        load,
+    } = started;
+    let recorded = load.stop().await;
+    let detection_ms = mark_controller_steps(&mut journal, target, fault_ms, failback_start_ms);
+    let outcome = Outcome {
+        fault_ms,
+        recovered_ms,
+        fault_phase_end,
+        detection_ms,
+        split_brain,
+        failback_seconds,
+    };
+    let run = judge(journal, target, options, &topology, &recorded, outcome).await;
+    (run, recorded.samples)
+}
+
+/// Injects the fault, waits for writes to succeed on the serving site,
+/// and undoes the fault; returns when the fault came, when writes
+/// recovered and the split-brain writes seen so far.
+async fn fault_phase(
+    journal: &mut Journal,
+    target: &Target,
+    options: &DrillOptions,
+    started: &Started,
+    index: u32,
+    progress: &Progress,
+) -> (u64, Option<u64>, u64) {
     let Started {
         original,
         other,
         topology,
         load,
     } = started;
-    progress.say(&format!(
-        "run {}: {} clients acknowledged {} creates; injecting {} on site '{original}'",
-        index + 1,
-        options.clients,
-        load.acknowledged(),
-        options.fault
-    ));
     let fault_ms = journal.mark(format!("fault: {}", options.fault));
-    let injected = match inject(options.fault, &target.dir, &topology, &original, &other).await {
+    let injected = match inject(options.fault, &target.dir, topology, original, other).await {
         Ok(i) => i,
         Err(e) => {
             journal.problems.push(format!("injecting the fault: {e:#}"));
@@ -108,9 +164,8 @@ pub(super) async fn run_once(
         other.clone()
     };
     let recovery_from_ms =
-        resume_stopped_replica(&mut journal, &injected, &load, &topology, options, fault_ms).await;
-    let recovered_ms =
-        await_recovery(&mut journal, &load, &serving, recovery_from_ms, fault_ms).await;
+        resume_stopped_replica(journal, &injected, load, topology, options, fault_ms).await;
+    let recovered_ms = await_recovery(journal, load, &serving, recovery_from_ms, fault_ms).await;
     if let Some(at) = recovered_ms {
         progress.say(&format!(
             "run {}: writes succeed on site '{serving}' {:.2} s after the fault",
@@ -118,48 +173,8 @@ pub(super) async fn run_once(
             secs(at - fault_ms)
         ));
     }
-    let mut split_brain = undo_fault(
-        &mut journal,
-        injected,
-        options,
-        &topology,
-        &original,
-        target,
-    )
-    .await;
-    tokio::time::sleep(AFTER_RECOVERY).await;
-    let fault_phase_end = journal.now_ms();
-    let failback_start_ms = journal.now_ms();
-    let failback_seconds = if journal.problems.is_empty() {
-        progress.say(&format!(
-            "run {}: waiting for site '{original}' to rejoin, then switching back",
-            index + 1
-        ));
-        fail_back(
-            &mut journal,
-            target,
-            options,
-            &original,
-            &other,
-            &mut split_brain,
-        )
-        .await
-    } else {
-        None
-    };
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let recorded = load.stop().await;
-    let detection_ms = mark_controller_steps(&mut journal, target, fault_ms, failback_start_ms);
-    let outcome = Outcome {
-        fault_ms,
-        recovered_ms,
-        fault_phase_end,
-        detection_ms,
-        split_brain,
-        failback_seconds,
-    };
-    let run = judge(journal, target, options, &topology, &recorded, outcome).await;
-    (run, recorded.samples)
+    let split_brain = undo_fault(journal, injected, options, topology, original, target).await;
+    (fault_ms, recovered_ms, split_brain)
 }
 
 /// Waits for the topology to be whole, starts the load and checks it gets
@@ -421,7 +436,7 @@ async fn judge(
     }
     Run {
         fault: options.fault.to_string(),
-        sync_mode: topology.sync_mode().to_string(),
+        sync_mode: topology.sync_mode,
         detection_seconds: detection_ms.map(secs),
         rto_seconds: recovered_ms.map(|r| secs(r - fault_ms)),
         write_pause_seconds: secs(write_pause),

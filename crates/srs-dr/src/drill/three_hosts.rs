@@ -14,6 +14,7 @@ use super::load::{Load, Recorded};
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::quorum::member::{self, Member, Timing};
 use crate::supervisor::{ChildInfo, ChildKind};
+use crate::topology::SyncModeName;
 use anyhow::Context;
 use nix::sys::signal::Signal;
 use serde::Serialize;
@@ -157,7 +158,7 @@ pub struct HostDrillOptions {
     /// The faults, one run each (times `repeat`).
     pub faults: Vec<HostFault>,
     /// The sync modes, each fault in each.
-    pub sync_modes: Vec<String>,
+    pub sync_modes: Vec<SyncModeName>,
     /// Runs of each fault in each mode.
     pub repeat: u32,
     /// Clients at each of the three locations.
@@ -176,7 +177,7 @@ pub struct HostRun {
     /// The fault.
     pub fault: HostFault,
     /// The sync mode.
-    pub sync_mode: String,
+    pub sync_mode: SyncModeName,
     /// Acknowledged creates, all locations.
     pub acknowledged: usize,
     /// Acknowledged creates not found, as written, on the final primary.
@@ -264,11 +265,11 @@ pub async fn run(options: HostDrillOptions) -> anyhow::Result<HostReport> {
             for n in 0..options.repeat {
                 let logs = options.report_dir.join(format!("{fault}-{mode}-{}", n + 1));
                 eprintln!("three-host drill: {fault} in {mode} mode (run {})", n + 1);
-                let run = match run_once(&options, *fault, mode, &logs).await {
+                let run = match run_once(&options, *fault, *mode, &logs).await {
                     Ok(run) => run,
                     Err(e) => HostRun {
                         fault: *fault,
-                        sync_mode: mode.clone(),
+                        sync_mode: *mode,
                         acknowledged: 0,
                         acknowledged_lost: 0,
                         split_brain_writes: 0,
@@ -317,7 +318,7 @@ const EDGE_ADMIN: u16 = 8079;
 const CONTROLLER: u16 = 8077;
 const ETCD: u16 = 2379;
 
-fn topology(mode: &str, a: &Host, b: &Host, witness: &Host) -> anyhow::Result<String> {
+fn topology(mode: SyncModeName, a: &Host, b: &Host, witness: &Host) -> anyhow::Result<String> {
     use super::topology_file::{BackupOff, DrillSite, DrillTopology, EdgeListen, Listen, Quorum};
     let mut topology = DrillTopology::small(
         mode,
@@ -456,7 +457,7 @@ impl Cluster {
     async fn leader_pid(&self) -> Option<(String, u32)> {
         for site in ["a", "b"] {
             let dir = self.site_dir(site);
-            let leads = crate::published::Published::read(&dir)
+            let leads = crate::controller::published::Published::read(&dir)
                 .and_then(|p| p.quorum)
                 .is_some_and(|q| q.leading);
             if leads {
@@ -587,7 +588,7 @@ fn ms_to_s(ms: u64) -> f64 {
 async fn run_once(
     options: &HostDrillOptions,
     fault: HostFault,
-    mode: &str,
+    mode: SyncModeName,
     logs: &Path,
 ) -> anyhow::Result<HostRun> {
     let whole = bring_up(options, mode, logs).await?;
@@ -614,59 +615,24 @@ async fn run_once(
     .await?;
 
     let fault_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
-    let mut notes = Vec::new();
-    // Where etcd's raft leader sat decides whether the fault costs an
-    // etcd election (the leader keeps it on the witness when it can).
-    let raft_leader = crate::quorum::survey::Survey::read(&cluster.site_dir("a"))
-        .and_then(|s| s.members.into_iter().find(|m| m.raft_leader))
-        .and_then(|m| {
-            cluster
-                .members
-                .iter()
-                .find(|member| member.client_url() == m.endpoint)
-                .map(|member| member.name.clone())
-        });
-    notes.push(format!(
-        "etcd's raft leader at the fault: {}",
-        raft_leader.as_deref().unwrap_or("unknown")
-    ));
+    let mut notes = vec![raft_leader_note(&cluster)];
     let target = if fault.fails_over() {
         before.clone()
     } else {
         String::new()
     };
-    inject(&mut cluster, fault, &target, &mut notes).await?;
-    let outage_ends = Instant::now() + options.outage;
-    let mut shown = true;
-    if let Some(lost) = fault.lost_member(&target) {
-        match survivors_see(&cluster, lost, &before, options.outage).await {
-            Ok(note) => notes.push(note),
-            Err(e) => {
-                shown = false;
-                notes.push(format!("{e:#}"));
-            }
-        }
-    }
-    tokio::time::sleep(outage_ends.saturating_duration_since(Instant::now())).await;
+    let shown = hold_fault(
+        &mut cluster,
+        fault,
+        &target,
+        &before,
+        options.outage,
+        &mut notes,
+    )
+    .await?;
 
     // Undo, then let the load run on.
-    undo(&mut cluster, fault, &target)?;
-    let after_deadline = Instant::now() + Duration::from_secs(60);
-    let mut after = cluster.primary().await.unwrap_or_default();
-    while Instant::now() < after_deadline
-        && (after.is_empty() || (fault.fails_over() && after == before))
-    {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        after = cluster.primary().await.unwrap_or_default();
-    }
-    // Writes resume at the primary before the load stops.
-    let resume_from = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
-    let resumed = until(
-        "writes resume after the fault is undone",
-        Duration::from_secs(60),
-        async || outside.first_create_by(&after, resume_from).is_some(),
-    )
-    .await;
+    let (after, resumed) = recover(&mut cluster, fault, &target, &before, &outside, clock).await?;
     if let Err(e) = &resumed {
         notes.push(format!("{e}"));
     }
@@ -697,6 +663,80 @@ async fn run_once(
     }))
 }
 
+/// Which etcd member led raft at the fault: it decides whether the fault
+/// costs an etcd election (the leader keeps it on the witness when it can).
+fn raft_leader_note(cluster: &Cluster) -> String {
+    let raft_leader = crate::quorum::survey::Survey::read(&cluster.site_dir("a"))
+        .and_then(|s| s.members.into_iter().find(|m| m.raft_leader))
+        .and_then(|m| {
+            cluster
+                .members
+                .iter()
+                .find(|member| member.client_url() == m.endpoint)
+                .map(|member| member.name.clone())
+        });
+    format!(
+        "etcd's raft leader at the fault: {}",
+        raft_leader.as_deref().unwrap_or("unknown")
+    )
+}
+
+/// Injects the fault and holds it for the outage; returns whether the
+/// survivors showed the lost member meanwhile.
+async fn hold_fault(
+    cluster: &mut Cluster,
+    fault: HostFault,
+    target: &str,
+    before: &str,
+    outage: Duration,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<bool> {
+    inject(cluster, fault, target, notes).await?;
+    let outage_ends = Instant::now() + outage;
+    let mut shown = true;
+    if let Some(lost) = fault.lost_member(target) {
+        match survivors_see(cluster, lost, before, outage).await {
+            Ok(note) => notes.push(note),
+            Err(e) => {
+                shown = false;
+                notes.push(format!("{e:#}"));
+            }
+        }
+    }
+    tokio::time::sleep(outage_ends.saturating_duration_since(Instant::now())).await;
+    Ok(shown)
+}
+
+/// Undoes the fault, waits for a primary (a new one after a failover) and
+/// for writes to resume there; returns that primary and whether they did.
+async fn recover(
+    cluster: &mut Cluster,
+    fault: HostFault,
+    target: &str,
+    before: &str,
+    outside: &Load,
+    clock: Instant,
+) -> anyhow::Result<(String, anyhow::Result<Duration>)> {
+    undo(cluster, fault, target)?;
+    let after_deadline = Instant::now() + Duration::from_secs(60);
+    let mut after = cluster.primary().await.unwrap_or_default();
+    while Instant::now() < after_deadline
+        && (after.is_empty() || (fault.fails_over() && after == before))
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        after = cluster.primary().await.unwrap_or_default();
+    }
+    // Writes resume at the primary before the load stops.
+    let resume_from = u64::try_from(clock.elapsed().as_millis()).unwrap_or(0);
+    let resumed = until(
+        "writes resume after the fault is undone",
+        Duration::from_secs(60),
+        async || outside.first_create_by(&after, resume_from).is_some(),
+    )
+    .await;
+    Ok((after, resumed))
+}
+
 /// The three hosts, whole: both sites up, the drill's account made, both
 /// edges routing to the primary.
 struct Whole {
@@ -716,7 +756,7 @@ struct Whole {
 /// into `logs`, and starts etcd on each and both sites.
 async fn start_cluster(
     options: &HostDrillOptions,
-    mode: &str,
+    mode: SyncModeName,
     logs: &Path,
 ) -> anyhow::Result<(Cluster, Host, Host)> {
     // A failed run keeps its folder for reading; the next run into the same
@@ -736,8 +776,8 @@ async fn start_cluster(
     std::fs::create_dir_all(src.path())?;
     std::fs::write(src.file(ClusterFile::Topology), topology(mode, &a, &b, &w)?)?;
     crate::Secrets::load_or_create(&src)?;
-    crate::split::split(&src, &work.join("hosts"))?;
-    let members = crate::split::members(&crate::Topology::of(&src)?)?;
+    crate::operator::split::split(&src, &work.join("hosts"))?;
+    let members = crate::operator::split::members(&crate::Topology::of(&src)?)?;
     let mut cluster = Cluster {
         hosts,
         work: work.clone(),
@@ -759,25 +799,55 @@ async fn start_cluster(
 
 /// Starts the cluster and waits until it is whole: the primary ready,
 /// both sites' apps up, the drill's account made, both edges routing.
-async fn bring_up(options: &HostDrillOptions, mode: &str, logs: &Path) -> anyhow::Result<Whole> {
+async fn bring_up(
+    options: &HostDrillOptions,
+    mode: SyncModeName,
+    logs: &Path,
+) -> anyhow::Result<Whole> {
     let (cluster, a, b) = start_cluster(options, mode, logs).await?;
     // Whole: the primary takes writes and the other site's app answers.
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()?;
+    sites_answer(&cluster, &http, &a, &b).await?;
+    let token = drill_account(options, &cluster).await?;
+    let edge_a = cluster.edge("a")?;
+    let edge_b = cluster.edge("b")?;
+    let department = edges_route(&http, &edge_a, &edge_b, &token).await?;
+    let before = cluster.primary().await.unwrap_or_default();
+    Ok(Whole {
+        cluster,
+        a,
+        b,
+        http,
+        token,
+        department,
+        edge_a,
+        edge_b,
+        before,
+    })
+}
+
+/// Waits until the primary's database is ready and both sites' app
+/// instances answer (the primary's made the schema).
+async fn sites_answer(
+    cluster: &Cluster,
+    http: &reqwest::Client,
+    a: &Host,
+    b: &Host,
+) -> anyhow::Result<()> {
     let dir_a = cluster.site_dir("a");
     until(
         "the primary's database is ready",
         Duration::from_secs(120),
         async || {
-            crate::published::Published::read(&dir_a).is_some_and(|p| p.ready)
-                || crate::published::Published::read(&cluster.site_dir("b"))
+            crate::controller::published::Published::read(&dir_a).is_some_and(|p| p.ready)
+                || crate::controller::published::Published::read(&cluster.site_dir("b"))
                     .is_some_and(|p| p.ready)
         },
     )
     .await?;
-    // Both sites' app instances are up (the primary's made the schema).
-    for (host, port) in [(&a, 8101), (&b, 8102)] {
+    for (host, port) in [(a, 8101), (b, 8102)] {
         until(
             "the sites' app instances answer",
             Duration::from_secs(120),
@@ -790,7 +860,11 @@ async fn bring_up(options: &HostDrillOptions, mode: &str, logs: &Path) -> anyhow
         )
         .await?;
     }
-    // The operator's commands go to the primary the quorum names.
+    Ok(())
+}
+
+/// Makes the drill's account and token on the primary the quorum names.
+async fn drill_account(options: &HostDrillOptions, cluster: &Cluster) -> anyhow::Result<String> {
     let primary_dir = cluster.site_dir(&cluster.primary().await.unwrap_or_else(|| "a".into()));
     super::run_cli(
         &options.exe,
@@ -806,35 +880,42 @@ async fn bring_up(options: &HostDrillOptions, mode: &str, logs: &Path) -> anyhow
         "drill password that is long enough\n",
     )
     .await?;
-    let token = super::run_cli(
+    super::run_cli(
         &options.exe,
         &["token", "create", "--user", "drill", "--name", "drill"],
         &primary_dir,
         "",
     )
-    .await?;
-    let edge_a = cluster.edge("a")?;
-    let edge_b = cluster.edge("b")?;
+    .await
+}
+
+/// Waits until both edges route to the primary; returns a department the
+/// load's creates can name.
+async fn edges_route(
+    http: &reqwest::Client,
+    edge_a: &str,
+    edge_b: &str,
+    token: &str,
+) -> anyhow::Result<String> {
     let mut department = None;
     until(
         "the primary's edge answers",
         Duration::from_secs(60),
         async || {
-            department = super::some_department(&edge_a, &token).await.ok();
+            department = super::some_department(edge_a, token).await.ok();
             department.is_some()
         },
     )
     .await?;
-    let department = department.unwrap_or_default();
     until(
         "both edges route to the primary",
         Duration::from_secs(60),
         async || {
             let mut ok = true;
-            for edge in [&edge_a, &edge_b] {
+            for edge in [edge_a, edge_b] {
                 ok &= http
                     .get(format!("{edge}/api/v1/students?limit=1"))
-                    .bearer_auth(&token)
+                    .bearer_auth(token)
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success());
@@ -843,18 +924,7 @@ async fn bring_up(options: &HostDrillOptions, mode: &str, logs: &Path) -> anyhow
         },
     )
     .await?;
-    let before = cluster.primary().await.unwrap_or_default();
-    Ok(Whole {
-        cluster,
-        a,
-        b,
-        http,
-        token,
-        department,
-        edge_a,
-        edge_b,
-        before,
-    })
+    Ok(department.unwrap_or_default())
 }
 
 /// The load: clients inside a, inside b, and outside through b's front
@@ -999,9 +1069,9 @@ async fn missing_on(
 }
 
 /// What a run saw, for its verdict.
-struct Observed<'a> {
+struct Observed {
     fault: HostFault,
-    mode: &'a str,
+    mode: SyncModeName,
     recorded: Vec<Recorded>,
     /// Every acknowledged create, oldest first.
     acknowledged: Vec<super::load::Acknowledged>,
@@ -1018,107 +1088,144 @@ struct Observed<'a> {
     notes: Vec<String>,
 }
 
-/// Judges a run: lost writes, split brain, failover time, failed creates.
-fn verdict(observed: Observed<'_>) -> HostRun {
-    let Observed {
-        fault,
-        mode,
-        recorded,
-        acknowledged,
-        missing,
-        fault_ms,
-        before,
-        after,
-        resumed,
-        shown,
-        mut notes,
-    } = observed;
-    let samples: Vec<_> = recorded.iter().flat_map(|r| r.samples.iter()).collect();
-    let failed_creates = samples
-        .iter()
-        .filter(|s| s.kind == super::load::Kind::Create && !s.ok && s.at_ms >= fault_ms)
-        .count();
-    let new_side_first = acknowledged
-        .iter()
-        .filter(|a| a.at_ms >= fault_ms && !before.is_empty() && a.site != before)
-        .map(|a| a.at_ms)
-        .min();
-    let (split_brain_writes, answered_late) =
-        late_on_old_side(&acknowledged, &missing, &before, new_side_first);
-    if answered_late > 0 {
-        notes.push(format!(
-            "{answered_late} write(s) committed before the failover were answered after the new primary's first (the new primary holds them)"
-        ));
-    }
-    // Clients outside the old primary's host: inside b's and outside.
-    let survivors_first = recorded[1..]
-        .iter()
-        .flat_map(|r| r.samples.iter())
-        .filter(|s| {
-            s.kind == super::load::Kind::Create && s.ok && s.at_ms >= fault_ms && s.site == after
-        })
-        .map(|s| s.at_ms)
-        .min();
-    let rto_seconds = fault
-        .fails_over()
-        .then(|| survivors_first.map(|t| ms_to_s(t - fault_ms)))
-        .flatten();
-    let old_side_last_write_seconds = acknowledged
-        .iter()
-        .filter(|a| a.at_ms >= fault_ms && a.site == before)
-        .map(|a| a.at_ms)
-        .max()
-        .filter(|_| fault.fails_over())
-        .map(|t| ms_to_s(t - fault_ms));
+/// What a run's samples add up to.
+struct Measured {
+    /// Creates that failed after the fault.
+    failed_creates: usize,
+    split_brain_writes: usize,
+    answered_late: usize,
+    rto_seconds: Option<f64>,
+    old_side_last_write_seconds: Option<f64>,
+}
 
-    let mut passed = split_brain_writes == 0 && resumed && shown;
-    if split_brain_writes > 0 {
-        notes.push(format!("{split_brain_writes} write(s) acknowledged by the old primary after the new one's first"));
+impl Measured {
+    fn of(o: &Observed) -> Self {
+        let fault_ms = o.fault_ms;
+        let failed_creates = o
+            .recorded
+            .iter()
+            .flat_map(|r| r.samples.iter())
+            .filter(|s| s.kind == super::load::Kind::Create && !s.ok && s.at_ms >= fault_ms)
+            .count();
+        let new_side_first = o
+            .acknowledged
+            .iter()
+            .filter(|a| a.at_ms >= fault_ms && !o.before.is_empty() && a.site != o.before)
+            .map(|a| a.at_ms)
+            .min();
+        let (split_brain_writes, answered_late) =
+            late_on_old_side(&o.acknowledged, &o.missing, &o.before, new_side_first);
+        // Clients outside the old primary's host: inside b's and outside.
+        let survivors_first = o.recorded[1..]
+            .iter()
+            .flat_map(|r| r.samples.iter())
+            .filter(|s| {
+                s.kind == super::load::Kind::Create
+                    && s.ok
+                    && s.at_ms >= fault_ms
+                    && s.site == o.after
+            })
+            .map(|s| s.at_ms)
+            .min();
+        let rto_seconds = o
+            .fault
+            .fails_over()
+            .then(|| survivors_first.map(|t| ms_to_s(t - fault_ms)))
+            .flatten();
+        let old_side_last_write_seconds = o
+            .acknowledged
+            .iter()
+            .filter(|a| a.at_ms >= fault_ms && a.site == o.before)
+            .map(|a| a.at_ms)
+            .max()
+            .filter(|_| o.fault.fails_over())
+            .map(|t| ms_to_s(t - fault_ms));
+        Self {
+            failed_creates,
+            split_brain_writes,
+            answered_late,
+            rto_seconds,
+            old_side_last_write_seconds,
+        }
     }
-    if mode == "strict" && !missing.is_empty() {
-        passed = false;
-        notes.push(format!(
+
+    /// Notes on what happened that is not in itself a failure.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.answered_late > 0 {
+            notes.push(format!(
+                "{} write(s) committed before the failover were answered after the new primary's first (the new primary holds them)",
+                self.answered_late
+            ));
+        }
+        if self.split_brain_writes > 0 {
+            notes.push(format!(
+                "{} write(s) acknowledged by the old primary after the new one's first",
+                self.split_brain_writes
+            ));
+        }
+        notes
+    }
+}
+
+/// Why a run failed, beyond split-brain writes, a stuck recovery or an
+/// unseen loss; empty when nothing else went wrong.
+fn problems(o: &Observed, m: &Measured) -> Vec<String> {
+    let mut problems = Vec::new();
+    if o.mode == SyncModeName::Strict && !o.missing.is_empty() {
+        problems.push(format!(
             "{} acknowledged create(s) lost in strict mode",
-            missing.len()
+            o.missing.len()
         ));
     }
-    if fault.fails_over() && (after == before || after.is_empty()) {
-        passed = false;
-        notes.push(format!("no failover: the quorum still names '{after}'"));
+    if o.fault.fails_over() && (o.after == o.before || o.after.is_empty()) {
+        problems.push(format!("no failover: the quorum still names '{}'", o.after));
     }
-    if fault.fails_over() && rto_seconds.is_none() {
-        passed = false;
-        notes.push(
+    if o.fault.fails_over() && m.rto_seconds.is_none() {
+        problems.push(
             "the surviving side's clients never had a create acknowledged by the new primary"
                 .into(),
         );
     }
-    if fault.no_failed_write() && failed_creates > 0 {
-        passed = false;
-        notes.push(format!(
-            "{failed_creates} create(s) failed during a fault that should not fail any"
+    if o.fault.no_failed_write() && m.failed_creates > 0 {
+        problems.push(format!(
+            "{} create(s) failed during a fault that should not fail any",
+            m.failed_creates
         ));
     }
-    if acknowledged.is_empty() {
-        passed = false;
-        let refusal = recorded.iter().find_map(|r| r.first_refusal.clone());
-        notes.push(format!(
+    if o.acknowledged.is_empty() {
+        let refusal = o.recorded.iter().find_map(|r| r.first_refusal.clone());
+        problems.push(format!(
             "no create was acknowledged at all (first refusal: {})",
             refusal.as_deref().unwrap_or("none")
         ));
     }
+    problems
+}
+
+/// Judges a run: lost writes, split brain, failover time, failed creates.
+fn verdict(observed: Observed) -> HostRun {
+    let measured = Measured::of(&observed);
+    let problems = problems(&observed, &measured);
+    let passed = measured.split_brain_writes == 0
+        && observed.resumed
+        && observed.shown
+        && problems.is_empty();
+    let mut notes = observed.notes;
+    notes.extend(measured.notes());
+    notes.extend(problems);
     HostRun {
-        fault,
-        sync_mode: mode.to_owned(),
-        acknowledged: acknowledged.len(),
-        acknowledged_lost: missing.len(),
-        split_brain_writes,
-        answered_late,
-        failed_creates,
-        rto_seconds,
-        old_side_last_write_seconds,
-        primary_before: before,
-        primary_after: after,
+        fault: observed.fault,
+        sync_mode: observed.mode,
+        acknowledged: observed.acknowledged.len(),
+        acknowledged_lost: observed.missing.len(),
+        split_brain_writes: measured.split_brain_writes,
+        answered_late: measured.answered_late,
+        failed_creates: measured.failed_creates,
+        rto_seconds: measured.rto_seconds,
+        old_side_last_write_seconds: measured.old_side_last_write_seconds,
+        primary_before: observed.before,
+        primary_after: observed.after,
         passed,
         notes,
     }

@@ -228,7 +228,7 @@ mod tests {
     fn run(marks: Vec<Mark>) -> Run {
         Run {
             fault: "kill<primary>".into(),
-            sync_mode: "strict".into(),
+            sync_mode: crate::topology::SyncModeName::Strict,
             detection_seconds: Some(0.3),
             rto_seconds: Some(1.0),
             write_pause_seconds: 1.0,

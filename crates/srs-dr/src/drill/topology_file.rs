@@ -1,12 +1,13 @@
 //! The topology files the drills write for the clusters they build,
 //! serialised with `toml` (no hand-made quoting).
 
+use crate::topology::SyncModeName;
 use serde::Serialize;
 
 /// A drill's `srs-topology.toml`.
 #[derive(Debug, Serialize)]
 pub(super) struct DrillTopology {
-    pub sync_mode: String,
+    pub sync_mode: SyncModeName,
     pub parallel_apply_threads: u32,
     pub buffer_pool_mb: u32,
     pub write_timeout_secs: u64,
@@ -22,9 +23,9 @@ pub(super) struct DrillTopology {
 impl DrillTopology {
     /// Small databases that commit quickly: what a drill on a shared
     /// machine needs.
-    pub(super) fn small(sync_mode: &str, controller: Listen, edge: EdgeListen) -> Self {
+    pub(super) fn small(sync_mode: SyncModeName, controller: Listen, edge: EdgeListen) -> Self {
         Self {
-            sync_mode: sync_mode.to_owned(),
+            sync_mode,
             parallel_apply_threads: 2,
             buffer_pool_mb: 64,
             write_timeout_secs: 5,
@@ -107,7 +108,7 @@ mod tests {
     #[test]
     fn a_drill_topology_reads_back_as_a_topology() {
         let mut t = DrillTopology::small(
-            "bounded",
+            SyncModeName::Bounded,
             Listen {
                 listen: "127.0.0.1:9100".into(),
             },

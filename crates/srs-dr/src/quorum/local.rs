@@ -3,7 +3,7 @@
 
 use super::Leadership;
 use crate::cluster_dir::ClusterDir;
-use crate::lock::ControllerLock;
+use crate::controller::lock::ControllerLock;
 
 /// The held lock.
 #[derive(Debug)]

@@ -199,7 +199,7 @@ impl Surveyor {
             .collect();
         let (sites, primary) = self.leases().await.unwrap_or_default();
         Survey {
-            at: crate::published::now_text(),
+            at: crate::controller::published::now_text(),
             members,
             sites,
             primary,
@@ -267,7 +267,7 @@ impl Surveyor {
     ) -> (LastSurvey, tokio::task::JoinHandle<()>) {
         let last = LastSurvey::default();
         let into = last.clone();
-        let events = crate::published::EventLog::new(&data_dir);
+        let events = crate::controller::published::EventLog::new(&data_dir);
         let task = tokio::spawn(async move {
             let mut steered: Option<std::time::Instant> = None;
             loop {
@@ -281,7 +281,7 @@ impl Surveyor {
                         match outcome {
                             Ok(what) => events.record(
                                 epoch,
-                                crate::published::EventKind::QuorumSteered,
+                                crate::controller::published::EventKind::QuorumSteered,
                                 &what,
                                 None,
                             ),

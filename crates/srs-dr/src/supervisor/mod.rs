@@ -1,4 +1,5 @@
-//! `srs up`: runs a whole two-site topology on this machine as separate
+//! The processes that run a cluster: `srs site` and `srs site-agent` on
+//! hosts of their own (modules here), and, in this file, `srs up`: runs a whole two-site topology on this machine as separate
 //! child processes (MariaDB servers, the controller, app instances, the
 //! edge), so a drill can kill any of them. A child that dies is reported
 //! once and restarted after a back-off; a database only once the
@@ -6,8 +7,13 @@
 //! will not). Standby app instances run while the controller says their
 //! site is primary. Replication and routing are the controller's job.
 
+pub mod front_door;
+pub mod haproxy;
+pub mod site_agent;
+pub mod site_host;
+
 use crate::cluster_dir::{ClusterDir, ClusterFile};
-use crate::published::{primary_site, Published};
+use crate::controller::published::{primary_site, Published};
 use crate::reach::server_config;
 use crate::secrets::{write_private, Secrets};
 use crate::topology::{Site, Topology};
@@ -155,6 +161,26 @@ pub(crate) struct Started {
 
 impl Started {
     /// Records a child just started; returns it to wait on.
+    /// Starts `spec` as a child of `kind` and records it.
+    pub(crate) fn spawn(
+        &mut self,
+        options: &UpOptions,
+        kind: ChildKind,
+        site: Option<&SiteName>,
+        port: u16,
+        spec: Spec,
+    ) -> anyhow::Result<&mut Child> {
+        let child = spawn_spec(&options.exe, &spec, &options.data_dir)?;
+        let info = ChildInfo {
+            kind,
+            site: site.cloned(),
+            port,
+            pid: child.id().unwrap_or(0),
+            exits: 0,
+        };
+        Ok(self.push(info, spec, child))
+    }
+
     pub(crate) fn push(&mut self, info: ChildInfo, spec: Spec, child: Child) -> &mut Child {
         let at = self.children.len();
         self.children.push(Running {
@@ -433,7 +459,9 @@ pub(crate) fn may_restart(
     data_dir: &ClusterDir,
     site: &SiteName,
 ) -> bool {
-    if crate::reseeding::phase(data_dir, site) == Some(crate::reseeding::Phase::Stopped) {
+    if crate::operator::reseeding::phase(data_dir, site)
+        == Some(crate::operator::reseeding::Phase::Stopped)
+    {
         // `srs failback` is replacing its data directory.
         return false;
     }
@@ -444,7 +472,7 @@ pub(crate) fn may_restart(
         .memory
         .alerts
         .values()
-        .any(|a| matches!(a, crate::decide::Alert::FailoverHeld { site: s, .. } if s == site));
+        .any(|a| matches!(a, crate::controller::decide::Alert::FailoverHeld { site: s, .. } if s == site));
     p.memory.primary != *site || !topology.controller.automatic || held
 }
 
@@ -542,16 +570,8 @@ async fn start_controller(options: &UpOptions, children: &mut Started) -> anyhow
         env: Vec::new(),
         log: "controller".into(),
     };
-    let child = spawn_spec(&options.exe, &spec, data_dir)?;
+    let child = children.spawn(options, ChildKind::Controller, None, 0, spec)?;
     let pid = child.id().unwrap_or(0);
-    let info = ChildInfo {
-        kind: ChildKind::Controller,
-        site: None,
-        port: 0,
-        pid,
-        exits: 0,
-    };
-    let child = children.push(info, spec, child);
     let mut ready = Err(anyhow::anyhow!(
         "the controller did not make the primary ready within 60 s; see logs/controller.log and `srs status`"
     ));
@@ -632,8 +652,22 @@ async fn start_children(
     primary: &Site,
     children: &mut Started,
 ) -> anyhow::Result<()> {
-    let data_dir = &options.data_dir;
     start_controller(options, children).await?;
+    start_apps(options, topology, secrets, primary, children).await?;
+    if topology.backup.enabled() {
+        start_backup_agent(options, topology, children)?;
+    }
+    start_edge(options, topology, secrets, children).await
+}
+
+/// Every site's app instances; the primary's are waited for.
+async fn start_apps(
+    options: &UpOptions,
+    topology: &Topology,
+    secrets: &Secrets,
+    primary: &Site,
+    children: &mut Started,
+) -> anyhow::Result<()> {
     for site in &topology.sites {
         let role = if site.name == primary.name {
             SiteRole::Primary
@@ -643,16 +677,8 @@ async fn start_children(
         for port in &site.app_ports {
             let spec = app_spec(options, topology, secrets, site, *port, role);
             let name = spec.log.clone();
-            let child = spawn_spec(&options.exe, &spec, data_dir)?;
+            let child = children.spawn(options, ChildKind::App, Some(&site.name), *port, spec)?;
             let pid = child.id().unwrap_or(0);
-            let info = ChildInfo {
-                kind: ChildKind::App,
-                site: Some(site.name.clone()),
-                port: *port,
-                pid,
-                exits: 0,
-            };
-            let child = children.push(info, spec, child);
             if site.name == primary.name {
                 let addr = SocketAddr::from(([127, 0, 0, 1], *port));
                 wait_ready(addr, child, &name).await?;
@@ -660,30 +686,40 @@ async fn start_children(
             tracing::info!(site = %site.name, port, pid, "app instance running");
         }
     }
-    if topology.backup.enabled() {
-        let spec = Spec {
-            args: vec![
-                "backup".into(),
-                "run".into(),
-                "--data-dir".into(),
-                data_dir.to_string(),
-            ],
-            env: Vec::new(),
-            log: "backup".into(),
-        };
-        let child = spawn_spec(&options.exe, &spec, data_dir)?;
-        let pid = child.id().unwrap_or(0);
-        let info = ChildInfo {
-            kind: ChildKind::Backup,
-            site: None,
-            port: 0,
-            pid,
-            exits: 0,
-        };
-        children.push(info, spec, child);
-        tracing::info!(pid, schedule = %topology.backup.schedule, archive = topology.backup.archive, "backup agent running");
-    }
-    let edge = crate::front_door::edge_config(topology, secrets, data_dir)?;
+    Ok(())
+}
+
+/// The backup agent (`srs backup run`), for a topology that backs up.
+fn start_backup_agent(
+    options: &UpOptions,
+    topology: &Topology,
+    children: &mut Started,
+) -> anyhow::Result<()> {
+    let spec = Spec {
+        args: vec![
+            "backup".into(),
+            "run".into(),
+            "--data-dir".into(),
+            options.data_dir.to_string(),
+        ],
+        env: Vec::new(),
+        log: "backup".into(),
+    };
+    let child = children.spawn(options, ChildKind::Backup, None, 0, spec)?;
+    let pid = child.id().unwrap_or(0);
+    tracing::info!(pid, schedule = %topology.backup.schedule, archive = topology.backup.archive, "backup agent running");
+    Ok(())
+}
+
+/// The edge, with its settings written for it; waited for.
+async fn start_edge(
+    options: &UpOptions,
+    topology: &Topology,
+    secrets: &Secrets,
+    children: &mut Started,
+) -> anyhow::Result<()> {
+    let data_dir = &options.data_dir;
+    let edge = crate::supervisor::front_door::edge_config(topology, secrets, data_dir)?;
     let edge_file = data_dir.file(ClusterFile::EdgeConfig);
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
     let spec = Spec {
@@ -697,16 +733,9 @@ async fn start_children(
         env: Vec::new(),
         log: "edge".into(),
     };
-    let child = spawn_spec(&options.exe, &spec, data_dir)?;
+    let port = topology.edge.listen.port();
+    let child = children.spawn(options, ChildKind::Edge, None, port, spec)?;
     let pid = child.id().unwrap_or(0);
-    let info = ChildInfo {
-        kind: ChildKind::Edge,
-        site: None,
-        port: topology.edge.listen.port(),
-        pid,
-        exits: 0,
-    };
-    let child = children.push(info, spec, child);
     wait_ready(topology.edge.listen, child, "the edge").await?;
     tracing::info!(listen = %topology.edge.listen, pid, "edge running");
     Ok(())

@@ -6,12 +6,10 @@
 //! woken-up site stops taking writes without anyone reaching it. It never
 //! makes the database writable; the leader does, under the current epoch.
 
-use crate::actuators::Databases;
 use crate::cluster_dir::ClusterDir;
-use crate::published::{About, EventKind, EventLog};
+use crate::controller::actuators::Databases;
+use crate::controller::published::{About, EventKind, EventLog};
 use crate::quorum::site_lease::{LiveGrant, SiteLease, SiteStanding};
-use crate::secrets::Secrets;
-use crate::topology::Topology;
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -132,8 +130,8 @@ pub async fn run(
     site: &SiteName,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let topology = Topology::of(data_dir)?;
-    let section = topology.quorum.clone().with_context(|| {
+    let cluster = crate::Cluster::open(data_dir)?;
+    let section = cluster.topology.quorum.clone().with_context(|| {
         format!(
             "{}: a site agent needs a [quorum] section (etcd members); one machine needs none",
             data_dir
@@ -141,15 +139,11 @@ pub async fn run(
                 .display()
         )
     })?;
-    let own = topology
-        .site(site)
-        .with_context(|| format!("site '{site}' is not in the topology"))?
-        .clone();
+    let own = cluster.site(site)?.clone();
     let port = own.agent_port.with_context(|| {
         format!("site '{site}': set agent_port, where its app instances ask the agent")
     })?;
-    let secrets = Secrets::load(data_dir)?;
-    let databases = Databases::new(topology.clone(), secrets, data_dir);
+    let databases = Databases::new(cluster.topology, cluster.secrets, data_dir);
     let events = EventLog::new(data_dir);
     let mut lease = SiteLease::new(&section, site)?;
     let shared = Shared::default();

@@ -1,11 +1,19 @@
+//! What an operator runs against a cluster: `srs status`, `srs failback`,
+//! `srs topology split` (each a module here) and, in this file,
 //! `srs switchover` and `srs failover`: hand the controller a request and
 //! follow it through its events until the new primary takes writes behind
 //! the edge, or the controller refuses.
 
+pub mod failback;
+pub mod request;
+pub mod reseeding;
+pub mod split;
+pub mod status;
+
 use crate::cluster_dir::ClusterDir;
-use crate::decide::DecisionKind;
-use crate::published::{Event, EventKind, EventLog, Published};
-use crate::request::OperatorRequest;
+use crate::controller::decide::DecisionKind;
+use crate::controller::published::{Event, EventKind, EventLog, Published};
+use crate::operator::request::OperatorRequest;
 use crate::topology::Topology;
 use serde::Serialize;
 use srs_domain::SiteName;
@@ -34,7 +42,7 @@ pub struct Outcome {
 /// The site to move to: `to`, else the one that is not primary now.
 pub fn target(data_dir: &ClusterDir, to: Option<SiteName>) -> anyhow::Result<SiteName> {
     let topology = Topology::of(data_dir)?;
-    let primary = crate::published::primary_site(&topology, data_dir).name;
+    let primary = crate::controller::published::primary_site(&topology, data_dir).name;
     match to {
         Some(to) => {
             anyhow::ensure!(

@@ -2,9 +2,9 @@
 //! where the edge routes, as a table or JSON.
 
 use crate::cluster_dir::ClusterDir;
-use crate::decide::Alert;
-use crate::observe::{DatabaseStatus, Observer};
-use crate::published::{primary_site, Event, EventLog, Published};
+use crate::controller::decide::Alert;
+use crate::controller::observe::{DatabaseStatus, Observer};
+use crate::controller::published::{primary_site, Event, EventLog, Published};
 use serde::Serialize;
 use srs_domain::{SiteName, SiteRole};
 
@@ -53,9 +53,9 @@ pub struct ControllerStatus {
     /// Standing alerts.
     pub alerts: Vec<Alert>,
     /// Write admission advice.
-    pub admission: Option<crate::admission::Advice>,
+    pub admission: Option<crate::controller::admission::Advice>,
     /// Its place in the quorum (leads, or follows whom).
-    pub quorum: Option<crate::published::QuorumState>,
+    pub quorum: Option<crate::controller::published::QuorumState>,
 }
 
 /// The whole topology.
@@ -182,12 +182,12 @@ pub fn controller_text(status: &Status) -> String {
     }
 }
 
-fn admission_text(a: crate::admission::Advice) -> String {
+fn admission_text(a: crate::controller::admission::Advice) -> String {
     let lag = a
         .lag_seconds
         .map(|s| format!("{s:.2} s"))
         .unwrap_or_else(|| "unknown".into());
-    if a.write_concurrency >= crate::admission::UNLIMITED {
+    if a.write_concurrency >= crate::controller::admission::UNLIMITED {
         format!(
             "; writes unthrottled (apply lag {lag}, budget {:.1} s)",
             a.budget_seconds
@@ -499,20 +499,24 @@ mod tests {
             backups: None,
             quorum: None,
         };
-        let leads = controller_text(&status(controller(Some(crate::published::QuorumState {
-            kind: "etcd".into(),
-            leading: true,
-            leader: None,
-        }))));
+        let leads = controller_text(&status(controller(Some(
+            crate::controller::published::QuorumState {
+                kind: "etcd".into(),
+                leading: true,
+                leader: None,
+            },
+        ))));
         assert!(
             leads.starts_with("leads the cluster (etcd quorum); epoch 2"),
             "{leads}"
         );
-        let follows = controller_text(&status(controller(Some(crate::published::QuorumState {
-            kind: "etcd".into(),
-            leading: false,
-            leader: Some("controller of site a".into()),
-        }))));
+        let follows = controller_text(&status(controller(Some(
+            crate::controller::published::QuorumState {
+                kind: "etcd".into(),
+                leading: false,
+                leader: Some("controller of site a".into()),
+            },
+        ))));
         assert!(
             follows.starts_with("follows controller of site a"),
             "{follows}"
@@ -563,7 +567,7 @@ mod tests {
             apps_total: 1,
             standby_total: 0,
         };
-        let status = |quorum: Option<crate::published::QuorumState>| Status {
+        let status = |quorum: Option<crate::controller::published::QuorumState>| Status {
             sync_mode: "strict".into(),
             sites: vec![site("a"), site("b")],
             edge_active: None,
@@ -587,7 +591,7 @@ mod tests {
             // the controller holds an etcd quorum.
             quorum: Some(survey.clone()),
         };
-        let table = render(&status(Some(crate::published::QuorumState {
+        let table = render(&status(Some(crate::controller::published::QuorumState {
             kind: "etcd".into(),
             leading: true,
             leader: None,

@@ -2,9 +2,9 @@
 //! remembers, the one next step. Pure (no I/O, no clock of its own), so
 //! every rule is a row in a table test.
 
+use crate::controller::observe::{Observation, SiteObservation};
 use crate::gtid;
-use crate::observe::{Observation, SiteObservation};
-use crate::request::OperatorRequest;
+use crate::operator::request::OperatorRequest;
 use serde::{Deserialize, Serialize};
 use srs_domain::SiteName;
 use srs_mariadb::SyncMode;
@@ -1100,7 +1100,7 @@ mod tests {
     fn site_named(name: &str) -> SiteName {
         SiteName::parse(name).expect("a valid site name")
     }
-    use crate::observe::{DatabaseStatus, EdgeObservation};
+    use crate::controller::observe::{DatabaseStatus, EdgeObservation};
     use srs_mariadb::{ReplicaStatus, SemiSync};
 
     const PRIMARY_ADDR: &str = "127.0.0.1:3407";

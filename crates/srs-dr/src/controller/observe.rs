@@ -95,7 +95,7 @@ pub struct Observation {
     /// The edge.
     pub edge: EdgeObservation,
     /// What an operator asked for and the controller has not yet done.
-    pub requested: Option<crate::request::OperatorRequest>,
+    pub requested: Option<crate::operator::request::OperatorRequest>,
 }
 
 impl Observation {
@@ -245,7 +245,7 @@ impl Observer {
         Observation {
             sites,
             edge,
-            requested: crate::request::OperatorRequest::pending(&self.data_dir),
+            requested: crate::operator::request::OperatorRequest::pending(&self.data_dir),
         }
     }
 
@@ -285,7 +285,7 @@ impl Observer {
             apps_healthy: apps.iter().filter(|ok| **ok).count(),
             apps_total: apps.len(),
             standby_total: site.standby_app_ports.len(),
-            reseeding: crate::reseeding::phase(&self.data_dir, &site.name).is_some(),
+            reseeding: crate::operator::reseeding::phase(&self.data_dir, &site.name).is_some(),
         }
     }
 

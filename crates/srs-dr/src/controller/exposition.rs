@@ -3,9 +3,9 @@
 //! run at once, and which site holds the primary epoch) and Prometheus `/metrics` (epoch, alerts, steps, probe
 //! failures, replication lag).
 
-use crate::admission::Advice;
-use crate::decide::Memory;
-use crate::observe::Observation;
+use crate::controller::admission::Advice;
+use crate::controller::decide::Memory;
+use crate::controller::observe::Observation;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -27,9 +27,9 @@ pub struct Snapshot {
     /// The last observation.
     pub observation: Observation,
     /// Steps carried out, by decision kind.
-    pub steps: BTreeMap<crate::decide::DecisionKind, u64>,
+    pub steps: BTreeMap<crate::controller::decide::DecisionKind, u64>,
     /// Steps that failed, by decision kind.
-    pub failed_steps: BTreeMap<crate::decide::DecisionKind, u64>,
+    pub failed_steps: BTreeMap<crate::controller::decide::DecisionKind, u64>,
     /// What app instances are told about admitting writes.
     pub advice: Option<Advice>,
     /// The processes `srs up` runs, when it runs this topology.
@@ -39,7 +39,7 @@ pub struct Snapshot {
     /// The verdict of the last `srs drill` on this topology.
     pub last_drill: Option<crate::last_drill::LastDrill>,
     /// Its place in the quorum (etcd).
-    pub quorum: Option<crate::published::QuorumState>,
+    pub quorum: Option<crate::controller::published::QuorumState>,
     /// The survey task's last survey of the quorum.
     pub survey: Option<crate::quorum::survey::LastSurvey>,
 }
@@ -127,7 +127,7 @@ pub fn render(s: &Snapshot) -> String {
         "Writes each primary app instance may run at once (64: unthrottled).",
         &[(
             String::new(),
-            advice.map_or(f64::from(crate::admission::UNLIMITED), |a| {
+            advice.map_or(f64::from(crate::controller::admission::UNLIMITED), |a| {
                 f64::from(a.write_concurrency)
             }),
         )],
@@ -148,7 +148,9 @@ pub fn render(s: &Snapshot) -> String {
             .unwrap_or_default(),
     );
     let mut counter =
-        |name: &str, help: &str, samples: &BTreeMap<crate::decide::DecisionKind, u64>| {
+        |name: &str,
+         help: &str,
+         samples: &BTreeMap<crate::controller::decide::DecisionKind, u64>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (kind, n) in samples {
                 let _ = writeln!(out, "{name}{{decision=\"{}\"}} {n}", kind.as_str());
@@ -196,7 +198,7 @@ pub fn render(s: &Snapshot) -> String {
 /// every candidate that can still reach the others.
 fn render_quorum(
     out: &mut String,
-    q: &crate::published::QuorumState,
+    q: &crate::controller::published::QuorumState,
     survey: Option<&crate::quorum::survey::Survey>,
 ) {
     let flag = |b: bool| f64::from(u8::from(b));
@@ -425,7 +427,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::published::QuorumState;
+    use crate::controller::published::QuorumState;
     use crate::quorum::survey::{MemberState, SiteLeaseState, Survey};
 
     #[test]

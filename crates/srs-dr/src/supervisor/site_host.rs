@@ -6,12 +6,12 @@
 //! served by the primary. Children that die are restarted as under `srs up`;
 //! the database always (it starts read-only; the leader decides its role).
 
-use crate::actuators::EdgeSwitch;
 use crate::cluster_dir::ClusterFile;
+use crate::controller::actuators::EdgeSwitch;
 use crate::secrets::{write_private, Secrets};
 use crate::supervisor::{
-    record_databases, spawn_spec, stop_all, watch_children, watch_databases, ChildInfo, ChildKind,
-    Server, Spec, Started, UpOptions,
+    record_databases, stop_all, watch_children, watch_databases, ChildKind, Server, Spec, Started,
+    UpOptions,
 };
 use crate::topology::{Site, Topology};
 use anyhow::Context;
@@ -33,20 +33,22 @@ pub async fn run(
         .absolute()
         .with_context(|| format!("Failed to resolve the data directory {}", options.data_dir))?;
     let data_dir = &options.data_dir;
-    let topology = Topology::of(data_dir)?;
+    // Shared by file from the host that made them: never generated here,
+    // or the sites would hold different passwords.
+    anyhow::ensure!(
+        !data_dir.file(ClusterFile::Topology).exists()
+            || data_dir.file(ClusterFile::Secrets).exists(),
+        "copy secrets.toml from where the topology was split into {data_dir}"
+    );
+    let cluster = crate::Cluster::open(data_dir)?;
+    let own = cluster.site(site)?.clone();
+    let crate::Cluster {
+        topology, secrets, ..
+    } = cluster;
     anyhow::ensure!(
         topology.quorum.is_some(),
         "srs site runs one site of a cluster across hosts, whose topology has a [quorum]; on one machine use srs up"
     );
-    let own = topology
-        .site(site)
-        .with_context(|| format!("site '{site}' is not in the topology"))?
-        .clone();
-    // Shared by file from the host that made them: never generated here,
-    // or the sites would hold different passwords.
-    let secrets = Secrets::load(data_dir).with_context(|| {
-        format!("copy secrets.toml from where the topology was split into {data_dir}")
-    })?;
     tracing::info!(site = %site, sync_mode = %topology.sync_mode(), "starting the site");
 
     // Unless someone else runs it (`managed = false`, or a remote host).
@@ -113,16 +115,8 @@ fn start(
     port: u16,
     spec: Spec,
 ) -> anyhow::Result<()> {
-    let child = spawn_spec(&options.exe, &spec, &options.data_dir)?;
-    let info = ChildInfo {
-        kind,
-        site: site.map(|s| s.name.clone()),
-        port,
-        pid: child.id().unwrap_or(0),
-        exits: 0,
-    };
-    tracing::info!(%kind, port, pid = info.pid, "started");
-    started.push(info, spec, child);
+    let child = started.spawn(options, kind, site.map(|s| &s.name), port, spec)?;
+    tracing::info!(%kind, port, pid = child.id().unwrap_or(0), "started");
     Ok(())
 }
 
@@ -186,7 +180,7 @@ fn start_services(
             log: "controller".into(),
         },
     )?;
-    let edge = crate::front_door::edge_config(topology, secrets, &options.data_dir)?;
+    let edge = crate::supervisor::front_door::edge_config(topology, secrets, &options.data_dir)?;
     let edge_file = options.data_dir.file(ClusterFile::EdgeConfig);
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
     start(

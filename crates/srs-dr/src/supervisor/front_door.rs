@@ -2,7 +2,7 @@
 //! admin endpoint and its secret, where it remembers the active site.
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
-use crate::published::primary_site;
+use crate::controller::published::primary_site;
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use anyhow::Context;

@@ -3,7 +3,7 @@
 //! and its event log, one JSON line per DR action.
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
-use crate::decide::{Decision, DecisionKind, Memory};
+use crate::controller::decide::{Decision, DecisionKind, Memory};
 use crate::secrets::write_private;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
@@ -30,7 +30,7 @@ pub struct Published {
     pub pid: u32,
     /// Write admission advice to the primary's app instances.
     #[serde(default)]
-    pub admission: Option<crate::admission::Advice>,
+    pub admission: Option<crate::controller::admission::Advice>,
     /// How it holds its leadership (absent in files from before quorums).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<QuorumState>,

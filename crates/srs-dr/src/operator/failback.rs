@@ -4,11 +4,11 @@
 //! first. `srs switchover --to` it afterwards gives it its role back.
 
 use crate::cluster_dir::ClusterDir;
-use crate::decide::errant;
-use crate::observe::{Observation, Observer, SiteObservation};
-use crate::published::Published;
+use crate::controller::decide::errant;
+use crate::controller::observe::{Observation, Observer, SiteObservation};
+use crate::controller::published::Published;
+use crate::operator::reseeding::{self, Phase};
 use crate::reach::server_config;
-use crate::reseeding::{self, Phase};
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
@@ -59,18 +59,7 @@ pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Resu
         "site '{primary}' is primary; bringing site '{}' back as its replica",
         site.name
     ));
-    let seen = wait_for(&observer, WAIT, |o| {
-        let s = o.site(&site.name)?;
-        (s.database.up && o.site(&primary)?.database.up).then(|| o.clone())
-    })
-    .await
-    .with_context(|| {
-        format!(
-            "site '{}''s database did not answer within {} s (srs up restarts a server it runs; start others read-only by hand)",
-            site.name,
-            WAIT.as_secs()
-        )
-    })?;
+    let seen = both_up(&observer, &site.name, &primary).await?;
     let (Some(old), Some(new)) = (seen.site(&site.name), seen.site(&primary)) else {
         anyhow::bail!("a site is missing from the observation");
     };
@@ -104,24 +93,7 @@ pub async fn failback(data_dir: &ClusterDir, say: impl Fn(&str)) -> anyhow::Resu
         reseed.run(&site.name, old, new, &mut outcome).await?;
     }
     say("waiting for the controller to attach it as a replica and for it to catch up");
-    wait_for(&observer, WAIT, |o| {
-        let lag = o.lag_transactions(&primary, o.site(&site.name)?)?;
-        let replicating = o
-            .site(&site.name)?
-            .database
-            .replica
-            .as_ref()
-            .is_some_and(|r| r.io_running && r.sql_running);
-        (replicating && lag < 100).then_some(())
-    })
-    .await
-    .with_context(|| {
-        format!(
-            "site '{}' did not catch up within {} s; see `srs status`",
-            site.name,
-            WAIT.as_secs()
-        )
-    })?;
+    caught_up(&observer, &site.name, &primary).await?;
     observer.close().await;
     outcome.seconds = began.elapsed().as_secs_f64();
     Ok(outcome)
@@ -269,6 +241,49 @@ impl<F: Fn(&str)> Reseed<'_, F> {
 }
 
 /// Observes until `ready` says yes, or `within` passes.
+/// Waits until both sites' databases answer; returns what was seen then.
+async fn both_up(
+    observer: &Observer,
+    site: &SiteName,
+    primary: &SiteName,
+) -> anyhow::Result<Observation> {
+    wait_for(observer, WAIT, |o| {
+        let s = o.site(site)?;
+        (s.database.up && o.site(primary)?.database.up).then(|| o.clone())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "site '{}''s database did not answer within {} s (srs up restarts a server it runs; start others read-only by hand)",
+            site,
+            WAIT.as_secs()
+        )
+    })
+}
+
+/// Waits until the controller has attached `site` as a replica of
+/// `primary` and it is under 100 transactions behind.
+async fn caught_up(observer: &Observer, site: &SiteName, primary: &SiteName) -> anyhow::Result<()> {
+    wait_for(observer, WAIT, |o| {
+        let lag = o.lag_transactions(primary, o.site(site)?)?;
+        let replicating = o
+            .site(site)?
+            .database
+            .replica
+            .as_ref()
+            .is_some_and(|r| r.io_running && r.sql_running);
+        (replicating && lag < 100).then_some(())
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "site '{}' did not catch up within {} s; see `srs status`",
+            site,
+            WAIT.as_secs()
+        )
+    })
+}
+
 async fn wait_for<T>(
     observer: &Observer,
     within: Duration,

@@ -2,19 +2,29 @@
 //! next step (`decide`), acts on it through adapters, records every action
 //! as an event and publishes its state; then observes again.
 
-use crate::actuators::{Databases, EdgeSwitch, Processes, Scale};
-use crate::admission::{Regulator, UNLIMITED};
+pub mod actuators;
+pub mod admission;
+pub mod decide;
+pub mod exposition;
+pub mod lock;
+pub mod observe;
+pub mod published;
+
 use crate::cluster_dir::ClusterDir;
-use crate::decide::{decide, ready, Decision, Memory, Policy};
-use crate::exposition::{self, Shared};
+use crate::controller::actuators::{Databases, EdgeSwitch, Processes, Scale};
+use crate::controller::admission::{Regulator, UNLIMITED};
+use crate::controller::decide::{decide, ready, Decision, Memory, Policy};
+use crate::controller::observe::{Observation, Observer};
+use crate::controller::published::{
+    now_text, primary_site, EventKind, EventLog, Published, QuorumState,
+};
 use crate::gtid;
-use crate::observe::{Observation, Observer};
-use crate::published::{now_text, primary_site, EventKind, EventLog, Published, QuorumState};
+use crate::operator::request::OperatorRequest;
 use crate::quorum::{Leadership, PrimaryRecord, Quorum};
-use crate::request::OperatorRequest;
 use crate::secrets::Secrets;
 use crate::topology::Topology;
 use anyhow::Context;
+use exposition::Shared;
 use srs_domain::SiteName;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -199,9 +209,9 @@ impl<P: Plant> Controller<P> {
 
     /// Feeds the regulator the replica's applied count and lag; with
     /// admission turned off in the topology, writes are never limited.
-    fn admission(&mut self, observation: &Observation) -> crate::admission::Advice {
+    fn admission(&mut self, observation: &Observation) -> crate::controller::admission::Advice {
         if !self.topology.controller.admission {
-            return crate::admission::Advice {
+            return crate::controller::admission::Advice {
                 write_concurrency: UNLIMITED,
                 ..self.regulator.advice()
             };
@@ -592,11 +602,12 @@ pub async fn run(
     candidate: &str,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let topology = Topology::of(data_dir)?;
+    let crate::Cluster {
+        topology, secrets, ..
+    } = crate::Cluster::open(data_dir)?;
     // Two controllers deciding at once would fight: on one machine the
     // second refuses to start; across hosts only the elected one acts.
     let quorum = Quorum::for_topology(topology.quorum.as_ref(), data_dir, candidate)?;
-    let secrets = Secrets::load(data_dir)?;
     let plant = LiveTopology::new(topology.clone(), secrets, data_dir)?;
     let controller = Controller::new(plant, quorum, topology.clone(), data_dir);
     let Some(addr) = topology.controller.listen else {
@@ -640,9 +651,9 @@ mod tests {
             other => other,
         }
     }
-    use crate::decide::Alert;
-    use crate::observe::{DatabaseStatus, EdgeObservation, SiteObservation};
-    use crate::published::EventLog;
+    use crate::controller::decide::Alert;
+    use crate::controller::observe::{DatabaseStatus, EdgeObservation, SiteObservation};
+    use crate::controller::published::EventLog;
     use crate::quorum::elected::Keys;
     use crate::quorum::member::LocalEtcd;
     use crate::quorum::{EtcdQuorum, LocalQuorum};
@@ -807,7 +818,7 @@ mod tests {
         decisions
     }
 
-    fn actions(dir: &ClusterDir) -> Vec<crate::published::Event> {
+    fn actions(dir: &ClusterDir) -> Vec<crate::controller::published::Event> {
         EventLog::tail(dir, 50)
             .into_iter()
             .filter(|e| e.kind != EventKind::TookTheLead)
