@@ -153,6 +153,9 @@ enum Command {
     /// Prove failover: run a client load, inject a fault, recover, verify
     /// every acknowledged write, fail back, and write a report.
     Drill(Box<crate::drill_cli::DrillArgs>),
+    /// Ask a running srs whether it is ready (exit 0) or not (exit 1): a
+    /// container health check without curl.
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// Print a shell completion script: `srs completions bash > /etc/bash_completion.d/srs`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -384,6 +387,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             watch,
         } => status(&data_dir, json, watch).await,
         Command::HaproxyConfig(args) => crate::haproxy_cli::write(args),
+        Command::Healthcheck(args) => crate::healthcheck::check(args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "srs", &mut std::io::stdout());

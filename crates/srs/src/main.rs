@@ -9,6 +9,7 @@ mod config;
 mod drill_cli;
 mod drill_fault;
 mod haproxy_cli;
+mod healthcheck;
 mod student_restore;
 
 use clap::Parser;

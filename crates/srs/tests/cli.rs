@@ -189,6 +189,22 @@ async fn serve_uses_sqlite_by_default_and_exits_0_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+#[tokio::test]
+async fn healthcheck_passes_on_a_ready_server_and_fails_where_none_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = serve(dir, &[]);
+    let listen = server.address.trim_start_matches("http://").to_owned();
+    let (ok, out) = run(&["healthcheck"], &[("SRS_LISTEN", listen.as_str())]);
+    assert!(ok, "{out}");
+    drop(server);
+    let (ok, out) = run(
+        &["healthcheck", "--timeout-secs", "1"],
+        &[("SRS_LISTEN", listen.as_str())],
+    );
+    assert!(!ok, "a stopped server passed: {out}");
+    assert!(out.contains("no answer"), "{out}");
+}
+
 /// Runs `srs` with `stdin` piped in; returns (success, stdout, stderr).
 fn run_with_input(args: &[&str], stdin: &str) -> (bool, String, String) {
     let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
