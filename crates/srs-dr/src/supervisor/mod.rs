@@ -711,18 +711,17 @@ fn start_backup_agent(
     Ok(())
 }
 
-/// The edge, with its settings written for it; waited for.
-async fn start_edge(
-    options: &UpOptions,
+/// The edge's settings, written into the cluster directory, and the
+/// command that runs it on them.
+pub(crate) fn edge_spec(
     topology: &Topology,
     secrets: &Secrets,
-    children: &mut Started,
-) -> anyhow::Result<()> {
-    let data_dir = &options.data_dir;
-    let edge = crate::supervisor::front_door::edge_config(topology, secrets, data_dir)?;
+    data_dir: &ClusterDir,
+) -> anyhow::Result<Spec> {
+    let edge = front_door::edge_config(topology, secrets, data_dir)?;
     let edge_file = data_dir.file(ClusterFile::EdgeConfig);
     write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
-    let spec = Spec {
+    Ok(Spec {
         args: vec![
             "edge".into(),
             "--config".into(),
@@ -732,7 +731,18 @@ async fn start_edge(
         ],
         env: Vec::new(),
         log: "edge".into(),
-    };
+    })
+}
+
+/// The edge, with its settings written for it; waited for.
+async fn start_edge(
+    options: &UpOptions,
+    topology: &Topology,
+    secrets: &Secrets,
+    children: &mut Started,
+) -> anyhow::Result<()> {
+    let data_dir = &options.data_dir;
+    let spec = edge_spec(topology, secrets, data_dir)?;
     let port = topology.edge.listen.port();
     let child = children.spawn(options, ChildKind::Edge, None, port, spec)?;
     let pid = child.id().unwrap_or(0);

@@ -8,7 +8,7 @@
 
 use crate::cluster_dir::ClusterFile;
 use crate::controller::actuators::EdgeSwitch;
-use crate::secrets::{write_private, Secrets};
+use crate::secrets::Secrets;
 use crate::supervisor::{
     record_databases, stop_all, watch_children, watch_databases, ChildKind, Server, Spec, Started,
     UpOptions,
@@ -180,28 +180,17 @@ fn start_services(
             log: "controller".into(),
         },
     )?;
-    let edge = crate::supervisor::front_door::edge_config(topology, secrets, &options.data_dir)?;
-    let edge_file = options.data_dir.file(ClusterFile::EdgeConfig);
-    write_private(&edge_file, &serde_json::to_string_pretty(&edge)?)?;
+    let spec = super::edge_spec(topology, secrets, &options.data_dir)?;
     start(
         options,
         started,
         ChildKind::Edge,
         None,
         topology.edge.listen.port(),
-        Spec {
-            args: vec![
-                "edge".into(),
-                "--config".into(),
-                edge_file.display().to_string(),
-                "--worker-threads".into(),
-                topology.edge.worker_threads.to_string(),
-            ],
-            env: Vec::new(),
-            log: "edge".into(),
-        },
+        spec,
     )
 }
+
 
 /// The site's app instances, each taking writes only under the agent's
 /// write lease.
