@@ -46,7 +46,7 @@ FROM ${BASE_IMAGE}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends mariadb-client-core \
     && cd /tmp \
-    && apt-get download mariadb-client \
+    && apt-get download "mariadb-client=$(dpkg-query -W -f='${Version}' mariadb-client-core)" \
     && dpkg-deb --fsys-tarfile mariadb-client_*.deb \
        | tar -x -C / ./usr/bin/mariadb-dump ./usr/bin/mariadb-binlog \
     && rm -f mariadb-client_*.deb /usr/bin/mariadb-check /usr/bin/my_print_defaults \
@@ -57,6 +57,9 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid srs --home-dir /var/lib/srs --shell /usr/sbin/nologin srs \
     && install -d -o srs -g srs -m 0750 /var/lib/srs
 COPY --from=binary /out/srs /usr/bin/srs
+# A prebuilt binary must run on this base (Debian 12's glibc): fail the
+# build, not the first start.
+RUN ["/usr/bin/srs", "--version"]
 COPY deploy/debian/srs.toml /etc/srs/srs.toml
 USER srs:srs
 WORKDIR /var/lib/srs

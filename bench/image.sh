@@ -46,7 +46,9 @@ cleanup() {
   podman volume rm -f "$name-data" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 local_base_image >/dev/null
 echo "building $image..." >&2

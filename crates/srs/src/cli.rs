@@ -327,6 +327,8 @@ impl Cli {
     pub fn worker_threads(&self) -> Option<usize> {
         match &self.command {
             Command::Edge { worker_threads, .. } => Some(usize::from(*worker_threads)),
+            // One request and out: no pool of threads for it.
+            Command::Healthcheck(_) => Some(1),
             _ => None,
         }
     }

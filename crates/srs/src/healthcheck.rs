@@ -22,8 +22,9 @@ pub struct HealthcheckArgs {
         default_value = "127.0.0.1:8080"
     )]
     listen: SocketAddr,
-    /// Seconds to wait for the answer, 1-60
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
+    /// Seconds to wait for the answer, 1-60 (under the container's own
+    /// health check timeout)
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=60))]
     timeout_secs: u64,
 }
 
@@ -48,7 +49,10 @@ fn url_of(args: &HealthcheckArgs) -> anyhow::Result<reqwest::Url> {
 /// what it got.
 pub async fn check(args: HealthcheckArgs) -> anyhow::Result<()> {
     let url = url_of(&args)?;
+    // Loopback only: a proxy from the environment (containers often get
+    // one) would answer for a server it cannot see.
     let client = reqwest::Client::builder()
+        .no_proxy()
         .timeout(Duration::from_secs(args.timeout_secs))
         .build()?;
     let response = client
@@ -57,7 +61,18 @@ pub async fn check(args: HealthcheckArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("{url}: no answer"))?;
     let status = response.status();
-    anyhow::ensure!(status.is_success(), "{url}: {status}");
+    if !status.is_success() {
+        // /readyz says why it is not ready; the first line is enough here.
+        let body = response.text().await.unwrap_or_default();
+        let reason: String = body
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        anyhow::bail!("{url}: {status} {reason}");
+    }
     println!("{url}: {status}");
     Ok(())
 }

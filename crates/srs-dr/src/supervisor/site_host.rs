@@ -191,7 +191,6 @@ fn start_services(
     )
 }
 
-
 /// The site's app instances, each taking writes only under the agent's
 /// write lease.
 fn start_apps(
