@@ -153,6 +153,21 @@ enum Command {
     /// Prove failover: run a client load, inject a fault, recover, verify
     /// every acknowledged write, fail back, and write a report.
     Drill(Box<crate::drill_cli::DrillArgs>),
+    /// Forward TCP connections to another address with a fixed delay each
+    /// way: the distance between two sites, for benchmarks and drills on
+    /// one machine (whose kernel may have no netem).
+    LinkDelay {
+        /// Where to listen, e.g. 127.0.0.1:13306.
+        #[arg(long, value_name = "ADDR")]
+        listen: std::net::SocketAddr,
+        /// Where each connection goes, e.g. 127.0.0.1:3306.
+        #[arg(long, value_name = "ADDR")]
+        to: std::net::SocketAddr,
+        /// Delay in each direction, milliseconds, 0-10000 (a round trip
+        /// takes twice this).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        delay_ms: u64,
+    },
     /// Ask a running srs whether it is ready (exit 0) or not (exit 1): a
     /// container health check without curl.
     Healthcheck(crate::healthcheck::HealthcheckArgs),
@@ -320,6 +335,7 @@ impl Cli {
                 | Command::SiteAgent { .. }
                 | Command::Site { .. }
                 | Command::Edge { .. }
+                | Command::LinkDelay { .. }
         )
     }
 
@@ -390,6 +406,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => status(&data_dir, json, watch).await,
         Command::HaproxyConfig(args) => crate::haproxy_cli::write(args),
         Command::Healthcheck(args) => crate::healthcheck::check(args).await,
+        Command::LinkDelay {
+            listen,
+            to,
+            delay_ms,
+        } => link_delay(listen, to, delay_ms).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "srs", &mut std::io::stdout());
@@ -416,6 +437,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Export { store },
         } => audit_export(store).await,
+    }
+}
+
+/// Runs a delay proxy until SIGTERM or Ctrl-C.
+async fn link_delay(
+    listen: std::net::SocketAddr,
+    to: std::net::SocketAddr,
+    delay_ms: u64,
+) -> anyhow::Result<()> {
+    telemetry::init(LogFormat::Text, "warn")?;
+    let delay = std::time::Duration::from_millis(delay_ms);
+    let proxy = srs_dr::drill::link_delay::LinkDelay::start(listen, to, delay).await?;
+    println!("{} -> {to}, {delay_ms} ms each way", proxy.listen);
+    tokio::select! {
+        () = proxy.wait() => Ok(()),
+        () = shutdown_signal() => Ok(()),
     }
 }
 

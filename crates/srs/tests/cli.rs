@@ -670,3 +670,72 @@ async fn the_edge_runs_from_a_topology_directory_for_sites_run_elsewhere() {
     );
     assert!(sigterm(&mut child).success(), "exits 0 on SIGTERM");
 }
+
+#[test]
+fn link_delay_delays_each_way_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    // An echo server on a free port, on a thread of its own.
+    let echo = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let echo_addr = echo.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for stream in echo.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 || stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let mut child = srs()
+        .args([
+            "link-delay",
+            "--listen",
+            "127.0.0.1:0",
+            "--to",
+            &echo_addr,
+            "--delay-ms",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("srs link-delay starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("its address");
+    let listen = line.split(' ').next().expect("an address first").to_owned();
+    let mut conn = std::net::TcpStream::connect(&listen).expect("connects");
+    let mut back = [0u8; 5];
+    conn.write_all(b"first").expect("write");
+    conn.read_exact(&mut back).expect("read");
+    let began = Instant::now();
+    conn.write_all(b"again").expect("write");
+    conn.read_exact(&mut back).expect("read");
+    let took = began.elapsed();
+    assert_eq!(&back, b"again");
+    assert!(
+        took >= Duration::from_millis(60),
+        "a round trip took {took:?}, under 2 x 30 ms"
+    );
+    let status = sigterm(&mut child);
+    assert!(status.success(), "exit status {status:?}");
+    let (ok, out) = run(
+        &[
+            "link-delay",
+            "--listen",
+            "127.0.0.1:0",
+            "--to",
+            &echo_addr,
+            "--delay-ms",
+            "20000",
+        ],
+        &[],
+    );
+    assert!(!ok && out.contains("--delay-ms"), "{out}");
+}

@@ -6,6 +6,7 @@
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 pub mod fault;
 pub mod hosts;
+pub mod link_delay;
 pub mod load;
 pub mod progress;
 pub mod report;
