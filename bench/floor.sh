@@ -103,7 +103,6 @@ for who in srs floor; do
   res=$(run 1 "${!url}")
   result_field "$res" p50_us >> "$work/$who.one"
 done
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
 srs_rps=$(median "$work/srs.rps"); floor_rps=$(median "$work/floor.rps")
 srs_one=$(median "$work/srs.one"); floor_one=$(median "$work/floor.one")
 

@@ -80,7 +80,6 @@ for _ in $(seq "$runs"); do
   ready_after podman_quiet start "$name" >> "$work/start.txt"
 done
 memory=$(podman stats --no-stream --format '{{.MemUsage}}' "$name" 2>/dev/null | cut -d/ -f1 | tr -d ' ')
-median() { sort -n "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
 maximum() { sort -n "$1" | tail -1; }
 
 report=$work/report.md

@@ -6,6 +6,7 @@
 #   bin=$(release_binary)            builds srs --release, prints its path
 #   machine_summary                  "N cores (CPU), M GiB" for a report
 #   append_to_benchmarks REPORT      appends a report file to docs/BENCHMARKS.md
+#   median FILE                      the median of FILE's numbers, one a line
 
 srs_repo=$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 
@@ -25,4 +26,9 @@ machine_summary() {
 append_to_benchmarks() { # report-file
   { echo; cat "$1"; } >> "$srs_repo/docs/BENCHMARKS.md"
   echo "appended to docs/BENCHMARKS.md" >&2
+}
+
+# Prints the median of the numbers in FILE (one a line) with two decimals: benchmarks quote medians of repeated runs.
+median() { # file
+  sort -n "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'
 }
