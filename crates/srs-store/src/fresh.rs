@@ -88,6 +88,38 @@ impl SharedReads {
     }
 }
 
+tokio::task_local! {
+    /// The counters as read for the request this task is serving.
+    static REQUEST_READ: std::cell::Cell<Option<Generations>>;
+}
+
+/// Runs `request` (one HTTP request's work) with one counter read for all
+/// its cached reads: the first read in it starts after the request
+/// arrived, so every change committed before the request is in it, which
+/// is all exactness asks. A write in the request forgets it (see
+/// [`forget_request_read`]), so the request reads its own writes.
+pub async fn one_read_per_request<F: Future>(request: F) -> F::Output {
+    REQUEST_READ
+        .scope(std::cell::Cell::new(None), request)
+        .await
+}
+
+/// The read this request already made, if it is inside
+/// [`one_read_per_request`] and has read since its last write.
+pub(crate) fn request_read() -> Option<Generations> {
+    REQUEST_READ.try_with(std::cell::Cell::get).ok().flatten()
+}
+
+/// Keeps `read` for the rest of the request (outside one: nothing).
+pub(crate) fn keep_request_read(read: Generations) {
+    let _ = REQUEST_READ.try_with(|slot| slot.set(Some(read)));
+}
+
+/// A write began or committed: the next read of this request reads again.
+pub(crate) fn forget_request_read() {
+    let _ = REQUEST_READ.try_with(|slot| slot.set(None));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,35 +216,57 @@ impl Store {
     }
 
     /// The data and credential generations, from a read that started after
-    /// this call (shared with concurrent callers: see [`crate::fresh`]).
+    /// this call, or, inside [`crate::one_read_per_request`], after the
+    /// request arrived and since its last write: on SQLite read in place
+    /// (see [`crate::sqlite_counters`]), on MariaDB shared with concurrent
+    /// callers (see [`crate::fresh`]).
     pub async fn generations(&self) -> StoreResult<Generations> {
-        let pool = self.pool.clone();
+        if let Some(read) = crate::fresh::request_read() {
+            return Ok(read);
+        }
+        let read = self.read_generations().await?;
+        crate::fresh::keep_request_read(read);
+        Ok(read)
+    }
+
+    async fn read_generations(&self) -> StoreResult<Generations> {
+        let pool = match &self.pool {
+            crate::Pool::Sqlite(p) => return p.counters.read().map_err(StoreError::Unavailable),
+            crate::Pool::MySql(p) => p.clone(),
+        };
         self.reads
             .get(move || {
                 let pool = pool.clone();
-                async move { read_generations(&pool).await.map_err(|e| e.to_string()) }
+                async move {
+                    let rows: Vec<(i64, i64)> = sqlx::query_as(COUNTERS_SQL)
+                        .fetch_all(&pool)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    Ok(rows.into_iter().collect())
+                }
             })
             .await
             .map_err(StoreError::Unavailable)
     }
 }
 
-/// One round trip: both counters.
-async fn read_generations(pool: &crate::Pool) -> Result<Generations, sqlx::Error> {
-    const SQL: &str =
-        "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
-         UNION ALL SELECT 2 AS kind, n FROM department_changes";
-    let rows: Vec<(i64, i64)> = match pool {
-        crate::Pool::Sqlite(p) => sqlx::query_as(SQL).fetch_all(&p.read).await?,
-        crate::Pool::MySql(p) => sqlx::query_as(SQL).fetch_all(p).await?,
-    };
-    let mut g = Generations::default();
-    for (kind, n) in rows {
-        match kind {
-            0 => g.data += n,
-            1 => g.auth += n,
-            _ => g.departments += n,
+/// Every counter in one statement, as (kind, n) rows; `change_counters`
+/// has several slots so that concurrent writers do not contend on one row.
+pub(crate) const COUNTERS_SQL: &str =
+    "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
+     UNION ALL SELECT 2 AS kind, n FROM department_changes";
+
+impl FromIterator<(i64, i64)> for Generations {
+    /// Sums [`COUNTERS_SQL`]'s rows by kind.
+    fn from_iter<I: IntoIterator<Item = (i64, i64)>>(rows: I) -> Self {
+        let mut g = Generations::default();
+        for (kind, n) in rows {
+            match kind {
+                0 => g.data += n,
+                1 => g.auth += n,
+                _ => g.departments += n,
+            }
         }
+        g
     }
-    Ok(g)
 }

@@ -19,6 +19,7 @@ mod login_failures;
 mod notes;
 mod overview;
 mod rows;
+mod sqlite_counters;
 mod sqlite_writer;
 mod student_values;
 mod students;
@@ -30,7 +31,7 @@ pub use bulk::{BulkChange, BulkOutcome, BulkTarget, MAX_BULK};
 pub use departments::DepartmentChange;
 pub use error::{DuplicateKind, StoreError, StoreResult, StudentRef};
 pub use filter::{Listing, Page, PageRequest, Rendering, Sort, SortKey, StudentFilter};
-pub use fresh::Generations;
+pub use fresh::{one_read_per_request, Generations};
 pub use import::{ImportOptions, ImportRow, RowError, RowRemedy};
 pub use login_failures::FailureCount;
 pub use notes::{Note, MAX_NOTES};
@@ -71,6 +72,9 @@ impl Backend {
 #[derive(Clone)]
 struct SqlitePools {
     read: SqlitePool,
+    /// The generation counters, read without the pool (see
+    /// [`sqlite_counters`]).
+    counters: std::sync::Arc<sqlite_counters::CounterReader>,
     writer: std::sync::Arc<sqlite_writer::Writer>,
     checkpoint: SqlitePool,
     /// Stops the checkpointer; `close` waits for it to end before closing
@@ -231,6 +235,7 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(SqlitePools {
                 read,
+                counters: std::sync::Arc::new(sqlite_counters::CounterReader::new(path.into())),
                 writer,
                 checkpoint: checkpointer,
                 checkpointer: stopper,
@@ -368,6 +373,7 @@ impl Store {
                 if let Some(task) = task {
                     let _ = task.await;
                 }
+                p.counters.close();
                 p.read.close().await;
                 p.writer.close().await;
                 p.checkpoint.close().await;
@@ -465,6 +471,8 @@ mod close_tests {
                     .await
                     .expect("connect");
             store.migrate().await.expect("migrate");
+            // Reading the change counters opens a connection of its own.
+            store.generations().await.expect("counters");
             store.close().await;
             let canon = path.canonicalize().expect("the file exists");
             let mut open = 0;
@@ -481,5 +489,65 @@ mod close_tests {
             }
             assert_eq!(open, 0, "descriptors still open after close");
         }
+    }
+}
+
+#[cfg(test)]
+mod request_read_tests {
+    use crate::{one_read_per_request, Generations, Store};
+
+    /// One request reads the counters once, however many cached reads it
+    /// makes, and again after a write of its own (it reads its writes).
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_request_reads_the_counters_once_and_again_after_its_own_write() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite:{}", dir.path().join("request.db").display());
+        let store = Store::connect(&url, &Default::default())
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let other = Store::connect(&url, &Default::default())
+            .await
+            .expect("a second instance");
+        let start = store.generations().await.expect("read");
+        one_read_per_request(async {
+            let first = store.generations().await.expect("read");
+            assert_eq!(first, start);
+            // Another instance's write after the request arrived (in a
+            // task of its own, as in another process): the request may
+            // be answered without it.
+            let elsewhere = other.clone();
+            tokio::spawn(async move {
+                elsewhere
+                    .advance_generations_past(Generations::default())
+                    .await
+            })
+            .await
+            .expect("task")
+            .expect("write");
+            assert_eq!(store.generations().await.expect("read"), first);
+            store
+                .advance_generations_past(Generations::default())
+                .await
+                .expect("own write");
+            let after = store.generations().await.expect("read");
+            assert_eq!(
+                after.data,
+                first.data + 2,
+                "its own write and the one before it"
+            );
+        })
+        .await;
+        // Outside a request every call reads.
+        other
+            .advance_generations_past(Generations::default())
+            .await
+            .expect("write");
+        assert_eq!(
+            store.generations().await.expect("read").data,
+            start.data + 3
+        );
+        store.close().await;
+        other.close().await;
     }
 }

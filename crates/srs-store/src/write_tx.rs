@@ -137,6 +137,7 @@ pub(crate) enum WriteTx<'s> {
 impl Store {
     /// Opens a write (see the module's description).
     pub(crate) async fn begin_write(&self) -> Result<WriteTx<'_>, sqlx::Error> {
+        crate::fresh::forget_request_read();
         match &self.pool {
             Pool::Sqlite(pools) => {
                 let mut turn = pools.writer.turn().await?;
@@ -160,7 +161,9 @@ impl Store {
             Pool::MySql(pool) => {
                 let r = sqlx::query_with(sql, arguments::<MySql>(args)?)
                     .execute(pool)
-                    .await?;
+                    .await;
+                crate::fresh::forget_request_read();
+                let r = r?;
                 Ok(Done {
                     rows: r.rows_affected(),
                     inserted_id: i64::try_from(r.last_insert_id()).unwrap_or(i64::MAX),
@@ -287,12 +290,15 @@ impl WriteTx<'_> {
 
     /// Makes the write durable; on SQLite returns once its group committed.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
+        let committed = match self {
             WriteTx::Sqlite(mut turn) => {
                 turn.release_savepoint().await?;
                 turn.finish().await
             }
             WriteTx::MySql(tx) => tx.commit().await,
-        }
+        };
+        // A read made during the write predates its commit.
+        crate::fresh::forget_request_read();
+        committed
     }
 }

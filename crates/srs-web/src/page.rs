@@ -332,6 +332,10 @@ pub(crate) async fn page_errors(
     req: Request,
     next: Next,
 ) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        // The API answers in JSON: nothing here to prepare for it.
+        return next.run(req).await;
+    }
     let (parts, body) = req.into_parts();
     let user = crate::auth::extract::current(&parts);
     let path = parts.uri.path().to_owned();

@@ -20,7 +20,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
@@ -76,6 +78,7 @@ impl Application {
             standing,
             settings: Arc::new(settings),
             metrics: http_metrics::handle().context("Failed to set up metrics")?,
+            route_metrics: http_metrics::RouteMetrics::default(),
             throttle: Arc::new(LoginThrottle::new(clock.clone())),
             clock,
             write_gate: Arc::default(),
@@ -236,6 +239,22 @@ async fn docs_way_back(response: axum::response::Response) -> axum::response::Re
     axum::response::Response::from_parts(parts, axum::body::Body::from(html))
 }
 
+/// Gives each request a random UUID (v4) as its id. tower-http's
+/// `MakeRequestUuid` asks the kernel for every one (a getrandom call per
+/// request); this draws from the thread's own generator, seeded from the
+/// kernel, which is as unpredictable for an id that only has to be unique.
+#[derive(Debug, Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        HeaderValue::from_str(&id.to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 /// The whole app: pages, API, docs, health, assets and the middleware.
 pub fn router(state: AppState) -> Router {
     let pages = routes::pages::router(&state)
@@ -256,7 +275,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::assets::router())
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::security::write_deadline))
         .route_layer(middleware::from_fn_with_state(state.clone(), crate::switch_wait::answer_once_primary_named))
-        .route_layer(middleware::from_fn(http_metrics::track))
+        .route_layer(middleware::from_fn_with_state(state.clone(), http_metrics::track))
         // Before the layers below, so that unknown addresses get the
         // signed-in layout too.
         .fallback(not_found)
@@ -278,7 +297,7 @@ pub fn router(state: AppState) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id)
         }))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .with_state(state)
 }
 

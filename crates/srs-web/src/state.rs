@@ -35,6 +35,8 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// Renders the Prometheus exposition.
     pub metrics: PrometheusHandle,
+    /// Each route's request counter and latency histogram.
+    pub(crate) route_metrics: crate::http_metrics::RouteMetrics,
     /// Refuses sign-ins after too many failures.
     pub throttle: Arc<LoginThrottle>,
     /// The time source (injectable for tests).

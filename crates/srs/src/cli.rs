@@ -324,21 +324,6 @@ enum StudentsCommand {
 }
 
 impl Cli {
-    /// Whether the command runs until stopped (a server), as opposed to a
-    /// one-shot operator command.
-    pub fn runs_until_stopped(&self) -> bool {
-        matches!(
-            self.command,
-            Command::Serve(_)
-                | Command::Up { .. }
-                | Command::Controller { .. }
-                | Command::SiteAgent { .. }
-                | Command::Site { .. }
-                | Command::Edge { .. }
-                | Command::LinkDelay { .. }
-        )
-    }
-
     /// Runtime threads the command asks for; None: one per core.
     pub fn worker_threads(&self) -> Option<usize> {
         match &self.command {
@@ -448,7 +433,7 @@ async fn link_delay(
 ) -> anyhow::Result<()> {
     telemetry::init(LogFormat::Text, "warn")?;
     let delay = std::time::Duration::from_millis(delay_ms);
-    let proxy = srs_dr::drill::link_delay::LinkDelay::start(listen, to, delay).await?;
+    let proxy = srs_dr::link_delay::LinkDelay::start(listen, to, delay).await?;
     println!("{} -> {to}, {delay_ms} ms each way", proxy.listen);
     tokio::select! {
         () = proxy.wait() => Ok(()),

@@ -238,13 +238,10 @@ fn start_apps(
             *port,
             Spec {
                 args,
-                env: vec![
-                    (
-                        "SRS_DATABASE_URL",
-                        secrets.app_url(&own.db_host, own.db_port),
-                    ),
-                    ("MALLOC_ARENA_MAX", "2".into()),
-                ],
+                env: vec![(
+                    "SRS_DATABASE_URL",
+                    secrets.app_url(&own.db_host, own.db_port),
+                )],
                 log: format!("app-{}-{port}", own.name),
             },
         )?;

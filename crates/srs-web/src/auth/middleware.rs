@@ -90,11 +90,18 @@ fn bearer(req: &Request) -> Option<&str> {
 }
 
 /// Looks up the caller and leaves a [`Caller`] in the request's extensions.
+/// Every cached read of the request (this look-up's and the handler's)
+/// is checked against one read of the change counters, made after the
+/// request arrived (see `srs_store::one_read_per_request`).
 pub(crate) async fn authenticate(
     State(state): State<AppState>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
+    srs_store::one_read_per_request(identify(state, req, next)).await
+}
+
+async fn identify(state: AppState, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     if crate::routes::is_infrastructure(path) {
         // Public and hot: no credential look-up.
