@@ -9,6 +9,8 @@
 //! - `quorum/`: leases and epochs in etcd, for a cluster across hosts;
 //! - `drill/`: faults injected under load, and their reports;
 //! - `backup_agent/`: scheduled backups and the binlog archive;
+//! - `link_delay`: a distance between sites on one machine (`srs
+//!   link-delay`, and `srs up` with a `[link]`);
 //! - at the top: the cluster directory and what it holds (topology,
 //!   secrets, the last drill's and backups' records), read through
 //!   [`Cluster`].
@@ -21,6 +23,7 @@ pub mod controller;
 pub mod drill;
 pub mod gtid;
 pub mod last_drill;
+pub mod link_delay;
 pub mod operator;
 pub mod quorum;
 pub mod reach;

@@ -57,7 +57,10 @@ pub async fn connect_admin(
             user: "root".into(),
             password: secrets.root_password.clone(),
         };
-        match Admin::connect_tcp("127.0.0.1", site.db_port, &root).await {
+        // Through the link's delay when the topology sets one: the
+        // controller stands apart from both sites.
+        let (_, port) = topology.db_reach(site);
+        match Admin::connect_tcp("127.0.0.1", port, &root).await {
             Err(e) if e.is_access_denied() => {
                 Admin::connect_socket(&server_config(topology, secrets, data_dir, site)).await
             }

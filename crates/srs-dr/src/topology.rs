@@ -52,6 +52,10 @@ pub struct Site {
     /// needed in a cluster with a `[quorum]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_port: Option<u16>,
+    /// With a `[link]`: where the other site's replica and the controller
+    /// reach this site's database; `srs up` runs the delay proxy there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_port: Option<u16>,
 }
 
 fn localhost() -> String {
@@ -236,9 +240,31 @@ pub struct Topology {
     /// The quorum across hosts (etcd); absent: one machine, one controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<QuorumSection>,
+    /// A distance between the sites on one machine; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkSection>,
     /// Exactly two sites: one primary, one dr.
     pub sites: Vec<Site>,
 }
+
+/// The distance between two sites run on one machine, for drills and
+/// benchmarks: `srs up` puts a delay proxy (`srs link-delay`) in front of
+/// each site's database at its `link_port`, and everything that crosses
+/// between sites goes through it: the replica's connection to the primary
+/// (so a strict commit waits one round trip) and the controller's
+/// connections to every database (it stands apart from both sites, as the
+/// leader across hosts may). App instances reach their own site's database
+/// directly.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// The delay each way, ms (a round trip takes twice this), 1-10000.
+    pub delay_ms: u64,
+}
+
+/// Round trips a probe of a database crosses the link: its queries and a
+/// reconnection's handshake, with room to spare.
+const PROBE_ROUND_TRIPS: u64 = 10;
 
 /// How often `srs up` takes a backup: `daily`, `hourly`, `off`, or a
 /// number of hours or minutes such as `6h` or `30m`.
@@ -710,7 +736,71 @@ impl Topology {
         self.check_sites()?;
         self.check_ports()?;
         self.check_ranges()?;
+        self.check_link()?;
         self.check_standbys()
+    }
+
+    /// A `[link]` is for sites srs runs on this machine, each with its
+    /// `link_port`.
+    fn check_link(&self) -> anyhow::Result<()> {
+        let Some(link) = &self.link else {
+            if let Some(s) = self.sites.iter().find(|s| s.link_port.is_some()) {
+                bail!(
+                    "sites '{}': link_port is used only with a [link] section (delay_ms = ...)",
+                    s.name
+                );
+            }
+            return Ok(());
+        };
+        if !(1..=10_000).contains(&link.delay_ms) {
+            bail!(
+                "link.delay_ms: {} is out of range (1-10000 ms each way)",
+                link.delay_ms
+            );
+        }
+        if self.quorum.is_some() {
+            bail!("[link] puts a distance between sites on one machine; across hosts the network is the distance: remove [link] or [quorum]");
+        }
+        for s in &self.sites {
+            if !s.is_local() {
+                bail!(
+                    "sites '{}': [link] needs both sites run by srs up on this machine",
+                    s.name
+                );
+            }
+            if s.link_port.is_none() {
+                bail!(
+                    "sites '{}': set link_port, where the delay proxy in front of its database listens ([link] is set)",
+                    s.name
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// How long one probe of a database may take: `probe_timeout_ms`,
+    /// plus, with a `[link]`, the round trips a probe crosses it (about
+    /// six queries one after another, and a new connection's handshake
+    /// when the last one broke): at 35 ms each way they alone take 0.6 s.
+    pub fn probe_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.controller.probe_timeout_ms) + self.link_allowance()
+    }
+
+    /// What the link adds to any wait for a probe (zero without one).
+    pub fn link_allowance(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(
+            self.link.map_or(0, |l| PROBE_ROUND_TRIPS * 2 * l.delay_ms),
+        )
+    }
+
+    /// Where whoever is not at `site` reaches its database: through the
+    /// delay proxy with a `[link]`, else at the database itself.
+    pub fn db_reach(&self, site: &Site) -> (String, u16) {
+        let port = match (&self.link, site.link_port) {
+            (Some(_), Some(port)) => port,
+            _ => site.db_port,
+        };
+        (site.db_host.clone(), port)
     }
 
     /// Two sites, one primary, each named and addressed well.
@@ -776,6 +866,7 @@ impl Topology {
             .flat_map(|s| {
                 std::iter::once(s.db_port)
                     .chain(s.agent_port)
+                    .chain(s.link_port)
                     .chain(s.app_ports.iter().copied())
                     .chain(s.standby_app_ports.iter().copied())
             })
@@ -963,8 +1054,28 @@ mod tests {
     }
 
     #[test]
+    fn a_link_puts_every_crossing_between_sites_through_its_proxy() {
+        let linked = DEFAULT
+            .replace("db_port = 3407", "db_port = 3407\nlink_port = 3417")
+            .replace("db_port = 3408", "db_port = 3408\nlink_port = 3418");
+        let plain: Topology = toml::from_str(DEFAULT).expect("parses");
+        plain.check().expect("valid");
+        let far: Topology =
+            toml::from_str(&format!("{linked}\n[link]\ndelay_ms = 35\n")).expect("parses");
+        far.check().expect("valid");
+        assert_eq!(
+            plain.db_reach(&plain.sites[1]),
+            ("127.0.0.1".to_owned(), 3408)
+        );
+        assert_eq!(far.db_reach(&far.sites[1]), ("127.0.0.1".to_owned(), 3418));
+        assert_eq!(plain.probe_timeout(), std::time::Duration::from_millis(300));
+        // Ten round trips of 70 ms on top of the probe's own 300 ms.
+        assert_eq!(far.probe_timeout(), std::time::Duration::from_millis(1_000));
+    }
+
+    #[test]
     fn mistakes_are_named() {
-        let cases = [
+        let mut cases = vec![
             (
                 DEFAULT.replace("role = \"dr\"", "role = \"primary\""),
                 "exactly one",
@@ -1016,6 +1127,22 @@ mod tests {
                 "quorum.cluster",
             ),
         ];
+        let linked = DEFAULT
+            .replace("db_port = 3407", "db_port = 3407\nlink_port = 3417")
+            .replace("db_port = 3408", "db_port = 3408\nlink_port = 3418");
+        cases.extend([
+            (format!("{DEFAULT}\n[link]\ndelay_ms = 35\n"), "set link_port"),
+            (linked.clone(), "only with a [link]"),
+            (format!("{linked}\n[link]\ndelay_ms = 0\n"), "link.delay_ms: 0 is out of range"),
+            (
+                format!("{}\n[link]\ndelay_ms = 35\n", linked.replace("link_port = 3418", "link_port = 8101")),
+                "ports",
+            ),
+            (
+                format!("{linked}\n[link]\ndelay_ms = 35\n[quorum]\netcd = [\"http://a:2379\", \"http://b:2379\", \"http://c:2379\"]\n"),
+                "remove [link] or [quorum]",
+            ),
+        ]);
         for (text, expected) in cases {
             let err = toml::from_str::<Topology>(&text)
                 .map_err(|e| e.to_string())

@@ -63,6 +63,11 @@ pub struct DrillArgs {
     /// is undone, seconds (the site is then failed back under load).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub outage_secs: u64,
+    /// One machine: the distance between the sites, ms each way (a round
+    /// trip takes twice this), on the replication connection and the
+    /// controller's connections to the databases (the topology's [link]).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub link_delay_ms: Option<u64>,
 }
 
 /// Runs the drill the flags ask for and prints its report's summary.
@@ -81,6 +86,10 @@ async fn three_hosts(args: DrillArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.data_dir.is_none(),
         "--hosts 3 builds its own three hosts; --data-dir is for a drill on a running srs up"
+    );
+    anyhow::ensure!(
+        args.link_delay_ms.is_none(),
+        "--link-delay-ms is for a drill on one machine (--hosts 1)"
     );
     telemetry::init(LogFormat::Text, "warn")?;
     let faults = drill_fault::three_hosts(&args.fault)?;
@@ -114,6 +123,10 @@ async fn one_machine(args: DrillArgs) -> anyhow::Result<()> {
         anyhow::bail!("--sync-mode: a drill on one machine runs in one mode; give one of strict, bounded or async");
     };
     anyhow::ensure!(
+        args.data_dir.is_none() || args.link_delay_ms.is_none(),
+        "--link-delay-ms sets up a fresh topology's link; for a running srs up, give its topology a [link] section"
+    );
+    anyhow::ensure!(
         args.data_dir.is_none() || args.yes,
         "a drill on an existing topology kills and pauses its processes; run again with --yes to go ahead"
     );
@@ -128,6 +141,7 @@ async fn one_machine(args: DrillArgs) -> anyhow::Result<()> {
         report_dir: args.report_dir.clone(),
         exe,
         outage: std::time::Duration::from_secs(args.outage_secs),
+        link_delay_ms: args.link_delay_ms,
     })
     .await?;
     let markdown = report.markdown();

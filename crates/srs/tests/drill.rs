@@ -80,6 +80,29 @@ fn a_killed_primary_site_fails_over_without_losing_an_acknowledged_write() {
 }
 
 #[test]
+fn sites_35_ms_apart_fail_over_through_the_link_without_losing_an_acknowledged_write() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = srs()
+        .args(["drill", "--fault", "kill-primary-site", "--clients", "4"])
+        .args(["--link-delay-ms", "35", "--report-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("srs drill runs");
+    let text = std::fs::read_to_string(dir.path().join("report.json")).unwrap_or_default();
+    assert!(
+        out.status.success(),
+        "srs drill --link-delay-ms 35 failed:\n{}\n{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&text).expect("report.json");
+    assert_kept_promises(&report, "kill-primary-site");
+    assert_eq!(report["link_delay_ms"], 35, "{report}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).expect("report.md");
+    assert!(md.contains("the sites 35 ms apart each way"), "{md}");
+}
+
+#[test]
 fn a_paused_primary_site_fails_over_and_the_woken_zombie_gets_no_write() {
     let dir = tempfile::tempdir().expect("temp dir");
     let report = drill("pause-primary-site", dir.path());
@@ -126,10 +149,15 @@ fn a_planned_switchover_loses_nothing_and_fails_no_request() {
 
 #[test]
 fn drill_refuses_bad_options_with_a_clear_message() {
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["drill", "--fault", "unplug"], "invalid value 'unplug'"),
         (&["drill", "--repeat", "0"], "repeat"),
         (&["drill", "--data-dir", "/nonexistent"], "--yes"),
+        (&["drill", "--link-delay-ms", "0"], "link-delay-ms"),
+        (
+            &["drill", "--hosts", "3", "--link-delay-ms", "35"],
+            "one machine",
+        ),
     ];
     for (args, expected) in cases {
         let out = srs().args(args).output().expect("runs");

@@ -43,7 +43,7 @@ impl Databases {
     }
 
     fn probe_timeout(&self) -> Duration {
-        Duration::from_millis(self.topology.controller.probe_timeout_ms)
+        self.topology.probe_timeout()
     }
 
     async fn admin(&self, name: &str) -> anyhow::Result<Admin> {
@@ -260,12 +260,12 @@ impl Databases {
     /// returns before its threads run: the loop watches them come up
     /// (`decide::REPLICATION_START_MS`) instead of this step waiting.
     pub async fn replicate(&self, replica: &str, primary: &str) -> anyhow::Result<()> {
-        let source = self.site(primary)?.clone();
+        let (host, port) = self.topology.db_reach(self.site(primary)?);
         let mut admin = self.admin(replica).await?;
         // The same account here lets this site be a primary later.
         admin.create_replication_account(&self.secrets.repl).await?;
         admin
-            .replicate_from(&source.db_host, source.db_port, &self.secrets.repl)
+            .replicate_from(&host, port, &self.secrets.repl)
             .await?;
         admin.close().await;
         Ok(())

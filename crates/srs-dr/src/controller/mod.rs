@@ -200,10 +200,14 @@ impl<P: Plant> Controller<P> {
         }
     }
 
+    /// The primary's database as its replica reaches it.
     fn primary_addr(&self) -> String {
         self.topology
             .site(&self.memory.primary)
-            .map(|s| format!("{}:{}", s.db_host, s.db_port))
+            .map(|s| {
+                let (host, port) = self.topology.db_reach(s);
+                format!("{host}:{port}")
+            })
             .unwrap_or_default()
     }
 

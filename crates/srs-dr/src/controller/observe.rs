@@ -184,7 +184,7 @@ impl Observer {
         secrets: Secrets,
         data_dir: &ClusterDir,
     ) -> anyhow::Result<Self> {
-        let timeout = Duration::from_millis(topology.controller.probe_timeout_ms);
+        let timeout = topology.probe_timeout();
         Ok(Self {
             connections: topology
                 .sites
@@ -225,7 +225,11 @@ impl Observer {
             futures::future::join_all(self.topology.sites.iter().zip(&self.connections).map(
                 |(s, c)| {
                     let timeout = if down.contains(&s.name) {
-                        (self.timeout / 3).max(Duration::from_millis(50))
+                        // Never less than the link's round trips: a
+                        // server back up must be able to answer in time.
+                        (self.timeout.saturating_sub(self.topology.link_allowance()) / 3)
+                            .max(Duration::from_millis(50))
+                            + self.topology.link_allowance()
                     } else {
                         self.timeout
                     };

@@ -6,7 +6,6 @@
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 pub mod fault;
 pub mod hosts;
-pub mod link_delay;
 pub mod load;
 pub mod progress;
 pub mod report;
@@ -65,6 +64,10 @@ pub struct DrillOptions {
     pub outage: Duration,
     /// The `srs` executable (to start `srs up` and create the drill's account).
     pub exe: PathBuf,
+    /// A delay each way between the sites of a fresh topology, ms (a
+    /// `[link]`: on the replication connection and the controller's
+    /// connections to the databases); None: none.
+    pub link_delay_ms: Option<u64>,
 }
 
 /// The topology a drill acts on.
@@ -111,9 +114,9 @@ fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
 
 /// A two-site topology on free ports, so a drill never collides with a
 /// running `srs up`.
-fn fresh_topology(sync_mode: SyncModeName) -> anyhow::Result<String> {
-    use topology_file::{DrillSite, DrillTopology, EdgeListen, Listen};
-    let p = free_ports(9)?;
+fn fresh_topology(sync_mode: SyncModeName, link_delay_ms: Option<u64>) -> anyhow::Result<String> {
+    use topology_file::{DrillSite, DrillTopology, EdgeListen, Link, Listen};
+    let p = free_ports(11)?;
     let local = |port: u16| format!("127.0.0.1:{port}");
     let mut topology = DrillTopology::small(
         sync_mode,
@@ -131,6 +134,7 @@ fn fresh_topology(sync_mode: SyncModeName) -> anyhow::Result<String> {
             role: "primary",
             db_port: p[3],
             app_ports: vec![p[4], p[5]],
+            link_port: link_delay_ms.map(|_| p[9]),
             ..DrillSite::default()
         },
         DrillSite {
@@ -139,9 +143,11 @@ fn fresh_topology(sync_mode: SyncModeName) -> anyhow::Result<String> {
             db_port: p[6],
             app_ports: Vec::new(),
             standby_app_ports: vec![p[7], p[8]],
+            link_port: link_delay_ms.map(|_| p[10]),
             ..DrillSite::default()
         },
     ];
+    topology.link = link_delay_ms.map(|delay_ms| Link { delay_ms });
     topology.to_toml()
 }
 
@@ -252,7 +258,7 @@ impl Target {
         let dir = ClusterDir::new(path);
         std::fs::write(
             dir.file(ClusterFile::Topology),
-            fresh_topology(options.sync_mode)?,
+            fresh_topology(options.sync_mode, options.link_delay_ms)?,
         )?;
         let topology = Topology::of(&dir)?;
         progress.say(&format!("starting a fresh two-site topology in {}", dir));
@@ -685,13 +691,14 @@ pub async fn run(options: DrillOptions) -> anyhow::Result<Report> {
         }
     }
     let sync_mode = runs.first().map_or(options.sync_mode, |r| r.sync_mode);
-    let report = Report::new(
+    let mut report = Report::new(
         started_at,
         options.fault.name(),
         sync_mode,
         options.clients,
         runs,
     );
+    report.link_delay_ms = options.link_delay_ms;
     report.write(&options.report_dir, &samples)?;
     let summary = last_drill_of(&report, &options.report_dir);
     summary.save(&target.dir);

@@ -104,6 +104,9 @@ pub struct Report {
     pub summary: std::collections::BTreeMap<String, Spread>,
     /// Every run passed.
     pub passed: bool,
+    /// The delay each way between the sites, ms (a `[link]`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_delay_ms: Option<u64>,
 }
 
 impl Report {
@@ -138,6 +141,7 @@ impl Report {
             passed: !runs.is_empty() && runs.iter().all(|r| r.passed),
             runs,
             summary,
+            link_delay_ms: None,
         }
     }
 
@@ -147,12 +151,15 @@ impl Report {
         let verdict = if self.passed { "PASSED" } else { "FAILED" };
         let _ = writeln!(
             md,
-            "# srs drill: {} ({} mode) - {verdict}\n\nStarted {}, {} client(s), {} run(s).\n",
+            "# srs drill: {} ({} mode) - {verdict}\n\nStarted {}, {} client(s), {} run(s){}.\n",
             self.fault,
             self.sync_mode,
             self.started_at,
             self.clients,
-            self.runs.len()
+            self.runs.len(),
+            self.link_delay_ms
+                .map(|d| format!(", the sites {d} ms apart each way"))
+                .unwrap_or_default()
         );
         let _ = writeln!(md, "| run | passed | detection s | RTO s | write pause s | failed requests | acknowledged | lost | split-brain | failback s |");
         let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");

@@ -17,6 +17,8 @@ pub(super) struct DrillTopology {
     pub backup: Option<BackupOff>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quorum: Option<Quorum>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
     pub sites: Vec<DrillSite>,
 }
 
@@ -33,6 +35,7 @@ impl DrillTopology {
             edge,
             backup: None,
             quorum: None,
+            link: None,
             sites: Vec::new(),
         }
     }
@@ -82,6 +85,12 @@ pub(super) struct Quorum {
     pub cluster: String,
 }
 
+/// A `[link]` section: the distance between the sites.
+#[derive(Debug, Serialize)]
+pub(super) struct Link {
+    pub delay_ms: u64,
+}
+
 /// One `[[sites]]` entry.
 #[derive(Debug, Serialize, Default)]
 pub(super) struct DrillSite {
@@ -99,6 +108,8 @@ pub(super) struct DrillSite {
     pub standby_app_ports: Vec<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_port: Option<u16>,
 }
 
 #[cfg(test)]

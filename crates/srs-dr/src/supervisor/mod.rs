@@ -14,6 +14,7 @@ pub mod site_host;
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
 use crate::controller::published::{primary_site, Published};
+use crate::link_delay::LinkDelay;
 use crate::reach::server_config;
 use crate::secrets::{write_private, Secrets};
 use crate::topology::{Site, Topology};
@@ -251,6 +252,8 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
     let primary_site = primary_site(&topology, data_dir);
     tracing::info!(primary = %primary_site.name, sync_mode = %topology.sync_mode(), "starting the topology");
 
+    // Held until srs up stops: dropping one stops its proxy.
+    let _links = start_links(&topology).await?;
     let mut servers = Vec::new();
     for site in &topology.sites {
         servers.push(Server::start(&topology, &secrets, data_dir, site).await?);
@@ -289,6 +292,30 @@ pub async fn up(mut options: UpOptions, shutdown: impl Future<Output = ()>) -> a
     let _ = std::fs::remove_file(data_dir.file(ClusterFile::RunFile));
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The delay proxies a `[link]` asks for, one in front of each site's
+/// database (see [`crate::topology::LinkSection`]).
+async fn start_links(topology: &Topology) -> anyhow::Result<Vec<LinkDelay>> {
+    let Some(link) = topology.link else {
+        return Ok(Vec::new());
+    };
+    let mut links = Vec::new();
+    for site in &topology.sites {
+        let Some(port) = site.link_port else {
+            continue;
+        };
+        let proxy = LinkDelay::start(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            SocketAddr::from(([127, 0, 0, 1], site.db_port)),
+            Duration::from_millis(link.delay_ms),
+        )
+        .await?;
+        tracing::info!(site = %site.name, listen = %proxy.listen, delay_ms = link.delay_ms,
+            "link delay in front of the site's database: its replica and the controller reach it here");
+        links.push(proxy);
+    }
+    Ok(links)
 }
 
 impl ChildInfo {
@@ -632,15 +659,10 @@ fn app_spec(
     Spec {
         args,
         // The URL holds a password: environment, not the command line.
-        env: vec![
-            (
-                "SRS_DATABASE_URL",
-                secrets.app_url("127.0.0.1", site.db_port),
-            ),
-            // glibc keeps an allocator arena per busy thread; two serve an
-            // instance as fast and held 78 -> 55 MiB in bench/http.sh.
-            ("MALLOC_ARENA_MAX", "2".into()),
-        ],
+        env: vec![(
+            "SRS_DATABASE_URL",
+            secrets.app_url("127.0.0.1", site.db_port),
+        )],
         log: format!("app-{}-{port}", site.name),
     }
 }
