@@ -5,7 +5,11 @@
 # p50/p95/max of each figure; with --write appends it to docs/BENCHMARKS.md.
 # Reports (JSON, Markdown, SVG timelines) stay in the printed folder.
 #
+# With --link-delay-ms D the sites are D ms apart each way (a [link]: on
+# the replication connection and the controller's connections).
+#
 #   bench/drill.sh [--write] [--repeat 10] [--faults "kill-primary-site ..."]
+#                  [--long-outage 60] [--link-delay-ms D]
 set -euo pipefail
 # shellcheck source=scripts/lib/packages.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
@@ -17,16 +21,21 @@ write=false
 repeat=10
 faults="kill-primary-db kill-primary-site pause-primary-site partition-primary kill-controller stop-replica switchover"
 long_outage=60
+link_delay=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --write) write=true ;;
     --repeat) repeat=$2; shift ;;
     --faults) faults=$2; shift ;;
     --long-outage) long_outage=$2; shift ;;
+    --link-delay-ms) link_delay=$2; shift ;;
     *) echo "bench/drill.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -n "$link_delay" ] && ! [[ "$link_delay" =~ ^[1-9][0-9]{0,3}$ ]]; then
+  echo "bench/drill.sh: --link-delay-ms takes 1-9999 (got '$link_delay')" >&2; exit 2
+fi
 if [ "$(id -u)" -eq 0 ]; then need_command nft nftables; fi
 install_packages bench/drill.sh
 
@@ -37,7 +46,7 @@ report="$out/benchmark.md"
 run() { # name, then srs drill arguments
   local name=$1; shift
   echo "drill $name: $*" >&2
-  "$bin" drill --report-dir "$out/$name" "$@" >"$out/$name.log" 2>&1 || true
+  "$bin" drill --report-dir "$out/$name" ${link_delay:+--link-delay-ms "$link_delay"} "$@" >"$out/$name.log" 2>&1 || true
 }
 for f in $faults; do
   run "$f" --fault "$f" --repeat "$repeat"
@@ -49,7 +58,10 @@ fi
 {
   echo "## bench/drill.sh — $(date -u +%Y-%m-%d)"
   echo
-  echo "- Command: \`bench/drill.sh --repeat $repeat\` (release build; \`srs drill --fault F --repeat $repeat\`, strict mode, 8 clients creating with Idempotency-Key and reading through the edge)"
+  echo "- Command: \`bench/drill.sh --repeat $repeat${link_delay:+ --link-delay-ms $link_delay}\` (release build; \`srs drill --fault F --repeat $repeat${link_delay:+ --link-delay-ms $link_delay}\`, strict mode, 8 clients creating with Idempotency-Key and reading through the edge)"
+  if [ -n "$link_delay" ]; then
+    echo "- Distance: the sites $link_delay ms apart each way (round trip $((2 * link_delay)) ms) on the replication connection and the controller's connections to the databases"
+  fi
   echo "- Machine: $(machine_summary); the load, the edge, both databases, the app instances and the controller share the cores"
   echo "- RTO = fault to the first create acknowledged through the edge by the other site; detection = fault to the controller's decision; write pause = longest gap between acknowledged creates from 1 s before the fault to 1 s after recovery; failback = the old site rejoined, caught up and switched back to"
   echo

@@ -1,8 +1,8 @@
 //! The data generation and the read cache it validates.
 //!
-//! Every write transaction adds one to a random row of `change_counters`;
-//! their sum grows with every committed write, on any app instance. A read
-//! first fetches the sum (16 rows by primary key) and serves a cached
+//! Every write transaction adds one to a row of `change_counters` (a
+//! random one of 256 on MariaDB); their sum grows with every committed
+//! write, on any app instance. A read first fetches the sum and serves a cached
 //! result only if it was computed at that same generation, so cached
 //! answers are exact, never stale: they reflect the data as of the read.
 
@@ -238,7 +238,7 @@ impl Store {
             .get(move || {
                 let pool = pool.clone();
                 async move {
-                    let rows: Vec<(i64, i64)> = sqlx::query_as(COUNTERS_SQL)
+                    let rows: Vec<(i64, i64)> = sqlx::query_as(MYSQL_COUNTERS_SQL)
                         .fetch_all(&pool)
                         .await
                         .map_err(|e| e.to_string())?;
@@ -251,9 +251,15 @@ impl Store {
 }
 
 /// Every counter in one statement, as (kind, n) rows; `change_counters`
-/// has several slots so that concurrent writers do not contend on one row.
+/// has several slots (256 on MariaDB) so that concurrent writers do not
+/// contend on one row, summed here.
 pub(crate) const COUNTERS_SQL: &str =
-    "SELECT 0 AS kind, n FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
+    "SELECT 0 AS kind, SUM(n) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
+     UNION ALL SELECT 2 AS kind, n FROM department_changes";
+
+/// [`COUNTERS_SQL`] for MariaDB, whose SUM of integers is a decimal.
+const MYSQL_COUNTERS_SQL: &str =
+    "SELECT 0 AS kind, CAST(SUM(n) AS SIGNED) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
      UNION ALL SELECT 2 AS kind, n FROM department_changes";
 
 impl FromIterator<(i64, i64)> for Generations {

@@ -267,14 +267,28 @@ impl WriteTx<'_> {
     pub(crate) async fn bump(&mut self, counter: Counter) -> Result<(), sqlx::Error> {
         match counter {
             Counter::Data => {
-                // A random slot of sixteen: concurrent writes rarely wait
-                // on each other's counter row.
-                let slot = i64::from(rand::random::<u8>() % 16);
-                self.execute(
-                    "UPDATE change_counters SET n = n + 1 WHERE slot = ?",
-                    &[slot.into()],
-                )
-                .await?;
+                // On MariaDB a random slot of 256: a strict commit holds
+                // its row until the replica acknowledges it (a round trip
+                // between the sites), so writes that share a slot wait
+                // that long for each other. SQLite writes one at a time:
+                // any slot does.
+                let slot = match self {
+                    WriteTx::Sqlite(_) => 0,
+                    WriteTx::MySql(_) => i64::from(rand::random::<u8>()),
+                };
+                let done = self
+                    .execute(
+                        "UPDATE change_counters SET n = n + 1 WHERE slot = ?",
+                        &[slot.into()],
+                    )
+                    .await?;
+                if done.rows != 1 {
+                    // A missing slot would leave every cache believing
+                    // nothing changed: refuse the write instead.
+                    return Err(sqlx::Error::Protocol(format!(
+                        "change_counters has no slot {slot}: the schema is not up to date (run the migrations)"
+                    )));
+                }
             }
             Counter::Auth => {
                 self.execute("UPDATE auth_changes SET n = n + 1 WHERE id = 1", &[])

@@ -324,6 +324,21 @@ enum StudentsCommand {
 }
 
 impl Cli {
+    /// Whether the command runs until stopped (a server), as opposed to a
+    /// one-shot operator command.
+    pub fn runs_until_stopped(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Serve(_)
+                | Command::Up { .. }
+                | Command::Controller { .. }
+                | Command::SiteAgent { .. }
+                | Command::Site { .. }
+                | Command::Edge { .. }
+                | Command::LinkDelay { .. }
+        )
+    }
+
     /// Runtime threads the command asks for; None: one per core.
     pub fn worker_threads(&self) -> Option<usize> {
         match &self.command {

@@ -17,6 +17,9 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if cli.runs_until_stopped() {
+        allocator::bound_arenas();
+    }
     let runtime = match cli.worker_threads() {
         Some(1) => tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -238,10 +238,13 @@ fn start_apps(
             *port,
             Spec {
                 args,
-                env: vec![(
-                    "SRS_DATABASE_URL",
-                    secrets.app_url(&own.db_host, own.db_port),
-                )],
+                env: vec![
+                    (
+                        "SRS_DATABASE_URL",
+                        secrets.app_url(&own.db_host, own.db_port),
+                    ),
+                    ("MALLOC_ARENA_MAX", "2".into()),
+                ],
                 log: format!("app-{}-{port}", own.name),
             },
         )?;
