@@ -24,17 +24,26 @@ srs_image_dir=$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd
 SRS_BASE_IMAGE=${SRS_BASE_IMAGE:-localhost/srs-base/debian:bookworm-slim}
 
 # Points Podman at a containers.conf of our own: this machine refuses the
-# default ulimits ("error setting rlimit type 7"), so none are set. Never
-# edits /etc; the caller must be root (Podman's rootless mode needs subuids).
+# default ulimits ("error setting rlimit type 7"), so none are set; on a
+# host whose cgroups are hybrid (v1 controllers beside a v2 "unified"
+# mount) Debian 12's crun refuses every container ("cgroups in hybrid
+# mode not supported"), so runc runs them there when it is installed.
+# Never edits /etc; the caller must be root (Podman's rootless mode needs
+# subuids).
 container_setup() {
   if [ "$(id -u)" -ne 0 ]; then
     echo "container_setup: Podman runs as root here; run as root" >&2
     return 1
   fi
   mkdir -p "$srs_image_dir" || return
-  printf '%s\n' '# Written by scripts/lib/container.sh: no default ulimits (this' \
-    '# machine forbids raising them: "error setting rlimit type 7").' \
-    '[containers]' 'default_ulimits = []' > "$srs_image_dir/containers.conf" || return
+  {
+    printf '%s\n' '# Written by scripts/lib/container.sh: no default ulimits (this' \
+      '# machine forbids raising them: "error setting rlimit type 7").' \
+      '[containers]' 'default_ulimits = []'
+    if [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null; then
+      printf '%s\n' '# Hybrid cgroups, which crun refuses.' '[engine]' 'runtime = "runc"'
+    fi
+  } > "$srs_image_dir/containers.conf" || return
   export CONTAINERS_CONF="$srs_image_dir/containers.conf"
 }
 
