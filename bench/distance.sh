@@ -14,7 +14,11 @@
 # strict create holds its connection for a round trip, so the pool bounds
 # creates/s at pool / round trip before the load does.
 #
-#   bench/distance.sh [--write] [--duration 20s] [--delays "0 15 35"] [--conns "64 256"] [--pool N]
+# --wait-point AFTER_COMMIT measures MariaDB's other semi-sync mode for
+# comparison (srs's sites never use it: it lets other sessions read a
+# commit the replica may not have).
+#
+#   bench/distance.sh [--write] [--duration 20s] [--delays "0 15 35"] [--conns "64 256"] [--pool N] [--wait-point AFTER_SYNC|AFTER_COMMIT]
 set -euo pipefail
 # shellcheck source=scripts/lib/packages.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/packages.sh"
@@ -35,6 +39,7 @@ duration=20s
 delays="0 15 35"
 conns="64 256"
 pool=""
+wait_point=AFTER_SYNC
 while [ $# -gt 0 ]; do
   case "$1" in
     --write) write=true ;;
@@ -42,6 +47,7 @@ while [ $# -gt 0 ]; do
     --delays) delays=$2; shift ;;
     --conns) conns=$2; shift ;;
     --pool) pool=$2; shift ;;
+    --wait-point) wait_point=$2; shift ;;
     *) echo "bench/distance.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -59,6 +65,10 @@ done
 if [ -n "$pool" ] && { ! [[ "$pool" =~ ^[0-9]+$ ]] || [ "$pool" -lt 1 ] || [ "$pool" -gt 450 ]; }; then
   echo "bench/distance.sh: --pool takes 1-450 (the private servers allow 500 connections; got '$pool')" >&2; exit 2
 fi
+case "$wait_point" in
+  AFTER_SYNC|AFTER_COMMIT) ;;
+  *) echo "bench/distance.sh: --wait-point takes AFTER_SYNC or AFTER_COMMIT (got '$wait_point')" >&2; exit 2 ;;
+esac
 need_command wrk wrk
 need_command curl curl
 need_command mariadbd mariadb-server /usr/sbin/mariadbd
@@ -81,9 +91,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # The server options srs's own sites run with (srs-mariadb's settings):
-# GTIDs, a durable binary log, semi-sync acknowledged after the sync.
+# GTIDs, a durable binary log, semi-sync acknowledged after the sync
+# (unless --wait-point says otherwise).
 common=(--log-bin=mariadb-bin --binlog-format=ROW --gtid-strict-mode=ON --sync-binlog=1
-  --innodb-buffer-pool-size=256M --rpl-semi-sync-master-wait-point=AFTER_SYNC)
+  --innodb-buffer-pool-size=256M "--rpl-semi-sync-master-wait-point=$wait_point")
 mkdir -p "$work/primary" "$work/replica"
 echo "starting the primary and the replica..." >&2
 private_mariadb_start "$work/primary" --server-id=1 "${common[@]}" \
@@ -129,6 +140,18 @@ srs_pid=$!
 wait_ready "http://127.0.0.1:$port" 20 || { cat "$work/srs.log" >&2; exit 1; }
 token=$(create_admin_token "$bin" bench "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" distance --database-url "$url")
 
+# The database alone, as the ceiling srs cannot pass: the same primary and
+# link, C connections each committing one-row INSERTs back to back
+# (mariadb-slap). Prints "commits/s mean-latency-ms".
+on "$primary_socket" "CREATE DATABASE alone; CREATE TABLE alone.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64) NOT NULL) ENGINE=InnoDB"
+database_alone() { # connections
+  local n=$(( $1 * 40 )) secs
+  secs=$(mariadb-slap --no-defaults --socket="$primary_socket" -uroot --concurrency="$1" --iterations=1 \
+    --number-of-queries="$n" --create-schema=alone --no-drop --query="INSERT INTO t (v) VALUES ('x')" |
+    awk '/Average number of seconds to run all queries/ { print $(NF-1) }')
+  awk -v n="$n" -v s="$secs" -v c="$1" 'BEGIN { if (s > 0) printf "%.0f %.1f\n", n / s, 1000 * s * c / n; else print "- -" }'
+}
+
 rows=$work/rows.md
 : > "$rows"
 for d in $delays; do
@@ -137,12 +160,23 @@ for d in $delays; do
   # A few commits first: the link's first round trips are not the load's.
   wrk_result "$work/run.lua" create.lua "$token" -t1 -c4 -d2s "http://127.0.0.1:$port/api/v1/students" >/dev/null
   for c in $conns; do
+    read -r alone_rps alone_ms < <(database_alone "$c")
     yes_before=$(status "$primary_socket" Rpl_semi_sync_master_yes_tx)
     no_before=$(status "$primary_socket" Rpl_semi_sync_master_no_tx)
+    waits_before=$(status "$primary_socket" Innodb_row_lock_waits)
+    groups_before=$(status "$primary_socket" Binlog_group_commits)
+    commits_before=$(status "$primary_socket" Binlog_commits)
     echo "  $c connections for $duration..." >&2
     res=$(wrk_result "$work/run.lua" create.lua "$token" -t2 -c"$c" -d"$duration" "http://127.0.0.1:$port/api/v1/students")
     yes_tx=$(( $(status "$primary_socket" Rpl_semi_sync_master_yes_tx) - yes_before ))
     no_tx=$(( $(status "$primary_socket" Rpl_semi_sync_master_no_tx) - no_before ))
+    # Why a create took longer than a round trip: row locks it waited
+    # for (a strict commit holds its locks for a round trip), and how
+    # many commits shared each binary log group (each group waits once).
+    waits=$(( $(status "$primary_socket" Innodb_row_lock_waits) - waits_before ))
+    groups=$(( $(status "$primary_socket" Binlog_group_commits) - groups_before ))
+    commits=$(( $(status "$primary_socket" Binlog_commits) - commits_before ))
+    per_group=$(awk -v c="$commits" -v g="$groups" 'BEGIN { if (g > 0) printf "%.1f", c / g; else print "-" }')
     [ "$no_tx" = 0 ] || { echo "$no_tx commit(s) did not wait for the replica: not strict" >&2; exit 1; }
     rps=$(result_field "$res" rps)
     p50=$(result_field "$res" p50_ms)
@@ -155,7 +189,7 @@ for d in $delays; do
     else
       bound="-"; share="-"; p50_over="-"
     fi
-    echo "| $d | $rtt | $c | ${rps%.*} | $p50 | $p99 | $p50_over | $bound | $share | $yes_tx | $(result_field "$res" errors) |" >> "$rows"
+    echo "| $d | $rtt | $c | ${rps%.*} | $p50 | $p99 | $p50_over | $bound | $share | $alone_rps | $alone_ms | $yes_tx | $waits | $per_group | $(result_field "$res" errors) |" >> "$rows"
   done
 done
 
@@ -163,13 +197,13 @@ report=$work/report.md
 {
   echo "## bench/distance.sh — $(date -u +%Y-%m-%d)"
   echo
-  echo "- Command: \`bench/distance.sh --duration $duration --delays \"$delays\" --conns \"$conns\"${pool:+ --pool $pool}\` (release build; srs serve with ${pool:-its default 16} database connections on a private MariaDB $(mariadb_version) primary, strict mode: semi-sync AFTER_SYNC, no timeout; its replica connected through \`srs link-delay\`; wrk -t2 POSTing new students, bench/wrk/create.lua)"
+  echo "- Command: \`bench/distance.sh --duration $duration --delays \"$delays\" --conns \"$conns\"${pool:+ --pool $pool}$([ "$wait_point" = AFTER_SYNC ] || echo " --wait-point $wait_point")\` (release build; srs serve with ${pool:-its default 16} database connections on a private MariaDB $(mariadb_version) primary, strict mode: semi-sync $wait_point, no timeout; its replica connected through \`srs link-delay\`; wrk -t2 POSTing new students, bench/wrk/create.lua)"
   echo "- Machine: $(machine_summary); wrk, srs, both servers and the proxy share the cores"
   echo "- Commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' (with uncommitted changes)')"
   echo "- Bound: Little's law, connections / round trip (each connection has one create in flight, and none can finish sooner than one round trip)"
   echo
-  echo "| one-way ms | round trip ms | connections | creates/s | p50 ms | p99 ms | p50 - round trip, ms | bound /s | of bound | commits acknowledged by the replica | errors |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| one-way ms | round trip ms | connections | creates/s | p50 ms | p99 ms | p50 - round trip, ms | bound /s | of bound | database alone: commits/s | database alone: mean ms | commits acknowledged by the replica | row lock waits | commits per binlog group | errors |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat "$rows"
 } > "$report"
 cat "$report"

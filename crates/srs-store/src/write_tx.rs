@@ -267,27 +267,28 @@ impl WriteTx<'_> {
     pub(crate) async fn bump(&mut self, counter: Counter) -> Result<(), sqlx::Error> {
         match counter {
             Counter::Data => {
-                // On MariaDB a random slot of 256: a strict commit holds
-                // its row until the replica acknowledges it (a round trip
-                // between the sites), so writes that share a slot wait
-                // that long for each other. SQLite writes one at a time:
-                // any slot does.
-                let slot = match self {
-                    WriteTx::Sqlite(_) => 0,
-                    WriteTx::MySql(_) => i64::from(rand::random::<u8>()),
+                // On MariaDB the slot of the connection (its id modulo
+                // the 256 slots): a strict commit holds its row until the
+                // replica acknowledges it (a round trip between the
+                // sites), so writes that share a slot wait that long for
+                // each other; a pool's connections have consecutive ids,
+                // so concurrent writes draw different slots, where a
+                // random slot collided for one create in six at 64
+                // connections (bench/distance.sh). SQLite writes one at a
+                // time: any slot does.
+                let sql = match self {
+                    WriteTx::Sqlite(_) => "UPDATE change_counters SET n = n + 1 WHERE slot = 0",
+                    WriteTx::MySql(_) => {
+                        "UPDATE change_counters SET n = n + 1 WHERE slot = CONNECTION_ID() % 256"
+                    }
                 };
-                let done = self
-                    .execute(
-                        "UPDATE change_counters SET n = n + 1 WHERE slot = ?",
-                        &[slot.into()],
-                    )
-                    .await?;
+                let done = self.execute(sql, &[]).await?;
                 if done.rows != 1 {
                     // A missing slot would leave every cache believing
                     // nothing changed: refuse the write instead.
-                    return Err(sqlx::Error::Protocol(format!(
-                        "change_counters has no slot {slot}: the schema is not up to date (run the migrations)"
-                    )));
+                    return Err(sqlx::Error::Protocol(
+                        "change_counters lacks this connection's slot: the schema is not up to date (run the migrations)".into(),
+                    ));
                 }
             }
             Counter::Auth => {
