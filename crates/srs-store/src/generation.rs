@@ -1,7 +1,7 @@
 //! The data generation and the read cache it validates.
 //!
 //! Every write transaction adds one to a row of `change_counters` (on
-//! MariaDB its connection's own of 256); their sum grows with every committed
+//! MariaDB one per write in flight, see `counter_slots.rs`); their sum grows with every committed
 //! write, on any app instance. A read first fetches the sum and serves a cached
 //! result only if it was computed at that same generation, so cached
 //! answers are exact, never stale: they reflect the data as of the read.

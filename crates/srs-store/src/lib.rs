@@ -7,6 +7,7 @@ mod audit;
 mod bulk;
 mod changed_since;
 mod constraints;
+mod counter_slots;
 mod departments;
 mod dialect;
 mod error;
@@ -145,6 +146,8 @@ pub struct Store {
     cache: std::sync::Arc<generation::ReadCache>,
     reads: std::sync::Arc<fresh::SharedReads>,
     overview_cache: std::sync::Arc<overview::OverviewCache>,
+    /// The `change_counters` rows this instance's MariaDB writes hold.
+    slots: std::sync::Arc<counter_slots::CounterSlots>,
 }
 
 impl std::fmt::Debug for Store {
@@ -243,6 +246,7 @@ impl Store {
             cache: Default::default(),
             reads: Default::default(),
             overview_cache: Default::default(),
+            slots: Default::default(),
         })
     }
 
@@ -270,6 +274,7 @@ impl Store {
             cache: Default::default(),
             reads: Default::default(),
             overview_cache: Default::default(),
+            slots: Default::default(),
         })
     }
 

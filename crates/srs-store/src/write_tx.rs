@@ -5,6 +5,7 @@
 //! its own. A write dropped before `commit` (an early return, a `?`)
 //! leaves nothing behind on either engine.
 
+use crate::counter_slots::SlotLease;
 use crate::sqlite_writer::Turn;
 use crate::{Pool, Store};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -130,8 +131,9 @@ pub(crate) enum Counter {
 pub(crate) enum WriteTx<'s> {
     /// The writer's turn, with the write's savepoint open.
     Sqlite(Turn<'s>),
-    /// A transaction on a pooled connection.
-    MySql(sqlx::Transaction<'static, MySql>),
+    /// A transaction on a pooled connection, and the counter slot it
+    /// bumps.
+    MySql(sqlx::Transaction<'static, MySql>, SlotLease),
 }
 
 impl Store {
@@ -144,7 +146,7 @@ impl Store {
                 turn.open_savepoint().await?;
                 Ok(WriteTx::Sqlite(turn))
             }
-            Pool::MySql(pool) => Ok(WriteTx::MySql(pool.begin().await?)),
+            Pool::MySql(pool) => Ok(WriteTx::MySql(pool.begin().await?, self.slots.take())),
         }
     }
 
@@ -190,7 +192,7 @@ impl WriteTx<'_> {
                     inserted_id: r.last_insert_rowid(),
                 })
             }
-            WriteTx::MySql(tx) => {
+            WriteTx::MySql(tx, _) => {
                 let r = sqlx::query_with(sql, arguments::<MySql>(args)?)
                     .execute(&mut **tx)
                     .await?;
@@ -217,7 +219,7 @@ impl WriteTx<'_> {
                     .fetch_optional(turn.conn())
                     .await
             }
-            WriteTx::MySql(tx) => {
+            WriteTx::MySql(tx, _) => {
                 sqlx::query_as_with(sql, arguments::<MySql>(args)?)
                     .fetch_optional(&mut **tx)
                     .await
@@ -254,7 +256,7 @@ impl WriteTx<'_> {
                     .fetch_all(turn.conn())
                     .await
             }
-            WriteTx::MySql(tx) => {
+            WriteTx::MySql(tx, _) => {
                 sqlx::query_as_with(sql, arguments::<MySql>(args)?)
                     .fetch_all(&mut **tx)
                     .await
@@ -267,28 +269,24 @@ impl WriteTx<'_> {
     pub(crate) async fn bump(&mut self, counter: Counter) -> Result<(), sqlx::Error> {
         match counter {
             Counter::Data => {
-                // On MariaDB the slot of the connection (its id modulo
-                // the 256 slots): a strict commit holds its row until the
-                // replica acknowledges it (a round trip between the
-                // sites), so writes that share a slot wait that long for
-                // each other; a pool's connections have consecutive ids,
-                // so concurrent writes draw different slots, where a
-                // random slot collided for one create in six at 64
-                // connections (bench/distance.sh). SQLite writes one at a
-                // time: any slot does.
-                let sql = match self {
-                    WriteTx::Sqlite(_) => "UPDATE change_counters SET n = n + 1 WHERE slot = 0",
-                    WriteTx::MySql(_) => {
-                        "UPDATE change_counters SET n = n + 1 WHERE slot = CONNECTION_ID() % 256"
-                    }
+                // On MariaDB the write's own slot (see counter_slots.rs);
+                // SQLite writes one at a time: any slot does.
+                let slot = match self {
+                    WriteTx::Sqlite(_) => 0,
+                    WriteTx::MySql(_, lease) => lease.slot(),
                 };
-                let done = self.execute(sql, &[]).await?;
+                let done = self
+                    .execute(
+                        "UPDATE change_counters SET n = n + 1 WHERE slot = ?",
+                        &[slot.into()],
+                    )
+                    .await?;
                 if done.rows != 1 {
                     // A missing slot would leave every cache believing
                     // nothing changed: refuse the write instead.
-                    return Err(sqlx::Error::Protocol(
-                        "change_counters lacks this connection's slot: the schema is not up to date (run the migrations)".into(),
-                    ));
+                    return Err(sqlx::Error::Protocol(format!(
+                        "change_counters has no slot {slot}: the schema is not up to date (run the migrations)"
+                    )));
                 }
             }
             Counter::Auth => {
@@ -310,7 +308,7 @@ impl WriteTx<'_> {
                 turn.release_savepoint().await?;
                 turn.finish().await
             }
-            WriteTx::MySql(tx) => tx.commit().await,
+            WriteTx::MySql(tx, _) => tx.commit().await,
         };
         // A read made during the write predates its commit.
         crate::fresh::forget_request_read();
