@@ -24,6 +24,7 @@ mod sqlite_counters;
 mod sqlite_writer;
 mod student_values;
 mod students;
+mod write_marks;
 mod write_tx;
 
 pub use accounts::{ApiToken, User};
@@ -217,7 +218,13 @@ impl Store {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
-        let writer = sqlite_writer::Writer::new(write);
+        // Every process on the file marks its writes there: one that could
+        // not would leave the others' cached reads behind its writes.
+        let marks = std::sync::Arc::new(
+            write_marks::WriteMarks::open(std::path::Path::new(path))
+                .map_err(StoreError::Unavailable)?,
+        );
+        let writer = sqlite_writer::Writer::new(write, marks.clone());
         let stopper = std::sync::Arc::new(Checkpointer {
             stop: tokio::sync::Notify::new(),
             task: std::sync::Mutex::new(None),
@@ -238,7 +245,10 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(SqlitePools {
                 read,
-                counters: std::sync::Arc::new(sqlite_counters::CounterReader::new(path.into())),
+                counters: std::sync::Arc::new(sqlite_counters::CounterReader::new(
+                    path.into(),
+                    marks,
+                )),
                 writer,
                 checkpoint: checkpointer,
                 checkpointer: stopper,
@@ -314,7 +324,11 @@ impl Store {
             migrator.migrations = kept.into();
         }
         match &self.pool {
-            Pool::Sqlite(p) => migrator.run(p.writer.pool()).await?,
+            Pool::Sqlite(p) => {
+                // A migration may change rows the caches hold.
+                let _marked = p.writer.marks().marked();
+                migrator.run(p.writer.pool()).await?
+            }
             Pool::MySql(p) => migrator.run(p).await?,
         }
         // Only at the newest schema: a restore loads rows at the backup's

@@ -12,9 +12,10 @@
 
 use crate::fresh::Generations;
 use crate::generation::COUNTERS_SQL;
+use crate::write_marks::WriteMarks;
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// A reading readers in WAL mode wait for only while the log is being
@@ -34,15 +35,19 @@ pub(crate) struct CounterReader {
     connections: [Mutex<Option<Connection>>; CONNECTIONS],
     /// Set by `close`: the file is let go of and not opened again.
     closed: std::sync::atomic::AtomicBool,
+    /// Says when the last read still holds, so the file is not read.
+    marks: Arc<WriteMarks>,
 }
 
 impl CounterReader {
-    /// A reader of the database file at `path` (opened when first read).
-    pub(crate) fn new(path: PathBuf) -> Self {
+    /// A reader of the database file at `path` (opened when first read),
+    /// whose writers mark their writes in `marks`.
+    pub(crate) fn new(path: PathBuf, marks: Arc<WriteMarks>) -> Self {
         Self {
             path,
             connections: Default::default(),
             closed: Default::default(),
+            marks,
         }
     }
 
@@ -55,8 +60,15 @@ impl CounterReader {
         }
     }
 
-    /// The counters as committed now.
+    /// The counters as committed now: the last read's while the write
+    /// marks say nothing was written since it (see `write_marks.rs`), else
+    /// read from the file.
     pub(crate) fn read(&self) -> Result<Generations, String> {
+        self.marks.current(|| self.read_file())
+    }
+
+    /// The counters as the file holds them now.
+    fn read_file(&self) -> Result<Generations, String> {
         let mut slot = self
             .connections
             .iter()
@@ -113,6 +125,11 @@ fn read_counters(connection: &Connection) -> rusqlite::Result<Generations> {
 mod tests {
     use super::*;
 
+    fn reader_of(path: PathBuf) -> CounterReader {
+        let marks = Arc::new(WriteMarks::open(&path).expect("marks"));
+        CounterReader::new(path, marks)
+    }
+
     fn database(dir: &tempfile::TempDir) -> (PathBuf, Connection) {
         let path = dir.path().join("counters.db");
         let writer = Connection::open(&path).expect("open");
@@ -134,8 +151,8 @@ mod tests {
     fn a_read_sees_every_change_committed_before_it_by_another_connection() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (path, writer) = database(&dir);
-        let reader = CounterReader::new(path);
-        let first = reader.read().expect("read");
+        let reader = reader_of(path);
+        let first = reader.read_file().expect("read");
         assert_eq!(
             first,
             Generations {
@@ -150,7 +167,7 @@ mod tests {
         writer
             .execute("UPDATE auth_changes SET n = n + 1", [])
             .expect("bump");
-        let second = reader.read().expect("read");
+        let second = reader.read_file().expect("read");
         assert_eq!((second.data, second.auth, second.departments), (4, 6, 7));
     }
 
@@ -162,8 +179,8 @@ mod tests {
         writer
             .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE other (x INTEGER);")
             .expect("schema");
-        let reader = CounterReader::new(path);
-        let e = reader.read().expect_err("no counters yet");
+        let reader = reader_of(path);
+        let e = reader.read_file().expect_err("no counters yet");
         assert!(e.contains("empty.db") && e.contains("no such table"), "{e}");
         writer
             .execute_batch(
@@ -173,6 +190,6 @@ mod tests {
                  INSERT INTO change_counters VALUES (0, 4);",
             )
             .expect("schema");
-        assert_eq!(reader.read().expect("read").data, 4);
+        assert_eq!(reader.read_file().expect("read").data, 4);
     }
 }

@@ -9,6 +9,7 @@
 //! always durable; if the commit fails, every write of the group gets the
 //! error and none of them happened.
 
+use crate::write_marks::WriteMarks;
 use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 use sqlx::{Executor, Transaction};
 use std::collections::BTreeMap;
@@ -68,6 +69,8 @@ impl Open {
 /// The writer: one connection, one open group at a time.
 pub(crate) struct Writer {
     pool: SqlitePool,
+    /// Told when a group opens and when it ends (see `write_marks.rs`).
+    marks: Arc<WriteMarks>,
     open: tokio::sync::Mutex<Open>,
     waiting: AtomicUsize,
     outcomes: Mutex<BTreeMap<u64, Result<(), String>>>,
@@ -100,10 +103,12 @@ pub(crate) struct Turn<'a> {
 }
 
 impl Writer {
-    /// A writer over `pool` (one connection).
-    pub(crate) fn new(pool: SqlitePool) -> Arc<Self> {
+    /// A writer over `pool` (one connection) that marks its groups in
+    /// `marks`.
+    pub(crate) fn new(pool: SqlitePool, marks: Arc<WriteMarks>) -> Arc<Self> {
         Arc::new(Self {
             pool,
+            marks,
             open: tokio::sync::Mutex::new(Open {
                 tx: None,
                 group: 0,
@@ -151,6 +156,11 @@ impl Writer {
         self.pool.close().await;
     }
 
+    /// Where its writes are marked (migrations mark theirs there too).
+    pub(crate) fn marks(&self) -> &WriteMarks {
+        &self.marks
+    }
+
     /// The pool it writes through (for migrations and closing).
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -169,7 +179,14 @@ impl Writer {
             let _ = self.commit(&mut open).await;
         }
         if open.tx.is_none() {
-            open.tx = Some(self.pool.begin().await?);
+            self.marks.begin();
+            match self.pool.begin().await {
+                Ok(tx) => open.tx = Some(tx),
+                Err(e) => {
+                    self.marks.end();
+                    return Err(e);
+                }
+            }
             open.group += 1;
             open.writes = 0;
             open.since = Instant::now();
@@ -206,6 +223,8 @@ impl Writer {
             }
             Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
         };
+        // Committed or rolled back: either way nothing of it is in flight.
+        self.marks.end();
         self.record(open.group, outcome.clone());
         if self.restart_wanted.swap(false, Ordering::SeqCst) {
             // Between groups, while no write runs: waits for readers still
@@ -357,7 +376,8 @@ mod tests {
             .connect_with(options)
             .await
             .expect("reader");
-        (Writer::new(pool), reader)
+        let marks = WriteMarks::open(&dir.path().join("w.db")).expect("marks");
+        (Writer::new(pool, Arc::new(marks)), reader)
     }
 
     /// One write as the store does it (`write_tx.rs`): a savepoint, the
@@ -405,6 +425,10 @@ mod tests {
         );
         let groups = writer.open.lock().await.group;
         assert!(groups < 199, "writes shared commits: {groups} groups");
+        assert!(
+            writer.marks().quiet().is_some(),
+            "every group that began, the failed one's too, was marked ended"
+        );
     }
 
     #[tokio::test]

@@ -739,3 +739,35 @@ fn link_delay_delays_each_way_and_stops_on_sigterm() {
     );
     assert!(!ok && out.contains("--delay-ms"), "{out}");
 }
+
+/// `srs serve` keeps tokens and lists in its caches; a change another
+/// process makes to the SQLite file (here the CLI) counts on the server's
+/// very next request, without the server reading the file's counters on
+/// every request (the write marks beside the file say when to).
+#[tokio::test]
+async fn what_another_process_writes_counts_on_the_next_request() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("records.db");
+    let url = format!("sqlite:{}", db.display());
+    let token = admin_token(&url);
+    let server = serve(dir, &["--database-url", &url]);
+    let client = reqwest::Client::new();
+    let list = || async {
+        client
+            .get(format!("{}/api/v1/students", server.address))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("list")
+    };
+    for _ in 0..3 {
+        assert_eq!(list().await.status(), 200, "token and list now cached");
+    }
+    let (ok, out, err) = run_with_input(&["token", "revoke", "1", "--database-url", &url], "");
+    assert!(ok && out.contains("revoked"), "{out}{err}");
+    assert_eq!(
+        list().await.status(),
+        401,
+        "revoked by another process: refused on the next request"
+    );
+}
