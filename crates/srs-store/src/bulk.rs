@@ -119,7 +119,7 @@ impl Store {
         let sql = match &self.pool {
             // Locks the rows it reads: nothing changes them between the
             // check and the update.
-            crate::Pool::MySql(_) => format!("{sql} FOR UPDATE"),
+            crate::Pool::MySql(..) => format!("{sql} FOR UPDATE"),
             // SQLite has no FOR UPDATE: its writer is alone anyway.
             crate::Pool::Sqlite(_) => sql,
         };

@@ -230,20 +230,14 @@ impl Store {
     }
 
     async fn read_generations(&self) -> StoreResult<Generations> {
-        let pool = match &self.pool {
+        let counters = match &self.pool {
             crate::Pool::Sqlite(p) => return p.counters.read().map_err(StoreError::Unavailable),
-            crate::Pool::MySql(p) => p.clone(),
+            crate::Pool::MySql(_, counters) => counters.clone(),
         };
         self.reads
             .get(move || {
-                let pool = pool.clone();
-                async move {
-                    let rows: Vec<(i64, i64)> = sqlx::query_as(MYSQL_COUNTERS_SQL)
-                        .fetch_all(&pool)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    Ok(rows.into_iter().collect())
-                }
+                let counters = counters.clone();
+                async move { counters.read().await }
             })
             .await
             .map_err(StoreError::Unavailable)
@@ -255,11 +249,6 @@ impl Store {
 /// contend on one row, summed here.
 pub(crate) const COUNTERS_SQL: &str =
     "SELECT 0 AS kind, SUM(n) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
-     UNION ALL SELECT 2 AS kind, n FROM department_changes";
-
-/// [`COUNTERS_SQL`] for MariaDB, whose SUM of integers is a decimal.
-const MYSQL_COUNTERS_SQL: &str =
-    "SELECT 0 AS kind, CAST(SUM(n) AS SIGNED) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
      UNION ALL SELECT 2 AS kind, n FROM department_changes";
 
 impl FromIterator<(i64, i64)> for Generations {

@@ -17,6 +17,7 @@ mod fresh;
 mod generation;
 mod import;
 mod login_failures;
+mod mysql_counters;
 mod notes;
 mod overview;
 mod rows;
@@ -93,7 +94,8 @@ struct Checkpointer {
 #[derive(Clone)]
 enum Pool {
     Sqlite(SqlitePools),
-    MySql(MySqlPool),
+    /// The pool, and the connection the change counters are read on.
+    MySql(MySqlPool, std::sync::Arc<mysql_counters::MySqlCounters>),
 }
 
 /// Runs the same read-only body against whichever pool the store holds;
@@ -106,7 +108,7 @@ macro_rules! on_pool {
                 let $pool = &pools.read;
                 $body
             }
-            $crate::Pool::MySql($pool) => $body,
+            $crate::Pool::MySql($pool, _) => $body,
         }
     };
 }
@@ -277,10 +279,11 @@ impl Store {
         let pool = MySqlPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await?;
+        let counters = mysql_counters::MySqlCounters::new(connect, options.acquire_timeout);
         Ok(Self {
-            pool: Pool::MySql(pool),
+            pool: Pool::MySql(pool, std::sync::Arc::new(counters)),
             cache: Default::default(),
             reads: Default::default(),
             overview_cache: Default::default(),
@@ -292,7 +295,7 @@ impl Store {
     pub fn backend(&self) -> Backend {
         match self.pool {
             Pool::Sqlite(_) => Backend::Sqlite,
-            Pool::MySql(_) => Backend::MySql,
+            Pool::MySql(..) => Backend::MySql,
         }
     }
 
@@ -329,7 +332,7 @@ impl Store {
                 let _marked = p.writer.marks().marked();
                 migrator.run(p.writer.pool()).await?
             }
-            Pool::MySql(p) => migrator.run(p).await?,
+            Pool::MySql(p, _) => migrator.run(p).await?,
         }
         // Only at the newest schema: a restore loads rows at the backup's
         // version first, and refolds when it brings the schema up to date.
@@ -378,7 +381,7 @@ impl Store {
                 let (ws, wi) = stats(p.writer.pool().size(), p.writer.pool().num_idle());
                 (rs + ws, ri + wi)
             }
-            Pool::MySql(p) => stats(p.size(), p.num_idle()),
+            Pool::MySql(p, _) => stats(p.size(), p.num_idle()),
         };
         PoolStats { size, idle }
     }
@@ -408,7 +411,10 @@ impl Store {
                     p.checkpoint.close().await;
                 }
             }
-            Pool::MySql(p) => p.close().await,
+            Pool::MySql(p, counters) => {
+                counters.close().await;
+                p.close().await;
+            }
         }
     }
 }

@@ -146,7 +146,7 @@ impl Store {
                 turn.open_savepoint().await?;
                 Ok(WriteTx::Sqlite(turn))
             }
-            Pool::MySql(pool) => Ok(WriteTx::MySql(pool.begin().await?, self.slots.take())),
+            Pool::MySql(pool, _) => Ok(WriteTx::MySql(pool.begin().await?, self.slots.take())),
         }
     }
 
@@ -160,7 +160,7 @@ impl Store {
                 tx.commit().await?;
                 Ok(done)
             }
-            Pool::MySql(pool) => {
+            Pool::MySql(pool, _) => {
                 let r = sqlx::query_with(sql, arguments::<MySql>(args)?)
                     .execute(pool)
                     .await;

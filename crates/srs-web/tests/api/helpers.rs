@@ -67,7 +67,7 @@ pub fn mariadb_available() -> bool {
 }
 
 /// The MariaDB server scripts/test starts, e.g. mysql://root@127.0.0.1:3407
-fn mariadb_base_url() -> String {
+pub fn mariadb_base_url() -> String {
     match std::env::var("SRS_TEST_MYSQL_URL") {
         Ok(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
         _ => panic!("SRS_TEST_MYSQL_URL is not set: {HOW_TO_GET_MARIADB}"),

@@ -724,3 +724,50 @@ both_engines!(every_write_path_keeps_the_search_text_in_step, |app| {
         "after an import"
     );
 });
+
+/// The server restarting, or the network cutting every connection srs
+/// holds to MariaDB: the next read reconnects (the change counters' own
+/// connection too) instead of failing.
+#[tokio::test]
+async fn reads_go_on_after_every_database_connection_was_cut() {
+    use sqlx::Connection;
+    if !crate::helpers::mariadb_available() {
+        return;
+    }
+    let app = crate::helpers::spawn_app(Engine::MariaDb).await;
+    let list = app.url("/api/v1/students");
+    assert_eq!(
+        crate::helpers::status_of(&app.client, list.clone()).await,
+        200
+    );
+    let database = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_owned();
+    let mut admin = sqlx::MySqlConnection::connect(&crate::helpers::mariadb_base_url())
+        .await
+        .expect("admin connection");
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+    )
+    .bind(&database)
+    .fetch_all(&mut admin)
+    .await
+    .expect("connections");
+    assert!(!ids.is_empty(), "srs holds connections to {database}");
+    for id in ids {
+        sqlx::query(&format!("KILL {id}"))
+            .execute(&mut admin)
+            .await
+            .expect("kill");
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            crate::helpers::status_of(&app.client, list.clone()).await,
+            200,
+            "a cut connection is replaced, not reported"
+        );
+    }
+}
