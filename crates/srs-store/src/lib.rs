@@ -40,6 +40,7 @@ pub use login_failures::FailureCount;
 pub use notes::{Note, MAX_NOTES};
 pub use overview::{Month, Overview, RECENT_CHANGES};
 pub use students::{CreateOptions, Created, IdempotencyKey, IDEMPOTENCY_RETENTION};
+pub use write_marks::OutsideWrite;
 
 use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};

@@ -176,6 +176,27 @@ impl Drop for MarkedWrite<'_> {
     }
 }
 
+/// A write to a SQLite database made by other means than srs (a repair
+/// by hand, a test ageing rows behind srs's back), marked as srs marks its
+/// own so that running instances' caches see it; ended when dropped. The
+/// write must also bump the generation counters, as srs's writes do.
+pub struct OutsideWrite(WriteMarks);
+
+impl OutsideWrite {
+    /// Marks a write to the database at `database` as begun.
+    pub fn begin(database: &Path) -> Result<Self, String> {
+        let marks = WriteMarks::open(database)?;
+        marks.begin();
+        Ok(Self(marks))
+    }
+}
+
+impl Drop for OutsideWrite {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

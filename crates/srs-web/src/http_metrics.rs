@@ -157,12 +157,17 @@ fn counted(method: &Method) -> Method {
     }
 }
 
-/// Counts each request and records its latency under its route template.
+/// What every matched route goes through, as one layer (each layer of a
+/// router clones what is under it per request): counts the request and
+/// records its latency under its route template, around the write checks
+/// (`security::write_deadline`) and the wait for the new primary's name
+/// (`switch_wait::answer_once_primary_named`).
 pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = counted(req.method());
-    let response = next.run(req).await;
+    let response = crate::security::write_deadline(&state, req, next).await;
+    let response = crate::switch_wait::answer_once_primary_named(&state, response).await;
     state.route_metrics.record(
         &method,
         route.as_ref().map_or("unmatched", MatchedPath::as_str),

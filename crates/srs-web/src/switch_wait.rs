@@ -14,9 +14,7 @@
 
 use crate::error::SITE_UNAVAILABLE_HEADER;
 use crate::state::AppState;
-use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::Response;
 use std::time::{Duration, Instant};
 
@@ -37,12 +35,7 @@ const PROMOTION_LANDING: Duration = Duration::from_secs(5);
 
 /// Holds a site-unavailable 503 until another site is known to be primary
 /// (at most the write timeout), then `SETTLE` more.
-pub(crate) async fn answer_once_primary_named(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let response = next.run(req).await;
+pub(crate) async fn answer_once_primary_named(state: &AppState, response: Response) -> Response {
     if response.status() != StatusCode::SERVICE_UNAVAILABLE
         || !response.headers().contains_key(SITE_UNAVAILABLE_HEADER)
         || !state.standing.under_controller()

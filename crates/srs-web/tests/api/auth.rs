@@ -301,6 +301,9 @@ both_engines!(idle_sessions_expire, |app| {
     const BUMP: &str = "UPDATE auth_changes SET n = n + 1 WHERE id = 1";
     match app.engine {
         Engine::Sqlite => {
+            let path = app.database_url.trim_start_matches("sqlite:");
+            let _marked =
+                srs_store::OutsideWrite::begin(std::path::Path::new(path)).expect("marks");
             let mut c = sqlx::SqliteConnection::connect(&app.database_url)
                 .await
                 .expect("db");

@@ -17,6 +17,11 @@ use srs_store::Actor;
 async fn behind_the_back(app: &crate::helpers::TestApp, sql: &str) {
     match app.engine {
         Engine::Sqlite => {
+            // Marked as srs marks its own writes, or the instances' caches
+            // would not look (see srs_store::OutsideWrite).
+            let path = app.database_url.trim_start_matches("sqlite:");
+            let _marked =
+                srs_store::OutsideWrite::begin(std::path::Path::new(path)).expect("marks");
             let mut c = sqlx::SqliteConnection::connect(&app.database_url)
                 .await
                 .expect("db");
