@@ -63,7 +63,7 @@ for c in $conns; do
   fi
 done
 if [ -n "$pool" ] && { ! [[ "$pool" =~ ^[0-9]+$ ]] || [ "$pool" -lt 1 ] || [ "$pool" -gt 450 ]; }; then
-  echo "bench/distance.sh: --pool takes 1-450 (the private servers allow 500 connections; got '$pool')" >&2; exit 2
+  echo "bench/distance.sh: --pool takes 1-450 (the primary allows 1,000 connections, mariadb-slap takes up to 256 of them; got '$pool')" >&2; exit 2
 fi
 case "$wait_point" in
   AFTER_SYNC|AFTER_COMMIT) ;;
@@ -97,7 +97,9 @@ common=(--log-bin=mariadb-bin --binlog-format=ROW --gtid-strict-mode=ON --sync-b
   --innodb-buffer-pool-size=256M "--rpl-semi-sync-master-wait-point=$wait_point")
 mkdir -p "$work/primary" "$work/replica"
 echo "starting the primary and the replica..." >&2
-private_mariadb_start "$work/primary" --server-id=1 "${common[@]}" \
+# Room for srs's pool and mariadb-slap's connections at once (each up to
+# 256 + the pool; the private servers' default is 500).
+private_mariadb_start "$work/primary" --server-id=1 "${common[@]}" --max-connections=1000 \
   --rpl-semi-sync-master-enabled=ON --rpl-semi-sync-master-wait-no-slave=ON \
   --rpl-semi-sync-master-timeout=4294967295 >&2
 primary_pid=$MARIADB_PID; primary_port=$MARIADB_PORT; primary_socket=$MARIADB_SOCKET; primary_url=$MARIADB_URL
