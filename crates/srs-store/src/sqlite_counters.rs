@@ -64,6 +64,10 @@ impl CounterReader {
     /// marks say nothing was written since it (see `write_marks.rs`), else
     /// read from the file.
     pub(crate) fn read(&self) -> Result<Generations, String> {
+        if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            // Not even the last read: the file may be replaced by now.
+            return Err(format!("{}: the store is closed", self.path.display()));
+        }
         self.marks.current(|| self.read_file())
     }
 

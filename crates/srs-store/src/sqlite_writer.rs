@@ -134,7 +134,7 @@ impl Writer {
     /// Commits a group no write is left to close (its last writes were
     /// cancelled while waiting): called every second, so a group never
     /// holds the connection, nor its writes' callers, for long.
-    pub(crate) async fn commit_stranded(&self) {
+    pub(crate) async fn commit_stranded(self: &Arc<Self>) {
         let Ok(mut open) = self.open.try_lock() else {
             return; // a write holds it and will close the group
         };
@@ -148,7 +148,7 @@ impl Writer {
     }
 
     /// Commits the open group, if any, and closes the connection.
-    pub(crate) async fn close(&self) {
+    pub(crate) async fn close(self: &Arc<Self>) {
         {
             let mut open = self.open.lock().await;
             let _ = self.commit(&mut open).await;
@@ -179,14 +179,12 @@ impl Writer {
             let _ = self.commit(&mut open).await;
         }
         if open.tx.is_none() {
-            self.marks.begin();
-            match self.pool.begin().await {
-                Ok(tx) => open.tx = Some(tx),
-                Err(e) => {
-                    self.marks.end();
-                    return Err(e);
-                }
-            }
+            // Ended here if the transaction does not open, also when this
+            // write is dropped while it opens: nothing of it can commit.
+            let opening = self.marks.marked();
+            open.tx = Some(self.pool.begin().await?);
+            // Open: ended with the group's commit.
+            opening.carry_on();
             open.group += 1;
             open.writes = 0;
             open.since = Instant::now();
@@ -210,22 +208,37 @@ impl Writer {
     }
 
     /// Commits the open group, if any; its outcome goes to every write in it.
-    async fn commit(&self, open: &mut Open) -> Result<(), String> {
+    async fn commit(self: &Arc<Self>, open: &mut Open) -> Result<(), String> {
         let undone = open.undo_dropped_write().await;
         let Some(tx) = open.tx.take() else {
             return Ok(());
         };
-        let outcome = match undone {
-            // The group's state is unknown: none of its writes happened.
-            Err(e) => {
-                drop(tx);
-                Err(format!("a failed write could not be undone: {e}"))
-            }
-            Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
-        };
-        // Committed or rolled back: either way nothing of it is in flight.
-        self.marks.end();
-        self.record(open.group, outcome.clone());
+        let group = open.group;
+        let writer = self.clone();
+        // In a task of its own, awaited here: a caller dropped while the
+        // group commits (a write timeout, a client gone, shutdown) must
+        // not leave the group's outcome unrecorded, for its other writes
+        // wait for it, nor its end unmarked, which would send every
+        // cached read of every process to the file for good. Marked ended
+        // only once the commit returned: ended earlier, a read could take
+        // the counters from before it for current.
+        let finished = tokio::spawn(async move {
+            let outcome = match undone {
+                // The group's state is unknown: none of its writes happened.
+                Err(e) => {
+                    drop(tx);
+                    Err(format!("a failed write could not be undone: {e}"))
+                }
+                Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
+            };
+            // Committed or rolled back: either way nothing of it is in flight.
+            writer.marks.end();
+            writer.record(group, outcome.clone());
+            outcome
+        });
+        let outcome = finished
+            .await
+            .unwrap_or_else(|e| Err(format!("the commit stopped: {e}")));
         if self.restart_wanted.swap(false, Ordering::SeqCst) {
             // Between groups, while no write runs: waits for readers still
             // in the log (milliseconds), copies what the background
@@ -245,7 +258,7 @@ impl Writer {
         outcome
     }
 
-    async fn outcome_of(&self, group: u64) -> Result<(), String> {
+    async fn outcome_of(self: &Arc<Self>, group: u64) -> Result<(), String> {
         loop {
             let committed = self.committed.notified();
             tokio::pin!(committed);
@@ -500,5 +513,41 @@ mod tests {
         }
         insert(&writer, 3).await.expect("and the next");
         assert_eq!(count(&reader).await, 2);
+    }
+
+    #[tokio::test]
+    async fn writes_dropped_anywhere_on_their_way_leave_the_marks_level() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (writer, reader) = writer(&dir).await;
+        // Writes cut off at every point of their way (waiting for the
+        // turn, opening, inserting, committing), as a write timeout or a
+        // client going away does.
+        for round in 0..40u64 {
+            let mut tasks = Vec::new();
+            for v in 0..8 {
+                let writer = writer.clone();
+                tasks.push(tokio::spawn(async move {
+                    let _ = insert(&writer, i64::try_from(round * 8 + v).unwrap_or(0)).await;
+                }));
+            }
+            tokio::time::sleep(Duration::from_micros(round * 50)).await;
+            for t in &tasks {
+                t.abort();
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+        // Groups cut off mid-commit finish in their own task.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while writer.marks().quiet().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            writer.marks().quiet().is_some(),
+            "every group that began was marked ended"
+        );
+        insert(&writer, 1_000_000).await.expect("and writes go on");
+        assert!(count(&reader).await >= 1);
     }
 }

@@ -49,9 +49,26 @@ impl std::fmt::Debug for WriteMarks {
 }
 
 impl WriteMarks {
-    /// The file beside the database at `database`.
+    /// The file beside the database at `database`, named from the
+    /// database's real path: two processes that name one database
+    /// differently (a relative path, a symbolic link to it or to its
+    /// folder) must share the marks.
     pub(crate) fn path_for(database: &Path) -> PathBuf {
-        let mut name = database.as_os_str().to_owned();
+        let real = match (database.parent(), database.file_name()) {
+            (Some(folder), Some(name)) => {
+                let folder = if folder.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    folder
+                };
+                let file = std::fs::canonicalize(folder)
+                    .map_or_else(|_| database.to_path_buf(), |folder| folder.join(name));
+                // The file itself may be a link too.
+                std::fs::canonicalize(&file).unwrap_or(file)
+            }
+            _ => database.to_path_buf(),
+        };
+        let mut name = real.into_os_string();
         name.push("-writes");
         PathBuf::from(name)
     }
@@ -127,11 +144,14 @@ impl WriteMarks {
         self.add(ENDED);
     }
 
-    /// Marks a write for as long as the returned guard lives (for writes
-    /// outside the writer's groups: migrations).
+    /// Marks a write begun; ended when the returned guard is dropped,
+    /// unless it is told to carry on.
     pub(crate) fn marked(&self) -> MarkedWrite<'_> {
         self.begin();
-        MarkedWrite(self)
+        MarkedWrite {
+            marks: self,
+            armed: true,
+        }
     }
 
     /// "Ended", if no write is in flight now. "Ended" first: a write that
@@ -168,11 +188,24 @@ impl WriteMarks {
 }
 
 /// A write in flight; ended when dropped, also if its future is dropped.
-pub(crate) struct MarkedWrite<'a>(&'a WriteMarks);
+pub(crate) struct MarkedWrite<'a> {
+    marks: &'a WriteMarks,
+    armed: bool,
+}
+
+impl MarkedWrite<'_> {
+    /// The write goes on past this guard: whoever finishes it calls
+    /// [`WriteMarks::end`].
+    pub(crate) fn carry_on(mut self) {
+        self.armed = false;
+    }
+}
 
 impl Drop for MarkedWrite<'_> {
     fn drop(&mut self) {
-        self.0.end();
+        if self.armed {
+            self.marks.end();
+        }
     }
 }
 
@@ -251,6 +284,22 @@ mod tests {
             Ok(generations(2)),
             "a write ended elsewhere: read again"
         );
+    }
+
+    #[test]
+    fn a_database_named_through_a_link_shares_the_marks() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = dir.path().join("srs.db");
+        std::fs::write(&db, b"").expect("db");
+        let link = dir.path().join("other-name.db");
+        std::os::unix::fs::symlink(&db, &link).expect("link");
+        assert_eq!(WriteMarks::path_for(&db), WriteMarks::path_for(&link));
+        let reader = WriteMarks::open(&db).expect("reader");
+        let writer = WriteMarks::open(&link).expect("writer");
+        assert_eq!(reader.current(|| Ok(generations(1))), Ok(generations(1)));
+        writer.begin();
+        assert_eq!(reader.quiet(), None, "the write is seen through the link");
+        writer.end();
     }
 
     #[test]
