@@ -244,11 +244,12 @@ impl Store {
     }
 }
 
-/// Every counter in one statement, as (kind, n) rows; `change_counters`
-/// has several slots (256 on MariaDB) so that concurrent writers do not
-/// contend on one row, summed here.
+/// Every counter in one statement, as (kind, n) rows, on either engine;
+/// `change_counters` has several slots (256 on MariaDB) so that concurrent
+/// writers do not contend on one row, summed here (cast: MariaDB's SUM of
+/// integers is a decimal).
 pub(crate) const COUNTERS_SQL: &str =
-    "SELECT 0 AS kind, SUM(n) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
+    "SELECT 0 AS kind, CAST(SUM(n) AS SIGNED) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
      UNION ALL SELECT 2 AS kind, n FROM department_changes";
 
 impl FromIterator<(i64, i64)> for Generations {

@@ -10,15 +10,10 @@
 //! nothing.
 
 use crate::fresh::Generations;
+use crate::generation::COUNTERS_SQL;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::Connection;
 use std::time::Duration;
-
-/// [`crate::generation::COUNTERS_SQL`] for MariaDB, whose SUM of integers
-/// is a decimal.
-const MYSQL_COUNTERS_SQL: &str =
-    "SELECT 0 AS kind, CAST(SUM(n) AS SIGNED) FROM change_counters UNION ALL SELECT 1 AS kind, n FROM auth_changes \
-     UNION ALL SELECT 2 AS kind, n FROM department_changes";
 
 /// The connection the counters are read on, opened at the first read.
 #[derive(Debug)]
@@ -69,9 +64,7 @@ impl MySqlCounters {
             Some(open) => open,
             None => connection.insert(MySqlConnection::connect_with(&self.options).await?),
         };
-        let rows: Vec<(i64, i64)> = sqlx::query_as(MYSQL_COUNTERS_SQL)
-            .fetch_all(&mut *open)
-            .await?;
+        let rows: Vec<(i64, i64)> = sqlx::query_as(COUNTERS_SQL).fetch_all(&mut *open).await?;
         Ok(rows.into_iter().collect())
     }
 
