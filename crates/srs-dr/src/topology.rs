@@ -262,8 +262,9 @@ pub struct LinkSection {
     pub delay_ms: u64,
 }
 
-/// Round trips a probe of a database crosses the link: its queries and a
-/// reconnection's handshake, with room to spare.
+/// Round trips a probe of a database crosses the link: its one batch of
+/// queries (two while no epoch is recorded), and a reconnection's TCP and
+/// MariaDB handshakes and session set-up, with room to spare.
 const PROBE_ROUND_TRIPS: u64 = 10;
 
 /// How often `srs up` takes a backup: `daily`, `hourly`, `off`, or a
@@ -779,9 +780,9 @@ impl Topology {
     }
 
     /// How long one probe of a database may take: `probe_timeout_ms`,
-    /// plus, with a `[link]`, the round trips a probe crosses it (about
-    /// six queries one after another, and a new connection's handshake
-    /// when the last one broke): at 35 ms each way they alone take 0.6 s.
+    /// plus, with a `[link]`, the round trips a probe may cross it (a new
+    /// connection's handshakes when the last one broke, then the probe's
+    /// one batch of queries): 0.7 s allowed at 35 ms each way.
     pub fn probe_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.controller.probe_timeout_ms) + self.link_allowance()
     }

@@ -200,6 +200,26 @@ async fn writes_reach_the_replica_which_refuses_the_application_s_own_writes() {
         replica_slave_pos, primary_gtid,
         "replica has every transaction"
     );
+
+    // A probe says in one round trip what the reads above say one by one.
+    let on_a = a.probe("srs_repl").await.expect("probe");
+    assert_eq!(on_a.semi_sync, semi);
+    assert!(on_a.has_account && !on_a.read_only && on_a.replica.is_none());
+    assert_eq!(on_a.gtid_binlog_pos, primary_gtid);
+    assert_eq!(
+        (on_a.server_id, on_a.gtid_binlog_state.clone()),
+        a.identity().await.expect("identity")
+    );
+    assert_eq!(on_a.epoch, 0, "no epoch recorded: the table does not exist");
+    let on_b = b.probe("nobody").await.expect("probe");
+    assert!(!on_b.has_account && on_b.read_only);
+    assert_eq!(on_b.gtid_slave_pos, primary_gtid);
+    let replicating = on_b.replica.expect("a replica");
+    assert!(replicating.io_running && replicating.sql_running);
+    assert_eq!(replicating.source, status.source);
+    a.record_epoch(4, "a").await.expect("epoch");
+    assert_eq!(a.probe("srs_repl").await.expect("probe").epoch, 4);
+    assert_eq!(a.recorded_epoch().await.expect("epoch"), 4);
     drop(p.repl);
 }
 

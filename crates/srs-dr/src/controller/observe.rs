@@ -361,21 +361,20 @@ impl Observer {
     }
 }
 
-/// One database's status over an open connection.
+/// One database's status over an open connection, in one round trip.
 async fn read_status(admin: &mut Admin, app_user: &str) -> srs_mariadb::Result<DatabaseStatus> {
-    let (binlog, slave, read_only) = admin.gtid_and_read_only().await?;
-    let (server_id, state) = admin.identity().await?;
+    let probe = admin.probe(app_user).await?;
     Ok(DatabaseStatus {
         up: true,
-        read_only,
-        gtid_binlog_pos: binlog,
-        gtid_slave_pos: slave,
-        gtid_binlog_state: state,
-        server_id,
-        replica: admin.replica_status().await?,
-        semi_sync: admin.semi_sync().await?,
-        app_account: admin.has_account(app_user).await?,
-        epoch: admin.recorded_epoch().await?,
+        read_only: probe.read_only,
+        gtid_binlog_pos: probe.gtid_binlog_pos,
+        gtid_slave_pos: probe.gtid_slave_pos,
+        gtid_binlog_state: probe.gtid_binlog_state,
+        server_id: probe.server_id,
+        replica: probe.replica,
+        semi_sync: probe.semi_sync,
+        app_account: probe.has_account,
+        epoch: probe.epoch,
         error: None,
     })
 }
