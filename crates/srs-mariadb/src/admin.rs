@@ -486,11 +486,9 @@ impl Admin {
             "SELECT @@GLOBAL.gtid_binlog_pos AS binlog_pos, @@GLOBAL.gtid_slave_pos AS slave_pos, \
              @@GLOBAL.read_only AS ro, @@GLOBAL.server_id AS id, @@GLOBAL.gtid_binlog_state AS state, \
              @@GLOBAL.rpl_semi_sync_master_enabled AS semi_enabled, \
-             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
-              WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_STATUS') AS semi_status, \
-             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS \
-              WHERE VARIABLE_NAME = 'RPL_SEMI_SYNC_MASTER_CLIENTS') AS semi_clients, \
              (SELECT COUNT(*) FROM mysql.user WHERE User = {user}) AS accounts;\n\
+             SHOW GLOBAL STATUS WHERE Variable_name IN \
+             ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
              SHOW SLAVE STATUS",
             user = quote(account)
         );
@@ -513,12 +511,17 @@ impl Admin {
                 probe.read_only = text(row, "ro") == "1";
                 probe.server_id = text(row, "id").parse().unwrap_or(0);
                 probe.gtid_binlog_state = text(row, "state");
-                probe.semi_sync = SemiSync {
-                    enabled: text(row, "semi_enabled") == "1",
-                    active: text(row, "semi_status") == "ON",
-                    clients: text(row, "semi_clients").parse().unwrap_or(0),
-                };
+                probe.semi_sync.enabled = text(row, "semi_enabled") == "1";
                 probe.has_account = text(row, "accounts") != "0";
+            } else if row.try_column("Variable_name").is_ok() {
+                let value = text(row, "Value");
+                match text(row, "Variable_name").as_str() {
+                    "Rpl_semi_sync_master_status" => probe.semi_sync.active = value == "ON",
+                    "Rpl_semi_sync_master_clients" => {
+                        probe.semi_sync.clients = value.parse().unwrap_or(0)
+                    }
+                    _ => {}
+                }
             } else if row.try_column("Slave_IO_Running").is_ok() {
                 probe.replica = Some(replica_status_of(row));
             } else if row.try_column("epoch").is_ok() {

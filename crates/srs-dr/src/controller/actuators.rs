@@ -3,12 +3,14 @@
 //! what it found; none decides anything.
 
 use crate::cluster_dir::{ClusterDir, ClusterFile};
+use crate::controller::connections::AdminConnections;
 use crate::reach::{connect_admin, server_config};
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
 use srs_mariadb::Admin;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a fence may wait for `read_only` before the server is stopped
@@ -24,16 +26,30 @@ pub struct Databases {
     topology: Topology,
     secrets: Secrets,
     data_dir: ClusterDir,
+    /// Borrowed for a step, given back when it succeeded.
+    connections: Arc<AdminConnections>,
 }
 
 impl Databases {
-    /// The databases of the topology kept in `data_dir`.
-    pub fn new(topology: Topology, secrets: Secrets, data_dir: &ClusterDir) -> Self {
+    /// The databases of the topology kept in `data_dir`, reached first
+    /// through the open `connections`.
+    pub fn new(
+        topology: Topology,
+        secrets: Secrets,
+        data_dir: &ClusterDir,
+        connections: Arc<AdminConnections>,
+    ) -> Self {
         Self {
             topology,
             secrets,
             data_dir: data_dir.to_owned(),
+            connections,
         }
+    }
+
+    /// Keeps a connection a step is done with, for the next probe or step.
+    async fn done_with(&self, name: &str, admin: Admin) {
+        self.connections.give_back(name, admin).await;
     }
 
     fn site(&self, name: &str) -> anyhow::Result<&Site> {
@@ -52,6 +68,10 @@ impl Databases {
 
     async fn admin_within(&self, name: &str, within: Duration) -> anyhow::Result<Admin> {
         let site = self.site(name)?;
+        if let Some(open) = self.connections.take(name).await {
+            // The observation this step was decided on just used it.
+            return Ok(open);
+        }
         let connect = connect_admin(&self.topology, &self.secrets, &self.data_dir, site);
         tokio::time::timeout(within, connect)
             .await
@@ -121,7 +141,7 @@ impl Databases {
         match tokio::time::timeout(FENCE_TIMEOUT, admin.fence()).await {
             Ok(result) => {
                 result?;
-                admin.close().await;
+                self.done_with(name, admin).await;
                 Ok("read_only set".into())
             }
             Err(_) => {
@@ -144,7 +164,7 @@ impl Databases {
             .await
             .with_context(|| format!("site '{from}': read_only did not take within 10 s"))??;
         let (written, _, _) = old.gtid_and_read_only().await?;
-        old.close().await;
+        self.done_with(from, old).await;
         let mut new = self.admin(to).await?;
         if !new.wait_for_gtid(&written, HAND_OVER_TIMEOUT).await? {
             anyhow::bail!(
@@ -152,7 +172,7 @@ impl Databases {
                 HAND_OVER_TIMEOUT.as_secs()
             );
         }
-        new.close().await;
+        self.done_with(to, new).await;
         Ok(format!(
             "site '{from}' fenced; site '{to}' has everything it wrote (up to {written})"
         ))
@@ -164,7 +184,7 @@ impl Databases {
         admin
             .exec("lifting the fence", "SET GLOBAL read_only = OFF;")
             .await?;
-        admin.close().await;
+        self.done_with(name, admin).await;
         Ok(())
     }
 
@@ -244,7 +264,7 @@ impl Databases {
         } else {
             admin.make_primary(self.topology.sync_mode(), alone).await?;
         }
-        admin.close().await;
+        self.done_with(name, admin).await;
         Ok(format!("{applied}writable"))
     }
 
@@ -252,7 +272,7 @@ impl Databases {
     pub async fn detach(&self, name: &str) -> anyhow::Result<()> {
         let mut admin = self.admin(name).await?;
         admin.detach().await?;
-        admin.close().await;
+        self.done_with(name, admin).await;
         Ok(())
     }
 
@@ -267,7 +287,7 @@ impl Databases {
         admin
             .replicate_from(&host, port, &self.secrets.repl)
             .await?;
-        admin.close().await;
+        self.done_with(replica, admin).await;
         Ok(())
     }
 
@@ -275,7 +295,7 @@ impl Databases {
     pub async fn restore_sync(&self, name: &str) -> anyhow::Result<()> {
         let mut admin = self.admin(name).await?;
         admin.set_semi_sync(true).await?;
-        admin.close().await;
+        self.done_with(name, admin).await;
         Ok(())
     }
 
@@ -283,7 +303,7 @@ impl Databases {
     pub async fn record_epoch(&self, name: &str, epoch: u64) -> anyhow::Result<()> {
         let mut admin = self.admin(name).await?;
         admin.record_epoch(epoch, name).await?;
-        admin.close().await;
+        self.done_with(name, admin).await;
         Ok(())
     }
 
@@ -291,7 +311,7 @@ impl Databases {
     pub async fn create_app_account(&self, name: &str) -> anyhow::Result<()> {
         let mut admin = self.admin(name).await?;
         admin.create_app_account("srs", &self.secrets.app).await?;
-        admin.close().await;
+        self.done_with(name, admin).await;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod actuators;
 pub mod admission;
+pub mod connections;
 pub mod decide;
 pub mod exposition;
 pub mod lock;
@@ -64,11 +65,18 @@ impl LiveTopology {
         secrets: Secrets,
         data_dir: &ClusterDir,
     ) -> anyhow::Result<Self> {
+        let observer =
+            Observer::new(topology.clone(), secrets.clone(), data_dir)?.probe_apps_in_background();
+        let databases = Databases::new(
+            topology.clone(),
+            secrets.clone(),
+            data_dir,
+            observer.connections(),
+        );
         Ok(Self {
             data_dir: data_dir.to_owned(),
-            observer: Observer::new(topology.clone(), secrets.clone(), data_dir)?
-                .probe_apps_in_background(),
-            databases: Databases::new(topology.clone(), secrets.clone(), data_dir),
+            observer,
+            databases,
             edge: EdgeSwitch::new(&topology, &secrets)?,
             processes: Processes::new(topology, data_dir),
         })

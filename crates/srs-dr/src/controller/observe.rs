@@ -2,6 +2,7 @@
 //! app instances, and where the edge routes, read in one pass.
 
 use crate::cluster_dir::ClusterDir;
+use crate::controller::connections::AdminConnections;
 use crate::reach::connect_admin;
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
@@ -124,7 +125,8 @@ pub struct Observer {
     client: reqwest::Client,
     apps: reqwest::Client,
     timeout: Duration,
-    connections: Vec<tokio::sync::Mutex<Option<Admin>>>,
+    /// Shared with the controller's steps (see `connections.rs`).
+    connections: std::sync::Arc<AdminConnections>,
     /// App readiness from the last background round, by address, when the
     /// observer probes apps in the background (the controller's does).
     app_health: Option<BackgroundApps>,
@@ -186,11 +188,7 @@ impl Observer {
     ) -> anyhow::Result<Self> {
         let timeout = topology.probe_timeout();
         Ok(Self {
-            connections: topology
-                .sites
-                .iter()
-                .map(|_| tokio::sync::Mutex::new(None))
-                .collect(),
+            connections: std::sync::Arc::new(AdminConnections::for_sites(&topology)),
             topology,
             secrets,
             data_dir: data_dir.to_owned(),
@@ -221,9 +219,12 @@ impl Observer {
     /// down) get a third of the probe timeout, so that steps taken while a
     /// silent server stays silent do not each wait for it in full.
     pub async fn observe_with(&self, down: &BTreeSet<SiteName>) -> Observation {
-        let sites =
-            futures::future::join_all(self.topology.sites.iter().zip(&self.connections).map(
-                |(s, c)| {
+        let sites = futures::future::join_all(
+            self.topology
+                .sites
+                .iter()
+                .zip(self.connections.slots())
+                .map(|(s, c)| {
                     let timeout = if down.contains(&s.name) {
                         // Never less than the link's round trips: a
                         // server back up must be able to answer in time.
@@ -234,8 +235,8 @@ impl Observer {
                         self.timeout
                     };
                     self.site(s, c, timeout)
-                },
-            ));
+                }),
+        );
         if let Some(apps) = &self.app_health {
             let addrs = self
                 .topology
@@ -255,11 +256,12 @@ impl Observer {
 
     /// Closes the connections it keeps.
     pub async fn close(self) {
-        for c in self.connections {
-            if let Some(admin) = c.into_inner() {
-                admin.close().await;
-            }
-        }
+        self.connections.close().await;
+    }
+
+    /// Its connections, for the steps taken on what it observes.
+    pub fn connections(&self) -> std::sync::Arc<AdminConnections> {
+        self.connections.clone()
     }
 
     async fn site(

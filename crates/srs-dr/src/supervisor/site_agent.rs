@@ -8,6 +8,7 @@
 
 use crate::cluster_dir::ClusterDir;
 use crate::controller::actuators::Databases;
+use crate::controller::connections::AdminConnections;
 use crate::controller::published::{About, EventKind, EventLog};
 use crate::quorum::site_lease::{LiveGrant, SiteLease, SiteStanding};
 use anyhow::Context;
@@ -143,7 +144,13 @@ pub async fn run(
     let port = own.agent_port.with_context(|| {
         format!("site '{site}': set agent_port, where its app instances ask the agent")
     })?;
-    let databases = Databases::new(cluster.topology, cluster.secrets, data_dir);
+    // No observer here keeps a connection fresh: each step opens its own.
+    let databases = Databases::new(
+        cluster.topology,
+        cluster.secrets,
+        data_dir,
+        std::sync::Arc::new(AdminConnections::none()),
+    );
     let events = EventLog::new(data_dir);
     let mut lease = SiteLease::new(&section, site)?;
     let shared = Shared::default();
