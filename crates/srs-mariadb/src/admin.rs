@@ -130,11 +130,12 @@ fn replica_status_of(row: &MySqlRow) -> ReplicaStatus {
     }
 }
 
-/// MariaDB's "table doesn't exist" (ER_NO_SUCH_TABLE).
+/// MariaDB's "table doesn't exist" (ER_NO_SUCH_TABLE, 1146; not 1932, a
+/// table the engine lost, which shares its SQLSTATE and is an error).
 fn no_such_table(e: &sqlx::Error) -> bool {
     e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|code| code == "42S02")
+        .and_then(|d| d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|m| m.number() == 1146)
 }
 
 fn text(row: &MySqlRow, column: &str) -> String {
@@ -503,7 +504,11 @@ impl Admin {
             }
             other => other?,
         };
-        let mut probe = Probe::default();
+        // Unknown until the server says otherwise: refusing writes.
+        let mut probe = Probe {
+            read_only: true,
+            ..Probe::default()
+        };
         for row in &rows {
             if row.try_column("binlog_pos").is_ok() {
                 probe.gtid_binlog_pos = text(row, "binlog_pos");

@@ -932,73 +932,60 @@ pub fn decide(
             alone: !replicas.iter().any(|r| r.database.up),
         };
     }
-    // Strict mode: a binlogged statement cannot commit until a replica
-    // acknowledges, so nothing that writes can run before one connects.
-    let can_commit =
-        policy.sync_mode != SyncMode::Strict || p.semi_sync.clients > 0 || !p.semi_sync.enabled;
-    let writable = p.up && !p.read_only;
-    // Restart replication that stopped cleanly (every server starts with
-    // skip-slave-start), or point a replica at the right source; one that
-    // stopped on an error, or that holds transactions the primary lacks,
-    // waits for an operator.
-    let starting = |r: &SiteObservation| {
-        memory
-            .replication_started
-            .as_ref()
-            .is_some_and(|(site, at)| *site == r.name && now_ms < at + REPLICATION_START_MS)
-    };
-    let to_replicate = replicas
-        .iter()
-        .find(|r| {
+    if p.up && !p.read_only {
+        // Restart replication that stopped cleanly (every server starts
+        // with skip-slave-start), or point a replica at the right source;
+        // one that stopped on an error, or that holds transactions the
+        // primary lacks, waits for an operator.
+        let starting = |r: &SiteObservation| {
+            memory
+                .replication_started
+                .as_ref()
+                .is_some_and(|(site, at)| *site == r.name && now_ms < at + REPLICATION_START_MS)
+        };
+        if let Some(r) = replicas.iter().find(|r| {
             r.database.up
                 && !r.reseeding
                 && !replicates_from(r, primary_addr)
                 && broken(r).is_none()
                 && errant(r, primary) == 0
                 && !starting(r)
-        })
-        .filter(|_| writable)
-        .map(|r| Decision::Replicate {
-            replica: r.name.clone(),
-            primary: primary.name.clone(),
-            at_ms: now_ms,
+        }) {
+            return Decision::Replicate {
+                replica: r.name.clone(),
+                primary: primary.name.clone(),
+                at_ms: now_ms,
+            };
+        }
+        let caught_up = replicas.iter().any(|r| {
+            replicates_from(r, primary_addr)
+                && r.database.replica.as_ref().is_some_and(|s| {
+                    s.io_running
+                        && gtid::distance(&p.gtid_binlog_pos, &s.gtid_io_pos)
+                            <= CAUGHT_UP_TRANSACTIONS
+                })
         });
-    let caught_up = replicas.iter().any(|r| {
-        replicates_from(r, primary_addr)
-            && r.database.replica.as_ref().is_some_and(|s| {
-                s.io_running
-                    && gtid::distance(&p.gtid_binlog_pos, &s.gtid_io_pos) <= CAUGHT_UP_TRANSACTIONS
-            })
-    });
-    let restore_sync =
-        (writable && policy.sync_mode != SyncMode::Async && !p.semi_sync.enabled && caught_up)
-            .then(|| Decision::RestoreSync {
+        if policy.sync_mode != SyncMode::Async && !p.semi_sync.enabled && caught_up {
+            return Decision::RestoreSync {
                 site: primary.name.clone(),
-            });
-    if writable && !can_commit {
-        // A primary that cannot commit serves nobody: its replica first.
-        if let Some(replicate) = to_replicate {
-            return replicate;
+            };
+        }
+        // Strict mode: a binlogged statement cannot commit until a replica
+        // acknowledges, so the account waits for one.
+        let can_commit =
+            policy.sync_mode != SyncMode::Strict || p.semi_sync.clients > 0 || !p.semi_sync.enabled;
+        if !p.app_account && can_commit {
+            return Decision::CreateAppAccount {
+                site: primary.name.clone(),
+            };
+        }
+
+        if primary.standby_total > 0 && !memory.standby_running.contains(&primary.name) {
+            return Decision::ScaleUp {
+                site: primary.name.clone(),
+            };
         }
     }
-    // A replica already caught up protects the writes about to flow: at
-    // once, one statement.
-    if let Some(restore) = restore_sync {
-        return restore;
-    }
-    if writable && can_commit && !p.app_account {
-        return Decision::CreateAppAccount {
-            site: primary.name.clone(),
-        };
-    }
-    if writable && primary.standby_total > 0 && !memory.standby_running.contains(&primary.name) {
-        return Decision::ScaleUp {
-            site: primary.name.clone(),
-        };
-    }
-    // Writes flow again before the old primary is brought back as a
-    // replica: that step crosses the link statement by statement (1.2 s
-    // at 35 ms each way), and every request waits at the edge meanwhile.
     if observation.edge.up
         && (observation.edge.holding
             || observation.edge.active.as_deref() != Some(primary.name.as_str()))
@@ -1007,17 +994,16 @@ pub fn decide(
             site: primary.name.clone(),
         };
     }
-    if let Some(replicate) = to_replicate {
-        return replicate;
-    }
     // Not urgent: after writes flow again through the edge.
-    if writable && p.epoch < memory.epoch && can_commit {
+    let can_commit =
+        policy.sync_mode != SyncMode::Strict || p.semi_sync.clients > 0 || !p.semi_sync.enabled;
+    if p.up && !p.read_only && p.epoch < memory.epoch && can_commit {
         return Decision::RecordEpoch {
             site: primary.name.clone(),
             epoch: memory.epoch,
         };
     }
-    if writable && p.replica.is_some() {
+    if p.up && !p.read_only && p.replica.is_some() {
         return Decision::Detach {
             site: primary.name.clone(),
         };
@@ -1628,7 +1614,7 @@ mod tests {
                 Decision::Fence { site: site_named("a") },
             ),
             (
-                "the old primary is back before writes flow again: they flow first",
+                "the old primary is back before writes flow again: it rejoins first, so they are replicated",
                 STRICT,
                 |o, m| {
                     promoted(o, m);
@@ -1637,15 +1623,17 @@ mod tests {
                     o.sites[0].database.gtid_binlog_state = "0-1-10".into();
                     o.sites[0].database.server_id = 1;
                 },
-                Decision::SwitchEdge { site: site_named("b") },
+                Decision::Replicate {
+                    replica: site_named("a"),
+                    primary: site_named("b"),
+                    at_ms: NOW,
+                },
             ),
             (
                 "the old primary is back read-only with nothing errant: rejoin it",
                 STRICT,
                 |o, m| {
                     promoted(o, m);
-                    m.standby_running.insert(site_named("b"));
-                    o.edge.active = Some(site_named("b"));
                     o.sites[0].database = db(true, "0-1-10");
                     o.sites[0].database.gtid_binlog_state = "0-1-10".into();
                     o.sites[0].database.server_id = 1;
