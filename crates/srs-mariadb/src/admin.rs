@@ -109,6 +109,25 @@ pub struct Probe {
     pub epoch: u64,
 }
 
+/// Semi-sync's status and its switch, as `Variable_name` / `Value` rows
+/// (see [`SemiSync::read_from`]).
+const SEMI_SYNC_SQL: &str = "SHOW GLOBAL STATUS WHERE Variable_name IN \
+     ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
+     SHOW GLOBAL VARIABLES WHERE Variable_name = 'rpl_semi_sync_master_enabled'";
+
+impl SemiSync {
+    /// Takes in one row of [`SEMI_SYNC_SQL`]; other rows change nothing.
+    fn read_from(&mut self, row: &MySqlRow) {
+        let value = text(row, "Value");
+        match text(row, "Variable_name").as_str() {
+            "Rpl_semi_sync_master_status" => self.active = value == "ON",
+            "Rpl_semi_sync_master_clients" => self.clients = value.parse().unwrap_or(0),
+            "rpl_semi_sync_master_enabled" => self.enabled = value == "ON",
+            _ => {}
+        }
+    }
+}
+
 /// A root connection to one server.
 pub struct Admin {
     conn: MySqlConnection,
@@ -348,20 +367,6 @@ impl Admin {
         self.exec("shutting the server down", "SHUTDOWN;").await
     }
 
-    /// The server's id and its GTID state (the last GTID per domain and
-    /// server id), which tells transactions it originated apart.
-    pub async fn identity(&mut self) -> Result<(u32, String)> {
-        let row = self
-            .row(
-                "reading the server id",
-                "SELECT @@GLOBAL.server_id AS id, @@GLOBAL.gtid_binlog_state AS state",
-            )
-            .await?;
-        Ok(row
-            .map(|r| (text(&r, "id").parse().unwrap_or(0), text(&r, "state")))
-            .unwrap_or_default())
-    }
-
     /// Closes the connection politely (an abandoned one leaves "Aborted
     /// connection" in the server's log).
     pub async fn close(self) {
@@ -454,27 +459,8 @@ impl Admin {
     /// The primary side of semi-sync: configured, active, acknowledging replicas.
     pub async fn semi_sync(&mut self) -> Result<SemiSync> {
         let mut semi = SemiSync::default();
-        let rows = sqlx::Executor::fetch_all(
-            &mut self.conn,
-            sqlx::raw_sql(
-                "SHOW GLOBAL STATUS WHERE Variable_name IN ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
-                 SHOW GLOBAL VARIABLES WHERE Variable_name = 'rpl_semi_sync_master_enabled'",
-            ),
-        )
-        .await
-        .map_err(|source| MariaDbError::Sql {
-            port: self.port,
-            what: "reading semi-sync status".into(),
-            source,
-        })?;
-        for row in rows {
-            let value = text(&row, "Value");
-            match text(&row, "Variable_name").as_str() {
-                "Rpl_semi_sync_master_status" => semi.active = value == "ON",
-                "Rpl_semi_sync_master_clients" => semi.clients = value.parse().unwrap_or(0),
-                "rpl_semi_sync_master_enabled" => semi.enabled = value == "ON",
-                _ => {}
-            }
+        for row in self.rows("reading semi-sync status", SEMI_SYNC_SQL).await? {
+            semi.read_from(&row);
         }
         Ok(semi)
     }
@@ -486,10 +472,8 @@ impl Admin {
         let state = format!(
             "SELECT @@GLOBAL.gtid_binlog_pos AS binlog_pos, @@GLOBAL.gtid_slave_pos AS slave_pos, \
              @@GLOBAL.read_only AS ro, @@GLOBAL.server_id AS id, @@GLOBAL.gtid_binlog_state AS state, \
-             @@GLOBAL.rpl_semi_sync_master_enabled AS semi_enabled, \
              (SELECT COUNT(*) FROM mysql.user WHERE User = {user}) AS accounts;\n\
-             SHOW GLOBAL STATUS WHERE Variable_name IN \
-             ('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_clients');\n\
+             {SEMI_SYNC_SQL};\n\
              SHOW SLAVE STATUS",
             user = quote(account)
         );
@@ -516,17 +500,9 @@ impl Admin {
                 probe.read_only = text(row, "ro") == "1";
                 probe.server_id = text(row, "id").parse().unwrap_or(0);
                 probe.gtid_binlog_state = text(row, "state");
-                probe.semi_sync.enabled = text(row, "semi_enabled") == "1";
                 probe.has_account = text(row, "accounts") != "0";
             } else if row.try_column("Variable_name").is_ok() {
-                let value = text(row, "Value");
-                match text(row, "Variable_name").as_str() {
-                    "Rpl_semi_sync_master_status" => probe.semi_sync.active = value == "ON",
-                    "Rpl_semi_sync_master_clients" => {
-                        probe.semi_sync.clients = value.parse().unwrap_or(0)
-                    }
-                    _ => {}
-                }
+                probe.semi_sync.read_from(row);
             } else if row.try_column("Slave_IO_Running").is_ok() {
                 probe.replica = Some(replica_status_of(row));
             } else if row.try_column("epoch").is_ok() {
@@ -534,30 +510,6 @@ impl Admin {
             }
         }
         Ok(probe)
-    }
-
-    /// The highest epoch recorded in this server's `srs_dr.epochs` (0 when
-    /// none is): which primary epoch its data belongs to.
-    pub async fn recorded_epoch(&mut self) -> Result<u64> {
-        let exists = self
-            .row(
-                "looking for the epoch table",
-                "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'srs_dr' AND TABLE_NAME = 'epochs'",
-            )
-            .await?
-            .is_some_and(|r| text(&r, "n") != "0");
-        if !exists {
-            return Ok(0);
-        }
-        let row = self
-            .row(
-                "reading the recorded epoch",
-                "SELECT CAST(COALESCE(MAX(epoch), 0) AS CHAR) AS epoch FROM srs_dr.epochs",
-            )
-            .await?;
-        Ok(row
-            .and_then(|r| text(&r, "epoch").parse().ok())
-            .unwrap_or(0))
     }
 
     /// Records that this server is primary in `epoch` (binlogged: the
@@ -570,15 +522,5 @@ impl Admin {
             site = quote(site)
         );
         self.exec("recording the epoch", &sql).await
-    }
-
-    /// Whether an account of this name exists (any host).
-    pub async fn has_account(&mut self, user: &str) -> Result<bool> {
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM mysql.user WHERE User = {}",
-            quote(user)
-        );
-        let row = self.row("looking up an account", &sql).await?;
-        Ok(row.map(|r| text(&r, "n") != "0").unwrap_or(false))
     }
 }

@@ -10,11 +10,12 @@
 //! may be half-way through a batch): the next probe connects anew.
 
 use crate::topology::Topology;
+use srs_domain::SiteName;
 use srs_mariadb::Admin;
 
 /// One slot per site of the topology, in its order.
 pub struct AdminConnections {
-    slots: Vec<(String, tokio::sync::Mutex<Option<Admin>>)>,
+    slots: Vec<(SiteName, tokio::sync::Mutex<Option<Admin>>)>,
 }
 
 impl AdminConnections {
@@ -24,7 +25,7 @@ impl AdminConnections {
             slots: topology
                 .sites
                 .iter()
-                .map(|s| (s.name.to_string(), tokio::sync::Mutex::new(None)))
+                .map(|s| (s.name.clone(), tokio::sync::Mutex::new(None)))
                 .collect(),
         }
     }
@@ -43,7 +44,7 @@ impl AdminConnections {
     fn of(&self, site: &str) -> Option<&tokio::sync::Mutex<Option<Admin>>> {
         self.slots
             .iter()
-            .find(|(name, _)| name == site)
+            .find(|(name, _)| name.as_str() == site)
             .map(|(_, slot)| slot)
     }
 
