@@ -538,10 +538,14 @@ mod tests {
                 let _ = t.await;
             }
         }
-        // Groups cut off mid-commit finish in their own task.
+        // Groups cut off mid-commit finish in their own task; a group
+        // whose every write was cut off before closing it (while waiting
+        // for the turn, or while undoing a dropped write's savepoint) is
+        // committed by the store's checkpointer, every second, as here.
         let deadline = Instant::now() + Duration::from_secs(5);
         while writer.marks().quiet().is_none() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
+            writer.commit_stranded().await;
         }
         assert!(
             writer.marks().quiet().is_some(),
