@@ -787,6 +787,16 @@ impl Topology {
         std::time::Duration::from_millis(self.controller.probe_timeout_ms) + self.link_allowance()
     }
 
+    /// How long the statements of one controller step may take, beyond
+    /// the waits the step itself is made of (catching up, `read_only`
+    /// taking): ten probes' worth, 3 s by default. A site that goes silent
+    /// in the middle of a step (its server paused, its host cut off: TCP
+    /// keeps such a connection open for many minutes, a paused one for
+    /// good) fails the step then, instead of holding the loop.
+    pub fn step_timeout(&self) -> std::time::Duration {
+        self.probe_timeout() * 10
+    }
+
     /// What the link adds to any wait for a probe (zero without one).
     pub fn link_allowance(&self) -> std::time::Duration {
         std::time::Duration::from_millis(

@@ -306,3 +306,76 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
     west.stop().await.expect("stop");
     east.stop().await.expect("stop");
 }
+
+/// A server that goes silent while the controller holds a connection to it
+/// (paused here; a host cut off looks the same): TCP keeps the connection
+/// open, so without a bound a step on it would hold the loop for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_on_a_database_gone_silent_fails_within_the_step_timeout() {
+    use srs_dr::controller::decide::Decision;
+    use srs_dr::controller::{LiveTopology, Plant};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_owned();
+    let cluster = ClusterDir::new(&path);
+    let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
+    write_topology(
+        &path,
+        "strict",
+        east.config().port,
+        west.config().port,
+        free_port(),
+    );
+    let srs_dr::Cluster {
+        topology, secrets, ..
+    } = srs_dr::Cluster::open(&cluster).expect("cluster");
+    let limit = topology.step_timeout();
+    let mut plant = LiveTopology::new(topology, secrets, &cluster).expect("plant");
+    let west_name = srs_domain::SiteName::parse("west").expect("name");
+    let step = Decision::RestoreSync {
+        site: west_name.clone(),
+    };
+
+    // The observation keeps a connection to each site; the step borrows it.
+    let seen = plant.observe(&Default::default()).await;
+    assert!(
+        seen.sites.iter().all(|s| s.database.up),
+        "both up: {:?}",
+        seen.sites
+    );
+    plant.act(&step).await.expect("a step on a live server");
+
+    let pid = west.pid().expect("west runs").to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} {pid}");
+    };
+    plant.observe(&Default::default()).await;
+    signal("-STOP");
+    let began = Instant::now();
+    let outcome = plant.act(&step).await;
+    let took = began.elapsed();
+    signal("-CONT");
+    let error = format!(
+        "{:#}",
+        outcome.expect_err("the paused server cannot answer")
+    );
+    assert!(error.contains("site 'west'"), "{error}");
+    assert!(error.contains("stopped answering"), "{error}");
+    assert!(
+        took >= limit && took < limit + Duration::from_secs(5),
+        "gave up after {took:?}, the limit being {limit:?}"
+    );
+
+    // Back: the next observation connects anew and the step goes through.
+    plant.observe(&Default::default()).await;
+    plant
+        .act(&step)
+        .await
+        .expect("the step once it answers again");
+    west.stop().await.expect("stop");
+    east.stop().await.expect("stop");
+}

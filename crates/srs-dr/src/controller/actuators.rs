@@ -9,6 +9,7 @@ use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
 use srs_mariadb::Admin;
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,6 +63,25 @@ impl Databases {
         self.topology.probe_timeout()
     }
 
+    /// Runs one step on site `name`'s database, giving it up after the
+    /// topology's step timeout plus `waits` (what the step waits for on
+    /// purpose). A step given up drops the connection it borrowed: the
+    /// next probe connects anew.
+    async fn bounded<T>(
+        &self,
+        name: &str,
+        waits: Duration,
+        step: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        let limit = self.topology.step_timeout() + waits;
+        tokio::time::timeout(limit, step).await.unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "site '{name}': its database stopped answering in the middle of the step (nothing back within {} ms)",
+                limit.as_millis()
+            ))
+        })
+    }
+
     async fn admin(&self, name: &str) -> anyhow::Result<Admin> {
         self.admin_within(name, self.probe_timeout() * 2).await
     }
@@ -92,7 +112,10 @@ impl Databases {
         // It just failed its probes: one short try, not a long wait.
         let reached = self.admin_within(name, self.probe_timeout()).await;
         let fenced = match reached {
-            Ok(admin) => self.fence_with(name, admin).await,
+            Ok(admin) => {
+                self.bounded(name, FENCE_TIMEOUT, self.fence_with(name, admin))
+                    .await
+            }
             Err(e) => Err(e),
         };
         let error = match fenced {
@@ -127,8 +150,11 @@ impl Databases {
     /// semi-sync acknowledgement is stopped instead: killing those
     /// sessions would report success for rows the replica never received.
     pub async fn fence(&self, name: &str) -> anyhow::Result<String> {
-        let admin = self.admin(name).await?;
-        self.fence_with(name, admin).await
+        self.bounded(name, FENCE_TIMEOUT, async {
+            let admin = self.admin(name).await?;
+            self.fence_with(name, admin).await
+        })
+        .await
     }
 
     async fn fence_with(&self, name: &str, mut admin: Admin) -> anyhow::Result<String> {
@@ -159,20 +185,31 @@ impl Databases {
     /// A planned hand-over: fences `from`, then waits until `to` has
     /// applied everything `from` wrote.
     pub async fn hand_over(&self, from: &str, to: &str) -> anyhow::Result<String> {
-        let mut old = self.admin(from).await?;
-        tokio::time::timeout(FENCE_TIMEOUT * 5, old.fence())
-            .await
-            .with_context(|| format!("site '{from}': read_only did not take within 10 s"))??;
-        let (written, _, _) = old.gtid_and_read_only().await?;
-        self.done_with(from, old).await;
-        let mut new = self.admin(to).await?;
-        if !new.wait_for_gtid(&written, HAND_OVER_TIMEOUT).await? {
-            anyhow::bail!(
-                "site '{to}' did not apply everything site '{from}' wrote (up to {written}) within {} s",
-                HAND_OVER_TIMEOUT.as_secs()
-            );
-        }
-        self.done_with(to, new).await;
+        let written = self
+            .bounded(from, FENCE_TIMEOUT * 5, async {
+                let mut old = self.admin(from).await?;
+                tokio::time::timeout(FENCE_TIMEOUT * 5, old.fence())
+                    .await
+                    .with_context(|| {
+                        format!("site '{from}': read_only did not take within 10 s")
+                    })??;
+                let (written, _, _) = old.gtid_and_read_only().await?;
+                self.done_with(from, old).await;
+                Ok(written)
+            })
+            .await?;
+        self.bounded(to, HAND_OVER_TIMEOUT, async {
+            let mut new = self.admin(to).await?;
+            if !new.wait_for_gtid(&written, HAND_OVER_TIMEOUT).await? {
+                anyhow::bail!(
+                    "site '{to}' did not apply everything site '{from}' wrote (up to {written}) within {} s",
+                    HAND_OVER_TIMEOUT.as_secs()
+                );
+            }
+            self.done_with(to, new).await;
+            Ok(())
+        })
+        .await?;
         Ok(format!(
             "site '{from}' fenced; site '{to}' has everything it wrote (up to {written})"
         ))
@@ -180,12 +217,15 @@ impl Databases {
 
     /// Undoes a fence (a hand-over that could not finish).
     pub async fn unfence(&self, name: &str) -> anyhow::Result<()> {
-        let mut admin = self.admin(name).await?;
-        admin
-            .exec("lifting the fence", "SET GLOBAL read_only = OFF;")
-            .await?;
-        self.done_with(name, admin).await;
-        Ok(())
+        self.bounded(name, Duration::ZERO, async {
+            let mut admin = self.admin(name).await?;
+            admin
+                .exec("lifting the fence", "SET GLOBAL read_only = OFF;")
+                .await?;
+            self.done_with(name, admin).await;
+            Ok(())
+        })
+        .await
     }
 
     /// Stops a server that must not go on: SIGKILL for one srs runs (it
@@ -224,6 +264,12 @@ impl Databases {
     /// received (bounded by the apply lag budget per attempt; a step that
     /// times out is tried again, nothing received is thrown away).
     pub async fn promote(&self, name: &str, alone: bool) -> anyhow::Result<String> {
+        let catching_up = Duration::from_millis(self.topology.apply_lag_budget_ms);
+        self.bounded(name, catching_up, self.promote_now(name, alone))
+            .await
+    }
+
+    async fn promote_now(&self, name: &str, alone: bool) -> anyhow::Result<String> {
         let mut admin = self.admin(name).await?;
         let mut applied = String::new();
         let mut detach_later = false;
@@ -270,10 +316,13 @@ impl Databases {
 
     /// Removes a promoted site's leftover replication settings.
     pub async fn detach(&self, name: &str) -> anyhow::Result<()> {
-        let mut admin = self.admin(name).await?;
-        admin.detach().await?;
-        self.done_with(name, admin).await;
-        Ok(())
+        self.bounded(name, Duration::ZERO, async {
+            let mut admin = self.admin(name).await?;
+            admin.detach().await?;
+            self.done_with(name, admin).await;
+            Ok(())
+        })
+        .await
     }
 
     /// Points `replica` at `primary` and starts replication. START SLAVE
@@ -281,38 +330,50 @@ impl Databases {
     /// (`decide::REPLICATION_START_MS`) instead of this step waiting.
     pub async fn replicate(&self, replica: &str, primary: &str) -> anyhow::Result<()> {
         let (host, port) = self.topology.db_reach(self.site(primary)?);
-        let mut admin = self.admin(replica).await?;
-        // The same account here lets this site be a primary later.
-        admin.create_replication_account(&self.secrets.repl).await?;
-        admin
-            .replicate_from(&host, port, &self.secrets.repl)
-            .await?;
-        self.done_with(replica, admin).await;
-        Ok(())
+        self.bounded(replica, Duration::ZERO, async {
+            let mut admin = self.admin(replica).await?;
+            // The same account here lets this site be a primary later.
+            admin.create_replication_account(&self.secrets.repl).await?;
+            admin
+                .replicate_from(&host, port, &self.secrets.repl)
+                .await?;
+            self.done_with(replica, admin).await;
+            Ok(())
+        })
+        .await
     }
 
     /// Commits wait for the replica again.
     pub async fn restore_sync(&self, name: &str) -> anyhow::Result<()> {
-        let mut admin = self.admin(name).await?;
-        admin.set_semi_sync(true).await?;
-        self.done_with(name, admin).await;
-        Ok(())
+        self.bounded(name, Duration::ZERO, async {
+            let mut admin = self.admin(name).await?;
+            admin.set_semi_sync(true).await?;
+            self.done_with(name, admin).await;
+            Ok(())
+        })
+        .await
     }
 
     /// Records the primary's epoch in its data.
     pub async fn record_epoch(&self, name: &str, epoch: u64) -> anyhow::Result<()> {
-        let mut admin = self.admin(name).await?;
-        admin.record_epoch(epoch, name).await?;
-        self.done_with(name, admin).await;
-        Ok(())
+        self.bounded(name, Duration::ZERO, async {
+            let mut admin = self.admin(name).await?;
+            admin.record_epoch(epoch, name).await?;
+            self.done_with(name, admin).await;
+            Ok(())
+        })
+        .await
     }
 
     /// Creates the database and the application's account.
     pub async fn create_app_account(&self, name: &str) -> anyhow::Result<()> {
-        let mut admin = self.admin(name).await?;
-        admin.create_app_account("srs", &self.secrets.app).await?;
-        self.done_with(name, admin).await;
-        Ok(())
+        self.bounded(name, Duration::ZERO, async {
+            let mut admin = self.admin(name).await?;
+            admin.create_app_account("srs", &self.secrets.app).await?;
+            self.done_with(name, admin).await;
+            Ok(())
+        })
+        .await
     }
 }
 
