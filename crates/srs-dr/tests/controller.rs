@@ -355,6 +355,23 @@ async fn a_step_on_a_database_gone_silent_fails_within_the_step_timeout() {
     };
     plant.observe(&Default::default()).await;
     signal("-STOP");
+    // kill returns before every thread of the server has stopped.
+    let stopped = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("threads")
+            .filter_map(Result::ok)
+            .all(|t| {
+                std::fs::read_to_string(t.path().join("stat"))
+                    .ok()
+                    .and_then(|stat| stat.rsplit(") ").next().map(|r| r.starts_with('T')))
+                    .unwrap_or(true)
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !stopped() {
+        assert!(Instant::now() < deadline, "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let began = Instant::now();
     let outcome = plant.act(&step).await;
     let took = began.elapsed();
@@ -376,6 +393,87 @@ async fn a_step_on_a_database_gone_silent_fails_within_the_step_timeout() {
         .act(&step)
         .await
         .expect("the step once it answers again");
+    west.stop().await.expect("stop");
+    east.stop().await.expect("stop");
+}
+
+/// Sites really 35 ms apart, with no `[link]` in the topology to tell the
+/// controller so: a new connection's handshakes take about five round
+/// trips (350 ms), more than the default probe timeout (300 ms), while a
+/// probe on an open connection takes one. The controller must still see
+/// the far site, at first and after its server restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_whose_handshakes_outlast_the_probe_timeout_is_still_seen() {
+    use srs_dr::controller::observe::Observer;
+    use srs_dr::link_delay::LinkDelay;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_owned();
+    let cluster = ClusterDir::new(&path);
+    let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
+    let far = LinkDelay::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        format!("127.0.0.1:{}", west.config().port)
+            .parse()
+            .expect("addr"),
+        Duration::from_millis(35),
+    )
+    .await
+    .expect("delay");
+    write_topology(
+        &path,
+        "strict",
+        east.config().port,
+        far.listen.port(),
+        free_port(),
+    );
+    let srs_dr::Cluster {
+        topology, secrets, ..
+    } = srs_dr::Cluster::open(&cluster).expect("cluster");
+    assert_eq!(topology.probe_timeout(), Duration::from_millis(300));
+    let observer = Observer::new(topology, secrets, &cluster).expect("observer");
+    let west_name = srs_domain::SiteName::parse("west").expect("name");
+
+    let seen_within = |down: bool| {
+        let observer = &observer;
+        let west_name = west_name.clone();
+        async move {
+            let down = if down {
+                [west_name].into_iter().collect()
+            } else {
+                Default::default()
+            };
+            let mut errors = Vec::new();
+            for n in 1..=10 {
+                let seen = observer.observe_with(&down).await;
+                let west = seen.site("west").expect("west observed");
+                if west.database.up {
+                    return (n, errors);
+                }
+                errors.push(west.database.error.clone());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("west never seen up: {errors:?}");
+        }
+    };
+    let (first, errors) = seen_within(false).await;
+    assert!(first <= 3, "seen up at observation {first}: {errors:?}");
+    // Once connected, every probe answers.
+    for _ in 0..5 {
+        let seen = observer.observe().await;
+        assert!(seen.site("west").expect("west").database.up, "{seen:?}");
+    }
+    // Restarted: counted down meanwhile, it is seen again.
+    west.stop().await.expect("stop west");
+    let seen = observer.observe().await;
+    assert!(!seen.site("west").expect("west").database.up);
+    west.start().await.expect("start west");
+    let (again, errors) = seen_within(true).await;
+    assert!(
+        again <= 4,
+        "seen up again at observation {again}: {errors:?}"
+    );
+    observer.close().await;
     west.stop().await.expect("stop");
     east.stop().await.expect("stop");
 }

@@ -43,6 +43,16 @@ pub struct DatabaseStatus {
 }
 
 impl DatabaseStatus {
+    /// A database that did not answer, and why (taken as read-only: it
+    /// takes no writes that anyone sees).
+    fn not_answering(error: String) -> Self {
+        Self {
+            read_only: true,
+            error: Some(error),
+            ..Self::default()
+        }
+    }
+
     /// Everything it holds, as one GTID position: what it applied as a
     /// replica and what it wrote as a primary (a former primary rejoined
     /// with `current_pos` has an empty replica position for a while).
@@ -115,6 +125,9 @@ impl Observation {
     }
 }
 
+/// A connection being made to a site's database, in a task of its own.
+type Connecting = tokio::task::JoinHandle<Result<Admin, String>>;
+
 /// Probes a topology, keeping one administrative connection per site
 /// open between probes (a probe is then a few queries, and servers do not
 /// log an aborted connection twice a second).
@@ -127,6 +140,12 @@ pub struct Observer {
     timeout: Duration,
     /// Shared with the controller's steps (see `connections.rs`).
     connections: std::sync::Arc<AdminConnections>,
+    /// Per site, in the topology's order: the connection being made, kept
+    /// across probes that time out waiting for it. A site far away takes
+    /// several round trips to connect to (TCP, MariaDB's handshake, the
+    /// session's set-up: 350 ms 35 ms apart), more than a probe may wait,
+    /// and one round trip to probe once connected.
+    connecting: Vec<tokio::sync::Mutex<Option<Connecting>>>,
     /// App readiness from the last background round, by address, when the
     /// observer probes apps in the background (the controller's does).
     app_health: Option<BackgroundApps>,
@@ -189,6 +208,11 @@ impl Observer {
         let timeout = topology.probe_timeout();
         Ok(Self {
             connections: std::sync::Arc::new(AdminConnections::for_sites(&topology)),
+            connecting: topology
+                .sites
+                .iter()
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
             topology,
             secrets,
             data_dir: data_dir.to_owned(),
@@ -223,7 +247,7 @@ impl Observer {
             self.topology
                 .sites
                 .iter()
-                .zip(self.connections.slots())
+                .zip(self.connections.slots().zip(&self.connecting))
                 .map(|(s, c)| {
                     let timeout = if down.contains(&s.name) {
                         // Never less than the link's round trips: a
@@ -254,8 +278,13 @@ impl Observer {
         }
     }
 
-    /// Closes the connections it keeps.
+    /// Closes the connections it keeps, and gives up those being made.
     pub async fn close(self) {
+        for connecting in &self.connecting {
+            if let Some(task) = connecting.lock().await.take() {
+                task.abort();
+            }
+        }
         self.connections.close().await;
     }
 
@@ -267,7 +296,10 @@ impl Observer {
     async fn site(
         &self,
         site: &Site,
-        connection: &tokio::sync::Mutex<Option<Admin>>,
+        (connection, connecting): (
+            &tokio::sync::Mutex<Option<Admin>>,
+            &tokio::sync::Mutex<Option<Connecting>>,
+        ),
         timeout: Duration,
     ) -> SiteObservation {
         let background = self.app_health.as_ref();
@@ -284,7 +316,8 @@ impl Observer {
                     .is_ok_and(|r| r.status().is_success())
             }
         }));
-        let (database, apps) = tokio::join!(self.database(site, connection, timeout), apps);
+        let (database, apps) =
+            tokio::join!(self.database(site, connection, connecting, timeout), apps);
         SiteObservation {
             name: site.name.clone(),
             database,
@@ -299,31 +332,81 @@ impl Observer {
         &self,
         site: &Site,
         connection: &tokio::sync::Mutex<Option<Admin>>,
+        connecting: &tokio::sync::Mutex<Option<Connecting>>,
         timeout: Duration,
     ) -> DatabaseStatus {
         let mut slot = connection.lock().await;
-        let read = async {
-            if slot.is_none() {
-                *slot =
-                    Some(connect_admin(&self.topology, &self.secrets, &self.data_dir, site).await?);
-            }
-            let Some(admin) = slot.as_mut() else {
-                unreachable!("connected just above")
+        // Connecting and probing each get the whole timeout: a site far
+        // away takes several round trips to connect to and one to probe,
+        // and a server that is gone never connects, so detecting it takes
+        // no longer. A server that just took a connection answers: its
+        // probe gets the full timeout even where waiting for it to connect
+        // was cut short (a site counted down).
+        let mut probe_timeout = timeout;
+        if slot.is_none() {
+            probe_timeout = self.timeout;
+            let error = match tokio::time::timeout(timeout, self.connected(site, connecting)).await
+            {
+                Ok(Ok(admin)) => {
+                    *slot = Some(admin);
+                    None
+                }
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(format!("no connection within {} ms", timeout.as_millis())),
             };
-            read_status(admin, &self.secrets.app.user).await
+            if let Some(error) = error {
+                return DatabaseStatus::not_answering(error);
+            }
+        }
+        let Some(admin) = slot.as_mut() else {
+            unreachable!("connected just above")
         };
-        let error = match tokio::time::timeout(timeout, read).await {
+        let probe = read_status(admin, &self.secrets.app.user);
+        let error = match tokio::time::timeout(probe_timeout, probe).await {
             Ok(Ok(status)) => return status,
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", timeout.as_millis()),
+            Err(_) => format!("no answer within {} ms", probe_timeout.as_millis()),
         };
         // A connection that failed or hung is not trusted again.
         *slot = None;
-        DatabaseStatus {
-            read_only: true,
-            error: Some(error),
-            ..DatabaseStatus::default()
-        }
+        DatabaseStatus::not_answering(error)
+    }
+
+    /// A new connection to the site's database: the one being made, else
+    /// one started now. It is made in a task of its own that outlives a
+    /// probe timing out while it waits (the next probe waits on), and
+    /// gives up after the topology's step timeout (a silent server: the
+    /// next probe starts another).
+    async fn connected(
+        &self,
+        site: &Site,
+        connecting: &tokio::sync::Mutex<Option<Connecting>>,
+    ) -> Result<Admin, String> {
+        let mut connecting = connecting.lock().await;
+        let task = connecting.get_or_insert_with(|| {
+            let (topology, secrets, data_dir, site) = (
+                self.topology.clone(),
+                self.secrets.clone(),
+                self.data_dir.clone(),
+                site.clone(),
+            );
+            tokio::spawn(async move {
+                let limit = topology.step_timeout();
+                match tokio::time::timeout(
+                    limit,
+                    connect_admin(&topology, &secrets, &data_dir, &site),
+                )
+                .await
+                {
+                    Ok(connected) => connected.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no connection within {} ms", limit.as_millis())),
+                }
+            })
+        });
+        let made = task.await;
+        // Done, either way: the next probe that needs one starts anew.
+        *connecting = None;
+        made.unwrap_or_else(|e| Err(format!("connecting stopped: {e}")))
     }
 
     async fn edge(&self) -> EdgeObservation {
