@@ -180,6 +180,44 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// What a promotion does with the server's own replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReplication {
+    /// Forgets it altogether (waits for a stuck receiver to let go).
+    Forget,
+    /// Stops applying only: a receiver stuck on a vanished source would
+    /// hold the promotion for seconds; `detach` clears it once writes flow.
+    StopApplying,
+}
+
+const STOP_APPLYING_SQL: &str = "STOP SLAVE SQL_THREAD;";
+const DETACH_SQL: &str = "STOP SLAVE; RESET SLAVE ALL;";
+
+/// The replication account, created or given its password, on this
+/// server only (not binlogged).
+fn replication_account_sql(repl: &Credentials) -> String {
+    format!(
+        "SET SESSION sql_log_bin = 0;\n\
+         CREATE USER IF NOT EXISTS {user}@'%' IDENTIFIED BY {pw};\n\
+         ALTER USER {user}@'%' IDENTIFIED BY {pw};\n\
+         GRANT REPLICATION SLAVE ON *.* TO {user}@'%';\n\
+         SET SESSION sql_log_bin = 1;",
+        user = quote(&repl.user),
+        pw = quote(&repl.password),
+    )
+}
+
+/// Writes opened; semi-sync waits for a replica unless `mode` is async or
+/// the server is `alone`.
+fn open_for_writes_sql(mode: SyncMode, alone: bool) -> String {
+    let semi_sync = if mode == SyncMode::Async || alone {
+        "OFF"
+    } else {
+        "ON"
+    };
+    format!("SET GLOBAL rpl_semi_sync_master_enabled = {semi_sync}; SET GLOBAL read_only = OFF;")
+}
+
 impl Admin {
     /// Connects as root over the server's unix socket.
     pub async fn connect_socket(config: &ServerConfig) -> Result<Self> {
@@ -252,16 +290,11 @@ impl Admin {
     /// every server gets it before replication starts, since in strict mode
     /// nothing the primary binlogs can commit until a replica is attached.
     pub async fn create_replication_account(&mut self, repl: &Credentials) -> Result<()> {
-        let sql = format!(
-            "SET SESSION sql_log_bin = 0;\n\
-             CREATE USER IF NOT EXISTS {user}@'%' IDENTIFIED BY {pw};\n\
-             ALTER USER {user}@'%' IDENTIFIED BY {pw};\n\
-             GRANT REPLICATION SLAVE ON *.* TO {user}@'%';\n\
-             SET SESSION sql_log_bin = 1;",
-            user = quote(&repl.user),
-            pw = quote(&repl.password),
-        );
-        self.exec("creating the replication account", &sql).await
+        self.exec(
+            "creating the replication account",
+            &replication_account_sql(repl),
+        )
+        .await
     }
 
     /// Creates the database and the application's account (no SUPER, no
@@ -294,40 +327,36 @@ impl Admin {
     /// waits for a replica unless `mode` is async or `alone` (a survivor
     /// whose replica is gone: commits must not wait for nobody).
     pub async fn make_primary(&mut self, mode: SyncMode, alone: bool) -> Result<()> {
-        self.detach().await?;
-        self.open_for_writes(mode, alone).await
+        let sql = format!("{DETACH_SQL}\n{}", open_for_writes_sql(mode, alone));
+        self.exec("making the primary", &sql).await
     }
 
-    /// Takes writes without touching replication (whose receiver may be
-    /// stuck on a vanished source; `detach` clears it afterwards).
-    pub async fn open_for_writes(&mut self, mode: SyncMode, alone: bool) -> Result<()> {
-        let semi_sync = if mode == SyncMode::Async || alone {
-            "OFF"
-        } else {
-            "ON"
+    /// A promotion in one round trip (a site far away pays each one): the
+    /// replication account replicas will connect with, replication ended
+    /// as `replication` says, then writes opened as by `make_primary`.
+    pub async fn take_over(
+        &mut self,
+        repl: &Credentials,
+        mode: SyncMode,
+        alone: bool,
+        replication: EndReplication,
+    ) -> Result<()> {
+        let end = match replication {
+            EndReplication::Forget => DETACH_SQL,
+            EndReplication::StopApplying => STOP_APPLYING_SQL,
         };
-        self.exec(
-            "opening for writes",
-            &format!(
-                "SET GLOBAL rpl_semi_sync_master_enabled = {semi_sync}; SET GLOBAL read_only = OFF;"
-            ),
-        )
-        .await
-    }
-
-    /// Stops applying (fast: the applier waits on no network).
-    pub async fn stop_applying(&mut self) -> Result<()> {
-        self.exec("stopping the replica's applier", "STOP SLAVE SQL_THREAD;")
-            .await
+        let sql = format!(
+            "{}\n{end}\n{}",
+            replication_account_sql(repl),
+            open_for_writes_sql(mode, alone)
+        );
+        self.exec("taking over as the primary", &sql).await
     }
 
     /// Forgets replication altogether (waits for a stuck receiver to let go).
     pub async fn detach(&mut self) -> Result<()> {
-        self.exec(
-            "removing the replication settings",
-            "STOP SLAVE; RESET SLAVE ALL;",
-        )
-        .await
+        self.exec("removing the replication settings", DETACH_SQL)
+            .await
     }
 
     /// Turns waiting for the replica's acknowledgement on or off.

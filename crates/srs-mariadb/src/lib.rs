@@ -12,7 +12,7 @@ pub mod private_file;
 pub mod reseed;
 mod server;
 
-pub use admin::{Admin, Credentials, Probe, ReplicaStatus, SemiSync, SyncMode};
+pub use admin::{Admin, Credentials, EndReplication, Probe, ReplicaStatus, SemiSync, SyncMode};
 pub use error::{MariaDbError, Result};
 pub use server::{find_binaries, LocalServer, Network, ServerConfig};
 

@@ -318,3 +318,60 @@ async fn a_server_left_running_by_a_killed_srs_is_stopped_before_a_new_start() {
     drop(admin);
     second.stop().await.expect("stop");
 }
+
+/// A promotion in one round trip: a replica whose receiver is left for
+/// later stops applying and takes writes; one forgotten altogether has no
+/// replication left. Either way replicas can connect to it.
+#[tokio::test]
+async fn a_replica_takes_over_in_one_batch_with_its_replication_ended_as_asked() {
+    use srs_mariadb::EndReplication;
+    let Pair {
+        _dir,
+        mut primary,
+        mut replica,
+        repl,
+        ..
+    } = pair(SyncMode::Strict).await;
+    let mut dr = Admin::connect_socket(replica.config())
+        .await
+        .expect("admin");
+    dr.take_over(&repl, SyncMode::Strict, true, EndReplication::StopApplying)
+        .await
+        .expect("take over, receiver kept");
+    let (_, _, read_only) = dr.gtid_and_read_only().await.expect("state");
+    assert!(!read_only, "writable");
+    let status = dr.replica_status().await.expect("status").expect("kept");
+    assert!(!status.sql_running, "applying stopped: {status:?}");
+    assert!(
+        status.io_running || status.io_connecting,
+        "receiving left to a later detach: {status:?}"
+    );
+    assert!(
+        !dr.semi_sync().await.expect("semi-sync").enabled,
+        "alone: commits wait for nobody"
+    );
+
+    dr.take_over(&repl, SyncMode::Strict, false, EndReplication::Forget)
+        .await
+        .expect("take over, replication forgotten");
+    assert_eq!(dr.replica_status().await.expect("status"), None);
+    assert!(dr.semi_sync().await.expect("semi-sync").enabled);
+    // The old primary can now replicate from it with the account it made.
+    let mut old = Admin::connect_socket(primary.config())
+        .await
+        .expect("admin");
+    old.replicate_from("127.0.0.1", replica.config().port, &repl)
+        .await
+        .expect("replicate from the new primary");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = old.replica_status().await.expect("status");
+        if status.as_ref().is_some_and(|s| s.io_running) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not connected: {status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    primary.stop().await.expect("stop");
+    replica.stop().await.expect("stop");
+}

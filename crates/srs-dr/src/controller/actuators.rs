@@ -8,7 +8,7 @@ use crate::reach::{connect_admin, server_config};
 use crate::secrets::Secrets;
 use crate::topology::{Site, Topology};
 use anyhow::Context;
-use srs_mariadb::Admin;
+use srs_mariadb::{Admin, EndReplication};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -273,7 +273,7 @@ impl Databases {
         let mut admin = self.admin(name).await?;
         let mut applied = String::new();
         let mut detach_later = false;
-        if admin.replica_status().await?.is_some() {
+        if let Some(status) = admin.replica_status().await? {
             // Receiving must stop first, or the old primary could still get
             // an acknowledgement for something applied too late. Not when
             // its server is known gone: then its receiver may be stuck on a
@@ -284,14 +284,17 @@ impl Databases {
             // here, no client was told it succeeded, so its receiver need
             // not be stopped first either.
             detach_later = self.others_stopped(name) || self.topology.quorum.is_some();
-            if !detach_later {
+            let received = if detach_later {
+                // Still receiving: a later reading would bound nothing more.
+                status.gtid_io_pos
+            } else {
                 admin.stop_receiving().await?;
-            }
-            let received = admin
-                .replica_status()
-                .await?
-                .map(|r| r.gtid_io_pos)
-                .unwrap_or_default();
+                admin
+                    .replica_status()
+                    .await?
+                    .map(|r| r.gtid_io_pos)
+                    .unwrap_or_default()
+            };
             let budget = Duration::from_millis(self.topology.apply_lag_budget_ms);
             if !admin.wait_for_gtid(&received, budget).await? {
                 anyhow::bail!(
@@ -300,16 +303,21 @@ impl Databases {
             }
             applied = format!("applied everything received (up to {received}); ");
         }
-        // Replicas connect with this account once this site is primary.
-        admin.create_replication_account(&self.secrets.repl).await?;
-        if detach_later {
-            admin.stop_applying().await?;
-            admin
-                .open_for_writes(self.topology.sync_mode(), alone)
-                .await?;
+        // Replicas connect with this site's replication account once it is
+        // primary; all of it in one round trip.
+        let replication = if detach_later {
+            EndReplication::StopApplying
         } else {
-            admin.make_primary(self.topology.sync_mode(), alone).await?;
-        }
+            EndReplication::Forget
+        };
+        admin
+            .take_over(
+                &self.secrets.repl,
+                self.topology.sync_mode(),
+                alone,
+                replication,
+            )
+            .await?;
         self.done_with(name, admin).await;
         Ok(format!("{applied}writable"))
     }
