@@ -477,3 +477,87 @@ async fn a_site_whose_handshakes_outlast_the_probe_timeout_is_still_seen() {
     west.stop().await.expect("stop");
     east.stop().await.expect("stop");
 }
+
+/// A promotion cut short after its batch stopped the applier leaves a
+/// replica that receives but does not apply; the retried promotion applies
+/// what it received first, instead of waiting for it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() {
+    use srs_dr::controller::decide::Decision;
+    use srs_dr::controller::{LiveTopology, Plant};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().to_owned();
+    let cluster = ClusterDir::new(&path);
+    let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
+    write_topology(
+        &path,
+        "strict",
+        east.config().port,
+        west.config().port,
+        free_port(),
+    );
+    let srs_dr::Cluster {
+        topology, secrets, ..
+    } = srs_dr::Cluster::open(&cluster).expect("cluster");
+    let mut plant = LiveTopology::new(topology, secrets, &cluster).expect("plant");
+    let name = |n: &str| srs_domain::SiteName::parse(n).expect("name");
+    plant
+        .act(&Decision::Promote {
+            site: name("east"),
+            epoch: 1,
+            alone: false,
+        })
+        .await
+        .expect("east primary");
+    plant
+        .act(&Decision::Replicate {
+            replica: name("west"),
+            primary: name("east"),
+            at_ms: 0,
+        })
+        .await
+        .expect("west replicates");
+    let mut w = Admin::connect_socket(west.config()).await.expect("root");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w
+        .replica_status()
+        .await
+        .expect("status")
+        .is_some_and(|s| s.io_running && s.sql_running)
+    {
+        assert!(Instant::now() < deadline, "west does not replicate");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // As a take_over batch that failed after stopping the applier.
+    w.exec("stopping the applier", "STOP SLAVE SQL_THREAD;")
+        .await
+        .expect("stop applying");
+    let mut e = Admin::connect_socket(east.config()).await.expect("root");
+    e.exec(
+        "writing on the primary",
+        "CREATE DATABASE late; CREATE TABLE late.t (v INT PRIMARY KEY); INSERT INTO late.t VALUES (1);",
+    )
+    .await
+    .expect("received by west (strict), not applied");
+
+    let done = plant
+        .act(&Decision::Promote {
+            site: name("west"),
+            epoch: 2,
+            alone: true,
+        })
+        .await
+        .expect("the retried promotion applies, then takes writes");
+    assert!(done.is_some_and(|d| d.contains("applied everything received")));
+    let (_, applied, read_only) = w.gtid_and_read_only().await.expect("state");
+    assert!(!read_only, "west writable");
+    let (written, _, _) = e.gtid_and_read_only().await.expect("state");
+    assert_eq!(
+        applied, written,
+        "everything east wrote was applied before the promotion"
+    );
+    drop((w, e));
+    west.stop().await.expect("stop");
+    east.stop().await.expect("stop");
+}

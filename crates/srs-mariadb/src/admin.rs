@@ -190,7 +190,10 @@ pub enum EndReplication {
     StopApplying,
 }
 
+/// Stops applying only: fast, the applier waits on no network.
 const STOP_APPLYING_SQL: &str = "STOP SLAVE SQL_THREAD;";
+/// Stops both threads and forgets the source, so that a restart of the
+/// server cannot resume replicating from the old primary.
 const DETACH_SQL: &str = "STOP SLAVE; RESET SLAVE ALL;";
 
 /// The replication account, created or given its password, on this
@@ -323,17 +326,15 @@ impl Admin {
             .await
     }
 
-    /// Makes this server the primary: no replication, writable. Semi-sync
-    /// waits for a replica unless `mode` is async or `alone` (a survivor
-    /// whose replica is gone: commits must not wait for nobody).
-    pub async fn make_primary(&mut self, mode: SyncMode, alone: bool) -> Result<()> {
-        let sql = format!("{DETACH_SQL}\n{}", open_for_writes_sql(mode, alone));
-        self.exec("making the primary", &sql).await
-    }
-
     /// A promotion in one round trip (a site far away pays each one): the
     /// replication account replicas will connect with, replication ended
-    /// as `replication` says, then writes opened as by `make_primary`.
+    /// as `replication` says, then writes opened. Semi-sync waits for a
+    /// replica unless `mode` is async or `alone` (a survivor whose replica
+    /// is gone: commits must not wait for nobody).
+    /// The statements run in order and stop at the first that fails: the
+    /// server is then still read-only, and the whole batch can be sent
+    /// again (each statement may run twice); the session's sql_log_bin=0
+    /// ends with the connection, which a failed step drops.
     pub async fn take_over(
         &mut self,
         repl: &Credentials,
@@ -351,6 +352,13 @@ impl Admin {
             open_for_writes_sql(mode, alone)
         );
         self.exec("taking over as the primary", &sql).await
+    }
+
+    /// Applies again what it receives (a promotion that stopped the
+    /// applier and then failed is retried on a replica that applies).
+    pub async fn start_applying(&mut self) -> Result<()> {
+        self.exec("starting the replica's applier", "START SLAVE SQL_THREAD;")
+            .await
     }
 
     /// Forgets replication altogether (waits for a stuck receiver to let go).

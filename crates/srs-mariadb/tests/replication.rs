@@ -67,7 +67,9 @@ async fn pair(mode: SyncMode) -> Pair {
     b.create_replication_account(&repl)
         .await
         .expect("repl account");
-    a.make_primary(mode, false).await.expect("primary");
+    a.take_over(&repl, mode, false, srs_mariadb::EndReplication::Forget)
+        .await
+        .expect("primary");
     b.replicate_from("127.0.0.1", primary.config().port, &repl)
         .await
         .expect("replicate");

@@ -76,7 +76,7 @@ impl Databases {
         let limit = self.topology.step_timeout() + waits;
         tokio::time::timeout(limit, step).await.unwrap_or_else(|_| {
             Err(anyhow::anyhow!(
-                "site '{name}': its database stopped answering in the middle of the step (nothing back within {} ms)",
+                "site '{name}': the step did not finish within {} ms (its database stopped answering, or a statement waited that long)",
                 limit.as_millis()
             ))
         })
@@ -122,18 +122,10 @@ impl Databases {
             Ok(done) => return done,
             Err(e) => e,
         };
-        let local = self
-            .site(name)
-            .is_ok_and(|site| self.topology.runs_here(site));
-        if local {
-            let config = self
-                .site(name)
-                .map(|site| server_config(&self.topology, &self.secrets, &self.data_dir, site));
-            if config.is_ok_and(|c| c.kill_running()) {
-                return format!(
-                    "old primary did not answer ({error:#}); its server was stopped (SIGKILL): it restarts read-only"
-                );
-            }
+        if self.kill_if_local(name) {
+            return format!(
+                "old primary did not answer ({error:#}); its server was stopped (SIGKILL): it restarts read-only"
+            );
         }
         if self.topology.sync_mode() == srs_mariadb::SyncMode::Strict {
             format!(
@@ -149,12 +141,31 @@ impl Databases {
     /// Makes a site refuse writes. A server with sessions waiting for a
     /// semi-sync acknowledgement is stopped instead: killing those
     /// sessions would report success for rows the replica never received.
+    /// A server srs runs here that cannot be fenced (no answer, an error)
+    /// is stopped too: it must not go on taking writes.
     pub async fn fence(&self, name: &str) -> anyhow::Result<String> {
-        self.bounded(name, FENCE_TIMEOUT, async {
-            let admin = self.admin(name).await?;
-            self.fence_with(name, admin).await
+        let fenced = self
+            .bounded(name, FENCE_TIMEOUT, async {
+                let admin = self.admin(name).await?;
+                self.fence_with(name, admin).await
+            })
+            .await;
+        match fenced {
+            Err(e) if self.kill_if_local(name) => Ok(format!(
+                "not fenced ({e:#}); its server was stopped (SIGKILL): it restarts read-only"
+            )),
+            fenced => fenced,
+        }
+    }
+
+    /// Stops the site's server if srs runs it on this host (SIGKILL: it
+    /// restarts read-only, its unacknowledged transactions truncated);
+    /// whether it did.
+    fn kill_if_local(&self, name: &str) -> bool {
+        self.site(name).is_ok_and(|site| {
+            self.topology.runs_here(site)
+                && server_config(&self.topology, &self.secrets, &self.data_dir, site).kill_running()
         })
-        .await
     }
 
     async fn fence_with(&self, name: &str, mut admin: Admin) -> anyhow::Result<String> {
@@ -171,13 +182,20 @@ impl Databases {
                 Ok("read_only set".into())
             }
             Err(_) => {
-                let admin = self.admin(name).await?;
-                self.stop_server(name, admin).await.map(|how| {
-                    format!(
-                        "read_only did not take within {} s: {how}",
-                        FENCE_TIMEOUT.as_secs()
-                    )
-                })
+                // Its session is stuck in the fence: a server srs runs here
+                // is killed without a new connection, another is shut down
+                // over one.
+                drop(admin);
+                let how = if self.kill_if_local(name) {
+                    "server stopped (SIGKILL)".to_owned()
+                } else {
+                    let admin = self.admin(name).await?;
+                    self.stop_server(name, admin).await?
+                };
+                Ok(format!(
+                    "read_only did not take within {} s: {how}",
+                    FENCE_TIMEOUT.as_secs()
+                ))
             }
         }
     }
@@ -191,7 +209,10 @@ impl Databases {
                 tokio::time::timeout(FENCE_TIMEOUT * 5, old.fence())
                     .await
                     .with_context(|| {
-                        format!("site '{from}': read_only did not take within 10 s")
+                        format!(
+                            "site '{from}': read_only did not take within {} s",
+                            (FENCE_TIMEOUT * 5).as_secs()
+                        )
                     })??;
                 let (written, _, _) = old.gtid_and_read_only().await?;
                 self.done_with(from, old).await;
@@ -274,6 +295,12 @@ impl Databases {
         let mut applied = String::new();
         let mut detach_later = false;
         if let Some(status) = admin.replica_status().await? {
+            if !status.sql_running && status.last_sql_error.is_empty() {
+                // A promotion cut short after its batch stopped the applier
+                // (a later statement failed): what was received must still
+                // be applied before it takes writes.
+                admin.start_applying().await?;
+            }
             // Receiving must stop first, or the old primary could still get
             // an acknowledgement for something applied too late. Not when
             // its server is known gone: then its receiver may be stuck on a

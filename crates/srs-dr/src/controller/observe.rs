@@ -281,6 +281,7 @@ impl Observer {
     /// Closes the connections it keeps, and gives up those being made.
     pub async fn close(self) {
         for connecting in &self.connecting {
+            drop_finished(connecting).await;
             if let Some(task) = connecting.lock().await.take() {
                 task.abort();
             }
@@ -336,18 +337,31 @@ impl Observer {
         timeout: Duration,
     ) -> DatabaseStatus {
         let mut slot = connection.lock().await;
-        // Connecting and probing each get the whole timeout: a site far
-        // away takes several round trips to connect to and one to probe,
-        // and a server that is gone never connects, so detecting it takes
-        // no longer. A server that just took a connection answers: its
-        // probe gets the full timeout even where waiting for it to connect
-        // was cut short (a site counted down).
+        if slot.is_some() {
+            // A step filled the slot while a connection was being made.
+            drop_finished(connecting).await;
+        }
+        // A site far away takes several round trips to connect to (the
+        // handshakes) and one or two to probe: a connection made within
+        // this probe leaves the probe what is left of the timeout, but
+        // never less than the connecting took; one carried over from an
+        // earlier probe that gave up waiting gets the full timeout, also
+        // where waiting to connect was cut short (a site counted down). A
+        // server that is gone never connects, so detecting it takes no
+        // longer; one that connects but never answers costs at most twice
+        // the timeout, and only while it connects anew.
         let mut probe_timeout = timeout;
         if slot.is_none() {
-            probe_timeout = self.timeout;
+            let began = std::time::Instant::now();
             let error = match tokio::time::timeout(timeout, self.connected(site, connecting)).await
             {
-                Ok(Ok(admin)) => {
+                Ok(Ok((admin, carried_over))) => {
+                    let took = began.elapsed();
+                    probe_timeout = if carried_over {
+                        self.timeout
+                    } else {
+                        timeout.saturating_sub(took).max(took)
+                    };
                     *slot = Some(admin);
                     None
                 }
@@ -381,8 +395,9 @@ impl Observer {
         &self,
         site: &Site,
         connecting: &tokio::sync::Mutex<Option<Connecting>>,
-    ) -> Result<Admin, String> {
+    ) -> Result<(Admin, bool), String> {
         let mut connecting = connecting.lock().await;
+        let carried_over = connecting.is_some();
         let task = connecting.get_or_insert_with(|| {
             let (topology, secrets, data_dir, site) = (
                 self.topology.clone(),
@@ -407,6 +422,7 @@ impl Observer {
         // Done, either way: the next probe that needs one starts anew.
         *connecting = None;
         made.unwrap_or_else(|e| Err(format!("connecting stopped: {e}")))
+            .map(|admin| (admin, carried_over))
     }
 
     async fn edge(&self) -> EdgeObservation {
@@ -442,6 +458,21 @@ impl Observer {
             active: v["active"].as_str().and_then(|s| SiteName::parse(s).ok()),
             healthy,
             holding: v["switching"] == true,
+        }
+    }
+}
+
+/// Closes the connection a finished connecting task made, if nobody took
+/// it: one left waiting would be handed to a probe much later, its session
+/// long dropped by the server, and fail it once.
+async fn drop_finished(connecting: &tokio::sync::Mutex<Option<Connecting>>) {
+    let mut connecting = connecting.lock().await;
+    if !connecting.as_ref().is_some_and(|t| t.is_finished()) {
+        return;
+    }
+    if let Some(task) = connecting.take() {
+        if let Ok(Ok(admin)) = task.await {
+            admin.close().await;
         }
     }
 }
