@@ -307,6 +307,26 @@ async fn bounded_mode_falling_back_to_async_is_an_alert_until_the_replica_is_bac
     east.stop().await.expect("stop");
 }
 
+/// A strict topology of `east` and a west reached at `west_port`, read
+/// back as the controller reads it.
+fn strict_topology(
+    cluster: &ClusterDir,
+    east: &LocalServer,
+    west_port: u16,
+) -> (srs_dr::Topology, srs_dr::Secrets) {
+    write_topology(
+        cluster.path(),
+        "strict",
+        east.config().port,
+        west_port,
+        free_port(),
+    );
+    let srs_dr::Cluster {
+        topology, secrets, ..
+    } = srs_dr::Cluster::open(cluster).expect("cluster");
+    (topology, secrets)
+}
+
 /// A server that goes silent while the controller holds a connection to it
 /// (paused here; a host cut off looks the same): TCP keeps the connection
 /// open, so without a bound a step on it would hold the loop for good.
@@ -319,16 +339,7 @@ async fn a_step_on_a_database_gone_silent_fails_within_the_step_timeout() {
     let path = dir.path().to_owned();
     let cluster = ClusterDir::new(&path);
     let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
-    write_topology(
-        &path,
-        "strict",
-        east.config().port,
-        west.config().port,
-        free_port(),
-    );
-    let srs_dr::Cluster {
-        topology, secrets, ..
-    } = srs_dr::Cluster::open(&cluster).expect("cluster");
+    let (topology, secrets) = strict_topology(&cluster, &east, west.config().port);
     let limit = topology.step_timeout();
     let mut plant = LiveTopology::new(topology, secrets, &cluster).expect("plant");
     let west_name = srs_domain::SiteName::parse("west").expect("name");
@@ -420,16 +431,7 @@ async fn a_site_whose_handshakes_outlast_the_probe_timeout_is_still_seen() {
     )
     .await
     .expect("delay");
-    write_topology(
-        &path,
-        "strict",
-        east.config().port,
-        far.listen.port(),
-        free_port(),
-    );
-    let srs_dr::Cluster {
-        topology, secrets, ..
-    } = srs_dr::Cluster::open(&cluster).expect("cluster");
+    let (topology, secrets) = strict_topology(&cluster, &east, far.listen.port());
     assert_eq!(topology.probe_timeout(), Duration::from_millis(300));
     let observer = Observer::new(topology, secrets, &cluster).expect("observer");
     let west_name = srs_domain::SiteName::parse("west").expect("name");
@@ -490,16 +492,7 @@ async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() 
     let path = dir.path().to_owned();
     let cluster = ClusterDir::new(&path);
     let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
-    write_topology(
-        &path,
-        "strict",
-        east.config().port,
-        west.config().port,
-        free_port(),
-    );
-    let srs_dr::Cluster {
-        topology, secrets, ..
-    } = srs_dr::Cluster::open(&cluster).expect("cluster");
+    let (topology, secrets) = strict_topology(&cluster, &east, west.config().port);
     let mut plant = LiveTopology::new(topology, secrets, &cluster).expect("plant");
     let name = |n: &str| srs_domain::SiteName::parse(n).expect("name");
     plant

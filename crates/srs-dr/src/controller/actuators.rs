@@ -82,6 +82,24 @@ impl Databases {
         })
     }
 
+    /// Runs `step` on the site's admin connection (the one the observation
+    /// kept, else a new one), bounded as `bounded` says; the connection is
+    /// kept for the next use only when the step succeeded.
+    async fn on_database<T>(
+        &self,
+        name: &str,
+        waits: Duration,
+        step: impl AsyncFnOnce(&mut Admin) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        self.bounded(name, waits, async {
+            let mut admin = self.admin(name).await?;
+            let done = step(&mut admin).await?;
+            self.done_with(name, admin).await;
+            Ok(done)
+        })
+        .await
+    }
+
     async fn admin(&self, name: &str) -> anyhow::Result<Admin> {
         self.admin_within(name, self.probe_timeout() * 2).await
     }
@@ -204,8 +222,7 @@ impl Databases {
     /// applied everything `from` wrote.
     pub async fn hand_over(&self, from: &str, to: &str) -> anyhow::Result<String> {
         let written = self
-            .bounded(from, FENCE_TIMEOUT * 5, async {
-                let mut old = self.admin(from).await?;
+            .on_database(from, FENCE_TIMEOUT * 5, async |old| {
                 tokio::time::timeout(FENCE_TIMEOUT * 5, old.fence())
                     .await
                     .with_context(|| {
@@ -215,19 +232,16 @@ impl Databases {
                         )
                     })??;
                 let (written, _, _) = old.gtid_and_read_only().await?;
-                self.done_with(from, old).await;
                 Ok(written)
             })
             .await?;
-        self.bounded(to, HAND_OVER_TIMEOUT, async {
-            let mut new = self.admin(to).await?;
+        self.on_database(to, HAND_OVER_TIMEOUT, async |new| {
             if !new.wait_for_gtid(&written, HAND_OVER_TIMEOUT).await? {
                 anyhow::bail!(
                     "site '{to}' did not apply everything site '{from}' wrote (up to {written}) within {} s",
                     HAND_OVER_TIMEOUT.as_secs()
                 );
             }
-            self.done_with(to, new).await;
             Ok(())
         })
         .await?;
@@ -238,13 +252,10 @@ impl Databases {
 
     /// Undoes a fence (a hand-over that could not finish).
     pub async fn unfence(&self, name: &str) -> anyhow::Result<()> {
-        self.bounded(name, Duration::ZERO, async {
-            let mut admin = self.admin(name).await?;
-            admin
+        self.on_database(name, Duration::ZERO, async |admin| {
+            Ok(admin
                 .exec("lifting the fence", "SET GLOBAL read_only = OFF;")
-                .await?;
-            self.done_with(name, admin).await;
-            Ok(())
+                .await?)
         })
         .await
     }
@@ -286,12 +297,18 @@ impl Databases {
     /// times out is tried again, nothing received is thrown away).
     pub async fn promote(&self, name: &str, alone: bool) -> anyhow::Result<String> {
         let catching_up = Duration::from_millis(self.topology.apply_lag_budget_ms);
-        self.bounded(name, catching_up, self.promote_now(name, alone))
-            .await
+        self.on_database(name, catching_up, async |admin| {
+            self.promote_on(admin, name, alone).await
+        })
+        .await
     }
 
-    async fn promote_now(&self, name: &str, alone: bool) -> anyhow::Result<String> {
-        let mut admin = self.admin(name).await?;
+    async fn promote_on(
+        &self,
+        admin: &mut Admin,
+        name: &str,
+        alone: bool,
+    ) -> anyhow::Result<String> {
         let mut applied = String::new();
         let mut detach_later = false;
         if let Some(status) = admin.replica_status().await? {
@@ -345,17 +362,13 @@ impl Databases {
                 replication,
             )
             .await?;
-        self.done_with(name, admin).await;
         Ok(format!("{applied}writable"))
     }
 
     /// Removes a promoted site's leftover replication settings.
     pub async fn detach(&self, name: &str) -> anyhow::Result<()> {
-        self.bounded(name, Duration::ZERO, async {
-            let mut admin = self.admin(name).await?;
-            admin.detach().await?;
-            self.done_with(name, admin).await;
-            Ok(())
+        self.on_database(name, Duration::ZERO, async |admin| {
+            Ok(admin.detach().await?)
         })
         .await
     }
@@ -365,48 +378,36 @@ impl Databases {
     /// (`decide::REPLICATION_START_MS`) instead of this step waiting.
     pub async fn replicate(&self, replica: &str, primary: &str) -> anyhow::Result<()> {
         let (host, port) = self.topology.db_reach(self.site(primary)?);
-        self.bounded(replica, Duration::ZERO, async {
-            let mut admin = self.admin(replica).await?;
+        self.on_database(replica, Duration::ZERO, async |admin| {
             // The same account here lets this site be a primary later.
             admin.create_replication_account(&self.secrets.repl).await?;
-            admin
+            Ok(admin
                 .replicate_from(&host, port, &self.secrets.repl)
-                .await?;
-            self.done_with(replica, admin).await;
-            Ok(())
+                .await?)
         })
         .await
     }
 
     /// Commits wait for the replica again.
     pub async fn restore_sync(&self, name: &str) -> anyhow::Result<()> {
-        self.bounded(name, Duration::ZERO, async {
-            let mut admin = self.admin(name).await?;
-            admin.set_semi_sync(true).await?;
-            self.done_with(name, admin).await;
-            Ok(())
+        self.on_database(name, Duration::ZERO, async |admin| {
+            Ok(admin.set_semi_sync(true).await?)
         })
         .await
     }
 
     /// Records the primary's epoch in its data.
     pub async fn record_epoch(&self, name: &str, epoch: u64) -> anyhow::Result<()> {
-        self.bounded(name, Duration::ZERO, async {
-            let mut admin = self.admin(name).await?;
-            admin.record_epoch(epoch, name).await?;
-            self.done_with(name, admin).await;
-            Ok(())
+        self.on_database(name, Duration::ZERO, async |admin| {
+            Ok(admin.record_epoch(epoch, name).await?)
         })
         .await
     }
 
     /// Creates the database and the application's account.
     pub async fn create_app_account(&self, name: &str) -> anyhow::Result<()> {
-        self.bounded(name, Duration::ZERO, async {
-            let mut admin = self.admin(name).await?;
-            admin.create_app_account("srs", &self.secrets.app).await?;
-            self.done_with(name, admin).await;
-            Ok(())
+        self.on_database(name, Duration::ZERO, async |admin| {
+            Ok(admin.create_app_account("srs", &self.secrets.app).await?)
         })
         .await
     }
