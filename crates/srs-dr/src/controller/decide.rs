@@ -925,7 +925,11 @@ pub fn decide(
             site: r.name.clone(),
         };
     }
-    if p.up && p.read_only && !refused {
+    // A first promotion whose step ran out of time after the server had
+    // taken it leaves the site writable but no epoch remembered, and then
+    // nothing would ever guard it (failover waits for a first promotion):
+    // promoting again finds little left to do and records the epoch.
+    if p.up && (p.read_only || !ever_promoted) && !refused {
         return Decision::Promote {
             site: primary.name.clone(),
             epoch: memory.epoch.max(1),
@@ -1275,6 +1279,19 @@ mod tests {
                     o.sites[0].database = db(true, "");
                     o.sites[1].database = db(true, "");
                     o.edge = EdgeObservation::default();
+                },
+                Decision::Promote {
+                    site: site_named("a"),
+                    epoch: 1,
+                    alone: false,
+                },
+            ),
+            (
+                "the first promotion's step timed out after the server took it: promote again",
+                STRICT,
+                |o, m| {
+                    *m = Memory::new(&site_named("a"));
+                    o.sites[0].database.epoch = 0;
                 },
                 Decision::Promote {
                     site: site_named("a"),
