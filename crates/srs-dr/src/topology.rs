@@ -148,7 +148,7 @@ impl Default for ControllerSection {
 }
 
 fn probe_interval_default() -> u64 {
-    500
+    200
 }
 fn failure_threshold_default() -> u32 {
     3
@@ -631,7 +631,7 @@ worker_threads = 1
 
 [controller]
 # How often the controller probes every database, app instance and the edge, ms.
-probe_interval_ms = 500
+probe_interval_ms = 200
 # Consecutive failed probes before a component counts as down (one slow
 # probe never does).
 failure_threshold = 3
