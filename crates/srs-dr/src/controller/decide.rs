@@ -1007,7 +1007,17 @@ pub fn decide(
             epoch: memory.epoch,
         };
     }
-    if p.up && !p.read_only && p.replica.is_some() {
+    // STOP SLAVE waits for a receiver still trying to reach its source: a
+    // source that is gone (a host lost, a partition) holds it until the
+    // attempt times out (seconds across a network, longer than a step
+    // may take), and every cycle with it. Settings left a while longer
+    // harm nothing (servers start with skip-slave-start and the applier
+    // is stopped), so they are cleared once the receiver is idle or every
+    // other site's database answers again.
+    let receiver_free = p.replica.as_ref().is_some_and(|r| {
+        !(r.io_running || r.io_connecting) || replicas.iter().all(|s| s.database.up)
+    });
+    if p.up && !p.read_only && receiver_free {
         return Decision::Detach {
             site: primary.name.clone(),
         };
@@ -1820,6 +1830,39 @@ mod tests {
                     epoch: 2,
                     alone: false,
                 },
+            ),
+            (
+                "promoted while its receiver still tries a source that is gone: no detach yet",
+                STRICT,
+                |o, m| {
+                    o.sites[0].database.replica = Some(ReplicaStatus {
+                        io_running: false,
+                        io_connecting: true,
+                        sql_running: false,
+                        source: "127.0.0.1:3307".into(),
+                        ..ReplicaStatus::default()
+                    });
+                    o.sites[1].database = down();
+                    m.failures.insert(Component::Database(site_named("b")), 3);
+                },
+                // Not held up behind the receiver: the alerts come at once.
+                Decision::Raise(Alert::ReplicaUnreachable {
+                    site: site_named("b"),
+                    strict: true,
+                }),
+            ),
+            (
+                "promoted, its receiver stopped, the other site still gone: clear replication",
+                STRICT,
+                |o, m| {
+                    o.sites[0].database.replica = Some(ReplicaStatus {
+                        source: "127.0.0.1:3307".into(),
+                        ..ReplicaStatus::default()
+                    });
+                    o.sites[1].database = down();
+                    m.failures.insert(Component::Database(site_named("b")), 3);
+                },
+                Decision::Detach { site: site_named("a") },
             ),
             (
                 "promoted while its receiver was stuck: clear replication once routed",
