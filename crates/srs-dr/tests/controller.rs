@@ -480,24 +480,29 @@ async fn a_site_whose_handshakes_outlast_the_probe_timeout_is_still_seen() {
     east.stop().await.expect("stop");
 }
 
-/// A promotion cut short after its batch stopped the applier leaves a
-/// replica that receives but does not apply; the retried promotion applies
-/// what it received first, instead of waiting for it for good.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() {
+/// East primary, west its replica whose applier stopped (as a take_over
+/// batch leaves it that failed after stopping it, or a restart leaves a
+/// promoted server whose replication was not yet cleared), then a write on
+/// east that west received but did not apply: the plant, both servers and
+/// a root connection to each (west, east).
+async fn west_receiving_but_not_applying(
+    path: &Path,
+) -> (
+    srs_dr::controller::LiveTopology,
+    LocalServer,
+    LocalServer,
+    Admin,
+    Admin,
+) {
     use srs_dr::controller::decide::Decision;
     use srs_dr::controller::{LiveTopology, Plant};
-
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().to_owned();
-    let cluster = ClusterDir::new(&path);
-    let (mut east, mut west) = two_servers(&path, SyncMode::Strict).await;
+    let cluster = ClusterDir::new(path);
+    let (east, west) = two_servers(path, SyncMode::Strict).await;
     let (topology, secrets) = strict_topology(&cluster, &east, west.config().port);
     let mut plant = LiveTopology::new(topology, secrets, &cluster).expect("plant");
-    let name = |n: &str| srs_domain::SiteName::parse(n).expect("name");
     plant
         .act(&Decision::Promote {
-            site: name("east"),
+            site: site("east"),
             epoch: 1,
             alone: false,
         })
@@ -505,8 +510,8 @@ async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() 
         .expect("east primary");
     plant
         .act(&Decision::Replicate {
-            replica: name("west"),
-            primary: name("east"),
+            replica: site("west"),
+            primary: site("east"),
             at_ms: 0,
         })
         .await
@@ -522,7 +527,6 @@ async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() 
         assert!(Instant::now() < deadline, "west does not replicate");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // As a take_over batch that failed after stopping the applier.
     w.exec("stopping the applier", "STOP SLAVE SQL_THREAD;")
         .await
         .expect("stop applying");
@@ -533,10 +537,26 @@ async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() 
     )
     .await
     .expect("received by west (strict), not applied");
+    (plant, east, west, w, e)
+}
 
+fn site(name: &str) -> srs_domain::SiteName {
+    srs_domain::SiteName::parse(name).expect("name")
+}
+
+/// A promotion cut short after its batch stopped the applier leaves a
+/// replica that receives but does not apply; the retried promotion applies
+/// what it received first, instead of waiting for it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() {
+    use srs_dr::controller::decide::Decision;
+    use srs_dr::controller::Plant;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut plant, mut east, mut west, mut w, mut e) =
+        west_receiving_but_not_applying(dir.path()).await;
     let done = plant
         .act(&Decision::Promote {
-            site: name("west"),
+            site: site("west"),
             epoch: 2,
             alone: true,
         })
@@ -549,6 +569,51 @@ async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() 
     assert_eq!(
         applied, written,
         "everything east wrote was applied before the promotion"
+    );
+    drop((w, e));
+    west.stop().await.expect("stop");
+    east.stop().await.expect("stop");
+}
+
+/// A promoted server restarted before its replication settings were
+/// cleared comes back read-only with the applier stopped and, in its relay
+/// log, what the old primary sent after the promotion. Promoted again in
+/// its own epoch it must not apply that on top of the writes it took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_promoted_again_in_its_epoch_forgets_what_it_received_unapplied() {
+    use srs_dr::controller::decide::Decision;
+    use srs_dr::controller::Plant;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut plant, mut east, mut west, mut w, e) =
+        west_receiving_but_not_applying(dir.path()).await;
+    // West was made primary in epoch 2 before it restarted.
+    w.record_epoch(2, "west")
+        .await
+        .expect("epoch 2 recorded at west");
+    let done = plant
+        .act(&Decision::Promote {
+            site: site("west"),
+            epoch: 2,
+            alone: true,
+        })
+        .await
+        .expect("promoted again");
+    assert!(
+        done.as_deref().is_some_and(|d| d.contains("unapplied")),
+        "{done:?}"
+    );
+    let (_, _, read_only) = w.gtid_and_read_only().await.expect("state");
+    assert!(!read_only, "west writable");
+    assert!(
+        w.replica_status().await.expect("status").is_none(),
+        "replication from east forgotten"
+    );
+    let read = w
+        .exec("reading east's late write", "SELECT v FROM late.t")
+        .await;
+    assert!(
+        read.as_ref().is_err_and(|e| e.to_string().contains("late")),
+        "east's write after the promotion was applied: {read:?}"
     );
     drop((w, e));
     west.stop().await.expect("stop");

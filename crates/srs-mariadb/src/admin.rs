@@ -549,6 +549,22 @@ impl Admin {
         Ok(probe)
     }
 
+    /// The highest epoch this server's data records `site` primary in (0
+    /// when none).
+    pub async fn recorded_epoch_of(&mut self, site: &str) -> Result<u64> {
+        let sql = format!(
+            "SELECT CAST(COALESCE(MAX(epoch), 0) AS CHAR) AS epoch FROM srs_dr.epochs WHERE site = {}",
+            quote(site)
+        );
+        match self.rows("reading the recorded epoch", &sql).await {
+            Ok(rows) => Ok(rows
+                .first()
+                .map_or(0, |row| text(row, "epoch").parse().unwrap_or(0))),
+            Err(MariaDbError::Sql { source, .. }) if no_such_table(&source) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Records that this server is primary in `epoch` (binlogged: the
     /// replica holds the same history of who was primary when).
     pub async fn record_epoch(&mut self, epoch: u64, site: &str) -> Result<()> {

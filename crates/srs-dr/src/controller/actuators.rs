@@ -295,10 +295,10 @@ impl Databases {
     /// Makes a site the writable primary. A replica first applies all it
     /// received (bounded by the apply lag budget per attempt; a step that
     /// times out is tried again, nothing received is thrown away).
-    pub async fn promote(&self, name: &str, alone: bool) -> anyhow::Result<String> {
+    pub async fn promote(&self, name: &str, epoch: u64, alone: bool) -> anyhow::Result<String> {
         let catching_up = Duration::from_millis(self.topology.apply_lag_budget_ms);
         self.on_database(name, catching_up, async |admin| {
-            self.promote_on(admin, name, alone).await
+            self.promote_on(admin, name, epoch, alone).await
         })
         .await
     }
@@ -307,12 +307,33 @@ impl Databases {
         &self,
         admin: &mut Admin,
         name: &str,
+        epoch: u64,
         alone: bool,
     ) -> anyhow::Result<String> {
         let mut applied = String::new();
         let mut detach_later = false;
         if let Some(status) = admin.replica_status().await? {
             if !status.sql_running && status.last_sql_error.is_empty() {
+                if admin.recorded_epoch_of(name).await? >= epoch {
+                    // Primary in this epoch already: a restart of the
+                    // promoted server (its applier does not start again)
+                    // before Detach cleared the replication it kept. What
+                    // it received since its promotion came from the old
+                    // primary after that one's lease ended: no client was
+                    // told it succeeded, and applying it now would put it
+                    // over writes this site took. Forgotten, not applied.
+                    admin
+                        .take_over(
+                            &self.secrets.repl,
+                            self.topology.sync_mode(),
+                            alone,
+                            EndReplication::Forget,
+                        )
+                        .await?;
+                    return Ok(format!(
+                        "primary in epoch {epoch} already: forgot what it received from the old primary after its promotion, unapplied; writable"
+                    ));
+                }
                 // A promotion cut short after its batch stopped the applier
                 // (a later statement failed): what was received must still
                 // be applied before it takes writes.

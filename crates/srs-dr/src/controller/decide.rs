@@ -932,7 +932,8 @@ pub fn decide(
     if p.up && (p.read_only || !ever_promoted) && !refused {
         return Decision::Promote {
             site: primary.name.clone(),
-            epoch: memory.epoch.max(1),
+            // Never below what its data records (a memory lost).
+            epoch: memory.epoch.max(p.epoch).max(1),
             alone: !replicas.iter().any(|r| r.database.up),
         };
     }
@@ -1297,7 +1298,7 @@ mod tests {
                 },
             ),
             (
-                "the first promotion's step timed out after the server took it: promote again",
+                "writable, no epoch remembered (a first promotion cut short after the server took it): promote again",
                 STRICT,
                 |o, m| {
                     *m = Memory::new(&site_named("a"));
@@ -1306,6 +1307,19 @@ mod tests {
                 Decision::Promote {
                     site: site_named("a"),
                     epoch: 1,
+                    alone: false,
+                },
+            ),
+            (
+                "writable, its memory lost, its data records epoch 3: promote in epoch 3",
+                STRICT,
+                |o, m| {
+                    *m = Memory::new(&site_named("a"));
+                    o.sites[0].database.epoch = 3;
+                },
+                Decision::Promote {
+                    site: site_named("a"),
+                    epoch: 3,
                     alone: false,
                 },
             ),

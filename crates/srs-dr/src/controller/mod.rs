@@ -111,8 +111,8 @@ impl Plant for LiveTopology {
                 OperatorRequest::clear(&self.data_dir);
                 Ok(None)
             }
-            Decision::Promote { site, alone, .. } => {
-                self.databases.promote(site, *alone).await.map(Some)
+            Decision::Promote { site, epoch, alone } => {
+                self.databases.promote(site, *epoch, *alone).await.map(Some)
             }
             Decision::Fence { site } => self.databases.fence(site).await.map(Some),
             Decision::Replicate {
