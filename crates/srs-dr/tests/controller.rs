@@ -540,6 +540,21 @@ async fn west_receiving_but_not_applying(
     (plant, east, west, w, e)
 }
 
+/// West promoted, alone, in epoch 2; what the step said.
+async fn promote_west_in_epoch_2(
+    plant: &mut srs_dr::controller::LiveTopology,
+) -> anyhow::Result<Option<String>> {
+    use srs_dr::controller::decide::Decision;
+    use srs_dr::controller::Plant;
+    plant
+        .act(&Decision::Promote {
+            site: site("west"),
+            epoch: 2,
+            alone: true,
+        })
+        .await
+}
+
 fn site(name: &str) -> srs_domain::SiteName {
     srs_domain::SiteName::parse(name).expect("name")
 }
@@ -549,17 +564,10 @@ fn site(name: &str) -> srs_domain::SiteName {
 /// what it received first, instead of waiting for it for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() {
-    use srs_dr::controller::decide::Decision;
-    use srs_dr::controller::Plant;
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut plant, mut east, mut west, mut w, mut e) =
         west_receiving_but_not_applying(dir.path()).await;
-    let done = plant
-        .act(&Decision::Promote {
-            site: site("west"),
-            epoch: 2,
-            alone: true,
-        })
+    let done = promote_west_in_epoch_2(&mut plant)
         .await
         .expect("the retried promotion applies, then takes writes");
     assert!(done.is_some_and(|d| d.contains("applied everything received")));
@@ -581,8 +589,6 @@ async fn a_promotion_retried_on_a_replica_whose_applier_stopped_applies_first() 
 /// its own epoch it must not apply that on top of the writes it took.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_primary_promoted_again_in_its_epoch_forgets_what_it_received_unapplied() {
-    use srs_dr::controller::decide::Decision;
-    use srs_dr::controller::Plant;
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut plant, mut east, mut west, mut w, e) =
         west_receiving_but_not_applying(dir.path()).await;
@@ -590,12 +596,7 @@ async fn a_primary_promoted_again_in_its_epoch_forgets_what_it_received_unapplie
     w.record_epoch(2, "west")
         .await
         .expect("epoch 2 recorded at west");
-    let done = plant
-        .act(&Decision::Promote {
-            site: site("west"),
-            epoch: 2,
-            alone: true,
-        })
+    let done = promote_west_in_epoch_2(&mut plant)
         .await
         .expect("promoted again");
     assert!(
