@@ -361,6 +361,44 @@ async fn srs_up_runs_two_sites_that_replicate_and_survive_a_restart() {
         "Ada Lovelace",
         "records survive srs up being killed"
     );
+
+    // After a failover the DR site serves on its standby instances: a
+    // restart of srs up must start them again before its edge can be
+    // ready (it waited for the edge first, and timed out).
+    let primary_db = running(&path)
+        .into_iter()
+        .find(|c| c["kind"] == "database" && c["site"] == "primary")
+        .expect("primary database");
+    Command::new("kill")
+        .args(["-9", &primary_db["pid"].to_string()])
+        .status()
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = client
+            .get(format!("{}/api/v1/students/{id}", cluster.edge))
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200 && r.headers()["x-srs-site"] == "dr") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failover to dr");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = sigterm_and_wait(
+        cluster.child.as_mut().expect("child"),
+        Duration::from_secs(90),
+    );
+    assert!(status.success());
+    cluster.child = Some(start(&path));
+    wait_ready(&cluster.edge, cluster.child.as_mut().expect("child")).await;
+    let served = client
+        .get(format!("{}/api/v1/students/{id}", cluster.edge))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["x-srs-site"], "dr", "still the primary");
     let status = sigterm_and_wait(
         cluster.child.as_mut().expect("child"),
         Duration::from_secs(90),

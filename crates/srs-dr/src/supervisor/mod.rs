@@ -681,6 +681,12 @@ async fn start_children(
 ) -> anyhow::Result<()> {
     start_controller(options, children).await?;
     start_apps(options, topology, secrets, primary, children).await?;
+    // A site made primary before this start (a failover) serves on its
+    // standby instances, which the loop below starts as the controller
+    // asks; the edge is ready only once the active site's instances
+    // answer, so they are started before it is waited for.
+    let published = Published::read(&options.data_dir);
+    follow_standby(options, topology, secrets, published.as_ref(), children);
     if topology.backup.enabled() {
         start_backup_agent(options, topology, children)?;
     }
