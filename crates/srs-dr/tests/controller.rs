@@ -600,7 +600,7 @@ async fn a_primary_promoted_again_in_its_epoch_forgets_what_it_received_unapplie
         .await
         .expect("promoted again");
     assert!(
-        done.as_deref().is_some_and(|d| d.contains("unapplied")),
+        done.as_deref().is_some_and(|d| d.contains("not applied")),
         "{done:?}"
     );
     let (_, _, read_only) = w.gtid_and_read_only().await.expect("state");

@@ -331,7 +331,7 @@ impl Databases {
                         )
                         .await?;
                     return Ok(format!(
-                        "primary in epoch {epoch} already: forgot what it received from the old primary after its promotion, unapplied; writable"
+                        "restarted as the primary of epoch {epoch}: replication from the old primary dropped, with what it sent after the promotion (never acknowledged to a client) not applied; writable"
                     ));
                 }
                 // A promotion cut short after its batch stopped the applier

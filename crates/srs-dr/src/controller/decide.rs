@@ -801,7 +801,9 @@ fn conditions(
         if memory.failed(&Component::Database(replica.name.clone()), threshold) {
             now.push(Alert::ReplicaUnreachable {
                 site: replica.name.clone(),
-                strict: policy.sync_mode == SyncMode::Strict,
+                // A primary promoted alone does not wait for it: its
+                // writes are the ones that exist only there.
+                strict: policy.sync_mode == SyncMode::Strict && p.semi_sync.enabled,
             });
         }
         if p.up && replica.database.up {
@@ -1920,6 +1922,19 @@ mod tests {
                 Decision::Raise(Alert::ReplicaUnreachable {
                     site: site_named("b"),
                     strict: true,
+                }),
+            ),
+            (
+                "replica down, strict, the primary promoted alone: its writes wait for nobody",
+                STRICT,
+                |o, m| {
+                    o.sites[0].database.semi_sync.enabled = false;
+                    o.sites[1].database = down();
+                    m.failures.insert(Component::Database(site_named("b")), 3);
+                },
+                Decision::Raise(Alert::ReplicaUnreachable {
+                    site: site_named("b"),
+                    strict: false,
                 }),
             ),
             (
