@@ -678,6 +678,14 @@ keep_weekly = 4
 # `srs backup key --out backup.key` and keep a copy away from the backups.
 # key_file = "backup.key"
 
+# The sites' distance, for a drill or a trial on one machine: srs up puts a
+# delay proxy in front of each site's database (at its link_port) and the
+# replica and the controller reach it through that proxy, so a strict
+# commit waits one round trip as between real regions. Uncomment both lines
+# and each site's link_port below:
+# [link]
+# delay_ms = 35
+
 # A site on other hosts: set db_host (and app_host) to their addresses and
 # admin_user to an account with SUPER/REPLICATION privileges there; its
 # password goes in secrets.toml as root_password. `managed = false` marks
@@ -688,6 +696,8 @@ name = "primary"
 role = "primary"
 db_host = "127.0.0.1"
 db_port = 3407
+# With [link]: where the delay proxy in front of this database listens.
+# link_port = 3417
 # One app instance per port.
 app_ports = [8101, 8102]
 
@@ -696,6 +706,7 @@ name = "dr"
 role = "dr"
 db_host = "127.0.0.1"
 db_port = 3408
+# link_port = 3418
 # Pilot light: no app instances until a failover. The standby instances
 # start when this site becomes primary and stop when it steps down.
 app_ports = []
@@ -1082,6 +1093,17 @@ mod tests {
         assert_eq!(plain.probe_timeout(), std::time::Duration::from_millis(300));
         // Ten round trips of 70 ms on top of the probe's own 300 ms.
         assert_eq!(far.probe_timeout(), std::time::Duration::from_millis(1_000));
+        // The template's own commented lines, uncommented as it says.
+        let uncommented = DEFAULT
+            .replace("# [link]\n# delay_ms = 35", "[link]\ndelay_ms = 35")
+            .replace("# link_port = ", "link_port = ");
+        let from_template: Topology = toml::from_str(&uncommented).expect("parses");
+        from_template.check().expect("valid");
+        assert_eq!(
+            from_template.db_reach(&from_template.sites[1]),
+            ("127.0.0.1".to_owned(), 3418)
+        );
+        assert_eq!(from_template.link.map(|l| l.delay_ms), Some(35));
     }
 
     #[test]
