@@ -310,11 +310,11 @@ impl Databases {
         epoch: u64,
         alone: bool,
     ) -> anyhow::Result<String> {
-        let mut applied = String::new();
-        let mut detach_later = false;
-        if let Some(status) = admin.replica_status().await? {
-            if !status.sql_running && status.last_sql_error.is_empty() {
-                if admin.recorded_epoch_of(name).await? >= epoch {
+        let (replication, note) = match admin.replica_status().await? {
+            None => (EndReplication::Forget, String::new()),
+            Some(status) => {
+                let applier_stopped = !status.sql_running && status.last_sql_error.is_empty();
+                if applier_stopped && admin.recorded_epoch_of(name).await? >= epoch {
                     // Primary in this epoch already: a restart of the
                     // promoted server (its applier does not start again)
                     // before Detach cleared the replication it kept. What
@@ -322,59 +322,26 @@ impl Databases {
                     // primary after that one's lease ended: no client was
                     // told it succeeded, and applying it now would put it
                     // over writes this site took. Forgotten, not applied.
-                    admin
-                        .take_over(
-                            &self.secrets.repl,
-                            self.topology.sync_mode(),
-                            alone,
-                            EndReplication::Forget,
-                        )
-                        .await?;
-                    return Ok(format!(
-                        "restarted as the primary of epoch {epoch}: replication from the old primary dropped, with what it sent after the promotion (never acknowledged to a client) not applied; writable"
-                    ));
+                    (
+                        EndReplication::Forget,
+                        format!(
+                            "restarted as the primary of epoch {epoch}: replication from the old primary dropped, with what it sent after the promotion (never acknowledged to a client) not applied; "
+                        ),
+                    )
+                } else {
+                    if applier_stopped {
+                        // A promotion cut short after its batch stopped the
+                        // applier (a later statement failed): what was
+                        // received must still be applied before it takes
+                        // writes.
+                        admin.start_applying().await?;
+                    }
+                    self.apply_received(admin, name, status).await?
                 }
-                // A promotion cut short after its batch stopped the applier
-                // (a later statement failed): what was received must still
-                // be applied before it takes writes.
-                admin.start_applying().await?;
             }
-            // Receiving must stop first, or the old primary could still get
-            // an acknowledgement for something applied too late. Not when
-            // its server is known gone: then its receiver may be stuck on a
-            // cut connection (stopping it takes seconds), and is cleared
-            // after writes flow again.
-            // Across hosts the old primary's write lease ended before the
-            // epoch moved (the quorum's release): whatever it still sends
-            // here, no client was told it succeeded, so its receiver need
-            // not be stopped first either.
-            detach_later = self.others_stopped(name) || self.topology.quorum.is_some();
-            let received = if detach_later {
-                // Still receiving: a later reading would bound nothing more.
-                status.gtid_io_pos
-            } else {
-                admin.stop_receiving().await?;
-                admin
-                    .replica_status()
-                    .await?
-                    .map(|r| r.gtid_io_pos)
-                    .unwrap_or_default()
-            };
-            let budget = Duration::from_millis(self.topology.apply_lag_budget_ms);
-            if !admin.wait_for_gtid(&received, budget).await? {
-                anyhow::bail!(
-                    "site '{name}' is still applying what it received (up to {received}); trying again"
-                );
-            }
-            applied = format!("applied everything received (up to {received}); ");
-        }
+        };
         // Replicas connect with this site's replication account once it is
         // primary; all of it in one round trip.
-        let replication = if detach_later {
-            EndReplication::StopApplying
-        } else {
-            EndReplication::Forget
-        };
         admin
             .take_over(
                 &self.secrets.repl,
@@ -383,7 +350,53 @@ impl Databases {
                 replication,
             )
             .await?;
-        Ok(format!("{applied}writable"))
+        Ok(format!("{note}writable"))
+    }
+
+    /// Waits until a replica being promoted applied all it received; how
+    /// its replication is to end, and what was applied, for the event.
+    async fn apply_received(
+        &self,
+        admin: &mut Admin,
+        name: &str,
+        status: srs_mariadb::ReplicaStatus,
+    ) -> anyhow::Result<(EndReplication, String)> {
+        // Receiving must stop first, or the old primary could still get
+        // an acknowledgement for something applied too late. Not when
+        // its server is known gone: then its receiver may be stuck on a
+        // cut connection (stopping it takes seconds), and is cleared
+        // after writes flow again.
+        // Across hosts the old primary's write lease ended before the
+        // epoch moved (the quorum's release): whatever it still sends
+        // here, no client was told it succeeded, so its receiver need
+        // not be stopped first either.
+        let detach_later = self.others_stopped(name) || self.topology.quorum.is_some();
+        let received = if detach_later {
+            // Still receiving: a later reading would bound nothing more.
+            status.gtid_io_pos
+        } else {
+            admin.stop_receiving().await?;
+            admin
+                .replica_status()
+                .await?
+                .map(|r| r.gtid_io_pos)
+                .unwrap_or_default()
+        };
+        let budget = Duration::from_millis(self.topology.apply_lag_budget_ms);
+        if !admin.wait_for_gtid(&received, budget).await? {
+            anyhow::bail!(
+                "site '{name}' is still applying what it received (up to {received}); trying again"
+            );
+        }
+        let replication = if detach_later {
+            EndReplication::StopApplying
+        } else {
+            EndReplication::Forget
+        };
+        Ok((
+            replication,
+            format!("applied everything received (up to {received}); "),
+        ))
     }
 
     /// Removes a promoted site's leftover replication settings.
